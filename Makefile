@@ -1,0 +1,129 @@
+# sluice - one plain GNU Makefile.
+#
+#   make                 production profile into build/prod/
+#   make PROFILE=dev     development profile into build/dev/
+#   make run             install what is missing, build, serve through nginx on :8080
+#   make test            install what is missing, build, run every test suite
+#   make test FILTER='config/*'   one suite (Criterion's --filter)
+#   make bench           the benchmark (nginx + wrk on loopback)
+
+PROFILE ?= prod
+BUILD   := build/$(PROFILE)
+
+CC      ?= cc
+VERSION := 0.1.0
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wpointer-arith -Wcast-qual -Wwrite-strings -Wformat=2 -Wundef \
+           -Wvla -Wnull-dereference
+CFLAGS_prod := -O2 -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fstack-clash-protection
+LDFLAGS_prod := -Wl,-z,relro,-z,now
+CFLAGS_dev  := -g -O0 -fsanitize=address,undefined -fno-omit-frame-pointer
+LDFLAGS_dev := -fsanitize=address,undefined
+
+ifeq ($(filter $(PROFILE),prod dev),)
+$(error PROFILE must be prod or dev, not '$(PROFILE)')
+endif
+
+CPPFLAGS += -Iinclude -Igateway -D_GNU_SOURCE -DSLUICE_VERSION='"$(VERSION)"' \
+            -DSLUICE_PROFILE='"$(PROFILE)"'
+CFLAGS   += -std=c11 -g $(WARN) $(CFLAGS_$(PROFILE))
+LDFLAGS  += $(LDFLAGS_$(PROFILE))
+
+# The daemon.  main.c is left out of CORE so that the tests link the rest.
+CORE_SRCS := gateway/config.c gateway/log.c gateway/arena.c gateway/router.c \
+             gateway/header.c gateway/module.c gateway/listen.c gateway/master.c \
+             gateway/worker.c gateway/conn.c gateway/request.c gateway/fcgi.c \
+             gateway/io.c
+MAIN_SRCS := gateway/main.c
+CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
+MAIN_OBJS := $(MAIN_SRCS:%.c=$(BUILD)/obj/%.o)
+LIBS      := -lconfig -ldl
+
+# Sample modules and test fixture modules, one .so per .c.
+APPS         := hello echo routes
+APP_SOS      := $(APPS:%=$(BUILD)/apps/%.so)
+FIXTURE_SRCS := $(wildcard tests/fixtures/*.c)
+FIXTURE_SOS  := $(FIXTURE_SRCS:tests/fixtures/%.c=$(BUILD)/fixtures/%.so)
+
+# The one test binary: every unit and integration suite.
+TEST_SRCS := $(wildcard tests/unit/*.c) $(wildcard tests/integration/*.c)
+TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/obj/%.o)
+TEST_BIN  := $(BUILD)/sluice-tests
+TEST_LIBS := -lcriterion -lcurl
+
+BENCH_BIN := $(BUILD)/bench/fcgi-floor
+
+.PHONY: all run test bench deps deps-run deps-test deps-bench clean
+all: $(BUILD)/sluice $(APP_SOS)
+
+$(BUILD)/sluice: $(CORE_OBJS) $(MAIN_OBJS)
+	$(CC) $(CFLAGS) -pie $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIE -MMD -MP -c -o $@ $<
+
+# Modules are built like a user would build theirs: only include/ is visible.
+$(BUILD)/apps/%.so: apps/%.c include/sluice.h
+	@mkdir -p $(@D)
+	$(CC) -Iinclude $(CFLAGS) -fPIC -shared $(LDFLAGS) -o $@ $<
+
+$(BUILD)/fixtures/%.so: tests/fixtures/%.c include/sluice.h
+	@mkdir -p $(@D)
+	$(CC) -Iinclude $(CFLAGS) -Wno-missing-prototypes -fPIC -shared $(LDFLAGS) -o $@ $<
+
+$(TEST_BIN): $(TEST_OBJS) $(CORE_OBJS)
+	$(CC) $(CFLAGS) -pie $(LDFLAGS) -o $@ $^ $(LIBS) $(TEST_LIBS)
+
+$(BUILD)/obj/tests/%.o: CFLAGS += -Wno-missing-prototypes
+$(BUILD)/obj/tests/%.o: CPPFLAGS += -Itests -DBUILD_DIR='"$(BUILD)"'
+
+$(BENCH_BIN): tests/bench/fcgi-floor.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $<
+
+# ---- Installing what is missing -----------------------------------------
+# Debian 12 package names.  Only what is absent is installed, as root or
+# through sudo, so a machine that has everything is left untouched.
+DEPS_BUILD := gcc make pkg-config libconfig-dev
+DEPS_RUN   := $(DEPS_BUILD) nginx-light curl
+DEPS_TEST  := $(DEPS_RUN) libcriterion-dev libcurl4-openssl-dev libfcgi-bin
+DEPS_BENCH := $(DEPS_RUN) wrk strace valgrind
+
+define install_missing
+	@missing=$$(for p in $(1); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
+	  done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:" $$missing; \
+	  if [ "$$(id -u)" -eq 0 ]; then sudo=; else sudo=sudo; fi; \
+	  $$sudo apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
+	fi
+endef
+
+deps-run:
+	$(call install_missing,$(DEPS_RUN))
+deps-test:
+	$(call install_missing,$(DEPS_TEST))
+deps-bench:
+	$(call install_missing,$(DEPS_BENCH))
+
+# ---- The quick-start commands -------------------------------------------
+run: deps-run
+	@$(MAKE) --no-print-directory all
+	@conf/run.sh $(BUILD)
+
+test: deps-test
+	@$(MAKE) --no-print-directory all $(TEST_BIN) $(FIXTURE_SOS)
+	$(TEST_BIN) --jobs=2 $(if $(FILTER),--filter='$(FILTER)')
+
+bench: deps-bench
+	@$(MAKE) --no-print-directory all $(BENCH_BIN)
+	tests/bench/run.sh $(BUILD)
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

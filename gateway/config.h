@@ -1,0 +1,73 @@
+/*
+ * config.h - the configuration as a plain struct.
+ *
+ * config.c is the only file that sees libconfig: it parses the file once,
+ * in the master, checks every key, type and range, and fills this struct.
+ * Every error names the file and line.
+ */
+#ifndef SLUICE_CONFIG_H
+#define SLUICE_CONFIG_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "limits.h"
+#include "log.h"
+
+enum pm_mode { PM_STATIC, PM_DYNAMIC, PM_ONDEMAND };
+
+struct listen_config {
+	char *address;		/* "/path.sock", "unix:/path.sock", "host:port", "[::1]:port" */
+	int backlog;
+	mode_t mode;		/* unix sockets only */
+	char *owner;		/* unix sockets only, NULL: leave as created */
+	char *group;
+};
+
+struct module_config {
+	char *path;		/* resolved against the config file's folder */
+	char *mount;		/* URL prefix the module's routes live under, "/" by default */
+	int line;		/* where it was declared, for load errors */
+};
+
+struct sl_config {
+	char *file;		/* the config file, as given */
+	char *user;		/* workers drop to this user, NULL: stay */
+	char *group;
+	char *error_log;	/* "stderr" or a file path */
+	enum log_level log_level;
+
+	struct listen_config listen;
+
+	struct {
+		enum pm_mode mode;
+		int max_children;
+		int max_requests;	/* 0: never recycle */
+	} pm;
+
+	struct {
+		size_t max_params_bytes;
+		int max_params;
+		size_t max_header_bytes;
+		long long max_body_bytes;
+		long long max_request_memory;
+		int max_conns;
+		int read_timeout;	/* seconds */
+		int write_timeout;
+		int idle_timeout;
+		int shutdown_timeout;
+	} limits;
+
+	struct module_config modules[MAX_MODULES];
+	int nmodules;
+};
+
+/*
+ * Parse `path` into `cfg`.  On failure returns -1 and writes one line
+ * "FILE:LINE: what is wrong" into `err`.  The struct owns its strings;
+ * config_free releases them.
+ */
+int config_load(const char *path, struct sl_config *cfg, char *err, size_t errlen);
+void config_free(struct sl_config *cfg);
+
+#endif

@@ -1,0 +1,28 @@
+/*
+ * header.h - HTTP header and status facts shared by the request code and
+ * the protocol codecs: what a valid response header is, how a CGI
+ * parameter name maps to an HTTP header name, and reason phrases.
+ */
+#ifndef SLUICE_HEADER_H
+#define SLUICE_HEADER_H
+
+#include <stddef.h>
+
+/* 1 if `name` is a non-empty RFC 9110 token (tchar only), else 0. */
+int header_name_ok(const char *name);
+
+/* 1 if the `len` bytes of `value` hold no CR, LF or NUL, else 0. */
+int header_value_ok(const char *value, size_t len);
+
+/*
+ * 1 if the CGI parameter `param` carries the HTTP header `name`:
+ * "HTTP_USER_AGENT" carries "user-agent" (case-insensitive, '-' matching
+ * '_'), and "CONTENT_TYPE" / "CONTENT_LENGTH" carry "Content-Type" and
+ * "Content-Length" (CGI passes those two without the HTTP_ prefix).
+ */
+int header_param_is(const char *param, const char *name);
+
+/* "OK" for 200, "Not Found" for 404, ...; "Unknown" for codes without one. */
+const char *http_reason(int status);
+
+#endif

@@ -1,0 +1,95 @@
+/*
+ * limits.h - every built-in limit and default, each with the reason for
+ * its number.  Defaults can be changed in the config file; the MAX_ and
+ * MIN_ bounds are what the config parser accepts.
+ */
+#ifndef SLUICE_LIMITS_H
+#define SLUICE_LIMITS_H
+
+/*
+ * FastCGI caps a record's content at 65535 bytes (16-bit length) and its
+ * padding at 255.  An input buffer that holds one whole record plus its
+ * header lets the codec parse every record in place, with no reassembly.
+ */
+#define FCGI_MAX_CONTENT	65535
+#define FCGI_MAX_PADDING	255
+#define FCGI_HEADER_LEN		8
+#define CONN_INBUF_SIZE		(FCGI_HEADER_LEN + FCGI_MAX_CONTENT + FCGI_MAX_PADDING)
+
+/*
+ * Response bytes gathered before a STDOUT record leaves.  A whole record
+ * (65535 bytes) keeps large bodies at one writev per 64 KiB; small
+ * responses go out in one writev at the end anyway.
+ */
+#define OUTBUF_SIZE		FCGI_MAX_CONTENT
+
+/*
+ * nginx builds PARAMS as a single record and refuses anything above
+ * 65535 bytes, Apache similarly; 64 KiB lets every real web server
+ * through and stops a peer that streams parameters without end.
+ */
+#define DEFAULT_MAX_PARAMS_BYTES	65536
+#define MAX_MAX_PARAMS_BYTES		(1 << 20)
+
+/* A browser sends 10-30 headers; 512 parameters leaves room for proxies. */
+#define DEFAULT_MAX_PARAMS		512
+#define MAX_MAX_PARAMS			8192
+
+/*
+ * The response head must fit nginx's fastcgi_buffer_size (4 KiB or 8 KiB
+ * by default) or nginx answers 502 "upstream sent too big header".  We
+ * refuse a bigger head ourselves, with a log line that says so.
+ */
+#define DEFAULT_MAX_HEADER_BYTES	4096
+#define MAX_MAX_HEADER_BYTES		65536
+
+/* php-fpm and nginx's client_max_body_size default to 1 MiB and 8 MiB; 8 MiB. */
+#define DEFAULT_MAX_BODY_BYTES		(8LL << 20)
+
+/*
+ * Per-request arena.  The first block is kept between requests, so the
+ * steady state allocates nothing; the cap bounds what one request can
+ * take from the worker.
+ */
+#define ARENA_BLOCK_SIZE		(64 * 1024)
+#define DEFAULT_MAX_REQUEST_MEMORY	(64LL << 20)
+
+/*
+ * Seconds a peer may stay silent while a request is being received or
+ * its response sent (nginx's fastcgi_send_timeout and
+ * fastcgi_read_timeout default to 60 s; we give up first so that the
+ * worker, not the web server, notices a stalled peer).
+ */
+#define DEFAULT_READ_TIMEOUT		30
+#define DEFAULT_WRITE_TIMEOUT		30
+
+/* Idle kept-alive connections are closed after this many seconds
+ * (nginx's own keepalive_timeout for upstreams is 60 s). */
+#define DEFAULT_IDLE_TIMEOUT		60
+
+/* Connections one worker holds at once, idle or not. */
+#define DEFAULT_MAX_CONNS		1024
+
+/* The kernel caps the backlog at net.core.somaxconn; 511 is nginx's default. */
+#define DEFAULT_BACKLOG			511
+
+/* Workers when pm.max_children is not given: one per core of a small box. */
+#define DEFAULT_MAX_CHILDREN		2
+#define MAX_MAX_CHILDREN		4096
+
+/*
+ * Seconds a worker may take to finish its request after SIGTERM or
+ * SIGQUIT before the master kills it.
+ */
+#define DEFAULT_SHUTDOWN_TIMEOUT	10
+
+/* A worker that dies sooner than this after its start counts as a failed start. */
+#define FAST_EXIT_SECONDS		1
+
+/* Longest respawn delay for a worker that keeps dying at once. */
+#define MAX_RESPAWN_DELAY_MS		5000
+
+#define MAX_MODULES			64
+#define MAX_ROUTE_CAPTURES		16
+
+#endif

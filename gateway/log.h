@@ -1,0 +1,32 @@
+/*
+ * log.h - the error log.
+ *
+ * One line per event, written with a single write(2) so that lines from
+ * the master and all workers never interleave:
+ *
+ *	2026-11-29 04:50:00.123 [notice] worker 3 (pid 1234): started
+ */
+#ifndef SLUICE_LOG_H
+#define SLUICE_LOG_H
+
+#include <stdarg.h>
+
+/* Same order and numbers as enum sl_log_level in sluice.h. */
+enum log_level { LOG_ERROR, LOG_WARNING, LOG_NOTICE, LOG_INFO, LOG_DEBUG };
+
+/* Open the log target ("stderr" or a file, appended); -1 with errno on failure. */
+int log_open(const char *target, enum log_level level);
+
+/* Who is speaking: "master" or "worker 3 (pid 1234)". Set once per process. */
+void log_set_ident(const char *ident);
+
+/* Parse "error", "warning", "notice", "info", "debug"; -1 when unknown. */
+int log_level_parse(const char *name);
+
+int log_enabled(enum log_level level);
+void log_msg(enum log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void log_vmsg(enum log_level level, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
+#endif

@@ -1,0 +1,70 @@
+/*
+ * router.h - maps (method, path) to a handler.
+ *
+ * The table is built once in the master from every loaded module's
+ * routes (each prefixed by the module's mount point) and inherited by the
+ * workers; matching allocates nothing but the captures, from the request
+ * arena.  The matching rules are the ones documented on struct sl_route
+ * in sluice.h.
+ */
+#ifndef SLUICE_ROUTER_H
+#define SLUICE_ROUTER_H
+
+#include <stddef.h>
+
+#include "sluice.h"
+#include "limits.h"
+
+struct route {
+	char *method;		/* NULL: any */
+	char *pattern;		/* full pattern, mount included */
+	sl_handler handler;
+	int module;		/* index into the loaded modules, for log lines */
+	int kind;		/* ROUTE_EXACT, ROUTE_CAPTURE, ROUTE_PREFIX */
+	int order;		/* declaration order, for ties */
+};
+
+enum { ROUTE_EXACT, ROUTE_CAPTURE, ROUTE_PREFIX };
+
+struct router {
+	struct route *routes;
+	int nroutes;
+};
+
+struct capture {
+	const char *name;	/* points into the pattern; "*" for a prefix tail */
+	size_t name_len;
+	const char *value;	/* points into the matched path */
+	size_t value_len;
+};
+
+struct match {
+	const struct route *route;
+	struct capture captures[MAX_ROUTE_CAPTURES];
+	int ncaptures;
+};
+
+enum router_result { ROUTER_FOUND, ROUTER_NOT_FOUND, ROUTER_BAD_METHOD };
+
+/*
+ * Add one route.  `mount` is the module's mount ("/" or "/api"), `pattern`
+ * the route's own path.  Returns -1 and fills `err` for a malformed
+ * pattern (not starting with '/', empty capture name, '*' not last, more
+ * than MAX_ROUTE_CAPTURES captures).
+ */
+int router_add(struct router *rt, const char *method, const char *mount,
+	       const char *pattern, sl_handler handler, int module,
+	       char *err, size_t errlen);
+
+/*
+ * Find the route for (method, path).  On ROUTER_BAD_METHOD, `allow` (if
+ * not NULL) receives the comma-separated methods that would match, e.g.
+ * "GET, POST".
+ */
+enum router_result router_match(const struct router *rt, const char *method,
+				const char *path, struct match *m,
+				char *allow, size_t allowlen);
+
+void router_free(struct router *rt);
+
+#endif
