@@ -25,7 +25,7 @@ ifeq ($(filter $(PROFILE),prod dev),)
 $(error PROFILE must be prod or dev, not '$(PROFILE)')
 endif
 
-CPPFLAGS += -Iinclude -Igateway -D_GNU_SOURCE -DSLUICE_VERSION='"$(VERSION)"' \
+CPPFLAGS += -Iinclude -iquote gateway -D_GNU_SOURCE -DSLUICE_VERSION='"$(VERSION)"' \
             -DSLUICE_PROFILE='"$(PROFILE)"'
 CFLAGS   += -std=c11 -g $(WARN) $(CFLAGS_$(PROFILE))
 LDFLAGS  += $(LDFLAGS_$(PROFILE))
@@ -57,8 +57,12 @@ BENCH_BIN := $(BUILD)/bench/fcgi-floor
 .PHONY: all run test bench deps deps-run deps-test deps-bench clean
 all: $(BUILD)/sluice $(APP_SOS)
 
+# Modules resolve the sl_* API against the executable: export exactly
+# those symbols, not the daemon's internals.
+EXPORTS := -Wl,--export-dynamic-symbol='sl_*'
+
 $(BUILD)/sluice: $(CORE_OBJS) $(MAIN_OBJS)
-	$(CC) $(CFLAGS) -pie $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(CFLAGS) -pie $(LDFLAGS) $(EXPORTS) -o $@ $^ $(LIBS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -74,10 +78,10 @@ $(BUILD)/fixtures/%.so: tests/fixtures/%.c include/sluice.h
 	$(CC) -Iinclude $(CFLAGS) -Wno-missing-prototypes -fPIC -shared $(LDFLAGS) -o $@ $<
 
 $(TEST_BIN): $(TEST_OBJS) $(CORE_OBJS)
-	$(CC) $(CFLAGS) -pie $(LDFLAGS) -o $@ $^ $(LIBS) $(TEST_LIBS)
+	$(CC) $(CFLAGS) -pie $(LDFLAGS) $(EXPORTS) -o $@ $^ $(LIBS) $(TEST_LIBS)
 
 $(BUILD)/obj/tests/%.o: CFLAGS += -Wno-missing-prototypes
-$(BUILD)/obj/tests/%.o: CPPFLAGS += -Itests -DBUILD_DIR='"$(BUILD)"'
+$(BUILD)/obj/tests/%.o: CPPFLAGS += -iquote tests -DBUILD_DIR='"$(BUILD)"'
 
 $(BENCH_BIN): tests/bench/fcgi-floor.c
 	@mkdir -p $(@D)

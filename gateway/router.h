@@ -13,7 +13,7 @@
 #include <stddef.h>
 
 #include "sluice.h"
-#include "limits.h"
+#include "defaults.h"
 
 struct route {
 	char *method;		/* NULL: any */

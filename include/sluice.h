@@ -66,12 +66,14 @@ typedef int (*sl_handler)(struct sl_request *req);
  * One route: an HTTP method ("GET", "POST", ...; NULL matches any
  * method) and a path pattern.  Patterns are absolute paths whose
  * segments are either literal, or `:name`, which captures one non-empty
- * segment.  A pattern ending in `/*` matches that prefix and anything
- * below it; the rest of the path is the capture "*".
+ * segment.  A pattern whose last segment is a lone star ("*") is a
+ * prefix route: it matches the path before the star and anything below
+ * it, and the rest of the path is the capture "*".
  *
  *	"/"		only "/"
  *	"/users/:id"	"/users/42", not "/users" or "/users/42/x"
- *	"/files/*"	"/files", "/files/", "/files/a/b"
+ *	"/files/" "*"	"/files", "/files/", "/files/a/b" (capture "*": "",
+ *			"", "a/b")
  *
  * When several routes match, an exact literal route wins over one with
  * captures, which wins over a prefix route; among prefix routes the

@@ -1,10 +1,10 @@
 /*
- * limits.h - every built-in limit and default, each with the reason for
+ * defaults.h - every built-in limit and default, each with the reason for
  * its number.  Defaults can be changed in the config file; the MAX_ and
  * MIN_ bounds are what the config parser accepts.
  */
-#ifndef SLUICE_LIMITS_H
-#define SLUICE_LIMITS_H
+#ifndef SLUICE_DEFAULTS_H
+#define SLUICE_DEFAULTS_H
 
 /*
  * FastCGI caps a record's content at 65535 bytes (16-bit length) and its

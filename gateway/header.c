@@ -1,0 +1,164 @@
+/*
+ * header.c - HTTP header and status facts: token and field-value
+ * syntax (RFC 9110 sections 5.1, 5.5 and 5.6.2), the CGI naming of
+ * request headers (RFC 3875 section 4.1.18) and reason phrases.
+ *
+ * Everything here is ASCII by definition, so nothing depends on the
+ * locale (no ctype.h).
+ */
+#include <string.h>
+
+#include "header.h"
+
+/* tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
+ *	   "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA  (RFC 9110 5.6.2) */
+static int is_tchar(unsigned char c)
+{
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9'))
+		return 1;
+	return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+int header_name_ok(const char *name)
+{
+	if (!name || *name == '\0')
+		return 0;
+	for (; *name; name++)
+		if (!is_tchar((unsigned char)*name))
+			return 0;
+	return 1;
+}
+
+/*
+ * RFC 9110 section 5.5 forbids CR, LF and NUL in a field value; those
+ * are what would let a value split the response head, so they are the
+ * hard rule.  We also refuse the other C0 controls and DEL: the grammar
+ * (field-vchar = VCHAR / obs-text, plus SP and HTAB inside) has no room
+ * for them, no legitimate header carries them, and some proxies reject
+ * or mangle a response that does.  HTAB and SP are allowed, and so is
+ * obs-text (0x80-0xFF), which real applications send (UTF-8 file names
+ * in Content-Disposition, for one).  An empty value is valid.
+ */
+int header_value_ok(const char *value, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)value[i];
+
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+/* ASCII upper case, with '-' folded to '_' as CGI does for header names. */
+static unsigned char cgi_fold(unsigned char c)
+{
+	if (c >= 'a' && c <= 'z')
+		return (unsigned char)(c - 'a' + 'A');
+	return c == '-' ? '_' : c;
+}
+
+/* 1 if `a` and `b` are the same name under cgi_fold, whole length. */
+static int cgi_name_eq(const char *a, const char *b)
+{
+	for (; *a && *b; a++, b++)
+		if (cgi_fold((unsigned char)*a) != cgi_fold((unsigned char)*b))
+			return 0;
+	return *a == *b;
+}
+
+/*
+ * The web server names a request header "HTTP_" + the name in upper
+ * case with '-' turned into '_'.  Content-Type and Content-Length also
+ * come as CONTENT_TYPE and CONTENT_LENGTH (and nginx sends both forms).
+ * The prefixes and those two names are matched exactly, since parameter
+ * names are case-sensitive; the header name part is not.
+ */
+int header_param_is(const char *param, const char *name)
+{
+	if (!param || !name || *name == '\0')
+		return 0;
+	if (strncmp(param, "HTTP_", 5) == 0)
+		return cgi_name_eq(param + 5, name);
+	if (strcmp(param, "CONTENT_TYPE") == 0 ||
+	    strcmp(param, "CONTENT_LENGTH") == 0)
+		return cgi_name_eq(param, name);
+	return 0;
+}
+
+/*
+ * The IANA HTTP Status Code Registry's phrases, with the names RFC 9110
+ * gives (413 Content Too Large, 422 Unprocessable Content).  306 and
+ * 418 are reserved as unused there and 104 is only a temporary
+ * registration, so they get "Unknown" like any unregistered code.
+ */
+const char *http_reason(int status)
+{
+	switch (status) {
+	case 100: return "Continue";
+	case 101: return "Switching Protocols";
+	case 102: return "Processing";
+	case 103: return "Early Hints";
+	case 200: return "OK";
+	case 201: return "Created";
+	case 202: return "Accepted";
+	case 203: return "Non-Authoritative Information";
+	case 204: return "No Content";
+	case 205: return "Reset Content";
+	case 206: return "Partial Content";
+	case 207: return "Multi-Status";
+	case 208: return "Already Reported";
+	case 226: return "IM Used";
+	case 300: return "Multiple Choices";
+	case 301: return "Moved Permanently";
+	case 302: return "Found";
+	case 303: return "See Other";
+	case 304: return "Not Modified";
+	case 305: return "Use Proxy";
+	case 307: return "Temporary Redirect";
+	case 308: return "Permanent Redirect";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 402: return "Payment Required";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 406: return "Not Acceptable";
+	case 407: return "Proxy Authentication Required";
+	case 408: return "Request Timeout";
+	case 409: return "Conflict";
+	case 410: return "Gone";
+	case 411: return "Length Required";
+	case 412: return "Precondition Failed";
+	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
+	case 415: return "Unsupported Media Type";
+	case 416: return "Range Not Satisfiable";
+	case 417: return "Expectation Failed";
+	case 421: return "Misdirected Request";
+	case 422: return "Unprocessable Content";
+	case 423: return "Locked";
+	case 424: return "Failed Dependency";
+	case 425: return "Too Early";
+	case 426: return "Upgrade Required";
+	case 428: return "Precondition Required";
+	case 429: return "Too Many Requests";
+	case 431: return "Request Header Fields Too Large";
+	case 451: return "Unavailable For Legal Reasons";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	case 505: return "HTTP Version Not Supported";
+	case 506: return "Variant Also Negotiates";
+	case 507: return "Insufficient Storage";
+	case 508: return "Loop Detected";
+	case 510: return "Not Extended";
+	case 511: return "Network Authentication Required";
+	default: return "Unknown";
+	}
+}

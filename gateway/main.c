@@ -1,0 +1,92 @@
+/*
+ * main.c - command line and start-up, in order.
+ *
+ * Start-up reads in one place: parse the config, open the log, load the
+ * modules (in the master, before any fork, so that a bad module stops
+ * start-up), bind the socket, hand over to the master.  Every failure on
+ * the way is one line on stderr naming the file and what is wrong.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "listen.h"
+#include "log.h"
+#include "master.h"
+#include "module.h"
+#include "router.h"
+
+#define DEFAULT_CONFIG "/etc/sluice/sluice.conf"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: sluice [-t] [-c FILE]\n"
+		"  -c, --config FILE  configuration file (default " DEFAULT_CONFIG ")\n"
+		"  -t, --test         check the configuration and the modules, then exit\n"
+		"  -v, --version      print the version and the build profile\n"
+		"  -h, --help         this text\n");
+}
+
+/* A start-up failure: one line on stderr, and in the log when that is a file. */
+static int fail(const struct sl_config *cfg, const char *what)
+{
+	fprintf(stderr, "sluice: %s\n", what);
+	if (strcmp(cfg->error_log, "stderr") != 0)
+		log_msg(LOG_ERROR, "%s", what);
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "test", no_argument, NULL, 't' },
+		{ "version", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static struct sl_config cfg;
+	static struct router rt;
+	const char *file = DEFAULT_CONFIG;
+	char err[1024];
+	int test = 0, opt, fd;
+
+	while ((opt = getopt_long(argc, argv, "c:tvh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': file = optarg; break;
+		case 't': test = 1; break;
+		case 'v': printf("sluice %s (%s profile)\n", SLUICE_VERSION, SLUICE_PROFILE); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "sluice: unexpected argument \"%s\"\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	if (config_load(file, &cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "sluice: %s\n", err);
+		return 1;
+	}
+	if (log_open(cfg.error_log, cfg.log_level) < 0) {
+		fprintf(stderr, "sluice: error_log %s: cannot open: %m\n", cfg.error_log);
+		return 1;
+	}
+	log_set_ident("master");
+	if (module_load_all(&cfg, &rt, err, sizeof(err)) < 0)
+		return fail(&cfg, err);
+	if (test) {
+		printf("sluice: configuration file %s test is successful\n", file);
+		return 0;
+	}
+	fd = listen_open(&cfg.listen, err, sizeof(err));
+	if (fd < 0)
+		return fail(&cfg, err);
+	log_msg(LOG_NOTICE, "sluice %s (%s profile) serving on %s with %d workers",
+		SLUICE_VERSION, SLUICE_PROFILE, cfg.listen.address, cfg.pm.max_children);
+	return master_run(&cfg, &rt, fd);
+}

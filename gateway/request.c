@@ -1,0 +1,602 @@
+/*
+ * request.c - one request from its decoded parameters to the end of its
+ * response, and the public sl_* API that handlers call on it.
+ *
+ * The response is laid out as pieces (status line, header lines, body)
+ * and handed to the connection's codec, which frames it; small responses
+ * therefore leave in one writev at the end, and large ones in pieces of
+ * one record as they are written, with bounded memory.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdint.h>
+#include <strings.h>
+#include <unistd.h>
+#include <sys/random.h>
+
+#include "config.h"
+#include "conn.h"
+#include "header.h"
+#include "log.h"
+#include "module.h"
+#include "proto.h"
+#include "request.h"
+
+/*
+ * Room kept in the head for what sluice adds to the application's
+ * headers: the status line, a default Content-Type, a Content-Length and
+ * the blank line.
+ */
+#define HEAD_RESERVE 160
+
+static const char default_type[] = "Content-Type: text/plain; charset=utf-8\r\n";
+
+/* Request ids are a per-worker random prefix and a counter. */
+static unsigned id_prefix;
+static unsigned id_counter;
+
+int request_init(struct sl_request *r, const struct sl_config *cfg,
+		 const struct router *router)
+{
+	memset(r, 0, sizeof(*r));
+	r->cfg = cfg;
+	r->router = router;
+	if (getrandom(&id_prefix, sizeof(id_prefix), 0) != sizeof(id_prefix))
+		id_prefix = (unsigned)getpid() * 2654435761u;
+	if (arena_init(&r->arena, ARENA_BLOCK_SIZE, (size_t)cfg->limits.max_request_memory) < 0)
+		return -1;
+	r->params = malloc((size_t)cfg->limits.max_params * sizeof(*r->params));
+	r->head = malloc(cfg->limits.max_header_bytes);
+	r->out = malloc(OUTBUF_SIZE);
+	if (!r->params || !r->head || !r->out) {
+		request_free(r);
+		return -1;
+	}
+	return 0;
+}
+
+void request_free(struct sl_request *r)
+{
+	arena_free(&r->arena);
+	free(r->params);
+	free(r->head);
+	free(r->out);
+	r->params = NULL;
+	r->head = NULL;
+	r->out = NULL;
+}
+
+static void hex8(char *dst, unsigned v)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (int i = 7; i >= 0; i--, v >>= 4)
+		dst[i] = digits[v & 15];
+}
+
+void request_begin(struct sl_request *r, struct conn *c)
+{
+	arena_reset(&r->arena);
+	r->conn = c;
+	hex8(r->id, id_prefix);
+	hex8(r->id + 8, ++id_counter);
+	r->id[16] = '\0';
+	r->nparams = 0;
+	r->method = "";
+	r->path = "";
+	r->query = "";
+	r->content_length = -1;
+	r->early_status = 0;
+	r->match.route = NULL;
+	r->match.ncaptures = 0;
+	r->body_done = 0;
+	r->body_errno = 0;
+	r->status = 200;
+	r->head_sent = r->has_content_type = r->has_content_length = 0;
+	r->no_body = r->client_gone = r->aborted = 0;
+	r->head_len = r->out_len = 0;
+}
+
+int request_add_param(struct sl_request *r, const char *name, size_t name_len,
+		      const char *value, size_t value_len)
+{
+	struct param *p;
+
+	if (r->nparams == (size_t)r->cfg->limits.max_params) {
+		log_msg(LOG_WARNING, "request %s has more than limits.max_params (%d) "
+			"parameters; answering 431", r->id, r->cfg->limits.max_params);
+		r->early_status = 431;
+		return -1;
+	}
+	p = &r->params[r->nparams];
+	p->name = arena_strndup(&r->arena, name, name_len);
+	p->value = arena_strndup(&r->arena, value, value_len);
+	if (!p->name || !p->value) {
+		log_msg(LOG_ERROR, "request %s: parameters exceed limits.max_request_memory; "
+			"answering 431", r->id);
+		r->early_status = 431;
+		return -1;
+	}
+	p->name_len = name_len;
+	p->value_len = value_len;
+	r->nparams++;
+	return 0;
+}
+
+/* ---- Sending -------------------------------------------------------- */
+
+/*
+ * Hand everything pending to the codec: the head if it has not left yet,
+ * the buffered body, and `extra` (a large write passed through without
+ * copying).  `last` ends the response.  A peer that cannot be written to
+ * marks the request so that later writes fail fast with EPIPE.
+ */
+static int emit(struct sl_request *r, const void *extra, size_t extra_len, int last)
+{
+	struct iovec iov[6];
+	char status[64], length[48];
+	size_t total = 0;
+	int n = 0;
+
+	if (r->client_gone) {
+		errno = EPIPE;
+		return -1;
+	}
+	if (!r->head_sent) {
+		const char *reason = http_reason(r->status);
+		int sl = r->conn->proto->status_line(status, sizeof(status), r->status, reason);
+
+		iov[n++] = (struct iovec){ status, (size_t)sl };
+		iov[n++] = (struct iovec){ r->head, r->head_len };
+		if (!r->has_content_type)
+			iov[n++] = (struct iovec){ (char *)(uintptr_t)default_type,
+						   sizeof(default_type) - 1 };
+		/* A response that ends before its first byte leaves has a
+		 * known length: say it, so nginx need not chunk it. */
+		if (last && !r->has_content_length && !r->no_body) {
+			int ll = snprintf(length, sizeof(length), "Content-Length: %zu\r\n\r\n",
+					  r->out_len + extra_len);
+
+			iov[n++] = (struct iovec){ length, (size_t)ll };
+		} else {
+			iov[n++] = (struct iovec){ (char *)(uintptr_t)"\r\n", 2 };
+		}
+		r->head_sent = 1;
+	}
+	if (r->out_len)
+		iov[n++] = (struct iovec){ r->out, r->out_len };
+	if (extra_len)
+		iov[n++] = (struct iovec){ (void *)(uintptr_t)extra, extra_len };
+	for (int i = 0; i < n; i++)
+		total += iov[i].iov_len;
+	r->out_len = 0;
+	if (r->conn->proto->send(r->conn, r, iov, n, total, last) < 0) {
+		log_msg(LOG_INFO, "request %s: client gone while sending the response (%s)",
+			r->id, strerror(errno));
+		r->client_gone = 1;
+		r->conn->close_after = 1;
+		errno = EPIPE;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A terse error response: status line, a generic message and the request
+ * id, nothing about modules, routes, paths or versions (CWE-209).  The
+ * detail is in the error log under the same id.
+ */
+static void error_response(struct sl_request *r, int status, const char *allow)
+{
+	char body[128];
+	int len;
+
+	r->status = status;
+	r->head_len = 0;
+	r->out_len = 0;
+	r->has_content_type = r->has_content_length = 0;
+	if (allow)
+		sl_add_header(r, "Allow", allow);
+	len = snprintf(body, sizeof(body), "%d %s\nrequest id: %s\n",
+		       status, http_reason(status), r->id);
+	if (!r->no_body) {
+		memcpy(r->out, body, (size_t)len);
+		r->out_len = (size_t)len;
+	}
+	emit(r, NULL, 0, 1);
+}
+
+/* ---- Running a request ---------------------------------------------- */
+
+/*
+ * CONTENT_LENGTH, parsed strictly: digits only, no sign, no spaces, no
+ * overflow (one length, one source).  Empty means not announced.
+ * Returns 0 with *out set, or -1.
+ */
+static int parse_length(const char *s, long long *out)
+{
+	long long v = 0;
+
+	if (*s == '\0') {
+		*out = -1;
+		return 0;
+	}
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		if (v > (__LONG_LONG_MAX__ - (*s - '0')) / 10)
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+/*
+ * The path routing uses: DOCUMENT_URI (nginx's normalized, decoded $uri),
+ * else SCRIPT_NAME + PATH_INFO (CGI), else REQUEST_URI up to the query.
+ */
+static const char *request_path(struct sl_request *r)
+{
+	const char *uri = sl_param(r, "DOCUMENT_URI");
+	const char *script, *info, *q;
+
+	if (uri && *uri)
+		return uri;
+	script = sl_param(r, "SCRIPT_NAME");
+	info = sl_param(r, "PATH_INFO");
+	if ((script && *script) || (info && *info)) {
+		if (!info || !*info)
+			return script;
+		if (!script || !*script)
+			return info;
+		size_t a = strlen(script), b = strlen(info);
+		char *p = arena_alloc(&r->arena, a + b + 1);
+
+		if (!p)
+			return NULL;
+		memcpy(p, script, a);
+		memcpy(p + a, info, b + 1);
+		return p;
+	}
+	uri = sl_param(r, "REQUEST_URI");
+	if (!uri || !*uri)
+		return NULL;
+	q = strchr(uri, '?');
+	return q ? arena_strndup(&r->arena, uri, (size_t)(q - uri)) : uri;
+}
+
+/* Check what the request says about itself; 0, or an HTTP status to refuse with. */
+static int check_request(struct sl_request *r)
+{
+	const char *len = NULL;
+	const char *q;
+
+	for (size_t i = 0; i < r->nparams; i++) {
+		if (strcmp(r->params[i].name, "CONTENT_LENGTH") != 0)
+			continue;
+		if (len) {
+			log_msg(LOG_WARNING, "request %s: duplicate CONTENT_LENGTH; answering 400", r->id);
+			return 400;
+		}
+		len = r->params[i].value;
+	}
+	if (len && parse_length(len, &r->content_length) < 0) {
+		log_msg(LOG_WARNING, "request %s: malformed CONTENT_LENGTH \"%.40s\"; answering 400",
+			r->id, len);
+		return 400;
+	}
+	if (r->content_length > r->cfg->limits.max_body_bytes) {
+		log_msg(LOG_WARNING, "request %s: CONTENT_LENGTH %lld exceeds limits.max_body_bytes "
+			"(%lld); answering 413", r->id, r->content_length,
+			r->cfg->limits.max_body_bytes);
+		return 413;
+	}
+	r->method = sl_param(r, "REQUEST_METHOD");
+	r->path = request_path(r);
+	if (!r->method || !*r->method || !r->path || r->path[0] != '/') {
+		log_msg(LOG_WARNING, "request %s: no REQUEST_METHOD or no absolute path "
+			"(DOCUMENT_URI, SCRIPT_NAME, REQUEST_URI); answering 400", r->id);
+		r->method = r->method ? r->method : "";
+		r->path = r->path ? r->path : "";
+		return 400;
+	}
+	q = sl_param(r, "QUERY_STRING");
+	r->query = q ? q : "";
+	r->no_body = strcmp(r->method, "HEAD") == 0;
+	return 0;
+}
+
+/* Route the request; 0 when a handler was found, else the status sent. */
+static int route(struct sl_request *r)
+{
+	char allow[128];
+	enum router_result res;
+
+	res = router_match(r->router, r->method, r->path, &r->match, allow, sizeof(allow));
+	if (res == ROUTER_FOUND)
+		return 0;
+	if (res == ROUTER_BAD_METHOD) {
+		error_response(r, 405, allow);
+		return 405;
+	}
+	error_response(r, 404, NULL);
+	return 404;
+}
+
+/* The status that tells the client why its body could not be read. */
+static int body_failure_status(int err)
+{
+	if (err == EFBIG)
+		return 413;
+	if (err == ETIMEDOUT)
+		return 408;
+	return 400;
+}
+
+static void handler_failed(struct sl_request *r)
+{
+	const struct route *rt = r->match.route;
+
+	log_msg(LOG_ERROR, "request %s: handler failed in route %s %s of module %s%s",
+		r->id, rt->method ? rt->method : "*", rt->pattern,
+		module_name(rt->module),
+		r->head_sent ? " after its response began; closing the connection" : "");
+	if (r->head_sent) {
+		/* The response cannot be turned into an error any more, and
+		 * ending it normally would pass a truncated body off as
+		 * complete: close instead, so the web server sees the failure. */
+		r->client_gone = 1;
+		r->conn->close_after = 1;
+		return;
+	}
+	error_response(r, r->body_errno ? body_failure_status(r->body_errno) : 500, NULL);
+}
+
+/*
+ * Read and drop what the handler left of the body, so that the
+ * connection is positioned at the next request.  Bounded by the body
+ * limit and the read timeout like any body read.
+ */
+static void drain_body(struct sl_request *r)
+{
+	char scratch[4096];
+	ssize_t n;
+
+	if (r->body_done || r->body_errno || r->aborted || r->conn->close_after)
+		return;
+	while ((n = r->conn->proto->read_body(r->conn, r, scratch, sizeof(scratch))) > 0)
+		;
+	if (n < 0)
+		r->body_errno = errno;
+}
+
+int request_run(struct sl_request *r)
+{
+	struct conn *c = r->conn;
+	int status = r->early_status ? r->early_status : check_request(r);
+
+	r->served++;
+	if (status) {
+		error_response(r, status, NULL);
+		c->close_after = 1;
+		return -1;
+	}
+	if (route(r) == 0) {
+		for (int i = 0; i < r->match.ncaptures; i++)
+			r->captures[i] = arena_strndup(&r->arena, r->match.captures[i].value,
+						       r->match.captures[i].value_len);
+		if (r->match.route->handler(r) != 0)
+			handler_failed(r);
+	}
+	drain_body(r);
+	if (r->aborted) {
+		/* The web server gave up on this request: end it without
+		 * more output (FastCGI 1.0 section 5.4). */
+		r->no_body = 1;
+		r->out_len = 0;
+	}
+	if (!r->client_gone)
+		emit(r, NULL, 0, 1);
+	return c->close_after ? -1 : 0;
+}
+
+/* ---- The public API ------------------------------------------------- */
+
+const char *sl_method(const struct sl_request *r) { return r->method; }
+const char *sl_path(const struct sl_request *r) { return r->path; }
+const char *sl_query(const struct sl_request *r) { return r->query; }
+const char *sl_request_id(const struct sl_request *r) { return r->id; }
+long long sl_content_length(const struct sl_request *r) { return r->content_length; }
+size_t sl_param_count(const struct sl_request *r) { return r->nparams; }
+
+const char *sl_param(const struct sl_request *r, const char *name)
+{
+	for (size_t i = 0; i < r->nparams; i++)
+		if (strcmp(r->params[i].name, name) == 0)
+			return r->params[i].value;
+	return NULL;
+}
+
+int sl_param_at(const struct sl_request *r, size_t i, const char **name, const char **value)
+{
+	if (i >= r->nparams) {
+		errno = ERANGE;
+		return -1;
+	}
+	*name = r->params[i].name;
+	*value = r->params[i].value;
+	return 0;
+}
+
+const char *sl_header(const struct sl_request *r, const char *name)
+{
+	for (size_t i = 0; i < r->nparams; i++)
+		if (header_param_is(r->params[i].name, name))
+			return r->params[i].value;
+	return NULL;
+}
+
+const char *sl_capture(const struct sl_request *r, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (int i = 0; i < r->match.ncaptures; i++)
+		if (r->match.captures[i].name_len == len &&
+		    memcmp(r->match.captures[i].name, name, len) == 0)
+			return r->captures[i];
+	return NULL;
+}
+
+ssize_t sl_read(struct sl_request *r, void *buf, size_t len)
+{
+	ssize_t n;
+
+	if (r->body_errno) {
+		errno = r->body_errno;
+		return -1;
+	}
+	n = r->conn->proto->read_body(r->conn, r, buf, len);
+	if (n < 0)
+		r->body_errno = errno;
+	return n;
+}
+
+void *sl_alloc(struct sl_request *r, size_t size)
+{
+	return arena_alloc(&r->arena, size);
+}
+
+int sl_set_status(struct sl_request *r, int status)
+{
+	if (status < 100 || status > 599) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (r->head_sent) {
+		errno = EALREADY;
+		return -1;
+	}
+	r->status = status;
+	return 0;
+}
+
+int sl_add_header(struct sl_request *r, const char *name, const char *value)
+{
+	size_t nlen, vlen;
+
+	if (!name || !value || !header_name_ok(name) ||
+	    !header_value_ok(value, vlen = strlen(value))) {
+		log_msg(LOG_WARNING, "request %s: refused an invalid response header "
+			"(the name must be a token, the value free of CR, LF and NUL)", r->id);
+		errno = EINVAL;
+		return -1;
+	}
+	if (r->head_sent) {
+		errno = EALREADY;
+		return -1;
+	}
+	nlen = strlen(name);
+	if (r->head_len + nlen + vlen + 4 + HEAD_RESERVE > r->cfg->limits.max_header_bytes) {
+		log_msg(LOG_WARNING, "request %s: response head exceeds limits.max_header_bytes "
+			"(%zu); header %s dropped", r->id, r->cfg->limits.max_header_bytes, name);
+		errno = ENOSPC;
+		return -1;
+	}
+	if (strcasecmp(name, "Content-Type") == 0)
+		r->has_content_type = 1;
+	if (strcasecmp(name, "Content-Length") == 0)
+		r->has_content_length = 1;
+	memcpy(r->head + r->head_len, name, nlen);
+	r->head_len += nlen;
+	memcpy(r->head + r->head_len, ": ", 2);
+	memcpy(r->head + r->head_len + 2, value, vlen);
+	r->head_len += 2 + vlen;
+	memcpy(r->head + r->head_len, "\r\n", 2);
+	r->head_len += 2;
+	return 0;
+}
+
+int sl_write(struct sl_request *r, const void *data, size_t len)
+{
+	if (r->client_gone) {
+		errno = EPIPE;
+		return -1;
+	}
+	if (r->no_body)
+		return 0;
+	if (len <= OUTBUF_SIZE - r->out_len) {
+		memcpy(r->out + r->out_len, data, len);
+		r->out_len += len;
+		return 0;
+	}
+	return emit(r, data, len, 0);
+}
+
+int sl_puts(struct sl_request *r, const char *s)
+{
+	return sl_write(r, s, strlen(s));
+}
+
+int sl_vprintf(struct sl_request *r, const char *fmt, va_list ap)
+{
+	size_t room = OUTBUF_SIZE - r->out_len;
+	va_list copy;
+	char *big;
+	int n;
+
+	if (r->client_gone) {
+		errno = EPIPE;
+		return -1;
+	}
+	/* Format straight into the output buffer when it fits: the usual case. */
+	va_copy(copy, ap);
+	n = vsnprintf((char *)r->out + r->out_len, room, fmt, copy);
+	va_end(copy);
+	if (n < 0)
+		return -1;
+	if ((size_t)n < room) {
+		if (!r->no_body)
+			r->out_len += (size_t)n;
+		return 0;
+	}
+	big = arena_alloc(&r->arena, (size_t)n + 1);
+	if (!big)
+		return -1;
+	vsnprintf(big, (size_t)n + 1, fmt, ap);
+	return sl_write(r, big, (size_t)n);
+}
+
+int sl_printf(struct sl_request *r, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = sl_vprintf(r, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int sl_flush(struct sl_request *r)
+{
+	if (r->no_body && r->head_sent)
+		return 0;
+	return emit(r, NULL, 0, 0);
+}
+
+void sl_log(const struct sl_request *r, enum sl_log_level level, const char *fmt, ...)
+{
+	char msg[2048];
+	va_list ap;
+
+	if (!log_enabled((enum log_level)level))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_msg((enum log_level)level, "request %s: %s", r->id, msg);
+}

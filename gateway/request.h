@@ -1,0 +1,97 @@
+/*
+ * request.h - the request in hand, behind the opaque struct sl_request.
+ *
+ * A worker serves one request at a time, so it has exactly one of these,
+ * set up once with its buffers and reused: parameters and captures live
+ * in the arena, the response head in `head`, body bytes in `out` until
+ * they are sent.  request.c implements the public sl_* functions on it
+ * and runs a request from routing to the end of its response.
+ */
+#ifndef SLUICE_REQUEST_H
+#define SLUICE_REQUEST_H
+
+#include <stddef.h>
+#include <sys/uio.h>
+
+#include "sluice.h"
+#include "arena.h"
+#include "router.h"
+
+struct conn;
+struct sl_config;
+
+struct param {
+	const char *name;
+	const char *value;
+	size_t name_len;
+	size_t value_len;
+};
+
+struct sl_request {
+	struct conn *conn;
+	const struct sl_config *cfg;
+	const struct router *router;
+	struct arena arena;
+	char id[17];
+
+	struct param *params;
+	size_t nparams;
+	const char *method;
+	const char *path;
+	const char *query;
+	long long content_length;	/* -1: not announced */
+	int early_status;		/* set by the codec: refuse with this status */
+	struct match match;
+	const char *captures[MAX_ROUTE_CAPTURES];	/* NUL-terminated copies */
+
+	/* body */
+	int body_done;
+	int body_errno;			/* first body error, 0 if none */
+
+	/* response */
+	int status;
+	int head_sent;
+	int has_content_type;
+	int has_content_length;
+	int no_body;			/* HEAD: headers only */
+	int client_gone;		/* the peer can no longer be written to */
+	int aborted;			/* the web server aborted the request */
+	char *head;			/* header lines, "Name: value\r\n" each */
+	size_t head_len;
+	unsigned char *out;		/* body bytes not yet sent */
+	size_t out_len;
+	unsigned long long served;	/* requests this worker has served */
+};
+
+/* Allocate the request's buffers once per worker; -1 on ENOMEM. */
+int request_init(struct sl_request *r, const struct sl_config *cfg,
+		 const struct router *router);
+
+/*
+ * Start a new request on connection `c`: reset the arena and response
+ * state and give the request a fresh id.  The codec calls this when a
+ * request begins, before it decodes parameters into the arena.
+ */
+void request_begin(struct sl_request *r, struct conn *c);
+
+/*
+ * Add one request parameter, copied into the arena with a terminating
+ * NUL (codecs decode their wire format and call this per pair).  Returns
+ * 0, or -1 with early_status set to 431 past limits.max_params (logged
+ * once) or 500 when the arena is exhausted.
+ */
+int request_add_param(struct sl_request *r, const char *name, size_t name_len,
+		      const char *value, size_t value_len);
+
+/*
+ * Run the request the codec has just decoded: check it, route it, call
+ * the handler, drain the body, finish the response.  Failures become
+ * clean error responses and log lines; nothing here ends the worker.
+ * Returns 0 when the connection may carry another request, -1 when it
+ * must be closed.
+ */
+int request_run(struct sl_request *r);
+
+void request_free(struct sl_request *r);
+
+#endif
