@@ -11,7 +11,11 @@
 /* 1 if `name` is a non-empty RFC 9110 token (tchar only), else 0. */
 int header_name_ok(const char *name);
 
-/* 1 if the `len` bytes of `value` hold no CR, LF or NUL, else 0. */
+/*
+ * 1 if the `len` bytes of `value` may be sent: no CR, LF or NUL (response
+ * splitting), nor any other control character but HTAB; bytes 0x80-0xFF
+ * (obs-text) are allowed.  Else 0.
+ */
 int header_value_ok(const char *value, size_t len);
 
 /*

@@ -3,8 +3,8 @@
  *
  * The table is built once in the master from every loaded module's
  * routes (each prefixed by the module's mount point) and inherited by the
- * workers; matching allocates nothing but the captures, from the request
- * arena.  The matching rules are the ones documented on struct sl_route
+ * workers; matching allocates nothing: captures point into the pattern
+ * and the path.  The matching rules are the ones documented on struct sl_route
  * in sluice.h.
  */
 #ifndef SLUICE_ROUTER_H
@@ -49,8 +49,10 @@ enum router_result { ROUTER_FOUND, ROUTER_NOT_FOUND, ROUTER_BAD_METHOD };
 /*
  * Add one route.  `mount` is the module's mount ("/" or "/api"), `pattern`
  * the route's own path.  Returns -1 and fills `err` for a malformed
- * pattern (not starting with '/', empty capture name, '*' not last, more
- * than MAX_ROUTE_CAPTURES captures).
+ * pattern (not starting with '/', an empty segment, an empty, malformed
+ * or repeated capture name, '*' other than as the whole last segment,
+ * more than MAX_ROUTE_CAPTURES captures), a method that is not a token,
+ * or a route that duplicates one already added.
  */
 int router_add(struct router *rt, const char *method, const char *mount,
 	       const char *pattern, sl_handler handler, int module,

@@ -173,10 +173,10 @@ int sl_set_status(struct sl_request *req, int status);
 
 /*
  * Add a response header.  The name must be an HTTP token and the value
- * must not contain CR, LF or NUL; anything else fails with EINVAL and is
- * never sent.  Adding "Content-Type" replaces the default
+ * must not contain CR, LF, NUL or another control character but tab;
+ * anything else fails with EINVAL and is never sent.  Adding "Content-Type" replaces the default
  * "text/plain; charset=utf-8".  Fails with EALREADY once the head has
- * been sent.
+ * been sent, and with ENOSPC past the head size limit.
  */
 int sl_add_header(struct sl_request *req, const char *name, const char *value);
 
