@@ -24,6 +24,12 @@ void log_set_ident(const char *ident);
 int log_level_parse(const char *name);
 
 int log_enabled(enum log_level level);
+
+/*
+ * Write one log line from a signal handler: async-signal-safe, to `fd`
+ * (-1: the error log).  Used by the crash, timeout and slowlog handlers.
+ */
+void log_signal_safe(int fd, enum log_level level, const char *msg);
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void log_vmsg(enum log_level level, const char *fmt, va_list ap)

@@ -1,0 +1,740 @@
+/*
+ * test_config.c - the config file: the shipped example, every default,
+ * every address form, size and duration syntax, path resolution, and
+ * the one-line "FILE:LINE: what is wrong" of every error.
+ *
+ * Each test writes its config into a private mkdtemp folder and loads it
+ * from there, so relative paths resolve against that folder.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <ftw.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+
+/* The smallest valid config: the two required keys. */
+#define LISTEN	"listen = \"/run/t.sock\";\n"
+#define MODULES	"modules = ( { path = \"/m.so\"; } );\n"
+#define MINIMAL	LISTEN MODULES
+
+static char dir[64];		/* this test's folder, as realpath gives it */
+static char conf[128];		/* dir/sluice.conf */
+static struct sl_config cfg;
+static char err[512];
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void setup(void)
+{
+	char *real;
+
+	strcpy(dir, "/tmp/sluice-config-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	real = realpath(dir, NULL);
+	cr_assert_not_null(real);
+	snprintf(dir, sizeof(dir), "%s", real);
+	free(real);
+	snprintf(conf, sizeof(conf), "%s/sluice.conf", dir);
+}
+
+static void teardown(void)
+{
+	config_free(&cfg);
+	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+TestSuite(config, .init = setup, .fini = teardown);
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *fp = fopen(path, "w");
+
+	cr_assert_not_null(fp, "cannot write %s", path);
+	fputs(text, fp);
+	cr_assert_eq(fclose(fp), 0);
+}
+
+/* Write `text` as dir/sluice.conf and load it into cfg. */
+static int load(const char *text)
+{
+	write_file(conf, text);
+	return config_load(conf, &cfg, err, sizeof(err));
+}
+
+static void must_load(const char *text)
+{
+	cr_assert_eq(load(text), 0, "config refused: %s\n--- config:\n%s", err, text);
+}
+
+/*
+ * Loading `text` must fail with one line that starts with
+ * "DIR/sluice.conf:LINE: " (or "DIR/sluice.conf: " when line is 0) and
+ * contains `needle`; and must leave cfg empty.
+ */
+static void must_fail(const char *text, int line, const char *needle)
+{
+	char prefix[192];
+
+	if (line > 0)
+		snprintf(prefix, sizeof(prefix), "%s:%d: ", conf, line);
+	else
+		snprintf(prefix, sizeof(prefix), "%s: ", conf);
+	cr_assert_eq(load(text), -1, "config accepted, wanted \"%s\"\n--- config:\n%s",
+		     needle, text);
+	cr_assert(strncmp(err, prefix, strlen(prefix)) == 0,
+		  "error \"%s\" does not start with \"%s\"", err, prefix);
+	cr_assert_not_null(strstr(err, needle), "error \"%s\" lacks \"%s\"", err, needle);
+	cr_assert_null(strchr(err, '\n'), "error is more than one line: \"%s\"", err);
+	cr_assert_null(cfg.file, "a failed load left strings behind");
+	cr_assert_null(cfg.listen.address);
+	cr_assert_eq(cfg.nmodules, 0);
+}
+
+/* A config made of MINIMAL with `fmt` appended (keys that are not set there). */
+static const char *with(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static const char *with(const char *fmt, ...)
+{
+	static char buf[8192];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	cr_assert(n > 0 && (size_t)n < sizeof(buf));
+	return buf;
+}
+
+/* ---- The shipped example --------------------------------------------- */
+
+Test(config, example_loads)
+{
+	cr_assert_eq(config_load("conf/sluice.conf", &cfg, err, sizeof(err)), 0,
+		     "conf/sluice.conf: %s", err);
+	cr_assert_str_eq(cfg.file, "conf/sluice.conf");
+	cr_assert_str_eq(cfg.error_log, "/var/log/sluice/error.log");
+	cr_assert_eq(cfg.log_level, LOG_NOTICE);
+	cr_assert_str_eq(cfg.user, "www-data");
+	cr_assert_str_eq(cfg.group, "www-data");
+	cr_assert_str_eq(cfg.listen.address, "/run/sluice/sluice.sock");
+	cr_assert_eq(cfg.listen.mode, 0660);
+	cr_assert_str_eq(cfg.listen.owner, "www-data");
+	cr_assert_str_eq(cfg.listen.group, "www-data");
+	cr_assert_eq(cfg.pm.mode, PM_STATIC);
+	cr_assert_eq(cfg.pm.max_children, 4);
+	cr_assert_eq(cfg.nmodules, 1);
+	cr_assert_str_eq(cfg.modules[0].path, "/usr/local/lib/sluice/hello.so");
+	cr_assert_str_eq(cfg.modules[0].mount, "/");
+}
+
+/*
+ * The example says "every value below is the default" of its limits and
+ * shows the default of log_level, backlog, mode and max_requests: check
+ * that what it documents is what sluice does without it.
+ */
+Test(config, example_shows_the_real_defaults)
+{
+	struct sl_config ex;
+
+	cr_assert_eq(config_load("conf/sluice.conf", &ex, err, sizeof(err)), 0, "%s", err);
+	must_load(MINIMAL);
+	cr_assert_eq(memcmp(&ex.limits, &cfg.limits, sizeof(cfg.limits)), 0,
+		     "conf/sluice.conf's limits are not the defaults");
+	cr_assert_eq(ex.log_level, cfg.log_level);
+	cr_assert_eq(ex.listen.backlog, cfg.listen.backlog);
+	cr_assert_eq(ex.listen.mode, cfg.listen.mode);
+	cr_assert_eq(ex.pm.max_requests, cfg.pm.max_requests);
+	cr_assert_eq(ex.pm.mode, cfg.pm.mode);
+	cr_assert_str_eq(ex.modules[0].mount, cfg.modules[0].mount);
+	config_free(&ex);
+}
+
+/* ---- Defaults --------------------------------------------------------- */
+
+Test(config, defaults)
+{
+	must_load(MINIMAL);
+	cr_assert_str_eq(cfg.file, conf);
+	cr_assert_str_eq(cfg.error_log, "stderr");
+	cr_assert_eq(cfg.log_level, LOG_NOTICE);
+	cr_assert_null(cfg.user);
+	cr_assert_null(cfg.group);
+	cr_assert_str_eq(cfg.listen.address, "/run/t.sock");
+	cr_assert_eq(cfg.listen.backlog, DEFAULT_BACKLOG);
+	cr_assert_eq(cfg.listen.mode, 0660);
+	cr_assert_null(cfg.listen.owner);
+	cr_assert_null(cfg.listen.group);
+	cr_assert_eq(cfg.pm.mode, PM_STATIC);
+	cr_assert_eq(cfg.pm.max_children, DEFAULT_MAX_CHILDREN);
+	cr_assert_eq(cfg.pm.max_requests, 0);
+	cr_assert_eq(cfg.limits.max_params_bytes, DEFAULT_MAX_PARAMS_BYTES);
+	cr_assert_eq(cfg.limits.max_params, DEFAULT_MAX_PARAMS);
+	cr_assert_eq(cfg.limits.max_header_bytes, DEFAULT_MAX_HEADER_BYTES);
+	cr_assert_eq(cfg.limits.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
+	cr_assert_eq(cfg.limits.max_request_memory, DEFAULT_MAX_REQUEST_MEMORY);
+	cr_assert_eq(cfg.limits.max_conns, DEFAULT_MAX_CONNS);
+	cr_assert_eq(cfg.limits.read_timeout, DEFAULT_READ_TIMEOUT);
+	cr_assert_eq(cfg.limits.write_timeout, DEFAULT_WRITE_TIMEOUT);
+	cr_assert_eq(cfg.limits.idle_timeout, DEFAULT_IDLE_TIMEOUT);
+	cr_assert_eq(cfg.limits.shutdown_timeout, DEFAULT_SHUTDOWN_TIMEOUT);
+	cr_assert_eq(cfg.nmodules, 1);
+	cr_assert_str_eq(cfg.modules[0].path, "/m.so");
+	cr_assert_str_eq(cfg.modules[0].mount, "/");
+}
+
+Test(config, empty_groups_keep_defaults)
+{
+	must_load(MINIMAL "pm = { };\nlimits = { };\n");
+	cr_assert_eq(cfg.pm.max_children, DEFAULT_MAX_CHILDREN);
+	cr_assert_eq(cfg.limits.read_timeout, DEFAULT_READ_TIMEOUT);
+}
+
+Test(config, every_key_set)
+{
+	must_load("error_log = \"/var/log/s.log\";\n"
+		  "log_level = \"debug\";\n"
+		  "user = \"nobody\";\n"
+		  "group = \"nogroup\";\n"
+		  "listen = { address = \"127.0.0.1:9000\"; backlog = 128; mode = \"0600\";\n"
+		  "  owner = \"o\"; group = \"g\"; };\n"
+		  "pm = { mode = \"static\"; max_children = 16; max_requests = 1000; };\n"
+		  "limits = { max_params_bytes = 1024; max_params = 64; max_header_bytes = 8192;\n"
+		  "  max_body_bytes = 100; max_request_memory = 1048576; max_conns = 10;\n"
+		  "  read_timeout = 1; write_timeout = 2; idle_timeout = 3; shutdown_timeout = 4; };\n"
+		  MODULES);
+	cr_assert_str_eq(cfg.error_log, "/var/log/s.log");
+	cr_assert_eq(cfg.log_level, LOG_DEBUG);
+	cr_assert_str_eq(cfg.user, "nobody");
+	cr_assert_str_eq(cfg.group, "nogroup");
+	cr_assert_str_eq(cfg.listen.address, "127.0.0.1:9000");
+	cr_assert_eq(cfg.listen.backlog, 128);
+	cr_assert_eq(cfg.listen.mode, 0600);
+	cr_assert_str_eq(cfg.listen.owner, "o");
+	cr_assert_str_eq(cfg.listen.group, "g");
+	cr_assert_eq(cfg.pm.max_children, 16);
+	cr_assert_eq(cfg.pm.max_requests, 1000);
+	cr_assert_eq(cfg.limits.max_params_bytes, 1024);
+	cr_assert_eq(cfg.limits.max_params, 64);
+	cr_assert_eq(cfg.limits.max_header_bytes, 8192);
+	cr_assert_eq(cfg.limits.max_body_bytes, 100);
+	cr_assert_eq(cfg.limits.max_request_memory, 1048576);
+	cr_assert_eq(cfg.limits.max_conns, 10);
+	cr_assert_eq(cfg.limits.read_timeout, 1);
+	cr_assert_eq(cfg.limits.write_timeout, 2);
+	cr_assert_eq(cfg.limits.idle_timeout, 3);
+	cr_assert_eq(cfg.limits.shutdown_timeout, 4);
+}
+
+/* A second load starts from the defaults, not from the first one's values. */
+Test(config, loads_are_independent)
+{
+	must_load("user = \"nobody\";\npm = { max_children = 9; };\n" MINIMAL);
+	config_free(&cfg);
+	must_load(MINIMAL);
+	cr_assert_null(cfg.user);
+	cr_assert_eq(cfg.pm.max_children, DEFAULT_MAX_CHILDREN);
+}
+
+Test(config, log_levels)
+{
+	static const char *const names[] = { "error", "warning", "notice", "info", "debug" };
+
+	for (int i = 0; i < 5; i++) {
+		must_load(with(MINIMAL "log_level = \"%s\";\n", names[i]));
+		cr_assert_eq((int)cfg.log_level, i, "log_level \"%s\"", names[i]);
+		config_free(&cfg);
+	}
+	must_fail(MINIMAL "log_level = \"verbose\";\n", 3,
+		  "log_level must be error, warning, notice, info or debug, not \"verbose\"");
+}
+
+Test(config, error_log_paths)
+{
+	must_load(MINIMAL "error_log = \"logs/error.log\";\n");
+	cr_assert_str_eq(cfg.error_log, with("%s/logs/error.log", dir));
+	config_free(&cfg);
+	must_load(MINIMAL "error_log = \"/var/log/e.log\";\n");
+	cr_assert_str_eq(cfg.error_log, "/var/log/e.log");
+	config_free(&cfg);
+	must_load(MINIMAL "error_log = \"stderr\";\n");
+	cr_assert_str_eq(cfg.error_log, "stderr");
+	config_free(&cfg);
+	must_fail(MINIMAL "error_log = \"\";\n", 3, "error_log must not be empty");
+}
+
+/* ---- listen ----------------------------------------------------------- */
+
+Test(config, listen_shorthand)
+{
+	must_load("listen = \"127.0.0.1:9000\";\n" MODULES);
+	cr_assert_str_eq(cfg.listen.address, "127.0.0.1:9000");
+	cr_assert_eq(cfg.listen.backlog, DEFAULT_BACKLOG);
+	cr_assert_eq(cfg.listen.mode, 0660);
+}
+
+Test(config, address_forms)
+{
+	/* `in_dir`: the address is `want` below the config's folder. */
+	static const struct { const char *given, *want; int in_dir; } forms[] = {
+		{ "/run/sluice/s.sock", "/run/sluice/s.sock", 0 },
+		{ "unix:/run/sluice/s.sock", "/run/sluice/s.sock", 0 },
+		{ "s.sock", "s.sock", 1 },
+		{ "unix:s.sock", "s.sock", 1 },
+		{ "./run/s.sock", "./run/s.sock", 1 },
+		{ "../s.sock", "../s.sock", 1 },
+		{ "127.0.0.1:9000", "127.0.0.1:9000", 0 },
+		{ "0.0.0.0:1", "0.0.0.0:1", 0 },
+		{ "localhost:65535", "localhost:65535", 0 },
+		{ "[::1]:9000", "[::1]:9000", 0 },
+		{ "[::]:9000", "[::]:9000", 0 },
+	};
+	char want[256];
+
+	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		must_load(with(MODULES "listen = { address = \"%s\"; };\n", forms[i].given));
+		snprintf(want, sizeof(want), "%s%s%s", forms[i].in_dir ? dir : "",
+			 forms[i].in_dir ? "/" : "", forms[i].want);
+		cr_assert_str_eq(cfg.listen.address, want, "address \"%s\"", forms[i].given);
+		config_free(&cfg);
+	}
+}
+
+Test(config, bad_addresses)
+{
+	static const struct { const char *given, *needle; } bad[] = {
+		{ "*:9000", "listen.address needs an explicit host" },
+		{ ":9000", "listen.address needs a host before the port" },
+		{ "127.0.0.1:0", "port must be a number between 1 and 65535, not \"0\"" },
+		{ "127.0.0.1:65536", "port must be a number between 1 and 65535" },
+		{ "127.0.0.1:123456", "port must be a number between 1 and 65535" },
+		{ "127.0.0.1:90x0", "port must be a number between 1 and 65535, not \"90x0\"" },
+		{ "127.0.0.1:", "port must be a number between 1 and 65535" },
+		{ "127.0.0.1:+90", "port must be a number" },
+		{ "::1:9000", "an IPv6 address is written in brackets" },
+		{ "[::1]9000", "an IPv6 address is written [address]:port" },
+		{ "[::1", "an IPv6 address is written [address]:port" },
+		{ "unix:", "\"unix:\" needs a socket path" },
+		{ "", "listen.address must not be empty" },
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		must_fail(with(MODULES "listen = {\n address = \"%s\";\n};\n", bad[i].given),
+			  3, bad[i].needle);
+}
+
+Test(config, unix_path_length)
+{
+	char path[200];
+
+	/* 107 bytes is what sun_path holds with its NUL. */
+	memset(path, 'a', sizeof(path));
+	path[0] = '/';
+	path[107] = '\0';
+	must_load(with(MODULES "listen = \"%s\";\n", path));
+	cr_assert_eq(strlen(cfg.listen.address), 107);
+	config_free(&cfg);
+
+	path[107] = 'a';
+	path[108] = '\0';
+	must_fail(with(MODULES "listen = \"%s\";\n", path), 2,
+		  "listen: the socket path /aaa");
+	cr_assert_not_null(strstr(err, "is 108 bytes long"), "%s", err);
+
+	/* A relative path counts once resolved. */
+	memset(path, 'b', 100);
+	path[100] = '\0';
+	must_fail(with(MODULES "listen = \"unix:%s\";\n", path), 2, "at most 107");
+}
+
+Test(config, listen_missing_or_wrong)
+{
+	must_fail(MODULES, 0, "listen is missing");
+	must_fail(MODULES "\nlisten = 9000;\n", 3,
+		  "listen must be an address string or a group, not an integer");
+	must_fail(MODULES "listen = {\n  backlog = 10;\n};\n", 2, "listen.address is missing");
+	must_fail(MODULES "listen = { address = 5; };\n", 2,
+		  "listen.address must be a string, not an integer");
+}
+
+Test(config, listen_mode)
+{
+	static const struct { const char *given; int want; } ok[] = {
+		{ "\"0660\"", 0660 }, { "\"0600\"", 0600 }, { "\"660\"", 0660 },
+		{ "\"0777\"", 0777 }, { "\"0\"", 0 },
+		{ "0660", 0660 }, { "400", 0400 }, { "0x1b0", 0660 }, { "0x1FF", 0777 },
+	};
+	static const char *const bad[] = {
+		"\"0869\"", "\"01777\"", "\"rw-rw----\"", "\"\"", "\"-660\"", "888", "1000",
+		"-1", "0x200",
+	};
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		must_load(with(MODULES "listen = { address = \"/s\"; mode = %s; };\n",
+			       ok[i].given));
+		cr_assert_eq(cfg.listen.mode, (mode_t)ok[i].want, "mode = %s gave %o",
+			     ok[i].given, cfg.listen.mode);
+		config_free(&cfg);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		must_fail(with(MODULES "listen = {\n address = \"/s\";\n mode = %s;\n};\n",
+			       bad[i]), 4, "listen.mode must be permission bits in octal");
+	must_fail(MODULES "listen = {\n address = \"/s\";\n mode = 1.5;\n};\n", 4,
+		  "listen.mode must be an integer, not a fraction");
+}
+
+Test(config, listen_backlog_owner_group)
+{
+	must_fail(MODULES "listen = {\n address = \"/s\";\n backlog = 0;\n};\n", 4,
+		  "listen.backlog must be between 1 and 65535, not 0");
+	must_fail(MODULES "listen = {\n address = \"/s\";\n backlog = 65536;\n};\n", 4,
+		  "listen.backlog must be between 1 and 65535, not 65536");
+	must_fail(MODULES "listen = {\n address = \"/s\";\n owner = \"\";\n};\n", 4,
+		  "listen.owner must not be empty");
+	must_fail(MODULES "listen = {\n address = \"/s\";\n group = 33;\n};\n", 4,
+		  "listen.group must be a string, not an integer");
+}
+
+/* ---- pm --------------------------------------------------------------- */
+
+Test(config, pm_modes)
+{
+	must_load(MINIMAL "pm = { mode = \"static\"; };\n");
+	cr_assert_eq(cfg.pm.mode, PM_STATIC);
+	config_free(&cfg);
+	must_fail(MINIMAL "pm = {\n mode = \"dynamic\";\n};\n", 4,
+		  "pm.mode \"dynamic\" is not available yet; use \"static\"");
+	must_fail(MINIMAL "pm = {\n mode = \"ondemand\";\n};\n", 4,
+		  "pm.mode \"ondemand\" is not available yet; use \"static\"");
+	must_fail(MINIMAL "pm = {\n mode = \"fixed\";\n};\n", 4,
+		  "pm.mode must be \"static\", not \"fixed\"");
+	must_fail(MINIMAL "pm = {\n mode = 1;\n};\n", 4, "pm.mode must be a string");
+}
+
+Test(config, pm_ranges)
+{
+	char want[96];
+
+	must_fail(MINIMAL "pm = {\n max_children = 0;\n};\n", 4,
+		  "pm.max_children must be between 1 and 4096, not 0");
+	snprintf(want, sizeof(want), "pm.max_children must be between 1 and %d, not %d",
+		 MAX_MAX_CHILDREN, MAX_MAX_CHILDREN + 1);
+	must_fail(with(MINIMAL "pm = {\n max_children = %d;\n};\n", MAX_MAX_CHILDREN + 1),
+		  4, want);
+	must_fail(MINIMAL "pm = {\n max_children = \"4\";\n};\n", 4,
+		  "pm.max_children must be an integer, not a string");
+	must_fail(MINIMAL "pm = {\n max_requests = -1;\n};\n", 4,
+		  "pm.max_requests must be between 0 and");
+	must_fail(MINIMAL "pm = 4;\n", 3, "pm must be a group ({ ... }), not an integer");
+
+	must_load(with(MINIMAL "pm = { max_children = %d; max_requests = 0; };\n",
+		       MAX_MAX_CHILDREN));
+	cr_assert_eq(cfg.pm.max_children, MAX_MAX_CHILDREN);
+	cr_assert_eq(cfg.pm.max_requests, 0);
+}
+
+/* ---- limits: sizes and durations -------------------------------------- */
+
+Test(config, sizes)
+{
+	static const struct { const char *given; long long want; } ok[] = {
+		{ "1", 1 }, { "\"1\"", 1 }, { "\"64K\"", 65536 }, { "\"64k\"", 65536 },
+		{ "\"8M\"", 8LL << 20 }, { "\"8m\"", 8LL << 20 }, { "\"1G\"", 1LL << 30 },
+		{ "\"5G\"", 5LL << 30 }, { "5000000000L", 5000000000LL },
+		{ "0x100", 256 }, { "\"1024G\"", 1LL << 40 },
+	};
+	static const struct { const char *given, *needle; } bad[] = {
+		{ "\"8MB\"", "must be a size such as 65536, \"64K\", \"8M\" or \"1G\", not \"8MB\"" },
+		{ "\"8X\"", "not \"8X\"" }, { "\"M\"", "not \"M\"" }, { "\"\"", "not \"\"" },
+		{ "\"-1\"", "not \"-1\"" }, { "\" 8M\"", "not \" 8M\"" },
+		{ "\"8 M\"", "not \"8 M\"" }, { "\"8.5M\"", "not \"8.5M\"" },
+		{ "\"0x10\"", "not \"0x10\"" },
+		{ "1.5", "limits.max_body_bytes must be an integer, not a fraction" },
+		{ "true", "must be an integer, not a boolean" },
+		{ "0", "limits.max_body_bytes must be between 1 and 1099511627776, not 0" },
+		{ "\"0K\"", "must be between 1 and 1099511627776, not 0" },
+		{ "-5", "not -5" },
+		{ "\"1025G\"", "must be between 1 and 1099511627776, not \"1025G\"" },
+		{ "\"99999999999999999999\"", "must be between 1 and 1099511627776" },
+		/* libconfig 1.5 would wrap this to 705032704 without a word. */
+		{ "5000000000", "limits.max_body_bytes is too large for a plain integer" },
+	};
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		must_load(with(MINIMAL "limits = { max_body_bytes = %s; };\n", ok[i].given));
+		cr_assert_eq(cfg.limits.max_body_bytes, ok[i].want, "%s gave %lld",
+			     ok[i].given, cfg.limits.max_body_bytes);
+		config_free(&cfg);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		must_fail(with(MINIMAL "limits = {\n max_body_bytes = %s;\n};\n", bad[i].given),
+			  4, bad[i].needle);
+}
+
+Test(config, durations)
+{
+	static const struct { const char *given; int want; } ok[] = {
+		{ "45", 45 }, { "\"45\"", 45 }, { "\"30s\"", 30 }, { "\"5m\"", 300 },
+		{ "\"1h\"", 3600 }, { "\"24h\"", 86400 }, { "86400", 86400 },
+	};
+	static const struct { const char *given, *needle; } bad[] = {
+		{ "\"30x\"", "limits.read_timeout must be a duration such as 30, \"30s\", "
+			     "\"5m\" or \"1h\", not \"30x\"" },
+		{ "\"1d\"", "not \"1d\"" }, { "\"5 m\"", "not \"5 m\"" }, { "\"\"", "not \"\"" },
+		{ "\"30S\"", "not \"30S\"" }, { "\"1.5h\"", "not \"1.5h\"" },
+		{ "0", "limits.read_timeout must be between 1 and 86400, not 0" },
+		{ "\"0s\"", "must be between 1 and 86400, not 0" },
+		{ "86401", "must be between 1 and 86400, not 86401" },
+		{ "\"25h\"", "must be between 1 and 86400 seconds, not \"25h\"" },
+		{ "2.5", "must be an integer, not a fraction" },
+	};
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		must_load(with(MINIMAL "limits = { read_timeout = %s; };\n", ok[i].given));
+		cr_assert_eq(cfg.limits.read_timeout, ok[i].want, "%s gave %d",
+			     ok[i].given, cfg.limits.read_timeout);
+		config_free(&cfg);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		must_fail(with(MINIMAL "limits = {\n read_timeout = %s;\n};\n", bad[i].given),
+			  4, bad[i].needle);
+}
+
+/* Each limit names itself in its range error, and has its own bounds. */
+Test(config, limit_ranges)
+{
+	static const struct { const char *set, *needle; } bad[] = {
+		{ "max_params_bytes = 0", "limits.max_params_bytes must be between 1 and 1048576, not 0" },
+		{ "max_params_bytes = \"2M\"", "limits.max_params_bytes must be between 1 and 1048576, not 2097152" },
+		{ "max_params = 0", "limits.max_params must be between 1 and 8192, not 0" },
+		{ "max_params = 8193", "limits.max_params must be between 1 and 8192, not 8193" },
+		{ "max_header_bytes = \"65K\"", "limits.max_header_bytes must be between 1 and 65536, not 66560" },
+		{ "max_request_memory = \"63K\"", "limits.max_request_memory must be between 65536 and" },
+		{ "max_conns = 0", "limits.max_conns must be between 1 and" },
+		{ "max_conns = \"10\"", "limits.max_conns must be an integer, not a string" },
+		{ "write_timeout = 0", "limits.write_timeout must be between 1 and 86400" },
+		{ "idle_timeout = \"x\"", "limits.idle_timeout must be a duration" },
+		{ "shutdown_timeout = -1", "limits.shutdown_timeout must be between 1 and 86400" },
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		must_fail(with(MINIMAL "limits = {\n %s;\n};\n", bad[i].set), 4, bad[i].needle);
+	must_fail(MINIMAL "limits = ( );\n", 3, "limits must be a group");
+}
+
+/* ---- modules ---------------------------------------------------------- */
+
+Test(config, module_paths_resolve_against_the_config_folder)
+{
+	must_load(LISTEN "modules = (\n"
+		  "  { path = \"../build/prod/apps/hello.so\"; },\n"
+		  "  { path = \"apps/echo.so\"; mount = \"/echo\"; },\n"
+		  "  { path = \"/abs/routes.so\"; mount = \"/api/v1\"; }\n"
+		  ");\n");
+	cr_assert_eq(cfg.nmodules, 3);
+	cr_assert_str_eq(cfg.modules[0].path, with("%s/../build/prod/apps/hello.so", dir));
+	cr_assert_str_eq(cfg.modules[1].path, with("%s/apps/echo.so", dir));
+	cr_assert_str_eq(cfg.modules[2].path, "/abs/routes.so");
+	cr_assert_str_eq(cfg.modules[0].mount, "/");
+	cr_assert_str_eq(cfg.modules[1].mount, "/echo");
+	cr_assert_str_eq(cfg.modules[2].mount, "/api/v1");
+	cr_assert_eq(cfg.modules[0].line, 3);
+	cr_assert_eq(cfg.modules[1].line, 4);
+	cr_assert_eq(cfg.modules[2].line, 5);
+}
+
+/* A config given by a relative name still resolves against its folder. */
+Test(config, relative_config_path)
+{
+	write_file(conf, LISTEN "modules = ( { path = \"hello.so\"; } );\n");
+	cr_assert_eq(chdir("/"), 0);
+	cr_assert_eq(config_load(conf + 1, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(cfg.modules[0].path, with("%s/hello.so", dir));
+}
+
+Test(config, module_errors)
+{
+	must_fail(LISTEN, 0, "modules is missing: at least one module is required");
+	must_fail(LISTEN "modules = ( );\n", 2, "modules is empty");
+	must_fail(LISTEN "modules = { path = \"/m.so\"; };\n", 2, "modules must be a list of groups");
+	must_fail(LISTEN "modules = (\n \"/m.so\",\n { path = \"/b.so\"; }\n);\n", 3,
+		  "modules[0] must be a group ({ path = \"...\"; }), not a string");
+	must_fail(LISTEN "modules = (\n { path = \"/a.so\"; },\n { mount = \"/b\"; }\n);\n", 4,
+		  "modules[1].path is missing");
+	must_fail(LISTEN "modules = ( {\n path = \"\";\n} );\n", 3,
+		  "modules[0].path must not be empty");
+	must_fail(LISTEN "modules = ( {\n path = 1;\n} );\n", 3,
+		  "modules[0].path must be a string, not an integer");
+}
+
+Test(config, mounts)
+{
+	static const struct { const char *mount, *needle; } bad[] = {
+		{ "api", "modules[0].mount must start with '/', not \"api\"" },
+		{ "", "modules[0].mount must not be empty" },
+		{ "/api/", "modules[0].mount must not end with '/' (write \"/api\"), not \"/api/\"" },
+		{ "//", "must not end with '/'" },
+		{ "/a//b", "modules[0].mount must not contain \"//\"" },
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		must_fail(with(LISTEN "modules = ( {\n path = \"/m.so\";\n mount = \"%s\";\n} );\n",
+			       bad[i].mount), 4, bad[i].needle);
+}
+
+Test(config, module_count)
+{
+	char text[8192];
+	size_t n;
+
+	n = (size_t)snprintf(text, sizeof(text), LISTEN "modules = (\n");
+	for (int i = 0; i < MAX_MODULES; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n,
+				      "{ path = \"/m%d.so\"; mount = \"/m%d\"; },\n", i, i);
+	cr_assert(n < sizeof(text) - 64);
+	memcpy(text + n - 2, "\n);\n", 5);
+	must_load(text);
+	cr_assert_eq(cfg.nmodules, MAX_MODULES);
+	cr_assert_str_eq(cfg.modules[MAX_MODULES - 1].mount, with("/m%d", MAX_MODULES - 1));
+	config_free(&cfg);
+
+	/* One more, on its own line (the 3 + MAX_MODULES th). */
+	snprintf(text + n - 2, sizeof(text) - n + 2, ",\n{ path = \"/x.so\"; }\n);\n");
+	must_fail(text, 3 + MAX_MODULES, "too many modules: at most 64");
+}
+
+/* ---- Unknown keys ----------------------------------------------------- */
+
+Test(config, unknown_keys)
+{
+	must_fail(MODULES "listn = \"/s\";\n", 2,
+		  "unknown key \"listn\" (did you mean \"listen\"?)");
+	must_fail(MINIMAL "max_children = 4;\n", 3,
+		  "unknown key \"max_children\" (did you mean \"pm.max_children\"?)");
+	must_fail(MINIMAL "frobnicate = 1;\n", 3, "unknown key \"frobnicate\"");
+	cr_assert_null(strstr(err, "did you mean"), "%s", err);
+	must_fail(MODULES "listen = {\n address = \"/s\";\n adress = \"/t\";\n};\n", 4,
+		  "unknown key \"listen.adress\" (did you mean \"listen.address\"?)");
+	must_fail(MINIMAL "pm = {\n max_chilren = 4;\n};\n", 4,
+		  "unknown key \"pm.max_chilren\" (did you mean \"pm.max_children\"?)");
+	must_fail(MINIMAL "limits = {\n read_timout = 4;\n};\n", 4,
+		  "unknown key \"limits.read_timout\" (did you mean \"limits.read_timeout\"?)");
+	must_fail(MINIMAL "pm = {\n max_conns = 4;\n};\n", 4,
+		  "unknown key \"pm.max_conns\" (did you mean \"limits.max_conns\"?)");
+	must_fail(LISTEN "modules = (\n { path = \"/a.so\"; },\n { path = \"/b.so\";\n"
+		  "   mout = \"/b\"; }\n);\n", 5,
+		  "unknown key \"modules[1].mout\" (did you mean \"modules[1].mount\"?)");
+}
+
+/* The key check runs first: a typo is reported as such, not as "missing". */
+Test(config, unknown_key_before_missing_key)
+{
+	must_fail("modles = ( { path = \"/m.so\"; } );\n", 1,
+		  "unknown key \"modles\" (did you mean \"modules\"?)");
+}
+
+Test(config, wrong_types)
+{
+	must_fail(MINIMAL "user = 33;\n", 3, "user must be a string, not an integer");
+	must_fail(MINIMAL "group = [ \"a\" ];\n", 3, "group must be a string, not an array");
+	must_fail(MINIMAL "log_level = { };\n", 3, "log_level must be a string, not a group");
+}
+
+/* ---- The file itself -------------------------------------------------- */
+
+Test(config, syntax_errors)
+{
+	must_fail(MINIMAL "\nuser = ;\n", 4, "syntax error");
+	must_fail("user = \"x\";\nuser = \"y\";\n" MINIMAL, 2, "duplicate setting name");
+	must_fail(MINIMAL "pm.max_children = 4;\n", 3,
+		  "syntax error (names cannot contain '.': php-fpm's");
+}
+
+Test(config, brief_example_messages)
+{
+	/* Loaded by a relative name, the messages carry that name. */
+	write_file(conf, MODULES "listn = \"/s\";\n");
+	cr_assert_eq(chdir(dir), 0);
+	cr_assert_eq(config_load("sluice.conf", &cfg, err, sizeof(err)), -1);
+	cr_assert_str_eq(err, "sluice.conf:2: unknown key \"listn\" (did you mean \"listen\"?)");
+}
+
+Test(config, missing_file)
+{
+	char path[192];
+
+	snprintf(path, sizeof(path), "%s/nope.conf", dir);
+	cr_assert_eq(config_load(path, &cfg, err, sizeof(err)), -1);
+	cr_assert_str_eq(err, with("%s: cannot open: No such file or directory", path));
+	cr_assert_null(cfg.file);
+	config_free(&cfg);
+
+	snprintf(path, sizeof(path), "%s/no/such/folder.conf", dir);
+	cr_assert_eq(config_load(path, &cfg, err, sizeof(err)), -1);
+	cr_assert_str_eq(err, with("%s: cannot open: No such file or directory", path));
+
+	cr_assert_eq(config_load(dir, &cfg, err, sizeof(err)), -1);
+	cr_assert_str_eq(err, with("%s: cannot open: Is a directory", dir));
+}
+
+Test(config, unreadable_file)
+{
+	if (geteuid() == 0) {
+		teardown();	/* a skipped test does not run .fini */
+		cr_skip_test("root reads every file");
+	}
+	write_file(conf, MINIMAL);
+	cr_assert_eq(chmod(conf, 0), 0);
+	cr_assert_eq(config_load(conf, &cfg, err, sizeof(err)), -1);
+	cr_assert_str_eq(err, with("%s: cannot open: Permission denied", conf));
+}
+
+/* @include looks in the config's folder, and errors name the included file. */
+Test(config, includes)
+{
+	char inc[192];
+
+	snprintf(inc, sizeof(inc), "%s/limits.conf", dir);
+	write_file(inc, "limits = { max_conns = 7; };\n");
+	must_load(MINIMAL "@include \"limits.conf\"\n");
+	cr_assert_eq(cfg.limits.max_conns, 7);
+	config_free(&cfg);
+
+	write_file(inc, "\nlimits = { max_conns = 0; };\n");
+	cr_assert_eq(load(MINIMAL "@include \"limits.conf\"\n"), -1);
+	cr_assert(strncmp(err, with("%s:2: ", inc), strlen(inc) + 4) == 0, "%s", err);
+	cr_assert_not_null(strstr(err, "limits.max_conns must be between 1 and"), "%s", err);
+}
+
+/* A short buffer gets a cut, terminated message, never an overflow. */
+Test(config, short_error_buffer)
+{
+	char small[12];
+
+	memset(small, 'z', sizeof(small));
+	write_file(conf, "listn = 1;\n");
+	cr_assert_eq(config_load(conf, &cfg, small, sizeof(small)), -1);
+	cr_assert_eq(strlen(small), sizeof(small) - 1);
+	cr_assert_eq(strncmp(small, conf, sizeof(small) - 1), 0);
+	cr_assert_eq(config_load(conf, &cfg, NULL, 0), -1);
+}
+
+Test(config, free_is_idempotent)
+{
+	must_load(MINIMAL);
+	config_free(&cfg);
+	config_free(&cfg);
+	cr_assert_null(cfg.file);
+	cr_assert_eq(cfg.nmodules, 0);
+}
