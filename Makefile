@@ -34,7 +34,7 @@ LDFLAGS  += $(LDFLAGS_$(PROFILE))
 CORE_SRCS := gateway/config.c gateway/log.c gateway/arena.c gateway/router.c \
              gateway/header.c gateway/module.c gateway/listen.c gateway/master.c \
              gateway/worker.c gateway/conn.c gateway/request.c gateway/fcgi.c \
-             gateway/io.c
+             gateway/io.c gateway/scoreboard.c gateway/crash.c gateway/symbols.c
 MAIN_SRCS := gateway/main.c
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
 MAIN_OBJS := $(MAIN_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -47,7 +47,7 @@ FIXTURE_SRCS := $(wildcard tests/fixtures/*.c)
 FIXTURE_SOS  := $(FIXTURE_SRCS:tests/fixtures/%.c=$(BUILD)/fixtures/%.so)
 
 # The one test binary: every unit and integration suite.
-TEST_SRCS := $(wildcard tests/unit/*.c) $(wildcard tests/integration/*.c)
+TEST_SRCS := $(wildcard tests/unit/*.c) $(wildcard tests/integration/*.c) tests/harness.c
 TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/obj/%.o)
 TEST_BIN  := $(BUILD)/sluice-tests
 TEST_LIBS := -lcriterion -lcurl

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "limits.h"
+#include "defaults.h"
 #include "log.h"
 
 enum pm_mode { PM_STATIC, PM_DYNAMIC, PM_ONDEMAND };
@@ -42,8 +42,22 @@ struct sl_config {
 	struct {
 		enum pm_mode mode;
 		int max_children;
-		int max_requests;	/* 0: never recycle */
+		int start_servers;		/* dynamic: workers at start */
+		int min_spare_servers;		/* dynamic: fewer idle ones than this, spawn */
+		int max_spare_servers;		/* dynamic: more idle ones than this, retire one */
+		int max_spawn_rate;		/* dynamic: most workers started per second */
+		int process_idle_timeout;	/* ondemand: seconds before an idle worker leaves */
+		int max_requests;		/* 0: never recycle */
+		int max_requests_jitter;	/* each worker adds 0..jitter to max_requests */
+		int min_recycle_interval_ms;	/* at least this long between two recycles */
+		long long reload_on_rss;	/* bytes; 0: off */
 	} pm;
+
+	int request_terminate_timeout;		/* seconds; 0: off */
+	int request_slowlog_timeout;		/* seconds; 0: off */
+	char *slowlog;				/* file for slow-request backtraces; NULL: error log */
+	int emergency_restart_threshold;	/* 0: off */
+	int emergency_restart_interval;		/* seconds */
 
 	struct {
 		size_t max_params_bytes;

@@ -43,6 +43,7 @@ struct conn *conn_get(int fd, const struct proto *proto, const struct sl_config 
 	c->cfg = cfg;
 	c->in_epoll = 0;
 	c->close_after = 0;
+	c->requests = 0;
 	c->start = c->end = 0;
 	c->params_len = 0;
 	memset(&c->st, 0, sizeof(c->st));

@@ -31,6 +31,7 @@ struct conn {
 	const struct sl_config *cfg;
 	unsigned in_epoll : 1;
 	unsigned close_after : 1;	/* set by the codec: close once the response is done */
+	unsigned long requests;		/* served on this connection */
 
 	/* Unparsed input is in[start, end). */
 	unsigned char *in;

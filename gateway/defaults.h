@@ -89,6 +89,44 @@
 /* Longest respawn delay for a worker that keeps dying at once. */
 #define MAX_RESPAWN_DELAY_MS		5000
 
+/*
+ * Dynamic pool defaults, php-fpm's: start with min_spare + (max_spare -
+ * min_spare) / 2, keep 1 to 3 idle workers, and start at most 32 workers
+ * a second (php-fpm doubles its spawn rate per second up to 32).
+ */
+#define DEFAULT_MIN_SPARE		1
+#define DEFAULT_MAX_SPARE		3
+#define DEFAULT_MAX_SPAWN_RATE		32
+
+/* ondemand: php-fpm's pm.process_idle_timeout default. */
+#define DEFAULT_PROCESS_IDLE_TIMEOUT	10
+
+/*
+ * Recycling: a worker's limit is max_requests plus up to this much jitter
+ * by default, so that workers started together do not all leave together;
+ * and two recycles are at least this far apart, so that a pool never
+ * restarts all at once.
+ */
+#define DEFAULT_MAX_REQUESTS_JITTER	0
+#define DEFAULT_MIN_RECYCLE_INTERVAL_MS	1000
+
+/*
+ * How often the master looks at the scoreboard for timeouts, RSS and pool
+ * size (php-fpm checks once a second; request timeouts are whole seconds,
+ * so a quarter second keeps them within 25%).
+ */
+#define MAINTENANCE_TICK_MS		250
+
+/* After SIGUSR2 (request_terminate_timeout), how long before SIGKILL. */
+#define TERMINATE_GRACE_MS		2000
+
+/*
+ * On a graceful stop, a connection that was accepted but has not sent its
+ * first request yet (nginx writes right after connecting) gets this long
+ * to do so before it is closed.
+ */
+#define DRAIN_FRESH_MS			1000
+
 #define MAX_MODULES			64
 #define MAX_ROUTE_CAPTURES		16
 

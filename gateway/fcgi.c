@@ -26,6 +26,7 @@
 #include "log.h"
 #include "proto.h"
 #include "request.h"
+#include "safefmt.h"
 
 /* Record types (section 8). */
 enum {
@@ -462,6 +463,13 @@ static int body_record(struct conn *c, struct sl_request *r, const struct rec *r
 	if (rec->type == FCGI_STDIN && rec->id == c->st.req_id) {
 		if (rec->len == 0) {
 			consume(c, rec);
+			if (r->content_length >= 0 && c->st.body_seen < r->content_length) {
+				log_msg(LOG_WARNING, "fastcgi protocol error: STDIN ended after "
+					"%lld bytes, CONTENT_LENGTH said %lld", c->st.body_seen,
+					r->content_length);
+				errno = EPROTO;
+				return -1;
+			}
 			return 0;
 		}
 		return accept_stdin(c, r, rec) < 0 ? -1 : 1;
@@ -592,6 +600,38 @@ static int fcgi_send(struct conn *c, struct sl_request *r, struct iovec *iov,
 	return 0;
 }
 
+/*
+ * The whole response as one STDOUT record, the empty STDOUT and
+ * END_REQUEST.  Built with the signal-safe appenders only.
+ */
+static size_t fcgi_emergency(const struct conn *c, unsigned char *buf, size_t cap,
+			     int status, const char *reason, const char *body)
+{
+	char text[512];
+	size_t n, blen = strlen(body), pad;
+
+	n = sf_str(text, sizeof(text), 0, "Status: ");
+	n = sf_uint(text, sizeof(text), n, (unsigned)status, 0);
+	n = sf_str(text, sizeof(text), n, " ");
+	n = sf_str(text, sizeof(text), n, reason);
+	n = sf_str(text, sizeof(text), n, "\r\nContent-Type: text/plain; charset=utf-8\r\n"
+		   "Content-Length: ");
+	n = sf_uint(text, sizeof(text), n, blen, 0);
+	n = sf_str(text, sizeof(text), n, "\r\n\r\n");
+	n = sf_str(text, sizeof(text), n, body);
+	pad = pad_for(n);
+	if (n + 1 >= sizeof(text) || cap < FCGI_HEADER_LEN * 3 + n + pad + 8)
+		return 0;
+	put_header(buf, FCGI_STDOUT, c->st.req_id, n, pad);
+	memcpy(buf + FCGI_HEADER_LEN, text, n);
+	memset(buf + FCGI_HEADER_LEN + n, 0, pad);
+	n += FCGI_HEADER_LEN + pad;
+	put_header(buf + n, FCGI_STDOUT, c->st.req_id, 0, 0);
+	put_header(buf + n + 8, FCGI_END_REQUEST, c->st.req_id, 8, 0);
+	memset(buf + n + 16, 0, 8);
+	return n + 24;
+}
+
 static int fcgi_status_line(char *buf, size_t len, int status, const char *reason)
 {
 	return snprintf(buf, len, "Status: %d %s\r\n", status, reason);
@@ -603,4 +643,5 @@ const struct proto proto_fcgi = {
 	.read_body = fcgi_read_body,
 	.send = fcgi_send,
 	.status_line = fcgi_status_line,
+	.emergency = fcgi_emergency,
 };

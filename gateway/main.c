@@ -15,8 +15,6 @@
 #include "listen.h"
 #include "log.h"
 #include "master.h"
-#include "module.h"
-#include "router.h"
 
 #define DEFAULT_CONFIG "/etc/sluice/sluice.conf"
 
@@ -48,9 +46,8 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static struct sl_config cfg;
-	static struct router rt;
 	const char *file = DEFAULT_CONFIG;
+	struct generation *gen;
 	char err[1024];
 	int test = 0, opt, fd;
 
@@ -68,25 +65,26 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (config_load(file, &cfg, err, sizeof(err)) < 0) {
+	log_set_ident("master");
+	gen = master_load(file, NULL, err, sizeof(err));
+	if (!gen) {
 		fprintf(stderr, "sluice: %s\n", err);
 		return 1;
 	}
-	if (log_open(cfg.error_log, cfg.log_level) < 0) {
-		fprintf(stderr, "sluice: error_log %s: cannot open: %m\n", cfg.error_log);
+	if (log_open(gen->cfg.error_log, gen->cfg.log_level) < 0) {
+		fprintf(stderr, "sluice: error_log %s: cannot open: %m\n", gen->cfg.error_log);
 		return 1;
 	}
-	log_set_ident("master");
-	if (module_load_all(&cfg, &rt, err, sizeof(err)) < 0)
-		return fail(&cfg, err);
 	if (test) {
 		printf("sluice: configuration file %s test is successful\n", file);
 		return 0;
 	}
-	fd = listen_open(&cfg.listen, err, sizeof(err));
+	fd = listen_open(&gen->cfg.listen, err, sizeof(err));
 	if (fd < 0)
-		return fail(&cfg, err);
-	log_msg(LOG_NOTICE, "sluice %s (%s profile) serving on %s with %d workers",
-		SLUICE_VERSION, SLUICE_PROFILE, cfg.listen.address, cfg.pm.max_children);
-	return master_run(&cfg, &rt, fd);
+		return fail(&gen->cfg, err);
+	log_msg(LOG_NOTICE, "sluice %s (%s profile) serving on %s with %d workers (pm %s)",
+		SLUICE_VERSION, SLUICE_PROFILE, gen->cfg.listen.address, gen->cfg.pm.max_children,
+		gen->cfg.pm.mode == PM_STATIC ? "static" :
+		gen->cfg.pm.mode == PM_DYNAMIC ? "dynamic" : "ondemand");
+	return master_run(gen, fd);
 }

@@ -4,12 +4,18 @@
  * It owns the worker table and nothing else touches it.  Signal handlers
  * only write the signal number to a self-pipe; the loop reads it and does
  * the work (nginx and php-fpm do the same), so nothing runs in a handler
- * that is not async-signal-safe.
+ * that is not async-signal-safe.  The master never runs app code: it
+ * forks, reaps, counts and signals.
  *
- * A worker that exits is logged with its pid and status and replaced.
- * One that dies right after its start (a crashing init, a bad
- * environment) is replaced after a delay that doubles each time, so a
- * crash loop does not burn a core; the delay resets once a worker lives.
+ * The loop waits on three things: the self-pipe, a pipe on which workers
+ * ask to be recycled, and (ondemand pools with no idle worker) the
+ * listening socket.  A maintenance tick reads the shared scoreboard to
+ * size dynamic pools, find requests past their timeouts, and recycle
+ * workers past pm.reload_on_rss.
+ *
+ * Replacing a worker (recycling, a reload) always starts the new one
+ * first and stops the old one only once the new one is ready, so capacity
+ * never dips; stopping is graceful (the worker finishes what it holds).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,32 +28,54 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "crash.h"
 #include "io.h"
 #include "listen.h"
 #include "log.h"
 #include "master.h"
+#include "scoreboard.h"
+#include "symbols.h"
 #include "worker.h"
 
 /* SIGINT asks for a fast stop: the workers get this long, not shutdown_timeout. */
 #define FAST_STOP_MS 1000
 
+/* While a replacement is starting, look at the scoreboard this often. */
+#define READY_POLL_MS 20
+
+/* A crash loop logs at most one exit line per this many ms. */
+#define EXIT_LOG_INTERVAL_MS 5000
+
 struct slot {
-	pid_t pid;		/* 0: not running */
+	pid_t pid;			/* 0: free */
+	struct generation *gen;
 	long long started_ms;
-	long long respawn_ms;	/* when to start it again; 0: now */
-	int fast_exits;		/* consecutive exits within FAST_EXIT_SECONDS */
+	int stopping;			/* SIGTERM sent: it leaves after its requests */
+	int replacing;			/* index + 1 of the worker it replaces, 0: none */
+	long long terminate_ms;		/* SIGUSR2 sent at; 0: not */
+	char slow_id[17];		/* the request already reported to the slow log */
 };
 
 static int sigpipe_fds[2] = { -1, -1 };
 
 static struct {
-	const struct sl_config *cfg;
-	const struct router *rt;
+	struct generation *gen;		/* the generation in service */
+	struct generation *next;	/* a reload's generation, until its workers are ready */
 	int listen_fd;
-	struct slot *slots;
-	int nslots;
+	int notify_fds[2];		/* workers -> master: "replace me" */
+	int slowlog_fd;
+	struct slot slots[SCOREBOARD_SLOTS];
 	int stopping;
 	long long stop_deadline;
+	int want;			/* workers the pool should have */
+	long long next_spawn_ms;	/* crash-loop backoff: no start before this */
+	int fast_exits;			/* consecutive workers that died right after starting */
+	long long last_exit_log_ms;
+	int exits_unlogged;
+	long long last_recycle_ms;
+	long long crash_times[64];	/* emergency_restart_threshold window */
+	int ncrash;
+	long long demand_wait_ms;	/* ondemand: ignore the socket until then */
 } m;
 
 static void on_signal(int sig)
@@ -63,10 +91,11 @@ static void on_signal(int sig)
 
 static int setup_signals(void)
 {
-	static const int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP };
+	static const int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1 };
 	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
 
-	if (pipe2(sigpipe_fds, O_NONBLOCK | O_CLOEXEC) < 0)
+	if (pipe2(sigpipe_fds, O_NONBLOCK | O_CLOEXEC) < 0 ||
+	    pipe2(m.notify_fds, O_NONBLOCK | O_CLOEXEC) < 0)
 		return -1;
 	sigemptyset(&sa.sa_mask);
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
@@ -76,39 +105,154 @@ static int setup_signals(void)
 	return 0;
 }
 
-/*
- * Fork worker `i`.  Signals are blocked across fork so that the child
- * never runs the master's handler; the child resets them itself.
- */
-static void spawn(int i)
-{
-	struct slot *s = &m.slots[i];
-	sigset_t all, old;
-	pid_t master = getpid(), pid;
+/* ---- Generations ---------------------------------------------------- */
 
+struct generation *master_load(const char *file, const struct generation *prev,
+			       char *err, size_t errlen)
+{
+	struct generation *g = calloc(1, sizeof(*g));
+
+	if (!g) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	g->number = prev ? prev->number + 1 : 1;
+	if (config_load(file, &g->cfg, err, errlen) < 0) {
+		free(g);
+		return NULL;
+	}
+	if (module_load_all(&g->cfg, prev ? &prev->modules : NULL, &g->modules,
+			    &g->router, err, errlen) < 0) {
+		router_free(&g->router);
+		config_free(&g->cfg);
+		free(g);
+		return NULL;
+	}
+	/* New code is mapped: name it for the backtraces of the workers to come. */
+	symbols_load();
+	return g;
+}
+
+/* Workers a pool starts with. */
+static int initial_workers(const struct sl_config *cfg)
+{
+	switch (cfg->pm.mode) {
+	case PM_DYNAMIC: return cfg->pm.start_servers;
+	case PM_ONDEMAND: return 0;
+	default: return cfg->pm.max_children;
+	}
+}
+
+/* ---- The worker table ----------------------------------------------- */
+
+static int free_slot(void)
+{
+	for (int i = 0; i < SCOREBOARD_SLOTS; i++)
+		if (!m.slots[i].pid)
+			return i;
+	return -1;
+}
+
+/*
+ * Fork a worker of generation `g`.  Signals are blocked across fork so
+ * that the child never runs the master's handler; the child resets them.
+ * Returns the slot index, or -1.
+ */
+static int spawn(struct generation *g)
+{
+	struct worker_args args = { .gen = g, .listen_fd = m.listen_fd,
+				    .master = getpid(), .notify_fd = m.notify_fds[1],
+				    .slowlog_fd = m.slowlog_fd };
+	int i = free_slot();
+	struct score *sc;
+	sigset_t all, old;
+	pid_t pid;
+
+	if (i < 0)
+		return -1;
+	args.index = i;
+	sc = scoreboard_slot(i);
+	memset(sc, 0, sizeof(*sc));
+	sc->state = SCORE_STARTING;
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
 	pid = fork();
 	if (pid == 0) {
 		close(sigpipe_fds[0]);
 		close(sigpipe_fds[1]);
-		worker_main(m.cfg, m.rt, m.listen_fd, i + 1, master);
+		close(m.notify_fds[0]);
+		worker_main(&args);
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid < 0) {
-		log_msg(LOG_ERROR, "fork for worker %d: %s; retrying in 1s", i + 1, strerror(errno));
-		s->respawn_ms = io_now_ms() + 1000;
-		return;
+		log_msg(LOG_ERROR, "fork: %s", strerror(errno));
+		sc->state = SCORE_FREE;
+		m.next_spawn_ms = io_now_ms() + 1000;
+		return -1;
 	}
-	s->pid = pid;
-	s->started_ms = io_now_ms();
-	s->respawn_ms = 0;
-	log_msg(LOG_NOTICE, "worker %d (pid %d) started", i + 1, (int)pid);
+	sc->pid = pid;
+	m.slots[i] = (struct slot){ .pid = pid, .gen = g, .started_ms = io_now_ms() };
+	log_msg(LOG_NOTICE, "worker %d (pid %d) started (generation %d)", i + 1, (int)pid,
+		g->number);
+	return i;
 }
+
+static int ready(int i)
+{
+	int st = scoreboard_slot(i)->state;
+
+	return m.slots[i].pid && (st == SCORE_IDLE || st == SCORE_BUSY);
+}
+
+static void stop_worker(int i, const char *why)
+{
+	struct slot *s = &m.slots[i];
+
+	if (!s->pid || s->stopping)
+		return;
+	log_msg(LOG_INFO, "worker %d (pid %d): stopping (%s)", i + 1, (int)s->pid, why);
+	s->stopping = 1;
+	kill(s->pid, SIGTERM);
+}
+
+/* Workers of generation `g` that are not on their way out. */
+static int serving(const struct generation *g)
+{
+	int n = 0;
+
+	for (int i = 0; i < SCOREBOARD_SLOTS; i++)
+		if (m.slots[i].pid && m.slots[i].gen == g && !m.slots[i].stopping)
+			n++;
+	return n;
+}
+
+static int idle_workers(void)
+{
+	int n = 0;
+
+	for (int i = 0; i < SCOREBOARD_SLOTS; i++)
+		if (m.slots[i].pid && m.slots[i].gen == m.gen && !m.slots[i].stopping &&
+		    scoreboard_slot(i)->state == SCORE_IDLE)
+			n++;
+	return n;
+}
+
+static int running(void)
+{
+	int n = 0;
+
+	for (int i = 0; i < SCOREBOARD_SLOTS; i++)
+		n += m.slots[i].pid != 0;
+	return n;
+}
+
+/* ---- Exits ---------------------------------------------------------- */
 
 static void describe_exit(int status, char *buf, size_t len)
 {
-	if (WIFEXITED(status))
+	if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_TERMINATED)
+		snprintf(buf, len, "exited after request_terminate_timeout");
+	else if (WIFEXITED(status))
 		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
 	else if (WIFSIGNALED(status))
 		snprintf(buf, len, "killed by signal %d (SIG%s)%s", WTERMSIG(status),
@@ -118,23 +262,67 @@ static void describe_exit(int status, char *buf, size_t len)
 		snprintf(buf, len, "ended with wait status %d", status);
 }
 
-/* Schedule the replacement of a worker that just exited. */
-static void schedule_respawn(struct slot *s, long long now)
-{
-	if (now - s->started_ms < FAST_EXIT_SECONDS * 1000LL) {
-		long long delay = 100LL << (s->fast_exits < 6 ? s->fast_exits : 6);
+/*
+ * php-fpm's emergency restart: when emergency_restart_threshold workers
+ * die of a signal within emergency_restart_interval, reload everything
+ * (config, modules, workers), on the theory that shared state went bad.
+ */
+static void master_reload(const char *why);
 
-		if (delay > MAX_RESPAWN_DELAY_MS)
-			delay = MAX_RESPAWN_DELAY_MS;
-		s->fast_exits++;
-		s->respawn_ms = now + delay;
-		if (s->fast_exits > 1)
-			log_msg(LOG_WARNING, "worker died %d times right after starting; "
-				"next start in %lld ms", s->fast_exits, delay);
-	} else {
-		s->fast_exits = 0;
-		s->respawn_ms = now;
+static void count_crash(long long now)
+{
+	const struct sl_config *cfg = &m.gen->cfg;
+	int th = cfg->emergency_restart_threshold;
+
+	if (th <= 0)
+		return;
+	if (th > (int)(sizeof(m.crash_times) / sizeof(m.crash_times[0])))
+		th = (int)(sizeof(m.crash_times) / sizeof(m.crash_times[0]));
+	memmove(m.crash_times + 1, m.crash_times, sizeof(m.crash_times) - sizeof(m.crash_times[0]));
+	m.crash_times[0] = now;
+	if (m.ncrash < th)
+		m.ncrash++;
+	if (m.ncrash >= th && now - m.crash_times[th - 1] <= cfg->emergency_restart_interval * 1000LL) {
+		m.ncrash = 0;
+		log_msg(LOG_WARNING, "%d workers died of a signal within %ds "
+			"(emergency_restart_threshold): reloading", th,
+			cfg->emergency_restart_interval);
+		master_reload("emergency restart");
 	}
+}
+
+/*
+ * A worker that dies right after starting delays the next start, doubling
+ * up to MAX_RESPAWN_DELAY_MS, so that a crash loop does not burn a core;
+ * one that lived resets the delay.  In a crash loop the exit lines are
+ * rate-limited, with a count of those left out.
+ */
+static void note_exit(struct slot *s, int i, int status, long long now)
+{
+	int fast = now - s->started_ms < FAST_EXIT_SECONDS * 1000LL && !s->stopping;
+	int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	char how[96];
+
+	describe_exit(status, how, sizeof(how));
+	if (fast) {
+		long long delay = 100LL << (m.fast_exits < 6 ? m.fast_exits : 6);
+
+		m.fast_exits++;
+		m.next_spawn_ms = now + (delay > MAX_RESPAWN_DELAY_MS ? MAX_RESPAWN_DELAY_MS : delay);
+	} else if (!s->stopping) {
+		m.fast_exits = 0;
+	}
+	if (m.fast_exits > 3 && now - m.last_exit_log_ms < EXIT_LOG_INTERVAL_MS) {
+		m.exits_unlogged++;
+		return;
+	}
+	log_msg(clean ? LOG_NOTICE : LOG_WARNING, "worker %d (pid %d) %s after %lld ms%s",
+		i + 1, (int)s->pid, how, now - s->started_ms,
+		fast && m.fast_exits > 1 ? "; it keeps dying at start, backing off" : "");
+	if (m.exits_unlogged)
+		log_msg(LOG_WARNING, "(%d more worker exits like it not logged)", m.exits_unlogged);
+	m.exits_unlogged = 0;
+	m.last_exit_log_ms = now;
 }
 
 static void reap(void)
@@ -144,43 +332,334 @@ static void reap(void)
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		long long now = io_now_ms();
-		char how[96];
 
-		for (int i = 0; i < m.nslots; i++) {
+		for (int i = 0; i < SCOREBOARD_SLOTS; i++) {
 			struct slot *s = &m.slots[i];
 
 			if (s->pid != pid)
 				continue;
-			describe_exit(status, how, sizeof(how));
-			log_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0 ? LOG_NOTICE : LOG_WARNING,
-				"worker %d (pid %d) %s after %lld ms", i + 1, (int)pid, how,
-				now - s->started_ms);
+			note_exit(s, i, status, now);
+			if (WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL &&
+			    WTERMSIG(status) != SIGTERM)
+				count_crash(now);
 			s->pid = 0;
-			if (!m.stopping)
-				schedule_respawn(s, now);
+			scoreboard_slot(i)->state = SCORE_FREE;
+			scoreboard_slot(i)->pid = 0;
+			break;
 		}
 	}
 }
 
-static int running(void)
-{
-	int n = 0;
+/* ---- Keeping the pool at size --------------------------------------- */
 
-	for (int i = 0; i < m.nslots; i++)
-		n += m.slots[i].pid != 0;
-	return n;
+/*
+ * Start workers of the generation in service until it has `want` of
+ * them, as the crash-loop backoff allows.  Returns ms until it may try
+ * again, or -1.
+ */
+static int top_up(long long now)
+{
+	struct generation *g = m.next ? m.next : m.gen;
+	int want = m.next ? initial_workers(&g->cfg) : m.want;
+
+	while (!m.stopping && serving(g) < want) {
+		if (now < m.next_spawn_ms)
+			return (int)(m.next_spawn_ms - now);
+		if (spawn(g) < 0)
+			return 1000;
+		if (m.fast_exits > 0)
+			m.next_spawn_ms = now + 1;	/* one at a time while it keeps failing */
+	}
+	return -1;
 }
 
-static void signal_workers(int sig)
+/*
+ * Dynamic pools, php-fpm's rule: fewer idle workers than min_spare, start
+ * some (at most max_spawn_rate a tick); more than max_spare, stop one.
+ * Ondemand pools: stop workers idle past process_idle_timeout.
+ */
+static void size_pool(long long now)
 {
-	for (int i = 0; i < m.nslots; i++)
-		if (m.slots[i].pid)
-			kill(m.slots[i].pid, sig);
+	const struct sl_config *cfg = &m.gen->cfg;
+	int idle = idle_workers(), total = serving(m.gen);
+
+	if (cfg->pm.mode == PM_DYNAMIC) {
+		if (idle < cfg->pm.min_spare_servers && total < cfg->pm.max_children) {
+			int add = cfg->pm.min_spare_servers - idle;
+
+			if (add > cfg->pm.max_spawn_rate)
+				add = cfg->pm.max_spawn_rate;
+			if (total + add > cfg->pm.max_children)
+				add = cfg->pm.max_children - total;
+			m.want = total + add;
+			log_msg(LOG_INFO, "pool: %d idle of %d; starting %d", idle, total, add);
+		} else if (idle > cfg->pm.max_spare_servers) {
+			for (int i = 0; i < SCOREBOARD_SLOTS; i++)
+				if (m.slots[i].pid && m.slots[i].gen == m.gen && !m.slots[i].stopping &&
+				    scoreboard_slot(i)->state == SCORE_IDLE) {
+					m.want = total - 1;
+					stop_worker(i, "more idle workers than pm.max_spare_servers");
+					break;
+				}
+		}
+	} else if (cfg->pm.mode == PM_ONDEMAND) {
+		for (int i = 0; i < SCOREBOARD_SLOTS; i++) {
+			struct score *sc = scoreboard_slot(i);
+
+			if (m.slots[i].pid && m.slots[i].gen == m.gen && !m.slots[i].stopping &&
+			    sc->state == SCORE_IDLE &&
+			    now - sc->req_start_ms > cfg->pm.process_idle_timeout * 1000LL &&
+			    now - m.slots[i].started_ms > cfg->pm.process_idle_timeout * 1000LL) {
+				m.want = serving(m.gen) - 1;
+				stop_worker(i, "idle past pm.process_idle_timeout");
+			}
+		}
+	}
 }
+
+/* ondemand: a connection waits and nobody is idle: start a worker. */
+static void on_demand(long long now)
+{
+	const struct sl_config *cfg = &m.gen->cfg;
+
+	if (idle_workers() > 0 || serving(m.gen) >= cfg->pm.max_children)
+		return;
+	m.want = serving(m.gen) + 1;
+	/* Give it time to start before the waiting connection counts again. */
+	m.demand_wait_ms = now + 100;
+	log_msg(LOG_INFO, "pool: a connection is waiting and no worker is idle; starting one");
+}
+
+/* ---- Recycling ------------------------------------------------------ */
+
+/*
+ * Start a replacement for worker `i`; the old one is stopped by
+ * finish_replacements once the new one is ready.  Two recycles are at
+ * least pm.min_recycle_interval_ms apart.
+ */
+static void recycle(int i, const char *why, long long now)
+{
+	struct slot *s = &m.slots[i];
+	int n;
+
+	if (!s->pid || s->stopping || s->gen != m.gen || m.stopping)
+		return;
+	for (int j = 0; j < SCOREBOARD_SLOTS; j++)
+		if (m.slots[j].pid && m.slots[j].replacing == i + 1)
+			return;		/* already being replaced */
+	if (now - m.last_recycle_ms < m.gen->cfg.pm.min_recycle_interval_ms) {
+		s->replacing = -1;	/* asked; retried by the maintenance tick */
+		return;
+	}
+	m.last_recycle_ms = now;
+	n = spawn(m.gen);
+	if (n < 0)
+		return;
+	m.slots[n].replacing = i + 1;
+	log_msg(LOG_NOTICE, "worker %d (pid %d): recycling (%s); worker %d replaces it",
+		i + 1, (int)s->pid, why, n + 1);
+}
+
+static void read_notifications(long long now)
+{
+	int idx[64];
+	ssize_t n;
+
+	while ((n = read(m.notify_fds[0], idx, sizeof(idx))) > 0)
+		for (ssize_t k = 0; k < n / (ssize_t)sizeof(int); k++)
+			if (idx[k] >= 0 && idx[k] < SCOREBOARD_SLOTS)
+				recycle(idx[k], "pm.max_requests", now);
+}
+
+/* Stop the workers whose replacement is now ready. */
+static void finish_replacements(void)
+{
+	for (int i = 0; i < SCOREBOARD_SLOTS; i++) {
+		struct slot *s = &m.slots[i];
+
+		if (s->pid && s->replacing > 0 && ready(i)) {
+			stop_worker(s->replacing - 1, "replaced");
+			s->replacing = 0;
+		}
+	}
+}
+
+/* Resident set size of a process in bytes, from /proc; -1 if unknown. */
+static long long rss_of(pid_t pid)
+{
+	char path[64], buf[128];
+	long long pages, resident;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	if (sscanf(buf, "%lld %lld", &pages, &resident) != 2)
+		return -1;
+	return resident * sysconf(_SC_PAGESIZE);
+}
+
+static void check_rss(long long now)
+{
+	long long limit = m.gen->cfg.pm.reload_on_rss;
+
+	for (int i = 0; limit > 0 && i < SCOREBOARD_SLOTS; i++) {
+		struct slot *s = &m.slots[i];
+		long long rss;
+
+		if (!s->pid || s->stopping || s->gen != m.gen)
+			continue;
+		if (s->replacing == -1) {	/* a recycle deferred by the interval */
+			s->replacing = 0;
+			recycle(i, "pm.max_requests", now);
+			continue;
+		}
+		rss = rss_of(s->pid);
+		if (rss > limit) {
+			char why[96];
+
+			snprintf(why, sizeof(why), "resident memory %lld MiB over pm.reload_on_rss %lld MiB",
+				 rss >> 20, limit >> 20);
+			recycle(i, why, now);
+		}
+	}
+}
+
+/* ---- Request timeouts ----------------------------------------------- */
+
+/*
+ * Name the request the signal is about in the worker's scoreboard entry,
+ * then signal; the worker checks the name, so a request that ended in the
+ * meantime is never blamed for its successor.
+ */
+static void signal_request(int i, const struct score *sc, int sig)
+{
+	struct score *w = scoreboard_slot(i);
+
+	memcpy(w->target_id, sc->request_id, sizeof(w->target_id));
+	kill(m.slots[i].pid, sig);
+}
+
+static void check_timeouts(long long now)
+{
+	for (int i = 0; i < SCOREBOARD_SLOTS; i++) {
+		struct slot *s = &m.slots[i];
+		const struct sl_config *cfg;
+		struct score sc;
+		long long ran;
+
+		if (!s->pid)
+			continue;
+		cfg = &s->gen->cfg;
+		if (s->terminate_ms && now - s->terminate_ms > TERMINATE_GRACE_MS) {
+			log_msg(LOG_WARNING, "worker %d (pid %d) did not stop after "
+				"request_terminate_timeout; killing it", i + 1, (int)s->pid);
+			kill(s->pid, SIGKILL);
+			s->terminate_ms = now;
+			continue;
+		}
+		sc = *scoreboard_slot(i);
+		if (sc.state != SCORE_BUSY && sc.state != SCORE_STOPPING)
+			continue;
+		sc.request_id[sizeof(sc.request_id) - 1] = '\0';
+		ran = now - sc.req_start_ms;
+		if (cfg->request_terminate_timeout > 0 && !s->terminate_ms &&
+		    ran > cfg->request_terminate_timeout * 1000LL && sc.state == SCORE_BUSY) {
+			signal_request(i, &sc, SIGUSR2);
+			s->terminate_ms = now;
+		} else if (cfg->request_slowlog_timeout > 0 && sc.state == SCORE_BUSY &&
+			   ran > cfg->request_slowlog_timeout * 1000LL &&
+			   strcmp(s->slow_id, sc.request_id) != 0) {
+			memcpy(s->slow_id, sc.request_id, sizeof(s->slow_id));
+			signal_request(i, &sc, SIGUSR1);
+		}
+	}
+}
+
+/* ---- Reload --------------------------------------------------------- */
+
+/*
+ * SIGHUP: read the config again and load the modules again, checking both
+ * before touching any worker.  A bad file keeps the current generation
+ * serving.  Otherwise the new generation's workers start on the same
+ * listening socket (never closed, never bound again), and the old ones are
+ * stopped, gracefully, once the new ones are ready.
+ */
+static void master_reload(const char *why)
+{
+	char err[1024];
+	struct generation *g;
+
+	if (m.stopping)
+		return;
+	if (m.next) {
+		log_msg(LOG_WARNING, "reload (%s) ignored: generation %d is still starting",
+			why, m.next->number);
+		return;
+	}
+	log_msg(LOG_NOTICE, "reloading (%s): reading %s", why, m.gen->cfg.file);
+	g = master_load(m.gen->cfg.file, m.gen, err, sizeof(err));
+	if (!g) {
+		log_msg(LOG_ERROR, "reload failed, still serving generation %d: %s",
+			m.gen->number, err);
+		return;
+	}
+	if (strcmp(g->cfg.listen.address, m.gen->cfg.listen.address) != 0)
+		log_msg(LOG_WARNING, "listen changed to %s: that takes a restart; still "
+			"listening on %s", g->cfg.listen.address, m.gen->cfg.listen.address);
+	m.next = g;
+	m.fast_exits = 0;
+	m.next_spawn_ms = 0;
+}
+
+/*
+ * The new generation is ready when all its first workers serve: then the
+ * old generation is stopped.  If they die at start instead (a module
+ * whose init fails), the reload is abandoned and the old workers serve on.
+ */
+static void finish_reload(void)
+{
+	struct generation *g = m.next;
+	int want = initial_workers(&g->cfg), ok = 0;
+
+	for (int i = 0; i < SCOREBOARD_SLOTS; i++)
+		if (m.slots[i].gen == g && ready(i))
+			ok++;
+	if (m.fast_exits >= 3 && ok < want) {
+		log_msg(LOG_ERROR, "reload failed: the workers of generation %d die at start; "
+			"still serving generation %d", g->number, m.gen->number);
+		for (int i = 0; i < SCOREBOARD_SLOTS; i++)
+			if (m.slots[i].gen == g)
+				stop_worker(i, "abandoned reload");
+		m.next = NULL;
+		m.fast_exits = 0;
+		m.next_spawn_ms = 0;
+		return;
+	}
+	if (ok < want)
+		return;
+	for (int i = 0; i < SCOREBOARD_SLOTS; i++)
+		if (m.slots[i].pid && m.slots[i].gen != g)
+			stop_worker(i, "reloaded");
+	log_msg(LOG_NOTICE, "generation %d serves (%d workers); generation %d is leaving",
+		g->number, want, m.gen->number);
+	m.gen = g;
+	m.want = want;
+	m.next = NULL;
+}
+
+/* ---- Stopping ------------------------------------------------------- */
 
 static void begin_stop(int sig)
 {
-	long long grace = sig == SIGINT ? FAST_STOP_MS : m.cfg->limits.shutdown_timeout * 1000LL;
+	long long grace = sig == SIGINT ? FAST_STOP_MS : m.gen->cfg.limits.shutdown_timeout * 1000LL;
 
 	if (m.stopping)
 		return;
@@ -188,7 +667,21 @@ static void begin_stop(int sig)
 		"(up to %lld ms)", sigabbrev_np(sig), grace);
 	m.stopping = 1;
 	m.stop_deadline = io_now_ms() + grace;
-	signal_workers(SIGTERM);
+	for (int i = 0; i < SCOREBOARD_SLOTS; i++)
+		if (m.slots[i].pid) {
+			m.slots[i].stopping = 1;
+			kill(m.slots[i].pid, SIGTERM);
+		}
+}
+
+static void kill_remaining(void)
+{
+	log_msg(LOG_WARNING, "%d worker(s) still busy after the grace period; killing them",
+		running());
+	for (int i = 0; i < SCOREBOARD_SLOTS; i++)
+		if (m.slots[i].pid)
+			kill(m.slots[i].pid, SIGKILL);
+	m.stop_deadline = io_now_ms() + 60000;
 }
 
 static void handle_signals(void)
@@ -201,69 +694,96 @@ static void handle_signals(void)
 			if (buf[i] == SIGCHLD)
 				reap();
 			else if (buf[i] == SIGHUP)
-				log_msg(LOG_NOTICE, "SIGHUP received: reloading is not available "
-					"in this version; ignoring");
+				master_reload("SIGHUP");
+			else if (buf[i] == SIGUSR1)
+				log_msg(LOG_NOTICE, "SIGUSR1 received: nothing to reopen "
+					"(logs are opened with O_APPEND and can be rotated with copytruncate)");
 			else
 				begin_stop(buf[i]);
 		}
 }
 
-/* Start every slot whose time has come; returns ms until the next one, or -1. */
-static int spawn_due(void)
+/* ---- The loop ------------------------------------------------------- */
+
+static int min_timeout(int a, int b)
 {
-	long long now = io_now_ms(), next = -1;
+	if (a < 0)
+		return b;
+	if (b < 0)
+		return a;
+	return a < b ? a : b;
+}
 
-	for (int i = 0; i < m.nslots && !m.stopping; i++) {
-		struct slot *s = &m.slots[i];
+/* Everything time-driven; returns how long the loop may sleep. */
+static int tick(long long *last_tick)
+{
+	long long now = io_now_ms();
+	int timeout;
 
-		if (s->pid)
-			continue;
-		if (s->respawn_ms <= now)
-			spawn(i);
-		else if (next < 0 || s->respawn_ms < next)
-			next = s->respawn_ms;
+	if (m.stopping) {
+		long long left = m.stop_deadline - now;
+
+		if (left <= 0)
+			kill_remaining();
+		return left <= 0 ? 1000 : (int)left;
 	}
-	return next < 0 ? -1 : (int)(next - now);
+	if (now - *last_tick >= MAINTENANCE_TICK_MS) {
+		*last_tick = now;
+		size_pool(now);
+		check_timeouts(now);
+		check_rss(now);
+	}
+	finish_replacements();
+	if (m.next)
+		finish_reload();
+	timeout = min_timeout(top_up(now), MAINTENANCE_TICK_MS);
+	for (int i = 0; i < SCOREBOARD_SLOTS; i++)
+		if (m.slots[i].pid && m.slots[i].replacing > 0)
+			timeout = min_timeout(timeout, READY_POLL_MS);
+	if (m.next)
+		timeout = min_timeout(timeout, READY_POLL_MS);
+	return timeout;
 }
 
-static int poll_timeout(int respawn_in)
+int master_run(struct generation *gen, int listen_fd)
 {
-	long long left;
+	long long last_tick = 0;
 
-	if (!m.stopping)
-		return respawn_in;
-	left = m.stop_deadline - io_now_ms();
-	return left < 0 ? 0 : (int)left;
-}
-
-int master_run(const struct sl_config *cfg, const struct router *rt, int listen_fd)
-{
-	struct pollfd p;
-
-	m.cfg = cfg;
-	m.rt = rt;
+	m.gen = gen;
 	m.listen_fd = listen_fd;
-	m.nslots = cfg->pm.max_children;
-	m.slots = calloc((size_t)m.nslots, sizeof(*m.slots));
-	if (!m.slots || setup_signals() < 0) {
+	m.want = initial_workers(&gen->cfg);
+	m.slowlog_fd = -1;
+	if (gen->cfg.slowlog) {
+		m.slowlog_fd = open(gen->cfg.slowlog, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+		if (m.slowlog_fd < 0)
+			log_msg(LOG_ERROR, "slowlog %s: %s; slow requests go to the error log",
+				gen->cfg.slowlog, strerror(errno));
+	}
+	if (scoreboard_init() < 0 || setup_signals() < 0) {
 		log_msg(LOG_ERROR, "master: cannot start: %s", strerror(errno));
 		return 1;
 	}
-	p = (struct pollfd){ .fd = sigpipe_fds[0], .events = POLLIN };
 	while (!m.stopping || running() > 0) {
-		int timeout = poll_timeout(spawn_due());
+		struct pollfd p[3] = {
+			{ .fd = sigpipe_fds[0], .events = POLLIN },
+			{ .fd = m.notify_fds[0], .events = POLLIN },
+			{ .fd = -1, .events = POLLIN },
+		};
+		int timeout = tick(&last_tick);
 
-		if (m.stopping && timeout == 0) {
-			log_msg(LOG_WARNING, "%d worker(s) still busy after the grace period; killing them",
-				running());
-			signal_workers(SIGKILL);
-			m.stop_deadline = io_now_ms() + 60000;
-		}
-		if (poll(&p, 1, timeout) > 0)
+		if (!m.stopping && m.gen->cfg.pm.mode == PM_ONDEMAND &&
+		    io_now_ms() >= m.demand_wait_ms)
+			p[2].fd = listen_fd;
+		if (poll(p, 3, timeout) <= 0)
+			continue;
+		if (p[0].revents)
 			handle_signals();
+		if (p[1].revents)
+			read_notifications(io_now_ms());
+		if (p[2].revents)
+			on_demand(io_now_ms());
 	}
-	listen_cleanup(&cfg->listen);
+	listen_cleanup(&gen->cfg.listen);
 	log_msg(LOG_NOTICE, "stopped");
-	free(m.slots);
 	return 0;
 }

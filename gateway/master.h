@@ -4,14 +4,35 @@
 #ifndef SLUICE_MASTER_H
 #define SLUICE_MASTER_H
 
-struct sl_config;
-struct router;
+#include "config.h"
+#include "module.h"
+#include "router.h"
+
+/*
+ * What a set of workers was started with: a config, its modules and
+ * routes.  A reload makes a new generation; the old one is kept (never
+ * freed: its workers may still be finishing requests, and it is small).
+ */
+struct generation {
+	int number;
+	struct sl_config cfg;
+	struct router router;
+	struct modset modules;
+};
 
 /*
  * Supervise the pool on `listen_fd` until SIGTERM, SIGQUIT or SIGINT and
  * the end of the workers' requests.  The master never runs app code.
  * Returns the process exit status.
  */
-int master_run(const struct sl_config *cfg, const struct router *rt, int listen_fd);
+int master_run(struct generation *gen, int listen_fd);
+
+/*
+ * Load a config file and its modules into a new generation, for start-up
+ * and reloads.  `prev` is the generation in service (NULL at start-up).
+ * Returns the generation, or NULL with one line in `err`.
+ */
+struct generation *master_load(const char *file, const struct generation *prev,
+			       char *err, size_t errlen);
 
 #endif

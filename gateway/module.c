@@ -2,8 +2,14 @@
  * module.c - dlopen, check and register application modules.  See module.h.
  */
 #include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "log.h"
@@ -11,9 +17,8 @@
 #include "router.h"
 #include "sluice.h"
 
-static const struct sl_module *loaded[MAX_MODULES];
-static int nloaded;
-static int ninited;
+/* The set a worker runs, for module_name. */
+static const struct modset *active;
 
 /* Check the descriptor's shape; NULL when fine, else what is wrong. */
 static const char *check_descriptor(const struct sl_module *m, char *buf, size_t len)
@@ -34,8 +39,6 @@ static const char *check_descriptor(const struct sl_module *m, char *buf, size_t
 static int add_routes(const struct module_config *mc, const struct sl_module *m, int index,
 		      struct router *rt, char *err, size_t errlen)
 {
-	char why[256];
-
 	if (m->handler)
 		return router_add(rt, NULL, mc->mount, "/*", m->handler, index, err, errlen);
 	for (const struct sl_route *r = m->routes; r->path; r++) {
@@ -44,28 +47,103 @@ static int add_routes(const struct module_config *mc, const struct sl_module *m,
 			return -1;
 		}
 		if (router_add(rt, r->method, mc->mount, r->path, r->handler, index,
-			       why, sizeof(why)) < 0) {
-			snprintf(err, errlen, "%s", why);
+			       err, errlen) < 0)
 			return -1;
-		}
 	}
 	return 0;
 }
 
-/* Load one module; 0, or -1 with the reason (without the file prefix) in `why`. */
-static int load_one(const struct module_config *mc, struct router *rt,
-		    char *why, size_t whylen)
+/* The handle of this file in the set in service if it is unchanged, else NULL. */
+static void *unchanged_in(const struct modset *prev, const struct stat *st)
+{
+	for (int i = 0; prev && i < prev->n; i++)
+		if (prev->files[i].dev == st->st_dev && prev->files[i].ino == st->st_ino &&
+		    prev->files[i].size == st->st_size &&
+		    prev->files[i].mtime_ns == st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec)
+			return prev->handles[i];
+	return NULL;
+}
+
+/* Close what a failed load opened itself; shared handles stay. */
+static void unload_own(struct modset *ms)
+{
+	while (ms->n > 0) {
+		ms->n--;
+		if (!ms->shared[ms->n])
+			dlclose(ms->handles[ms->n]);
+	}
+}
+
+/*
+ * dlopen a private copy of `path` (a memfd), so that the loader cannot
+ * confuse it with the older object loaded from the same path.
+ */
+static void *open_copy(const char *path, char *why, size_t whylen)
+{
+	char name[64];
+	void *h = NULL;
+	off_t off = 0;
+	struct stat st;
+	int in = open(path, O_RDONLY | O_CLOEXEC), out = -1;
+
+	if (in < 0 || fstat(in, &st) < 0)
+		goto fail;
+	out = memfd_create("sluice-module", MFD_CLOEXEC);
+	if (out < 0)
+		goto fail;
+	while (off < st.st_size)
+		if (sendfile(out, in, &off, (size_t)(st.st_size - off)) <= 0)
+			goto fail;
+	snprintf(name, sizeof(name), "/proc/self/fd/%d", out);
+	h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+	if (!h)
+		snprintf(why, whylen, "cannot load: %s", dlerror());
+	close(in);
+	close(out);	/* the mapping keeps the copy alive */
+	return h;
+fail:
+	snprintf(why, whylen, "cannot load: %s", strerror(errno));
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	return NULL;
+}
+
+/* Load one module into slot ms->n; 0, or -1 with the reason in `why`. */
+static int load_one(const struct module_config *mc, const struct modset *prev,
+		    struct modset *ms, struct router *rt, char *why, size_t whylen)
 {
 	const struct sl_module *m;
 	const char *bad;
+	struct stat st;
 	void *h;
 
-	/* RTLD_NOW: an unresolved symbol fails here, in the master, at start-up. */
-	h = dlopen(mc->path, RTLD_NOW | RTLD_LOCAL);
-	if (!h) {
-		snprintf(why, whylen, "cannot load: %s", dlerror());
+	if (stat(mc->path, &st) < 0) {
+		snprintf(why, whylen, "cannot load: %s", strerror(errno));
 		return -1;
 	}
+	/* RTLD_NOW: an unresolved symbol fails here, in the master. */
+	h = unchanged_in(prev, &st);
+	ms->shared[ms->n] = h != NULL;
+	if (!h && !prev) {
+		h = dlopen(mc->path, RTLD_NOW | RTLD_LOCAL);
+		if (!h)
+			snprintf(why, whylen, "cannot load: %s", dlerror());
+	} else if (!h) {
+		h = open_copy(mc->path, why, whylen);
+		if (h)
+			log_msg(LOG_NOTICE, "module %s changed on disk: loading the new file",
+				mc->path);
+	}
+	if (!h)
+		return -1;
+	ms->handles[ms->n] = h;
+	ms->files[ms->n].dev = st.st_dev;
+	ms->files[ms->n].ino = st.st_ino;
+	ms->files[ms->n].size = st.st_size;
+	ms->files[ms->n].mtime_ns = st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+	ms->n++;
 	m = dlsym(h, "sluice_module");
 	if (!m) {
 		snprintf(why, whylen, "exports no sluice_module descriptor "
@@ -78,48 +156,50 @@ static int load_one(const struct module_config *mc, struct router *rt,
 			snprintf(why, whylen, "%s", bad);
 		return -1;
 	}
-	if (add_routes(mc, m, nloaded, rt, why, whylen) < 0)
-		return -1;
-	loaded[nloaded++] = m;
-	return 0;
+	ms->mods[ms->n - 1] = m;
+	return add_routes(mc, m, ms->n - 1, rt, why, whylen);
 }
 
-int module_load_all(const struct sl_config *cfg, struct router *rt, char *err, size_t errlen)
+int module_load_all(const struct sl_config *cfg, const struct modset *prev,
+		    struct modset *ms, struct router *rt, char *err, size_t errlen)
 {
 	char why[512];
 
+	memset(ms, 0, sizeof(*ms));
 	for (int i = 0; i < cfg->nmodules; i++) {
 		const struct module_config *mc = &cfg->modules[i];
 
-		if (load_one(mc, rt, why, sizeof(why)) < 0) {
+		if (load_one(mc, prev, ms, rt, why, sizeof(why)) < 0) {
 			snprintf(err, errlen, "%s:%d: module %s: %s", cfg->file, mc->line,
 				 mc->path, why);
+			unload_own(ms);
 			return -1;
 		}
 		log_msg(LOG_INFO, "module %s loaded from %s, mounted at %s",
-			loaded[i]->name, mc->path, mc->mount);
+			ms->mods[i]->name, mc->path, mc->mount);
 	}
 	return 0;
 }
 
-int module_init_all(void)
+int module_init_all(struct modset *ms)
 {
-	for (ninited = 0; ninited < nloaded; ninited++) {
-		const struct sl_module *m = loaded[ninited];
+	active = ms;
+	for (ms->ninited = 0; ms->ninited < ms->n; ms->ninited++) {
+		const struct sl_module *m = ms->mods[ms->ninited];
 
 		if (m->init && m->init() != 0) {
 			log_msg(LOG_ERROR, "module %s: init failed", m->name);
-			module_fini_all();
+			module_fini_all(ms);
 			return -1;
 		}
 	}
 	return 0;
 }
 
-void module_fini_all(void)
+void module_fini_all(struct modset *ms)
 {
-	while (ninited > 0) {
-		const struct sl_module *m = loaded[--ninited];
+	while (ms->ninited > 0) {
+		const struct sl_module *m = ms->mods[--ms->ninited];
 
 		if (m->fini)
 			m->fini();
@@ -128,5 +208,5 @@ void module_fini_all(void)
 
 const char *module_name(int i)
 {
-	return i >= 0 && i < nloaded ? loaded[i]->name : "?";
+	return active && i >= 0 && i < active->n ? active->mods[i]->name : "?";
 }

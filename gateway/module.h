@@ -4,32 +4,62 @@
  * module.c is the only file that includes <dlfcn.h>.  The master loads
  * every module with RTLD_NOW before forking, so that a missing file, an
  * unresolved symbol, a missing descriptor or an ABI mismatch stops
- * start-up with one line naming the file, instead of failing in every
- * worker later.  Workers inherit the mappings and run `init` after fork.
+ * start-up (or a reload) with one line naming the file, instead of
+ * failing in every worker later.  Workers inherit the mappings and run
+ * `init` after fork.
+ *
+ * A reload loads a new set next to the old one.  A module file that
+ * changed on disk is loaded from a private copy, because dlopen would
+ * otherwise hand back the old, already loaded object for the same path;
+ * an unchanged one is shared with the old set.  The master never unloads
+ * a set it served with: it never runs their code, and old workers may
+ * still be finishing requests with it.
  */
 #ifndef SLUICE_MODULE_H
 #define SLUICE_MODULE_H
 
 #include <stddef.h>
+#include <sys/types.h>
+
+#include "defaults.h"
 
 struct sl_config;
 struct router;
+struct sl_module;
+
+struct modset {
+	const struct sl_module *mods[MAX_MODULES];
+	void *handles[MAX_MODULES];
+	struct {			/* the file each was loaded from, to see it change */
+		dev_t dev;
+		ino_t ino;
+		long long mtime_ns;
+		off_t size;
+	} files[MAX_MODULES];
+	unsigned char shared[MAX_MODULES];	/* handle taken over from the previous set */
+	int n;
+	int ninited;
+};
 
 /*
- * Load every module the config names and add its routes to `rt`.
- * Returns 0, or -1 with one line in `err` ("FILE:LINE: module PATH: ...").
+ * Load every module the config names into `ms` and add its routes to
+ * `rt`.  `prev` (or NULL) is the set in service: a file unchanged since it
+ * was loaded there is shared with it.  Returns 0, or -1 with one line in
+ * `err` ("FILE:LINE: module PATH: ...") and nothing left loaded.
  */
-int module_load_all(const struct sl_config *cfg, struct router *rt, char *err, size_t errlen);
+int module_load_all(const struct sl_config *cfg, const struct modset *prev,
+		    struct modset *ms, struct router *rt, char *err, size_t errlen);
+
 
 /*
- * Run every module's init in this worker, in config order.  Returns 0,
- * or -1 after logging which module failed; modules already initialised
- * are finalised again.
+ * In a worker: make `ms` the set whose names log lines use, and run every
+ * module's init in config order.  Returns 0, or -1 after logging which
+ * module failed (modules already initialised are finalised again).
  */
-int module_init_all(void);
-void module_fini_all(void);
+int module_init_all(struct modset *ms);
+void module_fini_all(struct modset *ms);
 
-/* The descriptor's name of module `i`, for log lines. */
+/* The descriptor's name of module `i` of the worker's set. Async-signal-safe. */
 const char *module_name(int i);
 
 #endif

@@ -50,6 +50,15 @@ struct proto {
 
 	/* Format the first line of the response head for `status`. */
 	int (*status_line)(char *buf, size_t len, int status, const char *reason);
+
+	/*
+	 * Build a whole last-word response (status, a text/plain `body`) with
+	 * its framing into `buf`, for a signal handler to write(2).  Pure
+	 * computation, async-signal-safe.  Returns the length, 0 if `cap` is
+	 * too small.
+	 */
+	size_t (*emergency)(const struct conn *c, unsigned char *buf, size_t cap,
+			    int status, const char *reason, const char *body);
 };
 
 extern const struct proto proto_fcgi;

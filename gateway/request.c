@@ -34,6 +34,9 @@
 
 static const char default_type[] = "Content-Type: text/plain; charset=utf-8\r\n";
 
+/* The request whose handler runs now, for the signal handlers in crash.c. */
+static struct sl_request *volatile current;
+
 /* Request ids are a per-worker random prefix and a counter. */
 static unsigned id_prefix;
 static unsigned id_counter;
@@ -389,10 +392,18 @@ int request_run(struct sl_request *r)
 		for (int i = 0; i < r->match.ncaptures; i++)
 			r->captures[i] = arena_strndup(&r->arena, r->match.captures[i].value,
 						       r->match.captures[i].value_len);
+		current = r;
 		if (r->match.route->handler(r) != 0)
 			handler_failed(r);
+		current = NULL;
 	}
 	drain_body(r);
+	if (r->body_errno && !r->head_sent && !r->aborted) {
+		/* The body turned out bad after the handler was done with it:
+		 * its answer must not stand for a request that was not whole. */
+		error_response(r, body_failure_status(r->body_errno), NULL);
+		return -1;
+	}
 	if (r->aborted) {
 		/* The web server gave up on this request: end it without
 		 * more output (FastCGI 1.0 section 5.4). */
@@ -402,6 +413,11 @@ int request_run(struct sl_request *r)
 	if (!r->client_gone)
 		emit(r, NULL, 0, 1);
 	return c->close_after ? -1 : 0;
+}
+
+struct sl_request *request_current(void)
+{
+	return current;
 }
 
 /* ---- The public API ------------------------------------------------- */

@@ -94,4 +94,7 @@ int request_run(struct sl_request *r);
 
 void request_free(struct sl_request *r);
 
+/* The request whose handler is running, or NULL (for the crash handlers). */
+struct sl_request *request_current(void);
+
 #endif

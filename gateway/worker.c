@@ -17,6 +17,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,11 +28,14 @@
 
 #include "config.h"
 #include "conn.h"
+#include "crash.h"
 #include "io.h"
 #include "log.h"
+#include "master.h"
 #include "module.h"
 #include "proto.h"
 #include "request.h"
+#include "scoreboard.h"
 #include "worker.h"
 
 #define MAX_EVENTS 64
@@ -40,9 +44,12 @@ static volatile sig_atomic_t stop_signal;
 
 static struct {
 	const struct sl_config *cfg;
-	int listen_fd;
+	const struct worker_args *args;
+	struct score *score;
 	int epfd;
 	int accepting;
+	int draining;			/* stopping: serve what is pending, then leave */
+	unsigned long long retire_at;	/* request count that asks for recycling; 0: never */
 	struct sl_request req;
 } w;
 
@@ -54,8 +61,9 @@ static void on_stop(int sig)
 /*
  * SIGTERM, SIGQUIT and SIGINT all mean: finish the request in hand, then
  * leave.  SA_RESTART spares handlers EINTR; epoll_wait is never
- * restarted, so the loop still sees the flag at once.  SIGPIPE
- * stays ignored (inherited): a vanished peer is an EPIPE, not a death.
+ * restarted, so the loop still sees the flag at once.  SIGPIPE stays
+ * ignored: a vanished peer is an EPIPE, not a death.  The crash and
+ * timeout signals are crash.c's.
  */
 static void setup_signals(void)
 {
@@ -109,29 +117,38 @@ static void set_accepting(int on)
 {
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = NULL };
 
-	if (on == w.accepting)
+	if (on == w.accepting || (on && w.draining))
 		return;
 	if (on)
-		epoll_ctl(w.epfd, EPOLL_CTL_ADD, w.listen_fd, &ev);
+		epoll_ctl(w.epfd, EPOLL_CTL_ADD, w.args->listen_fd, &ev);
 	else
-		epoll_ctl(w.epfd, EPOLL_CTL_DEL, w.listen_fd, NULL);
+		epoll_ctl(w.epfd, EPOLL_CTL_DEL, w.args->listen_fd, NULL);
 	w.accepting = on;
 }
 
 static void close_conn(struct conn *c)
 {
 	conn_put(c);
-	if (!stop_signal && conn_count() < w.cfg->limits.max_conns)
+	if (conn_count() < w.cfg->limits.max_conns)
 		set_accepting(1);
 }
 
-/* A connection with nothing to do now waits on epoll under a timer. */
+/*
+ * A connection with nothing to do now waits on epoll under a timer.
+ * While draining, a kept-alive connection between requests is closed
+ * instead: nginx retries a request that meets a closed cached connection.
+ */
 static void wait_conn(struct conn *c)
 {
 	const struct sl_config *cfg = w.cfg;
 	long long now = io_now_ms();
+	int pending = c->st.phase != 0 || c->end > c->start;
 
-	if (c->st.phase != 0 || c->end > c->start)
+	if (w.draining && !pending && c->requests > 0) {
+		close_conn(c);
+		return;
+	}
+	if (pending)
 		conn_timer_set(c, TIMER_READ, now + cfg->limits.read_timeout * 1000LL);
 	else
 		conn_timer_set(c, TIMER_IDLE, now + cfg->limits.idle_timeout * 1000LL);
@@ -145,6 +162,38 @@ static void wait_conn(struct conn *c)
 		}
 		c->in_epoll = 1;
 	}
+}
+
+/* The scoreboard sees every request start and end: plain stores, no system call. */
+static void score_busy(void)
+{
+	w.score->req_start_ms = io_now_ms();
+	memcpy(w.score->request_id, w.req.id, sizeof(w.score->request_id));
+	w.score->state = SCORE_BUSY;
+}
+
+static void score_idle(void)
+{
+	w.score->requests = w.req.served;
+	w.score->state = w.draining ? SCORE_STOPPING : SCORE_IDLE;
+}
+
+/*
+ * Past its pm.max_requests (plus jitter), a worker asks the master for a
+ * replacement and serves on; the master stops it once the replacement is
+ * ready, so that the pool never has a worker less.
+ */
+static void maybe_ask_retire(void)
+{
+	int index = w.args->index;
+
+	if (!w.retire_at || w.req.served < w.retire_at)
+		return;
+	w.retire_at = 0;
+	log_msg(LOG_INFO, "served %llu requests (pm.max_requests); asking for a replacement",
+		w.req.served);
+	if (write(w.args->notify_fd, &index, sizeof(index)) < 0)
+		log_msg(LOG_WARNING, "cannot reach the master: %s", strerror(errno));
 }
 
 /*
@@ -163,7 +212,12 @@ static void process(struct conn *c)
 			return;
 		}
 		conn_timer_set(c, TIMER_NONE, 0);
-		if (request_run(&w.req) < 0) {
+		c->requests++;
+		score_busy();
+		rc = request_run(&w.req) < 0 ? PROTO_CLOSE : PROTO_AGAIN;
+		score_idle();
+		maybe_ask_retire();
+		if (rc == PROTO_CLOSE) {
 			close_conn(c);
 			return;
 		}
@@ -194,7 +248,7 @@ static void on_readable(struct conn *c)
 static void accept_one(void)
 {
 	struct conn *c;
-	int fd = accept4(w.listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	int fd = accept4(w.args->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 	if (fd < 0) {
 		/* EAGAIN: another worker took it.  EMFILE and friends: logged,
@@ -214,10 +268,10 @@ static void accept_one(void)
 	on_readable(c);
 }
 
-/* Milliseconds until the next timer expires, -1 if none. */
-static int next_timeout(void)
+/* Milliseconds until `deadline` or the next timer, whichever is first; -1: none. */
+static int next_timeout(long long deadline)
 {
-	long long next = -1, now = io_now_ms();
+	long long next = deadline, now = io_now_ms();
 
 	for (int t = TIMER_IDLE; t <= TIMER_READ; t++) {
 		struct conn *c = conn_timer_first(t);
@@ -244,54 +298,101 @@ static void expire_timers(void)
 	}
 }
 
-static void loop(void)
+/* One round of the event loop, waiting at most until `deadline` (-1: timers only). */
+static void run_once(long long deadline)
 {
-	const struct sl_config *cfg = w.cfg;
 	struct epoll_event ev[MAX_EVENTS];
+	int n = epoll_wait(w.epfd, ev, MAX_EVENTS, next_timeout(deadline));
 
-	while (!stop_signal) {
-		int n = epoll_wait(w.epfd, ev, MAX_EVENTS, next_timeout());
+	if (n < 0 && errno != EINTR) {
+		log_msg(LOG_ERROR, "epoll_wait: %s", strerror(errno));
+		exit(1);
+	}
+	for (int i = 0; i < n; i++) {
+		if (ev[i].data.ptr)
+			on_readable(ev[i].data.ptr);
+		else if (w.accepting)
+			accept_one();
+	}
+	expire_timers();
+}
 
-		if (n < 0 && errno != EINTR) {
-			log_msg(LOG_ERROR, "epoll_wait: %s", strerror(errno));
-			return;
-		}
-		for (int i = 0; i < n; i++) {
-			if (ev[i].data.ptr)
-				on_readable(ev[i].data.ptr);
-			else if (w.accepting)
-				accept_one();
-		}
-		expire_timers();
-		if (cfg->pm.max_requests > 0 && w.req.served >= (unsigned long long)cfg->pm.max_requests) {
-			log_msg(LOG_NOTICE, "served pm.max_requests (%d) requests; recycling",
-				cfg->pm.max_requests);
-			return;
-		}
+/* Close every kept-alive connection that sits between two requests. */
+static void close_idle(void)
+{
+	struct conn *c = conn_timer_first(TIMER_IDLE), *next;
+
+	for (; c; c = next) {
+		next = c->next;
+		if (c->requests > 0)
+			close_conn(c);
 	}
 }
 
-void worker_main(const struct sl_config *cfg, const struct router *rt, int listen_fd,
-		 int slot, pid_t master)
+/*
+ * Leave gracefully: stop accepting and let go of the listening socket (so
+ * that once every worker has, a new master can bind the path again), close
+ * kept-alive connections between requests, and give connections that
+ * were accepted but have not sent their request yet a moment to do so.
+ * Requests already received are served; the master's shutdown timeout
+ * bounds the whole.
+ */
+static void drain(void)
 {
+	long long deadline = io_now_ms() + DRAIN_FRESH_MS;
+
+	w.draining = 1;
+	w.score->state = SCORE_STOPPING;
+	set_accepting(0);
+	close(w.args->listen_fd);
+	close_idle();
+	while (conn_count() > 0 && io_now_ms() < deadline)
+		run_once(deadline);
+}
+
+static void loop(void)
+{
+	while (!stop_signal)
+		run_once(-1);
+}
+
+/* A worker's own recycling point: max_requests plus its share of jitter. */
+static unsigned long long retire_point(const struct sl_config *cfg)
+{
+	unsigned jitter = 0;
+
+	if (cfg->pm.max_requests <= 0)
+		return 0;
+	if (cfg->pm.max_requests_jitter > 0)
+		jitter = (unsigned)random() % (unsigned)(cfg->pm.max_requests_jitter + 1);
+	return (unsigned long long)cfg->pm.max_requests + jitter;
+}
+
+void worker_main(const struct worker_args *args)
+{
+	const struct sl_config *cfg = &args->gen->cfg;
 	char ident[64];
 
-	snprintf(ident, sizeof(ident), "worker %d (pid %d)", slot, (int)getpid());
+	snprintf(ident, sizeof(ident), "worker %d (pid %d)", args->index + 1, (int)getpid());
 	log_set_ident(ident);
 	setup_signals();
 	/* Leave when the master dies, whatever killed it. */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	if (getppid() != master)
+	if (getppid() != args->master)
 		exit(0);
 	w.cfg = cfg;
-	w.listen_fd = listen_fd;
+	w.args = args;
+	w.score = scoreboard_slot(args->index);
+	srandom((unsigned)getpid() ^ (unsigned)io_now_ms());
+	w.retire_at = retire_point(cfg);
 	if (drop_privileges(cfg) < 0)
 		exit(2);
-	if (request_init(&w.req, cfg, rt) < 0) {
-		log_msg(LOG_ERROR, "out of memory at start");
+	if (crash_init(cfg, args->index, args->slowlog_fd) < 0 ||
+	    request_init(&w.req, cfg, &args->gen->router) < 0) {
+		log_msg(LOG_ERROR, "cannot start: %s", strerror(errno));
 		exit(2);
 	}
-	if (module_init_all() < 0)
+	if (module_init_all(&args->gen->modules) < 0)
 		exit(3);
 	w.epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (w.epfd < 0) {
@@ -299,7 +400,9 @@ void worker_main(const struct sl_config *cfg, const struct router *rt, int liste
 		exit(2);
 	}
 	set_accepting(1);
+	w.score->state = SCORE_IDLE;
 	loop();
-	module_fini_all();
+	drain();
+	module_fini_all(&args->gen->modules);
 	exit(0);
 }

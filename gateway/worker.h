@@ -6,15 +6,24 @@
 
 #include <sys/types.h>
 
-struct sl_config;
-struct router;
+struct generation;
+
+struct worker_args {
+	struct generation *gen;
+	int listen_fd;
+	int index;		/* its scoreboard entry; it is "worker index+1" in logs */
+	pid_t master;
+	int notify_fd;		/* write end of the master's pipe: recycling requests */
+	int slowlog_fd;		/* -1: slow-request reports go to the error log */
+};
 
 /*
- * Run worker `slot` in a freshly forked child: drop privileges, run the
- * modules' init, then serve connections from `listen_fd` until told to
- * stop, the master dies, or pm.max_requests is reached.  Never returns.
+ * Run a worker in a freshly forked child: drop privileges, install the
+ * crash handlers, run the modules' init, then serve connections until
+ * told to stop or the master dies.  On reaching its pm.max_requests it
+ * asks the master for a replacement and serves on until that one is
+ * ready.  Never returns.
  */
-void worker_main(const struct sl_config *cfg, const struct router *rt, int listen_fd,
-		 int slot, pid_t master) __attribute__((noreturn));
+void worker_main(const struct worker_args *args) __attribute__((noreturn));
 
 #endif

@@ -1,0 +1,225 @@
+/*
+ * crash.c - fatal-signal, timeout and slowlog handlers of a worker.
+ * See crash.h.
+ */
+#include <errno.h>
+#include <execinfo.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "conn.h"
+#include "crash.h"
+#include "io.h"
+#include "log.h"
+#include "module.h"
+#include "proto.h"
+#include "request.h"
+#include "safefmt.h"
+#include "scoreboard.h"
+#include "symbols.h"
+
+/* Big enough for the handler's line buffer and a deep backtrace. */
+#define ALT_STACK_SIZE (256 * 1024)
+#define MAX_FRAMES 32
+#define LINE_MAX_BYTES 8192
+
+static struct {
+	const struct sl_config *cfg;
+	struct score *score;
+	int slowlog_fd;
+} cr;
+
+static const char *signame(int sig)
+{
+	switch (sig) {
+	case SIGSEGV: return "SIGSEGV";
+	case SIGBUS: return "SIGBUS";
+	case SIGFPE: return "SIGFPE";
+	case SIGILL: return "SIGILL";
+	case SIGABRT: return "SIGABRT";
+	default: return "a signal";
+	}
+}
+
+/* " in request ID, route GET /x of module m" or " outside any request". */
+static size_t put_where(char *buf, size_t size, size_t at, const struct sl_request *r)
+{
+	const struct route *rt;
+
+	if (!r)
+		return sf_str(buf, size, at, " outside any request (module init or the event loop)");
+	at = sf_str(buf, size, at, " in request ");
+	at = sf_str(buf, size, at, r->id);
+	rt = r->match.route;
+	if (!rt)
+		return sf_str(buf, size, at, " before routing");
+	at = sf_str(buf, size, at, ", route ");
+	at = sf_str(buf, size, at, rt->method ? rt->method : "*");
+	at = sf_str(buf, size, at, " ");
+	at = sf_str(buf, size, at, rt->pattern);
+	at = sf_str(buf, size, at, " of module ");
+	return sf_str(buf, size, at, module_name(rt->module));
+}
+
+/*
+ * "; backtrace: f1+0x1a (x.so) < f2+0x30 (sluice) < ...", innermost
+ * first, starting at `pc` (the interrupted instruction) so that the
+ * handler's own frames and the signal trampoline are left out.
+ */
+static size_t put_backtrace(char *buf, size_t size, size_t at, uintptr_t pc)
+{
+	void *frames[MAX_FRAMES];
+	int n = backtrace(frames, MAX_FRAMES), first = 0;
+	char name[256];
+
+	for (int i = 0; i < n; i++)
+		if ((uintptr_t)frames[i] == pc) {
+			first = i;
+			break;
+		}
+	at = sf_str(buf, size, at, "; backtrace: ");
+	for (int i = first; i < n; i++) {
+		/* Return addresses point after the call: step back into it
+		 * so that a call at a function's very end names the caller. */
+		uintptr_t a = (uintptr_t)frames[i] - (i > first ? 1 : 0);
+
+		symbols_format(a, name, sizeof(name));
+		if (i > first)
+			at = sf_str(buf, size, at, " < ");
+		at = sf_str(buf, size, at, name);
+	}
+	return at;
+}
+
+static uintptr_t interrupted_pc(void *ucv)
+{
+	const ucontext_t *uc = ucv;
+
+	return uc ? (uintptr_t)uc->uc_mcontext.gregs[REG_RIP] : 0;
+}
+
+/* Answer the request in hand with a terse error, if nothing was sent yet. */
+static void reply(struct sl_request *r, int status, const char *reason)
+{
+	unsigned char out[1024];
+	char body[128];
+	size_t n = 0, len;
+
+	if (!r || r->head_sent || r->client_gone || !r->conn)
+		return;
+	n = sf_uint(body, sizeof(body), 0, (unsigned)status, 0);
+	n = sf_str(body, sizeof(body), n, " ");
+	n = sf_str(body, sizeof(body), n, reason);
+	n = sf_str(body, sizeof(body), n, "\nrequest id: ");
+	n = sf_str(body, sizeof(body), n, r->id);
+	n = sf_str(body, sizeof(body), n, "\n");
+	len = r->conn->proto->emergency(r->conn, out, sizeof(out), status, reason, body);
+	if (len > 0 && write(r->conn->fd, out, len) < 0) {
+		/* The peer is gone: nothing more to do for it. */
+	}
+	r->head_sent = 1;
+}
+
+/* Does the master's signal still concern the request in hand? */
+static int meant_for(const struct sl_request *r)
+{
+	return r && cr.score && strncmp(cr.score->target_id, r->id, sizeof(r->id)) == 0;
+}
+
+static void on_fatal(int sig, siginfo_t *si, void *uc)
+{
+	struct sl_request *r = request_current();
+	char line[LINE_MAX_BYTES];
+	size_t at;
+
+	(void)si;
+	at = sf_str(line, sizeof(line), 0, "crashed on ");
+	at = sf_str(line, sizeof(line), at, signame(sig));
+	at = put_where(line, sizeof(line), at, r);
+	put_backtrace(line, sizeof(line), at, interrupted_pc(uc));
+	log_signal_safe(-1, LOG_ERROR, line);
+	reply(r, 502, "Bad Gateway");
+	/* SA_RESETHAND restored the default action: die of the same signal,
+	 * so that the master's wait status tells the truth. */
+	raise(sig);
+}
+
+static size_t put_running(char *buf, size_t size, size_t at, const char *what)
+{
+	at = sf_str(buf, size, at, what);
+	at = sf_str(buf, size, at, " (running ");
+	at = sf_uint(buf, size, at, (unsigned long long)(io_now_ms() - cr.score->req_start_ms), 0);
+	return sf_str(buf, size, at, " ms)");
+}
+
+static void on_slowlog(int sig, siginfo_t *si, void *uc)
+{
+	struct sl_request *r = request_current();
+	char line[LINE_MAX_BYTES];
+	size_t at;
+	int saved = errno;
+
+	(void)sig;
+	(void)si;
+	if (meant_for(r)) {
+		at = put_running(line, sizeof(line), 0, "slow request: past request_slowlog_timeout");
+		at = put_where(line, sizeof(line), at, r);
+		put_backtrace(line, sizeof(line), at, interrupted_pc(uc));
+		log_signal_safe(cr.slowlog_fd, LOG_WARNING, line);
+	}
+	errno = saved;
+}
+
+static void on_terminate(int sig, siginfo_t *si, void *uc)
+{
+	struct sl_request *r = request_current();
+	char line[LINE_MAX_BYTES];
+	size_t at;
+
+	(void)sig;
+	(void)si;
+	if (!meant_for(r))
+		return;
+	at = put_running(line, sizeof(line), 0, "request stopped: past request_terminate_timeout");
+	at = put_where(line, sizeof(line), at, r);
+	put_backtrace(line, sizeof(line), at, interrupted_pc(uc));
+	log_signal_safe(-1, LOG_ERROR, line);
+	reply(r, 504, "Gateway Timeout");
+	_exit(EXIT_TERMINATED);
+}
+
+static int install(int sig, void (*fn)(int, siginfo_t *, void *), int flags)
+{
+	struct sigaction sa = { .sa_sigaction = fn, .sa_flags = SA_SIGINFO | SA_ONSTACK | flags };
+
+	sigfillset(&sa.sa_mask);
+	return sigaction(sig, &sa, NULL);
+}
+
+int crash_init(const struct sl_config *cfg, int score_index, int slowlog_fd)
+{
+	static const int fatal[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
+	void *warm[1];
+	stack_t ss = { .ss_size = ALT_STACK_SIZE };
+
+	cr.cfg = cfg;
+	cr.score = scoreboard_slot(score_index);
+	cr.slowlog_fd = slowlog_fd;
+	/* The first backtrace() loads libgcc_s, which allocates: do it now,
+	 * not in a handler. */
+	backtrace(warm, 1);
+	ss.ss_sp = malloc(ALT_STACK_SIZE);
+	if (!ss.ss_sp || sigaltstack(&ss, NULL) < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
+		if (install(fatal[i], on_fatal, SA_RESETHAND) < 0)
+			return -1;
+	if (install(SIGUSR1, on_slowlog, SA_RESTART) < 0 ||
+	    install(SIGUSR2, on_terminate, 0) < 0)
+		return -1;
+	return 0;
+}

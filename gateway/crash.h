@@ -1,0 +1,36 @@
+/*
+ * crash.h - a worker's last words, and the master's requests for them.
+ *
+ * In a worker, the fatal signals (SIGSEGV, SIGBUS, SIGFPE, SIGILL,
+ * SIGABRT) are caught on an alternate stack, so that even a stack
+ * overflow is reported.  The handler writes one log line with the signal,
+ * the worker, the route, the request id and a symbolized backtrace,
+ * answers the request in hand with a clean 502 when nothing was sent yet,
+ * and dies of the same signal, so that the master sees and reports it.
+ *
+ * The master asks a worker for the same report with two signals, naming
+ * the request it means in the worker's scoreboard entry first (so that a
+ * request that has just ended is never blamed for its successor):
+ *   SIGUSR1  request_slowlog_timeout: the backtrace goes to the slow log,
+ *            the handler runs on;
+ *   SIGUSR2  request_terminate_timeout: the backtrace goes to the error
+ *            log, the client gets 504 when nothing was sent yet, and the
+ *            worker exits with EXIT_TERMINATED.
+ * Everything these handlers call is async-signal-safe.
+ */
+#ifndef SLUICE_CRASH_H
+#define SLUICE_CRASH_H
+
+struct sl_config;
+
+/* Exit status of a worker stopped by request_terminate_timeout. */
+#define EXIT_TERMINATED 70
+
+/*
+ * Install the handlers in worker `score_index` (its scoreboard entry).
+ * `slowlog_fd` is where slow-request backtraces go (-1: the error log).
+ * Returns 0, or -1 with errno.
+ */
+int crash_init(const struct sl_config *cfg, int score_index, int slowlog_fd);
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * scoreboard.h - what each worker is doing, in memory shared with the
+ * master.
+ *
+ * The master maps it before forking and reads it to count idle workers
+ * (dynamic and ondemand pools), to find requests past
+ * request_terminate_timeout or request_slowlog_timeout, and to name the
+ * route and request in its log lines.  Each worker writes only its own
+ * entry, with plain stores and no system call: the request path stays as
+ * cheap as it was.  The master only reads, and tolerates a torn read of
+ * the text fields (they are for log lines).
+ */
+#ifndef SLUICE_SCOREBOARD_H
+#define SLUICE_SCOREBOARD_H
+
+#include <sys/types.h>
+
+#include "defaults.h"
+
+enum score_state {
+	SCORE_FREE,		/* no process */
+	SCORE_STARTING,		/* forked, running init */
+	SCORE_IDLE,		/* waiting for a request */
+	SCORE_BUSY,		/* a handler is running */
+	SCORE_STOPPING,		/* finishing up before it exits */
+};
+
+struct score {
+	pid_t pid;
+	int state;			/* enum score_state */
+	long long req_start_ms;		/* io_now_ms() when the request in hand began */
+	unsigned long long requests;	/* served since the worker started */
+	char request_id[17];
+	char route[112];		/* "GET /users/:id (module users)" */
+	char target_id[17];		/* written by the master: the request its
+					 * SIGUSR1 or SIGUSR2 is about */
+};
+
+/* Entries: the largest pool plus room for a whole second generation during a reload. */
+#define SCOREBOARD_SLOTS (2 * MAX_MAX_CHILDREN + 2)
+
+/* Map the shared table; called once by the master before the first fork. */
+int scoreboard_init(void);
+
+/* Entry `i`, 0 <= i < SCOREBOARD_SLOTS. */
+struct score *scoreboard_slot(int i);
+
+#endif

@@ -1,0 +1,31 @@
+/*
+ * symbols.h - names for code addresses, for backtraces written from a
+ * signal handler.
+ *
+ * glibc's backtrace_symbols names only exported symbols, and a module's
+ * handlers are usually static.  So the function symbols of every loaded
+ * object (the executable, the modules, the libraries) are read from the
+ * files' ELF symbol tables ahead of time, in a safe context; looking an
+ * address up later only reads that table, which is safe in a handler.
+ */
+#ifndef SLUICE_SYMBOLS_H
+#define SLUICE_SYMBOLS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * (Re)build the table from every object loaded now.  Called by the master
+ * after loading modules; workers inherit it through fork.  Objects whose
+ * file cannot be read keep their addresses, unnamed.
+ */
+void symbols_load(void);
+
+/*
+ * Write "name+0x1a (hello.so)" for `addr`, or "hello.so+0x1139" when no
+ * symbol covers it, into `buf` (always NUL-terminated).  Returns the
+ * length.  Async-signal-safe.
+ */
+size_t symbols_format(uintptr_t addr, char *buf, size_t len);
+
+#endif
