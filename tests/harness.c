@@ -1,0 +1,616 @@
+/*
+ * harness.c - starting the real sluice and nginx for integration suites,
+ * and a small libcurl client.
+ *
+ * Each process gets a private folder made by mkdtemp under /tmp and runs
+ * in its own process group, so that stopping it also reaps whatever it
+ * forked (sluice's workers, nginx's worker).  The child asks the kernel
+ * for SIGTERM when the test process dies (PR_SET_PDEATHSIG), so a test
+ * that crashes before its fini leaves no sluice or nginx behind: both
+ * stop their own workers on SIGTERM.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <curl/curl.h>
+
+#include "harness.h"
+
+#ifndef BUILD_DIR
+#define BUILD_DIR "build/prod"
+#endif
+
+#define START_TIMEOUT_MS	5000
+#define STOP_TIMEOUT_MS		5000
+#define POLL_MS			20
+#define HTTP_TIMEOUT_S		10L
+
+/* ---- Small helpers ---------------------------------------------------- */
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+static int write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f == NULL)
+		return -1;
+	fputs(text, f);
+	return fclose(f) == 0 ? 0 : -1;
+}
+
+/* The whole of `path`, malloc'ed and NUL-terminated; "" when unreadable. */
+static char *read_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t len = 0;
+	size_t cap = 0;
+	size_t n;
+
+	if (f != NULL) {
+		do {
+			if (cap - len < 4096) {
+				cap = cap ? cap * 2 : 8192;
+				buf = realloc(buf, cap);
+				if (buf == NULL)
+					abort();
+			}
+			n = fread(buf + len, 1, cap - len - 1, f);
+			len += n;
+		} while (n > 0);
+		fclose(f);
+	}
+	if (buf == NULL) {
+		buf = malloc(1);
+		if (buf == NULL)
+			abort();
+	}
+	buf[len] = '\0';
+	return buf;
+}
+
+static void dump_file(const char *what, const char *path)
+{
+	char *text = read_file(path);
+
+	fprintf(stderr, "---- %s (%s) ----\n%s---- end ----\n", what, path, text);
+	free(text);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag,
+			struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+static void remove_tree(const char *dir)
+{
+	if (dir[0] != '\0')
+		nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static int make_dir(char *dir, size_t len)
+{
+	char tmpl[] = "/tmp/sluice-test-XXXXXX";
+
+	if (mkdtemp(tmpl) == NULL)
+		return -1;
+	snprintf(dir, len, "%s", tmpl);
+	return 0;
+}
+
+/* ---- Processes -------------------------------------------------------- */
+
+/*
+ * Fork and exec `argv`, with stdin on /dev/null and stdout and stderr
+ * appended to `out`.  The child leads its own process group, so that
+ * kill(-pid) reaches everything it forks, and gets SIGTERM if the test
+ * process dies first.  Returns the child's pid, or -1.
+ */
+static pid_t spawn(char *const argv[], const char *out)
+{
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	int fd;
+
+	if (pid != 0)
+		return pid;
+	setpgid(0, 0);
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != parent)
+		_exit(127);
+	fd = open("/dev/null", O_RDONLY);
+	if (fd >= 0)
+		dup2(fd, 0);
+	fd = open(out, O_WRONLY | O_CREAT | O_APPEND, 0644);
+	if (fd >= 0) {
+		dup2(fd, 1);
+		dup2(fd, 2);
+	}
+	execv(argv[0], argv);
+	fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+	_exit(127);
+}
+
+/* 1 while `pid` runs, 0 once it has exited (and is reaped). */
+static int alive(pid_t pid)
+{
+	return waitpid(pid, NULL, WNOHANG) == 0;
+}
+
+/*
+ * Stop a process group led by `pid`: `sig` to the leader, up to
+ * STOP_TIMEOUT_MS for it to exit, then SIGKILL.  Whatever is left of the
+ * group afterwards (a worker that outlived its master) is killed too.
+ */
+static void stop_group(pid_t pid, int sig)
+{
+	int waited = 0;
+
+	if (pid <= 0)
+		return;
+	kill(pid, sig);
+	while (alive(pid) && waited < STOP_TIMEOUT_MS) {
+		sleep_ms(POLL_MS);
+		waited += POLL_MS;
+	}
+	if (waited >= STOP_TIMEOUT_MS) {
+		kill(-pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	kill(-pid, SIGKILL);
+}
+
+static int connect_unix(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+	int rc;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	close(fd);
+	return rc;
+}
+
+static int connect_port(int port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	int fd;
+	int rc;
+
+	sa.sin_port = htons((unsigned short)port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	close(fd);
+	return rc;
+}
+
+/*
+ * Wait until `ready(arg)` connects, while `pid` still runs.  0 when it
+ * did, -1 when the process exited or START_TIMEOUT_MS passed.
+ */
+static int wait_ready(pid_t pid, int (*ready)(const void *), const void *arg)
+{
+	int waited;
+
+	for (waited = 0; waited < START_TIMEOUT_MS; waited += POLL_MS) {
+		if (ready(arg) == 0)
+			return 0;
+		if (!alive(pid))
+			return -1;
+		sleep_ms(POLL_MS);
+	}
+	return -1;
+}
+
+static int unix_ready(const void *path)
+{
+	return connect_unix(path);
+}
+
+static int port_ready(const void *port)
+{
+	return connect_port(*(const int *)port);
+}
+
+/* ---- sluice ----------------------------------------------------------- */
+
+/*
+ * The preamble every test config starts with: the private socket,
+ * readable by the web server whatever user its workers run as, and the
+ * private error log at the level that shows worker start-up and
+ * request failures.
+ */
+static const char sluice_preamble[] =
+	"listen = {\n"
+	"  address = \"%s\";\n"
+	"  mode = \"0666\";\n"
+	"};\n"
+	"error_log = \"%s\";\n"
+	"log_level = \"info\";\n";
+
+static int sluice_write_conf(struct sluice_proc *sp, const char *body)
+{
+	size_t len = sizeof(sluice_preamble) + strlen(sp->sock) +
+		     strlen(sp->log) + strlen(body) + 2;
+	char *text = malloc(len);
+	int n;
+	int rc;
+
+	if (text == NULL)
+		return -1;
+	n = snprintf(text, len, sluice_preamble, sp->sock, sp->log);
+	snprintf(text + n, len - (size_t)n, "%s\n", body);
+	rc = write_file(sp->conf, text);
+	free(text);
+	return rc;
+}
+
+int harness_sluice_start(struct sluice_proc *sp, const char *body)
+{
+	char bin[] = BUILD_DIR "/sluice";
+	char opt[] = "-c";
+	char out[256];
+	char *argv[] = { bin, opt, sp->conf, NULL };
+
+	memset(sp, 0, sizeof(*sp));
+	if (make_dir(sp->dir, sizeof(sp->dir)) == -1)
+		return -1;
+	snprintf(sp->sock, sizeof(sp->sock), "%s/sluice.sock", sp->dir);
+	snprintf(sp->conf, sizeof(sp->conf), "%s/sluice.conf", sp->dir);
+	snprintf(sp->log, sizeof(sp->log), "%s/error.log", sp->dir);
+	snprintf(out, sizeof(out), "%s/stderr.log", sp->dir);
+	if (sluice_write_conf(sp, body) == -1)
+		return -1;
+	sp->pid = spawn(argv, out);
+	if (sp->pid > 0 && wait_ready(sp->pid, unix_ready, sp->sock) == 0)
+		return 0;
+	fprintf(stderr, "sluice did not start listening on %s\n", sp->sock);
+	dump_file("sluice config", sp->conf);
+	dump_file("sluice stderr", out);
+	dump_file("sluice error log", sp->log);
+	return -1;
+}
+
+void harness_sluice_stop(struct sluice_proc *sp)
+{
+	stop_group(sp->pid, SIGTERM);
+	sp->pid = 0;
+	remove_tree(sp->dir);
+	sp->dir[0] = '\0';
+}
+
+char *harness_sluice_log(const struct sluice_proc *sp)
+{
+	return read_file(sp->log);
+}
+
+int harness_log_wait(const struct sluice_proc *sp, const char *needle, int ms)
+{
+	int waited = 0;
+	int found;
+	char *text;
+
+	for (;;) {
+		text = read_file(sp->log);
+		found = strstr(text, needle) != NULL;
+		free(text);
+		if (found)
+			return 0;
+		if (waited >= ms)
+			return -1;
+		sleep_ms(POLL_MS);
+		waited += POLL_MS;
+	}
+}
+
+/* ---- nginx ------------------------------------------------------------ */
+
+/*
+ * When the tests run as root, nginx's workers would drop to `nobody`,
+ * which cannot enter the 0700 folder holding sluice's socket; `user
+ * root` keeps them able to.  Any other user runs the workers as itself
+ * (and nginx warns if `user` is given), so the line is left out then.
+ *
+ * An `upstream sluice` with idle connections kept is declared for the
+ * socket, so a location may use either `fastcgi_pass unix:%SOCK%` (a new
+ * connection per request) or `fastcgi_pass sluice` with
+ * `fastcgi_keep_conn on` (connections reused).
+ */
+static const char nginx_conf[] =
+	"%s"
+	"worker_processes 1;\n"
+	"error_log %s/error.log info;\n"
+	"pid %s/nginx.pid;\n"
+	"events { worker_connections 256; }\n"
+	"http {\n"
+	"  access_log off;\n"
+	"  client_body_temp_path %s/client_body_temp;\n"
+	"  fastcgi_temp_path %s/fastcgi_temp;\n"
+	"  uwsgi_temp_path %s/uwsgi_temp;\n"
+	"  proxy_temp_path %s/proxy_temp;\n"
+	"  scgi_temp_path %s/scgi_temp;\n"
+	"  client_max_body_size 64m;\n"
+	"%s"
+	"  server {\n"
+	"    listen 127.0.0.1:%d;\n"
+	"    server_name localhost;\n"
+	"%s\n"
+	"  }\n"
+	"}\n";
+
+static const char nginx_upstream[] =
+	"  upstream sluice {\n"
+	"    server unix:%s;\n"
+	"    keepalive 8;\n"
+	"  }\n";
+
+/* `text` with every %SOCK% replaced by `sock`, malloc'ed. */
+static char *replace_sock(const char *text, const char *sock)
+{
+	static const char key[] = "%SOCK%";
+	size_t klen = sizeof(key) - 1;
+	size_t n = 0;
+	const char *p;
+	char *out;
+	char *o;
+
+	for (p = strstr(text, key); p != NULL; p = strstr(p + klen, key))
+		n++;
+	out = malloc(strlen(text) + n * strlen(sock) + 1);
+	if (out == NULL)
+		return NULL;
+	for (o = out; (p = strstr(text, key)) != NULL; text = p + klen) {
+		memcpy(o, text, (size_t)(p - text));
+		o += p - text;
+		o = stpcpy(o, sock);
+	}
+	strcpy(o, text);
+	return out;
+}
+
+static int nginx_write_conf(const struct nginx_proc *np, const char *sock,
+			    const char *locations)
+{
+	char upstream[512] = "";
+	char path[256];
+	char *locs = replace_sock(locations, sock ? sock : "");
+	char *text;
+	size_t len;
+	int rc;
+
+	if (locs == NULL)
+		return -1;
+	if (sock != NULL)
+		snprintf(upstream, sizeof(upstream), nginx_upstream, sock);
+	len = sizeof(nginx_conf) + 8 * strlen(np->dir) + strlen(upstream) +
+	      strlen(locs) + 64;
+	text = malloc(len);
+	if (text == NULL) {
+		free(locs);
+		return -1;
+	}
+	snprintf(text, len, nginx_conf, getuid() == 0 ? "user root;\n" : "",
+		 np->dir, np->dir, np->dir, np->dir, np->dir, np->dir, np->dir,
+		 upstream, np->port, locs);
+	snprintf(path, sizeof(path), "%s/nginx.conf", np->dir);
+	rc = write_file(path, text);
+	free(text);
+	free(locs);
+	return rc;
+}
+
+/*
+ * One attempt on one port.  nginx's -e sends the messages it prints
+ * before reading the config to the private log too, instead of the
+ * system's /var/log/nginx.
+ */
+static int nginx_try(struct nginx_proc *np, const char *sock, const char *locations)
+{
+	char bin[] = "/usr/sbin/nginx";
+	char o_p[] = "-p", o_c[] = "-c", o_e[] = "-e", o_g[] = "-g";
+	char daemon_off[] = "daemon off;";
+	char conf[256], log[256], out[256];
+	char *argv[] = { bin, o_p, np->dir, o_c, conf, o_e, log, o_g,
+			 daemon_off, NULL };
+
+	np->port = harness_free_port();
+	if (np->port <= 0 || nginx_write_conf(np, sock, locations) == -1)
+		return -1;
+	snprintf(conf, sizeof(conf), "%s/nginx.conf", np->dir);
+	snprintf(log, sizeof(log), "%s/error.log", np->dir);
+	snprintf(out, sizeof(out), "%s/stderr.log", np->dir);
+	np->pid = spawn(argv, out);
+	if (np->pid > 0 && wait_ready(np->pid, port_ready, &np->port) == 0)
+		return 0;
+	stop_group(np->pid, SIGTERM);
+	np->pid = 0;
+	return -1;
+}
+
+/*
+ * The port is free when chosen but could be taken by a parallel test
+ * before nginx binds it, so a failed start is retried on another port.
+ */
+int harness_nginx_start(struct nginx_proc *np, const char *upstream_sock,
+			const char *locations)
+{
+	char path[256];
+	int attempt;
+
+	memset(np, 0, sizeof(*np));
+	if (make_dir(np->dir, sizeof(np->dir)) == -1)
+		return -1;
+	for (attempt = 0; attempt < 3; attempt++)
+		if (nginx_try(np, upstream_sock, locations) == 0)
+			return 0;
+	fprintf(stderr, "nginx did not start\n");
+	snprintf(path, sizeof(path), "%s/nginx.conf", np->dir);
+	dump_file("nginx config", path);
+	snprintf(path, sizeof(path), "%s/error.log", np->dir);
+	dump_file("nginx error log", path);
+	snprintf(path, sizeof(path), "%s/stderr.log", np->dir);
+	dump_file("nginx stderr", path);
+	return -1;
+}
+
+void harness_nginx_stop(struct nginx_proc *np)
+{
+	stop_group(np->pid, SIGTERM);
+	np->pid = 0;
+	remove_tree(np->dir);
+	np->dir[0] = '\0';
+}
+
+int harness_free_port(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int port = -1;
+
+	if (fd < 0)
+		return -1;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+		port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+/* ---- HTTP client ------------------------------------------------------ */
+
+struct growbuf {
+	char *data;
+	size_t len;
+	size_t cap;
+};
+
+static size_t growbuf_append(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	struct growbuf *b = arg;
+	size_t n = size * nmemb;
+
+	if (b->cap - b->len < n + 1) {
+		size_t cap = b->cap ? b->cap : 4096;
+
+		while (cap - b->len < n + 1)
+			cap *= 2;
+		b->data = realloc(b->data, cap);
+		if (b->data == NULL)
+			return 0;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, ptr, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return n;
+}
+
+static char *growbuf_take(struct growbuf *b)
+{
+	if (b->data == NULL)
+		b->data = calloc(1, 1);
+	if (b->data == NULL)
+		abort();
+	return b->data;
+}
+
+/*
+ * Method and body: GET and HEAD without a body use curl's own requests;
+ * anything else is sent as a custom method with the body (if any) as
+ * POST data, which curl sends with a Content-Length.
+ */
+static void set_method(CURL *c, const char *method, const char *body,
+		       size_t body_len)
+{
+	if (strcmp(method, "HEAD") == 0)
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	if (body != NULL) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+				 (curl_off_t)body_len);
+	}
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 &&
+	    !(strcmp(method, "POST") == 0 && body != NULL))
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+}
+
+int http_request(const char *method, const char *url, const char *body,
+		 size_t body_len, const char *const *headers, struct http_reply *out)
+{
+	struct growbuf hbuf = { 0 }, bbuf = { 0 };
+	struct curl_slist *list = NULL;
+	CURL *c = curl_easy_init();
+	CURLcode rc;
+
+	memset(out, 0, sizeof(*out));
+	if (c == NULL)
+		return -1;
+	/* An empty Expect stops curl from waiting for 100-continue. */
+	list = curl_slist_append(list, "Expect:");
+	for (; headers != NULL && *headers != NULL; headers++)
+		list = curl_slist_append(list, *headers);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, HTTP_TIMEOUT_S);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, HTTP_TIMEOUT_S);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, growbuf_append);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &hbuf);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, growbuf_append);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &bbuf);
+	set_method(c, method, body, body_len);
+	rc = curl_easy_perform(c);
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+	else
+		fprintf(stderr, "%s %s: %s\n", method, url, curl_easy_strerror(rc));
+	curl_easy_cleanup(c);
+	curl_slist_free_all(list);
+	out->headers = growbuf_take(&hbuf);
+	out->body_len = bbuf.len;
+	out->body = growbuf_take(&bbuf);
+	return rc == CURLE_OK ? 0 : -1;
+}
+
+void http_reply_free(struct http_reply *r)
+{
+	free(r->headers);
+	free(r->body);
+	memset(r, 0, sizeof(*r));
+}
