@@ -151,6 +151,11 @@ long long sl_content_length(const struct sl_request *req);
  * the client stalls past the read timeout, EFBIG past the body size
  * limit, ECONNABORTED when the client went away.  The body is streamed:
  * sluice holds at most one record of it.
+ *
+ * Read the body before writing a large response: once the head of the
+ * response leaves (when more than about 64 KiB has been written, or at
+ * sl_flush), nginx stops sending the rest of the request body, and a
+ * handler still waiting for it would stall until the read timeout.
  */
 ssize_t sl_read(struct sl_request *req, void *buf, size_t len);
 
