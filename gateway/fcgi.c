@@ -605,25 +605,29 @@ static int fcgi_send(struct conn *c, struct sl_request *r, struct iovec *iov,
  * END_REQUEST.  Built with the signal-safe appenders only.
  */
 static size_t fcgi_emergency(const struct conn *c, unsigned char *buf, size_t cap,
-			     int status, const char *reason, const char *body)
+			     int status, const char *reason, const char *type,
+			     const char *body, size_t body_len)
 {
-	char text[512];
-	size_t n, blen = strlen(body), pad;
+	char head[256];
+	size_t h, n, pad;
 
-	n = sf_str(text, sizeof(text), 0, "Status: ");
-	n = sf_uint(text, sizeof(text), n, (unsigned)status, 0);
-	n = sf_str(text, sizeof(text), n, " ");
-	n = sf_str(text, sizeof(text), n, reason);
-	n = sf_str(text, sizeof(text), n, "\r\nContent-Type: text/plain; charset=utf-8\r\n"
-		   "Content-Length: ");
-	n = sf_uint(text, sizeof(text), n, blen, 0);
-	n = sf_str(text, sizeof(text), n, "\r\n\r\n");
-	n = sf_str(text, sizeof(text), n, body);
+	h = sf_str(head, sizeof(head), 0, "Status: ");
+	h = sf_uint(head, sizeof(head), h, (unsigned)status, 0);
+	h = sf_str(head, sizeof(head), h, " ");
+	h = sf_str(head, sizeof(head), h, reason);
+	h = sf_str(head, sizeof(head), h, "\r\nContent-Type: ");
+	h = sf_str(head, sizeof(head), h, type);
+	h = sf_str(head, sizeof(head), h, "\r\nContent-Length: ");
+	h = sf_uint(head, sizeof(head), h, body_len, 0);
+	h = sf_str(head, sizeof(head), h, "\r\n\r\n");
+	n = h + body_len;
 	pad = pad_for(n);
-	if (n + 1 >= sizeof(text) || cap < FCGI_HEADER_LEN * 3 + n + pad + 8)
+	if (h + 1 >= sizeof(head) || n > FCGI_MAX_CONTENT ||
+	    cap < FCGI_HEADER_LEN * 3 + n + pad + 8)
 		return 0;
 	put_header(buf, FCGI_STDOUT, c->st.req_id, n, pad);
-	memcpy(buf + FCGI_HEADER_LEN, text, n);
+	memcpy(buf + FCGI_HEADER_LEN, head, h);
+	memcpy(buf + FCGI_HEADER_LEN + h, body, body_len);
 	memset(buf + FCGI_HEADER_LEN + n, 0, pad);
 	n += FCGI_HEADER_LEN + pad;
 	put_header(buf + n, FCGI_STDOUT, c->st.req_id, 0, 0);
@@ -634,7 +638,12 @@ static size_t fcgi_emergency(const struct conn *c, unsigned char *buf, size_t ca
 
 static int fcgi_status_line(char *buf, size_t len, int status, const char *reason)
 {
-	return snprintf(buf, len, "Status: %d %s\r\n", status, reason);
+	size_t n = sf_str(buf, len, 0, "Status: ");
+
+	n = sf_uint(buf, len, n, (unsigned)status, 0);
+	n = sf_str(buf, len, n, " ");
+	n = sf_str(buf, len, n, reason);
+	return (int)sf_str(buf, len, n, "\r\n");
 }
 
 const struct proto proto_fcgi = {

@@ -19,11 +19,13 @@
 
 #include "config.h"
 #include "conn.h"
+#include "dev.h"
 #include "header.h"
 #include "log.h"
 #include "module.h"
 #include "proto.h"
 #include "request.h"
+#include "safefmt.h"
 
 /*
  * Room kept in the head for what sluice adds to the application's
@@ -115,9 +117,19 @@ int request_add_param(struct sl_request *r, const char *name, size_t name_len,
 		return -1;
 	}
 	p = &r->params[r->nparams];
-	p->name = arena_strndup(&r->arena, name, name_len);
-	p->value = arena_strndup(&r->arena, value, value_len);
-	if (!p->name || !p->value) {
+	/* One allocation for both strings: parameters are most of a
+	 * request's parsing cost. */
+	p->name = arena_alloc(&r->arena, name_len + value_len + 2);
+	if (p->name) {
+		char *s = (char *)(uintptr_t)p->name;
+
+		memcpy(s, name, name_len);
+		s[name_len] = '\0';
+		memcpy(s + name_len + 1, value, value_len);
+		s[name_len + 1 + value_len] = '\0';
+		p->value = s + name_len + 1;
+	}
+	if (!p->name) {
 		log_msg(LOG_ERROR, "request %s: parameters exceed limits.max_request_memory; "
 			"answering 431", r->id);
 		r->early_status = 431;
@@ -160,10 +172,11 @@ static int emit(struct sl_request *r, const void *extra, size_t extra_len, int l
 		/* A response that ends before its first byte leaves has a
 		 * known length: say it, so nginx need not chunk it. */
 		if (last && !r->has_content_length && !r->no_body) {
-			int ll = snprintf(length, sizeof(length), "Content-Length: %zu\r\n\r\n",
-					  r->out_len + extra_len);
+			size_t ll = sf_str(length, sizeof(length), 0, "Content-Length: ");
 
-			iov[n++] = (struct iovec){ length, (size_t)ll };
+			ll = sf_uint(length, sizeof(length), ll, r->out_len + extra_len, 0);
+			ll = sf_str(length, sizeof(length), ll, "\r\n\r\n");
+			iov[n++] = (struct iovec){ length, ll };
 		} else {
 			iov[n++] = (struct iovec){ (char *)(uintptr_t)"\r\n", 2 };
 		}
@@ -188,14 +201,16 @@ static int emit(struct sl_request *r, const void *extra, size_t extra_len, int l
 }
 
 /*
- * A terse error response: status line, a generic message and the request
- * id, nothing about modules, routes, paths or versions (CWE-209).  The
- * detail is in the error log under the same id.
+ * An error response.  In production it is terse: status line, a generic
+ * message and the request id, nothing about modules, routes, paths or
+ * versions (CWE-209); `detail` goes nowhere, the log has it under the same
+ * id.  In development mode the seam may build a verbose page from it.
  */
-static void error_response(struct sl_request *r, int status, const char *allow)
+static void error_response(struct sl_request *r, int status, const char *allow,
+			   const char *detail)
 {
-	char body[128];
-	int len;
+	const char *type = NULL;
+	size_t len;
 
 	r->status = status;
 	r->head_len = 0;
@@ -203,13 +218,31 @@ static void error_response(struct sl_request *r, int status, const char *allow)
 	r->has_content_type = r->has_content_length = 0;
 	if (allow)
 		sl_add_header(r, "Allow", allow);
-	len = snprintf(body, sizeof(body), "%d %s\nrequest id: %s\n",
-		       status, http_reason(status), r->id);
-	if (!r->no_body) {
-		memcpy(r->out, body, (size_t)len);
-		r->out_len = (size_t)len;
-	}
+	len = dev_error_page(r, status, detail, (char *)r->out, OUTBUF_SIZE, &type);
+	if (len > 0)
+		sl_add_header(r, "Content-Type", type);
+	else
+		len = (size_t)snprintf((char *)r->out, OUTBUF_SIZE, "%d %s\nrequest id: %s\n",
+				       status, http_reason(status), r->id);
+	r->out_len = r->no_body ? 0 : len;
 	emit(r, NULL, 0, 1);
+}
+
+/* printf into the arena, for error details; a fixed text if memory is short. */
+static const char *detail(struct sl_request *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static const char *detail(struct sl_request *r, const char *fmt, ...)
+{
+	char *buf = arena_alloc(&r->arena, 512);
+	va_list ap;
+
+	if (!buf)
+		return "(out of request memory for the detail)";
+	va_start(ap, fmt);
+	vsnprintf(buf, 512, fmt, ap);
+	va_end(ap);
+	return buf;
 }
 
 /* ---- Running a request ---------------------------------------------- */
@@ -238,58 +271,96 @@ static int parse_length(const char *s, long long *out)
 	return 0;
 }
 
+/* The parameters sluice itself reads, gathered in one pass over the list. */
+struct known {
+	const char *method, *document_uri, *script_name, *path_info, *request_uri;
+	const char *query, *length;
+	int nlength;
+};
+
+static void take(const char **slot, const struct param *p)
+{
+	if (!*slot)		/* the first wins, as with sl_param */
+		*slot = p->value;
+}
+
+static void gather(const struct sl_request *r, struct known *k)
+{
+	memset(k, 0, sizeof(*k));
+	for (size_t i = 0; i < r->nparams; i++) {
+		const struct param *p = &r->params[i];
+
+		if (strcmp(p->name, "CONTENT_LENGTH") == 0) {
+			take(&k->length, p);
+			k->nlength++;
+		} else if (strcmp(p->name, "REQUEST_METHOD") == 0) {
+			take(&k->method, p);
+		} else if (strcmp(p->name, "DOCUMENT_URI") == 0) {
+			take(&k->document_uri, p);
+		} else if (strcmp(p->name, "SCRIPT_NAME") == 0) {
+			take(&k->script_name, p);
+		} else if (strcmp(p->name, "PATH_INFO") == 0) {
+			take(&k->path_info, p);
+		} else if (strcmp(p->name, "REQUEST_URI") == 0) {
+			take(&k->request_uri, p);
+		} else if (strcmp(p->name, "QUERY_STRING") == 0) {
+			take(&k->query, p);
+		}
+	}
+}
+
+static int empty(const char *s)
+{
+	return !s || !*s;
+}
+
 /*
  * The path routing uses: DOCUMENT_URI (nginx's normalized, decoded $uri),
  * else SCRIPT_NAME + PATH_INFO (CGI), else REQUEST_URI up to the query.
  */
-static const char *request_path(struct sl_request *r)
+static const char *request_path(struct sl_request *r, const struct known *k)
 {
-	const char *uri = sl_param(r, "DOCUMENT_URI");
-	const char *script, *info, *q;
+	const char *q;
 
-	if (uri && *uri)
-		return uri;
-	script = sl_param(r, "SCRIPT_NAME");
-	info = sl_param(r, "PATH_INFO");
-	if ((script && *script) || (info && *info)) {
-		if (!info || !*info)
-			return script;
-		if (!script || !*script)
-			return info;
-		size_t a = strlen(script), b = strlen(info);
-		char *p = arena_alloc(&r->arena, a + b + 1);
+	if (!empty(k->document_uri))
+		return k->document_uri;
+	if (!empty(k->script_name) || !empty(k->path_info)) {
+		size_t a, b;
+		char *p;
 
+		if (empty(k->path_info))
+			return k->script_name;
+		if (empty(k->script_name))
+			return k->path_info;
+		a = strlen(k->script_name);
+		b = strlen(k->path_info);
+		p = arena_alloc(&r->arena, a + b + 1);
 		if (!p)
 			return NULL;
-		memcpy(p, script, a);
-		memcpy(p + a, info, b + 1);
+		memcpy(p, k->script_name, a);
+		memcpy(p + a, k->path_info, b + 1);
 		return p;
 	}
-	uri = sl_param(r, "REQUEST_URI");
-	if (!uri || !*uri)
+	if (empty(k->request_uri))
 		return NULL;
-	q = strchr(uri, '?');
-	return q ? arena_strndup(&r->arena, uri, (size_t)(q - uri)) : uri;
+	q = strchr(k->request_uri, '?');
+	return q ? arena_strndup(&r->arena, k->request_uri, (size_t)(q - k->request_uri))
+		 : k->request_uri;
 }
 
 /* Check what the request says about itself; 0, or an HTTP status to refuse with. */
 static int check_request(struct sl_request *r)
 {
-	const char *len = NULL;
-	const char *q;
+	struct known k;
 
-	for (size_t i = 0; i < r->nparams; i++) {
-		if (strcmp(r->params[i].name, "CONTENT_LENGTH") != 0)
-			continue;
-		if (len) {
-			log_msg(LOG_WARNING, "request %s: duplicate CONTENT_LENGTH; answering 400", r->id);
-			return 400;
-		}
-		len = r->params[i].value;
+	gather(r, &k);
+	if (k.nlength > 1) {
+		log_msg(LOG_WARNING, "request %s: duplicate CONTENT_LENGTH; answering 400", r->id);
+		return 400;
 	}
-	if (len && parse_length(len, &r->content_length) < 0) {
+	if (k.length && parse_length(k.length, &r->content_length) < 0) {
 		log_msg(LOG_WARNING, "request %s: malformed CONTENT_LENGTH \"%.40s\"; answering 400",
-			r->id, len);
+			r->id, k.length);
 		return 400;
 	}
 	if (r->content_length > r->cfg->limits.max_body_bytes) {
@@ -298,17 +369,15 @@ static int check_request(struct sl_request *r)
 			r->cfg->limits.max_body_bytes);
 		return 413;
 	}
-	r->method = sl_param(r, "REQUEST_METHOD");
-	r->path = request_path(r);
-	if (!r->method || !*r->method || !r->path || r->path[0] != '/') {
+	r->method = k.method ? k.method : "";
+	r->path = request_path(r, &k);
+	if (!*r->method || !r->path || r->path[0] != '/') {
 		log_msg(LOG_WARNING, "request %s: no REQUEST_METHOD or no absolute path "
 			"(DOCUMENT_URI, SCRIPT_NAME, REQUEST_URI); answering 400", r->id);
-		r->method = r->method ? r->method : "";
 		r->path = r->path ? r->path : "";
 		return 400;
 	}
-	q = sl_param(r, "QUERY_STRING");
-	r->query = q ? q : "";
+	r->query = k.query ? k.query : "";
 	r->no_body = strcmp(r->method, "HEAD") == 0;
 	return 0;
 }
@@ -323,10 +392,11 @@ static int route(struct sl_request *r)
 	if (res == ROUTER_FOUND)
 		return 0;
 	if (res == ROUTER_BAD_METHOD) {
-		error_response(r, 405, allow);
+		error_response(r, 405, allow, detail(r, "%s is not allowed on %s; the routes "
+						     "for this path take: %s", r->method, r->path, allow));
 		return 405;
 	}
-	error_response(r, 404, NULL);
+	error_response(r, 404, NULL, detail(r, "no route matches %s %s", r->method, r->path));
 	return 404;
 }
 
@@ -340,9 +410,10 @@ static int body_failure_status(int err)
 	return 400;
 }
 
-static void handler_failed(struct sl_request *r)
+static void handler_failed(struct sl_request *r, int err)
 {
 	const struct route *rt = r->match.route;
+	int status = r->body_errno ? body_failure_status(r->body_errno) : 500;
 
 	log_msg(LOG_ERROR, "request %s: handler failed in route %s %s of module %s%s",
 		r->id, rt->method ? rt->method : "*", rt->pattern,
@@ -356,7 +427,12 @@ static void handler_failed(struct sl_request *r)
 		r->conn->close_after = 1;
 		return;
 	}
-	error_response(r, r->body_errno ? body_failure_status(r->body_errno) : 500, NULL);
+	error_response(r, status, NULL,
+		       detail(r, "the handler of route %s %s (module %s) returned -1; errno "
+			      "was %d (%s)%s%s; it did not crash, so there is no backtrace",
+			      rt->method ? rt->method : "*", rt->pattern, module_name(rt->module),
+			      err, strerror(err), r->body_errno ? "; reading the body failed: " : "",
+			      r->body_errno ? strerror(r->body_errno) : ""));
 }
 
 /*
@@ -384,24 +460,29 @@ int request_run(struct sl_request *r)
 
 	r->served++;
 	if (status) {
-		error_response(r, status, NULL);
+		error_response(r, status, NULL, detail(r, "the request was refused before "
+						       "routing: see the error log for request %s", r->id));
 		c->close_after = 1;
 		return -1;
 	}
-	if (route(r) == 0) {
+	if (dev_route(r)) {
+		/* Answered by a development endpoint. */
+	} else if (route(r) == 0) {
 		for (int i = 0; i < r->match.ncaptures; i++)
 			r->captures[i] = arena_strndup(&r->arena, r->match.captures[i].value,
 						       r->match.captures[i].value_len);
 		current = r;
+		errno = 0;
 		if (r->match.route->handler(r) != 0)
-			handler_failed(r);
+			handler_failed(r, errno);
 		current = NULL;
 	}
 	drain_body(r);
 	if (r->body_errno && !r->head_sent && !r->aborted) {
 		/* The body turned out bad after the handler was done with it:
 		 * its answer must not stand for a request that was not whole. */
-		error_response(r, body_failure_status(r->body_errno), NULL);
+		error_response(r, body_failure_status(r->body_errno), NULL,
+			       detail(r, "the request body was bad: %s", strerror(r->body_errno)));
 		return -1;
 	}
 	if (r->aborted) {
