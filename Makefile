@@ -34,11 +34,18 @@ LDFLAGS  += $(LDFLAGS_$(PROFILE))
 CORE_SRCS := gateway/config.c gateway/log.c gateway/arena.c gateway/router.c \
              gateway/header.c gateway/module.c gateway/listen.c gateway/master.c \
              gateway/worker.c gateway/conn.c gateway/request.c gateway/fcgi.c \
-             gateway/io.c gateway/scoreboard.c gateway/crash.c gateway/symbols.c
+             gateway/io.c gateway/scoreboard.c gateway/crash.c gateway/symbols.c \
+             gateway/config_value.c
 MAIN_SRCS := gateway/main.c
+# The profile chooses files, not #ifdefs: the development seam (dev.h) is
+# stubs in production and the real thing in the dev profile.
+DEV_SRCS_prod := gateway/dev_none.c
+DEV_SRCS_dev  := gateway/dev.c gateway/dev_http.c
+CORE_SRCS     += $(DEV_SRCS_$(PROFILE))
+LIBS_dev      := -lmicrohttpd
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
 MAIN_OBJS := $(MAIN_SRCS:%.c=$(BUILD)/obj/%.o)
-LIBS      := -lconfig -ldl
+LIBS       = -lconfig -ldl $(LIBS_$(PROFILE))
 
 # Sample modules and test fixture modules, one .so per .c.
 APPS         := hello echo routes
@@ -54,7 +61,7 @@ TEST_LIBS := -lcriterion -lcurl
 
 BENCH_BIN := $(BUILD)/bench/fcgi-floor
 
-.PHONY: all run test bench deps deps-run deps-test deps-bench clean
+.PHONY: all run dev test tests bench check-prod deps-run deps-test deps-dev deps-bench clean
 all: $(BUILD)/sluice $(APP_SOS)
 
 # Modules resolve the sl_* API against the executable: export exactly
@@ -93,7 +100,9 @@ $(BENCH_BIN): tests/bench/fcgi-floor.c
 DEPS_BUILD := gcc make pkg-config libconfig-dev
 DEPS_RUN   := $(DEPS_BUILD) nginx-light curl
 DEPS_TEST  := $(DEPS_RUN) libcriterion-dev libcurl4-openssl-dev libfcgi-bin
-DEPS_BENCH := $(DEPS_RUN) wrk strace valgrind
+DEPS_TEST  += libmicrohttpd-dev binutils
+DEPS_DEV   := $(DEPS_BUILD) libmicrohttpd-dev curl
+DEPS_BENCH := $(DEPS_RUN) wrk strace valgrind libfcgi-dev
 
 define install_missing
 	@missing=$$(for p in $(1); do \
@@ -113,15 +122,34 @@ deps-test:
 	$(call install_missing,$(DEPS_TEST))
 deps-bench:
 	$(call install_missing,$(DEPS_BENCH))
+deps-dev:
+	$(call install_missing,$(DEPS_DEV))
 
 # ---- The quick-start commands -------------------------------------------
 run: deps-run
 	@$(MAKE) --no-print-directory all
 	@conf/run.sh $(BUILD)
 
+# Every suite runs against both profiles: the dev binary without --dev
+# must behave exactly like production.  Dev-only suites skip in prod.
 test: deps-test
-	@$(MAKE) --no-print-directory all $(TEST_BIN) $(FIXTURE_SOS)
-	$(TEST_BIN) --jobs=2 $(if $(FILTER),--filter='$(FILTER)')
+	@$(MAKE) --no-print-directory PROFILE=prod all tests
+	build/prod/sluice-tests --jobs=2 $(if $(FILTER),--filter='$(FILTER)')
+
+tests: $(TEST_BIN) $(FIXTURE_SOS)
+
+# The proof that the production binary holds nothing of development mode,
+# measured against the development objects themselves.
+DEV_OBJS := $(DEV_SRCS_dev:%.c=build/dev/obj/%.o)
+check-prod:
+	@$(MAKE) --no-print-directory PROFILE=prod all
+	@$(MAKE) --no-print-directory PROFILE=dev $(DEV_OBJS)
+	tests/check-prod.sh build/prod/sluice build/prod/obj $(DEV_OBJS)
+
+# The development loop: dev build, --dev, direct HTTP on :8081, auto-reload.
+dev: deps-dev
+	@$(MAKE) --no-print-directory PROFILE=dev all
+	@conf/dev.sh build/dev
 
 bench: deps-bench
 	@$(MAKE) --no-print-directory all $(BENCH_BIN)

@@ -11,11 +11,14 @@
  * its dotted path ("pm.max_children", "modules[1].mount").  An error that
  * belongs to the whole file (it cannot be read, a required key is
  * missing) has no line: "FILE: what is wrong".
+ *
+ * The syntax of single values (sizes, durations, addresses, modes) and
+ * the "did you mean" guesses live in config_value.c; this file walks the
+ * settings and holds the rules between keys, php-fpm's among them.
  */
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +28,7 @@
 #include <libconfig.h>
 
 #include "config.h"
+#include "config_value.h"
 
 /*
  * Bounds the parser accepts where defaults.h has none.  They are wide: they
@@ -35,12 +39,33 @@
 #define MAX_BYTES	(1LL << 40)	/* 1 TiB for one request's body or memory */
 #define MAX_CONNS	(1 << 20)	/* the kernel's default fs.nr_open */
 #define MAX_SECONDS	86400		/* a timeout over a day is a mistake */
+#define MAX_MS		(MAX_SECONDS * 1000LL)
 
 /*
  * An extra arena block is never smaller than ARENA_BLOCK_SIZE, so a
  * smaller max_request_memory would refuse every request that needs one.
  */
 #define MIN_REQUEST_MEMORY	ARENA_BLOCK_SIZE
+
+/*
+ * A worker's own resident memory is a megabyte or more, so a smaller
+ * pm.reload_on_rss would recycle every worker without end: it is read as
+ * a unit mistake ("256" meant as uWSGI's megabytes).
+ */
+#define MIN_RELOAD_ON_RSS	(1LL << 20)
+
+/*
+ * The master remembers this many crash times for emergency_restart_*
+ * (its crash_times[] table); php-fpm's users set 10 or so.
+ */
+#define MAX_EMERGENCY_RESTART_THRESHOLD	64
+
+/*
+ * php-fpm's emergency_restart_interval defaults to 0, which makes its
+ * threshold count crashes within no time at all; a minute makes
+ * "emergency_restart_threshold = 10" alone mean 10 crashes a minute.
+ */
+#define DEFAULT_EMERGENCY_RESTART_INTERVAL	60
 
 /* The state of one config_load call; nothing here outlives it. */
 struct loader {
@@ -50,23 +75,23 @@ struct loader {
 	size_t errlen;
 };
 
-/* The keys each level accepts, for unknown-key errors and suggestions. */
-struct keyset {
-	const char *prefix;	/* "" at the top, else the group's name */
-	const char *const *names;
-};
-
 enum { KS_TOP, KS_LISTEN, KS_PM, KS_LIMITS, KS_MODULE };
 
+/* The keys each level accepts, for unknown-key errors and suggestions. */
 static const char *const top_keys[] = {
 	"error_log", "log_level", "user", "group", "listen", "pm", "limits",
-	"modules", NULL
+	"modules", "request_terminate_timeout", "request_slowlog_timeout",
+	"slowlog", "emergency_restart_threshold", "emergency_restart_interval",
+	NULL
 };
 static const char *const listen_keys[] = {
 	"address", "backlog", "mode", "owner", "group", NULL
 };
 static const char *const pm_keys[] = {
-	"mode", "max_children", "max_requests", NULL
+	"mode", "max_children", "start_servers", "min_spare_servers",
+	"max_spare_servers", "max_spawn_rate", "process_idle_timeout",
+	"max_requests", "max_requests_jitter", "min_recycle_interval",
+	"reload_on_rss", NULL
 };
 static const char *const limits_keys[] = {
 	"max_params_bytes", "max_params", "max_header_bytes", "max_body_bytes",
@@ -75,7 +100,7 @@ static const char *const limits_keys[] = {
 };
 static const char *const module_keys[] = { "path", "mount", NULL };
 
-static const struct keyset keysets[] = {
+static const struct config_keyset keysets[] = {
 	[KS_TOP] = { "", top_keys },
 	[KS_LISTEN] = { "listen", listen_keys },
 	[KS_PM] = { "pm", pm_keys },
@@ -157,67 +182,6 @@ static const char *type_name(const config_setting_t *s)
 
 /* ---- Unknown keys ---------------------------------------------------- */
 
-/* Levenshtein distance, capped: names longer than 31 bytes count as far. */
-static size_t distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	size_t row[32], i, j, diag, up;
-
-	if (la >= 32 || lb >= 32)
-		return SIZE_MAX;
-	for (j = 0; j <= lb; j++)
-		row[j] = j;
-	for (i = 1; i <= la; i++) {
-		diag = row[0];
-		row[0] = i;
-		for (j = 1; j <= lb; j++) {
-			up = row[j];
-			row[j] = diag + (a[i - 1] != b[j - 1]);
-			if (up + 1 < row[j])
-				row[j] = up + 1;
-			if (row[j - 1] + 1 < row[j])
-				row[j] = row[j - 1] + 1;
-			diag = up;
-		}
-	}
-	return row[lb];
-}
-
-/*
- * The key the user probably meant by `name`: the closest name of the same
- * level (edit distance 2 at most), else the same name at another level
- * ("max_children" at the top is pm's).  Returns the name and sets *where
- * to its level, or returns NULL when nothing is close.
- */
-static const char *suggest(const struct keyset *here, const char *name,
-			   const struct keyset **where)
-{
-	const char *best = NULL;
-	size_t d, bestd = 3;
-
-	*where = here;
-	for (const char *const *k = here->names; *k; k++) {
-		d = distance(name, *k);
-		if (d < bestd) {
-			bestd = d;
-			best = *k;
-		}
-	}
-	if (best)
-		return best;
-	for (size_t i = 0; i < NKEYSETS; i++) {
-		if (&keysets[i] == here || !keysets[i].prefix)
-			continue;
-		for (const char *const *k = keysets[i].names; *k; k++) {
-			if (strcmp(name, *k) == 0) {
-				*where = &keysets[i];
-				return *k;
-			}
-		}
-	}
-	return NULL;
-}
-
 static int known(const char *const *names, const char *name)
 {
 	for (; *names; names++)
@@ -231,10 +195,10 @@ static int known(const char *const *names, const char *name)
  * group's dotted name as the user sees it ("" at the top, "modules[2]").
  */
 static int check_keys(struct loader *ld, const config_setting_t *group,
-		      const struct keyset *ks, const char *path)
+		      const struct config_keyset *ks, const char *path)
 {
 	char hint[160] = "";
-	const struct keyset *where;
+	const struct config_keyset *where;
 	const config_setting_t *s;
 	const char *name, *want, *prefix;
 
@@ -243,7 +207,7 @@ static int check_keys(struct loader *ld, const config_setting_t *group,
 		name = config_setting_name(s);
 		if (known(ks->names, name))
 			continue;
-		want = suggest(ks, name, &where);
+		want = config_value_suggest(keysets, NKEYSETS, ks, name, &where);
 		if (want) {
 			prefix = where == ks ? path : where->prefix;
 			snprintf(hint, sizeof(hint), " (did you mean \"%s%s%s\"?)",
@@ -257,10 +221,6 @@ static int check_keys(struct loader *ld, const config_setting_t *group,
 
 /* ---- Values ---------------------------------------------------------- */
 
-/* The characters of a libconfig setting name. */
-static const char name_chars[] = "abcdefghijklmnopqrstuvwxyz"
-				 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-*";
-
 /* The part of a dotted key after the last dot: the member's own name. */
 static const char *leaf(const char *key)
 {
@@ -269,25 +229,10 @@ static const char *leaf(const char *key)
 	return dot ? dot + 1 : key;
 }
 
-/* Line `line` (1-based) of `file` into buf; -1 when it cannot be had. */
-static int source_line(const char *file, unsigned line, char *buf, size_t size)
+/* The member of `group` that `key` names, NULL when absent. */
+static const config_setting_t *member(const config_setting_t *group, const char *key)
 {
-	FILE *fp = fopen(file, "r");
-	unsigned n = 0;
-	int rc = -1;
-
-	if (!fp)
-		return -1;
-	while (fgets(buf, (int)size, fp)) {
-		if (strchr(buf, '\n') && ++n == line) {
-			rc = 0;
-			break;
-		}
-		if (!strchr(buf, '\n') && feof(fp) && ++n == line)
-			rc = 0;
-	}
-	fclose(fp);
-	return rc;
+	return config_setting_get_member(group, leaf(key));
 }
 
 /*
@@ -300,32 +245,18 @@ static int source_line(const char *file, unsigned line, char *buf, size_t size)
 static int int_wrapped(const struct loader *ld, const config_setting_t *s)
 {
 	const char *name = config_setting_name(s);
-	char path[PATH_MAX], buf[1024], *p, *end;
+	char path[PATH_MAX], line[1024];
 	const char *file;
-	size_t len;
 	long long v;
+	int r;
 
 	file = source_path(ld, config_setting_source_file(s), path, sizeof(path));
-	if (!name || source_line(file, config_setting_source_line(s), buf, sizeof(buf)) < 0)
+	if (!name || config_value_source_line(file, config_setting_source_line(s),
+					      line, sizeof(line)) < 0)
 		return 0;
-	len = strlen(name);
-	for (p = strstr(buf, name); p; p = strstr(p + 1, name)) {
-		end = p + len + strspn(p + len, " \t");
-		if ((p == buf || !strchr(name_chars, p[-1])) && (*end == '=' || *end == ':'))
-			break;
-	}
-	if (!p)
-		return 0;
-	p = end + 1 + strspn(end + 1, " \t");
-	errno = 0;
-	if ((p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
-	    || (p[0] == '-' && p[1] == '0' && (p[2] == 'x' || p[2] == 'X')))
-		v = strtoll(p, &end, 16);
-	else
-		v = strtoll(p, &end, 10);
-	if (end == p)
-		return 0;
-	return errno == ERANGE || v != config_setting_get_int64(s);
+	r = config_value_literal(line, name, &v);
+	return r == CONFIG_VALUE_TOO_BIG
+	       || (r == CONFIG_VALUE_OK && v != config_setting_get_int64(s));
 }
 
 /*
@@ -356,45 +287,12 @@ static int in_range(struct loader *ld, const config_setting_t *s, const char *ke
 }
 
 /*
- * A number with an optional unit suffix: "8M", "30s".  `units` lists the
- * suffix letters and `mult` their multipliers.  Anything else (a sign,
- * spaces, a fraction, two letters) is refused.  Returns -1 on bad syntax,
- * -2 when the value exceeds `max`.
- */
-static int parse_suffixed(const char *str, const char *units,
-			  const long long *mult, long long max, long long *out)
-{
-	long long v = 0, m = 1;
-	const char *p = str, *u;
-
-	if (*p < '0' || *p > '9')
-		return -1;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		if (v > (max - (*p - '0')) / 10)
-			return -2;
-		v = v * 10 + (*p - '0');
-	}
-	if (*p) {
-		u = strchr(units, *p);
-		if (!u || p[1])
-			return -1;
-		m = mult[u - units];
-	}
-	if (v > max / m)
-		return -2;
-	*out = v * m;
-	return 0;
-}
-
-/*
  * A byte count: an integer, or a string with an optional binary K, M or
  * G suffix ("64K" is 65536), checked against [min, max].
  */
 static int size_value(struct loader *ld, const config_setting_t *s, const char *key,
 		      long long min, long long max, long long *out)
 {
-	static const long long mult[] = { 1LL << 10, 1LL << 10, 1LL << 20,
-					  1LL << 20, 1LL << 30, 1LL << 30 };
 	const char *str;
 	long long v;
 	int r;
@@ -404,11 +302,11 @@ static int size_value(struct loader *ld, const config_setting_t *s, const char *
 			return -1;
 	} else {
 		str = config_setting_get_string(s);
-		r = parse_suffixed(str, "kKmMgG", mult, MAX_BYTES, &v);
-		if (r == -1)
+		r = config_value_size(str, MAX_BYTES, &v);
+		if (r == CONFIG_VALUE_SYNTAX)
 			return fail(ld, s, "%s must be a size such as 65536, \"64K\", "
 				    "\"8M\" or \"1G\", not \"%s\"", key, str);
-		if (r == -2)
+		if (r == CONFIG_VALUE_TOO_BIG)
 			return fail(ld, s, "%s must be between %lld and %lld, not \"%s\"",
 				    key, min, max, str);
 	}
@@ -418,38 +316,36 @@ static int size_value(struct loader *ld, const config_setting_t *s, const char *
 	return 0;
 }
 
-/* Seconds: an integer, or a string with an s, m or h suffix ("5m"). */
-static int seconds_value(struct loader *ld, const config_setting_t *s, const char *key,
-			 int *out)
+/*
+ * A duration into *ms: an integer of seconds, or a string with an ms, s,
+ * m or h suffix, between `min` seconds and a day.  A key that counts in
+ * `whole` seconds refuses "1500ms" rather than round it.
+ */
+static int duration_value(struct loader *ld, const config_setting_t *s, const char *key,
+			  int min, int whole, long long *ms)
 {
-	static const long long mult[] = { 1, 60, 3600 };
 	const char *str;
 	long long v;
 	int r;
 
 	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
-		if (integer(ld, s, key, &v) < 0)
+		if (integer(ld, s, key, &v) < 0 || in_range(ld, s, key, v, min, MAX_SECONDS) < 0)
 			return -1;
-	} else {
-		str = config_setting_get_string(s);
-		r = parse_suffixed(str, "smh", mult, MAX_SECONDS, &v);
-		if (r == -1)
-			return fail(ld, s, "%s must be a duration such as 30, \"30s\", "
-				    "\"5m\" or \"1h\", not \"%s\"", key, str);
-		if (r == -2)
-			return fail(ld, s, "%s must be between 1 and %d seconds, not \"%s\"",
-				    key, MAX_SECONDS, str);
+		*ms = v * 1000;
+		return 0;
 	}
-	if (in_range(ld, s, key, v, 1, MAX_SECONDS) < 0)
-		return -1;
-	*out = (int)v;
-	return 0;
-}
-
-/* The member of `group` that `key` names, NULL when absent. */
-static const config_setting_t *member(const config_setting_t *group, const char *key)
-{
-	return config_setting_get_member(group, leaf(key));
+	str = config_setting_get_string(s);
+	r = config_value_duration(str, MAX_MS, ms);
+	if (r == CONFIG_VALUE_SYNTAX)
+		return fail(ld, s, "%s must be a duration such as %s, not \"%s\"", key,
+			    whole ? "30, \"30s\", \"5m\" or \"1h\""
+				  : "1, \"500ms\", \"2s\" or \"1m\"", str);
+	if (r == CONFIG_VALUE_TOO_BIG)
+		return fail(ld, s, "%s must be between %d and %d seconds, not \"%s\"",
+			    key, min, MAX_SECONDS, str);
+	if (whole && *ms % 1000)
+		return fail(ld, s, "%s is a whole number of seconds, not \"%s\"", key, str);
+	return in_range(ld, s, key, *ms / 1000, min, MAX_SECONDS);
 }
 
 /* An optional integer in [min, max]; *out keeps its default when absent. */
@@ -475,12 +371,34 @@ static int get_size(struct loader *ld, const config_setting_t *group, const char
 	return s ? size_value(ld, s, key, min, max, out) : 0;
 }
 
+/* Whole seconds, at least `min` (0 where 0 means off), at most a day. */
 static int get_seconds(struct loader *ld, const config_setting_t *group,
-		       const char *key, int *out)
+		       const char *key, int min, int *out)
 {
 	const config_setting_t *s = member(group, key);
+	long long ms;
 
-	return s ? seconds_value(ld, s, key, out) : 0;
+	if (!s)
+		return 0;
+	if (duration_value(ld, s, key, min, 1, &ms) < 0)
+		return -1;
+	*out = (int)(ms / 1000);
+	return 0;
+}
+
+/* Milliseconds, from 0 to a day. */
+static int get_ms(struct loader *ld, const config_setting_t *group, const char *key,
+		  int *out)
+{
+	const config_setting_t *s = member(group, key);
+	long long ms;
+
+	if (!s)
+		return 0;
+	if (duration_value(ld, s, key, 0, 0, &ms) < 0)
+		return -1;
+	*out = (int)ms;
+	return 0;
 }
 
 /* A non-empty string from `s`. */
@@ -541,76 +459,46 @@ static char *resolve(const struct loader *ld, const char *path)
 	return out;
 }
 
-/* ---- The sections ---------------------------------------------------- */
-
 /*
- * A TCP address, "host:port" or "[v6]:port".  The host is resolved when
- * the socket is bound; here it only has to be there and not be "*",
- * which other servers read as "every address" and which we want spelled
- * out (0.0.0.0 or [::]).
+ * An optional log file path into *out, a relative one resolved against
+ * the config folder; "stderr" is kept as written, for the caller to take
+ * or refuse.
  */
-static int check_tcp(struct loader *ld, const config_setting_t *s, const char *key,
-		     const char *addr)
+static int get_path(struct loader *ld, const config_setting_t *group, const char *key,
+		    char **out)
 {
-	const char *host = addr, *port, *close;
-	size_t hostlen;
-	long v = 0;
+	char *abs;
 
-	if (addr[0] == '[') {
-		close = strchr(addr, ']');
-		if (!close || close[1] != ':')
-			return fail(ld, s, "%s: an IPv6 address is written [address]:port, "
-				    "not \"%s\"", key, addr);
-		host = addr + 1;
-		hostlen = (size_t)(close - host);
-		port = close + 2;
-	} else {
-		port = strrchr(addr, ':') + 1;
-		hostlen = (size_t)(port - 1 - addr);
-		if (memchr(addr, ':', hostlen))
-			return fail(ld, s, "%s: an IPv6 address is written in brackets, "
-				    "[address]:port, not \"%s\"", key, addr);
-	}
-	if (hostlen == 0)
-		return fail(ld, s, "%s needs a host before the port (127.0.0.1:9000), "
-			    "not \"%s\"", key, addr);
-	if (hostlen == 1 && host[0] == '*')
-		return fail(ld, s, "%s needs an explicit host (0.0.0.0, [::] or "
-			    "127.0.0.1), not \"%s\"", key, addr);
-	for (const char *p = port; *p; p++) {
-		if (*p < '0' || *p > '9' || p - port >= 5)
-			return fail(ld, s, "%s: the port must be a number between 1 and "
-				    "65535, not \"%s\"", key, port);
-		v = v * 10 + (*p - '0');
-	}
-	if (v < 1 || v > 65535)
-		return fail(ld, s, "%s: the port must be a number between 1 and 65535, "
-			    "not \"%s\"", key, port);
+	if (get_string(ld, group, key, out) < 0)
+		return -1;
+	if (!*out || (*out)[0] == '/' || strcmp(*out, "stderr") == 0)
+		return 0;
+	abs = resolve(ld, *out);
+	if (!abs)
+		return fail_nomem(ld, member(group, key));
+	free(*out);
+	*out = abs;
 	return 0;
 }
 
+/* ---- listen ---------------------------------------------------------- */
+
 /*
- * The listening address.  "unix:PATH", a path starting with '/' or '.',
- * or a name without ':' is a unix socket, stored as an absolute path
- * (without "unix:"), relative ones resolved against the config folder;
- * anything else with a ':' is host:port, stored as written.
+ * The listening address: a unix socket is stored as an absolute path
+ * (without "unix:"), a relative one resolved against the config folder;
+ * host:port is stored as written.
  */
 static int parse_address(struct loader *ld, const config_setting_t *s, const char *key)
 {
 	const size_t sun_max = sizeof(((struct sockaddr_un *)0)->sun_path) - 1;
 	const char *addr, *path;
+	char why[256];
 	size_t len;
 
 	if (string_value(ld, s, key, &addr) < 0)
 		return -1;
-	path = strncmp(addr, "unix:", 5) == 0 ? addr + 5 : addr;
-	if (path == addr && addr[0] != '/' && addr[0] != '.' && strchr(addr, ':')) {
-		if (check_tcp(ld, s, key, addr) < 0)
-			return -1;
-		path = NULL;
-	} else if (*path == '\0') {
-		return fail(ld, s, "%s: \"unix:\" needs a socket path after it", key);
-	}
+	if (config_value_address(key, addr, &path, why, sizeof(why)) < 0)
+		return fail(ld, s, "%s", why);
 	ld->cfg->listen.address = path ? resolve(ld, path) : strdup(addr);
 	if (!ld->cfg->listen.address)
 		return fail_nomem(ld, s);
@@ -631,9 +519,8 @@ static int parse_mode(struct loader *ld, const config_setting_t *group)
 {
 	const config_setting_t *s = member(group, "listen.mode");
 	const char *str;
-	char digits[32], *end;
+	char digits[32];
 	long long v;
-	long m;
 
 	if (!s)
 		return 0;
@@ -648,12 +535,9 @@ static int parse_mode(struct loader *ld, const config_setting_t *group)
 			snprintf(digits, sizeof(digits), "%lld", v);
 		str = digits;
 	}
-	errno = 0;
-	m = strtol(str, &end, 8);
-	if (*str < '0' || *str > '7' || *end || errno || m > 0777)
+	if (config_value_mode(str, &ld->cfg->listen.mode) < 0)
 		return fail(ld, s, "listen.mode must be permission bits in octal, such "
 			    "as \"0660\", not \"%s\"", str);
-	ld->cfg->listen.mode = (mode_t)m;
 	return 0;
 }
 
@@ -685,34 +569,202 @@ static int parse_listen(struct loader *ld, const config_setting_t *root)
 	return 0;
 }
 
-static int parse_pm(struct loader *ld, const config_setting_t *root)
+/* ---- pm -------------------------------------------------------------- */
+
+static int parse_pm_mode(struct loader *ld, const config_setting_t *pm)
 {
-	const config_setting_t *pm, *s;
+	static const char *const modes[] = {
+		[PM_STATIC] = "static", [PM_DYNAMIC] = "dynamic", [PM_ONDEMAND] = "ondemand",
+	};
+	const config_setting_t *s = member(pm, "pm.mode");
 	const char *mode;
 
-	if (get_group(ld, root, "pm", &pm) < 0)
-		return -1;
-	if (!pm)
+	if (!s)
 		return 0;
-	if (check_keys(ld, pm, &keysets[KS_PM], "pm") < 0)
+	if (string_value(ld, s, "pm.mode", &mode) < 0)
 		return -1;
-	s = member(pm, "pm.mode");
-	if (s) {
-		if (string_value(ld, s, "pm.mode", &mode) < 0)
-			return -1;
-		if (strcmp(mode, "dynamic") == 0 || strcmp(mode, "ondemand") == 0)
-			return fail(ld, s, "pm.mode \"%s\" is not available yet; "
-				    "use \"static\"", mode);
-		if (strcmp(mode, "static") != 0)
-			return fail(ld, s, "pm.mode must be \"static\", not \"%s\"", mode);
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		if (strcmp(mode, modes[i]) == 0) {
+			ld->cfg->pm.mode = (enum pm_mode)i;
+			return 0;
+		}
 	}
+	return fail(ld, s, "pm.mode must be \"static\", \"dynamic\" or \"ondemand\", "
+		    "not \"%s\"", mode);
+}
+
+/*
+ * The pool's size and pace.  Like php-fpm, keys of another mode (spare
+ * servers in a static pool) are accepted and range-checked, then ignored.
+ */
+static int parse_pm_pool(struct loader *ld, const config_setting_t *pm)
+{
+	struct sl_config *cfg = ld->cfg;
+
 	if (get_int(ld, pm, "pm.max_children", 1, MAX_MAX_CHILDREN,
-		    &ld->cfg->pm.max_children) < 0
-	    || get_int(ld, pm, "pm.max_requests", 0, INT_MAX,
-		       &ld->cfg->pm.max_requests) < 0)
+		    &cfg->pm.max_children) < 0
+	    || get_int(ld, pm, "pm.start_servers", 1, MAX_MAX_CHILDREN,
+		       &cfg->pm.start_servers) < 0
+	    || get_int(ld, pm, "pm.min_spare_servers", 1, MAX_MAX_CHILDREN,
+		       &cfg->pm.min_spare_servers) < 0
+	    || get_int(ld, pm, "pm.max_spare_servers", 1, MAX_MAX_CHILDREN,
+		       &cfg->pm.max_spare_servers) < 0
+	    || get_int(ld, pm, "pm.max_spawn_rate", 1, MAX_MAX_CHILDREN,
+		       &cfg->pm.max_spawn_rate) < 0
+	    || get_seconds(ld, pm, "pm.process_idle_timeout", 1,
+			   &cfg->pm.process_idle_timeout) < 0)
 		return -1;
 	return 0;
 }
+
+/* When and how often workers are replaced by fresh ones. */
+static int parse_pm_recycling(struct loader *ld, const config_setting_t *pm)
+{
+	struct sl_config *cfg = ld->cfg;
+
+	if (get_int(ld, pm, "pm.max_requests", 0, INT_MAX, &cfg->pm.max_requests) < 0
+	    || get_int(ld, pm, "pm.max_requests_jitter", 0, INT_MAX,
+		       &cfg->pm.max_requests_jitter) < 0
+	    || get_ms(ld, pm, "pm.min_recycle_interval", &cfg->pm.min_recycle_interval_ms) < 0
+	    || get_size(ld, pm, "pm.reload_on_rss", 0, MAX_BYTES, &cfg->pm.reload_on_rss) < 0)
+		return -1;
+	if (cfg->pm.max_requests_jitter > INT_MAX - cfg->pm.max_requests)
+		return fail(ld, member(pm, "pm.max_requests_jitter"), "pm.max_requests (%d) "
+			    "plus pm.max_requests_jitter (%d) must be at most %d",
+			    cfg->pm.max_requests, cfg->pm.max_requests_jitter, INT_MAX);
+	if (cfg->pm.reload_on_rss > 0 && cfg->pm.reload_on_rss < MIN_RELOAD_ON_RSS)
+		return fail(ld, member(pm, "pm.reload_on_rss"), "pm.reload_on_rss is in "
+			    "bytes, and %lld is less than a worker's own size: write a size "
+			    "such as \"256M\", or 0 for off", cfg->pm.reload_on_rss);
+	return 0;
+}
+
+static int written(const config_setting_t *pm, const char *key)
+{
+	return pm && member(pm, key);
+}
+
+/*
+ * php-fpm has no defaults for the spare counts; ours (defaults.h) are cut
+ * to max_children in a smaller pool, so that a small dynamic pool needs
+ * no more than its mode.  start_servers, unless written, is php-fpm's
+ * min_spare + (max_spare - min_spare) / 2.
+ */
+static void pm_defaults(struct sl_config *cfg, const config_setting_t *pm)
+{
+	if (!written(pm, "pm.max_spare_servers")
+	    && cfg->pm.max_spare_servers > cfg->pm.max_children)
+		cfg->pm.max_spare_servers = cfg->pm.max_children;
+	if (!written(pm, "pm.min_spare_servers")
+	    && cfg->pm.min_spare_servers > cfg->pm.max_spare_servers)
+		cfg->pm.min_spare_servers = cfg->pm.max_spare_servers;
+	if (!written(pm, "pm.start_servers"))
+		cfg->pm.start_servers = cfg->pm.min_spare_servers
+			+ (cfg->pm.max_spare_servers - cfg->pm.min_spare_servers) / 2;
+}
+
+/* "pm.max_children (4)", or "pm.max_children (2, the default)". */
+static const char *shown(const config_setting_t *pm, const char *key, int v,
+			 char *buf, size_t size)
+{
+	snprintf(buf, size, "%s (%d%s)", key, v, member(pm, key) ? "" : ", the default");
+	return buf;
+}
+
+/*
+ * "`a` must be `rel` `b`" was broken: say so at the line of `a`, or of
+ * `b` when `a` was not written.
+ */
+static int conflict(struct loader *ld, const config_setting_t *pm, const char *a, int va,
+		    const char *rel, const char *b, int vb)
+{
+	const config_setting_t *at = member(pm, a) ? member(pm, a) : member(pm, b);
+	char sa[64], sb[64];
+
+	return fail(ld, at ? at : pm, "%s must be %s %s", shown(pm, a, va, sa, sizeof(sa)),
+		    rel, shown(pm, b, vb, sb, sizeof(sb)));
+}
+
+/* php-fpm's checks of a dynamic pool (fpm_conf.c), errors here. */
+static int check_dynamic(struct loader *ld, const config_setting_t *pm)
+{
+	int children = ld->cfg->pm.max_children, start = ld->cfg->pm.start_servers;
+	int min = ld->cfg->pm.min_spare_servers, max = ld->cfg->pm.max_spare_servers;
+
+	if (min > children)
+		return conflict(ld, pm, "pm.min_spare_servers", min, "at most",
+				"pm.max_children", children);
+	if (max > children)
+		return conflict(ld, pm, "pm.max_spare_servers", max, "at most",
+				"pm.max_children", children);
+	if (max < min)
+		return conflict(ld, pm, "pm.max_spare_servers", max, "at least",
+				"pm.min_spare_servers", min);
+	if (start < min)
+		return conflict(ld, pm, "pm.start_servers", start, "at least",
+				"pm.min_spare_servers", min);
+	if (start > max)
+		return conflict(ld, pm, "pm.start_servers", start, "at most",
+				"pm.max_spare_servers", max);
+	return 0;
+}
+
+/*
+ * Every key first, then the defaults that depend on them, then the rules
+ * between them: pm.max_children may come after the spare counts.
+ */
+static int parse_pm(struct loader *ld, const config_setting_t *root)
+{
+	const config_setting_t *pm;
+
+	if (get_group(ld, root, "pm", &pm) < 0)
+		return -1;
+	if (pm && (check_keys(ld, pm, &keysets[KS_PM], "pm") < 0
+		   || parse_pm_mode(ld, pm) < 0
+		   || parse_pm_pool(ld, pm) < 0
+		   || parse_pm_recycling(ld, pm) < 0))
+		return -1;
+	pm_defaults(ld->cfg, pm);
+	if (ld->cfg->pm.mode == PM_DYNAMIC)
+		return check_dynamic(ld, pm);
+	return 0;
+}
+
+/* ---- The request watchdog -------------------------------------------- */
+
+/*
+ * php-fpm's top-level request_*_timeout, slowlog and emergency_restart_*.
+ * A slowlog timeout at or past the terminate timeout would never fire, so
+ * php-fpm's warning is an error here.
+ */
+static int parse_watchdog(struct loader *ld, const config_setting_t *root)
+{
+	struct sl_config *cfg = ld->cfg;
+
+	if (get_seconds(ld, root, "request_terminate_timeout", 0,
+			&cfg->request_terminate_timeout) < 0
+	    || get_seconds(ld, root, "request_slowlog_timeout", 0,
+			   &cfg->request_slowlog_timeout) < 0
+	    || get_path(ld, root, "slowlog", &cfg->slowlog) < 0
+	    || get_int(ld, root, "emergency_restart_threshold", 0,
+		       MAX_EMERGENCY_RESTART_THRESHOLD, &cfg->emergency_restart_threshold) < 0
+	    || get_seconds(ld, root, "emergency_restart_interval", 1,
+			   &cfg->emergency_restart_interval) < 0)
+		return -1;
+	if (cfg->slowlog && strcmp(cfg->slowlog, "stderr") == 0)
+		return fail(ld, member(root, "slowlog"), "slowlog must be a file; leave it "
+			    "unset to write slow-request reports to error_log");
+	if (cfg->request_terminate_timeout > 0
+	    && cfg->request_slowlog_timeout >= cfg->request_terminate_timeout)
+		return fail(ld, member(root, "request_slowlog_timeout"),
+			    "request_slowlog_timeout (%ds) must be less than "
+			    "request_terminate_timeout (%ds), or requests are stopped "
+			    "before they are reported slow", cfg->request_slowlog_timeout,
+			    cfg->request_terminate_timeout);
+	return 0;
+}
+
+/* ---- limits and modules ---------------------------------------------- */
 
 static int parse_limits(struct loader *ld, const config_setting_t *root)
 {
@@ -739,10 +791,10 @@ static int parse_limits(struct loader *ld, const config_setting_t *root)
 			MAX_BYTES, &cfg->limits.max_request_memory) < 0
 	    || get_int(ld, g, "limits.max_conns", 1, MAX_CONNS,
 		       &cfg->limits.max_conns) < 0
-	    || get_seconds(ld, g, "limits.read_timeout", &cfg->limits.read_timeout) < 0
-	    || get_seconds(ld, g, "limits.write_timeout", &cfg->limits.write_timeout) < 0
-	    || get_seconds(ld, g, "limits.idle_timeout", &cfg->limits.idle_timeout) < 0
-	    || get_seconds(ld, g, "limits.shutdown_timeout",
+	    || get_seconds(ld, g, "limits.read_timeout", 1, &cfg->limits.read_timeout) < 0
+	    || get_seconds(ld, g, "limits.write_timeout", 1, &cfg->limits.write_timeout) < 0
+	    || get_seconds(ld, g, "limits.idle_timeout", 1, &cfg->limits.idle_timeout) < 0
+	    || get_seconds(ld, g, "limits.shutdown_timeout", 1,
 			   &cfg->limits.shutdown_timeout) < 0)
 		return -1;
 	cfg->limits.max_params_bytes = (size_t)params_bytes;
@@ -750,27 +802,11 @@ static int parse_limits(struct loader *ld, const config_setting_t *root)
 	return 0;
 }
 
-/* A mount is "/" or an absolute prefix without a trailing or double '/'. */
-static int check_mount(struct loader *ld, const config_setting_t *s, const char *key,
-		       const char *mount)
-{
-	size_t len = strlen(mount);
-
-	if (mount[0] != '/')
-		return fail(ld, s, "%s must start with '/', not \"%s\"", key, mount);
-	if (len > 1 && mount[len - 1] == '/')
-		return fail(ld, s, "%s must not end with '/' (write \"%.*s\"), not \"%s\"",
-			    key, (int)(len - 1), mount, mount);
-	if (strstr(mount, "//"))
-		return fail(ld, s, "%s must not contain \"//\", not \"%s\"", key, mount);
-	return 0;
-}
-
 static int parse_module(struct loader *ld, const config_setting_t *s, int i)
 {
 	struct module_config *mc = &ld->cfg->modules[i];
 	const config_setting_t *p;
-	char where[24], key[32];
+	char where[24], key[32], why[256];
 	const char *str;
 
 	snprintf(where, sizeof(where), "modules[%d]", i);
@@ -794,8 +830,10 @@ static int parse_module(struct loader *ld, const config_setting_t *s, int i)
 	snprintf(key, sizeof(key), "modules[%d].mount", i);
 	p = member(s, key);
 	str = "/";
-	if (p && (string_value(ld, p, key, &str) < 0 || check_mount(ld, p, key, str) < 0))
+	if (p && string_value(ld, p, key, &str) < 0)
 		return -1;
+	if (p && config_value_mount(key, str, why, sizeof(why)) < 0)
+		return fail(ld, p, "%s", why);
 	mc->mount = strdup(str);
 	if (!mc->mount)
 		return fail_nomem(ld, p ? p : s);
@@ -837,16 +875,8 @@ static int parse_process(struct loader *ld, const config_setting_t *root)
 
 	if (get_string(ld, root, "user", &cfg->user) < 0
 	    || get_string(ld, root, "group", &cfg->group) < 0
-	    || get_string(ld, root, "error_log", &cfg->error_log) < 0)
+	    || get_path(ld, root, "error_log", &cfg->error_log) < 0)
 		return -1;
-	if (strcmp(cfg->error_log, "stderr") != 0 && cfg->error_log[0] != '/') {
-		char *abs = resolve(ld, cfg->error_log);
-
-		if (!abs)
-			return fail_nomem(ld, member(root, "error_log"));
-		free(cfg->error_log);
-		cfg->error_log = abs;
-	}
 	s = member(root, "log_level");
 	if (!s)
 		return 0;
@@ -875,7 +905,13 @@ static int set_defaults(struct sl_config *cfg, const char *path)
 	cfg->listen.mode = 0660;
 	cfg->pm.mode = PM_STATIC;
 	cfg->pm.max_children = DEFAULT_MAX_CHILDREN;
-	cfg->pm.max_requests = 0;
+	cfg->pm.min_spare_servers = DEFAULT_MIN_SPARE;
+	cfg->pm.max_spare_servers = DEFAULT_MAX_SPARE;
+	cfg->pm.max_spawn_rate = DEFAULT_MAX_SPAWN_RATE;
+	cfg->pm.process_idle_timeout = DEFAULT_PROCESS_IDLE_TIMEOUT;
+	cfg->pm.max_requests_jitter = DEFAULT_MAX_REQUESTS_JITTER;
+	cfg->pm.min_recycle_interval_ms = DEFAULT_MIN_RECYCLE_INTERVAL_MS;
+	cfg->emergency_restart_interval = DEFAULT_EMERGENCY_RESTART_INTERVAL;
 	cfg->limits.max_params_bytes = DEFAULT_MAX_PARAMS_BYTES;
 	cfg->limits.max_params = DEFAULT_MAX_PARAMS;
 	cfg->limits.max_header_bytes = DEFAULT_MAX_HEADER_BYTES;
@@ -905,16 +941,6 @@ static char *folder_of(const char *path)
 	return abs;
 }
 
-/* Does `line` start with a dotted name, as php-fpm's "pm.max_children"? */
-static int dotted_key(const char *line)
-{
-	size_t n;
-
-	line += strspn(line, " \t");
-	n = strspn(line, name_chars);
-	return n > 0 && line[n] == '.' && strspn(line + n + 1, name_chars) > 0;
-}
-
 /*
  * A syntax error, as libconfig reports it, with a hint for the one
  * mistake every php-fpm user makes: dotted names are groups here.
@@ -926,8 +952,8 @@ static int syntax_error(struct loader *ld, const config_t *lc)
 	int line = config_error_line(lc);
 	const char *hint = "";
 
-	if (line > 0 && source_line(file, (unsigned)line, buf, sizeof(buf)) == 0
-	    && dotted_key(buf))
+	if (line > 0 && config_value_source_line(file, (unsigned)line, buf, sizeof(buf)) == 0
+	    && config_value_dotted(buf))
 		hint = " (names cannot contain '.': php-fpm's "
 		       "\"pm.max_children = 4;\" is \"pm = { max_children = 4; };\" here)";
 	if (ld->errlen)
@@ -965,6 +991,7 @@ static int parse_root(struct loader *ld, const config_setting_t *root)
 	    || parse_process(ld, root) < 0
 	    || parse_listen(ld, root) < 0
 	    || parse_pm(ld, root) < 0
+	    || parse_watchdog(ld, root) < 0
 	    || parse_limits(ld, root) < 0
 	    || parse_modules(ld, root) < 0)
 		return -1;
@@ -1020,6 +1047,7 @@ void config_free(struct sl_config *cfg)
 	free(cfg->user);
 	free(cfg->group);
 	free(cfg->error_log);
+	free(cfg->slowlog);
 	free(cfg->listen.address);
 	free(cfg->listen.owner);
 	free(cfg->listen.group);

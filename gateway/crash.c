@@ -13,6 +13,7 @@
 #include "config.h"
 #include "conn.h"
 #include "crash.h"
+#include "dev.h"
 #include "io.h"
 #include "log.h"
 #include "module.h"
@@ -102,22 +103,31 @@ static uintptr_t interrupted_pc(void *ucv)
 	return uc ? (uintptr_t)uc->uc_mcontext.gregs[REG_RIP] : 0;
 }
 
-/* Answer the request in hand with a terse error, if nothing was sent yet. */
-static void reply(struct sl_request *r, int status, const char *reason)
+/*
+ * Answer the request in hand, if nothing was sent yet: with the terse
+ * production page, or in development mode with the verbose one built
+ * from `line` (the log line, backtrace included).  Static buffers: a
+ * handler runs once, and the alternate stack need not hold them.
+ */
+static void reply(struct sl_request *r, int status, const char *reason, const char *line)
 {
-	unsigned char out[1024];
-	char body[128];
-	size_t n = 0, len;
+	static unsigned char out[FCGI_MAX_CONTENT + 64];
+	static char body[FCGI_MAX_CONTENT - 512];
+	const char *type = "text/plain; charset=utf-8";
+	size_t n, len;
 
 	if (!r || r->head_sent || r->client_gone || !r->conn)
 		return;
-	n = sf_uint(body, sizeof(body), 0, (unsigned)status, 0);
-	n = sf_str(body, sizeof(body), n, " ");
-	n = sf_str(body, sizeof(body), n, reason);
-	n = sf_str(body, sizeof(body), n, "\nrequest id: ");
-	n = sf_str(body, sizeof(body), n, r->id);
-	n = sf_str(body, sizeof(body), n, "\n");
-	len = r->conn->proto->emergency(r->conn, out, sizeof(out), status, reason, body);
+	n = dev_error_page(r, status, line, body, sizeof(body), &type);
+	if (n == 0) {
+		n = sf_uint(body, sizeof(body), 0, (unsigned)status, 0);
+		n = sf_str(body, sizeof(body), n, " ");
+		n = sf_str(body, sizeof(body), n, reason);
+		n = sf_str(body, sizeof(body), n, "\nrequest id: ");
+		n = sf_str(body, sizeof(body), n, r->id);
+		n = sf_str(body, sizeof(body), n, "\n");
+	}
+	len = r->conn->proto->emergency(r->conn, out, sizeof(out), status, reason, type, body, n);
 	if (len > 0 && write(r->conn->fd, out, len) < 0) {
 		/* The peer is gone: nothing more to do for it. */
 	}
@@ -142,7 +152,7 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
 	at = put_where(line, sizeof(line), at, r);
 	put_backtrace(line, sizeof(line), at, interrupted_pc(uc));
 	log_signal_safe(-1, LOG_ERROR, line);
-	reply(r, 502, "Bad Gateway");
+	reply(r, 502, "Bad Gateway", line);
 	/* SA_RESETHAND restored the default action: die of the same signal,
 	 * so that the master's wait status tells the truth. */
 	raise(sig);
@@ -188,7 +198,7 @@ static void on_terminate(int sig, siginfo_t *si, void *uc)
 	at = put_where(line, sizeof(line), at, r);
 	put_backtrace(line, sizeof(line), at, interrupted_pc(uc));
 	log_signal_safe(-1, LOG_ERROR, line);
-	reply(r, 504, "Gateway Timeout");
+	reply(r, 504, "Gateway Timeout", line);
 	_exit(EXIT_TERMINATED);
 }
 

@@ -12,11 +12,25 @@
 #include <string.h>
 
 #include "config.h"
+#include "dev.h"
 #include "listen.h"
 #include "log.h"
 #include "master.h"
 
 #define DEFAULT_CONFIG "/etc/sluice/sluice.conf"
+
+/*
+ * The build profile as an ELF note (owner "sluice", type 1), so that a
+ * tool can tell a production binary from a development one without
+ * running it: `readelf -n sluice`.
+ */
+static const struct {
+	unsigned namesz, descsz, type;
+	char name[8];
+	char desc[8];
+} profile_note __attribute__((used, section(".note.sluice.profile"), aligned(4))) = {
+	sizeof("sluice"), sizeof(SLUICE_PROFILE), 1, "sluice", SLUICE_PROFILE,
+};
 
 static void usage(FILE *f)
 {
@@ -24,6 +38,8 @@ static void usage(FILE *f)
 		"usage: sluice [-t] [-c FILE]\n"
 		"  -c, --config FILE  configuration file (default " DEFAULT_CONFIG ")\n"
 		"  -t, --test         check the configuration and the modules, then exit\n"
+		"      --dev          development mode (dev builds only)\n"
+		"      --http ADDR    with --dev: also serve HTTP on a loopback ADDR\n"
 		"  -v, --version      print the version and the build profile\n"
 		"  -h, --help         this text\n");
 }
@@ -44,9 +60,12 @@ int main(int argc, char **argv)
 		{ "test", no_argument, NULL, 't' },
 		{ "version", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "dev", no_argument, NULL, 'D' },
+		{ "http", required_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *file = DEFAULT_CONFIG;
+	const char *file = DEFAULT_CONFIG, *http = NULL;
+	int dev = 0;
 	struct generation *gen;
 	char err[1024];
 	int test = 0, opt, fd;
@@ -57,8 +76,18 @@ int main(int argc, char **argv)
 		case 't': test = 1; break;
 		case 'v': printf("sluice %s (%s profile)\n", SLUICE_VERSION, SLUICE_PROFILE); return 0;
 		case 'h': usage(stdout); return 0;
+		case 'D': dev = 1; break;
+		case 'H': http = optarg; break;
 		default: usage(stderr); return 2;
 		}
+	}
+	if (http && !dev) {
+		fprintf(stderr, "sluice: --http goes with --dev\n");
+		return 2;
+	}
+	if (dev && dev_enable(http, err, sizeof(err)) < 0) {
+		fprintf(stderr, "sluice: --dev: %s\n", err);
+		return 2;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "sluice: unexpected argument \"%s\"\n", argv[optind]);
@@ -82,8 +111,9 @@ int main(int argc, char **argv)
 	fd = listen_open(&gen->cfg.listen, err, sizeof(err));
 	if (fd < 0)
 		return fail(&gen->cfg, err);
-	log_msg(LOG_NOTICE, "sluice %s (%s profile) serving on %s with %d workers (pm %s)",
-		SLUICE_VERSION, SLUICE_PROFILE, gen->cfg.listen.address, gen->cfg.pm.max_children,
+	log_msg(LOG_NOTICE, "sluice %s (%s profile%s) serving on %s with up to %d workers (pm %s)",
+		SLUICE_VERSION, SLUICE_PROFILE, dev ? ", development mode" : "",
+		gen->cfg.listen.address, gen->cfg.pm.max_children,
 		gen->cfg.pm.mode == PM_STATIC ? "static" :
 		gen->cfg.pm.mode == PM_DYNAMIC ? "dynamic" : "ondemand");
 	return master_run(gen, fd);

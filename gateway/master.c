@@ -29,6 +29,7 @@
 
 #include "config.h"
 #include "crash.h"
+#include "dev.h"
 #include "io.h"
 #include "listen.h"
 #include "log.h"
@@ -76,6 +77,7 @@ static struct {
 	long long crash_times[64];	/* emergency_restart_threshold window */
 	int ncrash;
 	long long demand_wait_ms;	/* ondemand: ignore the socket until then */
+	int dev_fd;			/* development mode's module watch, -1: none */
 } m;
 
 static void on_signal(int sig)
@@ -606,6 +608,7 @@ static void master_reload(const char *why)
 	}
 	log_msg(LOG_NOTICE, "reloading (%s): reading %s", why, m.gen->cfg.file);
 	g = master_load(m.gen->cfg.file, m.gen, err, sizeof(err));
+	dev_reload_result(g ? NULL : err);
 	if (!g) {
 		log_msg(LOG_ERROR, "reload failed, still serving generation %d: %s",
 			m.gen->number, err);
@@ -651,6 +654,7 @@ static void finish_reload(void)
 	log_msg(LOG_NOTICE, "generation %d serves (%d workers); generation %d is leaving",
 		g->number, want, m.gen->number);
 	m.gen = g;
+	m.dev_fd = dev_master_start(g);
 	m.want = want;
 	m.next = NULL;
 }
@@ -763,18 +767,20 @@ int master_run(struct generation *gen, int listen_fd)
 		log_msg(LOG_ERROR, "master: cannot start: %s", strerror(errno));
 		return 1;
 	}
+	m.dev_fd = dev_master_start(gen);
 	while (!m.stopping || running() > 0) {
-		struct pollfd p[3] = {
+		struct pollfd p[4] = {
 			{ .fd = sigpipe_fds[0], .events = POLLIN },
 			{ .fd = m.notify_fds[0], .events = POLLIN },
 			{ .fd = -1, .events = POLLIN },
+			{ .fd = m.stopping ? -1 : m.dev_fd, .events = POLLIN },
 		};
 		int timeout = tick(&last_tick);
 
 		if (!m.stopping && m.gen->cfg.pm.mode == PM_ONDEMAND &&
 		    io_now_ms() >= m.demand_wait_ms)
 			p[2].fd = listen_fd;
-		if (poll(p, 3, timeout) <= 0)
+		if (poll(p, 4, timeout) <= 0)
 			continue;
 		if (p[0].revents)
 			handle_signals();
@@ -782,7 +788,10 @@ int master_run(struct generation *gen, int listen_fd)
 			read_notifications(io_now_ms());
 		if (p[2].revents)
 			on_demand(io_now_ms());
+		if (p[3].revents && dev_master_changed())
+			master_reload("a module file changed");
 	}
+	dev_master_stop();
 	listen_cleanup(&gen->cfg.listen);
 	log_msg(LOG_NOTICE, "stopped");
 	return 0;

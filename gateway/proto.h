@@ -52,13 +52,14 @@ struct proto {
 	int (*status_line)(char *buf, size_t len, int status, const char *reason);
 
 	/*
-	 * Build a whole last-word response (status, a text/plain `body`) with
+	 * Build a whole last-word response (status, a `body` of `type`) with
 	 * its framing into `buf`, for a signal handler to write(2).  Pure
 	 * computation, async-signal-safe.  Returns the length, 0 if `cap` is
 	 * too small.
 	 */
 	size_t (*emergency)(const struct conn *c, unsigned char *buf, size_t cap,
-			    int status, const char *reason, const char *body);
+			    int status, const char *reason, const char *type,
+			    const char *body, size_t body_len);
 };
 
 extern const struct proto proto_fcgi;

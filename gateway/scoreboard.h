@@ -5,7 +5,7 @@
  * The master maps it before forking and reads it to count idle workers
  * (dynamic and ondemand pools), to find requests past
  * request_terminate_timeout or request_slowlog_timeout, and to name the
- * route and request in its log lines.  Each worker writes only its own
+ * request in its signals to a worker.  Each worker writes only its own
  * entry, with plain stores and no system call: the request path stays as
  * cheap as it was.  The master only reads, and tolerates a torn read of
  * the text fields (they are for log lines).
@@ -31,7 +31,6 @@ struct score {
 	long long req_start_ms;		/* io_now_ms() when the request in hand began */
 	unsigned long long requests;	/* served since the worker started */
 	char request_id[17];
-	char route[112];		/* "GET /users/:id (module users)" */
 	char target_id[17];		/* written by the master: the request its
 					 * SIGUSR1 or SIGUSR2 is about */
 };

@@ -1,0 +1,310 @@
+/*
+ * config_value.c - the syntax of config values, apart from libconfig.
+ *
+ * Everything config.c needs to read a value that libconfig hands over as
+ * a plain string or name: numbers with units, addresses, modes, mounts,
+ * and the guess behind "did you mean".  Keeping it here leaves config.c
+ * with the walk over the file and the rules between keys, and keeps
+ * libconfig behind that one door.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config_value.h"
+
+/* A unit suffix and what one of it is worth; "" is the bare number. */
+struct unit {
+	const char *name;
+	long long mult;
+};
+
+/* The characters of a libconfig setting name. */
+static const char name_chars[] = "abcdefghijklmnopqrstuvwxyz"
+				 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-*";
+
+/* printf into `why`; returns -1, so that callers can `return say(...)`. */
+static int say(char *why, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int say(char *why, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, size, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* ---- Numbers with units ----------------------------------------------- */
+
+/*
+ * Digits followed by exactly one of `units` (a list ended by a NULL
+ * name), the product checked against `max`.  Anything else (a sign,
+ * spaces, a fraction, an unknown or a second unit) is a syntax error.
+ */
+static int suffixed(const char *str, const struct unit *units, long long max,
+		    long long *out)
+{
+	const char *p = str;
+	const struct unit *u;
+	long long v = 0;
+
+	if (*p < '0' || *p > '9')
+		return CONFIG_VALUE_SYNTAX;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > (max - (*p - '0')) / 10)
+			return CONFIG_VALUE_TOO_BIG;
+		v = v * 10 + (*p - '0');
+	}
+	for (u = units; u->name && strcmp(u->name, p) != 0; u++)
+		;
+	if (!u->name)
+		return CONFIG_VALUE_SYNTAX;
+	if (v > max / u->mult)
+		return CONFIG_VALUE_TOO_BIG;
+	*out = v * u->mult;
+	return CONFIG_VALUE_OK;
+}
+
+int config_value_size(const char *str, long long max, long long *out)
+{
+	static const struct unit units[] = {
+		{ "", 1 }, { "k", 1LL << 10 }, { "K", 1LL << 10 }, { "m", 1LL << 20 },
+		{ "M", 1LL << 20 }, { "g", 1LL << 30 }, { "G", 1LL << 30 }, { NULL, 0 },
+	};
+
+	return suffixed(str, units, max, out);
+}
+
+/*
+ * Units are case-sensitive here, unlike sizes: "M" would read as months
+ * to some and minutes to others, and "ms" next to "m" must not be guessed.
+ */
+int config_value_duration(const char *str, long long max_ms, long long *ms)
+{
+	static const struct unit units[] = {
+		{ "", 1000 }, { "ms", 1 }, { "s", 1000 }, { "m", 60 * 1000 },
+		{ "h", 3600 * 1000 }, { NULL, 0 },
+	};
+
+	return suffixed(str, units, max_ms, ms);
+}
+
+int config_value_mode(const char *str, mode_t *out)
+{
+	char *end;
+	long m;
+
+	errno = 0;
+	m = strtol(str, &end, 8);
+	if (*str < '0' || *str > '7' || *end || errno || m > 0777)
+		return -1;
+	*out = (mode_t)m;
+	return 0;
+}
+
+/* ---- Addresses and mounts --------------------------------------------- */
+
+/* The port after "host:" must be 1 to 65535, in digits only. */
+static int check_port(const char *key, const char *port, char *why, size_t size)
+{
+	size_t n = strspn(port, "0123456789");
+	long v = n > 0 && n <= 5 && !port[n] ? strtol(port, NULL, 10) : 0;
+
+	if (v < 1 || v > 65535)
+		return say(why, size, "%s: the port must be a number between 1 and "
+			   "65535, not \"%s\"", key, port);
+	return 0;
+}
+
+/*
+ * A TCP address, "host:port" or "[v6]:port".  The host is resolved when
+ * the socket is bound; here it only has to be there and not be "*",
+ * which other servers read as "every address" and which we want spelled
+ * out (0.0.0.0 or [::]).
+ */
+static int check_tcp(const char *key, const char *addr, char *why, size_t size)
+{
+	const char *host = addr, *port, *close;
+	size_t hostlen;
+
+	if (addr[0] == '[') {
+		close = strchr(addr, ']');
+		if (!close || close[1] != ':')
+			return say(why, size, "%s: an IPv6 address is written "
+				   "[address]:port, not \"%s\"", key, addr);
+		host = addr + 1;
+		hostlen = (size_t)(close - host);
+		port = close + 2;
+	} else {
+		port = strrchr(addr, ':') + 1;
+		hostlen = (size_t)(port - 1 - addr);
+		if (memchr(addr, ':', hostlen))
+			return say(why, size, "%s: an IPv6 address is written in "
+				   "brackets, [address]:port, not \"%s\"", key, addr);
+	}
+	if (hostlen == 0)
+		return say(why, size, "%s needs a host before the port "
+			   "(127.0.0.1:9000), not \"%s\"", key, addr);
+	if (hostlen == 1 && host[0] == '*')
+		return say(why, size, "%s needs an explicit host (0.0.0.0, [::] or "
+			   "127.0.0.1), not \"%s\"", key, addr);
+	return check_port(key, port, why, size);
+}
+
+/*
+ * "unix:PATH", a path starting with '/' or '.', or a name without ':' is
+ * a unix socket; anything else with a ':' is host:port.
+ */
+int config_value_address(const char *key, const char *addr, const char **path,
+			 char *why, size_t size)
+{
+	*path = strncmp(addr, "unix:", 5) == 0 ? addr + 5 : addr;
+	if (*path == addr && addr[0] != '/' && addr[0] != '.' && strchr(addr, ':')) {
+		*path = NULL;
+		return check_tcp(key, addr, why, size);
+	}
+	if (**path == '\0')
+		return say(why, size, "%s: \"unix:\" needs a socket path after it", key);
+	return 0;
+}
+
+/* A mount is "/" or an absolute prefix without a trailing or double '/'. */
+int config_value_mount(const char *key, const char *mount, char *why, size_t size)
+{
+	size_t len = strlen(mount);
+
+	if (mount[0] != '/')
+		return say(why, size, "%s must start with '/', not \"%s\"", key, mount);
+	if (len > 1 && mount[len - 1] == '/')
+		return say(why, size, "%s must not end with '/' (write \"%.*s\"), "
+			   "not \"%s\"", key, (int)(len - 1), mount, mount);
+	if (strstr(mount, "//"))
+		return say(why, size, "%s must not contain \"//\", not \"%s\"", key, mount);
+	return 0;
+}
+
+/* ---- Unknown keys ----------------------------------------------------- */
+
+/* Levenshtein distance, capped: names longer than 31 bytes count as far. */
+static size_t distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	size_t row[32], i, j, diag, up;
+
+	if (la >= 32 || lb >= 32)
+		return SIZE_MAX;
+	for (j = 0; j <= lb; j++)
+		row[j] = j;
+	for (i = 1; i <= la; i++) {
+		diag = row[0];
+		row[0] = i;
+		for (j = 1; j <= lb; j++) {
+			up = row[j];
+			row[j] = diag + (a[i - 1] != b[j - 1]);
+			if (up + 1 < row[j])
+				row[j] = up + 1;
+			if (row[j - 1] + 1 < row[j])
+				row[j] = row[j - 1] + 1;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+/*
+ * The closest name of the same level (edit distance 2 at most), else the
+ * same name at another level ("max_children" at the top is pm's).
+ * Returns the name and sets *where to its level, or returns NULL when
+ * nothing is close.
+ */
+const char *config_value_suggest(const struct config_keyset *sets, size_t nsets,
+				 const struct config_keyset *here, const char *name,
+				 const struct config_keyset **where)
+{
+	const char *best = NULL;
+	size_t d, bestd = 3;
+
+	*where = here;
+	for (const char *const *k = here->names; *k; k++) {
+		d = distance(name, *k);
+		if (d < bestd) {
+			bestd = d;
+			best = *k;
+		}
+	}
+	if (best)
+		return best;
+	for (size_t i = 0; i < nsets; i++) {
+		if (&sets[i] == here || !sets[i].prefix)
+			continue;
+		for (const char *const *k = sets[i].names; *k; k++) {
+			if (strcmp(name, *k) == 0) {
+				*where = &sets[i];
+				return *k;
+			}
+		}
+	}
+	return NULL;
+}
+
+/* ---- The source text -------------------------------------------------- */
+
+int config_value_source_line(const char *file, unsigned line, char *buf, size_t size)
+{
+	FILE *fp = fopen(file, "r");
+	unsigned n = 0;
+	int rc = -1;
+
+	if (!fp)
+		return -1;
+	while (fgets(buf, (int)size, fp)) {
+		if (strchr(buf, '\n') && ++n == line) {
+			rc = 0;
+			break;
+		}
+		if (!strchr(buf, '\n') && feof(fp) && ++n == line)
+			rc = 0;
+	}
+	fclose(fp);
+	return rc;
+}
+
+/* Decimal or hex, as libconfig writes integers; sign included. */
+int config_value_literal(const char *line, const char *name, long long *out)
+{
+	size_t len = strlen(name);
+	const char *p, *end = NULL;
+	char *stop;
+	int hex;
+
+	for (p = strstr(line, name); p; p = strstr(p + 1, name)) {
+		end = p + len + strspn(p + len, " \t");
+		if ((p == line || !strchr(name_chars, p[-1])) && (*end == '=' || *end == ':'))
+			break;
+	}
+	if (!p)
+		return CONFIG_VALUE_SYNTAX;
+	p = end + 1 + strspn(end + 1, " \t");
+	hex = (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
+	      || (p[0] == '-' && p[1] == '0' && (p[2] == 'x' || p[2] == 'X'));
+	errno = 0;
+	*out = strtoll(p, &stop, hex ? 16 : 10);
+	if (stop == p)
+		return CONFIG_VALUE_SYNTAX;
+	return errno == ERANGE ? CONFIG_VALUE_TOO_BIG : CONFIG_VALUE_OK;
+}
+
+int config_value_dotted(const char *line)
+{
+	size_t n;
+
+	line += strspn(line, " \t");
+	n = strspn(line, name_chars);
+	return n > 0 && line[n] == '.' && strspn(line + n + 1, name_chars) > 0;
+}
