@@ -54,18 +54,6 @@
  */
 #define MIN_RELOAD_ON_RSS	(1LL << 20)
 
-/*
- * The master remembers this many crash times for emergency_restart_*
- * (its crash_times[] table); php-fpm's users set 10 or so.
- */
-#define MAX_EMERGENCY_RESTART_THRESHOLD	64
-
-/*
- * php-fpm's emergency_restart_interval defaults to 0, which makes its
- * threshold count crashes within no time at all; a minute makes
- * "emergency_restart_threshold = 10" alone mean 10 crashes a minute.
- */
-#define DEFAULT_EMERGENCY_RESTART_INTERVAL	60
 
 /* The state of one config_load call; nothing here outlives it. */
 struct loader {

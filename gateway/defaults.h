@@ -117,6 +117,19 @@
  */
 #define MAINTENANCE_TICK_MS		250
 
+/*
+ * The master remembers this many crash times for emergency_restart_*
+ * (master.c's crash_times[] table); php-fpm's users set 10 or so.
+ */
+#define MAX_EMERGENCY_RESTART_THRESHOLD	64
+
+/*
+ * php-fpm's emergency_restart_interval defaults to 0, which makes its
+ * threshold count crashes within no time at all; a minute makes
+ * "emergency_restart_threshold = 10" alone mean 10 crashes a minute.
+ */
+#define DEFAULT_EMERGENCY_RESTART_INTERVAL	60
+
 /* After SIGUSR2 (request_terminate_timeout), how long before SIGKILL. */
 #define TERMINATE_GRACE_MS		2000
 

@@ -74,7 +74,7 @@ static struct {
 	long long last_exit_log_ms;
 	int exits_unlogged;
 	long long last_recycle_ms;
-	long long crash_times[64];	/* emergency_restart_threshold window */
+	long long crash_times[MAX_EMERGENCY_RESTART_THRESHOLD];	/* newest first */
 	int ncrash;
 	long long demand_wait_ms;	/* ondemand: ignore the socket until then */
 	int dev_fd;			/* development mode's module watch, -1: none */
@@ -278,8 +278,6 @@ static void count_crash(long long now)
 
 	if (th <= 0)
 		return;
-	if (th > (int)(sizeof(m.crash_times) / sizeof(m.crash_times[0])))
-		th = (int)(sizeof(m.crash_times) / sizeof(m.crash_times[0]));
 	memmove(m.crash_times + 1, m.crash_times, sizeof(m.crash_times) - sizeof(m.crash_times[0]));
 	m.crash_times[0] = now;
 	if (m.ncrash < th)

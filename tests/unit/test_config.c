@@ -1,7 +1,8 @@
 /*
  * test_config.c - the config file: the shipped example, every default,
- * every address form, size and duration syntax, path resolution, and
- * the one-line "FILE:LINE: what is wrong" of every error.
+ * every address form, size and duration syntax, path resolution, the
+ * pool's rules between keys (php-fpm's), the request watchdog's keys,
+ * and the one-line "FILE:LINE: what is wrong" of every error.
  *
  * Each test writes its config into a private mkdtemp folder and loads it
  * from there, so relative paths resolve against that folder.
@@ -132,8 +133,12 @@ Test(config, example_loads)
 	cr_assert_eq(cfg.listen.mode, 0660);
 	cr_assert_str_eq(cfg.listen.owner, "www-data");
 	cr_assert_str_eq(cfg.listen.group, "www-data");
-	cr_assert_eq(cfg.pm.mode, PM_STATIC);
-	cr_assert_eq(cfg.pm.max_children, 4);
+	cr_assert_eq(cfg.pm.mode, PM_DYNAMIC);
+	cr_assert_eq(cfg.pm.max_children, 8);
+	cr_assert_eq(cfg.request_terminate_timeout, 60);
+	cr_assert_eq(cfg.request_slowlog_timeout, 0);
+	cr_assert_null(cfg.slowlog);
+	cr_assert_eq(cfg.emergency_restart_threshold, 10);
 	cr_assert_eq(cfg.nmodules, 1);
 	cr_assert_str_eq(cfg.modules[0].path, "/usr/local/lib/sluice/hello.so");
 	cr_assert_str_eq(cfg.modules[0].mount, "/");
@@ -141,24 +146,55 @@ Test(config, example_loads)
 
 /*
  * The example says "every value below is the default" of its limits and
- * shows the default of log_level, backlog, mode and max_requests: check
- * that what it documents is what sluice does without it.
+ * of pm but for mode and max_children, and shows the default of
+ * log_level, backlog, mode and emergency_restart_interval: check that
+ * what it documents is what sluice does without it.
  */
 Test(config, example_shows_the_real_defaults)
 {
 	struct sl_config ex;
 
 	cr_assert_eq(config_load("conf/sluice.conf", &ex, err, sizeof(err)), 0, "%s", err);
-	must_load(MINIMAL);
+	must_load(MINIMAL "pm = { mode = \"dynamic\"; max_children = 8; };\n");
 	cr_assert_eq(memcmp(&ex.limits, &cfg.limits, sizeof(cfg.limits)), 0,
 		     "conf/sluice.conf's limits are not the defaults");
+	cr_assert_eq(memcmp(&ex.pm, &cfg.pm, sizeof(cfg.pm)), 0,
+		     "conf/sluice.conf's pm is not the defaults for 8 dynamic children");
 	cr_assert_eq(ex.log_level, cfg.log_level);
 	cr_assert_eq(ex.listen.backlog, cfg.listen.backlog);
 	cr_assert_eq(ex.listen.mode, cfg.listen.mode);
-	cr_assert_eq(ex.pm.max_requests, cfg.pm.max_requests);
-	cr_assert_eq(ex.pm.mode, cfg.pm.mode);
+	cr_assert_eq(ex.emergency_restart_interval, cfg.emergency_restart_interval);
 	cr_assert_str_eq(ex.modules[0].mount, cfg.modules[0].mount);
 	config_free(&ex);
+}
+
+/*
+ * The example's "#key = value;" lines are settings left off: with the
+ * '#' removed they must load and mean what they say.
+ */
+Test(config, example_settings_left_off_are_valid)
+{
+	char line[512], text[16384];
+	size_t n = 0, at;
+	int off = 0;
+	FILE *fp = fopen("conf/sluice.conf", "r");
+
+	cr_assert_not_null(fp);
+	while (fgets(line, sizeof(line), fp)) {
+		at = strspn(line, " \t");
+		if (line[at] == '#' && line[at + 1] >= 'a' && line[at + 1] <= 'z') {
+			memmove(line + at, line + at + 1, strlen(line + at));
+			off++;
+		}
+		cr_assert(n + strlen(line) < sizeof(text));
+		memcpy(text + n, line, strlen(line) + 1);
+		n += strlen(line);
+	}
+	fclose(fp);
+	cr_assert_geq(off, 2, "conf/sluice.conf has fewer settings left off than expected");
+	must_load(text);
+	cr_assert_eq(cfg.request_slowlog_timeout, 5);
+	cr_assert_str_eq(cfg.slowlog, "/var/log/sluice/slow.log");
 }
 
 /* ---- Defaults --------------------------------------------------------- */
@@ -179,6 +215,16 @@ Test(config, defaults)
 	cr_assert_eq(cfg.pm.mode, PM_STATIC);
 	cr_assert_eq(cfg.pm.max_children, DEFAULT_MAX_CHILDREN);
 	cr_assert_eq(cfg.pm.max_requests, 0);
+	cr_assert_eq(cfg.pm.max_spawn_rate, DEFAULT_MAX_SPAWN_RATE);
+	cr_assert_eq(cfg.pm.process_idle_timeout, DEFAULT_PROCESS_IDLE_TIMEOUT);
+	cr_assert_eq(cfg.pm.max_requests_jitter, DEFAULT_MAX_REQUESTS_JITTER);
+	cr_assert_eq(cfg.pm.min_recycle_interval_ms, DEFAULT_MIN_RECYCLE_INTERVAL_MS);
+	cr_assert_eq(cfg.pm.reload_on_rss, 0);
+	cr_assert_eq(cfg.request_terminate_timeout, 0);
+	cr_assert_eq(cfg.request_slowlog_timeout, 0);
+	cr_assert_null(cfg.slowlog);
+	cr_assert_eq(cfg.emergency_restart_threshold, 0);
+	cr_assert_eq(cfg.emergency_restart_interval, 60);
 	cr_assert_eq(cfg.limits.max_params_bytes, DEFAULT_MAX_PARAMS_BYTES);
 	cr_assert_eq(cfg.limits.max_params, DEFAULT_MAX_PARAMS);
 	cr_assert_eq(cfg.limits.max_header_bytes, DEFAULT_MAX_HEADER_BYTES);
@@ -209,7 +255,15 @@ Test(config, every_key_set)
 		  "group = \"nogroup\";\n"
 		  "listen = { address = \"127.0.0.1:9000\"; backlog = 128; mode = \"0600\";\n"
 		  "  owner = \"o\"; group = \"g\"; };\n"
-		  "pm = { mode = \"static\"; max_children = 16; max_requests = 1000; };\n"
+		  "pm = { mode = \"dynamic\"; max_children = 16; max_requests = 1000;\n"
+		  "  start_servers = 4; min_spare_servers = 2; max_spare_servers = 6;\n"
+		  "  max_spawn_rate = 8; process_idle_timeout = 20; max_requests_jitter = 50;\n"
+		  "  min_recycle_interval = \"250ms\"; reload_on_rss = \"256M\"; };\n"
+		  "request_terminate_timeout = 30;\n"
+		  "request_slowlog_timeout = 5;\n"
+		  "slowlog = \"/var/log/slow.log\";\n"
+		  "emergency_restart_threshold = 5;\n"
+		  "emergency_restart_interval = 120;\n"
 		  "limits = { max_params_bytes = 1024; max_params = 64; max_header_bytes = 8192;\n"
 		  "  max_body_bytes = 100; max_request_memory = 1048576; max_conns = 10;\n"
 		  "  read_timeout = 1; write_timeout = 2; idle_timeout = 3; shutdown_timeout = 4; };\n"
@@ -223,8 +277,22 @@ Test(config, every_key_set)
 	cr_assert_eq(cfg.listen.mode, 0600);
 	cr_assert_str_eq(cfg.listen.owner, "o");
 	cr_assert_str_eq(cfg.listen.group, "g");
+	cr_assert_eq(cfg.pm.mode, PM_DYNAMIC);
 	cr_assert_eq(cfg.pm.max_children, 16);
 	cr_assert_eq(cfg.pm.max_requests, 1000);
+	cr_assert_eq(cfg.pm.start_servers, 4);
+	cr_assert_eq(cfg.pm.min_spare_servers, 2);
+	cr_assert_eq(cfg.pm.max_spare_servers, 6);
+	cr_assert_eq(cfg.pm.max_spawn_rate, 8);
+	cr_assert_eq(cfg.pm.process_idle_timeout, 20);
+	cr_assert_eq(cfg.pm.max_requests_jitter, 50);
+	cr_assert_eq(cfg.pm.min_recycle_interval_ms, 250);
+	cr_assert_eq(cfg.pm.reload_on_rss, 256LL << 20);
+	cr_assert_eq(cfg.request_terminate_timeout, 30);
+	cr_assert_eq(cfg.request_slowlog_timeout, 5);
+	cr_assert_str_eq(cfg.slowlog, "/var/log/slow.log");
+	cr_assert_eq(cfg.emergency_restart_threshold, 5);
+	cr_assert_eq(cfg.emergency_restart_interval, 120);
 	cr_assert_eq(cfg.limits.max_params_bytes, 1024);
 	cr_assert_eq(cfg.limits.max_params, 64);
 	cr_assert_eq(cfg.limits.max_header_bytes, 8192);
@@ -410,15 +478,18 @@ Test(config, listen_backlog_owner_group)
 
 Test(config, pm_modes)
 {
-	must_load(MINIMAL "pm = { mode = \"static\"; };\n");
-	cr_assert_eq(cfg.pm.mode, PM_STATIC);
-	config_free(&cfg);
-	must_fail(MINIMAL "pm = {\n mode = \"dynamic\";\n};\n", 4,
-		  "pm.mode \"dynamic\" is not available yet; use \"static\"");
-	must_fail(MINIMAL "pm = {\n mode = \"ondemand\";\n};\n", 4,
-		  "pm.mode \"ondemand\" is not available yet; use \"static\"");
+	static const struct { const char *name; enum pm_mode mode; } modes[] = {
+		{ "static", PM_STATIC }, { "dynamic", PM_DYNAMIC }, { "ondemand", PM_ONDEMAND },
+	};
+
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		must_load(with(MINIMAL "pm = { mode = \"%s\"; };\n", modes[i].name));
+		cr_assert_eq(cfg.pm.mode, modes[i].mode, "pm.mode \"%s\"", modes[i].name);
+		config_free(&cfg);
+	}
 	must_fail(MINIMAL "pm = {\n mode = \"fixed\";\n};\n", 4,
-		  "pm.mode must be \"static\", not \"fixed\"");
+		  "pm.mode must be \"static\", \"dynamic\" or \"ondemand\", not \"fixed\"");
+	must_fail(MINIMAL "pm = {\n mode = \"Dynamic\";\n};\n", 4, "not \"Dynamic\"");
 	must_fail(MINIMAL "pm = {\n mode = 1;\n};\n", 4, "pm.mode must be a string");
 }
 
@@ -442,6 +513,289 @@ Test(config, pm_ranges)
 		       MAX_MAX_CHILDREN));
 	cr_assert_eq(cfg.pm.max_children, MAX_MAX_CHILDREN);
 	cr_assert_eq(cfg.pm.max_requests, 0);
+}
+
+/* Each pool key has its own bounds, whatever the mode. */
+Test(config, pm_pool_ranges)
+{
+	static const struct { const char *set, *needle; } bad[] = {
+		{ "start_servers = 0", "pm.start_servers must be between 1 and 4096, not 0" },
+		{ "start_servers = 4097", "pm.start_servers must be between 1 and 4096, not 4097" },
+		{ "min_spare_servers = 0", "pm.min_spare_servers must be between 1 and 4096, not 0" },
+		{ "min_spare_servers = -1", "pm.min_spare_servers must be between 1 and 4096, not -1" },
+		{ "max_spare_servers = 0", "pm.max_spare_servers must be between 1 and 4096, not 0" },
+		{ "max_spare_servers = 4097", "pm.max_spare_servers must be between 1 and 4096" },
+		{ "max_spawn_rate = 0", "pm.max_spawn_rate must be between 1 and 4096, not 0" },
+		{ "max_spawn_rate = 4097", "pm.max_spawn_rate must be between 1 and 4096, not 4097" },
+		{ "max_spawn_rate = \"32\"", "pm.max_spawn_rate must be an integer, not a string" },
+		{ "process_idle_timeout = 0", "pm.process_idle_timeout must be between 1 and 86400, not 0" },
+		{ "process_idle_timeout = \"0s\"", "pm.process_idle_timeout must be between 1 and 86400, not 0" },
+		{ "process_idle_timeout = \"500ms\"", "pm.process_idle_timeout is a whole number of seconds, not \"500ms\"" },
+		{ "process_idle_timeout = \"10x\"", "pm.process_idle_timeout must be a duration such as 30" },
+		{ "process_idle_timeout = 86401", "pm.process_idle_timeout must be between 1 and 86400, not 86401" },
+	};
+	static const char *const modes[] = { "static", "dynamic", "ondemand" };
+
+	for (size_t m = 0; m < 3; m++)
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+			must_fail(with(MINIMAL "pm = {\n mode = \"%s\";\n max_children = 8;\n"
+				       " %s;\n};\n", modes[m], bad[i].set), 6, bad[i].needle);
+
+	must_load(MINIMAL "pm = { mode = \"ondemand\"; process_idle_timeout = \"2m\"; };\n");
+	cr_assert_eq(cfg.pm.process_idle_timeout, 120);
+	config_free(&cfg);
+	must_load(MINIMAL "pm = { mode = \"ondemand\"; process_idle_timeout = \"3000ms\"; };\n");
+	cr_assert_eq(cfg.pm.process_idle_timeout, 3);
+	config_free(&cfg);
+	must_load(MINIMAL "pm = { max_children = 4096; max_spawn_rate = 4096; };\n");
+	cr_assert_eq(cfg.pm.max_spawn_rate, 4096);
+}
+
+/*
+ * php-fpm has no spare defaults; ours are cut to a smaller pool, and
+ * start_servers is php-fpm's min_spare + (max_spare - min_spare) / 2.
+ */
+Test(config, pm_spare_defaults)
+{
+	static const struct { const char *pm; int min, max, start; } cases[] = {
+		{ "max_children = 8;", DEFAULT_MIN_SPARE, DEFAULT_MAX_SPARE, 2 },
+		{ "", 1, 2, 1 },		/* DEFAULT_MAX_CHILDREN is 2 */
+		{ "max_children = 1;", 1, 1, 1 },
+		{ "max_children = 3;", 1, 3, 2 },
+		{ "max_children = 20; min_spare_servers = 2; max_spare_servers = 9;", 2, 9, 5 },
+		{ "max_children = 20; max_spare_servers = 10;", 1, 10, 5 },
+		{ "max_children = 20; min_spare_servers = 3;", 3, 3, 3 },
+		{ "max_children = 20; start_servers = 3;", 1, 3, 3 },
+	};
+
+	cr_assert_eq(DEFAULT_MIN_SPARE, 1);
+	cr_assert_eq(DEFAULT_MAX_SPARE, 3);
+	cr_assert_eq(DEFAULT_MAX_CHILDREN, 2);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		must_load(with(MINIMAL "pm = { mode = \"dynamic\"; %s };\n", cases[i].pm));
+		cr_assert_eq(cfg.pm.min_spare_servers, cases[i].min, "{ %s } min %d",
+			     cases[i].pm, cfg.pm.min_spare_servers);
+		cr_assert_eq(cfg.pm.max_spare_servers, cases[i].max, "{ %s } max %d",
+			     cases[i].pm, cfg.pm.max_spare_servers);
+		cr_assert_eq(cfg.pm.start_servers, cases[i].start, "{ %s } start %d",
+			     cases[i].pm, cfg.pm.start_servers);
+		config_free(&cfg);
+	}
+}
+
+/*
+ * php-fpm's checks of a dynamic pool, as errors at the line of the key
+ * that breaks them (a default is named as such), wherever max_children
+ * is written.
+ */
+Test(config, pm_dynamic_rules)
+{
+	static const struct { const char *keys; int line; const char *msg; } bad[] = {
+		{ "max_children = 4;\n min_spare_servers = 5;\n max_spare_servers = 6;\n", 6,
+		  "pm.min_spare_servers (5) must be at most pm.max_children (4)" },
+		{ "min_spare_servers = 5;\n max_spare_servers = 6;\n max_children = 4;\n", 5,
+		  "pm.min_spare_servers (5) must be at most pm.max_children (4)" },
+		{ "min_spare_servers = 3;\n", 5,
+		  "pm.min_spare_servers (3) must be at most pm.max_children (2, the default)" },
+		{ "max_children = 4;\n max_spare_servers = 5;\n", 6,
+		  "pm.max_spare_servers (5) must be at most pm.max_children (4)" },
+		{ "max_children = 8;\n min_spare_servers = 3;\n max_spare_servers = 2;\n", 7,
+		  "pm.max_spare_servers (2) must be at least pm.min_spare_servers (3)" },
+		{ "max_children = 8;\n min_spare_servers = 4;\n", 6,
+		  "pm.max_spare_servers (3, the default) must be at least pm.min_spare_servers (4)" },
+		{ "max_children = 8;\n max_spare_servers = 2;\n min_spare_servers = 5;\n", 6,
+		  "pm.max_spare_servers (2) must be at least pm.min_spare_servers (5)" },
+		{ "max_children = 8;\n min_spare_servers = 2;\n max_spare_servers = 4;\n"
+		  " start_servers = 1;\n", 8,
+		  "pm.start_servers (1) must be at least pm.min_spare_servers (2)" },
+		{ "max_children = 8;\n start_servers = 4;\n", 6,
+		  "pm.start_servers (4) must be at most pm.max_spare_servers (3, the default)" },
+		{ "max_children = 8;\n max_spare_servers = 4;\n start_servers = 5;\n", 7,
+		  "pm.start_servers (5) must be at most pm.max_spare_servers (4)" },
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		must_fail(with(MINIMAL "pm = {\n mode = \"dynamic\";\n %s};\n", bad[i].keys),
+			  bad[i].line, bad[i].msg);
+
+	/* The bounds themselves are allowed. */
+	must_load(MINIMAL "pm = { mode = \"dynamic\"; max_children = 4; min_spare_servers = 4;\n"
+		  "  max_spare_servers = 4; start_servers = 4; };\n");
+	cr_assert_eq(cfg.pm.start_servers, 4);
+}
+
+/* php-fpm ignores the dynamic keys of other modes; so do we, past their ranges. */
+Test(config, pm_dynamic_rules_only_for_dynamic)
+{
+	static const char *const modes[] = { "static", "ondemand" };
+
+	for (size_t m = 0; m < 2; m++) {
+		must_load(with(MINIMAL "pm = { mode = \"%s\"; max_children = 2;\n"
+			       "  min_spare_servers = 5; max_spare_servers = 3; start_servers = 9; };\n",
+			       modes[m]));
+		cr_assert_eq(cfg.pm.min_spare_servers, 5);
+		cr_assert_eq(cfg.pm.max_spare_servers, 3);
+		cr_assert_eq(cfg.pm.start_servers, 9);
+		config_free(&cfg);
+	}
+}
+
+Test(config, pm_recycling)
+{
+	static const struct { const char *set, *needle; } bad[] = {
+		{ "max_requests_jitter = -1", "pm.max_requests_jitter must be between 0 and 2147483647, not -1" },
+		{ "max_requests_jitter = \"5\"", "pm.max_requests_jitter must be an integer, not a string" },
+		{ "max_requests = 2147483000;\n max_requests_jitter = 648",
+		  "pm.max_requests (2147483000) plus pm.max_requests_jitter (648) must be at most 2147483647" },
+		{ "reload_on_rss = -1", "pm.reload_on_rss must be between 0 and 1099511627776, not -1" },
+		{ "reload_on_rss = \"2048G\"", "pm.reload_on_rss must be between 0 and 1099511627776, not \"2048G\"" },
+		{ "reload_on_rss = \"256MB\"", "pm.reload_on_rss must be a size such as 65536" },
+		{ "reload_on_rss = 256", "pm.reload_on_rss is in bytes, and 256 is less than a "
+					 "worker's own size: write a size such as \"256M\", or 0 for off" },
+		{ "reload_on_rss = \"1023K\"", "pm.reload_on_rss is in bytes, and 1047552 is less" },
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		must_fail(with(MINIMAL "pm = {\n %s;\n};\n", bad[i].set),
+			  strchr(bad[i].set, '\n') ? 5 : 4, bad[i].needle);
+
+	must_load(MINIMAL "pm = { max_requests = 500; max_requests_jitter = 50;\n"
+		  "  reload_on_rss = \"1M\"; };\n");
+	cr_assert_eq(cfg.pm.max_requests, 500);
+	cr_assert_eq(cfg.pm.max_requests_jitter, 50);
+	cr_assert_eq(cfg.pm.reload_on_rss, 1LL << 20);
+	config_free(&cfg);
+	must_load(MINIMAL "pm = { max_requests = 2147483000; max_requests_jitter = 647;\n"
+		  "  reload_on_rss = 0; };\n");
+	cr_assert_eq(cfg.pm.max_requests_jitter, 647);
+	cr_assert_eq(cfg.pm.reload_on_rss, 0);
+	config_free(&cfg);
+	must_load(MINIMAL "pm = { reload_on_rss = \"5G\"; };\n");
+	cr_assert_eq(cfg.pm.reload_on_rss, 5LL << 30);
+}
+
+/* pm.min_recycle_interval is kept in milliseconds: the one "ms" key. */
+Test(config, ms_durations)
+{
+	static const struct { const char *given; int want; } ok[] = {
+		{ "0", 0 }, { "2", 2000 }, { "\"500ms\"", 500 }, { "\"0ms\"", 0 },
+		{ "\"2s\"", 2000 }, { "\"1m\"", 60000 }, { "\"1h\"", 3600000 },
+		{ "\"3\"", 3000 }, { "\"1500ms\"", 1500 }, { "\"86400000ms\"", 86400000 },
+		{ "\"24h\"", 86400000 }, { "86400", 86400000 },
+	};
+	static const struct { const char *given, *needle; } bad[] = {
+		{ "\"500x\"", "pm.min_recycle_interval must be a duration such as 1, \"500ms\", "
+			      "\"2s\" or \"1m\", not \"500x\"" },
+		{ "\"500MS\"", "not \"500MS\"" }, { "\"ms\"", "not \"ms\"" },
+		{ "\"500 ms\"", "not \"500 ms\"" }, { "\"1.5s\"", "not \"1.5s\"" },
+		{ "\"500mss\"", "not \"500mss\"" }, { "\"-500ms\"", "not \"-500ms\"" },
+		{ "-1", "pm.min_recycle_interval must be between 0 and 86400, not -1" },
+		{ "86401", "pm.min_recycle_interval must be between 0 and 86400, not 86401" },
+		{ "\"86400001ms\"", "pm.min_recycle_interval must be between 0 and 86400 seconds, "
+				    "not \"86400001ms\"" },
+		{ "\"25h\"", "must be between 0 and 86400 seconds, not \"25h\"" },
+		{ "0.5", "pm.min_recycle_interval must be an integer, not a fraction" },
+	};
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		must_load(with(MINIMAL "pm = { min_recycle_interval = %s; };\n", ok[i].given));
+		cr_assert_eq(cfg.pm.min_recycle_interval_ms, ok[i].want, "%s gave %d",
+			     ok[i].given, cfg.pm.min_recycle_interval_ms);
+		config_free(&cfg);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		must_fail(with(MINIMAL "pm = {\n min_recycle_interval = %s;\n};\n", bad[i].given),
+			  4, bad[i].needle);
+}
+
+/* ---- The request watchdog ---------------------------------------------- */
+
+/* request_*_timeout: whole seconds like the limits, but 0 is "off". */
+Test(config, request_timeouts)
+{
+	static const char *const keys[] = { "request_terminate_timeout", "request_slowlog_timeout" };
+	static const struct { const char *given; int want; } ok[] = {
+		{ "0", 0 }, { "\"0s\"", 0 }, { "30", 30 }, { "\"1m\"", 60 }, { "\"2000ms\"", 2 },
+		{ "86400", 86400 },
+	};
+	static const struct { const char *given, *needle; } bad[] = {
+		{ "-1", "must be between 0 and 86400, not -1" },
+		{ "86401", "must be between 0 and 86400, not 86401" },
+		{ "\"25h\"", "must be between 0 and 86400 seconds, not \"25h\"" },
+		{ "\"1500ms\"", "is a whole number of seconds, not \"1500ms\"" },
+		{ "\"soon\"", "must be a duration such as 30, \"30s\", \"5m\" or \"1h\", not \"soon\"" },
+		{ "true", "must be an integer, not a boolean" },
+	};
+
+	for (size_t k = 0; k < 2; k++) {
+		for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+			must_load(with(MINIMAL "%s = %s;\n", keys[k], ok[i].given));
+			cr_assert_eq(k ? cfg.request_slowlog_timeout : cfg.request_terminate_timeout,
+				     ok[i].want, "%s = %s", keys[k], ok[i].given);
+			config_free(&cfg);
+		}
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			must_fail(with(MINIMAL "\n%s = %s;\n", keys[k], bad[i].given), 4,
+				  bad[i].needle);
+			cr_assert(strncmp(err + strlen(conf) + 4, keys[k], strlen(keys[k])) == 0,
+				  "error does not start with the key: %s", err);
+		}
+	}
+}
+
+/* A slowlog timeout at or past the terminate timeout would never fire. */
+Test(config, slowlog_timeout_below_terminate_timeout)
+{
+	must_fail(MINIMAL "request_terminate_timeout = 30;\nrequest_slowlog_timeout = 30;\n", 4,
+		  "request_slowlog_timeout (30s) must be less than request_terminate_timeout (30s)");
+	must_fail(MINIMAL "request_slowlog_timeout = \"2m\";\nrequest_terminate_timeout = 60;\n", 3,
+		  "request_slowlog_timeout (120s) must be less than request_terminate_timeout (60s)");
+
+	must_load(MINIMAL "request_terminate_timeout = 30;\nrequest_slowlog_timeout = 29;\n");
+	cr_assert_eq(cfg.request_slowlog_timeout, 29);
+	config_free(&cfg);
+	must_load(MINIMAL "request_terminate_timeout = 0;\nrequest_slowlog_timeout = 600;\n");
+	cr_assert_eq(cfg.request_slowlog_timeout, 600);
+	config_free(&cfg);
+	must_load(MINIMAL "request_terminate_timeout = 5;\nrequest_slowlog_timeout = 0;\n");
+	cr_assert_eq(cfg.request_terminate_timeout, 5);
+}
+
+Test(config, slowlog_paths)
+{
+	must_load(MINIMAL "slowlog = \"logs/slow.log\";\n");
+	cr_assert_str_eq(cfg.slowlog, with("%s/logs/slow.log", dir));
+	config_free(&cfg);
+	must_load(MINIMAL "slowlog = \"/var/log/slow.log\";\n");
+	cr_assert_str_eq(cfg.slowlog, "/var/log/slow.log");
+	config_free(&cfg);
+	must_fail(MINIMAL "slowlog = \"stderr\";\n", 3, "slowlog must be a file; leave it unset "
+		  "to write slow-request reports to error_log");
+	must_fail(MINIMAL "slowlog = \"\";\n", 3, "slowlog must not be empty");
+	must_fail(MINIMAL "slowlog = 1;\n", 3, "slowlog must be a string, not an integer");
+}
+
+Test(config, emergency_restart)
+{
+	must_load(MINIMAL "emergency_restart_threshold = 64;\nemergency_restart_interval = \"5m\";\n");
+	cr_assert_eq(cfg.emergency_restart_threshold, 64);
+	cr_assert_eq(cfg.emergency_restart_interval, 300);
+	config_free(&cfg);
+	must_load(MINIMAL "emergency_restart_threshold = 0;\n");
+	cr_assert_eq(cfg.emergency_restart_threshold, 0);
+	cr_assert_eq(cfg.emergency_restart_interval, 60);
+	config_free(&cfg);
+
+	must_fail(MINIMAL "emergency_restart_threshold = 65;\n", 3,
+		  "emergency_restart_threshold must be between 0 and 64, not 65");
+	must_fail(MINIMAL "emergency_restart_threshold = -1;\n", 3,
+		  "emergency_restart_threshold must be between 0 and 64, not -1");
+	must_fail(MINIMAL "emergency_restart_interval = 0;\n", 3,
+		  "emergency_restart_interval must be between 1 and 86400, not 0");
+	must_fail(MINIMAL "emergency_restart_interval = \"1d\";\n", 3,
+		  "emergency_restart_interval must be a duration such as 30");
+	must_fail(MINIMAL "emergency_restart_interval = \"90500ms\";\n", 3,
+		  "emergency_restart_interval is a whole number of seconds");
 }
 
 /* ---- limits: sizes and durations -------------------------------------- */
@@ -487,6 +841,7 @@ Test(config, durations)
 	static const struct { const char *given; int want; } ok[] = {
 		{ "45", 45 }, { "\"45\"", 45 }, { "\"30s\"", 30 }, { "\"5m\"", 300 },
 		{ "\"1h\"", 3600 }, { "\"24h\"", 86400 }, { "86400", 86400 },
+		{ "\"2000ms\"", 2 }, { "\"86400000ms\"", 86400 },
 	};
 	static const struct { const char *given, *needle; } bad[] = {
 		{ "\"30x\"", "limits.read_timeout must be a duration such as 30, \"30s\", "
@@ -498,6 +853,10 @@ Test(config, durations)
 		{ "86401", "must be between 1 and 86400, not 86401" },
 		{ "\"25h\"", "must be between 1 and 86400 seconds, not \"25h\"" },
 		{ "2.5", "must be an integer, not a fraction" },
+		{ "\"1500ms\"", "limits.read_timeout is a whole number of seconds, not \"1500ms\"" },
+		{ "\"999ms\"", "is a whole number of seconds, not \"999ms\"" },
+		{ "\"0ms\"", "must be between 1 and 86400, not 0" },
+		{ "\"86401000ms\"", "must be between 1 and 86400 seconds, not \"86401000ms\"" },
 	};
 
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
@@ -635,6 +994,24 @@ Test(config, unknown_keys)
 	must_fail(LISTEN "modules = (\n { path = \"/a.so\"; },\n { path = \"/b.so\";\n"
 		  "   mout = \"/b\"; }\n);\n", 5,
 		  "unknown key \"modules[1].mout\" (did you mean \"modules[1].mount\"?)");
+
+	/* The new keys, misspelt or at the wrong level. */
+	must_fail(MINIMAL "pm = {\n start_server = 2;\n};\n", 4,
+		  "unknown key \"pm.start_server\" (did you mean \"pm.start_servers\"?)");
+	must_fail(MINIMAL "pm = {\n process_idle_timout = 2;\n};\n", 4,
+		  "(did you mean \"pm.process_idle_timeout\"?)");
+	must_fail(MINIMAL "pm = {\n min_recycle_intervall = 2;\n};\n", 4,
+		  "(did you mean \"pm.min_recycle_interval\"?)");
+	must_fail(MINIMAL "pm = {\n request_terminate_timeout = 2;\n};\n", 4,
+		  "unknown key \"pm.request_terminate_timeout\" "
+		  "(did you mean \"request_terminate_timeout\"?)");
+	must_fail(MINIMAL "limits = {\n request_slowlog_timeout = 2;\n};\n", 4,
+		  "(did you mean \"request_slowlog_timeout\"?)");
+	must_fail(MINIMAL "max_spare_servers = 4;\n", 3,
+		  "unknown key \"max_spare_servers\" (did you mean \"pm.max_spare_servers\"?)");
+	must_fail(MINIMAL "emergency_restart_treshold = 4;\n", 3,
+		  "(did you mean \"emergency_restart_threshold\"?)");
+	must_fail(MINIMAL "slow_log = \"/s\";\n", 3, "(did you mean \"slowlog\"?)");
 }
 
 /* The key check runs first: a typo is reported as such, not as "missing". */
@@ -715,6 +1092,14 @@ Test(config, includes)
 	cr_assert_eq(load(MINIMAL "@include \"limits.conf\"\n"), -1);
 	cr_assert(strncmp(err, with("%s:2: ", inc), strlen(inc) + 4) == 0, "%s", err);
 	cr_assert_not_null(strstr(err, "limits.max_conns must be between 1 and"), "%s", err);
+
+	/* A rule between pm keys names the line in the included file. */
+	write_file(inc, "pm = {\n mode = \"dynamic\";\n max_children = 4;\n"
+		   " max_spare_servers = 5;\n};\n");
+	cr_assert_eq(load(MINIMAL "@include \"limits.conf\"\n"), -1);
+	cr_assert(strncmp(err, with("%s:4: ", inc), strlen(inc) + 4) == 0, "%s", err);
+	cr_assert_not_null(strstr(err, "pm.max_spare_servers (5) must be at most "
+				  "pm.max_children (4)"), "%s", err);
 }
 
 /* A short buffer gets a cut, terminated message, never an overflow. */
