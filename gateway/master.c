@@ -253,7 +253,7 @@ static int running(void)
 static void describe_exit(int status, char *buf, size_t len)
 {
 	if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_TERMINATED)
-		snprintf(buf, len, "exited after request_terminate_timeout");
+		snprintf(buf, len, "was stopped by request_terminate_timeout");
 	else if (WIFEXITED(status))
 		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
 	else if (WIFSIGNALED(status))
