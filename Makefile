@@ -134,7 +134,10 @@ run: deps-run
 # must behave exactly like production.  Dev-only suites skip in prod.
 test: deps-test
 	@$(MAKE) --no-print-directory PROFILE=prod all tests
+	@$(MAKE) --no-print-directory PROFILE=dev all tests
+	@$(MAKE) --no-print-directory check-prod
 	build/prod/sluice-tests --jobs=2 $(if $(FILTER),--filter='$(FILTER)')
+	build/dev/sluice-tests --jobs=2 $(if $(FILTER),--filter='$(FILTER)')
 
 tests: $(TEST_BIN) $(FIXTURE_SOS)
 

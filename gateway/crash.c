@@ -32,6 +32,7 @@ static struct {
 	const struct sl_config *cfg;
 	struct score *score;
 	int slowlog_fd;
+	void *alt_stack;	/* the kernel holds it; kept here for the record */
 } cr;
 
 static const char *signame(int sig)
@@ -222,7 +223,7 @@ int crash_init(const struct sl_config *cfg, int score_index, int slowlog_fd)
 	/* The first backtrace() loads libgcc_s, which allocates: do it now,
 	 * not in a handler. */
 	backtrace(warm, 1);
-	ss.ss_sp = malloc(ALT_STACK_SIZE);
+	ss.ss_sp = cr.alt_stack = malloc(ALT_STACK_SIZE);
 	if (!ss.ss_sp || sigaltstack(&ss, NULL) < 0)
 		return -1;
 	for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)

@@ -30,11 +30,17 @@ int dev_enable(const char *http_addr, char *err, size_t errlen);
 /* ---- In the master ---- */
 
 /*
- * Start what development mode runs beside the pool (the HTTP listener,
- * the watch on module files) for generation `g`.  Returns a descriptor
- * the master polls for module changes, or -1 when there is none.
+ * Start what development mode runs beside the pool: the HTTP listener,
+ * relaying to the workers on generation `g`'s socket.  Returns 0 (also
+ * when development mode is off), or -1 with one line in `err`.
  */
-int dev_master_start(const struct generation *g);
+int dev_master_start(const struct generation *g, char *err, size_t errlen);
+
+/*
+ * Watch generation `g`'s module files.  Returns a descriptor the master
+ * polls for changes, or -1 when there is none (development mode off).
+ */
+int dev_master_watch(const struct generation *g);
 
 /*
  * The descriptor from dev_master_start is readable: returns 1 when a

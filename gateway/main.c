@@ -29,7 +29,8 @@ static const struct {
 	char name[8];
 	char desc[8];
 } profile_note __attribute__((used, section(".note.sluice.profile"), aligned(4))) = {
-	sizeof("sluice"), sizeof(SLUICE_PROFILE), 1, "sluice", SLUICE_PROFILE,
+	/* descsz covers the whole padded field, so the note is exactly its size. */
+	sizeof("sluice"), 8, 1, "sluice", SLUICE_PROFILE,
 };
 
 static void usage(FILE *f)
@@ -66,7 +67,8 @@ int main(int argc, char **argv)
 	};
 	const char *file = DEFAULT_CONFIG, *http = NULL;
 	int dev = 0;
-	struct generation *gen;
+	/* Static: it lives as long as the process (leak checkers agree). */
+	static struct generation *gen;
 	char err[1024];
 	int test = 0, opt, fd;
 
@@ -111,6 +113,10 @@ int main(int argc, char **argv)
 	fd = listen_open(&gen->cfg.listen, err, sizeof(err));
 	if (fd < 0)
 		return fail(&gen->cfg, err);
+	if (dev_master_start(gen, err, sizeof(err)) < 0) {
+		listen_cleanup(&gen->cfg.listen);
+		return fail(&gen->cfg, err);
+	}
 	log_msg(LOG_NOTICE, "sluice %s (%s profile%s) serving on %s with up to %d workers (pm %s)",
 		SLUICE_VERSION, SLUICE_PROFILE, dev ? ", development mode" : "",
 		gen->cfg.listen.address, gen->cfg.pm.max_children,

@@ -651,8 +651,9 @@ static void finish_reload(void)
 			stop_worker(i, "reloaded");
 	log_msg(LOG_NOTICE, "generation %d serves (%d workers); generation %d is leaving",
 		g->number, want, m.gen->number);
+	g->older = m.gen;
 	m.gen = g;
-	m.dev_fd = dev_master_start(g);
+	m.dev_fd = dev_master_watch(g);
 	m.want = want;
 	m.next = NULL;
 }
@@ -765,7 +766,7 @@ int master_run(struct generation *gen, int listen_fd)
 		log_msg(LOG_ERROR, "master: cannot start: %s", strerror(errno));
 		return 1;
 	}
-	m.dev_fd = dev_master_start(gen);
+	m.dev_fd = dev_master_watch(gen);
 	while (!m.stopping || running() > 0) {
 		struct pollfd p[4] = {
 			{ .fd = sigpipe_fds[0], .events = POLLIN },

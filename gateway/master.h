@@ -14,6 +14,7 @@
  * freed: its workers may still be finishing requests, and it is small).
  */
 struct generation {
+	struct generation *older;	/* the one it replaced, kept */
 	int number;
 	struct sl_config cfg;
 	struct router router;

@@ -76,7 +76,10 @@ static void unload_own(struct modset *ms)
 
 /*
  * dlopen a private copy of `path` (a memfd), so that the loader cannot
- * confuse it with the older object loaded from the same path.
+ * confuse it with the older object loaded from the same path.  The memfd
+ * stays open once loaded: the loader also matches objects by the name
+ * they were opened under, and a closed descriptor's number, reused for
+ * the next copy, would hand back this one.
  */
 static void *open_copy(const char *path, char *why, size_t whylen)
 {
@@ -88,7 +91,8 @@ static void *open_copy(const char *path, char *why, size_t whylen)
 
 	if (in < 0 || fstat(in, &st) < 0)
 		goto fail;
-	out = memfd_create("sluice-module", MFD_CLOEXEC);
+	/* Named after the file, which is how backtraces will show it. */
+	out = memfd_create(strrchr(path, '/') ? strrchr(path, '/') + 1 : path, MFD_CLOEXEC);
 	if (out < 0)
 		goto fail;
 	while (off < st.st_size)
@@ -96,10 +100,11 @@ static void *open_copy(const char *path, char *why, size_t whylen)
 			goto fail;
 	snprintf(name, sizeof(name), "/proc/self/fd/%d", out);
 	h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
-	if (!h)
+	if (!h) {
 		snprintf(why, whylen, "cannot load: %s", dlerror());
+		close(out);
+	}
 	close(in);
-	close(out);	/* the mapping keeps the copy alive */
 	return h;
 fail:
 	snprintf(why, whylen, "cannot load: %s", strerror(errno));

@@ -116,6 +116,34 @@ static void load_file(struct object *o, const char *path, uintptr_t bias)
 	close(fd);
 }
 
+/*
+ * The name a frame's object is shown under: the file's base name; for a
+ * module reloaded from a private copy (/proc/self/fd/N, a memfd named
+ * after the module), the module's name again.
+ */
+static const char *display_name(const char *path)
+{
+	char link[256];
+	const char *base;
+	ssize_t n;
+
+	if (!*path)
+		return strdup("sluice");
+	if (strncmp(path, "/proc/self/fd/", 14) == 0 &&
+	    (n = readlink(path, link, sizeof(link) - 1)) > 0) {
+		link[n] = '\0';
+		if (strncmp(link, "/memfd:", 7) == 0) {
+			char *end = strstr(link, " (deleted)");
+
+			if (end)
+				*end = '\0';
+			return strdup(link + 7);
+		}
+	}
+	base = strrchr(path, '/');
+	return strdup(base ? base + 1 : path);
+}
+
 static int add_object(struct dl_phdr_info *info, size_t size, void *data)
 {
 	struct object *o;
@@ -143,9 +171,7 @@ static int add_object(struct dl_phdr_info *info, size_t size, void *data)
 		path = "/proc/self/exe";
 	o = &objects[nobjects++];
 	*o = (struct object){ .lo = lo, .hi = hi };
-	o->file = strrchr(info->dlpi_name, '/') ? strrchr(info->dlpi_name, '/') + 1
-		  : (*info->dlpi_name ? info->dlpi_name : "sluice");
-	o->file = strdup(o->file);
+	o->file = display_name(info->dlpi_name);
 	load_file(o, path, info->dlpi_addr);
 	return 0;
 }

@@ -1,0 +1,535 @@
+/*
+ * dev.c - development mode: verbose error pages, the /_sluice/ debug
+ * endpoints and auto-reload of rebuilt modules.  Linked only into the dev
+ * profile, active only with --dev; see dev.h for the seam and
+ * dev_http.c for the direct HTTP listener.
+ *
+ * Nothing here executes input: the pages show what sluice knows (the
+ * error, the route, the request, a backtrace, the config) and the
+ * endpoints only read.  Error pages are built with the signal-safe
+ * appenders, because crash.c builds them inside a signal handler.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/inotify.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "dev.h"
+#include "dev_http.h"
+#include "header.h"
+#include "io.h"
+#include "log.h"
+#include "master.h"
+#include "module.h"
+#include "request.h"
+#include "safefmt.h"
+#include "scoreboard.h"
+
+#define DEV_PREFIX "/_sluice/"
+#define RELOAD_ERROR_MAX 1024
+
+/* Shown at the top of every page, so nobody mistakes it for production. */
+#define DEV_BANNER "sluice development mode (--dev): this page shows internals " \
+	"and must never be reachable in production."
+
+static struct {
+	int enabled;
+	const char *http_addr;
+	pid_t http_pid;
+	int inotify_fd;
+	char *reload_error;	/* shared with the workers: the last failed reload */
+	const struct generation *gen;
+} dev = { .inotify_fd = -1 };
+
+int dev_built(void)
+{
+	return 1;
+}
+
+int dev_enable(const char *http_addr, char *err, size_t errlen)
+{
+	if (http_addr && dev_http_check(http_addr, err, errlen) < 0)
+		return -1;
+	/* Mapped before the first fork, so that every worker sees what the
+	 * master writes into it later. */
+	dev.reload_error = mmap(NULL, RELOAD_ERROR_MAX, PROT_READ | PROT_WRITE,
+				MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (dev.reload_error == MAP_FAILED) {
+		snprintf(err, errlen, "cannot map shared memory: %s", strerror(errno));
+		return -1;
+	}
+	dev.reload_error[0] = '\0';
+	dev.http_addr = http_addr;
+	dev.enabled = 1;
+	return 0;
+}
+
+/* ---- Master: the HTTP listener and the module watch ------------------ */
+
+/*
+ * Watch the folders of the generation's modules: a compiler or `cp`
+ * replaces a .so by writing it (IN_CLOSE_WRITE) or renaming a new file
+ * over it (IN_MOVED_TO); watching the folder sees both, and the file
+ * itself may not exist for a moment while it is rebuilt.
+ */
+static void watch_modules(const struct generation *g)
+{
+	if (dev.inotify_fd >= 0)
+		close(dev.inotify_fd);
+	dev.inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (dev.inotify_fd < 0) {
+		log_msg(LOG_WARNING, "dev: inotify: %s; modules will not reload by themselves",
+			strerror(errno));
+		return;
+	}
+	for (int i = 0; i < g->cfg.nmodules; i++) {
+		char dir[4096];
+		const char *path = g->cfg.modules[i].path, *slash = strrchr(path, '/');
+
+		snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 1,
+			 slash ? path : ".");
+		if (inotify_add_watch(dev.inotify_fd, dir[0] ? dir : "/",
+				      IN_CLOSE_WRITE | IN_MOVED_TO) < 0)
+			log_msg(LOG_WARNING, "dev: cannot watch %s: %s", dir, strerror(errno));
+	}
+	log_msg(LOG_NOTICE, "dev: watching %d module file(s); a rebuilt module is reloaded",
+		g->cfg.nmodules);
+}
+
+int dev_master_start(const struct generation *g, char *err, size_t errlen)
+{
+	char why[512];
+
+	if (!dev.enabled || !dev.http_addr)
+		return 0;
+	dev.http_pid = dev_http_spawn(dev.http_addr, g->cfg.listen.address, why, sizeof(why));
+	if (dev.http_pid < 0) {
+		snprintf(err, errlen, "--http %s: %s", dev.http_addr, why);
+		return -1;
+	}
+	log_msg(LOG_NOTICE, "dev: HTTP listener on http://%s/ (pid %d)", dev.http_addr,
+		(int)dev.http_pid);
+	return 0;
+}
+
+int dev_master_watch(const struct generation *g)
+{
+	if (!dev.enabled)
+		return -1;
+	dev.gen = g;
+	watch_modules(g);
+	return dev.inotify_fd;
+}
+
+/* Is `name` (a file in a watched folder) one of the generation's modules? */
+static int is_module(const char *name)
+{
+	for (int i = 0; dev.gen && i < dev.gen->cfg.nmodules; i++) {
+		const char *path = dev.gen->cfg.modules[i].path, *base = strrchr(path, '/');
+
+		if (strcmp(base ? base + 1 : path, name) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+int dev_master_changed(void)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n;
+	int changed = 0;
+
+	while ((n = read(dev.inotify_fd, buf, sizeof(buf))) > 0)
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (const struct inotify_event *)p;
+
+			if (ev->len && is_module(ev->name)) {
+				log_msg(LOG_NOTICE, "dev: module file %s changed", ev->name);
+				changed = 1;
+			}
+			p += sizeof(*ev) + ev->len;
+		}
+	return changed;
+}
+
+void dev_reload_result(const char *err)
+{
+	if (!dev.enabled)
+		return;
+	snprintf(dev.reload_error, RELOAD_ERROR_MAX, "%s", err ? err : "");
+}
+
+void dev_master_stop(void)
+{
+	if (dev.http_pid > 0)
+		kill(dev.http_pid, SIGTERM);
+	dev.http_pid = 0;
+}
+
+/* ---- Pages (signal-safe) -------------------------------------------- */
+
+static size_t html_escaped(char *buf, size_t size, size_t at, const char *s)
+{
+	for (; s && *s; s++) {
+		switch (*s) {
+		case '<': at = sf_str(buf, size, at, "&lt;"); break;
+		case '>': at = sf_str(buf, size, at, "&gt;"); break;
+		case '&': at = sf_str(buf, size, at, "&amp;"); break;
+		case '"': at = sf_str(buf, size, at, "&quot;"); break;
+		default: at = sf_mem(buf, size, at, s, 1);
+		}
+	}
+	return at;
+}
+
+/* A page under construction: text or HTML, the same sections either way. */
+struct page {
+	char *buf;
+	size_t size, at;
+	int html;
+};
+
+static void put(struct page *p, const char *s)
+{
+	p->at = sf_str(p->buf, p->size, p->at, s);
+}
+
+static void put_text(struct page *p, const char *s)
+{
+	p->at = p->html ? html_escaped(p->buf, p->size, p->at, s)
+			: sf_str(p->buf, p->size, p->at, s);
+}
+
+static void heading(struct page *p, const char *title)
+{
+	put(p, p->html ? "<h2>" : "\n== ");
+	put_text(p, title);
+	put(p, p->html ? "</h2>\n" : " ==\n");
+}
+
+static void row(struct page *p, const char *name, const char *value)
+{
+	put(p, p->html ? "<tr><th>" : "  ");
+	put_text(p, name);
+	put(p, p->html ? "</th><td>" : " = ");
+	put_text(p, value);
+	put(p, p->html ? "</td></tr>\n" : "\n");
+}
+
+static void table(struct page *p, int open)
+{
+	if (p->html)
+		put(p, open ? "<table>\n" : "</table>\n");
+}
+
+/* The request's parameters, headers (HTTP_*) apart from the rest. */
+static void params_section(struct page *p, const struct sl_request *r, int headers)
+{
+	heading(p, headers ? "Request headers" : "Request parameters");
+	table(p, 1);
+	for (size_t i = 0; i < r->nparams; i++) {
+		int is_header = strncmp(r->params[i].name, "HTTP_", 5) == 0;
+
+		if (is_header == headers)
+			row(p, r->params[i].name, r->params[i].value);
+	}
+	table(p, 0);
+}
+
+static int wants_html(const struct sl_request *r)
+{
+	const char *accept = sl_header(r, "Accept");
+
+	return accept && strstr(accept, "text/html") != NULL;
+}
+
+static void begin_page(struct page *p, const char *title)
+{
+	if (p->html) {
+		put(p, "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>");
+		put_text(p, title);
+		put(p, "</title><style>body{font-family:sans-serif;margin:2em}"
+		       "pre{background:#f4f4f4;padding:1em;white-space:pre-wrap}"
+		       "th{text-align:left;padding-right:1em;vertical-align:top}"
+		       ".dev{background:#fde68a;padding:.5em}</style></head><body>\n"
+		       "<p class=\"dev\">");
+		put_text(p, DEV_BANNER);
+		put(p, "</p>\n<h1>");
+		put_text(p, title);
+		put(p, "</h1>\n");
+	} else {
+		put(p, title);
+		put(p, "\n");
+		put(p, DEV_BANNER);
+		put(p, "\n");
+	}
+}
+
+/* `n` bytes of `s`, escaped for the page; " < " becomes a line break when `frames`. */
+static void put_span(struct page *p, const char *s, size_t n, int frames)
+{
+	for (size_t i = 0; i < n; i++) {
+		char c[2] = { s[i], 0 };
+
+		if (frames && n - i >= 3 && strncmp(s + i, " < ", 3) == 0) {
+			put(p, "\n");
+			i += 2;
+			continue;
+		}
+		put_text(p, c);
+	}
+}
+
+static void preformatted(struct page *p, const char *s)
+{
+	put(p, p->html ? "<pre>" : "");
+	put_text(p, s);
+	put(p, p->html ? "</pre>\n" : "\n");
+}
+
+/*
+ * A backtrace arrives inside `detail` as "...; backtrace: a < b < c":
+ * shown one frame a line, innermost first.
+ */
+static void detail_section(struct page *p, const char *detail)
+{
+	static const char mark[] = "; backtrace: ";
+	const char *bt = strstr(detail, mark);
+
+	heading(p, "Error");
+	put(p, p->html ? "<pre>" : "");
+	put_span(p, detail, bt ? (size_t)(bt - detail) : strlen(detail), 0);
+	put(p, p->html ? "</pre>\n" : "\n");
+	if (!bt)
+		return;
+	heading(p, "Backtrace (innermost first)");
+	put(p, p->html ? "<pre>" : "");
+	bt += sizeof(mark) - 1;
+	put_span(p, bt, strlen(bt), 1);
+	put(p, p->html ? "</pre>\n" : "\n");
+}
+
+static void route_section(struct page *p, const struct sl_request *r)
+{
+	const struct route *rt = r->match.route;
+
+	heading(p, "Route");
+	table(p, 1);
+	row(p, "request id", r->id);
+	row(p, "method", r->method);
+	row(p, "path", r->path);
+	row(p, "query", r->query);
+	if (rt) {
+		row(p, "route", rt->pattern);
+		row(p, "route method", rt->method ? rt->method : "(any)");
+		row(p, "module", module_name(rt->module));
+	} else {
+		row(p, "route", "(none matched)");
+	}
+	table(p, 0);
+}
+
+size_t dev_error_page(const struct sl_request *r, int status, const char *detail,
+		      char *buf, size_t cap, const char **content_type)
+{
+	struct page p = { buf, cap, 0, 0 };
+	char title[64];
+	size_t n;
+
+	if (!dev.enabled || cap == 0)
+		return 0;
+	p.html = wants_html(r);
+	n = sf_uint(title, sizeof(title), 0, (unsigned)status, 0);
+	n = sf_str(title, sizeof(title), n, " ");
+	sf_str(title, sizeof(title), n, http_reason(status));
+	begin_page(&p, title);
+	detail_section(&p, detail ? detail : "(no detail)");
+	route_section(&p, r);
+	params_section(&p, r, 1);
+	params_section(&p, r, 0);
+	if (dev.reload_error[0]) {
+		heading(&p, "Last reload failed: the previous modules still serve");
+		preformatted(&p, dev.reload_error);
+	}
+	if (p.html)
+		put(&p, "</body></html>\n");
+	*content_type = p.html ? "text/html; charset=utf-8" : "text/plain; charset=utf-8";
+	return p.at;
+}
+
+/* ---- Debug endpoints ------------------------------------------------ */
+
+static const char *state_name(int state)
+{
+	static const char *const names[] = { "free", "starting", "idle", "busy", "stopping" };
+
+	return state >= 0 && state <= SCORE_STOPPING ? names[state] : "?";
+}
+
+static void show_workers(struct page *p)
+{
+	long long now = io_now_ms();
+	char line[256];
+
+	heading(p, "Workers");
+	put(p, p->html ? "<pre>" : "");
+	for (int i = 0; i < SCOREBOARD_SLOTS; i++) {
+		const struct score *sc = scoreboard_slot(i);
+
+		if (!sc->pid)
+			continue;
+		snprintf(line, sizeof(line), "worker %d  pid %d  %-8s  %llu requests", i + 1,
+			 (int)sc->pid, state_name(sc->state), sc->requests);
+		put_text(p, line);
+		if (sc->state == SCORE_BUSY) {
+			snprintf(line, sizeof(line), "  request %.16s running %lld ms",
+				 sc->request_id, now - sc->req_start_ms);
+			put_text(p, line);
+		}
+		put(p, "\n");
+	}
+	put(p, p->html ? "</pre>\n" : "");
+}
+
+static void show_modules(struct page *p, const struct sl_request *r)
+{
+	static const char *const kinds[] = { "exact", "captures", "prefix" };
+	char line[512];
+
+	heading(p, "Routes (in matching order of kind: exact, captures, prefix)");
+	put(p, p->html ? "<pre>" : "");
+	for (int i = 0; i < r->router->nroutes; i++) {
+		const struct route *rt = &r->router->routes[i];
+
+		snprintf(line, sizeof(line), "%-7s %-40s %-9s module %s\n",
+			 rt->method ? rt->method : "*", rt->pattern,
+			 rt->kind >= 0 && rt->kind <= 2 ? kinds[rt->kind] : "?",
+			 module_name(rt->module));
+		put_text(p, line);
+	}
+	put(p, p->html ? "</pre>\n" : "");
+}
+
+static void show_config(struct page *p, const struct sl_config *c)
+{
+	static const char *const modes[] = { "static", "dynamic", "ondemand" };
+	char line[4096];
+
+	heading(p, "Effective configuration");
+	snprintf(line, sizeof(line),
+		 "file = %s\nerror_log = %s\nuser = %s\ngroup = %s\n"
+		 "listen = { address = %s; backlog = %d; mode = %04o; }\n"
+		 "pm = { mode = %s; max_children = %d; start_servers = %d; "
+		 "min_spare_servers = %d; max_spare_servers = %d; max_requests = %d; }\n"
+		 "request_terminate_timeout = %d\nrequest_slowlog_timeout = %d\n"
+		 "limits = { max_params_bytes = %zu; max_params = %d; max_header_bytes = %zu; "
+		 "max_body_bytes = %lld; max_request_memory = %lld; max_conns = %d; "
+		 "read_timeout = %d; write_timeout = %d; idle_timeout = %d; "
+		 "shutdown_timeout = %d; }\n",
+		 c->file, c->error_log, c->user ? c->user : "(unset)",
+		 c->group ? c->group : "(unset)", c->listen.address, c->listen.backlog,
+		 (unsigned)c->listen.mode, modes[c->pm.mode], c->pm.max_children,
+		 c->pm.start_servers, c->pm.min_spare_servers, c->pm.max_spare_servers,
+		 c->pm.max_requests, c->request_terminate_timeout, c->request_slowlog_timeout,
+		 c->limits.max_params_bytes, c->limits.max_params, c->limits.max_header_bytes,
+		 c->limits.max_body_bytes, c->limits.max_request_memory, c->limits.max_conns,
+		 c->limits.read_timeout, c->limits.write_timeout, c->limits.idle_timeout,
+		 c->limits.shutdown_timeout);
+	preformatted(p, line);
+	heading(p, "Modules");
+	for (int i = 0; i < c->nmodules; i++) {
+		snprintf(line, sizeof(line), "%s mounted at %s", c->modules[i].path,
+			 c->modules[i].mount);
+		preformatted(p, line);
+	}
+}
+
+/* The request as sluice parsed it, with the body's length (read to its end). */
+static void show_echo(struct page *p, struct sl_request *r)
+{
+	char buf[4096], line[64];
+	long long total = 0;
+	ssize_t n;
+
+	route_section(p, r);
+	params_section(p, r, 1);
+	params_section(p, r, 0);
+	while ((n = sl_read(r, buf, sizeof(buf))) > 0)
+		total += n;
+	heading(p, "Body");
+	snprintf(line, sizeof(line), "%lld bytes%s", total, n < 0 ? " (read failed)" : "");
+	preformatted(p, line);
+}
+
+static void show_index(struct page *p)
+{
+	static const char *const links[][2] = {
+		{ DEV_PREFIX "config", "the effective configuration" },
+		{ DEV_PREFIX "workers", "the workers and what they do" },
+		{ DEV_PREFIX "modules", "the loaded modules and their routes" },
+		{ DEV_PREFIX "echo", "this request, as sluice parsed it" },
+	};
+
+	heading(p, "Debug endpoints");
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		if (p->html) {
+			put(p, "<p><a href=\"");
+			put(p, links[i][0]);
+			put(p, "\">");
+			put(p, links[i][0]);
+			put(p, "</a> ");
+			put_text(p, links[i][1]);
+			put(p, "</p>\n");
+		} else {
+			put(p, links[i][0]);
+			put(p, "  ");
+			put(p, links[i][1]);
+			put(p, "\n");
+		}
+	}
+	if (dev.reload_error[0]) {
+		heading(p, "Last reload failed: the previous modules still serve");
+		preformatted(p, dev.reload_error);
+	}
+}
+
+int dev_route(struct sl_request *r)
+{
+	static char body[65536];
+	struct page p = { body, sizeof(body), 0, 0 };
+	const char *what;
+
+	if (!dev.enabled || strncmp(r->path, DEV_PREFIX, strlen(DEV_PREFIX) - 1) != 0)
+		return 0;
+	what = r->path + strlen(DEV_PREFIX) - 1;
+	what += *what == '/';
+	p.html = wants_html(r);
+	begin_page(&p, r->path);
+	if (!*what)
+		show_index(&p);
+	else if (strcmp(what, "config") == 0)
+		show_config(&p, r->cfg);
+	else if (strcmp(what, "workers") == 0)
+		show_workers(&p);
+	else if (strcmp(what, "modules") == 0)
+		show_modules(&p, r);
+	else if (strcmp(what, "echo") == 0)
+		show_echo(&p, r);
+	else {
+		sl_set_status(r, 404);
+		heading(&p, "No such debug endpoint");
+		show_index(&p);
+	}
+	if (p.html)
+		put(&p, "</body></html>\n");
+	sl_add_header(r, "Content-Type", p.html ? "text/html; charset=utf-8"
+						: "text/plain; charset=utf-8");
+	sl_add_header(r, "Cache-Control", "no-store");
+	sl_write(r, body, p.at);
+	return 1;
+}

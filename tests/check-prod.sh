@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# check-prod.sh BINARY PROD_OBJ_DIR DEV_OBJECT...
+#
+# Proves that BINARY holds nothing of development mode: not the debug
+# endpoint prefix, not the error page templates, no function that only the
+# development sources define, not the HTTP library; and that its profile
+# note says "prod".  Prints one line per leak and exits 1 if there is any.
+set -u
+bin=$1 prod_objs=$2
+shift 2
+leaks=0
+leak() { echo "check-prod: $bin $*"; leaks=1; }
+
+[ -x "$bin" ] || { echo "check-prod: $bin: no such binary"; exit 2; }
+
+strings -a "$bin" | grep -qF '/_sluice/' &&
+	leak "contains the debug endpoint prefix /_sluice/"
+strings -a "$bin" | grep -qF 'sluice development mode' &&
+	leak "contains the development error page templates"
+
+# Functions defined by the development objects and by no production
+# object: none of them may be in the binary's symbol table.
+functions() { nm --defined-only "$@" 2>/dev/null | awk 'NF == 3 && $2 ~ /[tT]/ { print $3 }' | sort -u; }
+symbols() { nm "$@" 2>/dev/null | awk 'NF == 3 { print $3 }' | sort -u; }
+dev_only=$(comm -23 <(functions "$@") <(symbols $(find "$prod_objs" -name '*.o')))
+[ -n "$dev_only" ] || { echo "check-prod: no development functions found in $*"; exit 2; }
+found=$(comm -12 <(symbols "$bin") <(echo "$dev_only"))
+[ -n "$found" ] && leak "contains functions of the development sources:" $found
+
+readelf -d "$bin" | grep NEEDED | grep -qi microhttpd && leak "links libmicrohttpd"
+strings -a "$bin" | grep -q 'MHD_' && leak "contains libmicrohttpd symbols"
+
+readelf -n "$bin" | grep -A2 '^ *sluice' | grep -q 'description data: 70 72 6f 64 00' ||
+	leak "does not carry the profile note \"prod\""
+
+[ $leaks -eq 0 ] && echo "check-prod: $bin holds nothing of development mode"
+exit $leaks
