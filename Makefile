@@ -137,6 +137,7 @@ test: deps-test
 	@$(MAKE) --no-print-directory PROFILE=dev all tests
 	@$(MAKE) --no-print-directory check-prod
 	build/prod/sluice-tests --jobs=2 $(if $(FILTER),--filter='$(FILTER)')
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	build/dev/sluice-tests --jobs=2 $(if $(FILTER),--filter='$(FILTER)')
 
 tests: $(TEST_BIN) $(FIXTURE_SOS)
