@@ -35,7 +35,7 @@ CORE_SRCS := gateway/config.c gateway/log.c gateway/arena.c gateway/router.c \
              gateway/header.c gateway/module.c gateway/listen.c gateway/master.c \
              gateway/worker.c gateway/conn.c gateway/request.c gateway/fcgi.c \
              gateway/io.c gateway/scoreboard.c gateway/crash.c gateway/symbols.c \
-             gateway/config_value.c
+             gateway/config_value.c gateway/uwsgi.c gateway/systemd.c
 MAIN_SRCS := gateway/main.c
 # The profile chooses files, not #ifdefs: the development seam (dev.h) is
 # stubs in production and the real thing in the dev profile.
@@ -45,7 +45,7 @@ CORE_SRCS     += $(DEV_SRCS_$(PROFILE))
 LIBS_dev      := -lmicrohttpd
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
 MAIN_OBJS := $(MAIN_SRCS:%.c=$(BUILD)/obj/%.o)
-LIBS       = -lconfig -ldl $(LIBS_$(PROFILE))
+LIBS       = -lconfig -lsystemd -ldl $(LIBS_$(PROFILE))
 
 # Sample modules and test fixture modules, one .so per .c.
 APPS         := hello echo routes
@@ -97,7 +97,7 @@ $(BENCH_BIN): tests/bench/fcgi-floor.c
 # ---- Installing what is missing -----------------------------------------
 # Debian 12 package names.  Only what is absent is installed, as root or
 # through sudo, so a machine that has everything is left untouched.
-DEPS_BUILD := gcc make pkg-config libconfig-dev
+DEPS_BUILD := gcc make pkg-config libconfig-dev libsystemd-dev
 DEPS_RUN   := $(DEPS_BUILD) nginx-light curl
 DEPS_TEST  := $(DEPS_RUN) libcriterion-dev libcurl4-openssl-dev libfcgi-bin
 DEPS_TEST  += libmicrohttpd-dev binutils

@@ -73,7 +73,7 @@ static const char *const top_keys[] = {
 	NULL
 };
 static const char *const listen_keys[] = {
-	"address", "backlog", "mode", "owner", "group", NULL
+	"address", "protocol", "backlog", "mode", "owner", "group", NULL
 };
 static const char *const pm_keys[] = {
 	"mode", "max_children", "start_servers", "min_spare_servers",
@@ -476,7 +476,8 @@ static int get_path(struct loader *ld, const config_setting_t *group, const char
  * (without "unix:"), a relative one resolved against the config folder;
  * host:port is stored as written.
  */
-static int parse_address(struct loader *ld, const config_setting_t *s, const char *key)
+static int parse_address(struct loader *ld, const config_setting_t *s, const char *key,
+			 struct listen_config *lc)
 {
 	const size_t sun_max = sizeof(((struct sockaddr_un *)0)->sun_path) - 1;
 	const char *addr, *path;
@@ -487,14 +488,17 @@ static int parse_address(struct loader *ld, const config_setting_t *s, const cha
 		return -1;
 	if (config_value_address(key, addr, &path, why, sizeof(why)) < 0)
 		return fail(ld, s, "%s", why);
-	ld->cfg->listen.address = path ? resolve(ld, path) : strdup(addr);
-	if (!ld->cfg->listen.address)
+	lc->address = path ? resolve(ld, path) : strdup(addr);
+	if (!lc->address)
 		return fail_nomem(ld, s);
-	len = strlen(ld->cfg->listen.address);
+	len = strlen(lc->address);
 	if (path && len > sun_max)
 		return fail(ld, s, "%s: the socket path %s is %zu bytes long, and a "
 			    "unix socket path can have at most %zu",
-			    key, ld->cfg->listen.address, len, sun_max);
+			    key, lc->address, len, sun_max);
+	for (int i = 0; i < ld->cfg->nlisten; i++)
+		if (&ld->cfg->listen[i] != lc && strcmp(ld->cfg->listen[i].address, lc->address) == 0)
+			return fail(ld, s, "%s: %s is already a listen address", key, lc->address);
 	return 0;
 }
 
@@ -503,9 +507,10 @@ static int parse_address(struct loader *ld, const config_setting_t *s, const cha
  * integer written as chmod takes it (660 and 0660 both mean rw-rw----,
  * since libconfig has no octal literals) or in hex (0x1b0).
  */
-static int parse_mode(struct loader *ld, const config_setting_t *group)
+static int parse_mode(struct loader *ld, const config_setting_t *group, const char *key,
+		      struct listen_config *lc)
 {
-	const config_setting_t *s = member(group, "listen.mode");
+	const config_setting_t *s = member(group, key);
 	const char *str;
 	char digits[32];
 	long long v;
@@ -515,7 +520,7 @@ static int parse_mode(struct loader *ld, const config_setting_t *group)
 	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
 		str = config_setting_get_string(s);
 	} else {
-		if (integer(ld, s, "listen.mode", &v) < 0)
+		if (integer(ld, s, key, &v) < 0)
 			return -1;
 		if (config_setting_get_format(s) == CONFIG_FORMAT_HEX)
 			snprintf(digits, sizeof(digits), "%llo", v);
@@ -523,37 +528,96 @@ static int parse_mode(struct loader *ld, const config_setting_t *group)
 			snprintf(digits, sizeof(digits), "%lld", v);
 		str = digits;
 	}
-	if (config_value_mode(str, &ld->cfg->listen.mode) < 0)
-		return fail(ld, s, "listen.mode must be permission bits in octal, such "
-			    "as \"0660\", not \"%s\"", str);
+	if (config_value_mode(str, &lc->mode) < 0)
+		return fail(ld, s, "%s must be permission bits in octal, such "
+			    "as \"0660\", not \"%s\"", key, str);
 	return 0;
 }
 
+static int parse_protocol(struct loader *ld, const config_setting_t *group, const char *key,
+			  struct listen_config *lc)
+{
+	const config_setting_t *s = member(group, key);
+	const char *name;
+
+	if (!s)
+		return 0;
+	if (string_value(ld, s, key, &name) < 0)
+		return -1;
+	if (strcmp(name, "fastcgi") == 0)
+		lc->protocol = LISTEN_FASTCGI;
+	else if (strcmp(name, "uwsgi") == 0)
+		lc->protocol = LISTEN_UWSGI;
+	else
+		return fail(ld, s, "%s must be \"fastcgi\" or \"uwsgi\", not \"%s\"", key, name);
+	return 0;
+}
+
+/*
+ * One listener: an address string, or a group.  `name` is how messages
+ * call it: "listen", or "listen[1]" inside a list.
+ */
+static int parse_listener(struct loader *ld, const config_setting_t *s, const char *name)
+{
+	struct listen_config *lc = &ld->cfg->listen[ld->cfg->nlisten++];
+	const config_setting_t *addr;
+	char key[6][48];
+
+	lc->backlog = DEFAULT_BACKLOG;
+	lc->mode = 0660;
+	lc->protocol = LISTEN_FASTCGI;
+	if (config_setting_type(s) == CONFIG_TYPE_STRING)
+		return parse_address(ld, s, name, lc);
+	if (!config_setting_is_group(s))
+		return fail(ld, s, "%s must be an address string or a group, not %s",
+			    name, type_name(s));
+	if (check_keys(ld, s, &keysets[KS_LISTEN], name) < 0)
+		return -1;
+	snprintf(key[0], sizeof(key[0]), "%s.address", name);
+	snprintf(key[1], sizeof(key[1]), "%s.backlog", name);
+	snprintf(key[2], sizeof(key[2]), "%s.mode", name);
+	snprintf(key[3], sizeof(key[3]), "%s.owner", name);
+	snprintf(key[4], sizeof(key[4]), "%s.group", name);
+	snprintf(key[5], sizeof(key[5]), "%s.protocol", name);
+	addr = member(s, key[0]);
+	if (!addr)
+		return fail(ld, s, "%s is missing", key[0]);
+	if (parse_address(ld, addr, key[0], lc) < 0
+	    || parse_protocol(ld, s, key[5], lc) < 0
+	    || get_int(ld, s, key[1], 1, MAX_BACKLOG, &lc->backlog) < 0
+	    || parse_mode(ld, s, key[2], lc) < 0
+	    || get_string(ld, s, key[3], &lc->owner) < 0
+	    || get_string(ld, s, key[4], &lc->group) < 0)
+		return -1;
+	return 0;
+}
+
+/*
+ * `listen` is one listener (a string or a group) or a list of them, each
+ * with its own protocol: listen = ( "/run/a.sock", { address = "/run/b.sock";
+ * protocol = "uwsgi"; } );
+ */
 static int parse_listen(struct loader *ld, const config_setting_t *root)
 {
 	const config_setting_t *s = member(root, "listen");
-	const config_setting_t *addr;
-	struct listen_config *lc = &ld->cfg->listen;
+	char name[32];
+	int n;
 
 	if (!s)
 		return fail(ld, NULL, "listen is missing: say where to accept "
 			    "connections, e.g. listen = \"/run/sluice/sluice.sock\";");
-	if (config_setting_type(s) == CONFIG_TYPE_STRING)
-		return parse_address(ld, s, "listen");
-	if (!config_setting_is_group(s))
-		return fail(ld, s, "listen must be an address string or a group, not %s",
-			    type_name(s));
-	if (check_keys(ld, s, &keysets[KS_LISTEN], "listen") < 0)
-		return -1;
-	addr = member(s, "listen.address");
-	if (!addr)
-		return fail(ld, s, "listen.address is missing");
-	if (parse_address(ld, addr, "listen.address") < 0
-	    || get_int(ld, s, "listen.backlog", 1, MAX_BACKLOG, &lc->backlog) < 0
-	    || parse_mode(ld, s) < 0
-	    || get_string(ld, s, "listen.owner", &lc->owner) < 0
-	    || get_string(ld, s, "listen.group", &lc->group) < 0)
-		return -1;
+	if (!config_setting_is_list(s))
+		return parse_listener(ld, s, "listen");
+	n = config_setting_length(s);
+	if (n == 0)
+		return fail(ld, s, "listen is an empty list: give at least one address");
+	if (n > MAX_LISTEN)
+		return fail(ld, s, "listen has %d addresses; at most %d are served", n, MAX_LISTEN);
+	for (int i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "listen[%d]", i);
+		if (parse_listener(ld, config_setting_get_elem(s, (unsigned)i), name) < 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -889,8 +953,6 @@ static int set_defaults(struct sl_config *cfg, const char *path)
 	if (!cfg->file || !cfg->error_log)
 		return -1;
 	cfg->log_level = LOG_NOTICE;
-	cfg->listen.backlog = DEFAULT_BACKLOG;
-	cfg->listen.mode = 0660;
 	cfg->pm.mode = PM_STATIC;
 	cfg->pm.max_children = DEFAULT_MAX_CHILDREN;
 	cfg->pm.min_spare_servers = DEFAULT_MIN_SPARE;
@@ -1036,9 +1098,11 @@ void config_free(struct sl_config *cfg)
 	free(cfg->group);
 	free(cfg->error_log);
 	free(cfg->slowlog);
-	free(cfg->listen.address);
-	free(cfg->listen.owner);
-	free(cfg->listen.group);
+	for (int i = 0; i < MAX_LISTEN; i++) {
+		free(cfg->listen[i].address);
+		free(cfg->listen[i].owner);
+		free(cfg->listen[i].group);
+	}
 	for (int i = 0; i < MAX_MODULES; i++) {
 		free(cfg->modules[i].path);
 		free(cfg->modules[i].mount);

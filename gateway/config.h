@@ -16,8 +16,12 @@
 
 enum pm_mode { PM_STATIC, PM_DYNAMIC, PM_ONDEMAND };
 
+/* The wire protocol a listener speaks: nginx's fastcgi_pass or uwsgi_pass. */
+enum listen_protocol { LISTEN_FASTCGI, LISTEN_UWSGI };
+
 struct listen_config {
 	char *address;		/* "/path.sock", "unix:/path.sock", "host:port", "[::1]:port" */
+	enum listen_protocol protocol;
 	int backlog;
 	mode_t mode;		/* unix sockets only */
 	char *owner;		/* unix sockets only, NULL: leave as created */
@@ -37,7 +41,8 @@ struct sl_config {
 	char *error_log;	/* "stderr" or a file path */
 	enum log_level log_level;
 
-	struct listen_config listen;
+	struct listen_config listen[MAX_LISTEN];	/* in config order */
+	int nlisten;
 
 	struct {
 		enum pm_mode mode;

@@ -141,6 +141,9 @@
 #define DRAIN_FRESH_MS			1000
 
 #define MAX_MODULES			64
+
+/* Listening sockets one sluice serves (one per protocol is the usual case). */
+#define MAX_LISTEN			8
 #define MAX_ROUTE_CAPTURES		16
 
 #endif

@@ -107,7 +107,7 @@ int dev_master_start(const struct generation *g, char *err, size_t errlen)
 
 	if (!dev.enabled || !dev.http_addr)
 		return 0;
-	dev.http_pid = dev_http_spawn(dev.http_addr, g->cfg.listen.address, why, sizeof(why));
+	dev.http_pid = dev_http_spawn(dev.http_addr, g->cfg.listen[0].address, why, sizeof(why));
 	if (dev.http_pid < 0) {
 		snprintf(err, errlen, "--http %s: %s", dev.http_addr, why);
 		return -1;
@@ -432,8 +432,8 @@ static void show_config(struct page *p, const struct sl_config *c)
 		 "read_timeout = %d; write_timeout = %d; idle_timeout = %d; "
 		 "shutdown_timeout = %d; }\n",
 		 c->file, c->error_log, c->user ? c->user : "(unset)",
-		 c->group ? c->group : "(unset)", c->listen.address, c->listen.backlog,
-		 (unsigned)c->listen.mode, modes[c->pm.mode], c->pm.max_children,
+		 c->group ? c->group : "(unset)", c->listen[0].address, c->listen[0].backlog,
+		 (unsigned)c->listen[0].mode, modes[c->pm.mode], c->pm.max_children,
 		 c->pm.start_servers, c->pm.min_spare_servers, c->pm.max_spare_servers,
 		 c->pm.max_requests, c->request_terminate_timeout, c->request_slowlog_timeout,
 		 c->limits.max_params_bytes, c->limits.max_params, c->limits.max_header_bytes,

@@ -1,5 +1,5 @@
 /*
- * listen.c - binding the listening socket.  See listen.h.
+ * listen.c - binding the listening sockets, or adopting systemd's.  See listen.h.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +17,8 @@
 
 #include "config.h"
 #include "listen.h"
+#include "proto.h"
+#include "systemd.h"
 
 /* The unix socket path of an address, or NULL for a TCP address. */
 static const char *unix_path(const char *addr)
@@ -184,7 +186,8 @@ static int open_tcp(const struct listen_config *lc, char *err, size_t errlen)
 	return fd;
 }
 
-int listen_open(const struct listen_config *lc, char *err, size_t errlen)
+/* Bind one configured listener; the fd, or -1 with `err`. */
+static int open_one(const struct listen_config *lc, char *err, size_t errlen)
 {
 	const char *path = unix_path(lc->address);
 
@@ -192,11 +195,95 @@ int listen_open(const struct listen_config *lc, char *err, size_t errlen)
 	return path ? open_unix(lc, path, err, errlen) : open_tcp(lc, err, errlen);
 }
 
-void listen_cleanup(const struct listen_config *lc)
+/* Is socket `fd` bound to the configured address? */
+static int bound_to(int fd, const struct listen_config *lc)
 {
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
 	const char *path = unix_path(lc->address);
-	struct stat st;
+	char host[256], want[256];
+	const char *port;
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV }, *res, *r;
+	int match = 0;
 
-	if (path && lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
-		unlink(path);
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return 0;
+	if (ss.ss_family == AF_UNIX)
+		return path && strcmp(((struct sockaddr_un *)&ss)->sun_path, path) == 0;
+	if (path || split_host_port(lc->address, host, sizeof(host), &port) < 0 ||
+	    getaddrinfo(host, port, &hints, &res) != 0)
+		return 0;
+	for (r = res; r && !match; r = r->ai_next) {
+		char got[256];
+
+		if (r->ai_family != ss.ss_family || r->ai_addrlen != len)
+			continue;
+		match = getnameinfo(r->ai_addr, r->ai_addrlen, want, sizeof(want), NULL, 0,
+				    NI_NUMERICHOST) == 0 &&
+			getnameinfo((struct sockaddr *)&ss, len, got, sizeof(got), NULL, 0,
+				    NI_NUMERICHOST) == 0 &&
+			strcmp(want, got) == 0 &&
+			((struct sockaddr_in *)r->ai_addr)->sin_port ==
+			((struct sockaddr_in *)&ss)->sin_port;
+	}
+	freeaddrinfo(res);
+	return match;
+}
+
+static const struct proto *proto_for(enum listen_protocol p)
+{
+	return p == LISTEN_UWSGI ? &proto_uwsgi : &proto_fcgi;
+}
+
+int listen_open_all(const struct sl_config *cfg, struct listener *out, char *err,
+		    size_t errlen)
+{
+	int passed[MAX_LISTEN], npassed = systemd_listen_fds(passed, MAX_LISTEN);
+	int used[MAX_LISTEN] = { 0 };
+
+	if (npassed < 0) {
+		snprintf(err, errlen, "LISTEN_FDS from systemd is malformed");
+		return -1;
+	}
+	for (int i = 0; i < cfg->nlisten; i++) {
+		const struct listen_config *lc = &cfg->listen[i];
+		struct listener *l = &out[i];
+
+		snprintf(l->address, sizeof(l->address), "%s", lc->address);
+		l->proto = proto_for(lc->protocol);
+		l->fd = -1;
+		l->owns_path = 0;
+		for (int j = 0; j < npassed && l->fd < 0; j++)
+			if (!used[j] && bound_to(passed[j], lc)) {
+				used[j] = 1;
+				l->fd = passed[j];
+				fcntl(l->fd, F_SETFL, fcntl(l->fd, F_GETFL) | O_NONBLOCK);
+				fcntl(l->fd, F_SETFD, FD_CLOEXEC);
+			}
+		if (l->fd >= 0)
+			continue;
+		if (npassed > 0) {
+			snprintf(err, errlen, "listen %s: systemd passed %d socket(s), none bound "
+				 "to this address (check the socket unit's ListenStream=)",
+				 lc->address, npassed);
+			return -1;
+		}
+		l->fd = open_one(lc, err, errlen);
+		if (l->fd < 0)
+			return -1;
+		l->owns_path = unix_path(lc->address) != NULL;
+	}
+	return cfg->nlisten;
+}
+
+void listen_cleanup(const struct listener *ls, int n)
+{
+	for (int i = 0; i < n; i++) {
+		const char *path = unix_path(ls[i].address);
+		struct stat st;
+
+		if (ls[i].owns_path && path && lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+			unlink(path);
+	}
 }

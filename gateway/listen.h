@@ -1,23 +1,34 @@
 /*
- * listen.h - the listening socket, bound by the master before it forks.
+ * listen.h - the listening sockets, opened by the master before it forks
+ * and never closed or bound again while it runs (reloads included).
  */
 #ifndef SLUICE_LISTEN_H
 #define SLUICE_LISTEN_H
 
 #include <stddef.h>
 
-struct listen_config;
+struct sl_config;
+struct proto;
+
+struct listener {
+	int fd;
+	const struct proto *proto;	/* the protocol its connections speak */
+	char address[128];		/* as configured, for log lines */
+	int owns_path;			/* a unix socket file we created: remove it at exit */
+};
 
 /*
- * Bind and listen on the configured address: a unix socket (given mode,
- * owner and group; a stale socket file left by a dead instance is
- * removed, anything else in the way is an error) or TCP host:port.
- * Returns the fd (non-blocking, close-on-exec), or -1 with one line in
- * `err` naming the address.
+ * Open every listener the config names.  Sockets passed in by systemd
+ * (socket activation) are adopted for the addresses they are bound to;
+ * the others are bound here: a unix socket with its configured mode,
+ * owner and group (a stale socket file left by a dead instance is
+ * removed, anything else in the way is an error), or TCP host:port.
+ * Returns the count, or -1 with one line in `err` naming the address.
  */
-int listen_open(const struct listen_config *lc, char *err, size_t errlen);
+int listen_open_all(const struct sl_config *cfg, struct listener *out, char *err,
+		    size_t errlen);
 
-/* Remove the unix socket file, if the address is one. */
-void listen_cleanup(const struct listen_config *lc);
+/* Remove the unix socket files this process created. */
+void listen_cleanup(const struct listener *ls, int n);
 
 #endif

@@ -6,16 +6,23 @@
  * start-up), bind the socket, hand over to the master.  Every failure on
  * the way is one line on stderr naming the file and what is wrong.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "dev.h"
 #include "listen.h"
 #include "log.h"
 #include "master.h"
+#include "proto.h"
+#include "scoreboard.h"
+#include "worker.h"
 
 #define DEFAULT_CONFIG "/etc/sluice/sluice.conf"
 
@@ -37,12 +44,52 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: sluice [-t] [-c FILE]\n"
-		"  -c, --config FILE  configuration file (default " DEFAULT_CONFIG ")\n"
+		"  -c, --config FILE  configuration file (default $SLUICE_CONFIG, else\n"
+		"                     " DEFAULT_CONFIG ")\n"
 		"  -t, --test         check the configuration and the modules, then exit\n"
 		"      --dev          development mode (dev builds only)\n"
 		"      --http ADDR    with --dev: also serve HTTP on a loopback ADDR\n"
 		"  -v, --version      print the version and the build profile\n"
 		"  -h, --help         this text\n");
+}
+
+/*
+ * mod_fcgid starts the application itself, with an already-listening
+ * socket as descriptor 0 (FCGI_LISTENSOCK_FILENO): getpeername on it fails
+ * with ENOTCONN, and it accepts connections.
+ */
+static int started_by_fcgid(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss), optlen = sizeof(int);
+	int listening = 0;
+
+	if (getpeername(0, (struct sockaddr *)&ss, &len) == 0 || errno != ENOTCONN)
+		return 0;
+	return getsockopt(0, SOL_SOCKET, SO_ACCEPTCONN, &listening, &optlen) == 0 && listening;
+}
+
+/*
+ * Under mod_fcgid, sluice is a single responder: mod_fcgid decides how
+ * many processes run and restarts them, so there is no master and no
+ * pool; this process serves the socket on descriptor 0 itself, and leaves
+ * cleanly, between requests, on SIGTERM.  The config's listen addresses
+ * are not used.
+ */
+static int serve_fcgid(struct generation *gen)
+{
+	static struct listener l = { .fd = 0, .proto = &proto_fcgi, .address = "fd 0 (mod_fcgid)" };
+	struct worker_args args = { .gen = gen, .listeners = &l, .nlisteners = 1,
+				    .index = 0, .master = 0, .notify_fd = -1, .slowlog_fd = -1 };
+
+	fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
+	if (scoreboard_init() < 0) {
+		fprintf(stderr, "sluice: cannot map the scoreboard: %m\n");
+		return 1;
+	}
+	log_msg(LOG_NOTICE, "sluice %s (%s profile) started by mod_fcgid: serving fd 0 "
+		"as a single responder (pid %d)", SLUICE_VERSION, SLUICE_PROFILE, (int)getpid());
+	worker_main(&args);
 }
 
 /* A start-up failure: one line on stderr, and in the log when that is a file. */
@@ -65,12 +112,16 @@ int main(int argc, char **argv)
 		{ "http", required_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *file = DEFAULT_CONFIG, *http = NULL;
+	/* mod_fcgid passes no arguments unless a wrapper does: the config may
+	 * also come from the environment. */
+	const char *file = getenv("SLUICE_CONFIG") ? getenv("SLUICE_CONFIG") : DEFAULT_CONFIG;
+	const char *http = NULL;
 	int dev = 0;
 	/* Static: it lives as long as the process (leak checkers agree). */
 	static struct generation *gen;
+	static struct listener listeners[MAX_LISTEN];
 	char err[1024];
-	int test = 0, opt, fd;
+	int test = 0, opt, nls;
 
 	while ((opt = getopt_long(argc, argv, "c:tvh", opts, NULL)) != -1) {
 		switch (opt) {
@@ -110,17 +161,22 @@ int main(int argc, char **argv)
 		printf("sluice: configuration file %s test is successful\n", file);
 		return 0;
 	}
-	fd = listen_open(&gen->cfg.listen, err, sizeof(err));
-	if (fd < 0)
+	if (!dev && started_by_fcgid())
+		return serve_fcgid(gen);
+	nls = listen_open_all(&gen->cfg, listeners, err, sizeof(err));
+	if (nls < 0)
 		return fail(&gen->cfg, err);
 	if (dev_master_start(gen, err, sizeof(err)) < 0) {
-		listen_cleanup(&gen->cfg.listen);
+		listen_cleanup(listeners, nls);
 		return fail(&gen->cfg, err);
 	}
-	log_msg(LOG_NOTICE, "sluice %s (%s profile%s) serving on %s with up to %d workers (pm %s)",
+	for (int i = 0; i < nls; i++)
+		log_msg(LOG_NOTICE, "listening on %s (%s)", listeners[i].address,
+			listeners[i].proto->name);
+	log_msg(LOG_NOTICE, "sluice %s (%s profile%s) with up to %d workers (pm %s)",
 		SLUICE_VERSION, SLUICE_PROFILE, dev ? ", development mode" : "",
-		gen->cfg.listen.address, gen->cfg.pm.max_children,
+		gen->cfg.pm.max_children,
 		gen->cfg.pm.mode == PM_STATIC ? "static" :
 		gen->cfg.pm.mode == PM_DYNAMIC ? "dynamic" : "ondemand");
-	return master_run(gen, fd);
+	return master_run(gen, listeners, nls);
 }

@@ -36,6 +36,7 @@
 #include "master.h"
 #include "scoreboard.h"
 #include "symbols.h"
+#include "systemd.h"
 #include "worker.h"
 
 /* SIGINT asks for a fast stop: the workers get this long, not shutdown_timeout. */
@@ -62,7 +63,8 @@ static int sigpipe_fds[2] = { -1, -1 };
 static struct {
 	struct generation *gen;		/* the generation in service */
 	struct generation *next;	/* a reload's generation, until its workers are ready */
-	int listen_fd;
+	const struct listener *listeners;
+	int nlisteners;
 	int notify_fds[2];		/* workers -> master: "replace me" */
 	int slowlog_fd;
 	struct slot slots[SCOREBOARD_SLOTS];
@@ -78,6 +80,10 @@ static struct {
 	int ncrash;
 	long long demand_wait_ms;	/* ondemand: ignore the socket until then */
 	int dev_fd;			/* development mode's module watch, -1: none */
+	int told_ready;			/* READY=1 sent to systemd for the generation in service */
+	long long watchdog_ms;		/* systemd's watchdog period / 2; 0: off */
+	long long last_watchdog_ms;
+	char status[160];		/* the last STATUS= sent */
 } m;
 
 static void on_signal(int sig)
@@ -162,7 +168,8 @@ static int free_slot(void)
  */
 static int spawn(struct generation *g)
 {
-	struct worker_args args = { .gen = g, .listen_fd = m.listen_fd,
+	struct worker_args args = { .gen = g, .listeners = m.listeners,
+				    .nlisteners = m.nlisteners,
 				    .master = getpid(), .notify_fd = m.notify_fds[1],
 				    .slowlog_fd = m.slowlog_fd };
 	int i = free_slot();
@@ -592,6 +599,18 @@ static void check_timeouts(long long now)
  * listening socket (never closed, never bound again), and the old ones are
  * stopped, gracefully, once the new ones are ready.
  */
+/* Do two configs name the same sockets with the same protocols? */
+static int same_listeners(const struct sl_config *a, const struct sl_config *b)
+{
+	if (a->nlisten != b->nlisten)
+		return 0;
+	for (int i = 0; i < a->nlisten; i++)
+		if (strcmp(a->listen[i].address, b->listen[i].address) != 0 ||
+		    a->listen[i].protocol != b->listen[i].protocol)
+			return 0;
+	return 1;
+}
+
 static void master_reload(const char *why)
 {
 	char err[1024];
@@ -612,12 +631,14 @@ static void master_reload(const char *why)
 			m.gen->number, err);
 		return;
 	}
-	if (strcmp(g->cfg.listen.address, m.gen->cfg.listen.address) != 0)
-		log_msg(LOG_WARNING, "listen changed to %s: that takes a restart; still "
-			"listening on %s", g->cfg.listen.address, m.gen->cfg.listen.address);
+	if (!same_listeners(&g->cfg, &m.gen->cfg))
+		log_msg(LOG_WARNING, "listen changed: that takes a restart; the sockets "
+			"opened at start serve on");
 	m.next = g;
 	m.fast_exits = 0;
 	m.next_spawn_ms = 0;
+	systemd_reloading();
+	m.told_ready = 0;
 }
 
 /*
@@ -642,6 +663,7 @@ static void finish_reload(void)
 		m.next = NULL;
 		m.fast_exits = 0;
 		m.next_spawn_ms = 0;
+		m.told_ready = 0;	/* READY=1 again: the old generation serves on */
 		return;
 	}
 	if (ok < want)
@@ -670,6 +692,7 @@ static void begin_stop(int sig)
 		"(up to %lld ms)", sigabbrev_np(sig), grace);
 	m.stopping = 1;
 	m.stop_deadline = io_now_ms() + grace;
+	systemd_stopping();
 	for (int i = 0; i < SCOREBOARD_SLOTS; i++)
 		if (m.slots[i].pid) {
 			m.slots[i].stopping = 1;
@@ -717,6 +740,40 @@ static int min_timeout(int a, int b)
 	return a < b ? a : b;
 }
 
+/*
+ * systemd: READY=1 once the generation in service has its first workers
+ * serving (again after a reload), a STATUS= line when the counts change,
+ * and the watchdog ping while this loop runs.
+ */
+static void tell_systemd(long long now)
+{
+	int idle = 0, busy = 0;
+	char status[sizeof(m.status)];
+
+	for (int i = 0; i < SCOREBOARD_SLOTS; i++) {
+		int st = scoreboard_slot(i)->state;
+
+		if (!m.slots[i].pid)
+			continue;
+		idle += st == SCORE_IDLE;
+		busy += st == SCORE_BUSY;
+	}
+	snprintf(status, sizeof(status), "generation %d: %d workers, %d idle, %d busy",
+		 m.gen->number, running(), idle, busy);
+	if (!m.told_ready && !m.next && idle + busy >= initial_workers(&m.gen->cfg)) {
+		systemd_ready(status);
+		m.told_ready = 1;
+		snprintf(m.status, sizeof(m.status), "%s", status);
+	} else if (m.told_ready && strcmp(status, m.status) != 0) {
+		systemd_status(status);
+		snprintf(m.status, sizeof(m.status), "%s", status);
+	}
+	if (m.watchdog_ms && now - m.last_watchdog_ms >= m.watchdog_ms) {
+		systemd_watchdog_ping();
+		m.last_watchdog_ms = now;
+	}
+}
+
 /* Everything time-driven; returns how long the loop may sleep. */
 static int tick(long long *last_tick)
 {
@@ -739,6 +796,7 @@ static int tick(long long *last_tick)
 	finish_replacements();
 	if (m.next)
 		finish_reload();
+	tell_systemd(now);
 	timeout = min_timeout(top_up(now), MAINTENANCE_TICK_MS);
 	for (int i = 0; i < SCOREBOARD_SLOTS; i++)
 		if (m.slots[i].pid && m.slots[i].replacing > 0)
@@ -748,12 +806,13 @@ static int tick(long long *last_tick)
 	return timeout;
 }
 
-int master_run(struct generation *gen, int listen_fd)
+int master_run(struct generation *gen, const struct listener *ls, int nls)
 {
 	long long last_tick = 0;
 
 	m.gen = gen;
-	m.listen_fd = listen_fd;
+	m.listeners = ls;
+	m.nlisteners = nls;
 	m.want = initial_workers(&gen->cfg);
 	m.slowlog_fd = -1;
 	if (gen->cfg.slowlog) {
@@ -767,31 +826,35 @@ int master_run(struct generation *gen, int listen_fd)
 		return 1;
 	}
 	m.dev_fd = dev_master_watch(gen);
+	m.watchdog_ms = systemd_watchdog_interval_ms();
 	while (!m.stopping || running() > 0) {
-		struct pollfd p[4] = {
+		struct pollfd p[3 + MAX_LISTEN] = {
 			{ .fd = sigpipe_fds[0], .events = POLLIN },
 			{ .fd = m.notify_fds[0], .events = POLLIN },
-			{ .fd = -1, .events = POLLIN },
 			{ .fd = m.stopping ? -1 : m.dev_fd, .events = POLLIN },
 		};
-		int timeout = tick(&last_tick);
+		int timeout = tick(&last_tick), demand;
 
-		if (!m.stopping && m.gen->cfg.pm.mode == PM_ONDEMAND &&
-		    io_now_ms() >= m.demand_wait_ms)
-			p[2].fd = listen_fd;
-		if (poll(p, 4, timeout) <= 0)
+		/* ondemand: a waiting connection is what starts a worker. */
+		demand = !m.stopping && m.gen->cfg.pm.mode == PM_ONDEMAND &&
+			 io_now_ms() >= m.demand_wait_ms;
+		for (int i = 0; i < m.nlisteners; i++)
+			p[3 + i] = (struct pollfd){ .fd = demand ? m.listeners[i].fd : -1,
+						    .events = POLLIN };
+		if (poll(p, (nfds_t)(3 + m.nlisteners), timeout) <= 0)
 			continue;
 		if (p[0].revents)
 			handle_signals();
 		if (p[1].revents)
 			read_notifications(io_now_ms());
-		if (p[2].revents)
-			on_demand(io_now_ms());
-		if (p[3].revents && dev_master_changed())
+		if (p[2].revents && dev_master_changed())
 			master_reload("a module file changed");
+		for (int i = 0; i < m.nlisteners; i++)
+			if (p[3 + i].revents)
+				on_demand(io_now_ms());
 	}
 	dev_master_stop();
-	listen_cleanup(&gen->cfg.listen);
+	listen_cleanup(m.listeners, m.nlisteners);
 	log_msg(LOG_NOTICE, "stopped");
 	return 0;
 }

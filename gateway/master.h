@@ -26,7 +26,9 @@ struct generation {
  * the end of the workers' requests.  The master never runs app code.
  * Returns the process exit status.
  */
-int master_run(struct generation *gen, int listen_fd);
+struct listener;
+
+int master_run(struct generation *gen, const struct listener *ls, int nls);
 
 /*
  * Load a config file and its modules into a new generation, for start-up

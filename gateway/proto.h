@@ -63,5 +63,6 @@ struct proto {
 };
 
 extern const struct proto proto_fcgi;
+extern const struct proto proto_uwsgi;
 
 #endif

@@ -30,6 +30,7 @@
 #include "conn.h"
 #include "crash.h"
 #include "io.h"
+#include "listen.h"
 #include "log.h"
 #include "master.h"
 #include "module.h"
@@ -113,16 +114,32 @@ static int drop_privileges(const struct sl_config *cfg)
 	return 0;
 }
 
+/*
+ * Listening sockets are in the epoll set with EPOLLEXCLUSIVE, so that a
+ * new connection wakes one worker, not the whole pool; their event data
+ * points into the listener array, a connection's at its struct conn.
+ */
+static int is_listener(const void *p)
+{
+	const struct listener *l = p;
+
+	return l >= w.args->listeners && l < w.args->listeners + w.args->nlisteners;
+}
+
 static void set_accepting(int on)
 {
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = NULL };
-
 	if (on == w.accepting || (on && w.draining))
 		return;
-	if (on)
-		epoll_ctl(w.epfd, EPOLL_CTL_ADD, w.args->listen_fd, &ev);
-	else
-		epoll_ctl(w.epfd, EPOLL_CTL_DEL, w.args->listen_fd, NULL);
+	for (int i = 0; i < w.args->nlisteners; i++) {
+		const struct listener *l = &w.args->listeners[i];
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE,
+					  .data.ptr = (void *)(uintptr_t)l };
+
+		if (on)
+			epoll_ctl(w.epfd, EPOLL_CTL_ADD, l->fd, &ev);
+		else
+			epoll_ctl(w.epfd, EPOLL_CTL_DEL, l->fd, NULL);
+	}
 	w.accepting = on;
 }
 
@@ -190,6 +207,11 @@ static void maybe_ask_retire(void)
 	if (!w.retire_at || w.req.served < w.retire_at)
 		return;
 	w.retire_at = 0;
+	if (w.args->notify_fd < 0) {
+		/* No master to replace us (mod_fcgid starts the next one): leave. */
+		stop_signal = SIGTERM;
+		return;
+	}
 	log_msg(LOG_INFO, "served %llu requests (pm.max_requests); asking for a replacement",
 		w.req.served);
 	if (write(w.args->notify_fd, &index, sizeof(index)) < 0)
@@ -245,10 +267,10 @@ static void on_readable(struct conn *c)
 	close_conn(c);
 }
 
-static void accept_one(void)
+static void accept_one(const struct listener *l)
 {
 	struct conn *c;
-	int fd = accept4(w.args->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 	if (fd < 0) {
 		/* EAGAIN: another worker took it.  EMFILE and friends: logged,
@@ -257,7 +279,7 @@ static void accept_one(void)
 			log_msg(LOG_ERROR, "accept: %s", strerror(errno));
 		return;
 	}
-	c = conn_get(fd, &proto_fcgi, w.cfg);
+	c = conn_get(fd, l->proto, w.cfg);
 	if (!c) {
 		log_msg(LOG_ERROR, "out of memory for a connection; closing it");
 		close(fd);
@@ -309,10 +331,10 @@ static void run_once(long long deadline)
 		exit(1);
 	}
 	for (int i = 0; i < n; i++) {
-		if (ev[i].data.ptr)
+		if (!is_listener(ev[i].data.ptr))
 			on_readable(ev[i].data.ptr);
 		else if (w.accepting)
-			accept_one();
+			accept_one(ev[i].data.ptr);
 	}
 	expire_timers();
 }
@@ -344,7 +366,8 @@ static void drain(void)
 	w.draining = 1;
 	w.score->state = SCORE_STOPPING;
 	set_accepting(0);
-	close(w.args->listen_fd);
+	for (int i = 0; i < w.args->nlisteners; i++)
+		close(w.args->listeners[i].fd);
 	close_idle();
 	while (conn_count() > 0 && io_now_ms() < deadline)
 		run_once(deadline);
@@ -377,9 +400,11 @@ void worker_main(const struct worker_args *args)
 	log_set_ident(ident);
 	setup_signals();
 	/* Leave when the master dies, whatever killed it. */
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	if (getppid() != args->master)
-		exit(0);
+	if (args->master) {
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != args->master)
+			exit(0);
+	}
 	w.cfg = cfg;
 	w.args = args;
 	w.score = scoreboard_slot(args->index);

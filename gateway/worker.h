@@ -7,13 +7,15 @@
 #include <sys/types.h>
 
 struct generation;
+struct listener;
 
 struct worker_args {
 	struct generation *gen;
-	int listen_fd;
+	const struct listener *listeners;	/* the master's sockets, shared by all workers */
+	int nlisteners;
 	int index;		/* its scoreboard entry; it is "worker index+1" in logs */
-	pid_t master;
-	int notify_fd;		/* write end of the master's pipe: recycling requests */
+	pid_t master;		/* 0: no master (started by mod_fcgid) */
+	int notify_fd;		/* write end of the master's pipe: recycling requests; -1: none */
 	int slowlog_fd;		/* -1: slow-request reports go to the error log */
 };
 

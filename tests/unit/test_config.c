@@ -98,7 +98,7 @@ static void must_fail(const char *text, int line, const char *needle)
 	cr_assert_not_null(strstr(err, needle), "error \"%s\" lacks \"%s\"", err, needle);
 	cr_assert_null(strchr(err, '\n'), "error is more than one line: \"%s\"", err);
 	cr_assert_null(cfg.file, "a failed load left strings behind");
-	cr_assert_null(cfg.listen.address);
+	cr_assert_null(cfg.listen[0].address);
 	cr_assert_eq(cfg.nmodules, 0);
 }
 
@@ -129,10 +129,10 @@ Test(config, example_loads)
 	cr_assert_eq(cfg.log_level, LOG_NOTICE);
 	cr_assert_str_eq(cfg.user, "www-data");
 	cr_assert_str_eq(cfg.group, "www-data");
-	cr_assert_str_eq(cfg.listen.address, "/run/sluice/sluice.sock");
-	cr_assert_eq(cfg.listen.mode, 0660);
-	cr_assert_str_eq(cfg.listen.owner, "www-data");
-	cr_assert_str_eq(cfg.listen.group, "www-data");
+	cr_assert_str_eq(cfg.listen[0].address, "/run/sluice/sluice.sock");
+	cr_assert_eq(cfg.listen[0].mode, 0660);
+	cr_assert_str_eq(cfg.listen[0].owner, "www-data");
+	cr_assert_str_eq(cfg.listen[0].group, "www-data");
 	cr_assert_eq(cfg.pm.mode, PM_DYNAMIC);
 	cr_assert_eq(cfg.pm.max_children, 8);
 	cr_assert_eq(cfg.request_terminate_timeout, 60);
@@ -161,8 +161,8 @@ Test(config, example_shows_the_real_defaults)
 	cr_assert_eq(memcmp(&ex.pm, &cfg.pm, sizeof(cfg.pm)), 0,
 		     "conf/sluice.conf's pm is not the defaults for 8 dynamic children");
 	cr_assert_eq(ex.log_level, cfg.log_level);
-	cr_assert_eq(ex.listen.backlog, cfg.listen.backlog);
-	cr_assert_eq(ex.listen.mode, cfg.listen.mode);
+	cr_assert_eq(ex.listen[0].backlog, cfg.listen[0].backlog);
+	cr_assert_eq(ex.listen[0].mode, cfg.listen[0].mode);
 	cr_assert_eq(ex.emergency_restart_interval, cfg.emergency_restart_interval);
 	cr_assert_str_eq(ex.modules[0].mount, cfg.modules[0].mount);
 	config_free(&ex);
@@ -207,11 +207,11 @@ Test(config, defaults)
 	cr_assert_eq(cfg.log_level, LOG_NOTICE);
 	cr_assert_null(cfg.user);
 	cr_assert_null(cfg.group);
-	cr_assert_str_eq(cfg.listen.address, "/run/t.sock");
-	cr_assert_eq(cfg.listen.backlog, DEFAULT_BACKLOG);
-	cr_assert_eq(cfg.listen.mode, 0660);
-	cr_assert_null(cfg.listen.owner);
-	cr_assert_null(cfg.listen.group);
+	cr_assert_str_eq(cfg.listen[0].address, "/run/t.sock");
+	cr_assert_eq(cfg.listen[0].backlog, DEFAULT_BACKLOG);
+	cr_assert_eq(cfg.listen[0].mode, 0660);
+	cr_assert_null(cfg.listen[0].owner);
+	cr_assert_null(cfg.listen[0].group);
 	cr_assert_eq(cfg.pm.mode, PM_STATIC);
 	cr_assert_eq(cfg.pm.max_children, DEFAULT_MAX_CHILDREN);
 	cr_assert_eq(cfg.pm.max_requests, 0);
@@ -272,11 +272,11 @@ Test(config, every_key_set)
 	cr_assert_eq(cfg.log_level, LOG_DEBUG);
 	cr_assert_str_eq(cfg.user, "nobody");
 	cr_assert_str_eq(cfg.group, "nogroup");
-	cr_assert_str_eq(cfg.listen.address, "127.0.0.1:9000");
-	cr_assert_eq(cfg.listen.backlog, 128);
-	cr_assert_eq(cfg.listen.mode, 0600);
-	cr_assert_str_eq(cfg.listen.owner, "o");
-	cr_assert_str_eq(cfg.listen.group, "g");
+	cr_assert_str_eq(cfg.listen[0].address, "127.0.0.1:9000");
+	cr_assert_eq(cfg.listen[0].backlog, 128);
+	cr_assert_eq(cfg.listen[0].mode, 0600);
+	cr_assert_str_eq(cfg.listen[0].owner, "o");
+	cr_assert_str_eq(cfg.listen[0].group, "g");
 	cr_assert_eq(cfg.pm.mode, PM_DYNAMIC);
 	cr_assert_eq(cfg.pm.max_children, 16);
 	cr_assert_eq(cfg.pm.max_requests, 1000);
@@ -347,9 +347,9 @@ Test(config, error_log_paths)
 Test(config, listen_shorthand)
 {
 	must_load("listen = \"127.0.0.1:9000\";\n" MODULES);
-	cr_assert_str_eq(cfg.listen.address, "127.0.0.1:9000");
-	cr_assert_eq(cfg.listen.backlog, DEFAULT_BACKLOG);
-	cr_assert_eq(cfg.listen.mode, 0660);
+	cr_assert_str_eq(cfg.listen[0].address, "127.0.0.1:9000");
+	cr_assert_eq(cfg.listen[0].backlog, DEFAULT_BACKLOG);
+	cr_assert_eq(cfg.listen[0].mode, 0660);
 }
 
 Test(config, address_forms)
@@ -374,7 +374,7 @@ Test(config, address_forms)
 		must_load(with(MODULES "listen = { address = \"%s\"; };\n", forms[i].given));
 		snprintf(want, sizeof(want), "%s%s%s", forms[i].in_dir ? dir : "",
 			 forms[i].in_dir ? "/" : "", forms[i].want);
-		cr_assert_str_eq(cfg.listen.address, want, "address \"%s\"", forms[i].given);
+		cr_assert_str_eq(cfg.listen[0].address, want, "address \"%s\"", forms[i].given);
 		config_free(&cfg);
 	}
 }
@@ -411,7 +411,7 @@ Test(config, unix_path_length)
 	path[0] = '/';
 	path[107] = '\0';
 	must_load(with(MODULES "listen = \"%s\";\n", path));
-	cr_assert_eq(strlen(cfg.listen.address), 107);
+	cr_assert_eq(strlen(cfg.listen[0].address), 107);
 	config_free(&cfg);
 
 	path[107] = 'a';
@@ -451,8 +451,8 @@ Test(config, listen_mode)
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		must_load(with(MODULES "listen = { address = \"/s\"; mode = %s; };\n",
 			       ok[i].given));
-		cr_assert_eq(cfg.listen.mode, (mode_t)ok[i].want, "mode = %s gave %o",
-			     ok[i].given, cfg.listen.mode);
+		cr_assert_eq(cfg.listen[0].mode, (mode_t)ok[i].want, "mode = %s gave %o",
+			     ok[i].given, cfg.listen[0].mode);
 		config_free(&cfg);
 	}
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
