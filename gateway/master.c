@@ -235,15 +235,24 @@ static int serving(const struct generation *g)
 	return n;
 }
 
-static int idle_workers(void)
+/* Idle workers of the generation in service; `starting` counts those still starting too. */
+static int idle_workers_of(int starting)
 {
 	int n = 0;
 
-	for (int i = 0; i < SCOREBOARD_SLOTS; i++)
+	for (int i = 0; i < SCOREBOARD_SLOTS; i++) {
+		int st = scoreboard_slot(i)->state;
+
 		if (m.slots[i].pid && m.slots[i].gen == m.gen && !m.slots[i].stopping &&
-		    scoreboard_slot(i)->state == SCORE_IDLE)
+		    (st == SCORE_IDLE || (starting && st == SCORE_STARTING)))
 			n++;
+	}
 	return n;
+}
+
+static int idle_workers(void)
+{
+	return idle_workers_of(0);
 }
 
 static int running(void)
@@ -307,6 +316,7 @@ static void count_crash(long long now)
 static void note_exit(struct slot *s, int i, int status, long long now)
 {
 	int fast = now - s->started_ms < FAST_EXIT_SECONDS * 1000LL && !s->stopping;
+	int at_start = scoreboard_slot(i)->state == SCORE_STARTING;
 	int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 	char how[96];
 
@@ -323,9 +333,10 @@ static void note_exit(struct slot *s, int i, int status, long long now)
 		m.exits_unlogged++;
 		return;
 	}
-	log_msg(clean ? LOG_NOTICE : LOG_WARNING, "worker %d (pid %d) %s after %lld ms%s",
-		i + 1, (int)s->pid, how, now - s->started_ms,
-		fast && m.fast_exits > 1 ? "; it keeps dying at start, backing off" : "");
+	log_msg(clean ? LOG_NOTICE : LOG_WARNING, "worker %d (pid %d) %s after %lld ms%s%s",
+		i + 1, (int)s->pid, how, now - s->started_ms, at_start ? ", before it was ready" : "",
+		!fast || m.fast_exits < 2 ? "" : at_start ? "; workers keep dying at start, backing off"
+		: "; workers keep dying within a second of starting, backing off");
 	if (m.exits_unlogged)
 		log_msg(LOG_WARNING, "(%d more worker exits like it not logged)", m.exits_unlogged);
 	m.exits_unlogged = 0;
@@ -388,8 +399,12 @@ static int top_up(long long now)
 static void size_pool(long long now)
 {
 	const struct sl_config *cfg = &m.gen->cfg;
-	int idle = idle_workers(), total = serving(m.gen);
+	int idle = idle_workers_of(1), total = serving(m.gen);
 
+	/* Workers that will soon be idle count as idle: a pool still
+	 * starting (start_servers, a spawn in flight) is left to finish. */
+	if (total < m.want)
+		return;
 	if (cfg->pm.mode == PM_DYNAMIC) {
 		if (idle < cfg->pm.min_spare_servers && total < cfg->pm.max_children) {
 			int add = cfg->pm.min_spare_servers - idle;
@@ -478,6 +493,16 @@ static void read_notifications(long long now)
 				recycle(idx[k], "pm.max_requests", now);
 }
 
+/* Recycles that pm.min_recycle_interval_ms put off, tried again. */
+static void retry_recycles(long long now)
+{
+	for (int i = 0; i < SCOREBOARD_SLOTS; i++)
+		if (m.slots[i].pid && m.slots[i].replacing == -1) {
+			m.slots[i].replacing = 0;
+			recycle(i, "pm.max_requests", now);
+		}
+}
+
 /* Stop the workers whose replacement is now ready. */
 static void finish_replacements(void)
 {
@@ -523,11 +548,6 @@ static void check_rss(long long now)
 
 		if (!s->pid || s->stopping || s->gen != m.gen)
 			continue;
-		if (s->replacing == -1) {	/* a recycle deferred by the interval */
-			s->replacing = 0;
-			recycle(i, "pm.max_requests", now);
-			continue;
-		}
 		rss = rss_of(s->pid);
 		if (rss > limit) {
 			char why[96];
@@ -792,6 +812,7 @@ static int tick(long long *last_tick)
 		size_pool(now);
 		check_timeouts(now);
 		check_rss(now);
+		retry_recycles(now);
 	}
 	finish_replacements();
 	if (m.next)
