@@ -8,7 +8,9 @@
 #   make bench           the benchmark (nginx + wrk on loopback)
 
 PROFILE ?= prod
-BUILD   := build/$(PROFILE)
+# BUILDROOT lets a second checkout or a parallel run build elsewhere.
+BUILDROOT ?= build
+BUILD   := $(BUILDROOT)/$(PROFILE)
 
 CC      ?= cc
 VERSION := 0.1.0
@@ -88,7 +90,8 @@ $(TEST_BIN): $(TEST_OBJS) $(CORE_OBJS)
 	$(CC) $(CFLAGS) -pie $(LDFLAGS) $(EXPORTS) -o $@ $^ $(LIBS) $(TEST_LIBS)
 
 $(BUILD)/obj/tests/%.o: CFLAGS += -Wno-missing-prototypes
-$(BUILD)/obj/tests/%.o: CPPFLAGS += -iquote tests -DBUILD_DIR='"$(BUILD)"'
+$(BUILD)/obj/tests/%.o: CPPFLAGS += -iquote tests -DBUILD_DIR='"$(BUILD)"' \
+                                     -DBUILD_ROOT='"$(BUILDROOT)"'
 
 $(BENCH_BIN): tests/bench/fcgi-floor.c
 	@mkdir -p $(@D)
@@ -136,24 +139,24 @@ test: deps-test
 	@$(MAKE) --no-print-directory PROFILE=prod all tests
 	@$(MAKE) --no-print-directory PROFILE=dev all tests
 	@$(MAKE) --no-print-directory check-prod
-	build/prod/sluice-tests --jobs=2 $(if $(FILTER),--filter='$(FILTER)')
+	$(BUILDROOT)/prod/sluice-tests --jobs=2 $(if $(FILTER),--filter='$(FILTER)')
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
-	build/dev/sluice-tests --jobs=2 $(if $(FILTER),--filter='$(FILTER)')
+	$(BUILDROOT)/dev/sluice-tests --jobs=2 $(if $(FILTER),--filter='$(FILTER)')
 
 tests: $(TEST_BIN) $(FIXTURE_SOS)
 
 # The proof that the production binary holds nothing of development mode,
 # measured against the development objects themselves.
-DEV_OBJS := $(DEV_SRCS_dev:%.c=build/dev/obj/%.o)
+DEV_OBJS := $(DEV_SRCS_dev:%.c=$(BUILDROOT)/dev/obj/%.o)
 check-prod:
 	@$(MAKE) --no-print-directory PROFILE=prod all
 	@$(MAKE) --no-print-directory PROFILE=dev $(DEV_OBJS)
-	tests/check-prod.sh build/prod/sluice build/prod/obj $(DEV_OBJS)
+	tests/check-prod.sh $(BUILDROOT)/prod/sluice $(BUILDROOT)/prod/obj $(DEV_OBJS)
 
 # The development loop: dev build, --dev, direct HTTP on :8081, auto-reload.
 dev: deps-dev
 	@$(MAKE) --no-print-directory PROFILE=dev all
-	@conf/dev.sh build/dev
+	@conf/dev.sh $(BUILDROOT)/dev
 
 bench: deps-bench
 	@$(MAKE) --no-print-directory all $(BENCH_BIN)

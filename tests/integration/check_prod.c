@@ -13,7 +13,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#define DEV_OBJS "build/dev/obj/gateway/dev.o build/dev/obj/gateway/dev_http.o"
+#define DEV_OBJS BUILD_ROOT "/dev/obj/gateway/dev.o " BUILD_ROOT "/dev/obj/gateway/dev_http.o"
 
 /* Run the check on `bin`; its output goes to `out`; returns its exit status. */
 static int check(const char *bin, char *out, size_t len)
@@ -23,7 +23,8 @@ static int check(const char *bin, char *out, size_t len)
 	FILE *p;
 	int status;
 
-	snprintf(cmd, sizeof(cmd), "tests/check-prod.sh %s build/prod/obj " DEV_OBJS " 2>&1", bin);
+	snprintf(cmd, sizeof(cmd), "tests/check-prod.sh %s " BUILD_ROOT "/prod/obj " DEV_OBJS " 2>&1",
+		 bin);
 	p = popen(cmd, "r");
 	cr_assert_not_null(p, "cannot run %s", cmd);
 	while (n + 1 < len && !feof(p))
@@ -38,7 +39,7 @@ Test(check_prod, production_binary_passes)
 {
 	char out[16384];
 
-	cr_assert_eq(check("build/prod/sluice", out, sizeof(out)), 0, "%s", out);
+	cr_assert_eq(check(BUILD_ROOT "/prod/sluice", out, sizeof(out)), 0, "%s", out);
 	cr_assert(strstr(out, "holds nothing of development mode"), "%s", out);
 }
 
@@ -53,7 +54,7 @@ Test(check_prod, fails_on_a_binary_with_development_mode)
 	};
 	char out[16384];
 
-	cr_assert_eq(check("build/dev/sluice", out, sizeof(out)), 1, "%s", out);
+	cr_assert_eq(check(BUILD_ROOT "/dev/sluice", out, sizeof(out)), 1, "%s", out);
 	for (size_t i = 0; i < sizeof(leaks) / sizeof(leaks[0]); i++)
 		cr_assert(strstr(out, leaks[i]), "expected \"%s\" in:\n%s", leaks[i], out);
 	/* A function only dev.c defines is named among the leaks. */

@@ -49,7 +49,7 @@ static char relay_log[256];
 
 static void need_dev_build(void)
 {
-	if (strcmp(BUILD_DIR, "build/dev") != 0 || dev_http_spawn == NULL)
+	if (strcmp(SLUICE_PROFILE, "dev") != 0 || dev_http_spawn == NULL)
 		cr_skip_test("the development listener is only in the dev build "
 			     "(make PROFILE=dev); this is %s", BUILD_DIR);
 }
