@@ -62,6 +62,7 @@ TEST_BIN  := $(BUILD)/sluice-tests
 TEST_LIBS := -lcriterion -lcurl
 
 BENCH_BIN := $(BUILD)/bench/fcgi-floor
+BENCH_LIBFCGI := $(BUILD)/bench/libfcgi-hello
 
 .PHONY: all run dev test tests bench check-prod deps-run deps-test deps-dev deps-bench clean
 all: $(BUILD)/sluice $(APP_SOS)
@@ -97,13 +98,18 @@ $(BENCH_BIN): tests/bench/fcgi-floor.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $<
 
+# The libfcgi program the keep-alive case compares against.
+$(BENCH_LIBFCGI): tests/bench/libfcgi-hello.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< -lfcgi
+
 # ---- Installing what is missing -----------------------------------------
 # Debian 12 package names.  Only what is absent is installed, as root or
 # through sudo, so a machine that has everything is left untouched.
 DEPS_BUILD := gcc make pkg-config libconfig-dev libsystemd-dev
 DEPS_RUN   := $(DEPS_BUILD) nginx-light curl
 DEPS_TEST  := $(DEPS_RUN) libcriterion-dev libcurl4-openssl-dev libfcgi-bin
-DEPS_TEST  += libmicrohttpd-dev binutils
+DEPS_TEST  += libmicrohttpd-dev binutils apache2 libapache2-mod-fcgid systemd supervisor
 DEPS_DEV   := $(DEPS_BUILD) libmicrohttpd-dev curl
 DEPS_BENCH := $(DEPS_RUN) wrk strace valgrind libfcgi-dev
 
@@ -159,10 +165,10 @@ dev: deps-dev
 	@conf/dev.sh $(BUILDROOT)/dev
 
 bench: deps-bench
-	@$(MAKE) --no-print-directory all $(BENCH_BIN)
+	@$(MAKE) --no-print-directory all $(BENCH_BIN) $(BENCH_LIBFCGI)
 	tests/bench/run.sh $(BUILD)
 
 clean:
-	rm -rf build
+	rm -rf $(BUILDROOT)
 
--include $(shell find build -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILDROOT) -name '*.d' 2>/dev/null)

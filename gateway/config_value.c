@@ -110,51 +110,58 @@ int config_value_mode(const char *str, mode_t *out)
 
 /* ---- Addresses and mounts --------------------------------------------- */
 
-/* The port after "host:" must be 1 to 65535, in digits only. */
-static int check_port(const char *key, const char *port, char *why, size_t size)
+const char *config_value_host_port(const char *addr, char *host, size_t hostlen,
+				   char port[6])
 {
-	size_t n = strspn(port, "0123456789");
-	long v = n > 0 && n <= 5 && !port[n] ? strtol(port, NULL, 10) : 0;
-
-	if (v < 1 || v > 65535)
-		return say(why, size, "%s: the port must be a number between 1 and "
-			   "65535, not \"%s\"", key, port);
-	return 0;
-}
-
-/*
- * A TCP address, "host:port" or "[v6]:port".  The host is resolved when
- * the socket is bound; here it only has to be there and not be "*",
- * which other servers read as "every address" and which we want spelled
- * out (0.0.0.0 or [::]).
- */
-static int check_tcp(const char *key, const char *addr, char *why, size_t size)
-{
-	const char *host = addr, *port, *close;
-	size_t hostlen;
+	const char *h = addr, *p, *close;
+	size_t n, digits;
+	long v;
 
 	if (addr[0] == '[') {
 		close = strchr(addr, ']');
 		if (!close || close[1] != ':')
-			return say(why, size, "%s: an IPv6 address is written "
-				   "[address]:port, not \"%s\"", key, addr);
-		host = addr + 1;
-		hostlen = (size_t)(close - host);
-		port = close + 2;
+			return "an IPv6 address is written [address]:port";
+		h = addr + 1;
+		n = (size_t)(close - h);
+		p = close + 2;
 	} else {
-		port = strrchr(addr, ':') + 1;
-		hostlen = (size_t)(port - 1 - addr);
-		if (memchr(addr, ':', hostlen))
-			return say(why, size, "%s: an IPv6 address is written in "
-				   "brackets, [address]:port, not \"%s\"", key, addr);
+		p = strrchr(addr, ':');
+		if (!p)
+			return "an address is written host:port";
+		n = (size_t)(p - addr);
+		p++;
+		if (memchr(addr, ':', n))
+			return "an IPv6 address is written in brackets, [address]:port";
 	}
-	if (hostlen == 0)
-		return say(why, size, "%s needs a host before the port "
-			   "(127.0.0.1:9000), not \"%s\"", key, addr);
-	if (hostlen == 1 && host[0] == '*')
-		return say(why, size, "%s needs an explicit host (0.0.0.0, [::] or "
-			   "127.0.0.1), not \"%s\"", key, addr);
-	return check_port(key, port, why, size);
+	if (n == 0)
+		return "a host is needed before the port (127.0.0.1:9000)";
+	/* Other servers read "*" as "every address": we want it spelled out. */
+	if (n == 1 && h[0] == '*')
+		return "an explicit host is needed (0.0.0.0, [::] or 127.0.0.1)";
+	if (n >= hostlen)
+		return "the host is too long";
+	digits = strspn(p, "0123456789");
+	v = digits > 0 && digits <= 5 && !p[digits] ? strtol(p, NULL, 10) : 0;
+	if (v < 1 || v > 65535)
+		return "the port must be a number between 1 and 65535";
+	memcpy(host, h, n);
+	host[n] = '\0';
+	memcpy(port, p, digits + 1);
+	return NULL;
+}
+
+/*
+ * A TCP address, "host:port" or "[v6]:port".  The host is resolved when
+ * the socket is bound; here it only has to be well formed.
+ */
+static int check_tcp(const char *key, const char *addr, char *why, size_t size)
+{
+	char host[256], port[6];
+	const char *bad = config_value_host_port(addr, host, sizeof(host), port);
+
+	if (bad)
+		return say(why, size, "%s: %s, not \"%s\"", key, bad, addr);
+	return 0;
 }
 
 /*

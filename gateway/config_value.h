@@ -48,6 +48,17 @@ int config_value_mode(const char *str, mode_t *out);
 int config_value_address(const char *key, const char *addr, const char **path,
 			 char *why, size_t size);
 
+/*
+ * Split "host:port" or "[v6]:port" (an IPv6 host must be bracketed, so
+ * that its colons are not taken for the port's; "*" is refused, as every
+ * address must be spelled out; the port is 1 to 65535 in digits only).
+ * Returns NULL with `host` and `port` filled, or a phrase saying what is
+ * wrong.  Used by the config, the listener and the development listener,
+ * so that all three read an address the same way.
+ */
+const char *config_value_host_port(const char *addr, char *host, size_t hostlen,
+				   char port[6]);
+
 /* A module mount, "/" or "/api"; 0, or -1 with the reason in `why`. */
 int config_value_mount(const char *key, const char *mount, char *why, size_t size);
 

@@ -43,7 +43,9 @@ struct conn *conn_get(int fd, const struct proto *proto, const struct sl_config 
 	c->cfg = cfg;
 	c->in_epoll = 0;
 	c->close_after = 0;
+	c->lingering = 0;
 	c->requests = 0;
+	c->drain_mark = 0;
 	c->start = c->end = 0;
 	c->params_len = 0;
 	memset(&c->st, 0, sizeof(c->st));
@@ -68,6 +70,15 @@ void conn_put(struct conn *c)
 	c->next = pool;
 	pool = c;
 	npool++;
+}
+
+void conn_each(void (*fn)(struct conn *c))
+{
+	for (int t = TIMER_IDLE; t <= TIMER_READ; t++)
+		for (struct conn *c = heads[t], *next; c; c = next) {
+			next = c->next;
+			fn(c);
+		}
 }
 
 int conn_count(void)

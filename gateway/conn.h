@@ -31,7 +31,9 @@ struct conn {
 	const struct sl_config *cfg;
 	unsigned in_epoll : 1;
 	unsigned close_after : 1;	/* set by the codec: close once the response is done */
+	unsigned lingering : 1;		/* answered; dropping input until the peer closes */
 	unsigned long requests;		/* served on this connection */
+	unsigned long drain_mark;	/* `requests` when its worker began to leave */
 
 	/* Unparsed input is in[start, end). */
 	unsigned char *in;
@@ -74,6 +76,9 @@ void conn_put(struct conn *c);
  */
 void conn_timer_set(struct conn *c, enum conn_timer t, long long deadline_ms);
 struct conn *conn_timer_first(enum conn_timer t);
+
+/* Call `fn` on every connection waiting on a timer (all of them, between requests). */
+void conn_each(void (*fn)(struct conn *c));
 
 /* Connections open in this worker (not counting pooled ones). */
 int conn_count(void);

@@ -140,6 +140,21 @@
  */
 #define DRAIN_FRESH_MS			1000
 
+/*
+ * A replaced worker (reload, recycle) keeps its kept-alive connections
+ * this long, closing each after its next response; nginx uses its most
+ * recently used connections first, so the old ones mostly fall idle and
+ * are closed when this runs out.
+ */
+#define DRAIN_KEPT_MS			2000
+
+/*
+ * A connection answered before its request body was all read keeps
+ * reading and dropping input this long before it is closed (nginx's
+ * lingering_timeout is 5 s).
+ */
+#define LINGER_MS			5000
+
 #define MAX_MODULES			64
 
 /* Listening sockets one sluice serves (one per protocol is the usual case). */

@@ -39,8 +39,10 @@
 
 #include <microhttpd.h>
 
+#include "config_value.h"
 #include "defaults.h"
 #include "dev_http.h"
+#include "fcgi.h"
 #include "io.h"
 #include "log.h"
 
@@ -78,17 +80,6 @@ _Static_assert(DEV_HTTP_MAX_HEAD >= FCGI_MAX_CONTENT, "a PARAMS record fits the 
 /* How much of the body libmicrohttpd asks for at a time: a whole record. */
 #define DEV_HTTP_BLOCK_SIZE	FCGI_MAX_CONTENT
 
-/* FastCGI 1.0: the record types and the role this relay uses. */
-enum {
-	FCGI_BEGIN_REQUEST = 1,
-	FCGI_END_REQUEST = 3,
-	FCGI_PARAMS = 4,
-	FCGI_STDIN = 5,
-	FCGI_STDOUT = 6,
-	FCGI_STDERR = 7,
-};
-#define FCGI_VERSION_1		1
-#define FCGI_RESPONDER		1
 #define RELAY_REQUEST_ID	1	/* one request per connection */
 
 /* What the listener process knows, set once before libmicrohttpd starts. */
@@ -131,54 +122,6 @@ struct head {
 
 /* ---- Addresses -------------------------------------------------------- */
 
-/* 1 if `s` is a port number, 1 to 65535, in plain digits. */
-static int valid_port(const char *s)
-{
-	long v = 0;
-	size_t i;
-
-	for (i = 0; s[i] != '\0'; i++) {
-		if (s[i] < '0' || s[i] > '9' || i >= 5)
-			return 0;
-		v = v * 10 + (s[i] - '0');
-	}
-	return v >= 1 && v <= 65535;
-}
-
-/*
- * Split "host:port" or "[v6]:port" into `host` and `port`.  An IPv6
- * address must be bracketed, so that its colons are not taken for the
- * port's.  Returns 0, or -1 when `addr` is not of that shape.
- */
-static int split_host_port(const char *addr, char *host, size_t hostlen, char port[6])
-{
-	const char *h = addr, *colon;
-	size_t n;
-
-	if (addr[0] == '[') {
-		const char *close = strchr(addr, ']');
-
-		if (close == NULL || close[1] != ':')
-			return -1;
-		h = addr + 1;
-		n = (size_t)(close - h);
-		colon = close + 1;
-	} else {
-		colon = strrchr(addr, ':');
-		if (colon == NULL)
-			return -1;
-		n = (size_t)(colon - addr);
-		if (memchr(addr, ':', n) != NULL)
-			return -1;
-	}
-	if (n == 0 || n >= hostlen || !valid_port(colon + 1))
-		return -1;
-	memcpy(host, h, n);
-	host[n] = '\0';
-	snprintf(port, 6, "%s", colon + 1);
-	return 0;
-}
-
 static int is_loopback(const struct sockaddr *sa)
 {
 	if (sa->sa_family == AF_INET)
@@ -196,7 +139,8 @@ static void refuse(const char *addr, const struct addrinfo *ai, char *err, size_
 
 	getnameinfo(ai->ai_addr, ai->ai_addrlen, numeric, sizeof(numeric), NULL, 0,
 		    NI_NUMERICHOST);
-	split_host_port(addr, host, sizeof(host), port);
+	if (config_value_host_port(addr, host, sizeof(host), port))
+		snprintf(host, sizeof(host), "%s", addr);
 	if (strcmp(host, numeric) == 0)
 		snprintf(err, errlen, "the development listener binds loopback addresses "
 			 "only, and %s is not loopback", addr);
@@ -217,7 +161,7 @@ static int resolve_loopback(const char *addr, struct addrinfo **res, char *err, 
 	char host[256], port[6];
 	int rc;
 
-	if (split_host_port(addr, host, sizeof(host), port) < 0) {
+	if (config_value_host_port(addr, host, sizeof(host), port)) {
 		snprintf(err, errlen, "the development listener binds loopback addresses only, "
 			 "and \"%s\" is not a host:port such as 127.0.0.1:8081", addr);
 		return -1;
@@ -304,7 +248,7 @@ static int resolve_workers(struct server *srv, const char *addr, char *err, size
 		srv->fcgi_len = sizeof(*un);
 		return 0;
 	}
-	if (split_host_port(addr, host, sizeof(host), port) < 0) {
+	if (config_value_host_port(addr, host, sizeof(host), port)) {
 		snprintf(err, errlen, "the workers' address %s is not a socket path or host:port", addr);
 		return -1;
 	}
@@ -386,12 +330,10 @@ static int relay_connect(struct relay *r)
  */
 static int send_record(struct relay *r, int type, const void *data, size_t len)
 {
-	unsigned char h[FCGI_HEADER_LEN] = {
-		FCGI_VERSION_1, (unsigned char)type, 0, RELAY_REQUEST_ID,
-		(unsigned char)(len >> 8), (unsigned char)len, 0, 0,
-	};
+	unsigned char h[FCGI_HEADER_LEN];
 	struct iovec iov[2] = { { h, sizeof(h) }, { (void *)(uintptr_t)data, len } };
 
+	fcgi_put_header(h, (unsigned)type, RELAY_REQUEST_ID, len, 0);
 	if (r->send_errno != 0)
 		return -1;
 	if (io_writev_all(r->fd, iov, len > 0 ? 2 : 1, DEV_HTTP_FCGI_TIMEOUT * 1000) < 0) {
@@ -1327,7 +1269,8 @@ static void listener_main(int fd, int report, const char *http_addr, const char 
 	signals_setup(&stop);
 	snprintf(ident, sizeof(ident), "http listener (pid %d)", (int)getpid());
 	log_set_ident(ident);
-	split_host_port(http_addr, srv.name, sizeof(srv.name), port);
+	if (config_value_host_port(http_addr, srv.name, sizeof(srv.name), port))
+		snprintf(srv.name, sizeof(srv.name), "localhost");
 	if (resolve_workers(&srv, fcgi_addr, err, sizeof(err)) == 0 &&
 	    server_start(&srv, fd) == NULL)
 		snprintf(err, sizeof(err), "libmicrohttpd did not start (its reason is in the log)");

@@ -22,30 +22,13 @@
 
 #include "config.h"
 #include "conn.h"
+#include "fcgi.h"
 #include "io.h"
 #include "log.h"
 #include "proto.h"
 #include "request.h"
 #include "safefmt.h"
 
-/* Record types (section 8). */
-enum {
-	FCGI_BEGIN_REQUEST = 1,
-	FCGI_ABORT_REQUEST = 2,
-	FCGI_END_REQUEST = 3,
-	FCGI_PARAMS = 4,
-	FCGI_STDIN = 5,
-	FCGI_STDOUT = 6,
-	FCGI_STDERR = 7,
-	FCGI_DATA = 8,
-	FCGI_GET_VALUES = 9,
-	FCGI_GET_VALUES_RESULT = 10,
-	FCGI_UNKNOWN_TYPE = 11,
-};
-
-enum { FCGI_RESPONDER = 1 };
-enum { FCGI_KEEP_CONN = 1 };
-enum { FCGI_REQUEST_COMPLETE = 0, FCGI_CANT_MPX_CONN = 1, FCGI_UNKNOWN_ROLE = 3 };
 enum { PH_IDLE, PH_PARAMS, PH_BODY };
 
 /* Records built per writev before it is sent; bounds the iovec array. */
@@ -60,18 +43,6 @@ struct rec {
 };
 
 static const unsigned char zeros[FCGI_MAX_PADDING];
-
-static void put_header(unsigned char *h, unsigned type, unsigned id, size_t len, size_t pad)
-{
-	h[0] = 1;
-	h[1] = (unsigned char)type;
-	h[2] = (unsigned char)(id >> 8);
-	h[3] = (unsigned char)id;
-	h[4] = (unsigned char)(len >> 8);
-	h[5] = (unsigned char)len;
-	h[6] = (unsigned char)pad;
-	h[7] = 0;
-}
 
 static size_t pad_for(size_t len)
 {
@@ -90,7 +61,7 @@ static int peek_record(const struct conn *c, struct rec *rec)
 
 	if (avail < FCGI_HEADER_LEN)
 		return 0;
-	if (h[0] != 1) {
+	if (h[0] != FCGI_VERSION_1) {
 		log_msg(LOG_WARNING, "fastcgi protocol error: record version %u, expected 1; "
 			"closing the connection", h[0]);
 		return -1;
@@ -129,7 +100,7 @@ static int send_record(struct conn *c, unsigned type, unsigned id,
 		{ (void *)(uintptr_t)zeros, pad },
 	};
 
-	put_header(h, type, id, len, pad);
+	fcgi_put_header(h, type, id, len, pad);
 	return write_all(c, iov, 3);
 }
 
@@ -557,7 +528,7 @@ static int fcgi_send(struct conn *c, struct sl_request *r, struct iovec *iov,
 			size_t len = total < FCGI_MAX_CONTENT ? total : FCGI_MAX_CONTENT;
 			size_t left = len, pad = pad_for(len);
 
-			put_header(hdrs[recs], FCGI_STDOUT, c->st.req_id, len, pad);
+			fcgi_put_header(hdrs[recs], FCGI_STDOUT, c->st.req_id, len, pad);
 			out[n++] = (struct iovec){ hdrs[recs++], FCGI_HEADER_LEN };
 			while (left > 0 && n < (int)(sizeof(out) / sizeof(out[0])) - 3) {
 				size_t piece = iov->iov_len - off;
@@ -577,15 +548,15 @@ static int fcgi_send(struct conn *c, struct sl_request *r, struct iovec *iov,
 				/* Out of iovec slots mid-record: shorten it. */
 				len -= left;
 				pad = pad_for(len);
-				put_header(hdrs[recs - 1], FCGI_STDOUT, c->st.req_id, len, pad);
+				fcgi_put_header(hdrs[recs - 1], FCGI_STDOUT, c->st.req_id, len, pad);
 			}
 			if (pad)
 				out[n++] = (struct iovec){ (void *)(uintptr_t)zeros, pad };
 			total -= len;
 		}
 		if (total == 0 && last) {
-			put_header(tail, FCGI_STDOUT, c->st.req_id, 0, 0);
-			put_header(tail + 8, FCGI_END_REQUEST, c->st.req_id, 8, 0);
+			fcgi_put_header(tail, FCGI_STDOUT, c->st.req_id, 0, 0);
+			fcgi_put_header(tail + 8, FCGI_END_REQUEST, c->st.req_id, 8, 0);
 			memset(tail + 16, 0, 8);	/* appStatus 0, REQUEST_COMPLETE */
 			out[n++] = (struct iovec){ tail, sizeof(tail) };
 			last = 0;
@@ -625,13 +596,13 @@ static size_t fcgi_emergency(const struct conn *c, unsigned char *buf, size_t ca
 	if (h + 1 >= sizeof(head) || n > FCGI_MAX_CONTENT ||
 	    cap < FCGI_HEADER_LEN * 3 + n + pad + 8)
 		return 0;
-	put_header(buf, FCGI_STDOUT, c->st.req_id, n, pad);
+	fcgi_put_header(buf, FCGI_STDOUT, c->st.req_id, n, pad);
 	memcpy(buf + FCGI_HEADER_LEN, head, h);
 	memcpy(buf + FCGI_HEADER_LEN + h, body, body_len);
 	memset(buf + FCGI_HEADER_LEN + n, 0, pad);
 	n += FCGI_HEADER_LEN + pad;
-	put_header(buf + n, FCGI_STDOUT, c->st.req_id, 0, 0);
-	put_header(buf + n + 8, FCGI_END_REQUEST, c->st.req_id, 8, 0);
+	fcgi_put_header(buf + n, FCGI_STDOUT, c->st.req_id, 0, 0);
+	fcgi_put_header(buf + n + 8, FCGI_END_REQUEST, c->st.req_id, 8, 0);
 	memset(buf + n + 16, 0, 8);
 	return n + 24;
 }

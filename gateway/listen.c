@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "config_value.h"
 #include "listen.h"
 #include "proto.h"
 #include "systemd.h"
@@ -130,39 +131,17 @@ fail:
 	return -1;
 }
 
-/* Split "host:port" or "[v6]:port" into its parts. */
-static int split_host_port(const char *addr, char *host, size_t hostlen, const char **port)
-{
-	const char *colon;
-
-	if (addr[0] == '[') {
-		const char *close = strchr(addr, ']');
-
-		if (!close || close[1] != ':')
-			return -1;
-		snprintf(host, hostlen, "%.*s", (int)(close - addr - 1), addr + 1);
-		*port = close + 2;
-		return 0;
-	}
-	colon = strrchr(addr, ':');
-	if (!colon)
-		return -1;
-	snprintf(host, hostlen, "%.*s", (int)(colon - addr), addr);
-	*port = colon + 1;
-	return 0;
-}
-
 static int open_tcp(const struct listen_config *lc, char *err, size_t errlen)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
 	struct addrinfo *res;
-	char host[256];
-	const char *port;
+	char host[256], port[6];
+	const char *bad = config_value_host_port(lc->address, host, sizeof(host), port);
 	int fd, one = 1, rc;
 
-	if (split_host_port(lc->address, host, sizeof(host), &port) < 0) {
-		snprintf(err, errlen, "listen %s: expected host:port or a socket path", lc->address);
+	if (bad) {
+		snprintf(err, errlen, "listen %s: %s", lc->address, bad);
 		return -1;
 	}
 	rc = getaddrinfo(host, port, &hints, &res);
@@ -201,8 +180,7 @@ static int bound_to(int fd, const struct listen_config *lc)
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 	const char *path = unix_path(lc->address);
-	char host[256], want[256];
-	const char *port;
+	char host[256], want[256], port[6];
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV }, *res, *r;
 	int match = 0;
@@ -211,7 +189,7 @@ static int bound_to(int fd, const struct listen_config *lc)
 		return 0;
 	if (ss.ss_family == AF_UNIX)
 		return path && strcmp(((struct sockaddr_un *)&ss)->sun_path, path) == 0;
-	if (path || split_host_port(lc->address, host, sizeof(host), &port) < 0 ||
+	if (path || config_value_host_port(lc->address, host, sizeof(host), port) ||
 	    getaddrinfo(host, port, &hints, &res) != 0)
 		return 0;
 	for (r = res; r && !match; r = r->ai_next) {
@@ -254,10 +232,12 @@ int listen_open_all(const struct sl_config *cfg, struct listener *out, char *err
 		l->proto = proto_for(lc->protocol);
 		l->fd = -1;
 		l->owns_path = 0;
+		l->from_systemd = 0;
 		for (int j = 0; j < npassed && l->fd < 0; j++)
 			if (!used[j] && bound_to(passed[j], lc)) {
 				used[j] = 1;
 				l->fd = passed[j];
+				l->from_systemd = 1;
 				fcntl(l->fd, F_SETFL, fcntl(l->fd, F_GETFL) | O_NONBLOCK);
 				fcntl(l->fd, F_SETFD, FD_CLOEXEC);
 			}

@@ -15,6 +15,7 @@ struct listener {
 	const struct proto *proto;	/* the protocol its connections speak */
 	char address[128];		/* as configured, for log lines */
 	int owns_path;			/* a unix socket file we created: remove it at exit */
+	int from_systemd;		/* passed in by socket activation */
 };
 
 /*

@@ -83,6 +83,7 @@ static int serve_fcgid(struct generation *gen)
 				    .index = 0, .master = 0, .notify_fd = -1, .slowlog_fd = -1 };
 
 	fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
+	log_set_ident("responder");
 	if (scoreboard_init() < 0) {
 		fprintf(stderr, "sluice: cannot map the scoreboard: %m\n");
 		return 1;
@@ -171,8 +172,9 @@ int main(int argc, char **argv)
 		return fail(&gen->cfg, err);
 	}
 	for (int i = 0; i < nls; i++)
-		log_msg(LOG_NOTICE, "listening on %s (%s)", listeners[i].address,
-			listeners[i].proto->name);
+		log_msg(LOG_NOTICE, "listening on %s (%s%s)", listeners[i].address,
+			listeners[i].proto->name,
+			listeners[i].from_systemd ? ", socket from systemd" : "");
 	log_msg(LOG_NOTICE, "sluice %s (%s profile%s) with up to %d workers (pm %s)",
 		SLUICE_VERSION, SLUICE_PROFILE, dev ? ", development mode" : "",
 		gen->cfg.pm.max_children,

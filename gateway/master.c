@@ -213,6 +213,11 @@ static int ready(int i)
 	return m.slots[i].pid && (st == SCORE_IDLE || st == SCORE_BUSY);
 }
 
+/*
+ * Stop a worker the pool no longer needs, gracefully: SIGWINCH tells a
+ * serving worker it is replaced (it finishes what it holds and lets its
+ * kept-alive connections go gently); one still starting gets SIGTERM.
+ */
 static void stop_worker(int i, const char *why)
 {
 	struct slot *s = &m.slots[i];
@@ -221,7 +226,7 @@ static void stop_worker(int i, const char *why)
 		return;
 	log_msg(LOG_INFO, "worker %d (pid %d): stopping (%s)", i + 1, (int)s->pid, why);
 	s->stopping = 1;
-	kill(s->pid, SIGTERM);
+	kill(s->pid, ready(i) ? SIGWINCH : SIGTERM);
 }
 
 /* Workers of generation `g` that are not on their way out. */
@@ -644,6 +649,9 @@ static void master_reload(const char *why)
 		return;
 	}
 	log_msg(LOG_NOTICE, "reloading (%s): reading %s", why, m.gen->cfg.file);
+	/* systemd waits for READY=1 after RELOADING=1, whatever the outcome. */
+	systemd_reloading();
+	m.told_ready = 0;
 	g = master_load(m.gen->cfg.file, m.gen, err, sizeof(err));
 	dev_reload_result(g ? NULL : err);
 	if (!g) {
@@ -657,8 +665,6 @@ static void master_reload(const char *why)
 	m.next = g;
 	m.fast_exits = 0;
 	m.next_spawn_ms = 0;
-	systemd_reloading();
-	m.told_ready = 0;
 }
 
 /*
@@ -822,8 +828,13 @@ static int tick(long long *last_tick)
 	for (int i = 0; i < SCOREBOARD_SLOTS; i++)
 		if (m.slots[i].pid && m.slots[i].replacing > 0)
 			timeout = min_timeout(timeout, READY_POLL_MS);
-	if (m.next)
+	if (m.next || !m.told_ready)
 		timeout = min_timeout(timeout, READY_POLL_MS);
+	if (m.watchdog_ms) {
+		long long due = m.last_watchdog_ms + m.watchdog_ms - now;
+
+		timeout = min_timeout(timeout, due > 0 ? (int)due : 0);
+	}
 	return timeout;
 }
 

@@ -75,11 +75,15 @@ static void unload_own(struct modset *ms)
 }
 
 /*
- * dlopen a private copy of `path` (a memfd), so that the loader cannot
- * confuse it with the older object loaded from the same path.  The memfd
- * stays open once loaded: the loader also matches objects by the name
- * they were opened under, and a closed descriptor's number, reused for
- * the next copy, would hand back this one.
+ * dlopen a private copy of `path` (a memfd), always.  Workers then run a
+ * snapshot: `cp new.so served.so` writes into the file in place, and
+ * code mapped from the file itself would change under running workers
+ * and crash them.  A copy also keeps the loader from confusing a rebuilt
+ * file with the older object loaded from the same path.  The memfd stays
+ * open once loaded: the loader matches objects by the name they were
+ * opened under too, and a closed descriptor's number, reused for the
+ * next copy, would hand back this one.  The loader's messages name the
+ * copy; they are given the file's path back.
  */
 static void *open_copy(const char *path, char *why, size_t whylen)
 {
@@ -101,7 +105,12 @@ static void *open_copy(const char *path, char *why, size_t whylen)
 	snprintf(name, sizeof(name), "/proc/self/fd/%d", out);
 	h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
 	if (!h) {
-		snprintf(why, whylen, "cannot load: %s", dlerror());
+		const char *msg = dlerror(), *at = strstr(msg, name);
+
+		if (at == msg && msg[strlen(name)] == ':')
+			snprintf(why, whylen, "cannot load: %s%s", path, msg + strlen(name));
+		else
+			snprintf(why, whylen, "cannot load: %s", msg);
 		close(out);
 	}
 	close(in);
@@ -131,13 +140,9 @@ static int load_one(const struct module_config *mc, const struct modset *prev,
 	/* RTLD_NOW: an unresolved symbol fails here, in the master. */
 	h = unchanged_in(prev, &st);
 	ms->shared[ms->n] = h != NULL;
-	if (!h && !prev) {
-		h = dlopen(mc->path, RTLD_NOW | RTLD_LOCAL);
-		if (!h)
-			snprintf(why, whylen, "cannot load: %s", dlerror());
-	} else if (!h) {
+	if (!h) {
 		h = open_copy(mc->path, why, whylen);
-		if (h)
+		if (h && prev)
 			log_msg(LOG_NOTICE, "module %s changed on disk: loading the new file",
 				mc->path);
 	}

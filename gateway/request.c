@@ -101,7 +101,7 @@ void request_begin(struct sl_request *r, struct conn *c)
 	r->body_errno = 0;
 	r->status = 200;
 	r->head_sent = r->has_content_type = r->has_content_length = 0;
-	r->no_body = r->client_gone = r->aborted = 0;
+	r->no_body = r->client_gone = r->aborted = r->ended = 0;
 	r->head_len = r->out_len = 0;
 }
 
@@ -189,6 +189,7 @@ static int emit(struct sl_request *r, const void *extra, size_t extra_len, int l
 	for (int i = 0; i < n; i++)
 		total += iov[i].iov_len;
 	r->out_len = 0;
+	r->ended = last;
 	if (r->conn->proto->send(r->conn, r, iov, n, total, last) < 0) {
 		log_msg(LOG_INFO, "request %s: client gone while sending the response (%s)",
 			r->id, strerror(errno));
@@ -201,10 +202,11 @@ static int emit(struct sl_request *r, const void *extra, size_t extra_len, int l
 }
 
 /*
- * An error response.  In production it is terse: status line, a generic
- * message and the request id, nothing about modules, routes, paths or
- * versions (CWE-209); `detail` goes nowhere, the log has it under the same
- * id.  In development mode the seam may build a verbose page from it.
+ * Make the response an error response (it leaves with the request's end).
+ * In production it is terse: status line, a generic message and the
+ * request id, nothing about modules, routes, paths or versions (CWE-209);
+ * `detail` goes nowhere, the log has it under the same id.  In
+ * development mode the seam may build a verbose page from it.
  */
 static void error_response(struct sl_request *r, int status, const char *allow,
 			   const char *detail)
@@ -225,7 +227,6 @@ static void error_response(struct sl_request *r, int status, const char *allow,
 		len = (size_t)snprintf((char *)r->out, OUTBUF_SIZE, "%d %s\nrequest id: %s\n",
 				       status, http_reason(status), r->id);
 	r->out_len = r->no_body ? 0 : len;
-	emit(r, NULL, 0, 1);
 }
 
 /* printf into the arena, for error details; a fixed text if memory is short. */
@@ -391,6 +392,9 @@ static int route(struct sl_request *r)
 	res = router_match(r->router, r->method, r->path, &r->match, allow, sizeof(allow));
 	if (res == ROUTER_FOUND)
 		return 0;
+	log_msg(LOG_INFO, "request %s: %s %s matches no route%s%s; answering %d", r->id,
+		r->method, r->path, res == ROUTER_BAD_METHOD ? " for this method; allowed: " : "",
+		res == ROUTER_BAD_METHOD ? allow : "", res == ROUTER_BAD_METHOD ? 405 : 404);
 	if (res == ROUTER_BAD_METHOD) {
 		error_response(r, 405, allow, detail(r, "%s is not allowed on %s; the routes "
 						     "for this path take: %s", r->method, r->path, allow));
@@ -453,37 +457,57 @@ static void drain_body(struct sl_request *r)
 		r->body_errno = errno;
 }
 
-int request_run(struct sl_request *r)
+static void run_handler(struct sl_request *r)
 {
-	struct conn *c = r->conn;
+	for (int i = 0; i < r->match.ncaptures; i++)
+		r->captures[i] = arena_strndup(&r->arena, r->match.captures[i].value,
+					       r->match.captures[i].value_len);
+	current = r;
+	errno = 0;
+	if (r->match.route->handler(r) != 0)
+		handler_failed(r, errno);
+	current = NULL;
+}
+
+/*
+ * How the connection goes on.  A request whose body was not all read
+ * (refused before routing, or a bad body) lingers: the peer may still be
+ * writing it, and closing under it would fail its write before it reads
+ * our answer (nginx and Apache then report 502 or 503 instead of ours).
+ */
+static enum request_end end_of(const struct sl_request *r)
+{
+	if (!r->conn->close_after)
+		return REQUEST_KEEP;
+	return r->body_done || r->client_gone ? REQUEST_CLOSE : REQUEST_LINGER;
+}
+
+/*
+ * The answer leaves only once the request's body has been read to its
+ * end (or found bad), whatever the handler did with it: a peer that
+ * sends the body after the parameters, as Apache does, must not meet a
+ * finished connection.
+ */
+enum request_end request_run(struct sl_request *r)
+{
 	int status = r->early_status ? r->early_status : check_request(r);
 
 	r->served++;
 	if (status) {
 		error_response(r, status, NULL, detail(r, "the request was refused before "
 						       "routing: see the error log for request %s", r->id));
-		c->close_after = 1;
-		return -1;
+		r->conn->close_after = 1;
+	} else {
+		if (!dev_route(r) && route(r) == 0)
+			run_handler(r);
+		drain_body(r);
 	}
-	if (dev_route(r)) {
-		/* Answered by a development endpoint. */
-	} else if (route(r) == 0) {
-		for (int i = 0; i < r->match.ncaptures; i++)
-			r->captures[i] = arena_strndup(&r->arena, r->match.captures[i].value,
-						       r->match.captures[i].value_len);
-		current = r;
-		errno = 0;
-		if (r->match.route->handler(r) != 0)
-			handler_failed(r, errno);
-		current = NULL;
-	}
-	drain_body(r);
 	if (r->body_errno && !r->head_sent && !r->aborted) {
 		/* The body turned out bad after the handler was done with it:
 		 * its answer must not stand for a request that was not whole. */
 		error_response(r, body_failure_status(r->body_errno), NULL,
 			       detail(r, "the request body was bad: %s", strerror(r->body_errno)));
-		return -1;
+		r->conn->close_after = 1;
 	}
 	if (r->aborted) {
 		/* The web server gave up on this request: end it without
@@ -491,9 +515,9 @@ int request_run(struct sl_request *r)
 		r->no_body = 1;
 		r->out_len = 0;
 	}
-	if (!r->client_gone)
+	if (!r->client_gone && !r->ended)
 		emit(r, NULL, 0, 1);
-	return c->close_after ? -1 : 0;
+	return end_of(r);
 }
 
 struct sl_request *request_current(void)

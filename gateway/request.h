@@ -55,6 +55,7 @@ struct sl_request {
 	int has_content_length;
 	int no_body;			/* HEAD: headers only */
 	int client_gone;		/* the peer can no longer be written to */
+	int ended;			/* the last piece of the response has left */
 	int aborted;			/* the web server aborted the request */
 	char *head;			/* header lines, "Name: value\r\n" each */
 	size_t head_len;
@@ -83,14 +84,19 @@ void request_begin(struct sl_request *r, struct conn *c);
 int request_add_param(struct sl_request *r, const char *name, size_t name_len,
 		      const char *value, size_t value_len);
 
+/* What becomes of the connection once a request is done. */
+enum request_end {
+	REQUEST_KEEP,		/* it may carry another request */
+	REQUEST_CLOSE,		/* close it now */
+	REQUEST_LINGER,		/* close it once the peer has stopped sending (bounded) */
+};
+
 /*
  * Run the request the codec has just decoded: check it, route it, call
  * the handler, drain the body, finish the response.  Failures become
  * clean error responses and log lines; nothing here ends the worker.
- * Returns 0 when the connection may carry another request, -1 when it
- * must be closed.
  */
-int request_run(struct sl_request *r);
+enum request_end request_run(struct sl_request *r);
 
 void request_free(struct sl_request *r);
 

@@ -92,7 +92,6 @@ static enum proto_rc uwsgi_parse(struct conn *c, struct sl_request *r)
 	c->start += UWSGI_HEADER_LEN + size;
 	c->st.phase = PH_BODY;
 	c->st.body_seen = 0;
-	c->close_after = 1;
 	request_begin(r, c);
 	if (size > c->cfg->limits.max_params_bytes) {
 		log_msg(LOG_WARNING, "request variables exceed limits.max_params_bytes (%zu); "
@@ -147,8 +146,11 @@ static int uwsgi_send(struct conn *c, struct sl_request *r, struct iovec *iov,
 {
 	(void)r;
 	(void)total;
-	if (last)
+	if (last) {
+		/* nginx opens a connection per uwsgi request: this one is done. */
 		c->st.phase = PH_IDLE;
+		c->close_after = 1;
+	}
 	return io_writev_all(c->fd, iov, iovcnt, c->cfg->limits.write_timeout * 1000);
 }
 
@@ -177,7 +179,7 @@ static size_t uwsgi_emergency(const struct conn *c, unsigned char *buf, size_t c
 	n = sf_str(out, cap, n, "\r\nContent-Length: ");
 	n = sf_uint(out, cap, n, body_len, 0);
 	n = sf_str(out, cap, n, "\r\n\r\n");
-	if (n + body_len + 1 > cap)
+	if (n + 1 >= cap || n + body_len + 1 > cap)
 		return 0;
 	memcpy(out + n, body, body_len);
 	return n + body_len;

@@ -82,7 +82,8 @@ static void reap_children(void)
 
 /*
  * SIGTERM, SIGQUIT and SIGINT all mean: finish the request in hand, then
- * leave.  SA_RESTART spares handlers EINTR; epoll_wait is never
+ * leave; SIGWINCH (nginx's "gracefully shut down workers") is the
+ * master's "you are replaced", which leaves more gently (see drain).  SA_RESTART spares handlers EINTR; epoll_wait is never
  * restarted, so the loop still sees the flag at once.  SIGPIPE stays
  * ignored: a vanished peer is an EPIPE, not a death.  The crash and
  * timeout signals are crash.c's.
@@ -96,6 +97,7 @@ static void setup_signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGQUIT, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGWINCH, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGPIPE, &sa, NULL);
@@ -174,8 +176,8 @@ static void close_conn(struct conn *c)
 
 /*
  * A connection with nothing to do now waits on epoll under a timer.
- * While draining, a kept-alive connection between requests is closed
- * instead: nginx retries a request that meets a closed cached connection.
+ * While draining, a kept-alive connection is closed between requests
+ * instead (see drain for when).
  */
 static void wait_conn(struct conn *c)
 {
@@ -183,7 +185,8 @@ static void wait_conn(struct conn *c)
 	long long now = io_now_ms();
 	int pending = c->st.phase != 0 || c->end > c->start;
 
-	if (w.draining && !pending && c->requests > 0) {
+	if (w.draining && !pending && c->requests > 0 &&
+	    (stop_signal != SIGWINCH || c->requests > c->drain_mark)) {
 		close_conn(c);
 		return;
 	}
@@ -201,6 +204,48 @@ static void wait_conn(struct conn *c)
 		}
 		c->in_epoll = 1;
 	}
+}
+
+/*
+ * A connection whose request was answered before its body was all read
+ * (refused early, or a bad body) is not closed at once: the peer may
+ * still be writing, and a close would make its write fail before it
+ * reads the answer.  Our side is shut down for writing (the peer sees the
+ * end of the answer), and the connection waits on epoll, its input read
+ * and dropped, until the peer closes or LINGER_MS passes (nginx's
+ * lingering close).  It costs a descriptor, not a worker.
+ */
+static void linger(struct conn *c)
+{
+	/* Our side is done: the peer reads the end of the answer now. */
+	shutdown(c->fd, SHUT_WR);
+	c->lingering = 1;
+	c->start = c->end = 0;
+	conn_timer_set(c, TIMER_READ, io_now_ms() + LINGER_MS);
+	if (!c->in_epoll) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+
+		if (epoll_ctl(w.epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
+			close_conn(c);
+			return;
+		}
+		c->in_epoll = 1;
+	}
+}
+
+/* Read and drop what a lingering connection's peer still sends. */
+static void discard(struct conn *c)
+{
+	for (int i = 0; i < 16; i++) {
+		ssize_t n = read(c->fd, c->in, CONN_INBUF_SIZE);
+
+		if (n > 0)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		break;
+	}
+	close_conn(c);
 }
 
 /* The scoreboard sees every request start and end: plain stores, no system call. */
@@ -246,6 +291,8 @@ static void maybe_ask_retire(void)
  */
 static void process(struct conn *c)
 {
+	enum request_end end;
+
 	for (;;) {
 		enum proto_rc rc = c->proto->parse(c, &w.req);
 
@@ -258,11 +305,15 @@ static void process(struct conn *c)
 		conn_timer_set(c, TIMER_NONE, 0);
 		c->requests++;
 		score_busy();
-		rc = request_run(&w.req) < 0 ? PROTO_CLOSE : PROTO_AGAIN;
+		end = request_run(&w.req);
 		score_idle();
 		maybe_ask_retire();
-		if (rc == PROTO_CLOSE) {
+		if (end == REQUEST_CLOSE) {
 			close_conn(c);
+			return;
+		}
+		if (end == REQUEST_LINGER) {
+			linger(c);
 			return;
 		}
 		if (c->start == c->end)
@@ -273,7 +324,13 @@ static void process(struct conn *c)
 
 static void on_readable(struct conn *c)
 {
-	ssize_t n = conn_fill(c);
+	ssize_t n;
+
+	if (c->lingering) {
+		discard(c);
+		return;
+	}
+	n = conn_fill(c);
 
 	if (n > 0) {
 		process(c);
@@ -336,8 +393,9 @@ static void expire_timers(void)
 	while ((c = conn_timer_first(TIMER_IDLE)) && c->deadline_ms <= now)
 		close_conn(c);
 	while ((c = conn_timer_first(TIMER_READ)) && c->deadline_ms <= now) {
-		log_msg(LOG_WARNING, "request not received within limits.read_timeout (%ds); "
-			"closing the connection", w.cfg->limits.read_timeout);
+		if (!c->lingering)
+			log_msg(LOG_WARNING, "request not received within limits.read_timeout "
+				"(%ds); closing the connection", w.cfg->limits.read_timeout);
 		close_conn(c);
 	}
 }
@@ -375,6 +433,11 @@ static void close_idle(void)
 	}
 }
 
+static void mark_drain(struct conn *c)
+{
+	c->drain_mark = c->requests;
+}
+
 /*
  * Leave gracefully: stop accepting and let go of the listening socket (so
  * that once every worker has, a new master can bind the path again), close
@@ -392,7 +455,22 @@ static void drain(void)
 	set_accepting(0);
 	for (int i = 0; i < w.args->nlisteners; i++)
 		close(w.args->listeners[i].fd);
-	close_idle();
+	/*
+	 * Replaced (SIGWINCH: a reload or a recycle, the pool serves on):
+	 * keep the kept-alive connections a while and close each right after
+	 * the response to its next request, so that nginx reads our end of
+	 * the connection together with the answer and does not reuse it.
+	 * Closing one between requests instead races with a request nginx
+	 * may be writing to it at that moment: nginx retries that request
+	 * only when it is idempotent.  Stopping (SIGTERM and friends): close
+	 * them now.
+	 */
+	if (stop_signal == SIGWINCH) {
+		deadline = io_now_ms() + DRAIN_KEPT_MS;
+		conn_each(mark_drain);
+	} else {
+		close_idle();
+	}
 	while (conn_count() > 0 && io_now_ms() < deadline)
 		run_once(deadline);
 }

@@ -163,6 +163,7 @@ Test(config, example_shows_the_real_defaults)
 	cr_assert_eq(ex.log_level, cfg.log_level);
 	cr_assert_eq(ex.listen[0].backlog, cfg.listen[0].backlog);
 	cr_assert_eq(ex.listen[0].mode, cfg.listen[0].mode);
+	cr_assert_eq(ex.listen[0].protocol, cfg.listen[0].protocol);
 	cr_assert_eq(ex.emergency_restart_interval, cfg.emergency_restart_interval);
 	cr_assert_str_eq(ex.modules[0].mount, cfg.modules[0].mount);
 	config_free(&ex);
@@ -382,12 +383,12 @@ Test(config, address_forms)
 Test(config, bad_addresses)
 {
 	static const struct { const char *given, *needle; } bad[] = {
-		{ "*:9000", "listen.address needs an explicit host" },
-		{ ":9000", "listen.address needs a host before the port" },
-		{ "127.0.0.1:0", "port must be a number between 1 and 65535, not \"0\"" },
+		{ "*:9000", "listen.address: an explicit host is needed" },
+		{ ":9000", "listen.address: a host is needed before the port" },
+		{ "127.0.0.1:0", "port must be a number between 1 and 65535, not \"127.0.0.1:0\"" },
 		{ "127.0.0.1:65536", "port must be a number between 1 and 65535" },
 		{ "127.0.0.1:123456", "port must be a number between 1 and 65535" },
-		{ "127.0.0.1:90x0", "port must be a number between 1 and 65535, not \"90x0\"" },
+		{ "127.0.0.1:90x0", "port must be a number between 1 and 65535, not \"127.0.0.1:90x0\"" },
 		{ "127.0.0.1:", "port must be a number between 1 and 65535" },
 		{ "127.0.0.1:+90", "port must be a number" },
 		{ "::1:9000", "an IPv6 address is written in brackets" },
@@ -472,6 +473,198 @@ Test(config, listen_backlog_owner_group)
 		  "listen.owner must not be empty");
 	must_fail(MODULES "listen = {\n address = \"/s\";\n group = 33;\n};\n", 4,
 		  "listen.group must be a string, not an integer");
+}
+
+/* ---- Several listeners ------------------------------------------------- */
+
+Test(config, listen_list_of_strings_and_groups)
+{
+	char want[192];
+
+	must_load(MODULES
+		  "listen = (\n"
+		  "  \"a.sock\",\n"
+		  "  { address = \"/run/b.sock\"; protocol = \"uwsgi\"; mode = \"0600\"; },\n"
+		  "  { address = \"127.0.0.1:9000\"; protocol = \"fastcgi\"; backlog = 64; },\n"
+		  "  \"unix:/run/d.sock\",\n"
+		  "  { address = \"[::1]:9001\"; owner = \"o\"; }\n"
+		  ");\n");
+	cr_assert_eq(cfg.nlisten, 5);
+	snprintf(want, sizeof(want), "%s/a.sock", dir);
+	cr_assert_str_eq(cfg.listen[0].address, want);
+	cr_assert_eq(cfg.listen[0].protocol, LISTEN_FASTCGI);
+	cr_assert_eq(cfg.listen[0].mode, 0660);
+	cr_assert_eq(cfg.listen[0].backlog, DEFAULT_BACKLOG);
+	cr_assert_str_eq(cfg.listen[1].address, "/run/b.sock");
+	cr_assert_eq(cfg.listen[1].protocol, LISTEN_UWSGI);
+	cr_assert_eq(cfg.listen[1].mode, 0600);
+	cr_assert_eq(cfg.listen[1].backlog, DEFAULT_BACKLOG);
+	cr_assert_str_eq(cfg.listen[2].address, "127.0.0.1:9000");
+	cr_assert_eq(cfg.listen[2].protocol, LISTEN_FASTCGI);
+	cr_assert_eq(cfg.listen[2].backlog, 64);
+	cr_assert_eq(cfg.listen[2].mode, 0660);
+	cr_assert_str_eq(cfg.listen[3].address, "/run/d.sock");
+	cr_assert_eq(cfg.listen[3].protocol, LISTEN_FASTCGI);
+	cr_assert_str_eq(cfg.listen[4].address, "[::1]:9001");
+	cr_assert_eq(cfg.listen[4].protocol, LISTEN_FASTCGI);
+	cr_assert_str_eq(cfg.listen[4].owner, "o");
+	cr_assert_null(cfg.listen[4].group);
+	/* Settings of one listener do not leak into the next. */
+	cr_assert_null(cfg.listen[0].owner);
+	cr_assert_null(cfg.listen[1].owner);
+}
+
+Test(config, listen_protocols)
+{
+	static const struct {
+		const char *listen;
+		enum listen_protocol want;
+	} cases[] = {
+		{ "\"/s\"", LISTEN_FASTCGI },
+		{ "{ address = \"/s\"; }", LISTEN_FASTCGI },
+		{ "{ address = \"/s\"; protocol = \"fastcgi\"; }", LISTEN_FASTCGI },
+		{ "{ address = \"/s\"; protocol = \"uwsgi\"; }", LISTEN_UWSGI },
+		{ "( { address = \"/s\"; protocol = \"uwsgi\"; } )", LISTEN_UWSGI },
+		{ "( \"/s\" )", LISTEN_FASTCGI },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		must_load(with(MODULES "listen = %s;\n", cases[i].listen));
+		cr_assert_eq(cfg.nlisten, 1, "listen = %s", cases[i].listen);
+		cr_assert_eq(cfg.listen[0].protocol, cases[i].want, "listen = %s",
+			     cases[i].listen);
+		cr_assert_str_eq(cfg.listen[0].address, "/s");
+		config_free(&cfg);
+	}
+}
+
+Test(config, listen_bad_protocol)
+{
+	must_fail(MODULES
+		  "listen = (\n"
+		  "  \"/a.sock\",\n"
+		  "  { address = \"/b.sock\";\n"
+		  "    protocol = \"uwsgi2\"; }\n"
+		  ");\n", 5,
+		  "listen[1].protocol must be \"fastcgi\" or \"uwsgi\", not \"uwsgi2\"");
+	must_fail(MODULES "listen = {\n address = \"/s\";\n protocol = \"http\";\n};\n", 4,
+		  "listen.protocol must be \"fastcgi\" or \"uwsgi\", not \"http\"");
+	must_fail(MODULES "listen = (\n  { address = \"/s\";\n    protocol = 1; }\n);\n", 4,
+		  "listen[0].protocol must be a string, not an integer");
+	must_fail(MODULES "listen = (\n  { address = \"/s\";\n    protocol = \"\"; }\n);\n", 4,
+		  "listen[0].protocol must not be empty");
+}
+
+Test(config, listen_duplicate_addresses)
+{
+	must_fail(MODULES "listen = (\n  \"/a.sock\",\n  \"/a.sock\",\n  \"/b.sock\"\n);\n", 4,
+		  "listen[1]: /a.sock is already a listen address");
+	/* The same socket however it is written, whatever the protocol. */
+	must_fail(MODULES
+		  "listen = (\n"
+		  "  \"/a.sock\",\n"
+		  "  { address = \"unix:/a.sock\"; protocol = \"uwsgi\"; }\n"
+		  ");\n", 4,
+		  "listen[1].address: /a.sock is already a listen address");
+	must_fail(with(MODULES "listen = (\n  \"a.sock\",\n  \"%s/a.sock\",\n  \"/b\"\n);\n",
+		       dir), 4,
+		  "is already a listen address");
+	must_fail(MODULES
+		  "listen = (\n"
+		  "  \"127.0.0.1:9000\",\n"
+		  "  \"/b.sock\",\n"
+		  "  { address = \"127.0.0.1:9000\"; protocol = \"uwsgi\"; }\n"
+		  ");\n", 5,
+		  "listen[2].address: 127.0.0.1:9000 is already a listen address");
+}
+
+Test(config, listen_empty_list)
+{
+	must_fail(MODULES "\nlisten = ( );\n", 3,
+		  "listen is an empty list: give at least one address");
+}
+
+/* A config with a listen list of `n` groups, protocols alternating. */
+static const char *listen_list(int n)
+{
+	static char text[4096];
+	size_t len = (size_t)snprintf(text, sizeof(text), MODULES "listen = (\n");
+
+	for (int i = 0; i < n; i++)
+		len += (size_t)snprintf(text + len, sizeof(text) - len,
+					"  { address = \"/s%d\"; protocol = \"%s\"; }%s\n",
+					i, i % 2 ? "uwsgi" : "fastcgi", i + 1 < n ? "," : "");
+	snprintf(text + len, sizeof(text) - len, ");\n");
+	return text;
+}
+
+Test(config, listen_count)
+{
+	must_load(listen_list(MAX_LISTEN));
+	cr_assert_eq(cfg.nlisten, MAX_LISTEN);
+	cr_assert_str_eq(cfg.listen[MAX_LISTEN - 1].address, "/s7");
+	cr_assert_eq(cfg.listen[MAX_LISTEN - 1].protocol, LISTEN_UWSGI);
+	config_free(&cfg);
+	must_fail(listen_list(MAX_LISTEN + 1), 2, "listen has 9 addresses; at most 8 are served");
+}
+
+/* Inside a list, every message names the listener by its index. */
+Test(config, listen_list_errors_name_the_entry)
+{
+	must_fail(MODULES "listen = (\n  \"/a\",\n  { address = \"/b\";\n    adress = \"/c\"; }\n);\n",
+		  5, "unknown key \"listen[1].adress\" (did you mean \"listen[1].address\"?)");
+	must_fail(MODULES "listen = (\n  \"/a\",\n  { backlog = 10; }\n);\n", 4,
+		  "listen[1].address is missing");
+	must_fail(MODULES "listen = (\n  \"/a\",\n  \"/b\",\n  { address = \"/c\";\n"
+		  "    backlog = 0; }\n);\n", 6,
+		  "listen[2].backlog must be between 1 and 65535, not 0");
+	must_fail(MODULES "listen = (\n  { address = \"/c\";\n    mode = \"0999\"; }\n);\n", 4,
+		  "listen[0].mode must be permission bits in octal");
+	must_fail(MODULES "listen = (\n  { address = \"/c\";\n    owner = \"\"; }\n);\n", 4,
+		  "listen[0].owner must not be empty");
+	must_fail(MODULES "listen = (\n  \"/a\",\n  9000,\n  \"/b\"\n);\n", 4,
+		  "listen[1] must be an address string or a group, not an integer");
+	must_fail(MODULES "listen = (\n  \"/a\",\n  ( \"/b\" )\n);\n", 4,
+		  "listen[1] must be an address string or a group, not a list");
+	must_fail(MODULES "listen = (\n  \"*:9000\",\n  \"/b\"\n);\n", 3,
+		  "listen[0]: ");
+	must_fail(MODULES "listen = (\n  \"/a\",\n  { address = \"\"; }\n);\n", 4,
+		  "listen[1].address must not be empty");
+}
+
+/*
+ * conf/sluice.conf shows a second, uwsgi listener in a comment ("#\t"
+ * lines from "listen = (" to ");"): with the comment marks removed it
+ * must load and mean what it says.
+ */
+Test(config, example_uwsgi_listener_loads)
+{
+	char line[512], text[4096];
+	size_t n = (size_t)snprintf(text, sizeof(text), MODULES);
+	int in = 0, done = 0;
+	FILE *fp = fopen("conf/sluice.conf", "r");
+
+	cr_assert_not_null(fp);
+	while (!done && fgets(line, sizeof(line), fp)) {
+		if (strncmp(line, "#\tlisten = (", 12) == 0)
+			in = 1;
+		if (!in)
+			continue;
+		cr_assert_eq(strncmp(line, "#\t", 2), 0, "the example is cut: %s", line);
+		done = strncmp(line, "#\t);", 4) == 0;
+		cr_assert_lt(n + strlen(line), sizeof(text));
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "%s", line + 2);
+	}
+	fclose(fp);
+	cr_assert(done, "conf/sluice.conf has no commented `listen = ( ... );` example");
+	must_load(text);
+	cr_assert_eq(cfg.nlisten, 2);
+	cr_assert_str_eq(cfg.listen[0].address, "/run/sluice/sluice.sock");
+	cr_assert_eq(cfg.listen[0].protocol, LISTEN_FASTCGI);
+	cr_assert_str_eq(cfg.listen[1].address, "/run/sluice/uwsgi.sock");
+	cr_assert_eq(cfg.listen[1].protocol, LISTEN_UWSGI);
+	cr_assert_str_eq(cfg.listen[1].owner, "www-data");
+	cr_assert_str_eq(cfg.listen[1].group, "www-data");
 }
 
 /* ---- pm --------------------------------------------------------------- */

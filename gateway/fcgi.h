@@ -1,0 +1,50 @@
+/*
+ * fcgi.h - FastCGI 1.0 wire facts, shared by the responder (fcgi.c) and
+ * the development listener's client (dev_http.c), so that the protocol's
+ * numbers and its record header are written down once.  Section numbers
+ * refer to the FastCGI 1.0 specification.
+ */
+#ifndef SLUICE_FCGI_H
+#define SLUICE_FCGI_H
+
+#include <stddef.h>
+
+#include "defaults.h"
+
+#define FCGI_VERSION_1 1
+
+/* Record types (section 8). */
+enum {
+	FCGI_BEGIN_REQUEST = 1,
+	FCGI_ABORT_REQUEST = 2,
+	FCGI_END_REQUEST = 3,
+	FCGI_PARAMS = 4,
+	FCGI_STDIN = 5,
+	FCGI_STDOUT = 6,
+	FCGI_STDERR = 7,
+	FCGI_DATA = 8,
+	FCGI_GET_VALUES = 9,
+	FCGI_GET_VALUES_RESULT = 10,
+	FCGI_UNKNOWN_TYPE = 11,
+};
+
+/* Roles, the BEGIN_REQUEST flag, END_REQUEST's protocol status (section 8). */
+enum { FCGI_RESPONDER = 1 };
+enum { FCGI_KEEP_CONN = 1 };
+enum { FCGI_REQUEST_COMPLETE = 0, FCGI_CANT_MPX_CONN = 1, FCGI_UNKNOWN_ROLE = 3 };
+
+/* Write a record header (section 3.3) into `h` (FCGI_HEADER_LEN bytes). */
+static inline void fcgi_put_header(unsigned char *h, unsigned type, unsigned id,
+				   size_t len, size_t pad)
+{
+	h[0] = FCGI_VERSION_1;
+	h[1] = (unsigned char)type;
+	h[2] = (unsigned char)(id >> 8);
+	h[3] = (unsigned char)id;
+	h[4] = (unsigned char)(len >> 8);
+	h[5] = (unsigned char)len;
+	h[6] = (unsigned char)pad;
+	h[7] = 0;
+}
+
+#endif
