@@ -12,7 +12,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <poll.h>
+#include <pwd.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +41,7 @@
 #define STOP_TIMEOUT_MS		5000
 #define POLL_MS			20
 #define HTTP_TIMEOUT_S		10L
+#define SLUICE_MAX_ARGS		16	/* extra arguments harness_sluice_start_args passes */
 
 /* ---- Small helpers ---------------------------------------------------- */
 
@@ -130,9 +134,11 @@ static int make_dir(char *dir, size_t len)
  * Fork and exec `argv`, with stdin on /dev/null and stdout and stderr
  * appended to `out`.  The child leads its own process group, so that
  * kill(-pid) reaches everything it forks, and gets SIGTERM if the test
- * process dies first.  Returns the child's pid, or -1.
+ * process dies first.  `in_child`, when not NULL, runs in the child just
+ * before exec.  Returns the child's pid, or -1.
  */
-static pid_t spawn(char *const argv[], const char *out)
+pid_t harness_spawn(char *const argv[], const char *out,
+		    void (*in_child)(void *), void *arg)
 {
 	pid_t parent = getpid();
 	pid_t pid = fork();
@@ -144,6 +150,8 @@ static pid_t spawn(char *const argv[], const char *out)
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != parent)
 		_exit(127);
+	if (in_child != NULL)
+		in_child(arg);
 	fd = open("/dev/null", O_RDONLY);
 	if (fd >= 0)
 		dup2(fd, 0);
@@ -155,6 +163,11 @@ static pid_t spawn(char *const argv[], const char *out)
 	execv(argv[0], argv);
 	fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
 	_exit(127);
+}
+
+static pid_t spawn(char *const argv[], const char *out)
+{
+	return harness_spawn(argv, out, NULL, NULL);
 }
 
 /* 1 while `pid` runs, 0 once it has exited (and is reaped). */
@@ -261,38 +274,60 @@ static const char sluice_preamble[] =
 	"error_log = \"%s\";\n"
 	"log_level = \"info\";\n";
 
-static int sluice_write_conf(struct sluice_proc *sp, const char *body)
+/* The same preamble with more listeners after the private socket's. */
+static const char sluice_preamble_list[] =
+	"listen = (\n"
+	"  { address = \"%s\"; mode = \"0666\"; },\n"
+	"  %s\n"
+	");\n"
+	"error_log = \"%s\";\n"
+	"log_level = \"info\";\n";
+
+static int sluice_write_conf(struct sluice_proc *sp, const char *listeners,
+			     const char *body)
 {
-	size_t len = sizeof(sluice_preamble) + strlen(sp->sock) +
-		     strlen(sp->log) + strlen(body) + 2;
+	size_t len = sizeof(sluice_preamble_list) + strlen(sp->sock) +
+		     (listeners ? strlen(listeners) : 0) + strlen(sp->log) +
+		     strlen(body) + 2;
 	char *text = malloc(len);
 	int n;
 	int rc;
 
 	if (text == NULL)
 		return -1;
-	n = snprintf(text, len, sluice_preamble, sp->sock, sp->log);
+	if (listeners != NULL)
+		n = snprintf(text, len, sluice_preamble_list, sp->sock, listeners, sp->log);
+	else
+		n = snprintf(text, len, sluice_preamble, sp->sock, sp->log);
 	snprintf(text + n, len - (size_t)n, "%s\n", body);
 	rc = write_file(sp->conf, text);
 	free(text);
 	return rc;
 }
 
-int harness_sluice_start(struct sluice_proc *sp, const char *body)
+static int sluice_start(struct sluice_proc *sp, const char *listeners, const char *body,
+			const char *const *args)
 {
 	char bin[] = BUILD_DIR "/sluice";
 	char opt[] = "-c";
 	char out[256];
-	char *argv[] = { bin, opt, sp->conf, NULL };
+	char *argv[SLUICE_MAX_ARGS + 4] = { bin, opt, sp->conf, NULL };
+	int n = 3;
 
 	memset(sp, 0, sizeof(*sp));
+	for (; args != NULL && *args != NULL; args++) {
+		if (n == SLUICE_MAX_ARGS + 3)
+			return -1;
+		argv[n++] = (char *)(uintptr_t)*args;
+	}
+	argv[n] = NULL;
 	if (make_dir(sp->dir, sizeof(sp->dir)) == -1)
 		return -1;
 	snprintf(sp->sock, sizeof(sp->sock), "%s/sluice.sock", sp->dir);
 	snprintf(sp->conf, sizeof(sp->conf), "%s/sluice.conf", sp->dir);
 	snprintf(sp->log, sizeof(sp->log), "%s/error.log", sp->dir);
 	snprintf(out, sizeof(out), "%s/stderr.log", sp->dir);
-	if (sluice_write_conf(sp, body) == -1)
+	if (sluice_write_conf(sp, listeners, body) == -1)
 		return -1;
 	sp->pid = spawn(argv, out);
 	if (sp->pid > 0 && wait_ready(sp->pid, unix_ready, sp->sock) == 0)
@@ -302,6 +337,23 @@ int harness_sluice_start(struct sluice_proc *sp, const char *body)
 	dump_file("sluice stderr", out);
 	dump_file("sluice error log", sp->log);
 	return -1;
+}
+
+int harness_sluice_start_args(struct sluice_proc *sp, const char *body,
+			      const char *const *args)
+{
+	return sluice_start(sp, NULL, body, args);
+}
+
+int harness_sluice_start_listeners(struct sluice_proc *sp, const char *listeners,
+				   const char *body)
+{
+	return sluice_start(sp, listeners, body, NULL);
+}
+
+int harness_sluice_start(struct sluice_proc *sp, const char *body)
+{
+	return harness_sluice_start_args(sp, body, NULL);
 }
 
 void harness_sluice_stop(struct sluice_proc *sp)
@@ -402,7 +454,7 @@ static char *replace_sock(const char *text, const char *sock)
 }
 
 static int nginx_write_conf(const struct nginx_proc *np, const char *sock,
-			    const char *locations)
+			    const char *http, const char *locations)
 {
 	char upstream[512] = "";
 	char path[256];
@@ -415,7 +467,9 @@ static int nginx_write_conf(const struct nginx_proc *np, const char *sock,
 		return -1;
 	if (sock != NULL)
 		snprintf(upstream, sizeof(upstream), nginx_upstream, sock);
-	len = sizeof(nginx_conf) + 8 * strlen(np->dir) + strlen(upstream) +
+	if (http == NULL)
+		http = upstream;
+	len = sizeof(nginx_conf) + 8 * strlen(np->dir) + strlen(http) +
 	      strlen(locs) + 64;
 	text = malloc(len);
 	if (text == NULL) {
@@ -424,7 +478,7 @@ static int nginx_write_conf(const struct nginx_proc *np, const char *sock,
 	}
 	snprintf(text, len, nginx_conf, getuid() == 0 ? "user root;\n" : "",
 		 np->dir, np->dir, np->dir, np->dir, np->dir, np->dir, np->dir,
-		 upstream, np->port, locs);
+		 http, np->port, locs);
 	snprintf(path, sizeof(path), "%s/nginx.conf", np->dir);
 	rc = write_file(path, text);
 	free(text);
@@ -437,7 +491,8 @@ static int nginx_write_conf(const struct nginx_proc *np, const char *sock,
  * before reading the config to the private log too, instead of the
  * system's /var/log/nginx.
  */
-static int nginx_try(struct nginx_proc *np, const char *sock, const char *locations)
+static int nginx_try(struct nginx_proc *np, const char *sock, const char *http,
+		     const char *locations)
 {
 	char bin[] = "/usr/sbin/nginx";
 	char o_p[] = "-p", o_c[] = "-c", o_e[] = "-e", o_g[] = "-g";
@@ -447,7 +502,7 @@ static int nginx_try(struct nginx_proc *np, const char *sock, const char *locati
 			 daemon_off, NULL };
 
 	np->port = harness_free_port();
-	if (np->port <= 0 || nginx_write_conf(np, sock, locations) == -1)
+	if (np->port <= 0 || nginx_write_conf(np, sock, http, locations) == -1)
 		return -1;
 	snprintf(conf, sizeof(conf), "%s/nginx.conf", np->dir);
 	snprintf(log, sizeof(log), "%s/error.log", np->dir);
@@ -464,8 +519,8 @@ static int nginx_try(struct nginx_proc *np, const char *sock, const char *locati
  * The port is free when chosen but could be taken by a parallel test
  * before nginx binds it, so a failed start is retried on another port.
  */
-int harness_nginx_start(struct nginx_proc *np, const char *upstream_sock,
-			const char *locations)
+static int nginx_start(struct nginx_proc *np, const char *upstream_sock,
+		       const char *http, const char *locations)
 {
 	char path[256];
 	int attempt;
@@ -474,7 +529,7 @@ int harness_nginx_start(struct nginx_proc *np, const char *upstream_sock,
 	if (make_dir(np->dir, sizeof(np->dir)) == -1)
 		return -1;
 	for (attempt = 0; attempt < 3; attempt++)
-		if (nginx_try(np, upstream_sock, locations) == 0)
+		if (nginx_try(np, upstream_sock, http, locations) == 0)
 			return 0;
 	fprintf(stderr, "nginx did not start\n");
 	snprintf(path, sizeof(path), "%s/nginx.conf", np->dir);
@@ -484,6 +539,18 @@ int harness_nginx_start(struct nginx_proc *np, const char *upstream_sock,
 	snprintf(path, sizeof(path), "%s/stderr.log", np->dir);
 	dump_file("nginx stderr", path);
 	return -1;
+}
+
+int harness_nginx_start(struct nginx_proc *np, const char *upstream_sock,
+			const char *locations)
+{
+	return nginx_start(np, upstream_sock, NULL, locations);
+}
+
+int harness_nginx_start_http(struct nginx_proc *np, const char *http,
+			     const char *locations)
+{
+	return nginx_start(np, NULL, http, locations);
 }
 
 void harness_nginx_stop(struct nginx_proc *np)
@@ -509,6 +576,302 @@ int harness_free_port(void)
 		port = ntohs(sa.sin_port);
 	close(fd);
 	return port;
+}
+
+/* ---- Apache ----------------------------------------------------------- */
+
+#define APACHE_BIN	"/usr/sbin/apache2"
+#define APACHE_MODULES	"/usr/lib/apache2/modules"
+/* Who Apache's children run as when the tests run as root. */
+#define APACHE_USER	"www-data"
+
+/*
+ * A self-contained config: nothing from /etc/apache2.  The modules are
+ * loaded by full path (mod_unixd is built into Debian's apache2, the
+ * IfModule covers builds where it is not), mime.types is the system's
+ * (Apache looks for it under ServerRoot otherwise), and the mutexes are
+ * lock files in the private folder, so that an Apache killed by the
+ * harness leaves no semaphore behind.  One child process of 16 threads
+ * is plenty for a test, and makes the connections Apache keeps open to a
+ * backend countable.  LogLevel info makes mod_fcgid log each process it
+ * starts and how each one ended.
+ */
+static const char apache_conf[] =
+	"ServerRoot \"%s\"\n"
+	"ServerName localhost\n"
+	"DefaultRuntimeDir \"%s\"\n"
+	"PidFile \"%s/httpd.pid\"\n"
+	"ErrorLog \"%s/error.log\"\n"
+	"LogLevel info\n"
+	"Listen 127.0.0.1:%d\n"
+	"StartServers 1\n"
+	"ServerLimit 1\n"
+	"ThreadsPerChild 16\n"
+	"MaxRequestWorkers 16\n"
+	"MinSpareThreads 1\n"
+	"MaxSpareThreads 16\n"
+	"LoadModule mpm_event_module " APACHE_MODULES "/mod_mpm_event.so\n"
+	"<IfModule !unixd_module>\n"
+	"  LoadModule unixd_module " APACHE_MODULES "/mod_unixd.so\n"
+	"</IfModule>\n"
+	"LoadModule authz_core_module " APACHE_MODULES "/mod_authz_core.so\n"
+	"LoadModule mime_module " APACHE_MODULES "/mod_mime.so\n"
+	"LoadModule proxy_module " APACHE_MODULES "/mod_proxy.so\n"
+	"LoadModule proxy_fcgi_module " APACHE_MODULES "/mod_proxy_fcgi.so\n"
+	"LoadModule fcgid_module " APACHE_MODULES "/mod_fcgid.so\n"
+	"%s"
+	"Mutex file:%s default\n"
+	"TypesConfig /etc/mime.types\n"
+	"FcgidIPCDir \"%s\"\n"
+	"FcgidProcessTableFile \"%s/fcgid_shm\"\n"
+	"DocumentRoot \"%s/www\"\n"
+	"%s\n";
+
+/*
+ * Apache refuses to serve as root: started as root, its children become
+ * APACHE_USER, and what they must reach is made reachable to it.  Any
+ * other user runs them as itself (the User line is then ignored).
+ */
+static int apache_user(uid_t *uid, gid_t *gid)
+{
+	struct passwd *pw;
+
+	*uid = getuid();
+	*gid = getgid();
+	if (*uid != 0)
+		return 0;
+	pw = getpwnam(APACHE_USER);
+	if (pw == NULL) {
+		fprintf(stderr, "no user %s to run Apache's children as\n", APACHE_USER);
+		return -1;
+	}
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	return 0;
+}
+
+int harness_apache_prepare(struct apache_proc *ap)
+{
+	char www[256];
+	uid_t uid;
+	gid_t gid;
+
+	memset(ap, 0, sizeof(*ap));
+	if (apache_user(&uid, &gid) == -1 || make_dir(ap->dir, sizeof(ap->dir)) == -1)
+		return -1;
+	snprintf(ap->run, sizeof(ap->run), "%s/run", ap->dir);
+	snprintf(www, sizeof(www), "%s/www", ap->dir);
+	if (chmod(ap->dir, 0755) == -1 || mkdir(ap->run, 0755) == -1 ||
+	    mkdir(www, 0755) == -1 || chown(ap->run, uid, gid) == -1)
+		return -1;
+	return 0;
+}
+
+static int apache_write_conf(const struct apache_proc *ap, const char *directives)
+{
+	const char *user = getuid() == 0 ? "User " APACHE_USER "\nGroup " APACHE_USER "\n" : "";
+	size_t len = sizeof(apache_conf) + 6 * strlen(ap->dir) + 2 * strlen(ap->run) +
+		     strlen(user) + strlen(directives) + 16;
+	char path[256];
+	char *text = malloc(len);
+	int rc;
+
+	if (text == NULL)
+		return -1;
+	snprintf(text, len, apache_conf, ap->dir, ap->dir, ap->dir, ap->dir, ap->port,
+		 user, ap->run, ap->run, ap->run, ap->dir, directives);
+	snprintf(path, sizeof(path), "%s/httpd.conf", ap->dir);
+	rc = write_file(path, text);
+	free(text);
+	return rc;
+}
+
+/* One attempt on one port, like nginx_try. */
+static int apache_try(struct apache_proc *ap, const char *directives)
+{
+	char bin[] = APACHE_BIN;
+	char o_f[] = "-f", o_d[] = "-DFOREGROUND";
+	char conf[256], out[256];
+	char *argv[] = { bin, o_f, conf, o_d, NULL };
+
+	ap->port = harness_free_port();
+	if (ap->port <= 0 || apache_write_conf(ap, directives) == -1)
+		return -1;
+	snprintf(conf, sizeof(conf), "%s/httpd.conf", ap->dir);
+	snprintf(out, sizeof(out), "%s/stderr.log", ap->dir);
+	ap->pid = spawn(argv, out);
+	if (ap->pid > 0 && wait_ready(ap->pid, port_ready, &ap->port) == 0)
+		return 0;
+	stop_group(ap->pid, SIGTERM);
+	ap->pid = 0;
+	return -1;
+}
+
+int harness_apache_start(struct apache_proc *ap, const char *directives)
+{
+	char path[256];
+	int attempt;
+
+	for (attempt = 0; attempt < 3; attempt++)
+		if (apache_try(ap, directives) == 0)
+			return 0;
+	fprintf(stderr, "Apache did not start\n");
+	snprintf(path, sizeof(path), "%s/httpd.conf", ap->dir);
+	dump_file("Apache config", path);
+	snprintf(path, sizeof(path), "%s/error.log", ap->dir);
+	dump_file("Apache error log", path);
+	snprintf(path, sizeof(path), "%s/stderr.log", ap->dir);
+	dump_file("Apache stderr", path);
+	return -1;
+}
+
+int harness_apache_signal(struct apache_proc *ap, int sig, int ms)
+{
+	int waited = 0;
+
+	if (ap->pid <= 0 || ap->exited || kill(ap->pid, sig) == -1)
+		return -1;
+	while (alive(ap->pid)) {
+		if (waited >= ms)
+			return -1;
+		sleep_ms(POLL_MS);
+		waited += POLL_MS;
+	}
+	ap->exited = 1;
+	return 0;
+}
+
+char *harness_apache_log(const struct apache_proc *ap)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/error.log", ap->dir);
+	return read_file(path);
+}
+
+void harness_apache_stop(struct apache_proc *ap)
+{
+	if (!ap->exited)
+		stop_group(ap->pid, SIGTERM);
+	else if (ap->pid > 0)
+		kill(-ap->pid, SIGKILL);
+	ap->pid = 0;
+	ap->exited = 0;
+	remove_tree(ap->dir);
+	ap->dir[0] = '\0';
+}
+
+/* ---- Programs a suite starts itself ----------------------------------- */
+
+int harness_make_dir(char *dir, size_t len)
+{
+	return make_dir(dir, len);
+}
+
+void harness_remove_dir(const char *dir)
+{
+	remove_tree(dir);
+}
+
+void harness_stop_pid(pid_t pid, int sig)
+{
+	stop_group(pid, sig);
+}
+
+int harness_wait_socket(pid_t pid, const char *path)
+{
+	return wait_ready(pid, unix_ready, path);
+}
+
+#define CGI_FCGI		"/usr/bin/cgi-fcgi"
+#define FCGI_TIMEOUT_MS		10000
+
+/*
+ * Read fd `in` into *out (malloc'ed, NUL-terminated) until EOF: 0, or
+ * until FCGI_TIMEOUT_MS after `start`: -1.
+ */
+static int gather(int in, struct timespec start, char **out)
+{
+	struct pollfd p = { in, POLLIN, 0 };
+	size_t len = 0, cap = 4096;
+	char *buf = malloc(cap);
+	struct timespec now;
+	long left;
+	ssize_t n;
+
+	if (buf == NULL)
+		abort();
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left = FCGI_TIMEOUT_MS - ((now.tv_sec - start.tv_sec) * 1000L +
+					  (now.tv_nsec - start.tv_nsec) / 1000000L);
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+			break;
+		if (cap - len < 2048) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+			if (buf == NULL)
+				abort();
+		}
+		n = read(in, buf + len, cap - len - 1);
+		if (n <= 0) {
+			buf[len] = '\0';
+			*out = buf;
+			return 0;
+		}
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	*out = buf;
+	return -1;
+}
+
+int harness_fcgi_get(const char *addr, const char *uri, char **out)
+{
+	char bin[] = CGI_FCGI, o_b[] = "-bind", o_c[] = "-connect";
+	char conn[256], script[600], doc[600], query[600], req[600];
+	char method[] = "REQUEST_METHOD=GET", proto[] = "SERVER_PROTOCOL=HTTP/1.1";
+	char gw[] = "GATEWAY_INTERFACE=CGI/1.1";
+	char *argv[] = { bin, o_b, o_c, conn, NULL };
+	char *envp[] = { method, proto, gw, script, doc, query, req, NULL };
+	const char *q = strchr(uri, '?');
+	int len = q ? (int)(q - uri) : (int)strlen(uri);
+	struct timespec start;
+	int p[2], status, timed_out;
+	pid_t pid;
+
+	*out = NULL;
+	snprintf(conn, sizeof(conn), "%s", addr);
+	snprintf(script, sizeof(script), "SCRIPT_NAME=%.*s", len, uri);
+	snprintf(doc, sizeof(doc), "DOCUMENT_URI=%.*s", len, uri);
+	snprintf(query, sizeof(query), "QUERY_STRING=%s", q ? q + 1 : "");
+	snprintf(req, sizeof(req), "REQUEST_URI=%s", uri);
+	if (pipe2(p, O_CLOEXEC) == -1)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDONLY);
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(null, 0);
+		dup2(p[1], 1);
+		dup2(p[1], 2);
+		execve(argv[0], argv, envp);
+		_exit(127);
+	}
+	close(p[1]);
+	if (pid < 0) {
+		close(p[0]);
+		return -1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	timed_out = gather(p[0], start, out);
+	close(p[0]);
+	if (timed_out)
+		kill(pid, SIGKILL);
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	return !timed_out && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
 /* ---- HTTP client ------------------------------------------------------ */

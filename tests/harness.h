@@ -31,6 +31,25 @@ struct sluice_proc {
  */
 int harness_sluice_start(struct sluice_proc *sp, const char *body);
 
+/*
+ * The same, with `args` (a NULL-terminated list, or NULL) passed after
+ * `-c CONF`: { "--dev", "--http", "127.0.0.1:8081", NULL }.  Ready still
+ * means that the socket accepts; a listener that `args` add may come up
+ * a moment later.
+ */
+int harness_sluice_start_args(struct sluice_proc *sp, const char *body,
+			      const char *const *args);
+
+/*
+ * The same, with more listeners: `listeners` is pasted into a `listen`
+ * list after the group of dir/sluice.sock (which stays the first, and the
+ * one waited for), e.g. "{ address = \"uwsgi.sock\"; protocol =
+ * \"uwsgi\"; mode = \"0666\"; }".  A relative unix socket path is taken
+ * from the private folder, like every relative path in the config.
+ */
+int harness_sluice_start_listeners(struct sluice_proc *sp, const char *listeners,
+				   const char *body);
+
 /* SIGTERM, wait up to 5 s, SIGKILL if needed, remove the folder. */
 void harness_sluice_stop(struct sluice_proc *sp);
 
@@ -56,6 +75,58 @@ int harness_nginx_start(struct nginx_proc *np, const char *upstream_sock,
 			const char *locations);
 void harness_nginx_stop(struct nginx_proc *np);
 
+/*
+ * The same nginx with `http` pasted into its http {} block instead of the
+ * harness's `upstream sluice` (a test's own upstream blocks, for one).
+ */
+int harness_nginx_start_http(struct nginx_proc *np, const char *http,
+			     const char *locations);
+
+struct apache_proc {
+	pid_t pid;		/* Apache's main process, leader of its group */
+	int exited;		/* harness_apache_signal saw it exit */
+	int port;		/* loopback port Apache listens on */
+	char dir[128];		/* private folder: httpd.conf, error.log, www/ */
+	char run[160];		/* dir/run, writable by Apache's children */
+};
+
+/*
+ * Make an Apache's private folder, so that a test can put its files in
+ * it before the start: `dir`, readable by the user Apache's children run
+ * as (www-data when the tests run as root), holding an empty DocumentRoot
+ * dir/www and `run`, owned by that user, for what the children write
+ * (mod_fcgid's sockets and process table, the logs of the programs
+ * mod_fcgid starts).
+ */
+int harness_apache_prepare(struct apache_proc *ap);
+
+/*
+ * Start the real Apache, `/usr/sbin/apache2 -f dir/httpd.conf
+ * -DFOREGROUND`, on a free loopback port, with a self-contained config:
+ * modules loaded by full path (mpm_event, authz_core, mime, proxy,
+ * proxy_fcgi, fcgid), LogLevel info, the error log, pid file, mutexes
+ * and mod_fcgid's FcgidIPCDir and FcgidProcessTableFile in the private
+ * folder, and `directives` appended at server level.  Waits until the
+ * port accepts.  After harness_apache_prepare only.
+ */
+int harness_apache_start(struct apache_proc *ap, const char *directives);
+
+/*
+ * Send `sig` to Apache's main process (SIGTERM: stop; SIGWINCH:
+ * graceful-stop) and wait up to `ms` for it to exit: 0 if it did.  What
+ * its children and mod_fcgid's programs do is left for the test to see.
+ */
+int harness_apache_signal(struct apache_proc *ap, int sig, int ms);
+
+/* Apache's whole error log so far, malloc'ed ("" if none). */
+char *harness_apache_log(const struct apache_proc *ap);
+
+/*
+ * SIGTERM (unless it already exited), then SIGKILL to whatever is left of
+ * its process group, mod_fcgid's programs included; remove the folder.
+ */
+void harness_apache_stop(struct apache_proc *ap);
+
 /* Result of one HTTP request made with libcurl. */
 struct http_reply {
 	long status;
@@ -75,5 +146,33 @@ void http_reply_free(struct http_reply *r);
 
 /* A free loopback TCP port (bound to 127.0.0.1:0 and released). */
 int harness_free_port(void);
+
+/*
+ * For suites that start a program themselves (a process manager, a
+ * wrapper): fork and exec `argv` in its own process group, stdin on
+ * /dev/null, stdout and stderr appended to `out`, with SIGTERM when the
+ * test process dies; `in_child` (if not NULL) runs in the child just
+ * before exec, to set its environment for one.  Returns the pid, or -1.
+ */
+pid_t harness_spawn(char *const argv[], const char *out,
+		    void (*in_child)(void *), void *arg);
+
+/* `sig` to `pid`, up to 5 s for it to exit, then SIGKILL to its group. */
+void harness_stop_pid(pid_t pid, int sig);
+
+/* Wait up to 5 s, while `pid` runs, until unix socket `path` accepts: 0. */
+int harness_wait_socket(pid_t pid, const char *path);
+
+/* A private folder under /tmp (mkdtemp), and its removal with all in it. */
+int harness_make_dir(char *dir, size_t len);
+void harness_remove_dir(const char *dir);
+
+/*
+ * GET `uri` ("/path?query") over FastCGI with fcgi2's `cgi-fcgi -bind
+ * -connect ADDR` (a socket path or host:port), with a minimal CGI
+ * environment.  *out gets what it printed (the CGI response, or its error
+ * message), malloc'ed.  0 when cgi-fcgi exited with status 0 within 10 s.
+ */
+int harness_fcgi_get(const char *addr, const char *uri, char **out);
 
 #endif

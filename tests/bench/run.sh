@@ -30,11 +30,17 @@
 # interleaved rounds (every case once per round) and the medians are
 # printed: a burst of outside load then skews one round, not one case.
 #
+# After them, the pool cases of tests/bench/pool.sh, behind a second
+# nginx: keep-alive with 2 worker processes and 16 clients (sluice, a
+# plain libfcgi program, php-fpm where installed: p50, p99, max, req/s),
+# and 20 reloads of sluice under load (requests, failed requests, p99).
+#
 # Knobs (environment): BENCH_DURATION (seconds per wrk run, 5),
 # BENCH_ROUNDS (rounds of the throughput cases, 3),
 # BENCH_CONNS (wrk connections, 16), BENCH_PATH (URL path, /),
 # BENCH_CG_N1 / BENCH_CG_N2 (callgrind request counts, 500 / 2500),
-# BENCH_KEEP=1 (keep the temporary directory and print where it is).
+# BENCH_KEEP=1 (keep the temporary directory and print where it is);
+# pool.sh's own are listed there.
 
 # Several functions are only called through waitfor or the traps.
 # shellcheck disable=SC2317
@@ -71,9 +77,18 @@ alive() {
 	[ "${st%% *}" != Z ]
 }
 
+# proc_stats: /proc/PID/stat of every process.  A process that exits
+# between the glob and the read makes cat fail; under pipefail that
+# failure would become the status of every pipeline below, and of the
+# assignment that takes its output, so it is ignored here.
+proc_stats() {
+	cat /proc/[0-9]*/stat 2>/dev/null
+	return 0
+}
+
 # descendants PID: every process below PID, one per line.
 descendants() {
-	cat /proc/[0-9]*/stat 2>/dev/null | awk -v root="$1" '
+	proc_stats | awk -v root="$1" '
 		{ r = $0; sub(/^.*\) /, "", r); split(r, f, " "); pp[$1] = f[2] }
 		END {
 			mem[root] = 1
@@ -88,14 +103,14 @@ descendants() {
 
 # children PID: the direct children of PID, sorted.
 children() {
-	cat /proc/[0-9]*/stat 2>/dev/null | awk -v root="$1" '
+	proc_stats | awk -v root="$1" '
 		{ r = $0; sub(/^.*\) /, "", r); split(r, f, " ");
 		  if (f[2] == root) print $1 }' | sort -n
 }
 
 # ticks PID: utime+stime of PID and all its descendants, in clock ticks.
 ticks() {
-	cat /proc/[0-9]*/stat 2>/dev/null | awk -v root="$1" '
+	proc_stats | awk -v root="$1" '
 		{ r = $0; sub(/^.*\) /, "", r); split(r, f, " ");
 		  pp[$1] = f[2]; t[$1] = f[12] + f[13] }
 		END {
@@ -178,12 +193,17 @@ tail_log() {
 # ---- set-up ------------------------------------------------------------
 
 # free_port: a port on 127.0.0.1 that nothing listens on and that this
-# run has not already taken.
+# run has not already taken.  It is drawn below the kernel's range of
+# ephemeral ports: a port that a client connection happens to use
+# (wrk's, or any other program's) cannot be bound, and connecting to it
+# would not tell.
 TAKEN=" "
+EPHEMERAL=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
+[ "${EPHEMERAL:-0}" -gt 22000 ] || EPHEMERAL=50000
 free_port() {
 	local p
 	while :; do
-		p=$((20000 + RANDOM % 30000))
+		p=$((20000 + RANDOM % (EPHEMERAL - 20000)))
 		case $TAKEN in *" $p "*) continue ;; esac
 		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
 		TAKEN="$TAKEN$p "
@@ -598,6 +618,9 @@ instructions() {
 	return 0
 }
 
+# shellcheck source=tests/bench/pool.sh
+. "$ROOT/tests/bench/pool.sh"
+
 # ---- the run -----------------------------------------------------------
 
 for tool in "$NGINX" wrk curl strace valgrind awk; do
@@ -692,6 +715,10 @@ for key in "" _ka; do
 				s / f, what }'
 	fi
 done
+
+pool_cases
+
+echo
 echo "bench took ${SECONDS}s"
 
 if [ ${#FAILED[@]} -gt 0 ]; then

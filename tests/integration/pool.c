@@ -42,6 +42,7 @@
 #include <criterion/criterion.h>
 #include <curl/curl.h>
 
+#include "defaults.h"
 #include "harness.h"
 
 #define PARAMS		"/etc/nginx/fastcgi_params"
@@ -1787,6 +1788,25 @@ Test(pool, sighup_after_a_rebuild_serves_the_new_code, .init = setup, .fini = te
 	line = wait_line("changed on disk", NULL, 100);
 	assert_line_has(line, served);
 	free(line);
+	/*
+	 * A replaced worker may answer one last request on each kept-alive
+	 * connection it holds (closing the connection right after), for at
+	 * most DRAIN_KEPT_MS: answering with the old code, never failing.
+	 * New connections get the new code at once.
+	 */
+	get_ok("/fresh/ver", "v2\n");
+	for (long deadline = now_ms() + DRAIN_KEPT_MS + 1000; now_ms() < deadline; sleep_ms(50)) {
+		struct http_reply r;
+		int old;
+
+		get("/ver", &r);
+		cr_assert_eq(r.status, 200, "GET /ver during the hand-over: %ld", r.status);
+		old = strcmp(r.body, "v1\n") == 0;
+		cr_assert(old || strcmp(r.body, "v2\n") == 0, "GET /ver: %s", r.body);
+		http_reply_free(&r);
+		if (!old)
+			break;
+	}
 	for (int i = 0; i < 4; i++) {
 		get_ok("/fresh/ver", "v2\n");
 		get_ok("/ver", "v2\n");

@@ -1,0 +1,1086 @@
+/*
+ * nginx_uwsgi.c - the real nginx in front of the real sluice over uwsgi
+ * (`uwsgi_pass` with Debian's uwsgi_params), next to a second nginx that
+ * reaches the same sluice over FastCGI: one sluice, two listeners
+ *
+ *	listen = ( { address = "DIR/sluice.sock"; ... },
+ *		   { address = "DIR/uwsgi.sock"; protocol = "uwsgi"; ... } );
+ *
+ * and the same requests through both fronts give the same handler-level
+ * results.  A raw client on the uwsgi socket sends what nginx never
+ * would: malformed lengths, other modifiers, uWSGI's "magic variables",
+ * truncated packets.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <criterion/criterion.h>
+#include <curl/curl.h>
+
+#include "harness.h"
+
+#define UWSGI_PARAMS	"/etc/nginx/uwsgi_params"
+#define FCGI_PARAMS	"/etc/nginx/fastcgi_params"
+#define WAIT_MS		5000	/* bound on every wait for sluice */
+
+static struct sluice_proc sp;
+static struct nginx_proc nu;	/* nginx -> uwsgi */
+static struct nginx_proc nf;	/* nginx -> FastCGI, the reference */
+static char usock[256];		/* sluice's uwsgi socket */
+
+static void stop_all(void)
+{
+	harness_nginx_stop(&nu);
+	harness_nginx_stop(&nf);
+	harness_sluice_stop(&sp);
+}
+
+/* ---- Setting up ------------------------------------------------------- */
+
+/* The second listener, in the harness's private folder (relative paths are). */
+static const char uwsgi_listener[] =
+	"{ address = \"uwsgi.sock\"; protocol = \"uwsgi\"; mode = \"0666\"; }";
+
+/* What a user writes to put sluice behind uwsgi_pass. */
+static const char uwsgi_location[] =
+	"location / {\n"
+	"  include " UWSGI_PARAMS ";\n"
+	"  uwsgi_pass unix:%SOCK%;\n"
+	"}\n";
+
+static const char fcgi_location[] =
+	"location / {\n"
+	"  include " FCGI_PARAMS ";\n"
+	"  fastcgi_pass unix:%SOCK%;\n"
+	"}\n";
+
+static void build_path(char *out, size_t len, const char *rel)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", BUILD_DIR, rel);
+	cr_assert_not_null(realpath(path, out), "%s is not built", path);
+	cr_assert_lt(strlen(out), len);
+}
+
+/*
+ * The sample apps and the fixtures that serve, under `workers` workers,
+ * with `extra` settings.
+ */
+static char *modules_conf(int workers, const char *extra)
+{
+	static const char *const mods[] = {
+		"/hello=apps/hello.so", "/echo=apps/echo.so", "/demo=apps/routes.so",
+		"/who=fixtures/whoami.so", "/big=fixtures/big.so", "/fail=fixtures/fail.so",
+		NULL
+	};
+	static char conf[8192];
+	char path[4096], mount[64];
+	const char *const *m;
+	const char *eq;
+	size_t n;
+
+	n = (size_t)snprintf(conf, sizeof(conf),
+			     "%s\npm = { max_children = %d; };\nmodules = (\n", extra, workers);
+	for (m = mods; *m != NULL; m++) {
+		eq = strchr(*m, '=');
+		snprintf(mount, sizeof(mount), "%.*s", (int)(eq - *m), *m);
+		build_path(path, sizeof(path), eq + 1);
+		n += (size_t)snprintf(conf + n, sizeof(conf) - n,
+				      "  { path = \"%s\"; mount = \"%s\"; }%s\n",
+				      path, mount, m[1] != NULL ? "," : "");
+	}
+	snprintf(conf + n, sizeof(conf) - n, ");\n");
+	return conf;
+}
+
+static int connect_unix(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_lt(strlen(path), sizeof(sa.sun_path), "socket path too long: %s", path);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static void start_with(int workers, const char *extra)
+{
+	int fd = -1, waited;
+
+	cr_assert_eq(harness_sluice_start_listeners(&sp, uwsgi_listener,
+						    modules_conf(workers, extra)), 0,
+		     "sluice did not start");
+	snprintf(usock, sizeof(usock), "%s/uwsgi.sock", sp.dir);
+	for (waited = 0; waited < WAIT_MS && (fd = connect_unix(usock)) < 0; waited += 20)
+		sleep_ms(20);
+	cr_assert_geq(fd, 0, "sluice does not accept on %s", usock);
+	close(fd);
+	cr_assert_eq(harness_nginx_start(&nu, usock, uwsgi_location), 0,
+		     "nginx (uwsgi_pass) did not start");
+	cr_assert_eq(harness_nginx_start(&nf, sp.sock, fcgi_location), 0,
+		     "nginx (fastcgi_pass) did not start");
+}
+
+static void start_two(void)
+{
+	start_with(2, "");
+}
+
+/* One worker: whatever serves a request is that worker. */
+static void start_one(void)
+{
+	start_with(1, "");
+}
+
+static void start_small_bodies(void)
+{
+	start_with(2, "limits = { max_body_bytes = \"64K\"; };");
+}
+
+/* ---- Requests through nginx -------------------------------------------- */
+
+static const char *url(const struct nginx_proc *np, const char *path)
+{
+	static char buf[2][512];
+	static int which;
+
+	which ^= 1;
+	snprintf(buf[which], sizeof(buf[which]), "http://127.0.0.1:%d%s", np->port, path);
+	return buf[which];
+}
+
+static void request(const struct nginx_proc *np, const char *method, const char *path,
+		    const char *body, size_t body_len, const char *const *headers,
+		    struct http_reply *r)
+{
+	cr_assert_eq(http_request(method, url(np, path), body, body_len, headers, r), 0,
+		     "%s %s (%s): no HTTP response", method, path,
+		     np == &nu ? "uwsgi" : "fastcgi");
+}
+
+/* The value of header `name` in a raw header block, malloc'ed; NULL if absent. */
+static char *header_value(const char *headers, const char *name)
+{
+	size_t nlen = strlen(name), vlen;
+	const char *p = headers, *v;
+
+	while (p != NULL && *p != '\0') {
+		if (strncasecmp(p, name, nlen) == 0 && p[nlen] == ':') {
+			v = p + nlen + 1;
+			while (*v == ' ')
+				v++;
+			vlen = strcspn(v, "\r\n");
+			return strndup(v, vlen);
+		}
+		p = strchr(p, '\n');
+		if (p != NULL)
+			p++;
+	}
+	return NULL;
+}
+
+static void assert_same_header(const struct http_reply *u, const struct http_reply *f,
+			       const char *name, const char *what)
+{
+	char *hu = header_value(u->headers, name), *hf = header_value(f->headers, name);
+
+	cr_assert((hu == NULL) == (hf == NULL) && (hu == NULL || strcmp(hu, hf) == 0),
+		  "%s: %s is \"%s\" over uwsgi, \"%s\" over FastCGI", what, name,
+		  hu ? hu : "(none)", hf ? hf : "(none)");
+	free(hu);
+	free(hf);
+}
+
+/* `body` with the value after "request id: " (unique per request) blanked. */
+static char *without_id(const char *body)
+{
+	char *copy = strdup(body), *p;
+
+	cr_assert_not_null(copy);
+	p = strstr(copy, "request id: ");
+	if (p != NULL)
+		for (p += strlen("request id: "); isalnum((unsigned char)*p); p++)
+			*p = '#';
+	return copy;
+}
+
+/*
+ * The same request through both fronts: the same status, body (request
+ * ids aside) and handler-set headers.  The uwsgi reply is left in `out`.
+ */
+static void same_over_both(const char *method, const char *path, const char *body,
+			   size_t body_len, struct http_reply *out)
+{
+	struct http_reply f;
+	char what[256], *bu, *bf;
+
+	snprintf(what, sizeof(what), "%s %s", method, path);
+	request(&nu, method, path, body, body_len, NULL, out);
+	request(&nf, method, path, body, body_len, NULL, &f);
+	cr_assert_eq(out->status, f.status, "%s: %ld over uwsgi, %ld over FastCGI", what,
+		     out->status, f.status);
+	bu = without_id(out->body);
+	bf = without_id(f.body);
+	cr_assert_str_eq(bu, bf, "%s: the bodies differ", what);
+	free(bu);
+	free(bf);
+	assert_same_header(out, &f, "Content-Type", what);
+	assert_same_header(out, &f, "Allow", what);
+	assert_same_header(out, &f, "Location", what);
+	http_reply_free(&f);
+}
+
+#define assert_has(hay, needle) \
+	cr_assert_not_null(strstr((hay), (needle)), "no %s in:\n%.2000s", (needle), (hay))
+
+/* Neither sluice nor either nginx logged an error. */
+static void assert_no_log_errors(void)
+{
+	static const char *const bad[] = { "[error]", "[crit]", "[alert]", "[emerg]", NULL };
+	const struct nginx_proc *fronts[] = { &nu, &nf };
+	char path[256], text[16384], *log;
+	size_t len;
+	FILE *f;
+
+	log = harness_sluice_log(&sp);
+	cr_expect_null(strstr(log, "[error]"), "sluice logged an error:\n%s", log);
+	free(log);
+	for (int i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/error.log", fronts[i]->dir);
+		len = 0;
+		f = fopen(path, "r");
+		if (f != NULL) {
+			len = fread(text, 1, sizeof(text) - 1, f);
+			fclose(f);
+		}
+		text[len] = '\0';
+		for (int j = 0; bad[j] != NULL; j++)
+			cr_expect_null(strstr(text, bad[j]), "nginx (%s) logged %s:\n%s",
+				       i == 0 ? "uwsgi" : "fastcgi", bad[j], text);
+	}
+}
+
+/* ---- A raw uwsgi client ------------------------------------------------- */
+
+struct packet {
+	unsigned char b[4 + 65535 + 4096];
+	size_t len;
+};
+
+static void pk_raw(struct packet *p, const void *bytes, size_t n)
+{
+	cr_assert_leq(p->len + n, sizeof(p->b));
+	memcpy(p->b + p->len, bytes, n);
+	p->len += n;
+}
+
+static void pk_str(struct packet *p, const char *name, const char *value)
+{
+	size_t nlen = strlen(name), vlen = strlen(value);
+	unsigned char size[2];
+
+	size[0] = (unsigned char)(nlen & 0xff);
+	size[1] = (unsigned char)(nlen >> 8);
+	pk_raw(p, size, 2);
+	pk_raw(p, name, nlen);
+	size[0] = (unsigned char)(vlen & 0xff);
+	size[1] = (unsigned char)(vlen >> 8);
+	pk_raw(p, size, 2);
+	pk_raw(p, value, vlen);
+}
+
+/* The variables nginx's uwsgi_params gives for `method` `path`. */
+static void pk_request(struct packet *p, const char *method, const char *path)
+{
+	p->len = 4;
+	pk_str(p, "QUERY_STRING", "");
+	pk_str(p, "REQUEST_METHOD", method);
+	pk_str(p, "CONTENT_TYPE", "");
+	pk_str(p, "REQUEST_URI", path);
+	pk_str(p, "PATH_INFO", path);
+	pk_str(p, "SERVER_PROTOCOL", "HTTP/1.1");
+	pk_str(p, "REMOTE_ADDR", "127.0.0.1");
+	pk_str(p, "HTTP_HOST", "localhost");
+}
+
+/* The header: modifier1, the variables' size (16-bit LE), modifier2 0. */
+static void pk_end(struct packet *p, unsigned mod1)
+{
+	size_t size = p->len - 4;
+
+	cr_assert_leq(size, 65535);
+	p->b[0] = (unsigned char)mod1;
+	p->b[1] = (unsigned char)(size & 0xff);
+	p->b[2] = (unsigned char)(size >> 8);
+	p->b[3] = 0;
+}
+
+static void send_all(int fd, const void *bytes, size_t n)
+{
+	const char *p = bytes;
+	ssize_t w;
+
+	while (n > 0) {
+		w = send(fd, p, n, MSG_NOSIGNAL);
+		cr_assert_gt(w, 0, "send: %s", strerror(errno));
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+/*
+ * Read until sluice closes the connection (end of stream, or a reset
+ * when it closed with request bytes unread); the reply, NUL-terminated.
+ * Fails the test if the connection is still open after WAIT_MS.
+ */
+static size_t read_until_closed(int fd, char *buf, size_t cap)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	size_t len = 0;
+	ssize_t n;
+
+	for (;;) {
+		cr_assert_gt(poll(&pfd, 1, WAIT_MS), 0,
+			     "sluice kept the uwsgi connection open; so far:\n%.*s",
+			     (int)len, buf);
+		n = recv(fd, buf + len, cap - 1 - len, 0);
+		if (n == 0 || (n < 0 && errno == ECONNRESET))
+			break;
+		cr_assert_gt(n, 0, "recv: %s", strerror(errno));
+		len += (size_t)n;
+		cr_assert_lt(len, cap - 1, "reply larger than expected");
+	}
+	buf[len] = '\0';
+	return len;
+}
+
+/* One raw exchange on the uwsgi socket: send `bytes`, read until closed. */
+static size_t exchange(const void *bytes, size_t n, char *reply, size_t cap)
+{
+	int fd = connect_unix(usock);
+	size_t len;
+
+	cr_assert_geq(fd, 0, "cannot connect to %s", usock);
+	send_all(fd, bytes, n);
+	len = read_until_closed(fd, reply, cap);
+	close(fd);
+	return len;
+}
+
+/* The body of a raw HTTP reply (after the blank line), or "". */
+static const char *raw_body(const char *reply)
+{
+	const char *p = strstr(reply, "\r\n\r\n");
+
+	return p ? p + 4 : "";
+}
+
+/* GET /who over raw uwsgi: the pid of the worker that served it. */
+static long raw_who(void)
+{
+	struct packet p;
+	char reply[4096];
+	long pid = 0;
+
+	pk_request(&p, "GET", "/who");
+	pk_end(&p, 0);
+	exchange(p.b, p.len, reply, sizeof(reply));
+	cr_assert_eq(strncmp(reply, "HTTP/1.1 200 OK\r\n", 17), 0, "reply:\n%s", reply);
+	cr_assert_eq(sscanf(raw_body(reply), "pid %ld", &pid), 1, "reply:\n%s", reply);
+	return pid;
+}
+
+static int count(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+		n++;
+	return n;
+}
+
+/* ---- Listeners --------------------------------------------------------- */
+
+Test(nginx_uwsgi, each_listener_logged_with_its_protocol, .init = start_two,
+     .fini = stop_all)
+{
+	char line[512];
+
+	snprintf(line, sizeof(line), "listening on %s (uwsgi)", usock);
+	cr_assert_eq(harness_log_wait(&sp, line, WAIT_MS), 0, "no \"%s\" in the log", line);
+	snprintf(line, sizeof(line), "listening on %s (fastcgi)", sp.sock);
+	cr_assert_eq(harness_log_wait(&sp, line, WAIT_MS), 0, "no \"%s\" in the log", line);
+}
+
+/* ---- hello ------------------------------------------------------------- */
+
+Test(nginx_uwsgi, hello_as_over_fastcgi, .init = start_two, .fini = stop_all)
+{
+	struct http_reply r;
+
+	same_over_both("GET", "/hello", NULL, 0, &r);
+	cr_assert_eq(r.status, 200);
+	cr_assert_str_eq(r.body, "Hello from sluice!\n");
+	assert_has(r.headers, "Content-Type: text/plain");
+	http_reply_free(&r);
+
+	same_over_both("POST", "/hello/some/where/else?x=1", "ignored", 7, &r);
+	cr_assert_eq(r.status, 200);
+	cr_assert_str_eq(r.body, "Hello from sluice!\n");
+	http_reply_free(&r);
+	assert_no_log_errors();
+}
+
+/*
+ * hello reads no body; sluice answers and closes.  nginx must get the
+ * answer, not a reset while it still sends or reads (a 502, or an error
+ * in its log), over uwsgi as over FastCGI.  A few rounds, since whether
+ * the reset overtakes the answer is a matter of timing.
+ */
+Test(nginx_uwsgi, unread_megabyte_body_still_answered, .init = start_two,
+     .fini = stop_all)
+{
+	size_t len = 1 << 20;
+	char *body = malloc(len);
+	struct http_reply r;
+
+	cr_assert_not_null(body);
+	memset(body, 'b', len);
+	for (int i = 0; i < 6; i++) {
+		const struct nginx_proc *np = i % 2 ? &nf : &nu;
+
+		request(np, "POST", "/hello", body, len, NULL, &r);
+		cr_assert_eq(r.status, 200, "round %d over %s: status %ld", i,
+			     np == &nu ? "uwsgi" : "FastCGI", r.status);
+		cr_assert_str_eq(r.body, "Hello from sluice!\n");
+		http_reply_free(&r);
+	}
+	free(body);
+	assert_no_log_errors();
+}
+
+/*
+ * A body over limits.max_body_bytes is refused before it is read: nginx
+ * must pass the 413 on, over uwsgi as over FastCGI.
+ */
+Test(nginx_uwsgi, body_over_the_limit_is_413, .init = start_small_bodies,
+     .fini = stop_all)
+{
+	size_t len = 1 << 20;
+	char *body = malloc(len);
+	struct http_reply r;
+
+	cr_assert_not_null(body);
+	memset(body, 'b', len);
+	for (int i = 0; i < 6; i++) {
+		const struct nginx_proc *np = i % 2 ? &nf : &nu;
+
+		request(np, "POST", "/echo", body, len, NULL, &r);
+		cr_assert_eq(r.status, 413, "round %d over %s: status %ld", i,
+			     np == &nu ? "uwsgi" : "FastCGI", r.status);
+		http_reply_free(&r);
+	}
+	free(body);
+	cr_assert_eq(harness_log_wait(&sp, "exceeds limits.max_body_bytes", WAIT_MS), 0);
+}
+
+/* ---- echo -------------------------------------------------------------- */
+
+/* The JSON string value of "key" in echo's reply, malloc'ed. */
+static char *json_field(const char *body, const char *key)
+{
+	char pat[64];
+	const char *p, *e;
+
+	snprintf(pat, sizeof(pat), "\"%s\":\"", key);
+	p = strstr(body, pat);
+	cr_assert_not_null(p, "no %s in %.500s", key, body);
+	p += strlen(pat);
+	for (e = p; *e != '\0' && *e != '"'; e++)
+		if (*e == '\\' && e[1] != '\0')
+			e++;
+	return strndup(p, (size_t)(e - p));
+}
+
+Test(nginx_uwsgi, echo_reflects_the_request, .init = start_two, .fini = stop_all)
+{
+	static const char *const hdrs[] = { "X-Custom-Thing: value one", NULL };
+	static const char *const same[] = { "method", "path", "query", "x-custom-thing",
+					    "body", NULL };
+	struct http_reply r, f;
+	char *vu, *vf;
+
+	request(&nu, "GET", "/echo/some/path?a=1&b=two", NULL, 0, hdrs, &r);
+	cr_assert_eq(r.status, 200);
+	assert_has(r.headers, "Content-Type: application/json");
+	assert_has(r.body, "\"method\":\"GET\"");
+	assert_has(r.body, "\"path\":\"/echo/some/path\"");
+	assert_has(r.body, "\"query\":\"a=1&b=two\"");
+	assert_has(r.body, "\"x-custom-thing\":\"value one\"");
+	assert_has(r.body, "\"REQUEST_METHOD\":\"GET\"");
+	assert_has(r.body, "\"QUERY_STRING\":\"a=1&b=two\"");
+	assert_has(r.body, "\"HTTP_X_CUSTOM_THING\":\"value one\"");
+	assert_has(r.body, "\"PATH_INFO\":\"/echo/some/path\"");
+	assert_has(r.body, "\"body\":\"\"}\n");
+
+	request(&nf, "GET", "/echo/some/path?a=1&b=two", NULL, 0, hdrs, &f);
+	for (int i = 0; same[i] != NULL; i++) {
+		vu = json_field(r.body, same[i]);
+		vf = json_field(f.body, same[i]);
+		cr_assert_str_eq(vu, vf, "%s differs between uwsgi and FastCGI", same[i]);
+		free(vu);
+		free(vf);
+	}
+	http_reply_free(&r);
+	http_reply_free(&f);
+}
+
+Test(nginx_uwsgi, echo_escapes_the_body_as_json, .init = start_two, .fini = stop_all)
+{
+	static const char *const hdrs[] = { "Content-Type: text/x-odd", NULL };
+	static const char body[] = "q\"b\\s\nn\rr\tt\001c\x7f caf\xc3\xa9";
+	struct http_reply r;
+	char length[64];
+
+	request(&nu, "PUT", "/echo", body, sizeof(body) - 1, hdrs, &r);
+	cr_assert_eq(r.status, 200);
+	assert_has(r.body, "\"method\":\"PUT\"");
+	assert_has(r.body, "\"content-type\":\"text/x-odd\"");
+	snprintf(length, sizeof(length), "\"content-length\":\"%zu\"", sizeof(body) - 1);
+	assert_has(r.body, length);
+	assert_has(r.body, "\"body\":\"q\\\"b\\\\s\\nn\\rr\\tt\\u0001c\x7f caf\xc3\xa9\"}");
+	http_reply_free(&r);
+}
+
+Test(nginx_uwsgi, echo_one_megabyte_body, .init = start_two, .fini = stop_all)
+{
+	size_t len = 1 << 20;
+	char *body = malloc(len);
+	char *expect = malloc(len + 32);
+	struct http_reply r;
+
+	cr_assert(body != NULL && expect != NULL);
+	for (size_t i = 0; i < len; i++)
+		body[i] = (char)('a' + (i * 7) % 26);
+	request(&nu, "POST", "/echo", body, len, NULL, &r);
+	cr_assert_eq(r.status, 200);
+	assert_has(r.body, "\"content-length\":\"1048576\"");
+	memcpy(expect, "\"body\":\"", 8);
+	memcpy(expect + 8, body, len);
+	memcpy(expect + 8 + len, "\"}\n", 4);
+	cr_assert_gt(r.body_len, len);
+	cr_assert_str_eq(r.body + r.body_len - (len + 11), expect,
+			 "the body did not come back whole");
+	free(body);
+	free(expect);
+	http_reply_free(&r);
+	assert_no_log_errors();
+}
+
+/* curl's read callback for a chunked upload: 200 KB in uneven pieces. */
+struct upload {
+	size_t sent, total;
+};
+
+static size_t upload_read(char *buf, size_t size, size_t nmemb, void *arg)
+{
+	struct upload *u = arg;
+	size_t n = size * nmemb;
+
+	if (n > 7000)
+		n = 7000;
+	if (n > u->total - u->sent)
+		n = u->total - u->sent;
+	for (size_t i = 0; i < n; i++)
+		buf[i] = (char)('A' + (u->sent + i) % 26);
+	u->sent += n;
+	return n;
+}
+
+static size_t collect(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	char **buf = arg;
+	size_t old = *buf ? strlen(*buf) : 0;
+	size_t n = size * nmemb;
+
+	*buf = realloc(*buf, old + n + 1);
+	cr_assert_not_null(*buf);
+	memcpy(*buf + old, ptr, n);
+	(*buf)[old + n] = '\0';
+	return n;
+}
+
+/* nginx buffers a chunked upload and gives uwsgi its length. */
+Test(nginx_uwsgi, echo_chunked_body, .init = start_two, .fini = stop_all)
+{
+	struct upload u = { 0, 200000 };
+	struct curl_slist *hdrs = curl_slist_append(NULL, "Transfer-Encoding: chunked");
+	CURL *c = curl_easy_init();
+	char *got = NULL, *expect = malloc(u.total + 1), length[64];
+	const char *b;
+	long status = 0;
+
+	cr_assert(c != NULL && expect != NULL);
+	hdrs = curl_slist_append(hdrs, "Expect:");
+	curl_easy_setopt(c, CURLOPT_URL, url(&nu, "/echo"));
+	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	curl_easy_setopt(c, CURLOPT_POST, 1L);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(c, CURLOPT_READFUNCTION, upload_read);
+	curl_easy_setopt(c, CURLOPT_READDATA, &u);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &got);
+	cr_assert_eq(curl_easy_perform(c), CURLE_OK);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(c);
+	curl_slist_free_all(hdrs);
+
+	cr_assert_eq(status, 200);
+	cr_assert_not_null(got);
+	for (size_t i = 0; i < u.total; i++)
+		expect[i] = (char)('A' + i % 26);
+	expect[u.total] = '\0';
+	snprintf(length, sizeof(length), "\"CONTENT_LENGTH\":\"%zu\"", u.total);
+	assert_has(got, length);
+	b = strstr(got, "\"body\":\"");
+	cr_assert_not_null(b, "no body in %.500s", got);
+	b += strlen("\"body\":\"");
+	cr_assert_eq(strlen(b), u.total + 3, "body length %zu, sent %zu",
+		     strlen(b) >= 3 ? strlen(b) - 3 : 0, u.total);
+	cr_assert_eq(strncmp(b, expect, u.total), 0, "the chunked body came back altered");
+	free(expect);
+	free(got);
+}
+
+/* ---- routes, 404, 405, HEAD -------------------------------------------- */
+
+Test(nginx_uwsgi, routes_as_over_fastcgi, .init = start_two, .fini = stop_all)
+{
+	struct http_reply r;
+
+	same_over_both("GET", "/demo/users", NULL, 0, &r);
+	cr_assert_eq(r.status, 200);
+	cr_assert_str_eq(r.body, "1 alice\n2 bob\n3 carol\n");
+	http_reply_free(&r);
+
+	same_over_both("GET", "/demo/users/2", NULL, 0, &r);
+	cr_assert_eq(r.status, 200);
+	cr_assert_str_eq(r.body, "user 2: bob\n");
+	http_reply_free(&r);
+
+	same_over_both("GET", "/demo/users/42", NULL, 0, &r);
+	cr_assert_eq(r.status, 404);
+	cr_assert_str_eq(r.body, "no user 42\n");
+	http_reply_free(&r);
+
+	same_over_both("GET", "/demo/files/a/b/c.txt", NULL, 0, &r);
+	cr_assert_eq(r.status, 200);
+	assert_has(r.body, "a/b/c.txt\n");
+	http_reply_free(&r);
+
+	/* The same state behind both fronts: the pool's, not the protocol's. */
+	request(&nu, "POST", "/demo/users", "dave", 4, NULL, &r);
+	cr_assert_eq(r.status, 201);
+	cr_assert_eq(strncmp(r.body, "created user ", 13), 0, "%s", r.body);
+	assert_has(r.headers, "Location: /demo/users/");
+	http_reply_free(&r);
+	assert_no_log_errors();
+}
+
+Test(nginx_uwsgi, unknown_path_is_404, .init = start_two, .fini = stop_all)
+{
+	static const char *const paths[] = {
+		"/demo/nope", "/demo/users/2/extra", "/", "/elsewhere", NULL
+	};
+	struct http_reply r;
+
+	for (int i = 0; paths[i] != NULL; i++) {
+		same_over_both("GET", paths[i], NULL, 0, &r);
+		cr_assert_eq(r.status, 404, "GET %s: %ld", paths[i], r.status);
+		assert_has(r.body, "request id");
+		http_reply_free(&r);
+	}
+}
+
+Test(nginx_uwsgi, other_method_is_405_with_allow, .init = start_two, .fini = stop_all)
+{
+	struct http_reply r;
+
+	same_over_both("PUT", "/demo/users/1", "x", 1, &r);
+	cr_assert_eq(r.status, 405);
+	assert_has(r.headers, "Allow: ");
+	assert_has(r.headers, "GET");
+	assert_has(r.headers, "DELETE");
+	cr_assert_null(strstr(r.headers, "POST"), "headers:\n%s", r.headers);
+	http_reply_free(&r);
+
+	same_over_both("DELETE", "/demo/users", NULL, 0, &r);
+	cr_assert_eq(r.status, 405);
+	http_reply_free(&r);
+}
+
+Test(nginx_uwsgi, head_is_get_without_a_body, .init = start_two, .fini = stop_all)
+{
+	struct http_reply get, head;
+	char *tg, *th;
+
+	request(&nu, "GET", "/demo/users", NULL, 0, NULL, &get);
+	same_over_both("HEAD", "/demo/users", NULL, 0, &head);
+	cr_assert_eq(head.status, 200);
+	cr_assert_eq(head.body_len, 0);
+	tg = header_value(get.headers, "Content-Type");
+	th = header_value(head.headers, "Content-Type");
+	cr_assert(tg && th && strcmp(tg, th) == 0, "Content-Type: GET %s, HEAD %s", tg, th);
+	free(tg);
+	free(th);
+	http_reply_free(&get);
+	http_reply_free(&head);
+
+	same_over_both("HEAD", "/demo/nope", NULL, 0, &head);
+	cr_assert_eq(head.status, 404);
+	cr_assert_eq(head.body_len, 0);
+	http_reply_free(&head);
+}
+
+Test(nginx_uwsgi, failing_handler_is_500_without_its_output, .init = start_two,
+     .fini = stop_all)
+{
+	struct http_reply r;
+
+	same_over_both("GET", "/fail", NULL, 0, &r);
+	cr_assert_eq(r.status, 500);
+	cr_assert_null(strstr(r.body, "PARTIAL"), "the partial output leaked:\n%s", r.body);
+	assert_has(r.body, "request id");
+	http_reply_free(&r);
+}
+
+/* A response streamed in pieces, without a length: uwsgi ends it by closing. */
+Test(nginx_uwsgi, ten_megabytes_streamed, .init = start_two, .fini = stop_all)
+{
+	const long long total = 10LL << 20;
+	struct http_reply r;
+	long long bad = -1;
+
+	request(&nu, "GET", "/big?n=10485760", NULL, 0, NULL, &r);
+	cr_assert_eq(r.status, 200);
+	cr_assert_eq((long long)r.body_len, total, "received %zu bytes", r.body_len);
+	for (long long i = 0; i < total && bad < 0; i++)
+		if (r.body[i] != (char)('a' + (i % 65536) % 26))
+			bad = i;
+	cr_assert_eq(bad, -1, "byte %lld is wrong", bad);
+	http_reply_free(&r);
+	assert_no_log_errors();
+}
+
+/* ---- Raw packets nginx would not send ------------------------------------ */
+
+Test(nginx_uwsgi, malformed_content_length_is_400, .init = start_two, .fini = stop_all)
+{
+	static const char *const bad[] = {
+		"-1", " 5", "5 ", "+5", "99999999999999999999999", "0x5", "5\t",
+	};
+	struct packet p;
+	char reply[4096];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		pk_request(&p, "POST", "/echo");
+		pk_str(&p, "CONTENT_LENGTH", bad[i]);
+		pk_end(&p, 0);
+		pk_raw(&p, "hello", 5);
+		exchange(p.b, p.len, reply, sizeof(reply));
+		cr_assert_eq(strncmp(reply, "HTTP/1.1 400 Bad Request\r\n", 26), 0,
+			     "CONTENT_LENGTH \"%s\" gave:\n%s", bad[i], reply);
+		cr_assert_null(strstr(reply, "\"method\""), "the handler ran:\n%s", reply);
+	}
+	cr_assert_eq(harness_log_wait(&sp, "malformed CONTENT_LENGTH", WAIT_MS), 0);
+}
+
+Test(nginx_uwsgi, duplicate_content_length_is_400, .init = start_two, .fini = stop_all)
+{
+	static const char *const pairs[][2] = { { "5", "5" }, { "5", "3" }, { "0", "5" } };
+	struct packet p;
+	char reply[4096];
+
+	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+		pk_request(&p, "POST", "/echo");
+		pk_str(&p, "CONTENT_LENGTH", pairs[i][0]);
+		pk_str(&p, "CONTENT_LENGTH", pairs[i][1]);
+		pk_end(&p, 0);
+		pk_raw(&p, "hello", 5);
+		exchange(p.b, p.len, reply, sizeof(reply));
+		cr_assert_eq(strncmp(reply, "HTTP/1.1 400 Bad Request\r\n", 26), 0,
+			     "CONTENT_LENGTH \"%s\" then \"%s\" gave:\n%s",
+			     pairs[i][0], pairs[i][1], reply);
+	}
+	cr_assert_eq(harness_log_wait(&sp, "duplicate CONTENT_LENGTH", WAIT_MS), 0);
+}
+
+/* The same length, well formed, is served: the 400s above are about the form. */
+Test(nginx_uwsgi, wellformed_content_length_is_the_body, .init = start_two,
+     .fini = stop_all)
+{
+	struct packet p;
+	char reply[8192];
+
+	pk_request(&p, "POST", "/echo");
+	pk_str(&p, "CONTENT_LENGTH", "5");
+	pk_end(&p, 0);
+	pk_raw(&p, "helloNOT-BODY", 13);
+	exchange(p.b, p.len, reply, sizeof(reply));
+	cr_assert_eq(strncmp(reply, "HTTP/1.1 200 OK\r\n", 17), 0, "%s", reply);
+	assert_has(reply, "\"body\":\"hello\"}");
+}
+
+Test(nginx_uwsgi, other_modifier_closed_with_a_log_line, .init = start_one,
+     .fini = stop_all)
+{
+	struct packet p;
+	char reply[4096];
+	long before = raw_who();
+
+	pk_request(&p, "GET", "/who");
+	pk_end(&p, 5);
+	cr_assert_eq(exchange(p.b, p.len, reply, sizeof(reply)), 0,
+		     "modifier1 5 was answered:\n%s", reply);
+	cr_assert_eq(harness_log_wait(&sp, "modifier1 5 is not served", WAIT_MS), 0,
+		     "no log line for modifier1 5");
+	cr_assert_eq(raw_who(), before, "the worker was replaced");
+}
+
+/*
+ * uWSGI loads and runs code named by UWSGI_FILE, UWSGI_SCRIPT, ... in a
+ * request.  Here they are parameters like any other: the request goes
+ * to the same route and gets the same bytes, and nothing is loaded (the
+ * file named is a fixture whose init crashes a worker).
+ */
+Test(nginx_uwsgi, magic_variables_change_nothing, .init = start_one, .fini = stop_all)
+{
+	struct packet p;
+	char plain[4096], magic[4096], evil[4096], *log;
+	int loaded;
+
+	build_path(evil, sizeof(evil), "fixtures/init_crash.so");
+	pk_request(&p, "GET", "/demo/users/2");
+	pk_end(&p, 0);
+	exchange(p.b, p.len, plain, sizeof(plain));
+	log = harness_sluice_log(&sp);
+	loaded = count(log, " loaded from ");
+	free(log);
+
+	pk_request(&p, "GET", "/demo/users/2");
+	pk_str(&p, "UWSGI_FILE", evil);
+	pk_str(&p, "UWSGI_SCRIPT", "init_crash");
+	pk_str(&p, "UWSGI_MODULE", "init_crash");
+	pk_str(&p, "UWSGI_CHDIR", "/tmp");
+	pk_str(&p, "UWSGI_APPID", "evil");
+	pk_str(&p, "UWSGI_SETENV", "LD_PRELOAD=/nonexistent.so");
+	pk_end(&p, 0);
+	exchange(p.b, p.len, magic, sizeof(magic));
+
+	cr_assert_eq(strncmp(plain, "HTTP/1.1 200 OK\r\n", 17), 0, "%s", plain);
+	cr_assert_str_eq(raw_body(plain), "user 2: bob\n");
+	cr_assert_str_eq(magic, plain, "the magic variables changed the response");
+	/* And the worker is still the one that served before, still serving. */
+	cr_assert_str_eq(raw_body(magic), "user 2: bob\n");
+	log = harness_sluice_log(&sp);
+	cr_assert_eq(count(log, " loaded from "), loaded, "a module was loaded:\n%s", log);
+	cr_assert_null(strstr(log, "init_crash"), "the log names the file:\n%s", log);
+	cr_assert_null(strstr(log, "exited"), "a worker exited:\n%s", log);
+	free(log);
+}
+
+/* A packet cut short, then the peer gone: that connection, no more. */
+Test(nginx_uwsgi, truncated_packet_costs_only_its_connection, .init = start_one,
+     .fini = stop_all)
+{
+	static const size_t cuts[] = { 2, 4, 20 };
+	struct packet p;
+	long before = raw_who();
+	char *log;
+	int fd;
+
+	pk_request(&p, "GET", "/who");
+	pk_end(&p, 0);
+	for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+		fd = connect_unix(usock);
+		cr_assert_geq(fd, 0);
+		send_all(fd, p.b, cuts[i]);
+		sleep_ms(50);
+		close(fd);
+		cr_assert_eq(raw_who(), before, "after a packet cut at %zu bytes, another "
+			     "worker answered", cuts[i]);
+	}
+	log = harness_sluice_log(&sp);
+	cr_assert_null(strstr(log, "exited"), "a worker exited:\n%s", log);
+	cr_assert_null(strstr(log, "[error]"), "an error was logged:\n%s", log);
+	free(log);
+}
+
+/* ---- One request per connection ----------------------------------------- */
+
+/* Open unix stream sockets on `path`: the listener plus accepted connections. */
+static int sockets_on(const char *path)
+{
+	FILE *f = fopen("/proc/net/unix", "r");
+	char line[1024];
+	size_t plen = strlen(path), len;
+	int n = 0;
+
+	cr_assert_not_null(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		len = strcspn(line, "\n");
+		if (len > plen && line[len - plen - 1] == ' ' &&
+		    strncmp(line + len - plen, path, plen) == 0)
+			n++;
+	}
+	fclose(f);
+	return n;
+}
+
+Test(nginx_uwsgi, connection_closed_after_each_response, .init = start_two,
+     .fini = stop_all)
+{
+	struct packet p;
+	unsigned char two[2 * sizeof(p.b)];
+	char reply[8192];
+	struct http_reply r;
+	int open = 0;
+
+	/* Two requests on one connection: one answer, then the close. */
+	pk_request(&p, "GET", "/demo/users/1");
+	pk_end(&p, 0);
+	memcpy(two, p.b, p.len);
+	memcpy(two + p.len, p.b, p.len);
+	exchange(two, 2 * p.len, reply, sizeof(reply));
+	cr_assert_eq(count(reply, "HTTP/1.1 "), 1, "replies:\n%s", reply);
+	cr_assert_str_eq(raw_body(reply), "user 1: alice\n");
+
+	/* Through nginx: no connection outlives its request. */
+	for (int i = 0; i < 20; i++) {
+		request(&nu, "GET", "/demo/users/3", NULL, 0, NULL, &r);
+		cr_assert_eq(r.status, 200);
+		http_reply_free(&r);
+	}
+	for (int waited = 0; waited < WAIT_MS; waited += 20) {
+		open = sockets_on(usock);
+		if (open == 1)
+			break;
+		sleep_ms(20);
+	}
+	cr_assert_eq(open, 1, "%d sockets on the uwsgi path: connections kept", open);
+	assert_no_log_errors();
+}
+
+/* ---- Both listeners, the same workers ----------------------------------- */
+
+/*
+ * One worker holds a uwsgi request that is still arriving while it
+ * serves both fronts; then the held request completes, on the same pid.
+ */
+Test(nginx_uwsgi, one_worker_serves_both_protocols_at_once, .init = start_one,
+     .fini = stop_all)
+{
+	struct packet p;
+	struct http_reply ru, rf;
+	char reply[4096];
+	long pid_u, pid_f, pid_held;
+	int fd;
+
+	pk_request(&p, "GET", "/who");
+	pk_end(&p, 0);
+	fd = connect_unix(usock);
+	cr_assert_geq(fd, 0);
+	send_all(fd, p.b, 10);
+
+	request(&nu, "GET", "/who", NULL, 0, NULL, &ru);
+	request(&nf, "GET", "/who", NULL, 0, NULL, &rf);
+	cr_assert_eq(ru.status, 200);
+	cr_assert_eq(rf.status, 200);
+	cr_assert_eq(sscanf(ru.body, "pid %ld", &pid_u), 1);
+	cr_assert_eq(sscanf(rf.body, "pid %ld", &pid_f), 1);
+	cr_assert_eq(pid_u, pid_f, "uwsgi served by %ld, FastCGI by %ld", pid_u, pid_f);
+
+	send_all(fd, p.b + 10, p.len - 10);
+	read_until_closed(fd, reply, sizeof(reply));
+	close(fd);
+	cr_assert_eq(sscanf(raw_body(reply), "pid %ld", &pid_held), 1, "%s", reply);
+	cr_assert_eq(pid_held, pid_u);
+	http_reply_free(&ru);
+	http_reply_free(&rf);
+}
+
+#define LOAD_EACH	40	/* requests per front */
+
+struct load {
+	CURL *easy;
+	char *body;
+	int uwsgi;
+};
+
+/* 80 requests at once, half through each front, to a pool of two. */
+Test(nginx_uwsgi, both_fronts_served_by_the_same_pool, .init = start_two,
+     .fini = stop_all)
+{
+	struct load l[2 * LOAD_EACH];
+	long pids[2][2 * LOAD_EACH], status, pid;
+	int npids[2] = { 0, 0 }, running = 1, shared = 0;
+	CURLM *m = curl_multi_init();
+
+	cr_assert_not_null(m);
+	for (int i = 0; i < 2 * LOAD_EACH; i++) {
+		l[i].uwsgi = i % 2;
+		l[i].body = NULL;
+		l[i].easy = curl_easy_init();
+		cr_assert_not_null(l[i].easy);
+		curl_easy_setopt(l[i].easy, CURLOPT_URL, url(l[i].uwsgi ? &nu : &nf, "/who"));
+		curl_easy_setopt(l[i].easy, CURLOPT_NOPROXY, "*");
+		curl_easy_setopt(l[i].easy, CURLOPT_TIMEOUT, 10L);
+		curl_easy_setopt(l[i].easy, CURLOPT_WRITEFUNCTION, collect);
+		curl_easy_setopt(l[i].easy, CURLOPT_WRITEDATA, &l[i].body);
+		curl_multi_add_handle(m, l[i].easy);
+	}
+	while (running) {
+		cr_assert_eq(curl_multi_perform(m, &running), CURLM_OK);
+		if (running)
+			curl_multi_poll(m, NULL, 0, 1000, NULL);
+	}
+	for (int i = 0; i < 2 * LOAD_EACH; i++) {
+		curl_easy_getinfo(l[i].easy, CURLINFO_RESPONSE_CODE, &status);
+		cr_assert_eq(status, 200, "request %d (%s): %ld", i,
+			     l[i].uwsgi ? "uwsgi" : "fastcgi", status);
+		cr_assert(l[i].body && sscanf(l[i].body, "pid %ld", &pid) == 1);
+		pids[l[i].uwsgi][npids[l[i].uwsgi]++] = pid;
+		curl_multi_remove_handle(m, l[i].easy);
+		curl_easy_cleanup(l[i].easy);
+		free(l[i].body);
+	}
+	curl_multi_cleanup(m);
+	for (int i = 0; i < npids[1] && !shared; i++)
+		for (int j = 0; j < npids[0] && !shared; j++)
+			shared = pids[1][i] == pids[0][j];
+	cr_assert(shared, "no worker served both protocols");
+	assert_no_log_errors();
+}
