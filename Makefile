@@ -64,7 +64,7 @@ TEST_LIBS := -lcriterion -lcurl
 BENCH_BIN := $(BUILD)/bench/fcgi-floor
 BENCH_LIBFCGI := $(BUILD)/bench/libfcgi-hello
 
-.PHONY: all run dev test tests bench check-prod deps-run deps-test deps-dev deps-bench clean
+.PHONY: all run dev test tests bench check-prod install deps-run deps-test deps-dev deps-bench clean
 all: $(BUILD)/sluice $(APP_SOS)
 
 # Modules resolve the sl_* API against the executable: export exactly
@@ -167,6 +167,14 @@ dev: deps-dev
 bench: deps-bench
 	@$(MAKE) --no-print-directory all $(BENCH_BIN) $(BENCH_LIBFCGI)
 	tests/bench/run.sh $(BUILD)
+
+# The production build, where a system keeps such things.
+PREFIX ?= /usr/local
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/sluice
+	install -m 0755 $(BUILD)/sluice $(DESTDIR)$(PREFIX)/sbin/sluice
+	install -m 0644 include/sluice.h $(DESTDIR)$(PREFIX)/include/sluice.h
+	install -m 0644 $(APP_SOS) $(DESTDIR)$(PREFIX)/lib/sluice/
 
 clean:
 	rm -rf $(BUILDROOT)

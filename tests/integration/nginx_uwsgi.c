@@ -50,12 +50,40 @@ static void stop_all(void)
 static const char uwsgi_listener[] =
 	"{ address = \"uwsgi.sock\"; protocol = \"uwsgi\"; mode = \"0666\"; }";
 
-/* What a user writes to put sluice behind uwsgi_pass. */
-static const char uwsgi_location[] =
-	"location / {\n"
-	"  include " UWSGI_PARAMS ";\n"
-	"  uwsgi_pass unix:%SOCK%;\n"
-	"}\n";
+/*
+ * What a user writes to put sluice behind uwsgi_pass: the `location /`
+ * block of the shipped example, with its params include made absolute
+ * (the harness's nginx has its own prefix) and its socket the test's.
+ */
+#define SNIPPET "conf/nginx/sluice-uwsgi.conf"
+#define SNIPPET_SOCK "unix:/run/sluice/uwsgi.sock;"
+
+static const char *uwsgi_location(void)
+{
+	static char out[8192];
+	char text[8192], *start, *end, *inc, *sock;
+	FILE *f = fopen(SNIPPET, "r");
+	size_t len;
+
+	cr_assert_not_null(f, "cannot open %s", SNIPPET);
+	len = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[len] = '\0';
+	start = strstr(text, "location / {");
+	cr_assert_not_null(start, "%s has no `location / {`", SNIPPET);
+	end = strchr(start, '}');
+	cr_assert_not_null(end, "%s: the location block is not closed", SNIPPET);
+	end[1] = '\0';
+	inc = strstr(start, "include uwsgi_params;");
+	sock = strstr(start, SNIPPET_SOCK);
+	cr_assert(inc && sock && inc < sock, "%s: expected `include uwsgi_params;` then `uwsgi_pass %s`",
+		  SNIPPET, SNIPPET_SOCK);
+	*inc = '\0';
+	*sock = '\0';
+	snprintf(out, sizeof(out), "%sinclude " UWSGI_PARAMS ";%s%s%s", start,
+		 inc + strlen("include uwsgi_params;"), "unix:%SOCK%;", sock + strlen(SNIPPET_SOCK));
+	return out;
+}
 
 static const char fcgi_location[] =
 	"location / {\n"
@@ -137,7 +165,7 @@ static void start_with(int workers, const char *extra)
 		sleep_ms(20);
 	cr_assert_geq(fd, 0, "sluice does not accept on %s", usock);
 	close(fd);
-	cr_assert_eq(harness_nginx_start(&nu, usock, uwsgi_location), 0,
+	cr_assert_eq(harness_nginx_start(&nu, usock, uwsgi_location()), 0,
 		     "nginx (uwsgi_pass) did not start");
 	cr_assert_eq(harness_nginx_start(&nf, sp.sock, fcgi_location), 0,
 		     "nginx (fastcgi_pass) did not start");
