@@ -23,6 +23,7 @@
 #include "config.h"
 #include "conn.h"
 #include "fcgi.h"
+#include "header.h"
 #include "io.h"
 #include "log.h"
 #include "proto.h"
@@ -30,6 +31,10 @@
 #include "safefmt.h"
 
 enum { PH_IDLE, PH_PARAMS, PH_BODY };
+
+/* A FastCGI responder's head is CGI's: the status is a header. */
+#define FCGI_STATUS_PREFIX "Status: "
+
 
 /* Records built per writev before it is sent; bounds the iovec array. */
 #define SEND_BATCH_RECORDS 32
@@ -580,20 +585,12 @@ static size_t fcgi_emergency(const struct conn *c, unsigned char *buf, size_t ca
 			     const char *body, size_t body_len)
 {
 	char head[256];
-	size_t h, n, pad;
+	size_t h = header_canned_head(head, sizeof(head), FCGI_STATUS_PREFIX, status, reason,
+				      type, body_len), n, pad;
 
-	h = sf_str(head, sizeof(head), 0, "Status: ");
-	h = sf_uint(head, sizeof(head), h, (unsigned)status, 0);
-	h = sf_str(head, sizeof(head), h, " ");
-	h = sf_str(head, sizeof(head), h, reason);
-	h = sf_str(head, sizeof(head), h, "\r\nContent-Type: ");
-	h = sf_str(head, sizeof(head), h, type);
-	h = sf_str(head, sizeof(head), h, "\r\nContent-Length: ");
-	h = sf_uint(head, sizeof(head), h, body_len, 0);
-	h = sf_str(head, sizeof(head), h, "\r\n\r\n");
 	n = h + body_len;
 	pad = pad_for(n);
-	if (h + 1 >= sizeof(head) || n > FCGI_MAX_CONTENT ||
+	if (h == 0 || n > FCGI_MAX_CONTENT ||
 	    cap < FCGI_HEADER_LEN * 3 + n + pad + 8)
 		return 0;
 	fcgi_put_header(buf, FCGI_STDOUT, c->st.req_id, n, pad);
@@ -609,12 +606,7 @@ static size_t fcgi_emergency(const struct conn *c, unsigned char *buf, size_t ca
 
 static int fcgi_status_line(char *buf, size_t len, int status, const char *reason)
 {
-	size_t n = sf_str(buf, len, 0, "Status: ");
-
-	n = sf_uint(buf, len, n, (unsigned)status, 0);
-	n = sf_str(buf, len, n, " ");
-	n = sf_str(buf, len, n, reason);
-	return (int)sf_str(buf, len, n, "\r\n");
+	return (int)header_status_line(buf, len, FCGI_STATUS_PREFIX, status, reason);
 }
 
 const struct proto proto_fcgi = {

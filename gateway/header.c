@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "header.h"
+#include "safefmt.h"
 
 /* tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
  *	   "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA  (RFC 9110 5.6.2) */
@@ -161,4 +162,28 @@ const char *http_reason(int status)
 	case 511: return "Network Authentication Required";
 	default: return "Unknown";
 	}
+}
+
+size_t header_status_line(char *buf, size_t size, const char *prefix, int status,
+			  const char *reason)
+{
+	size_t n = sf_str(buf, size, 0, prefix);
+
+	n = sf_uint(buf, size, n, (unsigned)status, 0);
+	n = sf_str(buf, size, n, " ");
+	n = sf_str(buf, size, n, reason);
+	return sf_str(buf, size, n, "\r\n");
+}
+
+size_t header_canned_head(char *buf, size_t size, const char *prefix, int status,
+			  const char *reason, const char *type, size_t body_len)
+{
+	size_t n = header_status_line(buf, size, prefix, status, reason);
+
+	n = sf_str(buf, size, n, "Content-Type: ");
+	n = sf_str(buf, size, n, type);
+	n = sf_str(buf, size, n, "\r\nContent-Length: ");
+	n = sf_uint(buf, size, n, body_len, 0);
+	n = sf_str(buf, size, n, "\r\n\r\n");
+	return n + 1 < size ? n : 0;
 }

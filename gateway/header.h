@@ -29,4 +29,21 @@ int header_param_is(const char *param, const char *name);
 /* "OK" for 200, "Not Found" for 404, ...; "Unknown" for codes without one. */
 const char *http_reason(int status);
 
+/*
+ * The first line of a response head, "PREFIX<status> <reason>\r\n", where
+ * the prefix is the protocol's ("Status: " for FastCGI's CGI-style head,
+ * "HTTP/1.1 " for uwsgi's raw one).  Returns its length (cut to fit
+ * `size`).  Async-signal-safe.
+ */
+size_t header_status_line(char *buf, size_t size, const char *prefix, int status,
+			  const char *reason);
+
+/*
+ * A whole head for a canned answer: the status line, Content-Type,
+ * Content-Length and the blank line.  Returns its length, or 0 when it
+ * does not fit `size`.  Async-signal-safe (the crash handlers use it).
+ */
+size_t header_canned_head(char *buf, size_t size, const char *prefix, int status,
+			  const char *reason, const char *type, size_t body_len);
+
 #endif

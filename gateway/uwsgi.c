@@ -21,11 +21,11 @@
 
 #include "config.h"
 #include "conn.h"
+#include "header.h"
 #include "io.h"
 #include "log.h"
 #include "proto.h"
 #include "request.h"
-#include "safefmt.h"
 
 #define UWSGI_HEADER_LEN 4
 
@@ -154,14 +154,12 @@ static int uwsgi_send(struct conn *c, struct sl_request *r, struct iovec *iov,
 	return io_writev_all(c->fd, iov, iovcnt, c->cfg->limits.write_timeout * 1000);
 }
 
+/* nginx's uwsgi module reads the head as HTTP's. */
+#define UWSGI_STATUS_PREFIX "HTTP/1.1 "
+
 static int uwsgi_status_line(char *buf, size_t len, int status, const char *reason)
 {
-	size_t n = sf_str(buf, len, 0, "HTTP/1.1 ");
-
-	n = sf_uint(buf, len, n, (unsigned)status, 0);
-	n = sf_str(buf, len, n, " ");
-	n = sf_str(buf, len, n, reason);
-	return (int)sf_str(buf, len, n, "\r\n");
+	return (int)header_status_line(buf, len, UWSGI_STATUS_PREFIX, status, reason);
 }
 
 /* The whole last-word response, raw.  Signal-safe appenders only. */
@@ -169,19 +167,13 @@ static size_t uwsgi_emergency(const struct conn *c, unsigned char *buf, size_t c
 			      int status, const char *reason, const char *type,
 			      const char *body, size_t body_len)
 {
-	char *out = (char *)buf;
-	size_t n;
+	size_t n = header_canned_head((char *)buf, cap, UWSGI_STATUS_PREFIX, status, reason,
+				      type, body_len);
 
 	(void)c;
-	n = (size_t)uwsgi_status_line(out, cap, status, reason);
-	n = sf_str(out, cap, n, "Content-Type: ");
-	n = sf_str(out, cap, n, type);
-	n = sf_str(out, cap, n, "\r\nContent-Length: ");
-	n = sf_uint(out, cap, n, body_len, 0);
-	n = sf_str(out, cap, n, "\r\n\r\n");
-	if (n + 1 >= cap || n + body_len + 1 > cap)
+	if (n == 0 || n + body_len + 1 > cap)
 		return 0;
-	memcpy(out + n, body, body_len);
+	memcpy(buf + n, body, body_len);
 	return n + body_len;
 }
 
