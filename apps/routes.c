@@ -21,6 +21,7 @@
  */
 #define _POSIX_C_SOURCE 200809L	/* strdup under -std=c11 */
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,6 +174,20 @@ static int stats(struct sl_request *req)
 	return sl_printf(req, "%s served %lu requests\n", worker_name, served);
 }
 
+/*
+ * What a failing handler gets: return -1 (errno saying why, if it
+ * helps) and sluice answers 500 with a request id, and logs the route
+ * under that id; whatever was written is dropped.  With `sluice --dev`
+ * the page shows the route, the request and errno instead.
+ */
+static int broken(struct sl_request *req)
+{
+	served++;
+	sl_puts(req, "this text is never sent\n");
+	errno = ENOENT;
+	return -1;
+}
+
 static const struct sl_route routes[] = {
 	{ "GET",    "/users",     list_users },
 	{ "POST",   "/users",     create_user },
@@ -180,6 +195,7 @@ static const struct sl_route routes[] = {
 	{ "DELETE", "/users/:id", delete_user },
 	{ "GET",    "/files/*",   get_file },
 	{ "GET",    "/stats",     stats },
+	{ "GET",    "/broken",    broken },
 	{ NULL,     NULL,         NULL },
 };
 

@@ -32,7 +32,7 @@ sluice (development mode) on http://127.0.0.1:8081 (Ctrl-C stops it):
 
   curl http://127.0.0.1:8081/                 hello
   curl http://127.0.0.1:8081/_sluice/         the debug endpoints
-  curl http://127.0.0.1:8081/demo/nowhere     a verbose 404
+  curl http://127.0.0.1:8081/demo/broken      a failing handler's verbose page
 
 Rebuild a module with \`make PROFILE=dev\` and it is reloaded by itself.
 

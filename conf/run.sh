@@ -107,6 +107,7 @@ sluice and nginx are serving on http://127.0.0.1:$port (Ctrl-C stops both):
   curl http://127.0.0.1:$port/demo/users          routes (apps/routes.c)
   curl http://127.0.0.1:$port/demo/users/2
   curl http://127.0.0.1:$port/demo/files/a/b
+  curl http://127.0.0.1:$port/demo/broken         a failing handler: 500
 
 TEXT
 
