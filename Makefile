@@ -42,7 +42,7 @@ MAIN_SRCS := gateway/main.c
 # The profile chooses files, not #ifdefs: the development seam (dev.h) is
 # stubs in production and the real thing in the dev profile.
 DEV_SRCS_prod := gateway/dev_none.c
-DEV_SRCS_dev  := gateway/dev.c gateway/dev_http.c
+DEV_SRCS_dev  := gateway/dev.c gateway/dev_http.c gateway/dev_relay.c
 CORE_SRCS     += $(DEV_SRCS_$(PROFILE))
 LIBS_dev      := -lmicrohttpd
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)

@@ -6,8 +6,8 @@
  * the dev profile, and only with --dev.  The core calls the functions
  * below and nothing else of it.  The production profile links
  * dev_none.c, whose stubs answer "no" and contain no development code or
- * text at all; the dev profile links dev.c and dev_http.c.  `make
- * check-prod` proves that the production binary holds none of them.
+ * text at all; the dev profile links dev.c, dev_http.c and dev_relay.c.
+ * `make check-prod` proves that the production binary holds none of them.
  */
 #ifndef SLUICE_DEV_H
 #define SLUICE_DEV_H

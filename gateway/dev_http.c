@@ -9,13 +9,14 @@
  * like nginx's fastcgi_pass with request buffering off: one FastCGI
  * connection per HTTP request (no keep-conn), the request body sent as
  * STDIN while it arrives, the response passed on while the workers write
- * it, so that memory stays bounded whatever the sizes.
+ * it, so that memory stays bounded whatever the sizes.  This file is the
+ * HTTP side; the FastCGI client it drives is dev_relay.c.
  *
  * libmicrohttpd runs a thread per connection, so the relay is written
- * with plain blocking waits (io.c's, bounded by DEV_HTTP_FCGI_TIMEOUT).
- * Each request has its own struct relay, touched only by its
- * connection's thread; nothing else is shared between threads.  Only
- * this file includes <microhttpd.h>.
+ * with plain blocking waits (io.c's, bounded by dev_relay.c's
+ * DEV_RELAY_TIMEOUT).  Each request has its own struct relay, touched
+ * only by its connection's thread; nothing else is shared between
+ * threads.  Only this file includes <microhttpd.h>.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -33,8 +34,6 @@
 #include <netinet/in.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 
 #include <microhttpd.h>
@@ -42,8 +41,7 @@
 #include "config_value.h"
 #include "defaults.h"
 #include "dev_http.h"
-#include "fcgi.h"
-#include "io.h"
+#include "dev_relay.h"
 #include "log.h"
 
 /* A browser opens about six connections per host; 64 bounds the threads. */
@@ -61,63 +59,30 @@
 /* An idle browser connection is closed after a minute (nginx: 75 s). */
 #define DEV_HTTP_IDLE_TIMEOUT	60
 
-/*
- * Seconds the workers may stay silent, or not read, before the relay
- * gives up on them: nginx's fastcgi_read_timeout and
- * fastcgi_send_timeout default.
- */
-#define DEV_HTTP_FCGI_TIMEOUT	60
-
-/*
- * The largest response head relayed; a larger one is answered with 502
- * (nginx does the same past fastcgi_buffer_size).  The head is gathered
- * in the buffer that earlier held the PARAMS being built, so that one
- * buffer per request serves both.
- */
-#define DEV_HTTP_MAX_HEAD	65536
-_Static_assert(DEV_HTTP_MAX_HEAD >= FCGI_MAX_CONTENT, "a PARAMS record fits the buffer");
-
 /* How much of the body libmicrohttpd asks for at a time: a whole record. */
 #define DEV_HTTP_BLOCK_SIZE	FCGI_MAX_CONTENT
 
-#define RELAY_REQUEST_ID	1	/* one request per connection */
+_Static_assert(DEV_RELAY_SIZE_UNKNOWN == MHD_SIZE_UNKNOWN, "a size the relay does not know "
+	       "is one libmicrohttpd does not know");
 
 /* What the listener process knows, set once before libmicrohttpd starts. */
 struct server {
-	struct sockaddr_storage fcgi;	/* where the workers listen */
-	socklen_t fcgi_len;
-	const char *fcgi_addr;		/* the same, as configured, for log lines */
+	struct dev_relay_target workers;	/* where the workers listen */
 	char name[256];			/* SERVER_NAME: the host the listener was given */
 };
 
 /*
  * One HTTP request on its way through.  Made when libmicrohttpd has read
  * the request line, freed when both the connection is done with it and
- * the streamed response (if there was one) is released.
+ * the streamed response (if there was one) is released.  Its FastCGI
+ * side is `fc`, whose `method` is libmicrohttpd's, valid until the
+ * request completes.
  */
 struct relay {
 	const struct server *srv;
 	int refs;		/* the connection's, and the streamed response's */
 	int began;		/* the request's head has been handled */
-	int status;		/* non-zero: answer with this error instead */
-	int send_errno;		/* sending to the workers failed (they may still answer) */
-	int fd;			/* the FastCGI connection, -1 before and after */
-	const char *method;	/* libmicrohttpd's, valid until the request completes */
-	char *uri;		/* the request target exactly as the client sent it */
-	unsigned char *buf;	/* DEV_HTTP_MAX_HEAD: PARAMS being built, then the response head */
-	size_t len;		/* bytes in buf */
-	size_t pos;		/* response: the body's first bytes are buf[pos..len) */
-	int type;		/* the record being read */
-	size_t left;		/* its content bytes not read yet */
-	size_t pad;		/* its padding, skipped before the next record */
-	int ended;		/* END_REQUEST has been read */
-};
-
-/* The parts of a CGI response head that libmicrohttpd takes apart from the headers. */
-struct head {
-	int status;
-	uint64_t size;		/* from Content-Length, or MHD_SIZE_UNKNOWN */
-	size_t nheaders;	/* "name\0value\0" pairs compacted at the start of buf */
+	struct dev_relay fc;
 };
 
 /* ---- Addresses -------------------------------------------------------- */
@@ -222,188 +187,17 @@ static int bind_listener(const char *addr, char *err, size_t errlen)
 	return fd;
 }
 
-/*
- * Where the workers listen, from the config's listen.address: a unix
- * socket ("/path", "unix:/path") or host:port, resolved once here.
- * Returns 0, or -1 with the line in `err`.
- */
-static int resolve_workers(struct server *srv, const char *addr, char *err, size_t errlen)
-{
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-				  .ai_flags = AI_NUMERICSERV };
-	const char *path = strncmp(addr, "unix:", 5) == 0 ? addr + 5 : addr;
-	struct sockaddr_un *un = (struct sockaddr_un *)&srv->fcgi;
-	struct addrinfo *res;
-	char host[256], port[6];
-	int rc;
-
-	srv->fcgi_addr = addr;
-	if (path[0] == '/') {
-		if (strlen(path) >= sizeof(un->sun_path)) {
-			snprintf(err, errlen, "the workers' socket path %s is too long", path);
-			return -1;
-		}
-		un->sun_family = AF_UNIX;
-		snprintf(un->sun_path, sizeof(un->sun_path), "%s", path);
-		srv->fcgi_len = sizeof(*un);
-		return 0;
-	}
-	if (config_value_host_port(addr, host, sizeof(host), port)) {
-		snprintf(err, errlen, "the workers' address %s is not a socket path or host:port", addr);
-		return -1;
-	}
-	rc = getaddrinfo(host, port, &hints, &res);
-	if (rc != 0) {
-		snprintf(err, errlen, "the workers' address %s: %s", addr, gai_strerror(rc));
-		return -1;
-	}
-	memcpy(&srv->fcgi, res->ai_addr, res->ai_addrlen);
-	srv->fcgi_len = res->ai_addrlen;
-	freeaddrinfo(res);
-	return 0;
-}
-
 /* ---- The relay's life ------------------------------------------------- */
 
 static void relay_release(struct relay *r)
 {
 	if (--r->refs > 0)
 		return;
-	if (r->fd >= 0)
-		close(r->fd);
-	free(r->uri);
-	free(r->buf);
+	dev_relay_free(&r->fc);
 	free(r);
 }
 
-/* "the workers closed the connection" for the errno 0 that read_some leaves at EOF. */
-static const char *why(int e)
-{
-	return e != 0 ? strerror(e) : "the workers closed the connection";
-}
-
-/*
- * Log why the request is answered with `status` instead of the workers'
- * response, and make it so.  Returns -1, for the caller to return.
- */
-__attribute__((format(printf, 3, 4)))
-static int relay_fail(struct relay *r, int status, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	log_msg(LOG_WARNING, "%s %.200s: %s; answering %d", r->method, r->uri, msg, status);
-	r->status = status;
-	return -1;
-}
-
-/*
- * Open the FastCGI connection.  The connect blocks, bounded by
- * SO_SNDTIMEO; afterwards the socket is non-blocking for io.c, whose
- * waits carry their own deadline.
- */
-static int relay_connect(struct relay *r)
-{
-	struct timeval tv = { .tv_sec = DEV_HTTP_FCGI_TIMEOUT };
-	const struct server *srv = r->srv;
-
-	r->fd = socket(srv->fcgi.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (r->fd >= 0)
-		setsockopt(r->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (r->fd < 0 || connect(r->fd, (const struct sockaddr *)&srv->fcgi, srv->fcgi_len) < 0 ||
-	    fcntl(r->fd, F_SETFL, O_NONBLOCK) < 0)
-		return relay_fail(r, 502, "cannot reach the workers at %s: %s", srv->fcgi_addr,
-				  strerror(errno));
-	return 0;
-}
-
-/* ---- Sending the request ---------------------------------------------- */
-
-/*
- * Send one record of `len` (at most 65535) bytes, without padding, which
- * FastCGI leaves to the sender.  After a failure nothing more is sent:
- * the workers may have answered early (413) and closed, and that answer
- * is still read and relayed.
- */
-static int send_record(struct relay *r, int type, const void *data, size_t len)
-{
-	unsigned char h[FCGI_HEADER_LEN];
-	struct iovec iov[2] = { { h, sizeof(h) }, { (void *)(uintptr_t)data, len } };
-
-	fcgi_put_header(h, (unsigned)type, RELAY_REQUEST_ID, len, 0);
-	if (r->send_errno != 0)
-		return -1;
-	if (io_writev_all(r->fd, iov, len > 0 ? 2 : 1, DEV_HTTP_FCGI_TIMEOUT * 1000) < 0) {
-		r->send_errno = errno;
-		return -1;
-	}
-	return 0;
-}
-
-/* A piece of the request body, as STDIN records. */
-static void send_stdin(struct relay *r, const char *data, size_t len)
-{
-	while (len > 0 && r->send_errno == 0) {
-		size_t n = len < FCGI_MAX_CONTENT ? len : FCGI_MAX_CONTENT;
-
-		send_record(r, FCGI_STDIN, data, n);
-		data += n;
-		len -= n;
-	}
-}
-
-/*
- * Append bytes to the PARAMS stream, sending a record each time one is
- * full: a name-value pair may straddle two records, which FastCGI allows
- * (the stream is one byte sequence).
- */
-static void params_add(struct relay *r, const void *data, size_t len)
-{
-	const unsigned char *p = data;
-
-	while (len > 0) {
-		size_t room = FCGI_MAX_CONTENT - r->len;
-		size_t n = len < room ? len : room;
-
-		memcpy(r->buf + r->len, p, n);
-		r->len += n;
-		p += n;
-		len -= n;
-		if (r->len == FCGI_MAX_CONTENT) {
-			send_record(r, FCGI_PARAMS, r->buf, r->len);
-			r->len = 0;
-		}
-	}
-}
-
-/*
- * A name-value length: one byte below 128, else four, big-endian with
- * the top bit set (FastCGI 1.0, 3.4).  Lengths here are bounded by
- * DEV_HTTP_POOL_SIZE, far below the format's 2^31.
- */
-static void params_len(struct relay *r, size_t n)
-{
-	unsigned char b[4] = { (unsigned char)(n >> 24 | 0x80), (unsigned char)(n >> 16),
-			       (unsigned char)(n >> 8), (unsigned char)n };
-
-	if (n < 128)
-		params_add(r, b + 3, 1);
-	else
-		params_add(r, b, 4);
-}
-
-static void param(struct relay *r, const char *name, const char *value)
-{
-	size_t nlen = strlen(name), vlen = strlen(value);
-
-	params_len(r, nlen);
-	params_len(r, vlen);
-	params_add(r, name, nlen);
-	params_add(r, value, vlen);
-}
+/* ---- The request's parameters ----------------------------------------- */
 
 /*
  * A name CGI carries as a header, HTTP_ + the name in upper case with
@@ -429,26 +223,17 @@ static int header_passes(const char *name, size_t len)
 static enum MHD_Result param_header(void *cls, enum MHD_ValueKind kind, const char *name,
 				    size_t nlen, const char *value, size_t vlen)
 {
-	struct relay *r = cls;
-	size_t i;
+	struct dev_relay *fc = cls;
 
 	(void)kind;
 	if (!header_passes(name, nlen)) {
 		if (strcasecmp(name, MHD_HTTP_HEADER_CONTENT_TYPE) != 0 &&
 		    strcasecmp(name, MHD_HTTP_HEADER_CONTENT_LENGTH) != 0)
-			log_msg(LOG_INFO, "%s %.200s: header \"%.100s\" not passed on", r->method,
-				r->uri, name);
+			log_msg(LOG_INFO, "%s %.200s: header \"%.100s\" not passed on", fc->method,
+				fc->uri, name);
 		return MHD_YES;
 	}
-	params_len(r, 5 + nlen);
-	params_len(r, vlen);
-	params_add(r, "HTTP_", 5);
-	for (i = 0; i < nlen; i++) {
-		char c = name[i] == '-' ? '_' : (char)toupper((unsigned char)name[i]);
-
-		params_add(r, &c, 1);
-	}
-	params_add(r, value, vlen);
+	dev_relay_param_header(fc, name, nlen, value, vlen);
 	return MHD_YES;
 }
 
@@ -458,7 +243,7 @@ static socklen_t sockaddr_len(const struct sockaddr *sa)
 }
 
 /* `addr_name` and `port_name` for a socket address, numeric. */
-static void param_sockaddr(struct relay *r, const char *addr_name, const char *port_name,
+static void param_sockaddr(struct dev_relay *fc, const char *addr_name, const char *port_name,
 			   const struct sockaddr *sa)
 {
 	char host[INET6_ADDRSTRLEN], port[8];
@@ -466,12 +251,12 @@ static void param_sockaddr(struct relay *r, const char *addr_name, const char *p
 	if (getnameinfo(sa, sockaddr_len(sa), host, sizeof(host), port, sizeof(port),
 			NI_NUMERICHOST | NI_NUMERICSERV) != 0)
 		return;
-	param(r, addr_name, host);
-	param(r, port_name, port);
+	dev_relay_param(fc, addr_name, host);
+	dev_relay_param(fc, port_name, port);
 }
 
 /* REMOTE_ADDR and REMOTE_PORT, SERVER_ADDR and SERVER_PORT. */
-static void param_peers(struct relay *r, struct MHD_Connection *c)
+static void param_peers(struct dev_relay *fc, struct MHD_Connection *c)
 {
 	const union MHD_ConnectionInfo *ci;
 	struct sockaddr_storage local;
@@ -479,53 +264,48 @@ static void param_peers(struct relay *r, struct MHD_Connection *c)
 
 	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (ci != NULL && ci->client_addr != NULL)
-		param_sockaddr(r, "REMOTE_ADDR", "REMOTE_PORT", ci->client_addr);
+		param_sockaddr(fc, "REMOTE_ADDR", "REMOTE_PORT", ci->client_addr);
 	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
 	if (ci != NULL && getsockname(ci->connect_fd, (struct sockaddr *)&local, &len) == 0)
-		param_sockaddr(r, "SERVER_ADDR", "SERVER_PORT", (struct sockaddr *)&local);
+		param_sockaddr(fc, "SERVER_ADDR", "SERVER_PORT", (struct sockaddr *)&local);
 }
 
 /*
- * BEGIN_REQUEST (a responder, without keep-conn: the workers close the
- * connection after END_REQUEST), then the parameters nginx's
- * fastcgi_params sends and every header, then the empty PARAMS record
- * that ends the stream.  REQUEST_URI and QUERY_STRING are the bytes the
- * client sent; DOCUMENT_URI and SCRIPT_NAME the decoded, normalized path.
- * CONTENT_LENGTH is sent only when the client sent one: a chunked body
- * has none, and the workers read STDIN to its end.
+ * After BEGIN_REQUEST (dev_relay_open: a responder, without keep-conn:
+ * the workers close the connection after END_REQUEST), the parameters
+ * nginx's fastcgi_params sends and every header, then the empty PARAMS
+ * record that ends the stream.  REQUEST_URI and QUERY_STRING are the
+ * bytes the client sent; DOCUMENT_URI and SCRIPT_NAME the decoded,
+ * normalized path.  CONTENT_LENGTH is sent only when the client sent
+ * one: a chunked body has none, and the workers read STDIN to its end.
  */
-static void send_head(struct relay *r, struct MHD_Connection *c, const char *version,
-		      const char *path)
+static void send_params(struct relay *r, struct MHD_Connection *c, const char *version,
+			const char *path)
 {
-	static const unsigned char begin[8] = { 0, FCGI_RESPONDER, 0 };
-	const char *query = strchr(r->uri, '?');
+	struct dev_relay *fc = &r->fc;
+	const char *query = strchr(fc->uri, '?');
 	const char *type = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 						       MHD_HTTP_HEADER_CONTENT_TYPE);
 	const char *length = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 							 MHD_HTTP_HEADER_CONTENT_LENGTH);
 
-	send_record(r, FCGI_BEGIN_REQUEST, begin, sizeof(begin));
-	r->len = 0;
-	param(r, "GATEWAY_INTERFACE", "CGI/1.1");
-	param(r, "SERVER_SOFTWARE", "sluice-dev");
-	param(r, "SERVER_PROTOCOL", version);
-	param(r, "SERVER_NAME", r->srv->name);
-	param(r, "REQUEST_SCHEME", "http");
-	param(r, "REQUEST_METHOD", r->method);
-	param(r, "REQUEST_URI", r->uri);
-	param(r, "DOCUMENT_URI", path);
-	param(r, "SCRIPT_NAME", path);
-	param(r, "QUERY_STRING", query != NULL ? query + 1 : "");
-	param_peers(r, c);
+	dev_relay_param(fc, "GATEWAY_INTERFACE", "CGI/1.1");
+	dev_relay_param(fc, "SERVER_SOFTWARE", "sluice-dev");
+	dev_relay_param(fc, "SERVER_PROTOCOL", version);
+	dev_relay_param(fc, "SERVER_NAME", r->srv->name);
+	dev_relay_param(fc, "REQUEST_SCHEME", "http");
+	dev_relay_param(fc, "REQUEST_METHOD", fc->method);
+	dev_relay_param(fc, "REQUEST_URI", fc->uri);
+	dev_relay_param(fc, "DOCUMENT_URI", path);
+	dev_relay_param(fc, "SCRIPT_NAME", path);
+	dev_relay_param(fc, "QUERY_STRING", query != NULL ? query + 1 : "");
+	param_peers(fc, c);
 	if (type != NULL)
-		param(r, "CONTENT_TYPE", type);
+		dev_relay_param(fc, "CONTENT_TYPE", type);
 	if (length != NULL)
-		param(r, "CONTENT_LENGTH", length);
-	MHD_get_connection_values_n(c, MHD_HEADER_KIND, param_header, r);
-	if (r->len > 0)
-		send_record(r, FCGI_PARAMS, r->buf, r->len);
-	r->len = 0;
-	send_record(r, FCGI_PARAMS, NULL, 0);
+		dev_relay_param(fc, "CONTENT_LENGTH", length);
+	MHD_get_connection_values_n(c, MHD_HEADER_KIND, param_header, fc);
+	dev_relay_end_params(fc);
 }
 
 /* ---- The request's path and framing ----------------------------------- */
@@ -638,388 +418,46 @@ static int check_framing(struct MHD_Connection *c)
 
 /*
  * The request's head is in: refuse what the relay refuses itself, else
- * connect and send the head.  A failure sets r->status; the body is then
- * read and dropped and the error answered once it is in, since
+ * connect and send the head.  A failure sets r->fc.status; the body is
+ * then read and dropped and the error answered once it is in, since
  * libmicrohttpd takes a response only before or after the body.
  */
 static void relay_begin(struct relay *r, struct MHD_Connection *c, const char *version)
 {
-	char *path = malloc(strlen(r->uri) + 1);
+	char *path = malloc(strlen(r->fc.uri) + 1);
 
 	if (path == NULL)
-		relay_fail(r, 502, "out of memory");
-	else if (decode_path(r->uri, path) < 0 || normalize_path(path) < 0)
-		relay_fail(r, 400, "malformed path, or one that climbs above the root");
+		dev_relay_fail(&r->fc, 502, "out of memory");
+	else if (decode_path(r->fc.uri, path) < 0 || normalize_path(path) < 0)
+		dev_relay_fail(&r->fc, 400, "malformed path, or one that climbs above the root");
 	else if (check_framing(c) < 0)
-		relay_fail(r, 400, "Content-Length twice, or beside Transfer-Encoding");
-	else if (relay_connect(r) == 0)
-		send_head(r, c, version, path);
+		dev_relay_fail(&r->fc, 400, "Content-Length twice, or beside Transfer-Encoding");
+	else if (dev_relay_open(&r->fc) == 0)
+		send_params(r, c, version, path);
 	free(path);
 }
 
-/* ---- Reading the response --------------------------------------------- */
-
-/*
- * Read what is there, up to `len`, waiting up to DEV_HTTP_FCGI_TIMEOUT.
- * Returns the count, or -1 with errno (ETIMEDOUT; 0 when the workers
- * closed the connection).
- */
-static ssize_t read_some(struct relay *r, void *buf, size_t len)
-{
-	ssize_t n = io_read_wait(r->fd, buf, len, io_now_ms() + DEV_HTTP_FCGI_TIMEOUT * 1000LL);
-
-	if (n == 0) {
-		errno = 0;
-		return -1;
-	}
-	return n;
-}
-
-static int read_full(struct relay *r, void *buf, size_t len)
-{
-	unsigned char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = read_some(r, p, len);
-
-		if (n < 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int skip(struct relay *r, size_t len)
-{
-	unsigned char sink[512];
-
-	while (len > 0) {
-		size_t n = len < sizeof(sink) ? len : sizeof(sink);
-
-		if (read_full(r, sink, n) < 0)
-			return -1;
-		len -= n;
-	}
-	return 0;
-}
-
-/*
- * Read the next record's header, after the padding of the last one
- * (receivers accept any padding, FastCGI 1.0, 3.3).  Another version or
- * request id is a broken stream: EPROTO.
- */
-static int next_record(struct relay *r)
-{
-	unsigned char h[FCGI_HEADER_LEN];
-
-	if (skip(r, r->pad) < 0 || read_full(r, h, sizeof(h)) < 0)
-		return -1;
-	r->pad = 0;
-	if (h[0] != FCGI_VERSION_1 || h[2] != 0 || h[3] != RELAY_REQUEST_ID) {
-		errno = EPROTO;
-		return -1;
-	}
-	r->type = h[1];
-	r->left = (size_t)h[4] << 8 | h[5];
-	r->pad = h[6];
-	return 0;
-}
-
-/* Log each line of `text` that the app wrote to STDERR. */
-static void log_stderr(const struct relay *r, const char *text, size_t len)
-{
-	while (len > 0) {
-		const char *nl = memchr(text, '\n', len);
-		size_t n = nl != NULL ? (size_t)(nl - text) : len;
-		size_t shown = n > 0 && text[n - 1] == '\r' ? n - 1 : n;
-
-		if (shown > 0)
-			log_msg(LOG_WARNING, "%s %.200s: stderr: %.*s", r->method, r->uri,
-				(int)shown, text);
-		n += nl != NULL;
-		text += n;
-		len -= n;
-	}
-}
-
-/*
- * The current record is not STDOUT content: log STDERR, note
- * END_REQUEST (its protocolStatus in `*proto_status`), skip anything
- * else.  Returns 0, or -1 with errno.
- */
-static int other_record(struct relay *r, int *proto_status)
-{
-	char text[1024];
-	unsigned char end[8];
-
-	if (r->type == FCGI_END_REQUEST && r->left >= sizeof(end)) {
-		if (read_full(r, end, sizeof(end)) < 0)
-			return -1;
-		r->left -= sizeof(end);
-		r->ended = 1;
-		*proto_status = end[4];
-	}
-	while (r->type == FCGI_STDERR && r->left > 0) {
-		size_t n = r->left < sizeof(text) ? r->left : sizeof(text);
-
-		if (read_full(r, text, n) < 0)
-			return -1;
-		r->left -= n;
-		log_stderr(r, text, n);
-	}
-	if (skip(r, r->left) < 0)
-		return -1;
-	r->left = 0;
-	return 0;
-}
-
-/*
- * Where the body starts in buf[0..len), or 0 while the blank line that
- * ends the CGI head has not come.  Lines end in CRLF or LF; `from` is
- * where the last look stopped, less the two bytes a split "\n\r\n" may
- * have left behind.
- */
-static size_t find_head_end(const unsigned char *b, size_t len, size_t from)
-{
-	size_t i;
-
-	if (len >= 1 && b[0] == '\n')
-		return 1;
-	if (len >= 2 && b[0] == '\r' && b[1] == '\n')
-		return 2;
-	for (i = from; i < len; i++) {
-		if (b[i] != '\n')
-			continue;
-		if (i + 1 < len && b[i + 1] == '\n')
-			return i + 2;
-		if (i + 2 < len && b[i + 1] == '\r' && b[i + 2] == '\n')
-			return i + 3;
-	}
-	return 0;
-}
-
-/* More of the current STDOUT record into the head; 1 when the head is complete. */
-static int read_head_bytes(struct relay *r)
-{
-	size_t room = DEV_HTTP_MAX_HEAD - r->len;
-	size_t from = r->len > 2 ? r->len - 2 : 0;
-	ssize_t n;
-
-	if (room == 0)
-		return relay_fail(r, 502, "response head larger than %d bytes", DEV_HTTP_MAX_HEAD);
-	n = read_some(r, r->buf + r->len, r->left < room ? r->left : room);
-	if (n < 0)
-		return relay_fail(r, errno == ETIMEDOUT ? 504 : 502, "reading the response: %s",
-				  why(errno));
-	r->left -= (size_t)n;
-	r->len += (size_t)n;
-	r->pos = find_head_end(r->buf, r->len, from);
-	return r->pos > 0;
-}
-
-/*
- * Read STDOUT until the CGI head is complete, logging STDERR on the way.
- * The head and the body bytes that came with it stay in r->buf, the
- * body from r->pos.  Returns 0, or -1 with r->status set (502; 504 when
- * the workers were silent too long) and the reason logged.
- */
-static int read_head(struct relay *r)
-{
-	int proto_status = 0, rc;
-
-	r->len = 0;
-	for (;;) {
-		if (r->left == 0 && next_record(r) < 0)
-			break;
-		if (r->type == FCGI_STDOUT && r->left == 0)
-			return relay_fail(r, 502, "the response ended before its head did");
-		if (r->type == FCGI_STDOUT) {
-			rc = read_head_bytes(r);
-			if (rc != 0)
-				return rc > 0 ? 0 : -1;
-			continue;
-		}
-		if (other_record(r, &proto_status) < 0)
-			break;
-		if (r->ended)
-			return relay_fail(r, 502, "the request ended without a response "
-					  "(protocol status %d)", proto_status);
-	}
-	if (r->send_errno != 0)
-		return relay_fail(r, 502, "sending the request: %s; then reading the "
-				  "response: %s", strerror(r->send_errno), why(errno));
-	return relay_fail(r, errno == ETIMEDOUT ? 504 : 502, "reading the response: %s",
-			  why(errno));
-}
+/* ---- The response ----------------------------------------------------- */
 
 /*
  * libmicrohttpd asks for more of the body: first what came with the
  * head, then STDOUT content read straight into its buffer, until
- * END_REQUEST.  It never returns 0, which would make libmicrohttpd's
- * thread spin: it waits for the workers instead.  A broken stream ends
- * the response with an error (libmicrohttpd then cuts the connection, so
- * that the client cannot take a truncated body for a whole one).
+ * END_REQUEST (dev_relay_read_body).  It never returns 0, which would
+ * make libmicrohttpd's thread spin: it waits for the workers instead.  A
+ * broken stream ends the response with an error (libmicrohttpd then cuts
+ * the connection, so that the client cannot take a truncated body for a
+ * whole one).
  */
 static ssize_t read_body(void *cls, uint64_t offset, char *out, size_t max)
 {
 	struct relay *r = cls;
-	int proto_status;
 	ssize_t n;
 
 	(void)offset;
-	if (r->pos < r->len) {
-		n = (ssize_t)(r->len - r->pos < max ? r->len - r->pos : max);
-		memcpy(out, r->buf + r->pos, (size_t)n);
-		r->pos += (size_t)n;
+	n = dev_relay_read_body(&r->fc, out, max);
+	if (n > 0)
 		return n;
-	}
-	while (!r->ended) {
-		if (r->left == 0 && next_record(r) < 0)
-			break;
-		if (r->type == FCGI_STDOUT && r->left > 0) {
-			n = read_some(r, out, r->left < max ? r->left : max);
-			if (n < 0)
-				break;
-			r->left -= (size_t)n;
-			return n;
-		}
-		if (other_record(r, &proto_status) < 0)
-			break;
-	}
-	if (r->ended)
-		return MHD_CONTENT_READER_END_OF_STREAM;
-	log_msg(LOG_WARNING, "%s %.200s: the response broke off: %s", r->method, r->uri,
-		why(errno));
-	return MHD_CONTENT_READER_END_WITH_ERROR;
-}
-
-/* ---- The response head ------------------------------------------------ */
-
-/* "404 Not Found" or "404": the code, 200 to 599, or -1. */
-static int parse_status(const char *v)
-{
-	int code;
-
-	if (!isdigit((unsigned char)v[0]) || !isdigit((unsigned char)v[1]) ||
-	    !isdigit((unsigned char)v[2]) || (v[3] != '\0' && v[3] != ' '))
-		return -1;
-	code = (v[0] - '0') * 100 + (v[1] - '0') * 10 + (v[2] - '0');
-	return code >= 200 && code <= 599 ? code : -1;
-}
-
-/* A Content-Length in plain digits without overflow; -1 if not. */
-static int parse_length(const char *v, uint64_t *out)
-{
-	uint64_t n = 0;
-
-	if (*v == '\0')
-		return -1;
-	for (; *v != '\0'; v++) {
-		if (*v < '0' || *v > '9' || n > (UINT64_MAX - 9) / 10)
-			return -1;
-		n = n * 10 + (uint64_t)(*v - '0');
-	}
-	*out = n;
-	return 0;
-}
-
-/*
- * Split one head line "Name: value" in place, NUL-terminating both (the
- * line's end is at line[len]).  The name must be a token without spaces
- * and the value free of NUL and CR.  Returns 0, or -1.
- */
-static int split_line(char *line, size_t len, char **name, char **value)
-{
-	char *colon = memchr(line, ':', len), *v, *end = line + len;
-	size_t i;
-
-	if (colon == NULL || colon == line)
-		return -1;
-	for (i = 0; line + i < colon; i++)
-		if (!isgraph((unsigned char)line[i]))
-			return -1;
-	for (v = colon + 1; v < end && (*v == ' ' || *v == '\t'); v++)
-		;
-	while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
-		end--;
-	if (memchr(v, '\0', (size_t)(end - v)) != NULL || memchr(v, '\r', (size_t)(end - v)) != NULL)
-		return -1;
-	*colon = '\0';
-	*end = '\0';
-	*name = line;
-	*value = v;
-	return 0;
-}
-
-/*
- * Take Status and Content-Length out of one header line, or keep the
- * header for the response by compacting it to "name\0value\0" at `*wr`
- * (never past the line itself, which lies ahead).  Connection,
- * Keep-Alive and Transfer-Encoding are dropped: libmicrohttpd frames the
- * response itself.  Returns 0, or -1 when the line is malformed.
- */
-static int take_header(struct head *h, char *name, char *value, char **wr, int *located)
-{
-	size_t nlen = strlen(name) + 1, vlen = strlen(value) + 1;
-	uint64_t size;
-
-	if (strcasecmp(name, "Status") == 0)
-		return (h->status = parse_status(value)) < 0 ? -1 : 0;
-	if (strcasecmp(name, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
-		if (parse_length(value, &size) < 0 ||
-		    (h->size != MHD_SIZE_UNKNOWN && h->size != size))
-			return -1;
-		h->size = size;
-		return 0;
-	}
-	if (strcasecmp(name, MHD_HTTP_HEADER_CONNECTION) == 0 ||
-	    strcasecmp(name, "Keep-Alive") == 0 ||
-	    strcasecmp(name, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
-		return 0;
-	*located |= strcasecmp(name, MHD_HTTP_HEADER_LOCATION) == 0;
-	memmove(*wr, name, nlen);
-	memmove(*wr + nlen, value, vlen);
-	*wr += nlen + vlen;
-	h->nheaders++;
-	return 0;
-}
-
-/*
- * Parse the CGI head in r->buf[0..r->pos): the status (200 without a
- * Status line, 302 with only a Location: RFC 3875, 6.2.3), the body's
- * size, and the headers, compacted at the start of r->buf.  Returns 0,
- * or -1 with r->status set and the reason logged.
- */
-static int parse_head(struct relay *r, struct head *h)
-{
-	char *rd = (char *)r->buf, *end = (char *)r->buf + r->pos, *wr = rd, *name, *value;
-	int located = 0;
-
-	h->status = 0;
-	h->size = MHD_SIZE_UNKNOWN;
-	h->nheaders = 0;
-	while (rd < end) {
-		char *nl = memchr(rd, '\n', (size_t)(end - rd));
-		size_t len = (size_t)(nl - rd);
-
-		if (nl == NULL)
-			break;
-		if (len > 0 && rd[len - 1] == '\r')
-			len--;
-		if (len == 0)
-			break;
-		if (split_line(rd, len, &name, &value) < 0)
-			return relay_fail(r, 502, "malformed response head line \"%.*s\"",
-					  (int)(len < 100 ? len : 100), rd);
-		if (take_header(h, name, value, &wr, &located) < 0)
-			return relay_fail(r, 502, "malformed response header \"%s: %.100s\"",
-					  name, value);
-		rd = nl + 1;
-	}
-	if (h->status == 0)
-		h->status = located ? 302 : 200;
-	return 0;
+	return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
 }
 
 /* The streamed response holds a reference to the relay until libmicrohttpd drops it. */
@@ -1029,10 +467,10 @@ static void response_freed(void *cls)
 }
 
 /* The workers' response, streamed by read_body; NULL when out of memory. */
-static struct MHD_Response *response_new(struct relay *r, const struct head *h)
+static struct MHD_Response *response_new(struct relay *r, const struct dev_relay_head *h)
 {
 	struct MHD_Response *resp;
-	const char *p = (const char *)r->buf;
+	const char *p = h->headers;
 	size_t i;
 
 	resp = MHD_create_response_from_callback(h->size, DEV_HTTP_BLOCK_SIZE, read_body, r,
@@ -1043,14 +481,14 @@ static struct MHD_Response *response_new(struct relay *r, const struct head *h)
 	/* libmicrohttpd 0.9.75 chunks a HEAD response of unknown length and
 	 * sends the last chunk, a body HEAD must not have; unchunked, it
 	 * sends the head alone and closes the connection. */
-	if (h->size == MHD_SIZE_UNKNOWN && strcmp(r->method, "HEAD") == 0)
+	if (h->size == MHD_SIZE_UNKNOWN && strcmp(r->fc.method, "HEAD") == 0)
 		MHD_set_response_options(resp, MHD_RF_HTTP_1_0_COMPATIBLE_STRICT, MHD_RO_END);
 	for (i = 0; i < h->nheaders; i++) {
 		const char *value = p + strlen(p) + 1;
 
 		if (MHD_add_response_header(resp, p, value) == MHD_NO)
 			log_msg(LOG_WARNING, "%s %.200s: response header \"%.100s\" refused by "
-				"libmicrohttpd", r->method, r->uri, p);
+				"libmicrohttpd", r->fc.method, r->fc.uri, p);
 		p = value + strlen(value) + 1;
 	}
 	return resp;
@@ -1081,21 +519,21 @@ static enum MHD_Result answer_error(struct MHD_Connection *c, int status)
 static enum MHD_Result relay_answer(struct relay *r, struct MHD_Connection *c)
 {
 	struct MHD_Response *resp;
-	struct head h;
+	struct dev_relay_head h;
 	enum MHD_Result rc;
 
-	if (r->status == 0)
-		send_record(r, FCGI_STDIN, NULL, 0);
-	if (r->status == 0 && read_head(r) == 0 && parse_head(r, &h) == 0) {
+	if (r->fc.status == 0)
+		dev_relay_end_stdin(&r->fc);
+	if (r->fc.status == 0 && dev_relay_read_head(&r->fc, &h) == 0) {
 		resp = response_new(r, &h);
 		if (resp != NULL) {
 			rc = MHD_queue_response(c, (unsigned int)h.status, resp);
 			MHD_destroy_response(resp);
 			return rc;
 		}
-		relay_fail(r, 502, "out of memory");
+		dev_relay_fail(&r->fc, 502, "out of memory");
 	}
-	return answer_error(c, r->status);
+	return answer_error(c, r->fc.status);
 }
 
 /* ---- libmicrohttpd's callbacks ---------------------------------------- */
@@ -1114,12 +552,8 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 		return NULL;
 	r->srv = cls;
 	r->refs = 1;
-	r->fd = -1;
-	r->method = "-";
-	r->uri = strdup(uri);
-	r->buf = malloc(DEV_HTTP_MAX_HEAD);
-	if (r->uri == NULL || r->buf == NULL) {
-		relay_release(r);
+	if (dev_relay_init(&r->fc, &r->srv->workers, uri) < 0) {
+		free(r);
 		return NULL;
 	}
 	return r;
@@ -1142,13 +576,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return MHD_NO;
 	if (!r->began) {
 		r->began = 1;
-		r->method = method;
+		r->fc.method = method;
 		relay_begin(r, c, version);
 		return MHD_YES;
 	}
 	if (*upload_len > 0) {
-		if (r->status == 0)
-			send_stdin(r, upload, *upload_len);
+		if (r->fc.status == 0)
+			dev_relay_stdin(&r->fc, upload, *upload_len);
 		*upload_len = 0;
 		return MHD_YES;
 	}
@@ -1170,9 +604,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **ctx,
 	if (r == NULL)
 		return;
 	*ctx = NULL;
-	if (r->fd >= 0)
-		close(r->fd);
-	r->fd = -1;
+	dev_relay_close(&r->fc);
 	relay_release(r);
 }
 
@@ -1271,7 +703,7 @@ static void listener_main(int fd, int report, const char *http_addr, const char 
 	log_set_ident(ident);
 	if (config_value_host_port(http_addr, srv.name, sizeof(srv.name), port))
 		snprintf(srv.name, sizeof(srv.name), "localhost");
-	if (resolve_workers(&srv, fcgi_addr, err, sizeof(err)) == 0 &&
+	if (dev_relay_resolve(&srv.workers, fcgi_addr, err, sizeof(err)) == 0 &&
 	    server_start(&srv, fd) == NULL)
 		snprintf(err, sizeof(err), "libmicrohttpd did not start (its reason is in the log)");
 	dprintf(report, "%s\n", err);

@@ -1,6 +1,6 @@
 /*
  * fcgi.h - FastCGI 1.0 wire facts, shared by the responder (fcgi.c) and
- * the development listener's client (dev_http.c), so that the protocol's
+ * the development listener's client (dev_relay.c), so that the protocol's
  * numbers and its record header are written down once.  Section numbers
  * refer to the FastCGI 1.0 specification.
  */
