@@ -473,6 +473,9 @@ static void drain(void)
 	}
 	while (conn_count() > 0 && io_now_ms() < deadline)
 		run_once(deadline);
+	/* A request that arrived as time ran out is served, not cut off. */
+	if (conn_count() > 0)
+		run_once(0);
 }
 
 static void loop(void)
