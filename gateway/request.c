@@ -116,6 +116,13 @@ int request_add_param(struct sl_request *r, const char *name, size_t name_len,
 		r->early_status = 431;
 		return -1;
 	}
+	/* Parameters are C strings to modules: a NUL inside one would make
+	 * two readers see two different names or values. */
+	if (memchr(name, '\0', name_len) || memchr(value, '\0', value_len)) {
+		log_msg(LOG_WARNING, "request %s: a parameter holds a NUL byte; answering 400", r->id);
+		r->early_status = 400;
+		return -1;
+	}
 	p = &r->params[r->nparams];
 	/* One allocation for both strings: parameters are most of a
 	 * request's parsing cost. */
@@ -285,26 +292,29 @@ static void take(const char **slot, const struct param *p)
 		*slot = p->value;
 }
 
+/* Does parameter `p` have the name `lit` (a literal)? Lengths first: it is cheap. */
+#define IS(p, lit) ((p)->name_len == sizeof(lit) - 1 && memcmp((p)->name, lit, sizeof(lit) - 1) == 0)
+
 static void gather(const struct sl_request *r, struct known *k)
 {
 	memset(k, 0, sizeof(*k));
 	for (size_t i = 0; i < r->nparams; i++) {
 		const struct param *p = &r->params[i];
 
-		if (strcmp(p->name, "CONTENT_LENGTH") == 0) {
+		if (IS(p, "CONTENT_LENGTH")) {
 			take(&k->length, p);
 			k->nlength++;
-		} else if (strcmp(p->name, "REQUEST_METHOD") == 0) {
+		} else if (IS(p, "REQUEST_METHOD")) {
 			take(&k->method, p);
-		} else if (strcmp(p->name, "DOCUMENT_URI") == 0) {
+		} else if (IS(p, "DOCUMENT_URI")) {
 			take(&k->document_uri, p);
-		} else if (strcmp(p->name, "SCRIPT_NAME") == 0) {
+		} else if (IS(p, "SCRIPT_NAME")) {
 			take(&k->script_name, p);
-		} else if (strcmp(p->name, "PATH_INFO") == 0) {
+		} else if (IS(p, "PATH_INFO")) {
 			take(&k->path_info, p);
-		} else if (strcmp(p->name, "REQUEST_URI") == 0) {
+		} else if (IS(p, "REQUEST_URI")) {
 			take(&k->request_uri, p);
-		} else if (strcmp(p->name, "QUERY_STRING") == 0) {
+		} else if (IS(p, "QUERY_STRING")) {
 			take(&k->query, p);
 		}
 	}

@@ -78,8 +78,9 @@ void request_begin(struct sl_request *r, struct conn *c);
 /*
  * Add one request parameter, copied into the arena with a terminating
  * NUL (codecs decode their wire format and call this per pair).  Returns
- * 0, or -1 with early_status set to 431 past limits.max_params (logged
- * once) or 500 when the arena is exhausted.
+ * 0, or -1 (logged) with early_status set: 400 for a name or value
+ * holding a NUL byte, 431 past limits.max_params or when the request's
+ * memory is exhausted.
  */
 int request_add_param(struct sl_request *r, const char *name, size_t name_len,
 		      const char *value, size_t value_len);

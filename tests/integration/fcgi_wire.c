@@ -1995,3 +1995,41 @@ Test(fcgi_wire, random_records_never_crash_the_worker, .init = setup_small, .fin
 	}
 	assert_worker_serves(worker);
 }
+
+/*
+ * A NUL inside a parameter's name or value would let two readers see two
+ * different parameters ("CONTENT_LENGTH\0x" is CONTENT_LENGTH to strcmp):
+ * refused with 400, for names and values alike.
+ */
+static void nul_in_param(const char *name, size_t nlen, const char *value, size_t vlen)
+{
+	struct buf b = { 0 }, pb = { 0 };
+	struct resp rs;
+	pid_t worker = the_worker();
+
+	std_params(&pb, "GET", NULL);
+	put_len(&pb, nlen, 0);
+	put_len(&pb, vlen, 0);
+	buf_add(&pb, name, nlen);
+	buf_add(&pb, value, vlen);
+	put_begin(&b, 1, ROLE_RESPONDER, 0);
+	put_stream(&b, T_PARAMS, 1, pb.p, pb.len, 65535);
+	put_stream(&b, T_STDIN, 1, NULL, 0, 65535);
+	send_hostile(&b, 1, &rs);
+	cr_assert_eq(rs.end, R_END, "%s", describe(&rs));
+	assert_refused(&rs, 1, 400);
+	assert_survived(worker, "a parameter holds a NUL byte");
+	resp_free(&rs);
+	buf_free(&b);
+	buf_free(&pb);
+}
+
+Test(fcgi_wire, nul_in_a_parameter_name, .init = setup_small, .fini = teardown, .timeout = 10)
+{
+	nul_in_param("CONTENT_LENGTH\0x", 16, "5", 1);
+}
+
+Test(fcgi_wire, nul_in_a_parameter_value, .init = setup_small, .fini = teardown, .timeout = 10)
+{
+	nul_in_param("HTTP_X_THING", 12, "a\0b", 3);
+}
