@@ -214,6 +214,16 @@ static const struct proto *proto_for(enum listen_protocol p)
 	return p == LISTEN_UWSGI ? &proto_uwsgi : &proto_fcgi;
 }
 
+/* A listener failed: let go of the `n` opened before it; returns -1. */
+static int give_back(struct listener *ls, int n)
+{
+	listen_cleanup(ls, n);
+	for (int i = 0; i < n; i++)
+		if (!ls[i].from_systemd)
+			close(ls[i].fd);
+	return -1;
+}
+
 int listen_open_all(const struct sl_config *cfg, struct listener *out, char *err,
 		    size_t errlen)
 {
@@ -247,11 +257,11 @@ int listen_open_all(const struct sl_config *cfg, struct listener *out, char *err
 			snprintf(err, errlen, "listen %s: systemd passed %d socket(s), none bound "
 				 "to this address (check the socket unit's ListenStream=)",
 				 lc->address, npassed);
-			return -1;
+			return give_back(out, i);
 		}
 		l->fd = open_one(lc, err, errlen);
 		if (l->fd < 0)
-			return -1;
+			return give_back(out, i);
 		l->owns_path = unix_path(lc->address) != NULL;
 	}
 	return cfg->nlisten;

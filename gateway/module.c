@@ -4,6 +4,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <link.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -64,13 +65,21 @@ static void *unchanged_in(const struct modset *prev, const struct stat *st)
 	return NULL;
 }
 
-/* Close what a failed load opened itself; shared handles stay. */
+/* Close what a failed load opened itself, private copy included; shared handles stay. */
 static void unload_own(struct modset *ms)
 {
 	while (ms->n > 0) {
+		struct link_map *lm = NULL;
+		int fd = -1;
+
 		ms->n--;
-		if (!ms->shared[ms->n])
-			dlclose(ms->handles[ms->n]);
+		if (ms->shared[ms->n])
+			continue;
+		if (dlinfo(ms->handles[ms->n], RTLD_DI_LINKMAP, &lm) == 0 && lm)
+			sscanf(lm->l_name, "/proc/self/fd/%d", &fd);
+		dlclose(ms->handles[ms->n]);
+		if (fd >= 0)
+			close(fd);
 	}
 }
 
@@ -143,8 +152,8 @@ static int load_one(const struct module_config *mc, const struct modset *prev,
 	if (!h) {
 		h = open_copy(mc->path, why, whylen);
 		if (h && prev)
-			log_msg(LOG_NOTICE, "module %s changed on disk: loading the new file",
-				mc->path);
+			log_msg(LOG_NOTICE, "module %s is new or changed on disk: loading it "
+				"anew", mc->path);
 	}
 	if (!h)
 		return -1;

@@ -92,7 +92,14 @@ static void read_symbols(struct object *o, const unsigned char *map, size_t size
 		if (ELF64_ST_TYPE(s[i].st_info) != STT_FUNC || s[i].st_value == 0 ||
 		    s[i].st_name >= pool_len)
 			continue;
-		o->syms[o->nsyms++] = (struct sym){ bias + s[i].st_value, s[i].st_size,
+		size_t sz = s[i].st_size;
+
+		/* A symbol without a size (_init, _fini) covers the rest of its
+		 * section at most, not the data that follows. */
+		if (sz == 0 && s[i].st_shndx < eh->e_shnum &&
+		    sh[s[i].st_shndx].sh_addr + sh[s[i].st_shndx].sh_size > s[i].st_value)
+			sz = sh[s[i].st_shndx].sh_addr + sh[s[i].st_shndx].sh_size - s[i].st_value;
+		o->syms[o->nsyms++] = (struct sym){ bias + s[i].st_value, sz,
 						    o->pool + s[i].st_name };
 	}
 	qsort(o->syms, o->nsyms, sizeof(*o->syms), by_addr);

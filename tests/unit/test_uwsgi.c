@@ -304,8 +304,9 @@ static void assert_param(size_t i, const void *name, size_t nlen, const void *va
 
 Test(uwsgi, decodes_every_variable_exactly)
 {
-	static const unsigned char binary[] = { 0x00, 0x01, 0xff, '\r', '\n', 0x80, 0x00 };
-	static const unsigned char bin_name[] = { 'X', 0x00, 0xfe };
+	/* Any byte but NUL (a NUL is refused: see the nul_in_a_variable tests). */
+	static const unsigned char binary[] = { 0x01, 0x01, 0xff, '\r', '\n', 0x80, 0x7f };
+	static const unsigned char bin_name[] = { 'X', 0x01, 0xfe };
 	struct packet p;
 	char long_value[700];
 	size_t i;
@@ -335,6 +336,35 @@ Test(uwsgi, decodes_every_variable_exactly)
 	assert_param(6, "PATH_INFO", 9, "/a b/%2F", 8);
 	/* The whole packet was consumed, nothing more. */
 	cr_assert_eq(c->end - c->start, 0);
+}
+
+/*
+ * A NUL inside a name or value would make the wire name and the C string
+ * a module reads differ ("CONTENT_LENGTH\0x" is CONTENT_LENGTH to
+ * strcmp): refused with 400.
+ */
+Test(uwsgi, nul_in_a_variable_name_is_400)
+{
+	struct packet p;
+
+	pk_begin(&p);
+	pk_str(&p, "REQUEST_METHOD", "GET");
+	pk_var(&p, "CONTENT_LENGTH\0x", 16, "5", 1);
+	pk_end(&p, 0, 0);
+	cr_assert_eq(send_and_parse(p.b, p.len), PROTO_REQUEST);
+	cr_assert_eq(req.early_status, 400);
+}
+
+Test(uwsgi, nul_in_a_variable_value_is_400)
+{
+	struct packet p;
+
+	pk_begin(&p);
+	pk_str(&p, "REQUEST_METHOD", "GET");
+	pk_var(&p, "HTTP_X", 6, "a\0b", 3);
+	pk_end(&p, 0, 0);
+	cr_assert_eq(send_and_parse(p.b, p.len), PROTO_REQUEST);
+	cr_assert_eq(req.early_status, 400);
 }
 
 Test(uwsgi, largest_block_decodes)
