@@ -595,7 +595,8 @@ static int parse_listener(struct loader *ld, const config_setting_t *s, const ch
 /*
  * `listen` is one listener (a string or a group) or a list of them, each
  * with its own protocol: listen = ( "/run/a.sock", { address = "/run/b.sock";
- * protocol = "uwsgi"; } );
+ * protocol = "uwsgi"; } ).  It may be left out here: a sluice started by
+ * mod_fcgid is handed its socket, and main.c asks for `listen` otherwise.
  */
 static int parse_listen(struct loader *ld, const config_setting_t *root)
 {
@@ -604,8 +605,7 @@ static int parse_listen(struct loader *ld, const config_setting_t *root)
 	int n;
 
 	if (!s)
-		return fail(ld, NULL, "listen is missing: say where to accept "
-			    "connections, e.g. listen = \"/run/sluice/sluice.sock\";");
+		return 0;
 	if (!config_setting_is_list(s))
 		return parse_listener(ld, s, "listen");
 	n = config_setting_length(s);

@@ -42,7 +42,7 @@ struct sl_config {
 	enum log_level log_level;
 
 	struct listen_config listen[MAX_LISTEN];	/* in config order */
-	int nlisten;
+	int nlisten;					/* 0 when the file has no listen */
 
 	struct {
 		enum pm_mode mode;

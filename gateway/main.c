@@ -122,7 +122,7 @@ int main(int argc, char **argv)
 	static struct generation *gen;
 	static struct listener listeners[MAX_LISTEN];
 	char err[1024];
-	int test = 0, opt, nls;
+	int test = 0, fcgid, opt, nls;
 
 	while ((opt = getopt_long(argc, argv, "c:tvh", opts, NULL)) != -1) {
 		switch (opt) {
@@ -158,11 +158,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sluice: error_log %s: cannot open: %m\n", gen->cfg.error_log);
 		return 1;
 	}
+	fcgid = !dev && !test && started_by_fcgid();
+	if (gen->cfg.nlisten == 0 && !fcgid) {
+		fprintf(stderr, "sluice: %s: listen is missing: say where to accept connections, "
+			"e.g. listen = \"/run/sluice/sluice.sock\"; (only under mod_fcgid, which "
+			"hands sluice its socket, may it be left out)\n", file);
+		return 1;
+	}
 	if (test) {
 		printf("sluice: configuration file %s test is successful\n", file);
 		return 0;
 	}
-	if (!dev && started_by_fcgid())
+	if (fcgid)
 		return serve_fcgid(gen);
 	nls = listen_open_all(&gen->cfg, listeners, err, sizeof(err));
 	if (nls < 0)

@@ -11,6 +11,6 @@
 #
 # The config is an ordinary sluice config, read as Apache's user: its
 # modules and folder must be readable, and its error_log writable, by
-# that user (www-data on Debian).  `listen` is still required but not
-# used; the pm and user/group settings do not apply either.
+# that user (www-data on Debian).  `listen` may be left out (it is not
+# used here), and the pm and user/group settings do not apply either.
 exec /usr/local/sbin/sluice -c /etc/sluice/sluice.conf

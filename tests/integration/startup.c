@@ -4,6 +4,7 @@
  * anything listens, each with one line naming the file and the problem.
  */
 #include <ctype.h>
+#include <limits.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -235,6 +236,27 @@ Test(startup, test_typo_names_file_and_line, .init = make_dir, .fini = remove_di
 	snprintf(where, sizeof(where), "%s:4:", conf);
 	cr_assert_not_null(strstr(r.err, where), "no \"%s\" in stderr:\n%s", where, r.err);
 	cr_assert_not_null(strstr(r.err, "max_chidren"), "stderr:\n%s", r.err);
+}
+
+/* Without mod_fcgid handing it a socket, a config without listen is refused. */
+Test(startup, no_listen_is_refused, .init = make_dir, .fini = remove_dir)
+{
+	char conf[256], path[PATH_MAX], text[PATH_MAX + 64];
+	const char *args[] = { "-t", "-c", conf, NULL };
+	struct run r;
+	FILE *f;
+
+	build_path(path, "apps/hello.so");
+	snprintf(conf, sizeof(conf), "%s/nolisten.conf", dir);
+	snprintf(text, sizeof(text), "modules = ( { path = \"%s\"; } );\n", path);
+	f = fopen(conf, "w");
+	cr_assert_not_null(f);
+	fputs(text, f);
+	fclose(f);
+	run_sluice(args, &r);
+	cr_assert_eq(exit_code(&r), 1, "stderr:\n%s", r.err);
+	cr_assert_not_null(strstr(r.err, "listen is missing"), "stderr:\n%s", r.err);
+	cr_assert_not_null(strstr(r.err, conf), "the line does not name the file:\n%s", r.err);
 }
 
 /* ---- Broken modules ---------------------------------------------------- */
