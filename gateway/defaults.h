@@ -156,6 +156,12 @@
  */
 #define LINGER_MS			5000
 
+/*
+ * After accept fails for want of descriptors or memory, a worker stops
+ * accepting this long instead of spinning on the still-readable socket.
+ */
+#define ACCEPT_PAUSE_MS			100
+
 #define MAX_MODULES			64
 
 /* Listening sockets one sluice serves (one per protocol is the usual case). */

@@ -51,6 +51,8 @@ static struct {
 	struct score *score;
 	int epfd;
 	int accepting;
+	long long accept_resume_ms;	/* accepts paused after a failure until then; 0: not */
+	long long accept_logged_ms;
 	int draining;			/* stopping: serve what is pending, then leave */
 	unsigned long long retire_at;	/* request count that asks for recycling; 0: never */
 	struct sl_request req;
@@ -170,7 +172,7 @@ static void set_accepting(int on)
 static void close_conn(struct conn *c)
 {
 	conn_put(c);
-	if (conn_count() < w.cfg->limits.max_conns)
+	if (conn_count() < w.cfg->limits.max_conns && !w.accept_resume_ms)
 		set_accepting(1);
 }
 
@@ -346,16 +348,35 @@ static void on_readable(struct conn *c)
 	close_conn(c);
 }
 
+/*
+ * accept failed for want of a resource (EMFILE, ENFILE, ENOBUFS, ENOMEM):
+ * the connection is still in the backlog and the listening socket still
+ * readable, so retrying at once would spin.  Stop accepting for a moment
+ * (the connection waits in the backlog, or another worker takes it) and
+ * log it at most once a second.
+ */
+static void accept_failed(void)
+{
+	long long now = io_now_ms();
+
+	if (now - w.accept_logged_ms >= 1000) {
+		log_msg(LOG_ERROR, "accept: %s; pausing accepts for %d ms", strerror(errno),
+			ACCEPT_PAUSE_MS);
+		w.accept_logged_ms = now;
+	}
+	set_accepting(0);
+	w.accept_resume_ms = now + ACCEPT_PAUSE_MS;
+}
+
 static void accept_one(const struct listener *l)
 {
 	struct conn *c;
 	int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 	if (fd < 0) {
-		/* EAGAIN: another worker took it.  EMFILE and friends: logged,
-		 * and the connection waits in the backlog for a free slot. */
+		/* EAGAIN: another worker took it. */
 		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-			log_msg(LOG_ERROR, "accept: %s", strerror(errno));
+			accept_failed();
 		return;
 	}
 	c = conn_get(fd, l->proto, w.cfg);
@@ -374,6 +395,8 @@ static int next_timeout(long long deadline)
 {
 	long long next = deadline, now = io_now_ms();
 
+	if (w.accept_resume_ms && (next < 0 || w.accept_resume_ms < next))
+		next = w.accept_resume_ms;
 	for (int t = TIMER_IDLE; t <= TIMER_READ; t++) {
 		struct conn *c = conn_timer_first(t);
 
@@ -417,6 +440,11 @@ static void run_once(long long deadline)
 			accept_one(ev[i].data.ptr);
 	}
 	expire_timers();
+	if (w.accept_resume_ms && io_now_ms() >= w.accept_resume_ms) {
+		w.accept_resume_ms = 0;
+		if (conn_count() < w.cfg->limits.max_conns)
+			set_accepting(1);
+	}
 	if (child_exited)
 		reap_children();
 }
