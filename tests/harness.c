@@ -1,6 +1,7 @@
 /*
  * harness.c - starting the real sluice and nginx for integration suites,
- * and a small libcurl client.
+ * a small libcurl client, and what every suite needs around them: time,
+ * files, the processes and sockets /proc shows.
  *
  * Each process gets a private folder made by mkdtemp under /tmp and runs
  * in its own process group, so that stopping it also reaps whatever it
@@ -9,6 +10,8 @@
  * that crashes before its fini leaves no sluice or nginx behind: both
  * stop their own workers on SIGTERM.
  */
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -19,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -43,11 +47,27 @@
 #define HTTP_TIMEOUT_S		10L
 #define SLUICE_MAX_ARGS		16	/* extra arguments harness_sluice_start_args passes */
 
-/* ---- Small helpers ---------------------------------------------------- */
+/* ---- Time and files --------------------------------------------------- */
 
-static void sleep_ms(int ms)
+long harness_now_ms(void)
 {
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+long long harness_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
+
+void harness_sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 
 	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
 		;
@@ -63,8 +83,7 @@ static int write_file(const char *path, const char *text)
 	return fclose(f) == 0 ? 0 : -1;
 }
 
-/* The whole of `path`, malloc'ed and NUL-terminated; "" when unreadable. */
-static char *read_file(const char *path)
+char *harness_read_file(const char *path)
 {
 	FILE *f = fopen(path, "r");
 	char *buf = NULL;
@@ -96,7 +115,7 @@ static char *read_file(const char *path)
 
 static void dump_file(const char *what, const char *path)
 {
-	char *text = read_file(path);
+	char *text = harness_read_file(path);
 
 	fprintf(stderr, "---- %s (%s) ----\n%s---- end ----\n", what, path, text);
 	free(text);
@@ -177,44 +196,84 @@ static int alive(pid_t pid)
 }
 
 /*
+ * Wait up to `ms` for our child `pid` to exit, reaping it: 1 with its
+ * wait status in *status, 0 when it still runs, -1 when it is not (or
+ * no longer) a child of ours to wait for.
+ */
+static int reap(pid_t pid, int ms, int *status)
+{
+	int waited = 0;
+	pid_t rc;
+
+	for (;;) {
+		rc = waitpid(pid, status, WNOHANG);
+		if (rc == pid)
+			return 1;
+		if (rc < 0 && errno != EINTR)
+			return -1;
+		if (waited >= ms)
+			return 0;
+		harness_sleep_ms(POLL_MS);
+		waited += POLL_MS;
+	}
+}
+
+int harness_wait_exit(pid_t pid, int ms)
+{
+	int status;
+
+	return reap(pid, ms, &status) == 1 ? status : -1;
+}
+
+/*
  * Stop a process group led by `pid`: `sig` to the leader, up to
  * STOP_TIMEOUT_MS for it to exit, then SIGKILL.  Whatever is left of the
  * group afterwards (a worker that outlived its master) is killed too.
+ * A child that leads no group of its own (one a test forked itself) is
+ * stopped the same way: the SIGKILL goes to `pid` as well as to the
+ * group, which then does not exist.  Returns the leader's wait status,
+ * or -1 when it had to be killed.
  */
-static void stop_group(pid_t pid, int sig)
+static int stop_group(pid_t pid, int sig)
 {
-	int waited = 0;
+	int status, exited;
 
 	if (pid <= 0)
-		return;
+		return -1;
 	kill(pid, sig);
-	while (alive(pid) && waited < STOP_TIMEOUT_MS) {
-		sleep_ms(POLL_MS);
-		waited += POLL_MS;
-	}
-	if (waited >= STOP_TIMEOUT_MS) {
+	exited = reap(pid, STOP_TIMEOUT_MS, &status);
+	if (exited == 0) {
 		kill(-pid, SIGKILL);
+		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 	}
 	kill(-pid, SIGKILL);
+	return exited == 1 ? status : -1;
 }
 
-static int connect_unix(const char *path)
+int harness_connect_unix(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
-	int rc;
+	int fd, err;
 
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
-	rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-	close(fd);
-	return rc;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1) {
+		err = errno;
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	return fd;
 }
 
-static int connect_port(int port)
+int harness_probe_port(int port)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	int fd;
@@ -243,19 +302,24 @@ static int wait_ready(pid_t pid, int (*ready)(const void *), const void *arg)
 			return 0;
 		if (!alive(pid))
 			return -1;
-		sleep_ms(POLL_MS);
+		harness_sleep_ms(POLL_MS);
 	}
 	return -1;
 }
 
 static int unix_ready(const void *path)
 {
-	return connect_unix(path);
+	int fd = harness_connect_unix(path);
+
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
 }
 
 static int port_ready(const void *port)
 {
-	return connect_port(*(const int *)port);
+	return harness_probe_port(*(const int *)port);
 }
 
 /* ---- sluice ----------------------------------------------------------- */
@@ -366,7 +430,7 @@ void harness_sluice_stop(struct sluice_proc *sp)
 
 char *harness_sluice_log(const struct sluice_proc *sp)
 {
-	return read_file(sp->log);
+	return harness_read_file(sp->log);
 }
 
 int harness_log_wait(const struct sluice_proc *sp, const char *needle, int ms)
@@ -376,14 +440,14 @@ int harness_log_wait(const struct sluice_proc *sp, const char *needle, int ms)
 	char *text;
 
 	for (;;) {
-		text = read_file(sp->log);
+		text = harness_read_file(sp->log);
 		found = strstr(text, needle) != NULL;
 		free(text);
 		if (found)
 			return 0;
 		if (waited >= ms)
 			return -1;
-		sleep_ms(POLL_MS);
+		harness_sleep_ms(POLL_MS);
 		waited += POLL_MS;
 	}
 }
@@ -734,7 +798,7 @@ int harness_apache_signal(struct apache_proc *ap, int sig, int ms)
 	while (alive(ap->pid)) {
 		if (waited >= ms)
 			return -1;
-		sleep_ms(POLL_MS);
+		harness_sleep_ms(POLL_MS);
 		waited += POLL_MS;
 	}
 	ap->exited = 1;
@@ -746,7 +810,7 @@ char *harness_apache_log(const struct apache_proc *ap)
 	char path[256];
 
 	snprintf(path, sizeof(path), "%s/error.log", ap->dir);
-	return read_file(path);
+	return harness_read_file(path);
 }
 
 void harness_apache_stop(struct apache_proc *ap)
@@ -773,14 +837,140 @@ void harness_remove_dir(const char *dir)
 	remove_tree(dir);
 }
 
-void harness_stop_pid(pid_t pid, int sig)
+int harness_stop_pid(pid_t pid, int sig)
 {
-	stop_group(pid, sig);
+	return stop_group(pid, sig);
 }
 
 int harness_wait_socket(pid_t pid, const char *path)
 {
 	return wait_ready(pid, unix_ready, path);
+}
+
+int harness_wait_port(pid_t pid, int port)
+{
+	return wait_ready(pid, port_ready, &port);
+}
+
+int harness_sockets_on(const char *path)
+{
+	FILE *f = fopen("/proc/net/unix", "r");
+	char line[1024];
+	size_t plen = strlen(path), len;
+	int n = 0;
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		len = strcspn(line, "\n");
+		if (len > plen && line[len - plen - 1] == ' ' &&
+		    strncmp(line + len - plen, path, plen) == 0)
+			n++;
+	}
+	fclose(f);
+	return n;
+}
+
+/* ---- Processes, from /proc -------------------------------------------- */
+
+char harness_proc_state(pid_t pid, pid_t *ppid)
+{
+	char path[64], line[512], state = 0;
+	const char *rp;
+	int parent = 0;
+	size_t k;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	k = fread(line, 1, sizeof(line) - 1, f);
+	fclose(f);
+	line[k] = '\0';
+	rp = strrchr(line, ')');	/* the command may hold spaces and parens */
+	if (rp == NULL || sscanf(rp + 1, " %c %d", &state, &parent) != 2)
+		return 0;
+	if (ppid != NULL)
+		*ppid = (pid_t)parent;
+	return state;
+}
+
+int harness_proc_gone(pid_t pid)
+{
+	char st = harness_proc_state(pid, NULL);
+
+	return st == 0 || st == 'Z' || st == 'X';
+}
+
+int harness_wait_gone(pid_t pid, long ms)
+{
+	long deadline = harness_now_ms() + ms;
+
+	while (!harness_proc_gone(pid) && harness_now_ms() < deadline)
+		harness_sleep_ms(10);
+	return harness_proc_gone(pid);
+}
+
+static void sort_pids(pid_t *set, int n)
+{
+	for (int i = 1; i < n; i++)
+		for (int k = i; k > 0 && set[k - 1] > set[k]; k--) {
+			pid_t t = set[k];
+
+			set[k] = set[k - 1];
+			set[k - 1] = t;
+		}
+}
+
+int harness_children(pid_t parent, pid_t *out, int max, int zombies)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int n = 0;
+
+	if (d == NULL)
+		return 0;
+	while (n < max && (e = readdir(d)) != NULL) {
+		pid_t pid, ppid = 0;
+		char st;
+
+		if (!isdigit((unsigned char)e->d_name[0]))
+			continue;
+		pid = (pid_t)atoi(e->d_name);
+		st = harness_proc_state(pid, &ppid);
+		if (st == 0 || ppid != parent || (!zombies && (st == 'Z' || st == 'X')))
+			continue;
+		out[n++] = pid;
+	}
+	closedir(d);
+	sort_pids(out, n);
+	return n;
+}
+
+int harness_has_pid(const pid_t *set, int n, pid_t pid)
+{
+	for (int i = 0; i < n; i++)
+		if (set[i] == pid)
+			return 1;
+	return 0;
+}
+
+long harness_rss_kb(pid_t pid)
+{
+	char path[64], line[256];
+	FILE *f;
+	long kb = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
 }
 
 #define CGI_FCGI		"/usr/bin/cgi-fcgi"
@@ -913,6 +1103,22 @@ static char *growbuf_take(struct growbuf *b)
 }
 
 /*
+ * A handle for `url` with what every request here has: no proxy (the
+ * servers are all on loopback) and `timeout_s` for the whole transfer.
+ */
+static CURL *easy_for(const char *url, long timeout_s)
+{
+	CURL *c = curl_easy_init();
+
+	if (c != NULL) {
+		curl_easy_setopt(c, CURLOPT_URL, url);
+		curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+		curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s);
+	}
+	return c;
+}
+
+/*
  * Method and body: GET and HEAD without a body use curl's own requests;
  * anything else is sent as a custom method with the body (if any) as
  * POST data, which curl sends with a Content-Length.
@@ -937,7 +1143,7 @@ int http_request(const char *method, const char *url, const char *body,
 {
 	struct growbuf hbuf = { 0 }, bbuf = { 0 };
 	struct curl_slist *list = NULL;
-	CURL *c = curl_easy_init();
+	CURL *c = easy_for(url, HTTP_TIMEOUT_S);
 	CURLcode rc;
 
 	memset(out, 0, sizeof(*out));
@@ -947,9 +1153,6 @@ int http_request(const char *method, const char *url, const char *body,
 	list = curl_slist_append(list, "Expect:");
 	for (; headers != NULL && *headers != NULL; headers++)
 		list = curl_slist_append(list, *headers);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, HTTP_TIMEOUT_S);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, HTTP_TIMEOUT_S);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
@@ -976,4 +1179,119 @@ void http_reply_free(struct http_reply *r)
 	free(r->headers);
 	free(r->body);
 	memset(r, 0, sizeof(*r));
+}
+
+int harness_has_header_line(const char *headers, const char *line)
+{
+	const char *p = headers;
+
+	while (p != NULL && *p != '\0') {
+		if (strncasecmp(p, line, strlen(line)) == 0)
+			return 1;
+		p = strchr(p, '\n');
+		if (p != NULL)
+			p++;
+	}
+	return 0;
+}
+
+size_t harness_http_append(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	char **buf = arg;
+	size_t old = *buf != NULL ? strlen(*buf) : 0, n = size * nmemb;
+	char *grown = realloc(*buf, old + n + 1);
+
+	if (grown == NULL)
+		return 0;
+	*buf = grown;
+	memcpy(*buf + old, ptr, n);
+	(*buf)[old + n] = '\0';
+	return n;
+}
+
+/* What a chunked upload has sent of its pattern so far. */
+struct upload {
+	size_t sent, total;
+};
+
+/*
+ * curl's read callback: the next piece of the pattern, never more than
+ * 7000 bytes, so that the body arrives in uneven chunks.
+ */
+static size_t upload_read(char *buf, size_t size, size_t nmemb, void *arg)
+{
+	struct upload *u = arg;
+	size_t n = size * nmemb;
+
+	if (n > 7000)
+		n = 7000;
+	if (n > u->total - u->sent)
+		n = u->total - u->sent;
+	for (size_t i = 0; i < n; i++)
+		buf[i] = (char)('A' + (u->sent + i) % 26);
+	u->sent += n;
+	return n;
+}
+
+int harness_http_chunked_post(const char *url, size_t total, long *status, char **body)
+{
+	struct upload u = { 0, total };
+	struct curl_slist *hdrs = curl_slist_append(NULL, "Transfer-Encoding: chunked");
+	CURL *c = easy_for(url, HTTP_TIMEOUT_S);
+	CURLcode rc = CURLE_FAILED_INIT;
+
+	*status = 0;
+	*body = NULL;
+	/* An empty Expect stops curl from waiting for 100-continue. */
+	hdrs = curl_slist_append(hdrs, "Expect:");
+	if (c != NULL && hdrs != NULL) {
+		curl_easy_setopt(c, CURLOPT_POST, 1L);
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+		curl_easy_setopt(c, CURLOPT_READFUNCTION, upload_read);
+		curl_easy_setopt(c, CURLOPT_READDATA, &u);
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, harness_http_append);
+		curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
+		rc = curl_easy_perform(c);
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+	}
+	curl_easy_cleanup(c);
+	curl_slist_free_all(hdrs);
+	return rc == CURLE_OK ? 0 : -1;
+}
+
+/* curl's write callback for harness_http_download: check, count, sample. */
+static size_t download_bytes(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	struct harness_download *d = arg;
+	size_t n = size * nmemb;
+
+	for (size_t i = 0; i < n && d->bad_at < 0; i++) {
+		long long pos = d->received + (long long)i;
+
+		if (ptr[i] != (char)('a' + (pos % 65536) % 26))
+			d->bad_at = pos;
+	}
+	if (d->sample != NULL && d->every > 0 &&
+	    d->received / d->every != (d->received + (long long)n) / d->every)
+		d->sample(d->arg);
+	d->received += (long long)n;
+	return n;
+}
+
+int harness_http_download(const char *url, long timeout_s, struct harness_download *d)
+{
+	CURL *c = easy_for(url, timeout_s);
+	CURLcode rc;
+
+	d->received = 0;
+	d->bad_at = -1;
+	d->status = 0;
+	if (c == NULL)
+		return -1;
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, download_bytes);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, d);
+	rc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &d->status);
+	curl_easy_cleanup(c);
+	return rc == CURLE_OK ? 0 : -1;
 }

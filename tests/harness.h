@@ -1,11 +1,15 @@
 /*
- * harness.h - starting the real programs for integration suites.
+ * harness.h - starting the real programs for integration suites, and
+ * the helpers every suite shares: HTTP requests, time, files, and the
+ * processes and sockets /proc shows.
  *
  * Every process a test starts lives in a private folder under /tmp, on
  * private sockets and loopback ports, and is stopped (and its folder
  * removed) by the matching stop call, which tests register so that it
  * runs even when an assertion fails.  Binaries come from BUILD_DIR
- * (build/prod by default), set by the Makefile.
+ * (build/prod by default), set by the Makefile.  Nothing here asserts:
+ * functions return 0 / -1 (or a count) and the suites assert with their
+ * own messages.
  */
 #ifndef SLUICE_TEST_HARNESS_H
 #define SLUICE_TEST_HARNESS_H
@@ -144,6 +148,43 @@ int http_request(const char *method, const char *url, const char *body,
 		 size_t body_len, const char *const *headers, struct http_reply *out);
 void http_reply_free(struct http_reply *r);
 
+/* 1 if a raw header block has a line that starts with `line`, in any case. */
+int harness_has_header_line(const char *headers, const char *line);
+
+/*
+ * A libcurl write callback: appends to the malloc'ed, NUL-terminated
+ * string whose address is `arg` (a char **, NULL to start with).
+ */
+size_t harness_http_append(char *ptr, size_t size, size_t nmemb, void *arg);
+
+/*
+ * POST `total` bytes ('A' + offset % 26) to `url` as a chunked upload
+ * (Transfer-Encoding: chunked, no length), in pieces of at most 7000
+ * bytes, within 10 s.  *status gets the HTTP status and *body the
+ * response body (malloc'ed, NUL-terminated; NULL if none came).
+ * Returns 0 when a response was received, -1 on transport failure.
+ */
+int harness_http_chunked_post(const char *url, size_t total, long *status, char **body);
+
+/*
+ * A download that checks every byte against big.c's pattern, ('a' +
+ * (offset % 65536) % 26), without keeping the body, and calls `sample`
+ * (when not NULL) each time the count of bytes received passes another
+ * multiple of `every`: how a suite watches a process's memory while a
+ * large response streams.
+ */
+struct harness_download {
+	long long every;
+	void (*sample)(void *arg);
+	void *arg;
+	long long received;	/* out: bytes received */
+	long long bad_at;	/* out: first byte out of the pattern, -1 if none */
+	long status;		/* out: the HTTP status */
+};
+
+/* GET `url` into `d` within `timeout_s`: 0, or -1 on transport failure. */
+int harness_http_download(const char *url, long timeout_s, struct harness_download *d);
+
 /* A free loopback TCP port (bound to 127.0.0.1:0 and released). */
 int harness_free_port(void);
 
@@ -157,15 +198,44 @@ int harness_free_port(void);
 pid_t harness_spawn(char *const argv[], const char *out,
 		    void (*in_child)(void *), void *arg);
 
-/* `sig` to `pid`, up to 5 s for it to exit, then SIGKILL to its group. */
-void harness_stop_pid(pid_t pid, int sig);
+/*
+ * `sig` to `pid`, up to 5 s for it to exit, then SIGKILL to it and its
+ * group.  Returns its wait status, or -1 when it had to be killed (or
+ * was not our child to wait for).
+ */
+int harness_stop_pid(pid_t pid, int sig);
+
+/* Wait up to `ms` for our child `pid` to exit: its wait status, or -1. */
+int harness_wait_exit(pid_t pid, int ms);
 
 /* Wait up to 5 s, while `pid` runs, until unix socket `path` accepts: 0. */
 int harness_wait_socket(pid_t pid, const char *path);
 
+/* Wait up to 5 s, while `pid` runs, until loopback TCP `port` accepts: 0. */
+int harness_wait_port(pid_t pid, int port);
+
+/* 0 when something accepts on loopback TCP `port` now, -1 when not. */
+int harness_probe_port(int port);
+
+/*
+ * A blocking stream socket connected to unix socket `path`, or -1 with
+ * errno set (ENAMETOOLONG for a path that does not fit sun_path).
+ */
+int harness_connect_unix(const char *path);
+
+/*
+ * Open unix stream sockets that carry `path`, from /proc/net/unix: the
+ * listening one plus every accepted connection still open (an accepted
+ * socket shows its listener's address).  -1 when /proc cannot be read.
+ */
+int harness_sockets_on(const char *path);
+
 /* A private folder under /tmp (mkdtemp), and its removal with all in it. */
 int harness_make_dir(char *dir, size_t len);
 void harness_remove_dir(const char *dir);
+
+/* The whole of `path`, malloc'ed and NUL-terminated; "" when unreadable. */
+char *harness_read_file(const char *path);
 
 /*
  * GET `uri` ("/path?query") over FastCGI with fcgi2's `cgi-fcgi -bind
@@ -174,5 +244,43 @@ void harness_remove_dir(const char *dir);
  * message), malloc'ed.  0 when cgi-fcgi exited with status 0 within 10 s.
  */
 int harness_fcgi_get(const char *addr, const char *uri, char **out);
+
+/* ---- Time --------------------------------------------------------------- */
+
+/* CLOCK_MONOTONIC in milliseconds, and in microseconds (systemd's clock). */
+long harness_now_ms(void);
+long long harness_now_us(void);
+
+/* Sleep `ms` milliseconds, whatever signals arrive meanwhile. */
+void harness_sleep_ms(long ms);
+
+/* ---- Processes, from /proc ---------------------------------------------- */
+
+/*
+ * The state letter of `pid` ('R', 'S', 'Z', ...) and, when `ppid` is not
+ * NULL, its parent, from /proc/PID/stat; 0 when there is no such process.
+ */
+char harness_proc_state(pid_t pid, pid_t *ppid);
+
+/*
+ * 1 once `pid` no longer runs: no such process, or only its zombie left
+ * for a parent (or the system's reaper) to collect.
+ */
+int harness_proc_gone(pid_t pid);
+
+/* Wait up to `ms` for harness_proc_gone(pid): 1 if it went, 0 if not. */
+int harness_wait_gone(pid_t pid, long ms);
+
+/*
+ * The children of `parent` (zombies too when `zombies`), at most `max`
+ * of them, into `out` sorted by pid; how many.
+ */
+int harness_children(pid_t parent, pid_t *out, int max, int zombies);
+
+/* 1 if `pid` is one of the `n` pids of `set`. */
+int harness_has_pid(const pid_t *set, int n, pid_t pid);
+
+/* VmRSS of `pid` in kB, from /proc/PID/status; -1 when it is gone. */
+long harness_rss_kb(pid_t pid);
 
 #endif

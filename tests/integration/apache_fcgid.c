@@ -23,7 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 #include <dirent.h>
 #include <sys/stat.h>
@@ -204,21 +203,6 @@ static void request(const char *method, const char *path, const char *body,
 	free(log);
 }
 
-/* 1 if the raw header block has a line starting with `line` (any case). */
-static int has_header_line(const char *headers, const char *line)
-{
-	const char *p = headers;
-
-	while (p != NULL && *p != '\0') {
-		if (strncasecmp(p, line, strlen(line)) == 0)
-			return 1;
-		p = strchr(p, '\n');
-		if (p != NULL)
-			p++;
-	}
-	return 0;
-}
-
 #define assert_has(hay, needle) \
 	cr_assert_not_null(strstr((hay), (needle)), "no %s in:\n%.3000s", (needle), (hay))
 
@@ -247,7 +231,7 @@ Test(apache_fcgid, hello, .init = start, .fini = stop_all)
 	request("GET", "/hello", NULL, 0, NULL, &r);
 	cr_assert_eq(r.status, 200);
 	cr_assert_str_eq(r.body, "Hello from sluice!\n");
-	cr_assert(has_header_line(r.headers, "Content-Type: text/plain"),
+	cr_assert(harness_has_header_line(r.headers, "Content-Type: text/plain"),
 		  "headers:\n%s", r.headers);
 	http_reply_free(&r);
 	assert_no_log_errors();
@@ -260,7 +244,7 @@ Test(apache_fcgid, echo_reflects_the_request, .init = start, .fini = stop_all)
 
 	request("GET", "/echo/some/path?a=1&b=two", NULL, 0, hdrs, &r);
 	cr_assert_eq(r.status, 200);
-	cr_assert(has_header_line(r.headers, "Content-Type: application/json"),
+	cr_assert(harness_has_header_line(r.headers, "Content-Type: application/json"),
 		  "headers:\n%s", r.headers);
 	assert_has(r.body, "\"method\":\"GET\"");
 	assert_has(r.body, "\"path\":\"/echo/some/path\"");
@@ -336,7 +320,7 @@ Test(apache_fcgid, routes_capture_and_answer, .init = start, .fini = stop_all)
 	request("POST", "/demo/users", "dave", 4, NULL, &r);
 	cr_assert_eq(r.status, 201);
 	cr_assert_str_eq(r.body, "created user 4: dave\n");
-	cr_assert(has_header_line(r.headers, "Location: /demo/users/4"),
+	cr_assert(harness_has_header_line(r.headers, "Location: /demo/users/4"),
 		  "headers:\n%s", r.headers);
 	http_reply_free(&r);
 
@@ -365,7 +349,7 @@ Test(apache_fcgid, unknown_paths_are_404_and_405, .init = start, .fini = stop_al
 
 		request("PUT", "/demo/users/1", "x", 1, NULL, &r);
 		cr_assert_eq(r.status, 405, "PUT /demo/users/1, try %d: %ld", i + 1, r.status);
-		cr_assert(has_header_line(r.headers, "Allow: "), "headers:\n%s", r.headers);
+		cr_assert(harness_has_header_line(r.headers, "Allow: "), "headers:\n%s", r.headers);
 		http_reply_free(&r);
 
 		request("GET", "/demo/users/3", NULL, 0, NULL, &r);
@@ -517,25 +501,20 @@ Test(apache_fcgid, mod_fcgid_runs_single_sluice_processes, .init = start, .fini 
 static void stop_and_check(int sig, const char *how)
 {
 	struct served s;
-	pid_t left[64], ppid, pgid;
-	char comm[64], needle[64];
+	pid_t left[64];
+	char needle[64];
 	const char *line;
-	int i, waited, n;
+	int i, n;
 	char *log;
 
 	serve_stats(&s, 6);
 	cr_assert_geq(s.n, 1);
 	cr_assert_eq(harness_apache_signal(&ap, sig, STOP_WAIT_MS), 0,
 		     "Apache did not exit within %d ms of %s", STOP_WAIT_MS, how);
-	for (i = 0; i < s.n; i++) {
-		for (waited = 0; waited < STOP_WAIT_MS; waited += 50) {
-			if (proc_info(s.pid[i], &ppid, &pgid, comm, sizeof(comm)) == -1)
-				break;
-			usleep(50000);
-		}
-		cr_assert_lt(waited, STOP_WAIT_MS, "sluice pid %d still runs %d ms after "
-			     "Apache's %s", (int)s.pid[i], STOP_WAIT_MS, how);
-	}
+	for (i = 0; i < s.n; i++)
+		cr_assert(harness_wait_gone(s.pid[i], STOP_WAIT_MS),
+			  "sluice pid %d still runs %d ms after Apache's %s", (int)s.pid[i],
+			  STOP_WAIT_MS, how);
 	n = processes_named("sluice", ap.pid, left, 64);
 	cr_assert_eq(n, 0, "%d sluice processes left after Apache's %s (pid %d)", n, how,
 		     n > 0 ? (int)left[0] : 0);

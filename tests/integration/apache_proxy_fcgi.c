@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 #include <sys/stat.h>
 
@@ -201,21 +200,6 @@ static void request(const char *method, const char *path, const char *body,
 	free(log);
 }
 
-/* 1 if the raw header block has a line starting with `line` (any case). */
-static int has_header_line(const char *headers, const char *line)
-{
-	const char *p = headers;
-
-	while (p != NULL && *p != '\0') {
-		if (strncasecmp(p, line, strlen(line)) == 0)
-			return 1;
-		p = strchr(p, '\n');
-		if (p != NULL)
-			p++;
-	}
-	return 0;
-}
-
 #define assert_has(hay, needle) \
 	cr_assert_not_null(strstr((hay), (needle)), "no %s in:\n%.3000s", (needle), (hay))
 
@@ -238,30 +222,6 @@ static void assert_no_log_errors(void)
 	free(log);
 }
 
-/*
- * Open unix stream sockets that carry sluice's socket path: the
- * listening one plus every accepted connection still open (an accepted
- * socket shows its listener's address in /proc/net/unix).
- */
-static int sockets_on(const char *path)
-{
-	FILE *f = fopen("/proc/net/unix", "r");
-	char line[1024];
-	size_t plen = strlen(path);
-	size_t len;
-	int n = 0;
-
-	cr_assert_not_null(f);
-	while (fgets(line, sizeof(line), f) != NULL) {
-		len = strcspn(line, "\n");
-		if (len > plen && line[len - plen - 1] == ' ' &&
-		    strncmp(line + len - plen, path, plen) == 0)
-			n++;
-	}
-	fclose(f);
-	return n;
-}
-
 /* ---- Over the unix socket -------------------------------------------- */
 
 Test(apache_proxy_fcgi, hello, .init = start_unix, .fini = stop_all)
@@ -271,7 +231,7 @@ Test(apache_proxy_fcgi, hello, .init = start_unix, .fini = stop_all)
 	request("GET", "/app/hello", NULL, 0, NULL, &r);
 	cr_assert_eq(r.status, 200);
 	cr_assert_str_eq(r.body, "Hello from sluice!\n");
-	cr_assert(has_header_line(r.headers, "Content-Type: text/plain"),
+	cr_assert(harness_has_header_line(r.headers, "Content-Type: text/plain"),
 		  "headers:\n%s", r.headers);
 	http_reply_free(&r);
 	assert_no_log_errors();
@@ -284,7 +244,7 @@ Test(apache_proxy_fcgi, echo_reflects_the_request, .init = start_unix, .fini = s
 
 	request("GET", "/app/echo/some/path?a=1&b=two", NULL, 0, hdrs, &r);
 	cr_assert_eq(r.status, 200);
-	cr_assert(has_header_line(r.headers, "Content-Type: application/json"),
+	cr_assert(harness_has_header_line(r.headers, "Content-Type: application/json"),
 		  "headers:\n%s", r.headers);
 	assert_has(r.body, "\"method\":\"GET\"");
 	assert_has(r.body, "\"path\":\"/app/echo/some/path\"");
@@ -359,7 +319,7 @@ Test(apache_proxy_fcgi, routes_capture_and_answer, .init = start_unix, .fini = s
 	request("POST", "/app/demo/users", "dave", 4, NULL, &r);
 	cr_assert_eq(r.status, 201);
 	cr_assert_str_eq(r.body, "created user 4: dave\n");
-	cr_assert(has_header_line(r.headers, "Location: /demo/users/4"),
+	cr_assert(harness_has_header_line(r.headers, "Location: /demo/users/4"),
 		  "headers:\n%s", r.headers);
 	http_reply_free(&r);
 
@@ -391,7 +351,7 @@ static void assert_router_answers(int tries)
 		request("PUT", "/app/demo/users/1", "x", 1, NULL, &r);
 		cr_assert_eq(r.status, 405, "PUT /app/demo/users/1, try %d: %ld", i + 1,
 			     r.status);
-		cr_assert(has_header_line(r.headers, "Allow: "), "headers:\n%s", r.headers);
+		cr_assert(harness_has_header_line(r.headers, "Allow: "), "headers:\n%s", r.headers);
 		http_reply_free(&r);
 
 		request("GET", "/app/demo/users/3", NULL, 0, NULL, &r);
@@ -432,7 +392,7 @@ Test(apache_proxy_fcgi, connections_closed_without_enablereuse, .init = start_un
 		http_reply_free(&r);
 	}
 	for (waited = 0; waited < 2000; waited += 50) {
-		open = sockets_on(sp.sock);
+		open = harness_sockets_on(sp.sock);
 		if (open == 1)
 			break;
 		usleep(50000);
@@ -460,7 +420,7 @@ Test(apache_proxy_fcgi, tcp_variant_serves, .init = start_tcp, .fini = stop_all)
 	http_reply_free(&r);
 
 	/* The unix socket line is commented out: nothing came that way. */
-	cr_assert_eq(sockets_on(sp.sock), 1, "a connection reached the unix socket");
+	cr_assert_eq(harness_sockets_on(sp.sock), 1, "a connection reached the unix socket");
 	assert_no_log_errors();
 }
 
@@ -479,7 +439,7 @@ Test(apache_proxy_fcgi, enablereuse_variant_keeps_one_connection, .init = start_
 		cr_assert_eq(r.status, 200, "request %d: %ld", i, r.status);
 		http_reply_free(&r);
 	}
-	open = sockets_on(sp.sock) - 1;
+	open = harness_sockets_on(sp.sock) - 1;
 	cr_assert_eq(open, 1, "%d connections to sluice open after 20 requests "
 		     "one after the other: expected one, reused", open);
 	assert_no_log_errors();

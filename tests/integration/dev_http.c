@@ -11,13 +11,11 @@
  * listener's log lines go to a file: log_open in this process before the
  * fork, which the listener inherits.
  */
-#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -27,7 +25,6 @@
 #include <sys/wait.h>
 
 #include <criterion/criterion.h>
-#include <curl/curl.h>
 
 #include "dev_http.h"
 #include "harness.h"
@@ -52,32 +49,6 @@ static void need_dev_build(void)
 	if (strcmp(SLUICE_PROFILE, "dev") != 0 || dev_http_spawn == NULL)
 		cr_skip_test("the development listener is only in the dev build "
 			     "(make PROFILE=dev); this is %s", BUILD_DIR);
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-}
-
-/* SIGTERM, up to 5 s to exit, then SIGKILL; the exit status, or -1 if it had to be killed. */
-static int stop_pid(pid_t pid)
-{
-	int status, waited;
-
-	if (pid <= 0)
-		return -1;
-	kill(pid, SIGTERM);
-	for (waited = 0; waited < 5000; waited += 20) {
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			return status;
-		sleep_ms(20);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-	return -1;
 }
 
 /*
@@ -108,7 +79,7 @@ static void listen_for(const char *fcgi_addr)
 
 static void stop_listener(void)
 {
-	stop_pid(listener);
+	harness_stop_pid(listener, SIGTERM);
 	listener = 0;
 	if (relay_log[0] != '\0')
 		unlink(relay_log);
@@ -207,7 +178,7 @@ static void assert_logged(const char *needle)
 		text[n] = '\0';
 		if (strstr(text, needle) != NULL)
 			return;
-		sleep_ms(50);
+		harness_sleep_ms(50);
 	}
 	cr_assert_fail("\"%s\" not in the listener's log:\n%s", needle, text);
 }
@@ -394,78 +365,32 @@ Test(dev_http, post_of_a_megabyte, .init = start_sluice, .fini = stop_sluice)
 	free(expect);
 }
 
-/* curl's read callback for a chunked upload: 200 KB in uneven pieces. */
-struct upload {
-	size_t sent, total;
-};
-
-static size_t upload_read(char *buf, size_t size, size_t nmemb, void *arg)
-{
-	struct upload *u = arg;
-	size_t n = size * nmemb, i;
-
-	if (n > 7000)
-		n = 7000;
-	if (n > u->total - u->sent)
-		n = u->total - u->sent;
-	for (i = 0; i < n; i++)
-		buf[i] = (char)('A' + (u->sent + i) % 26);
-	u->sent += n;
-	return n;
-}
-
-static size_t collect(char *ptr, size_t size, size_t nmemb, void *arg)
-{
-	char **buf = arg;
-	size_t old = *buf != NULL ? strlen(*buf) : 0, n = size * nmemb;
-
-	*buf = realloc(*buf, old + n + 1);
-	cr_assert_not_null(*buf);
-	memcpy(*buf + old, ptr, n);
-	(*buf)[old + n] = '\0';
-	return n;
-}
-
+/* A chunked upload of 200 KB in uneven pieces. */
 Test(dev_http, chunked_upload_arrives_whole_without_length, .init = start_sluice,
      .fini = stop_sluice)
 {
-	struct upload u = { 0, 200000 };
-	struct curl_slist *hdrs = curl_slist_append(NULL, "Transfer-Encoding: chunked");
-	CURL *c = curl_easy_init();
-	char *got = NULL, *expect = malloc(u.total + 1);
+	const size_t total = 200000;
+	char *got, *expect = malloc(total + 1);
 	const char *b;
-	long status = 0;
+	long status;
 	size_t i;
 
-	cr_assert(c != NULL && expect != NULL);
-	hdrs = curl_slist_append(hdrs, "Expect:");
-	curl_easy_setopt(c, CURLOPT_URL, url("/echo"));
-	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-	curl_easy_setopt(c, CURLOPT_POST, 1L);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(c, CURLOPT_READFUNCTION, upload_read);
-	curl_easy_setopt(c, CURLOPT_READDATA, &u);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &got);
-	cr_assert_eq(curl_easy_perform(c), CURLE_OK);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_cleanup(c);
-	curl_slist_free_all(hdrs);
+	cr_assert_not_null(expect);
+	cr_assert_eq(harness_http_chunked_post(url("/echo"), total, &status, &got), 0);
 
 	cr_assert_eq(status, 200);
 	cr_assert_not_null(got);
 	assert_has(got, "\"transfer-encoding\":\"chunked\"");
 	assert_lacks(got, "\"CONTENT_LENGTH\"");
-	for (i = 0; i < u.total; i++)
+	for (i = 0; i < total; i++)
 		expect[i] = (char)('A' + i % 26);
-	expect[u.total] = '\0';
+	expect[total] = '\0';
 	b = strstr(got, "\"body\":\"");
 	cr_assert_not_null(b, "no body in %.500s", got);
 	b += strlen("\"body\":\"");
-	cr_assert_eq(strlen(b), u.total + 3, "body length %zu, sent %zu",
-		     strlen(b) >= 3 ? strlen(b) - 3 : 0, u.total);
-	cr_assert_eq(strncmp(b, expect, u.total), 0, "the chunked body came back altered");
+	cr_assert_eq(strlen(b), total + 3, "body length %zu, sent %zu",
+		     strlen(b) >= 3 ? strlen(b) - 3 : 0, total);
+	cr_assert_eq(strncmp(b, expect, total), 0, "the chunked body came back altered");
 	free(expect);
 	free(got);
 }
@@ -594,82 +519,40 @@ Test(dev_http, bad_gateway_when_sluice_is_stopped, .init = start_sluice, .fini =
 	assert_logged("GET /hello: cannot reach the workers at ");
 }
 
-static long rss_kb(pid_t pid)
+/* The listener's VmRSS, sampled every 4 MB of a download: the most seen. */
+static void sample_listener(void *arg)
 {
-	char path[64], line[256];
-	FILE *f;
-	long kb = -1;
+	long *max_rss = arg;
+	long kb = harness_rss_kb(listener);
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "r");
-	if (f == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
-
-struct stream_check {
-	long long received;
-	long long bad_at;	/* first byte out of big.c's pattern, -1 if none */
-	long max_rss;
-};
-
-static size_t stream_bytes(char *ptr, size_t size, size_t nmemb, void *arg)
-{
-	struct stream_check *s = arg;
-	size_t n = size * nmemb, i;
-	long kb;
-
-	for (i = 0; i < n && s->bad_at < 0; i++) {
-		long long pos = s->received + (long long)i;
-
-		if (ptr[i] != (char)('a' + (pos % 65536) % 26))
-			s->bad_at = pos;
-	}
-	if (s->received / (4 << 20) != (s->received + (long long)n) / (4 << 20)) {
-		kb = rss_kb(listener);
-		if (kb > s->max_rss)
-			s->max_rss = kb;
-	}
-	s->received += (long long)n;
-	return n;
+	if (kb > *max_rss)
+		*max_rss = kb;
 }
 
 Test(dev_http, hundred_megabytes_in_bounded_memory, .init = start_sluice,
      .fini = stop_sluice, .timeout = 120)
 {
-	struct stream_check s = { 0, -1, 0 };
-	CURL *c = curl_easy_init();
+	long max_rss = 0, before;
+	struct harness_download d = { .every = 4 << 20, .sample = sample_listener,
+				      .arg = &max_rss };
 	struct http_reply r;
-	long status = 0, before;
 	char path[64];
 
-	cr_assert_not_null(c);
 	get("/hello", NULL, &r);
 	http_reply_free(&r);
-	before = rss_kb(listener);
+	before = harness_rss_kb(listener);
 	cr_assert_gt(before, 0);
 	snprintf(path, sizeof(path), "/big?n=%lld", BIG_BYTES);
-	curl_easy_setopt(c, CURLOPT_URL, url(path));
-	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 100L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, stream_bytes);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
-	cr_assert_eq(curl_easy_perform(c), CURLE_OK);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_cleanup(c);
+	cr_assert_eq(harness_http_download(url(path), 100L, &d), 0);
 
 	cr_log_info("listener VmRSS %ld kB before, at most %ld kB while streaming 100 MB",
-		    before, s.max_rss);
-	cr_assert_eq(status, 200);
-	cr_assert_eq(s.received, BIG_BYTES, "received %lld bytes", s.received);
-	cr_assert_eq(s.bad_at, -1, "byte %lld is wrong", s.bad_at);
-	cr_assert_gt(s.max_rss, 0, "the listener's memory was never sampled");
-	cr_assert_lt(s.max_rss - before, RSS_GROWTH_KB, "the listener grew by %ld kB",
-		     s.max_rss - before);
+		    before, max_rss);
+	cr_assert_eq(d.status, 200);
+	cr_assert_eq(d.received, BIG_BYTES, "received %lld bytes", d.received);
+	cr_assert_eq(d.bad_at, -1, "byte %lld is wrong", d.bad_at);
+	cr_assert_gt(max_rss, 0, "the listener's memory was never sampled");
+	cr_assert_lt(max_rss - before, RSS_GROWTH_KB, "the listener grew by %ld kB",
+		     max_rss - before);
 }
 
 /* ---- Against a scripted FastCGI peer --------------------------------- */
@@ -860,7 +743,7 @@ static void fake_start(const char *mode)
 static void fake_stop(void)
 {
 	stop_listener();
-	stop_pid(fk.pid);
+	harness_stop_pid(fk.pid, SIGTERM);
 	fk.pid = 0;
 	if (fk.dir[0] == '\0')
 		return;
@@ -1005,33 +888,14 @@ Test(dev_http, listener_stops_on_sigterm, .init = fake_ok, .fini = fake_stop)
 	int status;
 
 	listener = 0;
-	status = stop_pid(pid);
+	status = harness_stop_pid(pid, SIGTERM);
 	cr_assert(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
 		  "the listener did not exit cleanly on SIGTERM (status %d)", status);
 }
 
-/* 1 once `pid` has exited (gone, or a zombie nobody reaps). */
-static int gone(pid_t pid)
-{
-	char path[64], stat[512];
-	FILE *f;
-	const char *p;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "r");
-	if (f == NULL)
-		return 1;
-	n = fread(stat, 1, sizeof(stat) - 1, f);
-	fclose(f);
-	stat[n] = '\0';
-	p = strrchr(stat, ')');
-	return p != NULL && (p[2] == 'Z' || p[2] == 'X');
-}
-
 Test(dev_http, listener_stops_when_its_master_dies, .init = fake_ok, .fini = fake_stop)
 {
-	int pfd[2], waited;
+	int pfd[2], gone;
 	pid_t master, child = 0;
 
 	stop_listener();
@@ -1050,12 +914,11 @@ Test(dev_http, listener_stops_when_its_master_dies, .init = fake_ok, .fini = fak
 	}
 	cr_assert_eq(read(pfd[0], &child, sizeof(child)), (ssize_t)sizeof(child));
 	cr_assert_gt(child, 0, "the listener did not start");
-	cr_assert(!gone(child));
+	cr_assert(!harness_proc_gone(child));
 	kill(master, SIGKILL);
 	waitpid(master, NULL, 0);
-	for (waited = 0; waited < 5000 && !gone(child); waited += 20)
-		sleep_ms(20);
-	if (!gone(child))
-		kill(child, SIGKILL);
-	cr_assert(gone(child), "the listener outlived its master");
+	gone = harness_wait_gone(child, 5000);
+	if (!gone)
+		kill(child, SIGKILL);	/* clean up, then fail */
+	cr_assert(gone, "the listener outlived its master by 5 s");
 }

@@ -13,8 +13,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 
 #include "harness.h"
 
@@ -25,20 +23,6 @@ static struct sluice_proc sp;
 static void teardown(void)
 {
 	harness_sluice_stop(&sp);
-}
-
-static int connect_unix(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	cr_assert_lt(strlen(path), sizeof(sa.sun_path));
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
 }
 
 /* The only child of the master: its pid. */
@@ -110,7 +94,7 @@ Test(exhaustion, emfile_pauses_accepts_without_spinning_and_recovers, .fini = te
 	worker = the_worker(sp.pid);
 
 	for (int i = 0; i < CONNS; i++) {
-		fds[n] = connect_unix(sp.sock);
+		fds[n] = harness_connect_unix(sp.sock);
 		if (fds[n] >= 0)
 			n++;
 	}

@@ -15,8 +15,6 @@
  * fail (at most one per client), and every request sent after it died
  * is answered, by the instance that lives.
  */
-#include <dirent.h>
-#include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -24,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/wait.h>
 
@@ -59,24 +56,6 @@ static void teardown(void)
 }
 
 TestSuite(failover, .init = setup, .fini = teardown, .timeout = 60);
-
-/* ---- Time --------------------------------------------------------------- */
-
-static long long now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-}
 
 /* ---- The shipped example ------------------------------------------------ */
 
@@ -171,45 +150,6 @@ static void start_all(void)
 
 /* ---- Which instance answered -------------------------------------------- */
 
-/* The workers of the master `master` (its children, from /proc). */
-static int workers_of(pid_t master, pid_t *out, int max)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	int n = 0;
-
-	cr_assert_not_null(d);
-	while ((e = readdir(d)) != NULL) {
-		char path[300], stat[512], *close;
-		int ppid;
-		FILE *f;
-
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-		f = fopen(path, "r");
-		if (f == NULL)
-			continue;
-		stat[fread(stat, 1, sizeof(stat) - 1, f)] = '\0';
-		fclose(f);
-		/* "pid (comm) state ppid ...": the comm may hold spaces. */
-		close = strrchr(stat, ')');
-		if (close && sscanf(close + 1, " %*c %d", &ppid) == 1 && ppid == (int)master &&
-		    n < max)
-			out[n++] = (pid_t)atoi(e->d_name);
-	}
-	closedir(d);
-	return n;
-}
-
-static int member(pid_t p, const pid_t *set, int n)
-{
-	for (int i = 0; i < n; i++)
-		if (set[i] == p)
-			return 1;
-	return 0;
-}
-
 /* GET /healthz must answer 200; the worker that did. */
 static pid_t health_pid(void)
 {
@@ -252,34 +192,15 @@ static void *client_run(void *arg)
 		struct http_reply reply;
 		int rc;
 
-		r->start = now_us();
+		r->start = harness_now_us();
 		rc = http_request("GET", url, NULL, 0, NULL, &reply);
-		r->end = now_us();
+		r->end = harness_now_us();
 		r->pid = 0;
 		if (rc == 0 && reply.status == 200 && strncmp(reply.body, "pid ", 4) == 0)
 			r->pid = (pid_t)atoi(reply.body + 4);
 		http_reply_free(&reply);
 	}
 	return NULL;
-}
-
-/* 1 while `p` runs: it exists and is not a zombie waiting for its reaper. */
-static int running(pid_t p)
-{
-	char path[64], stat[512], *close;
-	char state = 'Z';
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)p);
-	f = fopen(path, "r");
-	if (f == NULL)
-		return 0;
-	stat[fread(stat, 1, sizeof(stat) - 1, f)] = '\0';
-	fclose(f);
-	close = strrchr(stat, ')');
-	if (close != NULL)
-		sscanf(close + 1, " %c", &state);
-	return state != 'Z' && state != 'X';
 }
 
 /*
@@ -293,10 +214,8 @@ static void kill_instance(struct sluice_proc *sp, const pid_t *workers, int n)
 	cr_assert_eq(kill(-sp->pid, SIGKILL), 0);
 	cr_assert_eq(waitpid(sp->pid, NULL, 0), sp->pid);
 	for (int i = 0; i < n; i++)
-		for (int waited = 0; running(workers[i]); waited++) {
-			cr_assert_lt(waited, 5000, "worker %d survived SIGKILL", (int)workers[i]);
-			sleep_ms(1);
-		}
+		cr_assert(harness_wait_gone(workers[i], 5000), "worker %d survived SIGKILL",
+			  (int)workers[i]);
 	sp->pid = 0;
 }
 
@@ -308,8 +227,8 @@ Test(failover, nginx_serves_on_when_an_instance_dies)
 	long long t_kill, t_dead;
 
 	start_all();
-	na = workers_of(a.pid, wa, MAX_WORKERS);
-	nb = workers_of(b.pid, wb, MAX_WORKERS);
+	na = harness_children(a.pid, wa, MAX_WORKERS, 1);
+	nb = harness_children(b.pid, wb, MAX_WORKERS, 1);
 	cr_assert(na == 2 && nb == 2, "expected 2 workers each, found %d and %d", na, nb);
 
 	atomic_store(&stop_load, 0);
@@ -318,11 +237,11 @@ Test(failover, nginx_serves_on_when_an_instance_dies)
 		cr_assert_not_null(clients[i].res);
 		cr_assert_eq(pthread_create(&clients[i].thread, NULL, client_run, &clients[i]), 0);
 	}
-	sleep_ms(KILL_AT_MS);
-	t_kill = now_us();
+	harness_sleep_ms(KILL_AT_MS);
+	t_kill = harness_now_us();
 	kill_instance(&a, wa, na);
-	t_dead = now_us();
-	sleep_ms(LOAD_MS - KILL_AT_MS);
+	t_dead = harness_now_us();
+	harness_sleep_ms(LOAD_MS - KILL_AT_MS);
 	atomic_store(&stop_load, 1);
 	for (int i = 0; i < NCLIENTS; i++)
 		cr_assert_eq(pthread_join(clients[i].thread, NULL), 0);
@@ -339,12 +258,12 @@ Test(failover, nginx_serves_on_when_an_instance_dies)
 				continue;
 			}
 			if (r->end < t_kill) {
-				from_a += member(r->pid, wa, na);
-				from_b += member(r->pid, wb, nb);
+				from_a += harness_has_pid(wa, na, r->pid);
+				from_b += harness_has_pid(wb, nb, r->pid);
 			}
 			if (r->start > t_dead) {
 				after++;
-				after_a += !member(r->pid, wb, nb);
+				after_a += !harness_has_pid(wb, nb, r->pid);
 			}
 		}
 	for (int i = 0; i < NCLIENTS; i++)
@@ -360,7 +279,8 @@ Test(failover, nginx_serves_on_when_an_instance_dies)
 		     "second instance", after_a);
 
 	/* The health path answers, through the instance that lives. */
-	cr_assert(member(health_pid(), wb, nb), "GET /healthz was not answered by the live instance");
+	cr_assert(harness_has_pid(wb, nb, health_pid()),
+		  "GET /healthz was not answered by the live instance");
 }
 
 /* With both instances up, the health path answers from either. */
@@ -370,8 +290,9 @@ Test(failover, health_path_answers)
 	int na, nb;
 
 	start_all();
-	na = workers_of(a.pid, wa, MAX_WORKERS);
-	nb = workers_of(b.pid, wb, MAX_WORKERS);
+	na = harness_children(a.pid, wa, MAX_WORKERS, 1);
+	nb = harness_children(b.pid, wb, MAX_WORKERS, 1);
 	p = health_pid();
-	cr_assert(member(p, wa, na) || member(p, wb, nb), "GET /healthz: answered by pid %d", (int)p);
+	cr_assert(harness_has_pid(wa, na, p) || harness_has_pid(wb, nb, p),
+		  "GET /healthz: answered by pid %d", (int)p);
 }

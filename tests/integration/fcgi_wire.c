@@ -2,12 +2,12 @@
  * fcgi_wire.c - sluice's FastCGI responder seen from the web server's
  * side of the socket.
  *
- * A tiny FastCGI client, built byte by byte here so that it can also
- * send what no web server would, talks to the real sluice binary over
- * its unix socket.  Every test starts its own sluice with one worker
- * (pm static, max_children 1) serving apps/echo.so, which answers with
- * the request it got as JSON, so what the codec decoded shows in the
- * response.
+ * A tiny FastCGI client (tests/fcgi_client.c), built byte by byte so
+ * that it can also send what no web server would, talks to the real
+ * sluice binary over its unix socket.  Every test starts its own sluice
+ * with one worker (pm static, max_children 1) serving apps/echo.so,
+ * which answers with the request it got as JSON, so what the codec
+ * decoded shows in the response.
  *
  * The first half checks the protocol as the FastCGI 1.0 specification
  * describes it: records, streams, keep-conn, management records, roles,
@@ -19,36 +19,15 @@
  */
 #include <criterion/criterion.h>
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "fcgi_client.h"
 #include "harness.h"
-
-/* Record types, roles, flags and protocol statuses (spec section 8). */
-enum {
-	T_BEGIN = 1, T_ABORT = 2, T_END = 3, T_PARAMS = 4, T_STDIN = 5,
-	T_STDOUT = 6, T_STDERR = 7, T_DATA = 8, T_GET_VALUES = 9,
-	T_GET_VALUES_RESULT = 10, T_UNKNOWN_TYPE = 11,
-};
-enum { ROLE_RESPONDER = 1, ROLE_AUTHORIZER = 2, ROLE_FILTER = 3 };
-enum { KEEP_CONN = 1 };
-enum { PS_COMPLETE = 0, PS_CANT_MPX = 1, PS_OVERLOADED = 2, PS_UNKNOWN_ROLE = 3 };
-
-/* How a read of records ended. */
-enum { R_END = 1, R_CLOSED = 0, R_TIMEOUT = -1, R_TORN = -2 };
-
-/* A request id no record can carry: read_response then only collects. */
-#define NO_REQUEST	0x10000u
 
 /* Milliseconds a well-behaved exchange may take on a loaded test box. */
 #define REPLY_MS	2000
@@ -59,426 +38,62 @@ enum { R_END = 1, R_CLOSED = 0, R_TIMEOUT = -1, R_TORN = -2 };
 
 static struct sluice_proc sp;
 
-/* ---- Byte buffers ------------------------------------------------------ */
-
-struct buf {
-	unsigned char *p;
-	size_t len, cap;
-};
-
-static void buf_add(struct buf *b, const void *data, size_t n)
-{
-	if (b->len + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-
-		while (cap < b->len + n)
-			cap *= 2;
-		b->p = realloc(b->p, cap);
-		cr_assert_not_null(b->p);
-		b->cap = cap;
-	}
-	if (n > 0)
-		memcpy(b->p + b->len, data, n);
-	b->len += n;
-}
-
-static void buf_byte(struct buf *b, unsigned v)
-{
-	unsigned char c = (unsigned char)v;
-
-	buf_add(b, &c, 1);
-}
-
-static void buf_str(struct buf *b, const char *s)
-{
-	buf_add(b, s, strlen(s));
-}
-
-static void buf_free(struct buf *b)
-{
-	free(b->p);
-	memset(b, 0, sizeof(*b));
-}
-
-/* ---- Building records -------------------------------------------------- */
-
-static void put_header(struct buf *b, unsigned version, unsigned type,
-		       unsigned id, size_t clen, size_t plen)
-{
-	unsigned char h[8] = {
-		(unsigned char)version, (unsigned char)type,
-		(unsigned char)(id >> 8), (unsigned char)id,
-		(unsigned char)(clen >> 8), (unsigned char)clen,
-		(unsigned char)plen, 0,
-	};
-
-	buf_add(b, h, sizeof(h));
-}
-
-/*
- * A record with `plen` bytes of padding.  The padding is 0xa5, not zero,
- * so that a reader that takes padding for content or for the next header
- * is caught.
- */
-static void put_record_pad(struct buf *b, unsigned type, unsigned id,
-			   const void *content, size_t clen, size_t plen)
-{
-	put_header(b, 1, type, id, clen, plen);
-	buf_add(b, content, clen);
-	for (size_t i = 0; i < plen; i++)
-		buf_byte(b, 0xa5);
-}
-
-/* A record padded to a multiple of 8, as web servers send them. */
-static void put_record(struct buf *b, unsigned type, unsigned id,
-		       const void *content, size_t clen)
-{
-	put_record_pad(b, type, id, content, clen, (8 - clen % 8) % 8);
-}
-
-static void put_begin(struct buf *b, unsigned id, unsigned role, unsigned flags)
-{
-	unsigned char body[8] = { (unsigned char)(role >> 8), (unsigned char)role,
-				  (unsigned char)flags, 0, 0, 0, 0, 0 };
-
-	put_record(b, T_BEGIN, id, body, sizeof(body));
-}
-
-/* A name-value pair length: 1 byte below 128 unless `long_form`, else 4. */
-static void put_len(struct buf *b, size_t n, int long_form)
-{
-	if (n < 128 && !long_form) {
-		buf_byte(b, (unsigned)n);
-		return;
-	}
-	buf_byte(b, 0x80 | (unsigned)(n >> 24 & 0x7f));
-	buf_byte(b, (unsigned)(n >> 16));
-	buf_byte(b, (unsigned)(n >> 8));
-	buf_byte(b, (unsigned)n);
-}
-
-static void put_pair(struct buf *b, const char *name, const char *value)
-{
-	put_len(b, strlen(name), 0);
-	put_len(b, strlen(value), 0);
-	buf_str(b, name);
-	buf_str(b, value);
-}
-
-/* `len` bytes of `data` as records of at most `chunk`, then the empty record. */
-static void put_stream(struct buf *b, unsigned type, unsigned id,
-		       const void *data, size_t len, size_t chunk)
-{
-	const unsigned char *p = data;
-
-	while (len > 0) {
-		size_t n = len < chunk ? len : chunk;
-
-		put_record(b, type, id, p, n);
-		p += n;
-		len -= n;
-	}
-	put_record(b, type, id, NULL, 0);
-}
+/* ---- Requests ---------------------------------------------------------- */
 
 /*
  * What nginx's fastcgi_params send for `method /wire?x=1`, minus the
  * connection details; CONTENT_LENGTH only when `clen` is not NULL.
  * Seven pairs: the small limits below allow eight.
  */
-static void std_params(struct buf *pb, const char *method, const char *clen)
+static void std_params(struct fcgi_buf *pb, const char *method, const char *clen)
 {
-	put_pair(pb, "REQUEST_METHOD", method);
-	put_pair(pb, "REQUEST_URI", "/wire?x=1");
-	put_pair(pb, "DOCUMENT_URI", "/wire");
-	put_pair(pb, "SCRIPT_NAME", "/wire");
-	put_pair(pb, "QUERY_STRING", "x=1");
-	put_pair(pb, "SERVER_PROTOCOL", "HTTP/1.1");
-	if (clen != NULL)
-		put_pair(pb, "CONTENT_LENGTH", clen);
+	fcgi_client_params(pb, method, "/wire?x=1", clen);
 }
 
 /*
- * A whole request the way nginx sends it: BEGIN_REQUEST, the parameters
- * in one PARAMS record, the empty PARAMS, the body in STDIN records of
- * 32 KiB, the empty STDIN.  A body makes it a POST with CONTENT_LENGTH.
+ * A whole request the way nginx sends it (fcgi_client_request), with
+ * std_params.  A body makes it a POST with CONTENT_LENGTH.
  */
-static void put_request(struct buf *b, unsigned id, unsigned flags,
+static void put_request(struct fcgi_buf *b, unsigned id, unsigned flags,
 			const char *body, size_t body_len)
 {
-	struct buf pb = { 0 };
+	struct fcgi_buf pb = { 0 };
 	char clen[32];
 
 	snprintf(clen, sizeof(clen), "%zu", body_len);
 	std_params(&pb, body ? "POST" : "GET", body ? clen : NULL);
-	put_begin(b, id, ROLE_RESPONDER, flags);
-	put_stream(b, T_PARAMS, id, pb.p, pb.len, 65535);
-	put_stream(b, T_STDIN, id, body, body_len, 32768);
-	buf_free(&pb);
+	fcgi_client_request(b, id, flags, &pb, body, body_len);
+	fcgi_client_buf_free(&pb);
 }
 
 /* ---- The connection ---------------------------------------------------- */
 
-static long now_ms(void)
+static void conn_open(struct fcgi_conn *c)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+	cr_assert_eq(fcgi_client_open(c, sp.sock), 0, "connect %s: %s", sp.sock,
+		     strerror(errno));
 }
 
-/* A non-blocking socket and what it has delivered but we did not parse. */
-struct conn {
-	int fd;
-	struct buf in;
-	size_t off;
-	int closed;		/* the peer closed (EOF or reset) */
-};
-
-static void conn_open(struct conn *c)
+static void conn_send_buf(struct fcgi_conn *c, const struct fcgi_buf *b)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-
-	memset(c, 0, sizeof(*c));
-	cr_assert_lt(strlen(sp.sock), sizeof(sa.sun_path), "socket path too long");
-	memcpy(sa.sun_path, sp.sock, strlen(sp.sock) + 1);
-	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	cr_assert_geq(c->fd, 0, "socket: %s", strerror(errno));
-	cr_assert_eq(connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)), 0,
-		     "connect %s: %s", sp.sock, strerror(errno));
-	cr_assert_eq(fcntl(c->fd, F_SETFL, O_NONBLOCK), 0);
-}
-
-static void conn_close(struct conn *c)
-{
-	if (c->fd >= 0)
-		close(c->fd);
-	c->fd = -1;
-	buf_free(&c->in);
-}
-
-static void conn_read_some(struct conn *c)
-{
-	unsigned char tmp[65536];
-	ssize_t n = read(c->fd, tmp, sizeof(tmp));
-
-	if (n > 0)
-		buf_add(&c->in, tmp, (size_t)n);
-	else if (n == 0 || (errno != EAGAIN && errno != EINTR))
-		c->closed = 1;
-}
-
-/*
- * Wait up to `ms` for bytes from the peer.  Returns 1 when some came,
- * 0 when the peer closed, -1 when nothing came in time.
- */
-static int conn_fill(struct conn *c, int ms)
-{
-	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
-	size_t before = c->in.len;
-	long deadline = now_ms() + ms;
-
-	while (!c->closed && c->in.len == before) {
-		long left = deadline - now_ms();
-		int k = poll(&pfd, 1, left > 0 ? (int)left : 0);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return -1;
-		conn_read_some(c);
-	}
-	return c->in.len > before ? 1 : 0;
-}
-
-/*
- * Send all `n` bytes, reading whatever the peer sends meanwhile so that
- * neither side can block the other.  Returns 0, or -1 when the peer
- * closed or stopped reading for 5 s.
- */
-static int conn_send(struct conn *c, const void *data, size_t n)
-{
-	const unsigned char *p = data;
-	long deadline = now_ms() + 5000;
-
-	while (n > 0) {
-		struct pollfd pfd = { .fd = c->fd,
-				      .events = POLLOUT | (c->closed ? 0 : POLLIN) };
-		long left = deadline - now_ms();
-		ssize_t w;
-
-		if (left <= 0 || poll(&pfd, 1, (int)left) < 0)
-			return -1;
-		if (pfd.revents & POLLIN)
-			conn_read_some(c);
-		if (!(pfd.revents & (POLLOUT | POLLERR | POLLHUP)))
-			continue;
-		w = send(c->fd, p, n, MSG_NOSIGNAL);
-		if (w < 0 && (errno == EAGAIN || errno == EINTR))
-			continue;
-		if (w < 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static void conn_send_buf(struct conn *c, const struct buf *b)
-{
-	cr_assert_eq(conn_send(c, b->p, b->len), 0,
+	cr_assert_eq(fcgi_client_send(c, b->p, b->len), 0,
 		     "sluice stopped reading a well-formed request");
 }
 
-/* 1 when `n` unparsed bytes are there, 0 when the peer closed first, -1 on timeout. */
-static int conn_need(struct conn *c, size_t n, long deadline)
-{
-	while (c->in.len - c->off < n) {
-		long left = deadline - now_ms();
-		int k = conn_fill(c, left > 0 ? (int)left : 0);
-
-		if (k <= 0)
-			return k;
-	}
-	return 1;
-}
-
-/* ---- Reading records --------------------------------------------------- */
-
-struct rec {
-	unsigned version, type, id;
-	size_t clen, plen;
-	unsigned char c[65536];
-};
-
-/*
- * The next record, waiting up to `ms`.  R_END (1) with a record,
- * R_CLOSED when the peer closed between records, R_TORN when it closed
- * inside one, R_TIMEOUT.
- */
-static int read_rec(struct conn *c, struct rec *r, int ms)
-{
-	long deadline = now_ms() + ms;
-	const unsigned char *h;
-	int k = conn_need(c, 8, deadline);
-
-	if (k == 0)
-		return c->in.len == c->off ? R_CLOSED : R_TORN;
-	if (k < 0)
-		return R_TIMEOUT;
-	h = c->in.p + c->off;
-	r->version = h[0];
-	r->type = h[1];
-	r->id = (unsigned)h[2] << 8 | h[3];
-	r->clen = (size_t)h[4] << 8 | h[5];
-	r->plen = h[6];
-	k = conn_need(c, 8 + r->clen + r->plen, deadline);
-	if (k <= 0)
-		return k == 0 ? R_TORN : R_TIMEOUT;
-	memcpy(r->c, c->in.p + c->off + 8, r->clen);
-	c->off += 8 + r->clen + r->plen;
-	if (c->off == c->in.len)
-		c->off = c->in.len = 0;
-	return R_END;
-}
-
-#define MAX_OTHER 16
-
-/* What came back for one request. */
-struct resp {
-	int end;		/* R_END: END_REQUEST for the id came; else how reading ended */
-	struct buf out;		/* STDOUT content, concatenated */
-	int nstdout;		/* non-empty STDOUT records */
-	int stdout_ended;	/* the empty STDOUT came */
-	int stdout_after_end;	/* STDOUT content after the empty one */
-	int nstderr;
-	int bad_version;	/* records whose version byte is not 1 */
-	unsigned app_status;
-	int proto_status;
-	size_t end_clen;
-	int nother;		/* records for another id, or of another type */
-	struct {
-		unsigned type, id;
-		size_t clen;
-		unsigned char c[8];
-	} other[MAX_OTHER];
-};
-
-static void note_other(struct resp *rs, const struct rec *r)
-{
-	if (rs->nother < MAX_OTHER) {
-		rs->other[rs->nother].type = r->type;
-		rs->other[rs->nother].id = r->id;
-		rs->other[rs->nother].clen = r->clen;
-		memcpy(rs->other[rs->nother].c, r->c, r->clen < 8 ? r->clen : 8);
-	}
-	rs->nother++;
-}
-
-/*
- * Read records until END_REQUEST for `id`, the peer closing, or `ms`
- * passing.  Records of other ids and types are kept in `other`.
- */
-static void read_response(struct conn *c, unsigned id, struct resp *rs, int ms)
-{
-	struct rec *r = malloc(sizeof(*r));
-	long deadline = now_ms() + ms;
-
-	cr_assert_not_null(r);
-	memset(rs, 0, sizeof(*rs));
-	for (;;) {
-		long left = deadline - now_ms();
-		int k = read_rec(c, r, left > 0 ? (int)left : 0);
-
-		if (k != R_END) {
-			rs->end = k;
-			break;
-		}
-		if (r->version != 1)
-			rs->bad_version++;
-		if (r->id == id && r->type == T_STDOUT) {
-			if (rs->stdout_ended)
-				rs->stdout_after_end = 1;
-			if (r->clen == 0)
-				rs->stdout_ended = 1;
-			else
-				rs->nstdout++;
-			buf_add(&rs->out, r->c, r->clen);
-		} else if (r->id == id && r->type == T_STDERR) {
-			rs->nstderr++;
-		} else if (r->id == id && r->type == T_END) {
-			rs->end = R_END;
-			rs->end_clen = r->clen;
-			if (r->clen >= 5) {
-				rs->app_status = (unsigned)r->c[0] << 24 | (unsigned)r->c[1] << 16 |
-						 (unsigned)r->c[2] << 8 | r->c[3];
-				rs->proto_status = r->c[4];
-			}
-			break;
-		} else {
-			note_other(rs, r);
-		}
-	}
-	free(r);
-}
-
-static void resp_free(struct resp *rs)
-{
-	buf_free(&rs->out);
-}
+/* ---- Responses --------------------------------------------------------- */
 
 static const char *end_name(int end)
 {
 	switch (end) {
-	case R_END:	return "END_REQUEST received";
-	case R_CLOSED:	return "connection closed before END_REQUEST";
-	case R_TORN:	return "connection closed inside a record";
-	default:	return "nothing more within the time limit";
+	case FC_R_END:		return "END_REQUEST received";
+	case FC_R_CLOSED:	return "connection closed before END_REQUEST";
+	case FC_R_TORN:		return "connection closed inside a record";
+	default:		return "nothing more within the time limit";
 	}
 }
 
 /* A one-line account of a response, for assertion messages. */
-static const char *describe(const struct resp *rs)
+static const char *describe(const struct fcgi_resp *rs)
 {
 	static char text[512];
 	int n = snprintf(text, sizeof(text), "%s; %d STDOUT records (%zu bytes: \"%.*s\"); "
@@ -486,14 +101,14 @@ static const char *describe(const struct resp *rs)
 			 (int)(rs->out.len < 120 ? rs->out.len : 120),
 			 rs->out.p ? (const char *)rs->out.p : "", rs->nother);
 
-	for (int i = 0; i < rs->nother && i < MAX_OTHER && n < (int)sizeof(text) - 40; i++)
+	for (int i = 0; i < rs->nother && i < FC_MAX_OTHER && n < (int)sizeof(text) - 40; i++)
 		n += snprintf(text + n, sizeof(text) - (size_t)n, " [type %u id %u len %zu]",
 			      rs->other[i].type, rs->other[i].id, rs->other[i].clen);
 	return text;
 }
 
 /* The status code of the CGI response head ("Status: NNN ..."), or -1. */
-static int resp_code(const struct resp *rs)
+static int resp_code(const struct fcgi_resp *rs)
 {
 	if (rs->out.len < 11 || memcmp(rs->out.p, "Status: ", 8) != 0)
 		return -1;
@@ -504,7 +119,7 @@ static int resp_code(const struct resp *rs)
 }
 
 /* 1 if the response's STDOUT content holds `s`. */
-static int resp_has(const struct resp *rs, const char *s)
+static int resp_has(const struct fcgi_resp *rs, const char *s)
 {
 	return rs->out.len > 0 && memmem(rs->out.p, rs->out.len, s, strlen(s)) != NULL;
 }
@@ -514,12 +129,12 @@ static int resp_has(const struct resp *rs, const char *s)
  * "Status: 200 OK\r\n" and has a blank line after its head, the empty
  * STDOUT, then END_REQUEST (8 bytes, REQUEST_COMPLETE), nothing else.
  */
-static void assert_ok(const struct resp *rs, unsigned id)
+static void assert_ok(const struct fcgi_resp *rs, unsigned id)
 {
-	cr_assert_eq(rs->end, R_END, "request %u: %s", id, describe(rs));
+	cr_assert_eq(rs->end, FC_R_END, "request %u: %s", id, describe(rs));
 	cr_assert_eq(rs->bad_version, 0, "a record with a version byte other than 1");
 	cr_assert_eq(rs->end_clen, 8, "END_REQUEST content is %zu bytes, not 8", rs->end_clen);
-	cr_assert_eq(rs->proto_status, PS_COMPLETE, "protocolStatus %d: %s",
+	cr_assert_eq(rs->proto_status, FC_COMPLETE, "protocolStatus %d: %s",
 		     rs->proto_status, describe(rs));
 	cr_assert(rs->stdout_ended, "END_REQUEST came without the empty STDOUT: %s",
 		  describe(rs));
@@ -536,16 +151,16 @@ static void assert_ok(const struct resp *rs, unsigned id)
  * `code` (and no 2xx), or the connection closed with no response bytes,
  * or with a partial response that carries `code`.
  */
-static void assert_refused(const struct resp *rs, unsigned id, int code)
+static void assert_refused(const struct fcgi_resp *rs, unsigned id, int code)
 {
-	if (rs->end == R_END) {
-		cr_assert_eq(rs->proto_status, PS_COMPLETE, "request %u: %s", id, describe(rs));
+	if (rs->end == FC_R_END) {
+		cr_assert_eq(rs->proto_status, FC_COMPLETE, "request %u: %s", id, describe(rs));
 		cr_assert_eq(resp_code(rs), code, "request %u: expected status %d: %s",
 			     id, code, describe(rs));
 		cr_assert(rs->stdout_ended, "END_REQUEST without the empty STDOUT");
 		return;
 	}
-	cr_assert_eq(rs->end, R_CLOSED, "request %u: expected %d or a close: %s",
+	cr_assert_eq(rs->end, FC_R_CLOSED, "request %u: expected %d or a close: %s",
 		     id, code, describe(rs));
 	if (rs->out.len > 0)
 		cr_assert_eq(resp_code(rs), code, "request %u: expected %d or a close: %s",
@@ -553,34 +168,34 @@ static void assert_refused(const struct resp *rs, unsigned id, int code)
 }
 
 /* After a response without keep-conn the next read returns 0 (EOF). */
-static void assert_closed(struct conn *c, int ms)
+static void assert_closed(struct fcgi_conn *c, int ms)
 {
-	struct resp rs;
+	struct fcgi_resp rs;
 
-	read_response(c, NO_REQUEST, &rs, ms);
-	cr_assert_eq(rs.end, R_CLOSED, "connection not closed: %s", describe(&rs));
+	fcgi_client_read_response(c, FC_NO_REQUEST, &rs, ms);
+	cr_assert_eq(rs.end, FC_R_CLOSED, "connection not closed: %s", describe(&rs));
 	cr_assert_eq(rs.nother, 0, "records before the close: %s", describe(&rs));
-	resp_free(&rs);
+	fcgi_client_resp_free(&rs);
 }
 
 /* Nothing arrives and the connection stays open for `ms`. */
-static void assert_open_quiet(struct conn *c, int ms)
+static void assert_open_quiet(struct fcgi_conn *c, int ms)
 {
-	int k = conn_fill(c, ms);
+	int k = fcgi_client_fill(c, ms);
 
 	cr_assert_neq(k, 0, "sluice closed a connection it should have kept");
 	cr_assert_eq(k, -1, "sluice sent bytes nobody asked for");
 }
 
 /* One request on `c`; its response must be a complete 200. */
-static void exchange_ok(struct conn *c, unsigned id, unsigned flags, const char *body)
+static void exchange_ok(struct fcgi_conn *c, unsigned id, unsigned flags, const char *body)
 {
-	struct buf b = { 0 };
-	struct resp rs;
+	struct fcgi_buf b = { 0 };
+	struct fcgi_resp rs;
 
 	put_request(&b, id, flags, body, body ? strlen(body) : 0);
 	conn_send_buf(c, &b);
-	read_response(c, id, &rs, REPLY_MS);
+	fcgi_client_read_response(c, id, &rs, REPLY_MS);
 	assert_ok(&rs, id);
 	if (body != NULL) {
 		char want[256];
@@ -588,8 +203,8 @@ static void exchange_ok(struct conn *c, unsigned id, unsigned flags, const char 
 		snprintf(want, sizeof(want), "\"body\":\"%s\"}", body);
 		cr_assert(resp_has(&rs, want), "echo lacks %s: %s", want, describe(&rs));
 	}
-	resp_free(&rs);
-	buf_free(&b);
+	fcgi_client_resp_free(&rs);
+	fcgi_client_buf_free(&b);
 }
 
 /* ---- The server under test --------------------------------------------- */
@@ -638,48 +253,14 @@ static void teardown(void)
 	harness_sluice_stop(&sp);
 }
 
-/* Live (not zombie) children of `parent`, from /proc/PID/stat. */
-static int children_of(pid_t parent, pid_t *out, int max)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	int n = 0;
-
-	cr_assert_not_null(d);
-	while ((e = readdir(d)) != NULL) {
-		char path[300], line[512], state;
-		const char *rp;
-		int ppid;
-		size_t k;
-		FILE *f;
-
-		if (!isdigit((unsigned char)e->d_name[0]))
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-		f = fopen(path, "r");
-		if (f == NULL)
-			continue;
-		k = fread(line, 1, sizeof(line) - 1, f);
-		fclose(f);
-		line[k] = '\0';
-		rp = strrchr(line, ')');	/* comm may hold spaces and parens */
-		if (rp == NULL || sscanf(rp + 1, " %c %d", &state, &ppid) != 2)
-			continue;
-		if (ppid == parent && state != 'Z' && n < max)
-			out[n++] = (pid_t)atoi(e->d_name);
-	}
-	closedir(d);
-	return n;
-}
-
 /* The pool's one worker, waiting up to 3 s for the master to have exactly one. */
 static pid_t the_worker(void)
 {
 	pid_t kids[8];
-	long deadline = now_ms() + 3000;
+	long deadline = harness_now_ms() + 3000;
 	int n;
 
-	while ((n = children_of(sp.pid, kids, 8)) != 1 && now_ms() < deadline)
+	while ((n = harness_children(sp.pid, kids, 8, 0)) != 1 && harness_now_ms() < deadline)
 		usleep(20000);
 	cr_assert_eq(n, 1, "the sluice master (pid %d) has %d live children, not its one worker",
 		     (int)sp.pid, n);
@@ -718,12 +299,12 @@ static void assert_logged_once(const char *needle)
  */
 static void assert_worker_serves(pid_t worker)
 {
-	struct conn c;
+	struct fcgi_conn c;
 	pid_t now;
 
 	conn_open(&c);
 	exchange_ok(&c, 1, 0, "still here");
-	conn_close(&c);
+	fcgi_client_close(&c);
 	now = the_worker();
 	cr_assert_eq(now, worker, "the worker was replaced (pid %d before, %d now)",
 		     (int)worker, (int)now);
@@ -741,40 +322,40 @@ static void assert_survived(pid_t worker, const char *needle)
 
 Test(fcgi_wire, params_in_one_record, .init = setup_echo, .fini = teardown, .timeout = 10)
 {
-	struct conn c;
-	struct resp rs;
-	struct buf b = { 0 };
+	struct fcgi_conn c;
+	struct fcgi_resp rs;
+	struct fcgi_buf b = { 0 };
 
 	conn_open(&c);
 	put_request(&b, 1, 0, "ping", 4);
 	conn_send_buf(&c, &b);
-	read_response(&c, 1, &rs, REPLY_MS);
+	fcgi_client_read_response(&c, 1, &rs, REPLY_MS);
 	assert_ok(&rs, 1);
 	cr_assert(resp_has(&rs, "\"method\":\"POST\""), "%s", describe(&rs));
 	cr_assert(resp_has(&rs, "\"REQUEST_URI\":\"/wire?x=1\""), "%s", describe(&rs));
 	cr_assert(resp_has(&rs, "\"body\":\"ping\"}\n"), "%s", describe(&rs));
 	assert_closed(&c, REPLY_MS);
-	resp_free(&rs);
-	buf_free(&b);
-	conn_close(&c);
+	fcgi_client_resp_free(&rs);
+	fcgi_client_buf_free(&b);
+	fcgi_client_close(&c);
 }
 
 Test(fcgi_wire, hello_answers_200, .init = setup_hello, .fini = teardown, .timeout = 10)
 {
-	struct conn c;
-	struct resp rs;
-	struct buf b = { 0 };
+	struct fcgi_conn c;
+	struct fcgi_resp rs;
+	struct fcgi_buf b = { 0 };
 
 	conn_open(&c);
 	put_request(&b, 1, 0, NULL, 0);
 	conn_send_buf(&c, &b);
-	read_response(&c, 1, &rs, REPLY_MS);
+	fcgi_client_read_response(&c, 1, &rs, REPLY_MS);
 	assert_ok(&rs, 1);
 	cr_assert(resp_has(&rs, "\r\n\r\nHello from sluice!\n"), "%s", describe(&rs));
 	assert_closed(&c, REPLY_MS);
-	resp_free(&rs);
-	buf_free(&b);
-	conn_close(&c);
+	fcgi_client_resp_free(&rs);
+	fcgi_client_buf_free(&b);
+	fcgi_client_close(&c);
 }
 
 /*
@@ -785,30 +366,30 @@ Test(fcgi_wire, hello_answers_200, .init = setup_hello, .fini = teardown, .timeo
 static void split_request(unsigned chunk)
 {
 	char longval[201], want[260];
-	struct buf b = { 0 }, pb = { 0 };
-	struct conn c;
-	struct resp rs;
+	struct fcgi_buf b = { 0 }, pb = { 0 };
+	struct fcgi_conn c;
+	struct fcgi_resp rs;
 
 	memset(longval, 'v', 200);
 	longval[200] = '\0';
 	std_params(&pb, "POST", "11");
-	put_pair(&pb, "HTTP_X_LONG", longval);
-	put_begin(&b, 1, ROLE_RESPONDER, 0);
-	put_stream(&b, T_PARAMS, 1, pb.p, pb.len, chunk);
-	put_stream(&b, T_STDIN, 1, "hello world", 11, chunk);
+	fcgi_client_pair(&pb, "HTTP_X_LONG", longval);
+	fcgi_client_begin(&b, 1, FC_RESPONDER, 0);
+	fcgi_client_stream(&b, FC_PARAMS, 1, pb.p, pb.len, chunk);
+	fcgi_client_stream(&b, FC_STDIN, 1, "hello world", 11, chunk);
 	conn_open(&c);
 	conn_send_buf(&c, &b);
-	read_response(&c, 1, &rs, REPLY_MS);
+	fcgi_client_read_response(&c, 1, &rs, REPLY_MS);
 	assert_ok(&rs, 1);
 	snprintf(want, sizeof(want), "\"HTTP_X_LONG\":\"%s\"", longval);
 	cr_assert(resp_has(&rs, want), "the split long pair did not arrive whole: %s",
 		  describe(&rs));
 	cr_assert(resp_has(&rs, "\"SERVER_PROTOCOL\":\"HTTP/1.1\""), "%s", describe(&rs));
 	cr_assert(resp_has(&rs, "\"body\":\"hello world\"}"), "%s", describe(&rs));
-	resp_free(&rs);
-	buf_free(&b);
-	buf_free(&pb);
-	conn_close(&c);
+	fcgi_client_resp_free(&rs);
+	fcgi_client_buf_free(&b);
+	fcgi_client_buf_free(&pb);
+	fcgi_client_close(&c);
 }
 
 Test(fcgi_wire, params_over_many_records, .init = setup_echo, .fini = teardown, .timeout = 10)
@@ -823,52 +404,52 @@ Test(fcgi_wire, params_one_byte_per_record, .init = setup_echo, .fini = teardown
 
 Test(fcgi_wire, get_with_empty_stdin, .init = setup_echo, .fini = teardown, .timeout = 10)
 {
-	struct conn c;
-	struct resp rs;
-	struct buf b = { 0 };
+	struct fcgi_conn c;
+	struct fcgi_resp rs;
+	struct fcgi_buf b = { 0 };
 
 	conn_open(&c);
 	put_request(&b, 1, 0, NULL, 0);
 	conn_send_buf(&c, &b);
-	read_response(&c, 1, &rs, REPLY_MS);
+	fcgi_client_read_response(&c, 1, &rs, REPLY_MS);
 	assert_ok(&rs, 1);
 	cr_assert(resp_has(&rs, "\"method\":\"GET\""), "%s", describe(&rs));
 	cr_assert(resp_has(&rs, "\"body\":\"\"}"), "%s", describe(&rs));
-	resp_free(&rs);
-	buf_free(&b);
-	conn_close(&c);
+	fcgi_client_resp_free(&rs);
+	fcgi_client_buf_free(&b);
+	fcgi_client_close(&c);
 }
 
 /* Section 3.4 lets a sender use the 4-byte form for any length. */
 Test(fcgi_wire, long_length_form_for_short_pair, .init = setup_echo, .fini = teardown,
      .timeout = 10)
 {
-	struct buf b = { 0 }, pb = { 0 };
-	struct conn c;
-	struct resp rs;
+	struct fcgi_buf b = { 0 }, pb = { 0 };
+	struct fcgi_conn c;
+	struct fcgi_resp rs;
 
-	put_len(&pb, strlen("REQUEST_METHOD"), 1);
-	put_len(&pb, strlen("PUT"), 1);
-	buf_str(&pb, "REQUEST_METHODPUT");
-	put_pair(&pb, "REQUEST_URI", "/wire");
-	put_pair(&pb, "DOCUMENT_URI", "/wire");
-	put_pair(&pb, "SCRIPT_NAME", "/wire");
-	put_len(&pb, strlen("HTTP_X_SHORT"), 1);
-	put_len(&pb, 1, 0);
-	buf_str(&pb, "HTTP_X_SHORTs");
-	put_begin(&b, 1, ROLE_RESPONDER, 0);
-	put_stream(&b, T_PARAMS, 1, pb.p, pb.len, 65535);
-	put_stream(&b, T_STDIN, 1, NULL, 0, 1);
+	fcgi_client_len(&pb, strlen("REQUEST_METHOD"), 1);
+	fcgi_client_len(&pb, strlen("PUT"), 1);
+	fcgi_client_buf_str(&pb, "REQUEST_METHODPUT");
+	fcgi_client_pair(&pb, "REQUEST_URI", "/wire");
+	fcgi_client_pair(&pb, "DOCUMENT_URI", "/wire");
+	fcgi_client_pair(&pb, "SCRIPT_NAME", "/wire");
+	fcgi_client_len(&pb, strlen("HTTP_X_SHORT"), 1);
+	fcgi_client_len(&pb, 1, 0);
+	fcgi_client_buf_str(&pb, "HTTP_X_SHORTs");
+	fcgi_client_begin(&b, 1, FC_RESPONDER, 0);
+	fcgi_client_stream(&b, FC_PARAMS, 1, pb.p, pb.len, 65535);
+	fcgi_client_stream(&b, FC_STDIN, 1, NULL, 0, 1);
 	conn_open(&c);
 	conn_send_buf(&c, &b);
-	read_response(&c, 1, &rs, REPLY_MS);
+	fcgi_client_read_response(&c, 1, &rs, REPLY_MS);
 	assert_ok(&rs, 1);
 	cr_assert(resp_has(&rs, "\"method\":\"PUT\""), "%s", describe(&rs));
 	cr_assert(resp_has(&rs, "\"HTTP_X_SHORT\":\"s\""), "%s", describe(&rs));
-	resp_free(&rs);
-	buf_free(&b);
-	buf_free(&pb);
-	conn_close(&c);
+	fcgi_client_resp_free(&rs);
+	fcgi_client_buf_free(&b);
+	fcgi_client_buf_free(&pb);
+	fcgi_client_close(&c);
 }
 
 /*
@@ -880,9 +461,9 @@ Test(fcgi_wire, large_body_spans_stdout_records, .init = setup_echo, .fini = tea
 {
 	size_t n = 150000;
 	char *body = malloc(n + 1);
-	struct buf b = { 0 };
-	struct conn c;
-	struct resp rs;
+	struct fcgi_buf b = { 0 };
+	struct fcgi_conn c;
+	struct fcgi_resp rs;
 
 	cr_assert_not_null(body);
 	for (size_t i = 0; i < n; i++)
@@ -891,57 +472,57 @@ Test(fcgi_wire, large_body_spans_stdout_records, .init = setup_echo, .fini = tea
 	put_request(&b, 1, 0, body, n);
 	conn_open(&c);
 	conn_send_buf(&c, &b);
-	read_response(&c, 1, &rs, 5000);
+	fcgi_client_read_response(&c, 1, &rs, 5000);
 	assert_ok(&rs, 1);
 	cr_assert_geq(rs.nstdout, 3, "150 kB in %d STDOUT records", rs.nstdout);
 	cr_assert_not_null(memmem(rs.out.p, rs.out.len, body, n),
 			   "the body did not come back whole and in order");
-	resp_free(&rs);
-	buf_free(&b);
+	fcgi_client_resp_free(&rs);
+	fcgi_client_buf_free(&b);
 	free(body);
-	conn_close(&c);
+	fcgi_client_close(&c);
 }
 
 Test(fcgi_wire, keep_conn_serves_requests_in_sequence, .init = setup_echo, .fini = teardown,
      .timeout = 10)
 {
-	struct conn c;
+	struct fcgi_conn c;
 
 	conn_open(&c);
-	exchange_ok(&c, 1, KEEP_CONN, "first");
-	exchange_ok(&c, 2, KEEP_CONN, "second");
-	exchange_ok(&c, 1, KEEP_CONN, "third");
+	exchange_ok(&c, 1, FC_KEEP_CONN, "first");
+	exchange_ok(&c, 2, FC_KEEP_CONN, "second");
+	exchange_ok(&c, 1, FC_KEEP_CONN, "third");
 	assert_open_quiet(&c, 300);
 	exchange_ok(&c, 1, 0, "last");
 	assert_closed(&c, REPLY_MS);
-	conn_close(&c);
+	fcgi_client_close(&c);
 }
 
 Test(fcgi_wire, without_keep_conn_closes_after_end_request, .init = setup_echo,
      .fini = teardown, .timeout = 10)
 {
-	struct conn c;
-	struct buf b = { 0 };
+	struct fcgi_conn c;
+	struct fcgi_buf b = { 0 };
 
 	conn_open(&c);
 	exchange_ok(&c, 1, 0, NULL);
 	assert_closed(&c, REPLY_MS);
 	/* Bytes after END_REQUEST are not served: the connection is gone. */
 	put_request(&b, 2, 0, NULL, 0);
-	conn_send(&c, b.p, b.len);
+	fcgi_client_send(&c, b.p, b.len);
 	assert_closed(&c, 500);
-	buf_free(&b);
-	conn_close(&c);
+	fcgi_client_buf_free(&b);
+	fcgi_client_close(&c);
 }
 
 static void request_with_id(unsigned id)
 {
-	struct conn c;
+	struct fcgi_conn c;
 
 	conn_open(&c);
 	exchange_ok(&c, id, 0, "id");
 	assert_closed(&c, REPLY_MS);
-	conn_close(&c);
+	fcgi_client_close(&c);
 }
 
 Test(fcgi_wire, request_id_7, .init = setup_echo, .fini = teardown, .timeout = 10)
@@ -957,62 +538,62 @@ Test(fcgi_wire, request_id_65535, .init = setup_echo, .fini = teardown, .timeout
 /* Section 5.1: only the RESPONDER role; others end with UNKNOWN_ROLE at once. */
 Test(fcgi_wire, authorizer_role_unknown, .init = setup_echo, .fini = teardown, .timeout = 10)
 {
-	struct conn c;
-	struct resp rs;
-	struct buf b = { 0 };
+	struct fcgi_conn c;
+	struct fcgi_resp rs;
+	struct fcgi_buf b = { 0 };
 
-	put_begin(&b, 1, ROLE_AUTHORIZER, 0);
+	fcgi_client_begin(&b, 1, FC_AUTHORIZER, 0);
 	conn_open(&c);
 	conn_send_buf(&c, &b);
-	read_response(&c, 1, &rs, REPLY_MS);
-	cr_assert_eq(rs.end, R_END, "%s", describe(&rs));
+	fcgi_client_read_response(&c, 1, &rs, REPLY_MS);
+	cr_assert_eq(rs.end, FC_R_END, "%s", describe(&rs));
 	cr_assert_eq(rs.end_clen, 8);
-	cr_assert_eq(rs.proto_status, PS_UNKNOWN_ROLE, "protocolStatus %d", rs.proto_status);
+	cr_assert_eq(rs.proto_status, FC_UNKNOWN_ROLE, "protocolStatus %d", rs.proto_status);
 	cr_assert_eq(rs.nstdout + rs.stdout_ended + rs.nother, 0, "%s", describe(&rs));
 	assert_closed(&c, REPLY_MS);
-	resp_free(&rs);
-	buf_free(&b);
-	conn_close(&c);
+	fcgi_client_resp_free(&rs);
+	fcgi_client_buf_free(&b);
+	fcgi_client_close(&c);
 }
 
 Test(fcgi_wire, filter_role_unknown_keeps_conn, .init = setup_echo, .fini = teardown,
      .timeout = 10)
 {
-	struct conn c;
-	struct resp rs;
-	struct buf b = { 0 };
+	struct fcgi_conn c;
+	struct fcgi_resp rs;
+	struct fcgi_buf b = { 0 };
 
-	put_begin(&b, 3, ROLE_FILTER, KEEP_CONN);
+	fcgi_client_begin(&b, 3, FC_FILTER, FC_KEEP_CONN);
 	conn_open(&c);
 	conn_send_buf(&c, &b);
-	read_response(&c, 3, &rs, REPLY_MS);
-	cr_assert_eq(rs.end, R_END, "%s", describe(&rs));
-	cr_assert_eq(rs.proto_status, PS_UNKNOWN_ROLE, "protocolStatus %d", rs.proto_status);
+	fcgi_client_read_response(&c, 3, &rs, REPLY_MS);
+	cr_assert_eq(rs.end, FC_R_END, "%s", describe(&rs));
+	cr_assert_eq(rs.proto_status, FC_UNKNOWN_ROLE, "protocolStatus %d", rs.proto_status);
 	cr_assert_eq(rs.nstdout + rs.stdout_ended + rs.nother, 0, "%s", describe(&rs));
 	exchange_ok(&c, 4, 0, "after filter");
-	resp_free(&rs);
-	buf_free(&b);
-	conn_close(&c);
+	fcgi_client_resp_free(&rs);
+	fcgi_client_buf_free(&b);
+	fcgi_client_close(&c);
 }
 
 /* ---- Management records ------------------------------------------------ */
 
 /* Send GET_VALUES for `names` and return the result's pairs as "NAME=value;...". */
-static void get_values(struct conn *c, const char *const *names, char *result, size_t len)
+static void get_values(struct fcgi_conn *c, const char *const *names, char *result, size_t len)
 {
-	struct buf b = { 0 }, pb = { 0 };
-	struct rec *r = malloc(sizeof(*r));
+	struct fcgi_buf b = { 0 }, pb = { 0 };
+	struct fcgi_rec *r = malloc(sizeof(*r));
 	const unsigned char *p, *end;
 	size_t used = 0;
 
 	cr_assert_not_null(r);
 	for (; *names != NULL; names++)
-		put_pair(&pb, *names, "");
-	put_record(&b, T_GET_VALUES, 0, pb.p, pb.len);
+		fcgi_client_pair(&pb, *names, "");
+	fcgi_client_record(&b, FC_GET_VALUES, 0, pb.p, pb.len);
 	conn_send_buf(c, &b);
-	cr_assert_eq(read_rec(c, r, REPLY_MS), R_END, "no answer to GET_VALUES");
+	cr_assert_eq(fcgi_client_read_record(c, r, REPLY_MS), FC_R_END, "no answer to GET_VALUES");
 	cr_assert_eq(r->version, 1);
-	cr_assert_eq(r->type, T_GET_VALUES_RESULT, "record type %u, not GET_VALUES_RESULT",
+	cr_assert_eq(r->type, FC_GET_VALUES_RESULT, "record type %u, not GET_VALUES_RESULT",
 		     r->type);
 	cr_assert_eq(r->id, 0, "GET_VALUES_RESULT with request id %u", r->id);
 	result[0] = '\0';
@@ -1033,8 +614,8 @@ static void get_values(struct conn *c, const char *const *names, char *result, s
 		p += nlen + vlen;
 	}
 	free(r);
-	buf_free(&b);
-	buf_free(&pb);
+	fcgi_client_buf_free(&b);
+	fcgi_client_buf_free(&pb);
 }
 
 /* The value of `name` in a get_values result; asserts it appears exactly once. */
@@ -1068,7 +649,7 @@ static void assert_positive_number(const char *what, const char *v)
 		  "%s is \"%s\", not a positive decimal number", what, v);
 }
 
-static void check_all_values(struct conn *c)
+static void check_all_values(struct fcgi_conn *c)
 {
 	static const char *const names[] = { "FCGI_MAX_CONNS", "FCGI_MAX_REQS",
 					     "FCGI_MPXS_CONNS", "FCGI_NO_SUCH_VARIABLE", NULL };
@@ -1088,210 +669,212 @@ static void check_all_values(struct conn *c)
 Test(fcgi_wire, get_values_known_names_only, .init = setup_echo, .fini = teardown,
      .timeout = 10)
 {
-	struct conn c;
+	struct fcgi_conn c;
 
 	conn_open(&c);
 	check_all_values(&c);
 	assert_open_quiet(&c, 200);	/* one GET_VALUES_RESULT, nothing after */
 	exchange_ok(&c, 1, 0, "after get_values");
-	conn_close(&c);
+	fcgi_client_close(&c);
 }
 
 Test(fcgi_wire, get_values_one_name, .init = setup_echo, .fini = teardown, .timeout = 10)
 {
 	static const char *const names[] = { "FCGI_MPXS_CONNS", NULL };
 	char result[512];
-	struct conn c;
+	struct fcgi_conn c;
 
 	conn_open(&c);
 	get_values(&c, names, result, sizeof(result));
 	cr_assert_str_eq(result, "FCGI_MPXS_CONNS=0;");
 	assert_open_quiet(&c, 200);
-	conn_close(&c);
+	fcgi_client_close(&c);
 }
 
 Test(fcgi_wire, get_values_between_kept_requests, .init = setup_echo, .fini = teardown,
      .timeout = 10)
 {
-	struct conn c;
+	struct fcgi_conn c;
 
 	conn_open(&c);
-	exchange_ok(&c, 1, KEEP_CONN, "one");
+	exchange_ok(&c, 1, FC_KEEP_CONN, "one");
 	check_all_values(&c);
-	exchange_ok(&c, 1, KEEP_CONN, "two");
+	exchange_ok(&c, 1, FC_KEEP_CONN, "two");
 	check_all_values(&c);
-	conn_close(&c);
+	fcgi_client_close(&c);
 }
 
 /* Section 4.2: an unknown management record type gets UNKNOWN_TYPE. */
 Test(fcgi_wire, unknown_type_answered, .init = setup_echo, .fini = teardown, .timeout = 10)
 {
 	static const unsigned char want[8] = { 99, 0, 0, 0, 0, 0, 0, 0 };
-	struct buf b = { 0 };
-	struct rec *r = malloc(sizeof(*r));
-	struct conn c;
+	struct fcgi_buf b = { 0 };
+	struct fcgi_rec *r = malloc(sizeof(*r));
+	struct fcgi_conn c;
 
 	cr_assert_not_null(r);
-	put_record(&b, 99, 0, "whatever", 8);
-	put_record(&b, 200, 0, NULL, 0);
+	fcgi_client_record(&b, 99, 0, "whatever", 8);
+	fcgi_client_record(&b, 200, 0, NULL, 0);
 	conn_open(&c);
 	conn_send_buf(&c, &b);
-	cr_assert_eq(read_rec(&c, r, REPLY_MS), R_END, "no answer to record type 99");
-	cr_assert_eq(r->type, T_UNKNOWN_TYPE, "record type %u, not UNKNOWN_TYPE", r->type);
+	cr_assert_eq(fcgi_client_read_record(&c, r, REPLY_MS), FC_R_END,
+		     "no answer to record type 99");
+	cr_assert_eq(r->type, FC_UNKNOWN_TYPE, "record type %u, not UNKNOWN_TYPE", r->type);
 	cr_assert_eq(r->id, 0);
 	cr_assert_eq(r->clen, 8, "UNKNOWN_TYPE body of %zu bytes", r->clen);
 	cr_assert_arr_eq(r->c, want, 8, "UNKNOWN_TYPE body is not {99, 0 x 7}");
-	cr_assert_eq(read_rec(&c, r, REPLY_MS), R_END, "no answer to record type 200");
-	cr_assert_eq(r->type, T_UNKNOWN_TYPE);
+	cr_assert_eq(fcgi_client_read_record(&c, r, REPLY_MS), FC_R_END,
+		     "no answer to record type 200");
+	cr_assert_eq(r->type, FC_UNKNOWN_TYPE);
 	cr_assert_eq(r->clen, 8);
 	cr_assert_eq(r->c[0], 200);
 	exchange_ok(&c, 1, 0, "still usable");
 	free(r);
-	buf_free(&b);
-	conn_close(&c);
+	fcgi_client_buf_free(&b);
+	fcgi_client_close(&c);
 }
 
 /* ---- Aborts and multiplexing ------------------------------------------- */
 
 Test(fcgi_wire, abort_during_params, .init = setup_echo, .fini = teardown, .timeout = 10)
 {
-	struct buf b = { 0 }, pb = { 0 };
-	struct conn c;
-	struct resp rs;
+	struct fcgi_buf b = { 0 }, pb = { 0 };
+	struct fcgi_conn c;
+	struct fcgi_resp rs;
 	pid_t worker = the_worker();
 
 	std_params(&pb, "GET", NULL);
-	put_begin(&b, 5, ROLE_RESPONDER, 0);
-	put_record(&b, T_PARAMS, 5, pb.p, pb.len / 2);
-	put_record(&b, T_ABORT, 5, NULL, 0);
+	fcgi_client_begin(&b, 5, FC_RESPONDER, 0);
+	fcgi_client_record(&b, FC_PARAMS, 5, pb.p, pb.len / 2);
+	fcgi_client_record(&b, FC_ABORT, 5, NULL, 0);
 	conn_open(&c);
 	conn_send_buf(&c, &b);
-	read_response(&c, 5, &rs, REPLY_MS);
-	cr_assert_eq(rs.end, R_END, "no END_REQUEST after ABORT_REQUEST: %s", describe(&rs));
-	cr_assert_eq(rs.proto_status, PS_COMPLETE);
+	fcgi_client_read_response(&c, 5, &rs, REPLY_MS);
+	cr_assert_eq(rs.end, FC_R_END, "no END_REQUEST after ABORT_REQUEST: %s", describe(&rs));
+	cr_assert_eq(rs.proto_status, FC_COMPLETE);
 	cr_assert_eq(rs.nstdout + rs.nother, 0, "%s", describe(&rs));
 	assert_closed(&c, REPLY_MS);
-	conn_close(&c);
+	fcgi_client_close(&c);
 	assert_worker_serves(worker);
-	resp_free(&rs);
-	buf_free(&b);
-	buf_free(&pb);
+	fcgi_client_resp_free(&rs);
+	fcgi_client_buf_free(&b);
+	fcgi_client_buf_free(&pb);
 }
 
 /* An abort while the handler reads the body still ends the request. */
 Test(fcgi_wire, abort_during_body, .init = setup_echo, .fini = teardown, .timeout = 10)
 {
-	struct buf b = { 0 }, pb = { 0 };
-	struct conn c;
-	struct resp rs;
+	struct fcgi_buf b = { 0 }, pb = { 0 };
+	struct fcgi_conn c;
+	struct fcgi_resp rs;
 	pid_t worker = the_worker();
 
 	std_params(&pb, "POST", "100");
-	put_begin(&b, 2, ROLE_RESPONDER, 0);
-	put_stream(&b, T_PARAMS, 2, pb.p, pb.len, 65535);
-	put_record(&b, T_STDIN, 2, "0123456789", 10);
-	put_record(&b, T_ABORT, 2, NULL, 0);
+	fcgi_client_begin(&b, 2, FC_RESPONDER, 0);
+	fcgi_client_stream(&b, FC_PARAMS, 2, pb.p, pb.len, 65535);
+	fcgi_client_record(&b, FC_STDIN, 2, "0123456789", 10);
+	fcgi_client_record(&b, FC_ABORT, 2, NULL, 0);
 	conn_open(&c);
 	conn_send_buf(&c, &b);
-	read_response(&c, 2, &rs, REPLY_MS);
-	cr_assert_eq(rs.end, R_END, "no END_REQUEST after ABORT_REQUEST: %s", describe(&rs));
-	cr_assert_eq(rs.proto_status, PS_COMPLETE);
+	fcgi_client_read_response(&c, 2, &rs, REPLY_MS);
+	cr_assert_eq(rs.end, FC_R_END, "no END_REQUEST after ABORT_REQUEST: %s", describe(&rs));
+	cr_assert_eq(rs.proto_status, FC_COMPLETE);
 	cr_assert(!resp_has(&rs, "Status: 200"), "aborted request answered 200: %s",
 		  describe(&rs));
-	conn_close(&c);
+	fcgi_client_close(&c);
 	assert_worker_serves(worker);
-	resp_free(&rs);
-	buf_free(&b);
-	buf_free(&pb);
+	fcgi_client_resp_free(&rs);
+	fcgi_client_buf_free(&b);
+	fcgi_client_buf_free(&pb);
 }
 
 /* Section 5.5: a second request on a busy connection gets CANT_MPX_CONN. */
 Test(fcgi_wire, second_begin_during_params_cant_mpx, .init = setup_echo, .fini = teardown,
      .timeout = 10)
 {
-	struct buf b = { 0 }, pb = { 0 };
-	struct conn c;
-	struct resp rs;
+	struct fcgi_buf b = { 0 }, pb = { 0 };
+	struct fcgi_conn c;
+	struct fcgi_resp rs;
 	size_t half;
 
 	std_params(&pb, "POST", "4");
 	half = pb.len / 2;
-	put_begin(&b, 1, ROLE_RESPONDER, 0);
-	put_record(&b, T_PARAMS, 1, pb.p, half);
-	put_begin(&b, 2, ROLE_RESPONDER, 0);
-	put_record(&b, T_PARAMS, 1, pb.p + half, pb.len - half);
-	put_record(&b, T_PARAMS, 1, NULL, 0);
-	put_stream(&b, T_STDIN, 1, "mpx!", 4, 65535);
+	fcgi_client_begin(&b, 1, FC_RESPONDER, 0);
+	fcgi_client_record(&b, FC_PARAMS, 1, pb.p, half);
+	fcgi_client_begin(&b, 2, FC_RESPONDER, 0);
+	fcgi_client_record(&b, FC_PARAMS, 1, pb.p + half, pb.len - half);
+	fcgi_client_record(&b, FC_PARAMS, 1, NULL, 0);
+	fcgi_client_stream(&b, FC_STDIN, 1, "mpx!", 4, 65535);
 	conn_open(&c);
 	conn_send_buf(&c, &b);
-	read_response(&c, 1, &rs, REPLY_MS);
+	fcgi_client_read_response(&c, 1, &rs, REPLY_MS);
 	cr_assert_eq(rs.nother, 1, "expected one END_REQUEST for id 2: %s", describe(&rs));
-	cr_assert_eq(rs.other[0].type, T_END);
+	cr_assert_eq(rs.other[0].type, FC_END);
 	cr_assert_eq(rs.other[0].id, 2);
 	cr_assert_eq(rs.other[0].clen, 8);
-	cr_assert_eq(rs.other[0].c[4], PS_CANT_MPX, "protocolStatus %u for id 2",
+	cr_assert_eq(rs.other[0].c[4], FC_CANT_MPX, "protocolStatus %u for id 2",
 		     rs.other[0].c[4]);
 	rs.nother = 0;
 	assert_ok(&rs, 1);
 	cr_assert(resp_has(&rs, "\"body\":\"mpx!\"}"), "%s", describe(&rs));
-	resp_free(&rs);
-	buf_free(&b);
-	buf_free(&pb);
-	conn_close(&c);
+	fcgi_client_resp_free(&rs);
+	fcgi_client_buf_free(&b);
+	fcgi_client_buf_free(&pb);
+	fcgi_client_close(&c);
 }
 
 Test(fcgi_wire, second_begin_during_body_cant_mpx, .init = setup_echo, .fini = teardown,
      .timeout = 10)
 {
-	struct buf b = { 0 }, pb = { 0 };
-	struct conn c;
-	struct resp rs;
+	struct fcgi_buf b = { 0 }, pb = { 0 };
+	struct fcgi_conn c;
+	struct fcgi_resp rs;
 
 	std_params(&pb, "POST", "8");
-	put_begin(&b, 9, ROLE_RESPONDER, 0);
-	put_stream(&b, T_PARAMS, 9, pb.p, pb.len, 65535);
-	put_record(&b, T_STDIN, 9, "body", 4);
-	put_begin(&b, 10, ROLE_RESPONDER, 0);
-	put_stream(&b, T_STDIN, 9, "more", 4, 65535);
+	fcgi_client_begin(&b, 9, FC_RESPONDER, 0);
+	fcgi_client_stream(&b, FC_PARAMS, 9, pb.p, pb.len, 65535);
+	fcgi_client_record(&b, FC_STDIN, 9, "body", 4);
+	fcgi_client_begin(&b, 10, FC_RESPONDER, 0);
+	fcgi_client_stream(&b, FC_STDIN, 9, "more", 4, 65535);
 	conn_open(&c);
 	conn_send_buf(&c, &b);
-	read_response(&c, 9, &rs, REPLY_MS);
+	fcgi_client_read_response(&c, 9, &rs, REPLY_MS);
 	cr_assert_eq(rs.nother, 1, "expected one END_REQUEST for id 10: %s", describe(&rs));
-	cr_assert_eq(rs.other[0].type, T_END);
+	cr_assert_eq(rs.other[0].type, FC_END);
 	cr_assert_eq(rs.other[0].id, 10);
-	cr_assert_eq(rs.other[0].c[4], PS_CANT_MPX);
+	cr_assert_eq(rs.other[0].c[4], FC_CANT_MPX);
 	rs.nother = 0;
 	assert_ok(&rs, 9);
 	cr_assert(resp_has(&rs, "\"body\":\"bodymore\"}"), "%s", describe(&rs));
-	resp_free(&rs);
-	buf_free(&b);
-	buf_free(&pb);
-	conn_close(&c);
+	fcgi_client_resp_free(&rs);
+	fcgi_client_buf_free(&b);
+	fcgi_client_buf_free(&pb);
+	fcgi_client_close(&c);
 }
 
 /* Padding of 255 bytes (the most a header can announce) on every record. */
 Test(fcgi_wire, padding_255_accepted, .init = setup_echo, .fini = teardown, .timeout = 10)
 {
-	unsigned char begin[8] = { 0, ROLE_RESPONDER, 0, 0, 0, 0, 0, 0 };
-	struct buf b = { 0 }, pb = { 0 };
-	struct conn c;
-	struct resp rs;
+	unsigned char begin[8] = { 0, FC_RESPONDER, 0, 0, 0, 0, 0, 0 };
+	struct fcgi_buf b = { 0 }, pb = { 0 };
+	struct fcgi_conn c;
+	struct fcgi_resp rs;
 
 	std_params(&pb, "POST", "3");
-	put_record_pad(&b, T_BEGIN, 1, begin, 8, 255);
-	put_record_pad(&b, T_PARAMS, 1, pb.p, pb.len, 255);
-	put_record_pad(&b, T_PARAMS, 1, NULL, 0, 255);
-	put_record_pad(&b, T_STDIN, 1, "pad", 3, 255);
-	put_record_pad(&b, T_STDIN, 1, NULL, 0, 255);
+	fcgi_client_record_pad(&b, FC_BEGIN, 1, begin, 8, 255);
+	fcgi_client_record_pad(&b, FC_PARAMS, 1, pb.p, pb.len, 255);
+	fcgi_client_record_pad(&b, FC_PARAMS, 1, NULL, 0, 255);
+	fcgi_client_record_pad(&b, FC_STDIN, 1, "pad", 3, 255);
+	fcgi_client_record_pad(&b, FC_STDIN, 1, NULL, 0, 255);
 	conn_open(&c);
 	conn_send_buf(&c, &b);
-	read_response(&c, 1, &rs, REPLY_MS);
+	fcgi_client_read_response(&c, 1, &rs, REPLY_MS);
 	assert_ok(&rs, 1);
 	cr_assert(resp_has(&rs, "\"body\":\"pad\"}"), "%s", describe(&rs));
-	resp_free(&rs);
-	buf_free(&b);
-	buf_free(&pb);
-	conn_close(&c);
+	fcgi_client_resp_free(&rs);
+	fcgi_client_buf_free(&b);
+	fcgi_client_buf_free(&pb);
+	fcgi_client_close(&c);
 }
 
 /* ---- Malformed input: each costs at most its own connection ------------ */
@@ -1300,52 +883,52 @@ Test(fcgi_wire, padding_255_accepted, .init = setup_echo, .fini = teardown, .tim
  * Send `b` on a fresh connection and collect what comes back for
  * request `id` until END_REQUEST or the close.
  */
-static void send_hostile(const struct buf *b, unsigned id, struct resp *rs)
+static void send_hostile(const struct fcgi_buf *b, unsigned id, struct fcgi_resp *rs)
 {
-	struct conn c;
+	struct fcgi_conn c;
 
 	conn_open(&c);
-	conn_send(&c, b->p, b->len);	/* sluice may close before all is sent */
-	read_response(&c, id, rs, REPLY_MS);
-	conn_close(&c);
+	fcgi_client_send(&c, b->p, b->len);	/* sluice may close before all is sent */
+	fcgi_client_read_response(&c, id, rs, REPLY_MS);
+	fcgi_client_close(&c);
 }
 
 /* A connection-level error: closed, with nothing sent back. */
-static void assert_dropped_silently(const struct resp *rs)
+static void assert_dropped_silently(const struct fcgi_resp *rs)
 {
-	cr_assert_eq(rs->end, R_CLOSED, "expected the connection closed: %s", describe(rs));
+	cr_assert_eq(rs->end, FC_R_CLOSED, "expected the connection closed: %s", describe(rs));
 	cr_assert_eq(rs->nother + rs->nstdout, 0, "expected no reply: %s", describe(rs));
 }
 
 Test(fcgi_wire, bad_version_byte, .init = setup_small, .fini = teardown, .timeout = 10)
 {
-	unsigned char body[8] = { 0, ROLE_RESPONDER, 0, 0, 0, 0, 0, 0 };
-	struct buf b = { 0 };
-	struct resp rs;
+	unsigned char body[8] = { 0, FC_RESPONDER, 0, 0, 0, 0, 0, 0 };
+	struct fcgi_buf b = { 0 };
+	struct fcgi_resp rs;
 	pid_t worker = the_worker();
 
-	put_header(&b, 2, T_BEGIN, 1, 8, 0);
-	buf_add(&b, body, 8);
+	fcgi_client_header(&b, 2, FC_BEGIN, 1, 8, 0);
+	fcgi_client_buf_add(&b, body, 8);
 	send_hostile(&b, 1, &rs);
 	assert_dropped_silently(&rs);
 	assert_survived(worker, "record version 2");
-	resp_free(&rs);
-	buf_free(&b);
+	fcgi_client_resp_free(&rs);
+	fcgi_client_buf_free(&b);
 }
 
 /* The peer closes after part of the first header, or part of a record's content. */
 static void truncated(size_t keep, const char *needle)
 {
-	struct buf b = { 0 };
-	struct conn c;
+	struct fcgi_buf b = { 0 };
+	struct fcgi_conn c;
 	pid_t worker = the_worker();
 
 	put_request(&b, 1, 0, NULL, 0);
 	conn_open(&c);
-	cr_assert_eq(conn_send(&c, b.p, keep), 0);
-	conn_close(&c);
+	cr_assert_eq(fcgi_client_send(&c, b.p, keep), 0);
+	fcgi_client_close(&c);
 	assert_survived(worker, needle);
-	buf_free(&b);
+	fcgi_client_buf_free(&b);
 }
 
 Test(fcgi_wire, truncated_header_then_close, .init = setup_small, .fini = teardown,
@@ -1365,126 +948,126 @@ Test(fcgi_wire, truncated_content_then_close, .init = setup_small, .fini = teard
  * A PARAMS stream, ended properly, whose content is `pairs`: the pairs
  * overrun the stream.  Expected: 400 or a close, and the log line.
  */
-static void bad_pairs(const struct buf *pairs)
+static void bad_pairs(const struct fcgi_buf *pairs)
 {
-	struct buf b = { 0 };
-	struct resp rs;
+	struct fcgi_buf b = { 0 };
+	struct fcgi_resp rs;
 	pid_t worker = the_worker();
 
-	put_begin(&b, 1, ROLE_RESPONDER, 0);
-	put_stream(&b, T_PARAMS, 1, pairs->p, pairs->len, 65535);
-	put_stream(&b, T_STDIN, 1, NULL, 0, 1);
+	fcgi_client_begin(&b, 1, FC_RESPONDER, 0);
+	fcgi_client_stream(&b, FC_PARAMS, 1, pairs->p, pairs->len, 65535);
+	fcgi_client_stream(&b, FC_STDIN, 1, NULL, 0, 1);
 	send_hostile(&b, 1, &rs);
 	assert_refused(&rs, 1, 400);
 	assert_survived(worker, "malformed name-value pair");
-	resp_free(&rs);
-	buf_free(&b);
+	fcgi_client_resp_free(&rs);
+	fcgi_client_buf_free(&b);
 }
 
 Test(fcgi_wire, pair_name_overruns_1byte_length, .init = setup_small, .fini = teardown,
      .timeout = 10)
 {
-	struct buf pb = { 0 };
+	struct fcgi_buf pb = { 0 };
 
-	put_pair(&pb, "REQUEST_METHOD", "GET");
-	buf_byte(&pb, 100);		/* name of 100 bytes... */
-	buf_byte(&pb, 1);
-	buf_str(&pb, "SHORT");		/* ...of which 5 are there */
+	fcgi_client_pair(&pb, "REQUEST_METHOD", "GET");
+	fcgi_client_buf_byte(&pb, 100);		/* name of 100 bytes... */
+	fcgi_client_buf_byte(&pb, 1);
+	fcgi_client_buf_str(&pb, "SHORT");		/* ...of which 5 are there */
 	bad_pairs(&pb);
-	buf_free(&pb);
+	fcgi_client_buf_free(&pb);
 }
 
 Test(fcgi_wire, pair_name_overruns_4byte_length, .init = setup_small, .fini = teardown,
      .timeout = 10)
 {
-	struct buf pb = { 0 };
+	struct fcgi_buf pb = { 0 };
 
-	put_pair(&pb, "REQUEST_METHOD", "GET");
-	put_len(&pb, 300, 1);
-	put_len(&pb, 2, 0);
-	buf_str(&pb, "ONLY_A_FEW_BYTES");
+	fcgi_client_pair(&pb, "REQUEST_METHOD", "GET");
+	fcgi_client_len(&pb, 300, 1);
+	fcgi_client_len(&pb, 2, 0);
+	fcgi_client_buf_str(&pb, "ONLY_A_FEW_BYTES");
 	bad_pairs(&pb);
-	buf_free(&pb);
+	fcgi_client_buf_free(&pb);
 }
 
 Test(fcgi_wire, pair_name_length_0x7fffffff, .init = setup_small, .fini = teardown,
      .timeout = 10)
 {
-	struct buf pb = { 0 };
+	struct fcgi_buf pb = { 0 };
 
-	put_pair(&pb, "REQUEST_METHOD", "GET");
-	put_len(&pb, 0x7fffffff, 1);
-	put_len(&pb, 1, 0);
-	buf_str(&pb, "XY");
+	fcgi_client_pair(&pb, "REQUEST_METHOD", "GET");
+	fcgi_client_len(&pb, 0x7fffffff, 1);
+	fcgi_client_len(&pb, 1, 0);
+	fcgi_client_buf_str(&pb, "XY");
 	bad_pairs(&pb);
-	buf_free(&pb);
+	fcgi_client_buf_free(&pb);
 }
 
 /* Name and value lengths whose sum overflows 32 bits, and a value that wraps. */
 Test(fcgi_wire, pair_lengths_overflow_when_added, .init = setup_small, .fini = teardown,
      .timeout = 10)
 {
-	struct buf pb = { 0 };
+	struct fcgi_buf pb = { 0 };
 
-	put_pair(&pb, "REQUEST_METHOD", "GET");
-	put_len(&pb, 0x7fffffff, 1);
-	put_len(&pb, 0x7fffffff, 1);
-	buf_str(&pb, "AB");
+	fcgi_client_pair(&pb, "REQUEST_METHOD", "GET");
+	fcgi_client_len(&pb, 0x7fffffff, 1);
+	fcgi_client_len(&pb, 0x7fffffff, 1);
+	fcgi_client_buf_str(&pb, "AB");
 	bad_pairs(&pb);
-	buf_free(&pb);
+	fcgi_client_buf_free(&pb);
 }
 
 Test(fcgi_wire, pair_value_length_wraps, .init = setup_small, .fini = teardown, .timeout = 10)
 {
-	struct buf pb = { 0 };
+	struct fcgi_buf pb = { 0 };
 
-	put_pair(&pb, "REQUEST_METHOD", "GET");
-	put_len(&pb, 4, 0);
-	put_len(&pb, 0x7ffffffd, 1);	/* name + value = 2^31 + 1 */
-	buf_str(&pb, "NAMEvalue");
+	fcgi_client_pair(&pb, "REQUEST_METHOD", "GET");
+	fcgi_client_len(&pb, 4, 0);
+	fcgi_client_len(&pb, 0x7ffffffd, 1);	/* name + value = 2^31 + 1 */
+	fcgi_client_buf_str(&pb, "NAMEvalue");
 	bad_pairs(&pb);
-	buf_free(&pb);
+	fcgi_client_buf_free(&pb);
 }
 
 /* A 4-byte length cut off by the end of the stream. */
 Test(fcgi_wire, pair_length_truncated, .init = setup_small, .fini = teardown, .timeout = 10)
 {
-	struct buf pb = { 0 };
+	struct fcgi_buf pb = { 0 };
 
-	put_pair(&pb, "REQUEST_METHOD", "GET");
-	buf_byte(&pb, 0x80);
-	buf_byte(&pb, 0x00);
+	fcgi_client_pair(&pb, "REQUEST_METHOD", "GET");
+	fcgi_client_buf_byte(&pb, 0x80);
+	fcgi_client_buf_byte(&pb, 0x00);
 	bad_pairs(&pb);
-	buf_free(&pb);
+	fcgi_client_buf_free(&pb);
 }
 
 Test(fcgi_wire, params_over_max_params_bytes, .init = setup_small, .fini = teardown,
      .timeout = 10)
 {
-	struct buf b = { 0 }, pb = { 0 };
+	struct fcgi_buf b = { 0 }, pb = { 0 };
 	char big[1501];
-	struct resp rs;
+	struct fcgi_resp rs;
 	pid_t worker = the_worker();
 
 	memset(big, 'p', 1500);
 	big[1500] = '\0';
 	std_params(&pb, "GET", NULL);
-	put_pair(&pb, "HTTP_X_BIG", big);
-	put_begin(&b, 1, ROLE_RESPONDER, 0);
-	put_stream(&b, T_PARAMS, 1, pb.p, pb.len, 512);
-	put_stream(&b, T_STDIN, 1, NULL, 0, 1);
+	fcgi_client_pair(&pb, "HTTP_X_BIG", big);
+	fcgi_client_begin(&b, 1, FC_RESPONDER, 0);
+	fcgi_client_stream(&b, FC_PARAMS, 1, pb.p, pb.len, 512);
+	fcgi_client_stream(&b, FC_STDIN, 1, NULL, 0, 1);
 	send_hostile(&b, 1, &rs);
 	assert_refused(&rs, 1, 431);
 	assert_survived(worker, "exceed limits.max_params_bytes (1024)");
-	resp_free(&rs);
-	buf_free(&b);
-	buf_free(&pb);
+	fcgi_client_resp_free(&rs);
+	fcgi_client_buf_free(&b);
+	fcgi_client_buf_free(&pb);
 }
 
 Test(fcgi_wire, more_than_max_params, .init = setup_small, .fini = teardown, .timeout = 10)
 {
-	struct buf b = { 0 }, pb = { 0 };
-	struct resp rs;
+	struct fcgi_buf b = { 0 }, pb = { 0 };
+	struct fcgi_resp rs;
 	pid_t worker = the_worker();
 
 	std_params(&pb, "GET", NULL);
@@ -1492,17 +1075,17 @@ Test(fcgi_wire, more_than_max_params, .init = setup_small, .fini = teardown, .ti
 		char name[16];
 
 		snprintf(name, sizeof(name), "HTTP_X_%d", i);
-		put_pair(&pb, name, "v");
+		fcgi_client_pair(&pb, name, "v");
 	}
-	put_begin(&b, 1, ROLE_RESPONDER, 0);
-	put_stream(&b, T_PARAMS, 1, pb.p, pb.len, 65535);
-	put_stream(&b, T_STDIN, 1, NULL, 0, 1);
+	fcgi_client_begin(&b, 1, FC_RESPONDER, 0);
+	fcgi_client_stream(&b, FC_PARAMS, 1, pb.p, pb.len, 65535);
+	fcgi_client_stream(&b, FC_STDIN, 1, NULL, 0, 1);
 	send_hostile(&b, 1, &rs);
 	assert_refused(&rs, 1, 431);
 	assert_survived(worker, "more than limits.max_params (8)");
-	resp_free(&rs);
-	buf_free(&b);
-	buf_free(&pb);
+	fcgi_client_resp_free(&rs);
+	fcgi_client_buf_free(&b);
+	fcgi_client_buf_free(&pb);
 }
 
 /*
@@ -1510,58 +1093,58 @@ Test(fcgi_wire, more_than_max_params, .init = setup_small, .fini = teardown, .ti
  * application ignore them; sluice may also drop the connection.  Either
  * way nothing is answered for that id, and the worker carries on.
  */
-static void stray_record(struct buf *b, unsigned id, const char *needle)
+static void stray_record(struct fcgi_buf *b, unsigned id, const char *needle)
 {
-	struct resp rs;
+	struct fcgi_resp rs;
 	pid_t worker = the_worker();
 
 	send_hostile(b, id, &rs);
-	cr_assert(rs.end == R_CLOSED || rs.end == R_TIMEOUT, "%s", describe(&rs));
+	cr_assert(rs.end == FC_R_CLOSED || rs.end == FC_R_TIMEOUT, "%s", describe(&rs));
 	cr_assert_eq(rs.nstdout + rs.stdout_ended + rs.nother, 0, "a reply to a stray record: %s",
 		     describe(&rs));
 	assert_survived(worker, needle);
-	resp_free(&rs);
+	fcgi_client_resp_free(&rs);
 }
 
 Test(fcgi_wire, stdin_before_begin, .init = setup_small, .fini = teardown, .timeout = 10)
 {
-	struct buf b = { 0 };
+	struct fcgi_buf b = { 0 };
 
-	put_record(&b, T_STDIN, 1, "early", 5);
+	fcgi_client_record(&b, FC_STDIN, 1, "early", 5);
 	stray_record(&b, 1, "record for a request that is not active (record type 5, request id 1)");
-	buf_free(&b);
+	fcgi_client_buf_free(&b);
 }
 
 Test(fcgi_wire, params_for_inactive_id, .init = setup_small, .fini = teardown, .timeout = 10)
 {
-	struct buf b = { 0 }, pb = { 0 };
+	struct fcgi_buf b = { 0 }, pb = { 0 };
 
 	std_params(&pb, "GET", NULL);
-	put_begin(&b, 1, ROLE_RESPONDER, 0);
-	put_record(&b, T_PARAMS, 1, pb.p, pb.len);
-	put_record(&b, T_PARAMS, 5, pb.p, pb.len);
+	fcgi_client_begin(&b, 1, FC_RESPONDER, 0);
+	fcgi_client_record(&b, FC_PARAMS, 1, pb.p, pb.len);
+	fcgi_client_record(&b, FC_PARAMS, 5, pb.p, pb.len);
 	stray_record(&b, 5, "(record type 4, request id 5)");
-	buf_free(&b);
-	buf_free(&pb);
+	fcgi_client_buf_free(&b);
+	fcgi_client_buf_free(&pb);
 }
 
 static void begin_with_length(size_t len)
 {
-	unsigned char body[16] = { 0, ROLE_RESPONDER, 0 };
-	struct buf b = { 0 }, pb = { 0 };
-	struct resp rs;
+	unsigned char body[16] = { 0, FC_RESPONDER, 0 };
+	struct fcgi_buf b = { 0 }, pb = { 0 };
+	struct fcgi_resp rs;
 	pid_t worker = the_worker();
 
 	std_params(&pb, "GET", NULL);
-	put_record(&b, T_BEGIN, 1, body, len);
-	put_stream(&b, T_PARAMS, 1, pb.p, pb.len, 65535);
-	put_stream(&b, T_STDIN, 1, NULL, 0, 1);
+	fcgi_client_record(&b, FC_BEGIN, 1, body, len);
+	fcgi_client_stream(&b, FC_PARAMS, 1, pb.p, pb.len, 65535);
+	fcgi_client_stream(&b, FC_STDIN, 1, NULL, 0, 1);
 	send_hostile(&b, 1, &rs);
 	assert_dropped_silently(&rs);
 	assert_survived(worker, "BEGIN_REQUEST body is not 8 bytes");
-	resp_free(&rs);
-	buf_free(&b);
-	buf_free(&pb);
+	fcgi_client_resp_free(&rs);
+	fcgi_client_buf_free(&b);
+	fcgi_client_buf_free(&pb);
 }
 
 Test(fcgi_wire, begin_request_7_bytes, .init = setup_small, .fini = teardown, .timeout = 10)
@@ -1578,136 +1161,136 @@ Test(fcgi_wire, begin_request_9_bytes, .init = setup_small, .fini = teardown, .t
 static void app_record_from_client(unsigned type)
 {
 	unsigned char end_body[8] = { 0 };
-	struct buf b = { 0 }, pb = { 0 };
-	struct resp rs;
+	struct fcgi_buf b = { 0 }, pb = { 0 };
+	struct fcgi_resp rs;
 	char needle[64];
 	pid_t worker = the_worker();
 
 	std_params(&pb, "GET", NULL);
-	put_begin(&b, 1, ROLE_RESPONDER, 0);
-	put_record(&b, T_PARAMS, 1, pb.p, pb.len);
-	if (type == T_END)
-		put_record(&b, T_END, 1, end_body, 8);
+	fcgi_client_begin(&b, 1, FC_RESPONDER, 0);
+	fcgi_client_record(&b, FC_PARAMS, 1, pb.p, pb.len);
+	if (type == FC_END)
+		fcgi_client_record(&b, FC_END, 1, end_body, 8);
 	else
-		put_record(&b, type, 1, "Status: 200 OK\r\n\r\n", 18);
-	put_record(&b, T_PARAMS, 1, NULL, 0);
-	put_stream(&b, T_STDIN, 1, NULL, 0, 1);
+		fcgi_client_record(&b, type, 1, "Status: 200 OK\r\n\r\n", 18);
+	fcgi_client_record(&b, FC_PARAMS, 1, NULL, 0);
+	fcgi_client_stream(&b, FC_STDIN, 1, NULL, 0, 1);
 	send_hostile(&b, 1, &rs);
 	assert_dropped_silently(&rs);
 	snprintf(needle, sizeof(needle), "(record type %u, request id 1)", type);
 	assert_survived(worker, needle);
-	resp_free(&rs);
-	buf_free(&b);
-	buf_free(&pb);
+	fcgi_client_resp_free(&rs);
+	fcgi_client_buf_free(&b);
+	fcgi_client_buf_free(&pb);
 }
 
 Test(fcgi_wire, client_sends_end_request, .init = setup_small, .fini = teardown, .timeout = 10)
 {
-	app_record_from_client(T_END);
+	app_record_from_client(FC_END);
 }
 
 Test(fcgi_wire, client_sends_stdout, .init = setup_small, .fini = teardown, .timeout = 10)
 {
-	app_record_from_client(T_STDOUT);
+	app_record_from_client(FC_STDOUT);
 }
 
 Test(fcgi_wire, begin_request_with_id_0, .init = setup_small, .fini = teardown, .timeout = 10)
 {
-	struct buf b = { 0 }, pb = { 0 };
-	struct resp rs;
+	struct fcgi_buf b = { 0 }, pb = { 0 };
+	struct fcgi_resp rs;
 	pid_t worker = the_worker();
 
 	std_params(&pb, "GET", NULL);
-	put_begin(&b, 0, ROLE_RESPONDER, 0);
-	put_stream(&b, T_PARAMS, 0, pb.p, pb.len, 65535);
-	put_stream(&b, T_STDIN, 0, NULL, 0, 1);
+	fcgi_client_begin(&b, 0, FC_RESPONDER, 0);
+	fcgi_client_stream(&b, FC_PARAMS, 0, pb.p, pb.len, 65535);
+	fcgi_client_stream(&b, FC_STDIN, 0, NULL, 0, 1);
 	send_hostile(&b, 0, &rs);
-	cr_assert_eq(rs.end, R_CLOSED, "%s", describe(&rs));
+	cr_assert_eq(rs.end, FC_R_CLOSED, "%s", describe(&rs));
 	cr_assert_eq(rs.nstdout + rs.stdout_ended, 0, "request id 0 was served: %s",
 		     describe(&rs));
 	/* UNKNOWN_TYPE {1} would be a defensible answer; nothing else is. */
-	for (int i = 0; i < rs.nother && i < MAX_OTHER; i++)
-		cr_assert(rs.other[i].type == T_UNKNOWN_TYPE && rs.other[i].c[0] == T_BEGIN,
+	for (int i = 0; i < rs.nother && i < FC_MAX_OTHER; i++)
+		cr_assert(rs.other[i].type == FC_UNKNOWN_TYPE && rs.other[i].c[0] == FC_BEGIN,
 			  "%s", describe(&rs));
 	assert_survived(worker, "record type 1 with request id 0");
-	resp_free(&rs);
-	buf_free(&b);
-	buf_free(&pb);
+	fcgi_client_resp_free(&rs);
+	fcgi_client_buf_free(&b);
+	fcgi_client_buf_free(&pb);
 }
 
 /* A request with `clen` as CONTENT_LENGTH (twice when `dup`) and `body`. */
 static void send_with_length(const char *clen, const char *dup, const char *body,
-			     struct resp *rs)
+			     struct fcgi_resp *rs)
 {
-	struct buf b = { 0 }, pb = { 0 };
+	struct fcgi_buf b = { 0 }, pb = { 0 };
 
 	std_params(&pb, "POST", clen);
 	if (dup != NULL)
-		put_pair(&pb, "CONTENT_LENGTH", dup);
-	put_begin(&b, 1, ROLE_RESPONDER, 0);
-	put_stream(&b, T_PARAMS, 1, pb.p, pb.len, 65535);
+		fcgi_client_pair(&pb, "CONTENT_LENGTH", dup);
+	fcgi_client_begin(&b, 1, FC_RESPONDER, 0);
+	fcgi_client_stream(&b, FC_PARAMS, 1, pb.p, pb.len, 65535);
 	if (body != NULL)
-		put_stream(&b, T_STDIN, 1, body, strlen(body), 65535);
+		fcgi_client_stream(&b, FC_STDIN, 1, body, strlen(body), 65535);
 	send_hostile(&b, 1, rs);
-	buf_free(&b);
-	buf_free(&pb);
+	fcgi_client_buf_free(&b);
+	fcgi_client_buf_free(&pb);
 }
 
 /* The body cap is enforced from CONTENT_LENGTH before any body is sent. */
 Test(fcgi_wire, declared_body_over_max_body_bytes, .init = setup_small, .fini = teardown,
      .timeout = 10)
 {
-	struct resp rs;
+	struct fcgi_resp rs;
 	pid_t worker = the_worker();
 
 	send_with_length("100000", NULL, NULL, &rs);
-	cr_assert_eq(rs.end, R_END, "413 expected without waiting for the body: %s",
+	cr_assert_eq(rs.end, FC_R_END, "413 expected without waiting for the body: %s",
 		     describe(&rs));
 	assert_refused(&rs, 1, 413);
 	assert_survived(worker, "CONTENT_LENGTH 100000 exceeds limits.max_body_bytes (4096)");
-	resp_free(&rs);
+	fcgi_client_resp_free(&rs);
 }
 
 /* No CONTENT_LENGTH (a chunked upload passed through) and a body that keeps coming. */
 Test(fcgi_wire, undeclared_body_over_max_body_bytes, .init = setup_small, .fini = teardown,
      .timeout = 10)
 {
-	struct buf b = { 0 }, pb = { 0 };
+	struct fcgi_buf b = { 0 }, pb = { 0 };
 	char chunk[1024];
-	struct resp rs;
+	struct fcgi_resp rs;
 	pid_t worker = the_worker();
 
 	memset(chunk, 'b', sizeof(chunk));
 	std_params(&pb, "POST", NULL);
-	put_begin(&b, 1, ROLE_RESPONDER, 0);
-	put_stream(&b, T_PARAMS, 1, pb.p, pb.len, 65535);
+	fcgi_client_begin(&b, 1, FC_RESPONDER, 0);
+	fcgi_client_stream(&b, FC_PARAMS, 1, pb.p, pb.len, 65535);
 	for (int i = 0; i < 16; i++)
-		put_record(&b, T_STDIN, 1, chunk, sizeof(chunk));
-	put_record(&b, T_STDIN, 1, NULL, 0);
+		fcgi_client_record(&b, FC_STDIN, 1, chunk, sizeof(chunk));
+	fcgi_client_record(&b, FC_STDIN, 1, NULL, 0);
 	send_hostile(&b, 1, &rs);
 	assert_refused(&rs, 1, 413);
 	assert_survived(worker, "request body exceeds limits.max_body_bytes (4096)");
-	resp_free(&rs);
-	buf_free(&b);
-	buf_free(&pb);
+	fcgi_client_resp_free(&rs);
+	fcgi_client_buf_free(&b);
+	fcgi_client_buf_free(&pb);
 }
 
 /* CONTENT_LENGTH is parsed strictly: anything but one plain decimal number is a 400. */
 static void bad_content_length(const char *clen, const char *dup)
 {
-	struct resp rs;
+	struct fcgi_resp rs;
 	char needle[96];
 	pid_t worker = the_worker();
 
 	send_with_length(clen, dup, "", &rs);
-	cr_assert_eq(rs.end, R_END, "CONTENT_LENGTH \"%s\": %s", clen, describe(&rs));
+	cr_assert_eq(rs.end, FC_R_END, "CONTENT_LENGTH \"%s\": %s", clen, describe(&rs));
 	assert_refused(&rs, 1, 400);
 	if (dup != NULL)
 		snprintf(needle, sizeof(needle), "duplicate CONTENT_LENGTH");
 	else
 		snprintf(needle, sizeof(needle), "malformed CONTENT_LENGTH \"%s\"", clen);
 	assert_survived(worker, needle);
-	resp_free(&rs);
+	fcgi_client_resp_free(&rs);
 }
 
 Test(fcgi_wire, content_length_trailing_garbage, .init = setup_small, .fini = teardown,
@@ -1751,7 +1334,7 @@ Test(fcgi_wire, content_length_duplicated_same_value, .init = setup_small, .fini
 Test(fcgi_wire, body_longer_than_content_length, .init = setup_small, .fini = teardown,
      .timeout = 10)
 {
-	struct resp rs;
+	struct fcgi_resp rs;
 	pid_t worker = the_worker();
 
 	send_with_length("2", NULL, "pingpong", &rs);
@@ -1759,41 +1342,41 @@ Test(fcgi_wire, body_longer_than_content_length, .init = setup_small, .fini = te
 		  describe(&rs));
 	assert_refused(&rs, 1, 400);
 	assert_survived(worker, "more STDIN than CONTENT_LENGTH (2)");
-	resp_free(&rs);
+	fcgi_client_resp_free(&rs);
 }
 
 Test(fcgi_wire, body_shorter_than_content_length, .init = setup_small, .fini = teardown,
      .timeout = 10)
 {
-	struct resp rs;
+	struct fcgi_resp rs;
 	pid_t worker = the_worker();
 
 	send_with_length("10", NULL, "ping", &rs);
 	cr_assert(!resp_has(&rs, "Status: 200"), "served a truncated body: %s", describe(&rs));
 	assert_refused(&rs, 1, 400);
 	assert_survived(worker, "CONTENT_LENGTH");
-	resp_free(&rs);
+	fcgi_client_resp_free(&rs);
 }
 
 /* No REQUEST_METHOD at all: a client error, not a crash. */
 Test(fcgi_wire, empty_params_stream, .init = setup_small, .fini = teardown, .timeout = 10)
 {
-	struct buf b = { 0 };
-	struct resp rs;
+	struct fcgi_buf b = { 0 };
+	struct fcgi_resp rs;
 	pid_t worker = the_worker();
 	int code;
 
-	put_begin(&b, 1, ROLE_RESPONDER, 0);
-	put_record(&b, T_PARAMS, 1, NULL, 0);
-	put_record(&b, T_STDIN, 1, NULL, 0);
+	fcgi_client_begin(&b, 1, FC_RESPONDER, 0);
+	fcgi_client_record(&b, FC_PARAMS, 1, NULL, 0);
+	fcgi_client_record(&b, FC_STDIN, 1, NULL, 0);
 	send_hostile(&b, 1, &rs);
-	cr_assert_eq(rs.end, R_END, "%s", describe(&rs));
+	cr_assert_eq(rs.end, FC_R_END, "%s", describe(&rs));
 	code = resp_code(&rs);
 	cr_assert(code >= 400 && code <= 499, "status %d for a request without parameters: %s",
 		  code, describe(&rs));
 	assert_survived(worker, "no REQUEST_METHOD");
-	resp_free(&rs);
-	buf_free(&b);
+	fcgi_client_resp_free(&rs);
+	fcgi_client_buf_free(&b);
 }
 
 /* ---- Stalled and idle peers -------------------------------------------- */
@@ -1805,57 +1388,57 @@ Test(fcgi_wire, empty_params_stream, .init = setup_small, .fini = teardown, .tim
 Test(fcgi_wire, stalled_params_cut_by_read_timeout, .init = setup_read_timeout,
      .fini = teardown, .timeout = 15)
 {
-	struct buf b = { 0 }, pb = { 0 };
-	struct conn stalled, other;
+	struct fcgi_buf b = { 0 }, pb = { 0 };
+	struct fcgi_conn stalled, other;
 	long t0, t1;
 	int k;
 	pid_t worker = the_worker();
 
 	std_params(&pb, "GET", NULL);
-	put_begin(&b, 1, ROLE_RESPONDER, 0);
-	put_record(&b, T_PARAMS, 1, pb.p, pb.len / 2);
+	fcgi_client_begin(&b, 1, FC_RESPONDER, 0);
+	fcgi_client_record(&b, FC_PARAMS, 1, pb.p, pb.len / 2);
 	conn_open(&stalled);
 	conn_send_buf(&stalled, &b);
-	t0 = now_ms();
+	t0 = harness_now_ms();
 
 	conn_open(&other);
 	exchange_ok(&other, 1, 0, "not pinned");
-	t1 = now_ms();
+	t1 = harness_now_ms();
 	cr_assert_lt(t1 - t0, 700, "another connection waited %ld ms behind a stalled one",
 		     t1 - t0);
-	conn_close(&other);
+	fcgi_client_close(&other);
 
-	while ((k = conn_fill(&stalled, 100)) == -1 && now_ms() - t0 < 3000)
+	while ((k = fcgi_client_fill(&stalled, 100)) == -1 && harness_now_ms() - t0 < 3000)
 		;
-	t1 = now_ms();
+	t1 = harness_now_ms();
 	cr_assert_eq(k, 0, "stalled connection still open after %ld ms (read_timeout 1 s)",
 		     t1 - t0);
 	cr_assert_eq(stalled.in.len, 0, "bytes sent to a stalled request");
 	cr_assert_geq(t1 - t0, 800, "stalled connection closed after only %ld ms", t1 - t0);
-	conn_close(&stalled);
+	fcgi_client_close(&stalled);
 	assert_survived(worker, "request not received within limits.read_timeout (1s)");
-	buf_free(&b);
-	buf_free(&pb);
+	fcgi_client_buf_free(&b);
+	fcgi_client_buf_free(&pb);
 }
 
 /* A kept-alive connection with nothing more to do is closed after idle_timeout (1 s). */
 Test(fcgi_wire, idle_keepalive_cut_by_idle_timeout, .init = setup_idle_timeout,
      .fini = teardown, .timeout = 15)
 {
-	struct conn c;
+	struct fcgi_conn c;
 	long t0, t1;
 	int k;
 
 	conn_open(&c);
-	exchange_ok(&c, 1, KEEP_CONN, "then idle");
-	t0 = now_ms();
-	while ((k = conn_fill(&c, 100)) == -1 && now_ms() - t0 < 3000)
+	exchange_ok(&c, 1, FC_KEEP_CONN, "then idle");
+	t0 = harness_now_ms();
+	while ((k = fcgi_client_fill(&c, 100)) == -1 && harness_now_ms() - t0 < 3000)
 		;
-	t1 = now_ms();
+	t1 = harness_now_ms();
 	cr_assert_eq(k, 0, "idle connection still open after %ld ms (idle_timeout 1 s, "
 		     "read_timeout 5 s)", t1 - t0);
 	cr_assert_geq(t1 - t0, 800, "idle connection closed after only %ld ms", t1 - t0);
-	conn_close(&c);
+	fcgi_client_close(&c);
 }
 
 /* ---- Garbage ----------------------------------------------------------- */
@@ -1870,17 +1453,17 @@ static unsigned rnd(void)
 	return rnd_state;
 }
 
-static void rnd_bytes(struct buf *b, size_t n)
+static void rnd_bytes(struct fcgi_buf *b, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		buf_byte(b, rnd());
+		fcgi_client_buf_byte(b, rnd());
 }
 
 /*
  * PARAMS-like content: some pairs that sluice looks at, with odd values,
  * and some whose lengths (either form) rarely match the data.
  */
-static void rnd_pairs(struct buf *b)
+static void rnd_pairs(struct fcgi_buf *b)
 {
 	static const char *const names[] = { "REQUEST_METHOD", "CONTENT_LENGTH",
 					      "DOCUMENT_URI", "SCRIPT_NAME", "REQUEST_URI",
@@ -1893,11 +1476,11 @@ static void rnd_pairs(struct buf *b)
 		switch (rnd() % 4) {
 		case 0:
 		case 1:
-			put_pair(b, names[rnd() % 8], values[rnd() % 11]);
+			fcgi_client_pair(b, names[rnd() % 8], values[rnd() % 11]);
 			break;
 		case 2:
-			put_len(b, rnd() % 4 ? rnd() % 128 : rnd() & 0x7fffffff, rnd() % 2);
-			put_len(b, rnd() % 4 ? rnd() % 128 : rnd() & 0x7fffffff, rnd() % 2);
+			fcgi_client_len(b, rnd() % 4 ? rnd() % 128 : rnd() & 0x7fffffff, rnd() % 2);
+			fcgi_client_len(b, rnd() % 4 ? rnd() % 128 : rnd() & 0x7fffffff, rnd() % 2);
 			rnd_bytes(b, rnd() % 48);
 			break;
 		default:
@@ -1907,34 +1490,34 @@ static void rnd_pairs(struct buf *b)
 }
 
 /* One random record: mostly plausible types and ids, sometimes not. */
-static void rnd_record(struct buf *b, unsigned id)
+static void rnd_record(struct fcgi_buf *b, unsigned id)
 {
-	static const unsigned types[] = { T_BEGIN, T_ABORT, T_END, T_PARAMS, T_PARAMS,
-					  T_PARAMS, T_STDIN, T_STDIN, T_STDOUT, T_DATA,
-					  T_GET_VALUES, T_UNKNOWN_TYPE };
+	static const unsigned types[] = { FC_BEGIN, FC_ABORT, FC_END, FC_PARAMS, FC_PARAMS,
+					  FC_PARAMS, FC_STDIN, FC_STDIN, FC_STDOUT, FC_DATA,
+					  FC_GET_VALUES, FC_UNKNOWN_TYPE };
 	unsigned type = rnd() % 8 == 0 ? rnd() % 256 : types[rnd() % 12];
 	unsigned version = rnd() % 25 == 0 ? rnd() % 256 : 1;
 	size_t plen = rnd() % 5 == 0 ? rnd() % 256 : 0;
-	struct buf content = { 0 };
+	struct fcgi_buf content = { 0 };
 
 	if (rnd() % 4 == 0)
 		id = rnd() % 8 == 0 ? rnd() % 65536 : rnd() % 3;
-	if (type == T_GET_VALUES)
+	if (type == FC_GET_VALUES)
 		id = 0;
-	if (type == T_PARAMS || type == T_GET_VALUES)
+	if (type == FC_PARAMS || type == FC_GET_VALUES)
 		rnd_pairs(&content);
-	else if (type == T_BEGIN)
+	else if (type == FC_BEGIN)
 		rnd_bytes(&content, rnd() % 8 ? 8 : rnd() % 16);
 	else if (rnd() % 3 != 0)
 		rnd_bytes(&content, rnd() % 300);
 	if (rnd() % 30 == 0) {
 		rnd_bytes(b, 1 + rnd() % 20);	/* not even a record */
 	} else {
-		put_header(b, version, type, id, content.len, plen);
-		buf_add(b, content.p, content.len);
+		fcgi_client_header(b, version, type, id, content.len, plen);
+		fcgi_client_buf_add(b, content.p, content.len);
 		rnd_bytes(b, plen);
 	}
-	buf_free(&content);
+	fcgi_client_buf_free(&content);
 }
 
 /*
@@ -1943,28 +1526,28 @@ static void rnd_record(struct buf *b, unsigned id)
  * so that the garbage reaches the PARAMS decoder and the request checks
  * behind it; half of those end their PARAMS stream.
  */
-static void rnd_episode(struct buf *b, int n)
+static void rnd_episode(struct fcgi_buf *b, int n)
 {
 	int real = rnd() % 2;
 
 	if (real)
-		put_begin(b, 1, ROLE_RESPONDER, rnd() % 2);
+		fcgi_client_begin(b, 1, FC_RESPONDER, rnd() % 2);
 	for (int i = 0; i < n; i++) {
-		struct buf pairs = { 0 };
+		struct fcgi_buf pairs = { 0 };
 
 		if (!real || rnd() % 4 == 0) {
 			rnd_record(b, real ? 1 : rnd() % 3);
 			continue;
 		}
 		rnd_pairs(&pairs);
-		put_record(b, T_PARAMS, 1, pairs.p, pairs.len);
-		buf_free(&pairs);
+		fcgi_client_record(b, FC_PARAMS, 1, pairs.p, pairs.len);
+		fcgi_client_buf_free(&pairs);
 	}
 	if (real && rnd() % 2 == 0) {
-		put_record(b, T_PARAMS, 1, NULL, 0);
+		fcgi_client_record(b, FC_PARAMS, 1, NULL, 0);
 		if (rnd() % 2)
 			rnd_record(b, 1);
-		put_record(b, T_STDIN, 1, NULL, 0);
+		fcgi_client_record(b, FC_STDIN, 1, NULL, 0);
 	}
 }
 
@@ -1981,17 +1564,17 @@ Test(fcgi_wire, random_records_never_crash_the_worker, .init = setup_small, .fin
 
 	rnd_state = 20261129;
 	while (sent < 200) {
-		struct buf b = { 0 };
+		struct fcgi_buf b = { 0 };
 		int n = 1 + (int)(rnd() % 5);
-		struct conn c;
+		struct fcgi_conn c;
 
 		rnd_episode(&b, n);
 		sent += n;
 		conn_open(&c);
-		conn_send(&c, b.p, b.len);
-		conn_fill(&c, 10);
-		conn_close(&c);
-		buf_free(&b);
+		fcgi_client_send(&c, b.p, b.len);
+		fcgi_client_fill(&c, 10);
+		fcgi_client_close(&c);
+		fcgi_client_buf_free(&b);
 	}
 	assert_worker_serves(worker);
 }
@@ -2003,25 +1586,25 @@ Test(fcgi_wire, random_records_never_crash_the_worker, .init = setup_small, .fin
  */
 static void nul_in_param(const char *name, size_t nlen, const char *value, size_t vlen)
 {
-	struct buf b = { 0 }, pb = { 0 };
-	struct resp rs;
+	struct fcgi_buf b = { 0 }, pb = { 0 };
+	struct fcgi_resp rs;
 	pid_t worker = the_worker();
 
 	std_params(&pb, "GET", NULL);
-	put_len(&pb, nlen, 0);
-	put_len(&pb, vlen, 0);
-	buf_add(&pb, name, nlen);
-	buf_add(&pb, value, vlen);
-	put_begin(&b, 1, ROLE_RESPONDER, 0);
-	put_stream(&b, T_PARAMS, 1, pb.p, pb.len, 65535);
-	put_stream(&b, T_STDIN, 1, NULL, 0, 65535);
+	fcgi_client_len(&pb, nlen, 0);
+	fcgi_client_len(&pb, vlen, 0);
+	fcgi_client_buf_add(&pb, name, nlen);
+	fcgi_client_buf_add(&pb, value, vlen);
+	fcgi_client_begin(&b, 1, FC_RESPONDER, 0);
+	fcgi_client_stream(&b, FC_PARAMS, 1, pb.p, pb.len, 65535);
+	fcgi_client_stream(&b, FC_STDIN, 1, NULL, 0, 65535);
 	send_hostile(&b, 1, &rs);
-	cr_assert_eq(rs.end, R_END, "%s", describe(&rs));
+	cr_assert_eq(rs.end, FC_R_END, "%s", describe(&rs));
 	assert_refused(&rs, 1, 400);
 	assert_survived(worker, "a parameter holds a NUL byte");
-	resp_free(&rs);
-	buf_free(&b);
-	buf_free(&pb);
+	fcgi_client_resp_free(&rs);
+	fcgi_client_buf_free(&b);
+	fcgi_client_buf_free(&pb);
 }
 
 Test(fcgi_wire, nul_in_a_parameter_name, .init = setup_small, .fini = teardown, .timeout = 10)

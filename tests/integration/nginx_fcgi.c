@@ -7,7 +7,6 @@
  * `upstream sluice` keeps idle connections like the example's).
  */
 #include <ctype.h>
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,21 +172,6 @@ static void request(const char *method, const char *path, const char *body,
 		     "%s %s: no HTTP response", method, path);
 }
 
-/* 1 if the raw header block has a line starting with `line` (any case). */
-static int has_header_line(const char *headers, const char *line)
-{
-	const char *p = headers;
-
-	while (p != NULL && *p != '\0') {
-		if (strncasecmp(p, line, strlen(line)) == 0)
-			return 1;
-		p = strchr(p, '\n');
-		if (p != NULL)
-			p++;
-	}
-	return 0;
-}
-
 /*
  * Neither sluice nor nginx logged an error: a response can look whole
  * to the client while nginx logs "upstream prematurely closed" or sluice
@@ -224,7 +208,7 @@ Test(nginx_fcgi, hello_at_root, .init = start_all, .fini = stop_all)
 	request("GET", "/", NULL, 0, NULL, &r);
 	cr_assert_eq(r.status, 200);
 	cr_assert_str_eq(r.body, "Hello from sluice!\n");
-	cr_assert(has_header_line(r.headers, "Content-Type: text/plain"),
+	cr_assert(harness_has_header_line(r.headers, "Content-Type: text/plain"),
 		  "headers:\n%s", r.headers);
 	http_reply_free(&r);
 }
@@ -252,7 +236,7 @@ Test(nginx_fcgi, echo_reflects_the_request, .init = start_all, .fini = stop_all)
 
 	request("GET", "/echo/some/path?a=1&b=two", NULL, 0, hdrs, &r);
 	cr_assert_eq(r.status, 200);
-	cr_assert(has_header_line(r.headers, "Content-Type: application/json"),
+	cr_assert(harness_has_header_line(r.headers, "Content-Type: application/json"),
 		  "headers:\n%s", r.headers);
 	cr_assert_eq(r.body[0], '{');
 	assert_has(r.body, "\"method\":\"GET\"");
@@ -311,78 +295,30 @@ Test(nginx_fcgi, echo_one_megabyte_body, .init = start_all, .fini = stop_all)
 	http_reply_free(&r);
 }
 
-/* curl's read callback for a chunked upload: 200 KB in uneven pieces. */
-struct upload {
-	size_t sent, total;
-};
-
-static size_t upload_read(char *buf, size_t size, size_t nmemb, void *arg)
-{
-	struct upload *u = arg;
-	size_t n = size * nmemb;
-	size_t i;
-
-	if (n > 7000)
-		n = 7000;
-	if (n > u->total - u->sent)
-		n = u->total - u->sent;
-	for (i = 0; i < n; i++)
-		buf[i] = (char)('A' + (u->sent + i) % 26);
-	u->sent += n;
-	return n;
-}
-
-static size_t collect(char *ptr, size_t size, size_t nmemb, void *arg)
-{
-	char **buf = arg;
-	size_t old = *buf ? strlen(*buf) : 0;
-	size_t n = size * nmemb;
-
-	*buf = realloc(*buf, old + n + 1);
-	cr_assert_not_null(*buf);
-	memcpy(*buf + old, ptr, n);
-	(*buf)[old + n] = '\0';
-	return n;
-}
-
+/* A chunked upload of 200 KB in uneven pieces. */
 Test(nginx_fcgi, echo_chunked_body_unbuffered, .init = start_all, .fini = stop_all)
 {
-	struct upload u = { 0, 200000 };
-	struct curl_slist *hdrs = curl_slist_append(NULL, "Transfer-Encoding: chunked");
-	CURL *c = curl_easy_init();
-	char *got = NULL;
-	char *expect = malloc(u.total + 1);
+	const size_t total = 200000;
+	char *got;
+	char *expect = malloc(total + 1);
 	const char *b;
-	long status = 0;
+	long status;
 	size_t i;
 
-	cr_assert(c != NULL && expect != NULL);
-	hdrs = curl_slist_append(hdrs, "Expect:");
-	curl_easy_setopt(c, CURLOPT_URL, url("/echo/unbuffered"));
-	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-	curl_easy_setopt(c, CURLOPT_POST, 1L);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(c, CURLOPT_READFUNCTION, upload_read);
-	curl_easy_setopt(c, CURLOPT_READDATA, &u);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &got);
-	cr_assert_eq(curl_easy_perform(c), CURLE_OK);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_cleanup(c);
-	curl_slist_free_all(hdrs);
+	cr_assert_not_null(expect);
+	cr_assert_eq(harness_http_chunked_post(url("/echo/unbuffered"), total, &status, &got), 0);
 
 	cr_assert_eq(status, 200);
 	cr_assert_not_null(got);
-	for (i = 0; i < u.total; i++)
+	for (i = 0; i < total; i++)
 		expect[i] = (char)('A' + i % 26);
-	expect[u.total] = '\0';
+	expect[total] = '\0';
 	b = strstr(got, "\"body\":\"");
 	cr_assert_not_null(b, "no body in %.500s", got);
 	b += strlen("\"body\":\"");
-	cr_assert_eq(strlen(b), u.total + 3, "body length %zu, sent %zu",
-		     strlen(b) >= 3 ? strlen(b) - 3 : 0, u.total);
-	cr_assert_eq(strncmp(b, expect, u.total), 0, "the chunked body came back altered");
+	cr_assert_eq(strlen(b), total + 3, "body length %zu, sent %zu",
+		     strlen(b) >= 3 ? strlen(b) - 3 : 0, total);
+	cr_assert_eq(strncmp(b, expect, total), 0, "the chunked body came back altered");
 	cr_assert_null(strstr(got, "\"content-length\":"),
 		       "a chunked upload was announced with a length");
 	free(expect);
@@ -418,7 +354,7 @@ Test(nginx_fcgi, routes_capture_segments_and_tails, .init = start_routes, .fini 
 	request("POST", "/demo/users", "dave", 4, NULL, &r);
 	cr_assert_eq(r.status, 201);
 	cr_assert_str_eq(r.body, "created user 4: dave\n");
-	cr_assert(has_header_line(r.headers, "Location: /demo/users/4"),
+	cr_assert(harness_has_header_line(r.headers, "Location: /demo/users/4"),
 		  "headers:\n%s", r.headers);
 	http_reply_free(&r);
 
@@ -452,7 +388,7 @@ Test(nginx_fcgi, routes_other_method_is_405_with_allow, .init = start_routes,
 
 	request("PUT", "/demo/users/1", "x", 1, NULL, &r);
 	cr_assert_eq(r.status, 405);
-	cr_assert(has_header_line(r.headers, "Allow: "), "headers:\n%s", r.headers);
+	cr_assert(harness_has_header_line(r.headers, "Allow: "), "headers:\n%s", r.headers);
 	assert_has(r.headers, "GET");
 	assert_has(r.headers, "DELETE");
 	cr_assert_null(strstr(r.headers, "POST"), "headers:\n%s", r.headers);
@@ -460,37 +396,13 @@ Test(nginx_fcgi, routes_other_method_is_405_with_allow, .init = start_routes,
 
 	request("DELETE", "/demo/users", NULL, 0, NULL, &r);
 	cr_assert_eq(r.status, 405);
-	cr_assert(has_header_line(r.headers, "Allow: GET, POST") ||
-		  has_header_line(r.headers, "Allow: POST, GET"),
+	cr_assert(harness_has_header_line(r.headers, "Allow: GET, POST") ||
+		  harness_has_header_line(r.headers, "Allow: POST, GET"),
 		  "headers:\n%s", r.headers);
 	http_reply_free(&r);
 }
 
 /* ---- keep-alive ------------------------------------------------------- */
-
-/*
- * Open unix stream sockets that carry sluice's socket path: the
- * listening one plus every accepted connection still open (an accepted
- * socket shows its listener's address in /proc/net/unix).
- */
-static int sockets_on(const char *path)
-{
-	FILE *f = fopen("/proc/net/unix", "r");
-	char line[1024];
-	size_t plen = strlen(path);
-	size_t len;
-	int n = 0;
-
-	cr_assert_not_null(f);
-	while (fgets(line, sizeof(line), f) != NULL) {
-		len = strcspn(line, "\n");
-		if (len > plen && line[len - plen - 1] == ' ' &&
-		    strncmp(line + len - plen, path, plen) == 0)
-			n++;
-	}
-	fclose(f);
-	return n;
-}
 
 static size_t discard(char *ptr, size_t size, size_t nmemb, void *arg)
 {
@@ -529,7 +441,7 @@ Test(nginx_fcgi, keepalive_reuses_connections, .init = start_all, .fini = stop_a
 	 * connection, which stays open between requests.  A sluice that
 	 * closed it after each response would leave only the listener.
 	 */
-	open = sockets_on(sp.sock);
+	open = harness_sockets_on(sp.sock);
 	cr_assert_geq(open, 2, "no kept-alive connection to sluice is open");
 	cr_assert_leq(open, 3, "%d sockets on sluice's path: connections not reused",
 		      open);
@@ -560,7 +472,7 @@ Test(nginx_fcgi, invalid_headers_refused_and_never_sent, .init = start_all,
 		assert_has(r.body, line);
 	}
 	assert_has(r.body, "valid rc=0 errno=0\n");
-	cr_assert(has_header_line(r.headers, "X-Test: ok"), "headers:\n%s", r.headers);
+	cr_assert(harness_has_header_line(r.headers, "X-Test: ok"), "headers:\n%s", r.headers);
 	for (i = 0; never[i] != NULL; i++)
 		cr_assert_null(strcasestr(r.headers, never[i]), "%s was sent:\n%s",
 			       never[i], r.headers);
@@ -573,128 +485,52 @@ Test(nginx_fcgi, invalid_headers_refused_and_never_sent, .init = start_all,
 #define RSS_LIMIT_KB	(32 * 1024)
 #define SAMPLE_EVERY	(4 << 20)
 
-/* The parent pid of `pid`, from /proc/PID/stat, or -1. */
-static long parent_of(long pid)
+#define MAX_KIDS	16
+
+/* The largest VmRSS among the workers seen while a download streams. */
+struct rss_watch {
+	long max_rss;
+	int samples;		/* samples that found a worker */
+};
+
+/* One sample: the largest VmRSS among the children (workers) of sluice. */
+static void sample_workers(void *arg)
 {
-	char path[64], buf[512];
-	FILE *f;
-	const char *p;
-	long ppid = -1;
+	struct rss_watch *w = arg;
+	pid_t kids[MAX_KIDS];
+	int n = harness_children(sp.pid, kids, MAX_KIDS, 1);
+	long kb, max = -1;
 
-	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	f = fopen(path, "r");
-	if (f == NULL)
-		return -1;
-	if (fgets(buf, sizeof(buf), f) != NULL) {
-		/* The command name may hold spaces: parse after its ')'. */
-		p = strrchr(buf, ')');
-		if (p != NULL)
-			sscanf(p + 1, " %*c %ld", &ppid);
-	}
-	fclose(f);
-	return ppid;
-}
-
-static long rss_kb(long pid)
-{
-	char path[64], line[256];
-	FILE *f;
-	long kb = -1;
-
-	snprintf(path, sizeof(path), "/proc/%ld/status", pid);
-	f = fopen(path, "r");
-	if (f == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
-
-/* The largest VmRSS among the children (workers) of `master`, or -1. */
-static long max_worker_rss(pid_t master)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	long pid, kb, max = -1;
-
-	cr_assert_not_null(d);
-	while ((e = readdir(d)) != NULL) {
-		if (!isdigit((unsigned char)e->d_name[0]))
-			continue;
-		pid = atol(e->d_name);
-		if (parent_of(pid) != master)
-			continue;
-		kb = rss_kb(pid);
+	for (int i = 0; i < n; i++) {
+		kb = harness_rss_kb(kids[i]);
 		if (kb > max)
 			max = kb;
 	}
-	closedir(d);
-	return max;
-}
-
-struct stream_check {
-	long long received;
-	long long next_sample;
-	long long bad_at;	/* first byte out of pattern, -1 if none */
-	long max_rss;
-	int samples;
-};
-
-/* Count and check the bytes (big.c's pattern) without keeping them. */
-static size_t stream_bytes(char *ptr, size_t size, size_t nmemb, void *arg)
-{
-	struct stream_check *s = arg;
-	size_t n = size * nmemb;
-	long long pos;
-	long kb;
-	size_t i;
-
-	for (i = 0; i < n && s->bad_at < 0; i++) {
-		pos = s->received + (long long)i;
-		if (ptr[i] != (char)('a' + (pos % 65536) % 26))
-			s->bad_at = pos;
+	if (max > 0) {
+		w->samples++;
+		if (max > w->max_rss)
+			w->max_rss = max;
 	}
-	s->received += (long long)n;
-	if (s->received >= s->next_sample) {
-		s->next_sample += SAMPLE_EVERY;
-		kb = max_worker_rss(sp.pid);
-		if (kb > 0) {
-			s->samples++;
-			if (kb > s->max_rss)
-				s->max_rss = kb;
-		}
-	}
-	return n;
 }
 
 Test(nginx_fcgi, hundred_megabytes_in_bounded_memory, .init = start_all,
      .fini = stop_all, .timeout = 120)
 {
-	struct stream_check s = { 0, SAMPLE_EVERY, -1, 0, 0 };
-	CURL *c = curl_easy_init();
+	struct rss_watch w = { 0, 0 };
+	struct harness_download d = { .every = SAMPLE_EVERY, .sample = sample_workers,
+				      .arg = &w };
 	char path[64];
-	long status = 0;
 
-	cr_assert_not_null(c);
 	snprintf(path, sizeof(path), "/big?n=%lld", BIG_BYTES);
-	curl_easy_setopt(c, CURLOPT_URL, url(path));
-	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 90L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, stream_bytes);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
-	cr_assert_eq(curl_easy_perform(c), CURLE_OK);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_cleanup(c);
+	cr_assert_eq(harness_http_download(url(path), 90L, &d), 0);
 
 	cr_log_info("largest worker VmRSS while streaming: %ld kB (%d samples)",
-		    s.max_rss, s.samples);
-	cr_assert_eq(status, 200);
-	cr_assert_eq(s.received, BIG_BYTES, "received %lld bytes", s.received);
-	cr_assert_eq(s.bad_at, -1, "byte %lld is wrong", s.bad_at);
-	cr_assert_geq(s.samples, 10, "only %d memory samples taken", s.samples);
-	cr_assert_lt(s.max_rss, RSS_LIMIT_KB, "a worker reached %ld kB", s.max_rss);
+		    w.max_rss, w.samples);
+	cr_assert_eq(d.status, 200);
+	cr_assert_eq(d.received, BIG_BYTES, "received %lld bytes", d.received);
+	cr_assert_eq(d.bad_at, -1, "byte %lld is wrong", d.bad_at);
+	cr_assert_geq(w.samples, 10, "only %d memory samples taken", w.samples);
+	cr_assert_lt(w.max_rss, RSS_LIMIT_KB, "a worker reached %ld kB", w.max_rss);
 	assert_no_log_errors();
 }
 

@@ -18,10 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 
 #include <criterion/criterion.h>
 #include <curl/curl.h>
@@ -131,40 +129,13 @@ static char *modules_conf(int workers, const char *extra)
 	return conf;
 }
 
-static int connect_unix(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	cr_assert_geq(fd, 0);
-	cr_assert_lt(strlen(path), sizeof(sa.sun_path), "socket path too long: %s", path);
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
 static void start_with(int workers, const char *extra)
 {
-	int fd = -1, waited;
-
 	cr_assert_eq(harness_sluice_start_listeners(&sp, uwsgi_listener,
 						    modules_conf(workers, extra)), 0,
 		     "sluice did not start");
 	snprintf(usock, sizeof(usock), "%s/uwsgi.sock", sp.dir);
-	for (waited = 0; waited < WAIT_MS && (fd = connect_unix(usock)) < 0; waited += 20)
-		sleep_ms(20);
-	cr_assert_geq(fd, 0, "sluice does not accept on %s", usock);
-	close(fd);
+	cr_assert_eq(harness_wait_socket(sp.pid, usock), 0, "sluice does not accept on %s", usock);
 	cr_assert_eq(harness_nginx_start(&nu, usock, uwsgi_location()), 0,
 		     "nginx (uwsgi_pass) did not start");
 	cr_assert_eq(harness_nginx_start(&nf, sp.sock, fcgi_location), 0,
@@ -407,7 +378,7 @@ static size_t read_until_closed(int fd, char *buf, size_t cap)
 /* One raw exchange on the uwsgi socket: send `bytes`, read until closed. */
 static size_t exchange(const void *bytes, size_t n, char *reply, size_t cap)
 {
-	int fd = connect_unix(usock);
+	int fd = harness_connect_unix(usock);
 	size_t len;
 
 	cr_assert_geq(fd, 0, "cannot connect to %s", usock);
@@ -627,78 +598,33 @@ Test(nginx_uwsgi, echo_one_megabyte_body, .init = start_two, .fini = stop_all)
 	assert_no_log_errors();
 }
 
-/* curl's read callback for a chunked upload: 200 KB in uneven pieces. */
-struct upload {
-	size_t sent, total;
-};
-
-static size_t upload_read(char *buf, size_t size, size_t nmemb, void *arg)
-{
-	struct upload *u = arg;
-	size_t n = size * nmemb;
-
-	if (n > 7000)
-		n = 7000;
-	if (n > u->total - u->sent)
-		n = u->total - u->sent;
-	for (size_t i = 0; i < n; i++)
-		buf[i] = (char)('A' + (u->sent + i) % 26);
-	u->sent += n;
-	return n;
-}
-
-static size_t collect(char *ptr, size_t size, size_t nmemb, void *arg)
-{
-	char **buf = arg;
-	size_t old = *buf ? strlen(*buf) : 0;
-	size_t n = size * nmemb;
-
-	*buf = realloc(*buf, old + n + 1);
-	cr_assert_not_null(*buf);
-	memcpy(*buf + old, ptr, n);
-	(*buf)[old + n] = '\0';
-	return n;
-}
-
-/* nginx buffers a chunked upload and gives uwsgi its length. */
+/*
+ * A chunked upload of 200 KB in uneven pieces: nginx buffers it and
+ * gives uwsgi its length.
+ */
 Test(nginx_uwsgi, echo_chunked_body, .init = start_two, .fini = stop_all)
 {
-	struct upload u = { 0, 200000 };
-	struct curl_slist *hdrs = curl_slist_append(NULL, "Transfer-Encoding: chunked");
-	CURL *c = curl_easy_init();
-	char *got = NULL, *expect = malloc(u.total + 1), length[64];
+	const size_t total = 200000;
+	char *got, *expect = malloc(total + 1), length[64];
 	const char *b;
-	long status = 0;
+	long status;
 
-	cr_assert(c != NULL && expect != NULL);
-	hdrs = curl_slist_append(hdrs, "Expect:");
-	curl_easy_setopt(c, CURLOPT_URL, url(&nu, "/echo"));
-	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-	curl_easy_setopt(c, CURLOPT_POST, 1L);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(c, CURLOPT_READFUNCTION, upload_read);
-	curl_easy_setopt(c, CURLOPT_READDATA, &u);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &got);
-	cr_assert_eq(curl_easy_perform(c), CURLE_OK);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_cleanup(c);
-	curl_slist_free_all(hdrs);
+	cr_assert_not_null(expect);
+	cr_assert_eq(harness_http_chunked_post(url(&nu, "/echo"), total, &status, &got), 0);
 
 	cr_assert_eq(status, 200);
 	cr_assert_not_null(got);
-	for (size_t i = 0; i < u.total; i++)
+	for (size_t i = 0; i < total; i++)
 		expect[i] = (char)('A' + i % 26);
-	expect[u.total] = '\0';
-	snprintf(length, sizeof(length), "\"CONTENT_LENGTH\":\"%zu\"", u.total);
+	expect[total] = '\0';
+	snprintf(length, sizeof(length), "\"CONTENT_LENGTH\":\"%zu\"", total);
 	assert_has(got, length);
 	b = strstr(got, "\"body\":\"");
 	cr_assert_not_null(b, "no body in %.500s", got);
 	b += strlen("\"body\":\"");
-	cr_assert_eq(strlen(b), u.total + 3, "body length %zu, sent %zu",
-		     strlen(b) >= 3 ? strlen(b) - 3 : 0, u.total);
-	cr_assert_eq(strncmp(b, expect, u.total), 0, "the chunked body came back altered");
+	cr_assert_eq(strlen(b), total + 3, "body length %zu, sent %zu",
+		     strlen(b) >= 3 ? strlen(b) - 3 : 0, total);
+	cr_assert_eq(strncmp(b, expect, total), 0, "the chunked body came back altered");
 	free(expect);
 	free(got);
 }
@@ -953,10 +879,10 @@ Test(nginx_uwsgi, truncated_packet_costs_only_its_connection, .init = start_one,
 	pk_request(&p, "GET", "/who");
 	pk_end(&p, 0);
 	for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
-		fd = connect_unix(usock);
+		fd = harness_connect_unix(usock);
 		cr_assert_geq(fd, 0);
 		send_all(fd, p.b, cuts[i]);
-		sleep_ms(50);
+		harness_sleep_ms(50);
 		close(fd);
 		cr_assert_eq(raw_who(), before, "after a packet cut at %zu bytes, another "
 			     "worker answered", cuts[i]);
@@ -968,25 +894,6 @@ Test(nginx_uwsgi, truncated_packet_costs_only_its_connection, .init = start_one,
 }
 
 /* ---- One request per connection ----------------------------------------- */
-
-/* Open unix stream sockets on `path`: the listener plus accepted connections. */
-static int sockets_on(const char *path)
-{
-	FILE *f = fopen("/proc/net/unix", "r");
-	char line[1024];
-	size_t plen = strlen(path), len;
-	int n = 0;
-
-	cr_assert_not_null(f);
-	while (fgets(line, sizeof(line), f) != NULL) {
-		len = strcspn(line, "\n");
-		if (len > plen && line[len - plen - 1] == ' ' &&
-		    strncmp(line + len - plen, path, plen) == 0)
-			n++;
-	}
-	fclose(f);
-	return n;
-}
 
 Test(nginx_uwsgi, connection_closed_after_each_response, .init = start_two,
      .fini = stop_all)
@@ -1013,10 +920,10 @@ Test(nginx_uwsgi, connection_closed_after_each_response, .init = start_two,
 		http_reply_free(&r);
 	}
 	for (int waited = 0; waited < WAIT_MS; waited += 20) {
-		open = sockets_on(usock);
+		open = harness_sockets_on(usock);
 		if (open == 1)
 			break;
-		sleep_ms(20);
+		harness_sleep_ms(20);
 	}
 	cr_assert_eq(open, 1, "%d sockets on the uwsgi path: connections kept", open);
 	assert_no_log_errors();
@@ -1039,7 +946,7 @@ Test(nginx_uwsgi, one_worker_serves_both_protocols_at_once, .init = start_one,
 
 	pk_request(&p, "GET", "/who");
 	pk_end(&p, 0);
-	fd = connect_unix(usock);
+	fd = harness_connect_unix(usock);
 	cr_assert_geq(fd, 0);
 	send_all(fd, p.b, 10);
 
@@ -1086,7 +993,7 @@ Test(nginx_uwsgi, both_fronts_served_by_the_same_pool, .init = start_two,
 		curl_easy_setopt(l[i].easy, CURLOPT_URL, url(l[i].uwsgi ? &nu : &nf, "/who"));
 		curl_easy_setopt(l[i].easy, CURLOPT_NOPROXY, "*");
 		curl_easy_setopt(l[i].easy, CURLOPT_TIMEOUT, 10L);
-		curl_easy_setopt(l[i].easy, CURLOPT_WRITEFUNCTION, collect);
+		curl_easy_setopt(l[i].easy, CURLOPT_WRITEFUNCTION, harness_http_append);
 		curl_easy_setopt(l[i].easy, CURLOPT_WRITEDATA, &l[i].body);
 		curl_multi_add_handle(m, l[i].easy);
 	}

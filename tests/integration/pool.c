@@ -24,7 +24,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -33,16 +32,14 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 
 #include <criterion/criterion.h>
 #include <curl/curl.h>
 
 #include "defaults.h"
+#include "fcgi_client.h"
 #include "harness.h"
 
 #define PARAMS		"/etc/nginx/fastcgi_params"
@@ -53,32 +50,6 @@ static struct sluice_proc sp;
 static struct nginx_proc np;
 static char scratch[64];	/* files a config names before sluice starts */
 static pid_t orphans;		/* process group of a killed master's workers */
-
-/* ---- Time --------------------------------------------------------------- */
-
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-static long now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000L + ts.tv_nsec / 1000L;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-}
 
 /* ---- Set-up and tear-down ----------------------------------------------- */
 
@@ -250,9 +221,9 @@ static void *job_run(void *arg)
 {
 	struct job *j = arg;
 
-	j->start_ms = now_ms();
+	j->start_ms = harness_now_ms();
 	j->rc = http_request("GET", j->path, NULL, 0, NULL, &j->reply);
-	j->end_ms = now_ms();
+	j->end_ms = harness_now_ms();
 	atomic_store(&j->done, 1);
 	return NULL;
 }
@@ -364,11 +335,11 @@ static const char *log_tail(void)
 /* Wait up to `ms` for a line with `a` (and `b`); the line, malloc'ed. */
 static char *wait_line(const char *a, const char *b, long ms)
 {
-	long deadline = now_ms() + ms;
+	long deadline = harness_now_ms() + ms;
 	char *line;
 
-	while ((line = log_line(a, b)) == NULL && now_ms() < deadline)
-		sleep_ms(20);
+	while ((line = log_line(a, b)) == NULL && harness_now_ms() < deadline)
+		harness_sleep_ms(20);
 	if (line == NULL)
 		cr_assert_fail("no line with \"%s\"%s%s%s in the error log within %ld ms:\n%s",
 			       a, b ? " and \"" : "", b ? b : "", b ? "\"" : "", ms, log_tail());
@@ -420,74 +391,10 @@ static const char *request_id_in(const char *body)
 
 /* ---- Processes ---------------------------------------------------------- */
 
-/* State letter and parent of `pid` from /proc; 0 when it does not exist. */
-static char proc_state(pid_t pid, pid_t *ppid)
-{
-	char path[64], line[512], state = 0;
-	const char *rp;
-	int parent = 0;
-	size_t k;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "r");
-	if (f == NULL)
-		return 0;
-	k = fread(line, 1, sizeof(line) - 1, f);
-	fclose(f);
-	line[k] = '\0';
-	rp = strrchr(line, ')');	/* the command may hold spaces and parens */
-	if (rp == NULL || sscanf(rp + 1, " %c %d", &state, &parent) != 2)
-		return 0;
-	if (ppid != NULL)
-		*ppid = (pid_t)parent;
-	return state;
-}
-
-/* Gone: no such process, or only its zombie waiting for a parent. */
-static int proc_gone(pid_t pid)
-{
-	char st = proc_state(pid, NULL);
-
-	return st == 0 || st == 'Z' || st == 'X';
-}
-
-/* Children of `parent`, zombies included or not, sorted by pid. */
-static int kids_of(pid_t parent, pid_t *out, int max, int zombies)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	int n = 0;
-
-	cr_assert_not_null(d);
-	while ((e = readdir(d)) != NULL) {
-		pid_t pid, ppid = 0;
-		char st;
-
-		if (!isdigit((unsigned char)e->d_name[0]))
-			continue;
-		pid = (pid_t)atoi(e->d_name);
-		st = proc_state(pid, &ppid);
-		if (st == 0 || ppid != parent || (!zombies && (st == 'Z' || st == 'X')))
-			continue;
-		if (n < max)
-			out[n++] = pid;
-	}
-	closedir(d);
-	for (int i = 1; i < n; i++)
-		for (int k = i; k > 0 && out[k - 1] > out[k]; k--) {
-			pid_t t = out[k];
-
-			out[k] = out[k - 1];
-			out[k - 1] = t;
-		}
-	return n;
-}
-
 /* The live workers: the master's children that are not zombies. */
 static int workers(pid_t *out)
 {
-	return kids_of(sp.pid, out, MAX_KIDS, 0);
+	return harness_children(sp.pid, out, MAX_KIDS, 0);
 }
 
 static int worker_count(void)
@@ -497,22 +404,14 @@ static int worker_count(void)
 	return workers(kids);
 }
 
-static int has_pid(const pid_t *set, int n, pid_t pid)
-{
-	for (int i = 0; i < n; i++)
-		if (set[i] == pid)
-			return 1;
-	return 0;
-}
-
 /* Wait up to `ms` for the master to have exactly `n` live children. */
 static int wait_workers(int n, long ms, pid_t *out)
 {
-	long deadline = now_ms() + ms;
+	long deadline = harness_now_ms() + ms;
 	int k;
 
-	while ((k = workers(out)) != n && now_ms() < deadline)
-		sleep_ms(10);
+	while ((k = workers(out)) != n && harness_now_ms() < deadline)
+		harness_sleep_ms(10);
 	return k;
 }
 
@@ -526,16 +425,6 @@ static void assert_workers(int n, long ms, pid_t *out)
 		     (int)sp.pid, k, ms, n, log_tail());
 }
 
-/* Wait up to `ms` for `pid` to be gone (a zombie counts as gone). */
-static int wait_gone(pid_t pid, long ms)
-{
-	long deadline = now_ms() + ms;
-
-	while (!proc_gone(pid) && now_ms() < deadline)
-		sleep_ms(10);
-	return proc_gone(pid);
-}
-
 /*
  * Wait up to `ms` for the master to exit; its wait status in *status.
  * Then, if `kill_group`, whatever is left of its process group is
@@ -545,17 +434,17 @@ static int wait_gone(pid_t pid, long ms)
  */
 static long wait_master(long ms, int *status, int kill_group)
 {
-	long t0 = now_ms();
+	long t0 = harness_now_ms();
 	pid_t pid = sp.pid;
 
-	while (now_ms() - t0 < ms) {
+	while (harness_now_ms() - t0 < ms) {
 		if (waitpid(pid, status, WNOHANG) == pid) {
 			if (kill_group)
 				kill(-pid, SIGKILL);
 			sp.pid = 0;
-			return now_ms() - t0;
+			return harness_now_ms() - t0;
 		}
-		sleep_ms(5);
+		harness_sleep_ms(5);
 	}
 	return -1;
 }
@@ -610,16 +499,18 @@ Test(pool, static_pool_replaces_a_killed_worker, .init = setup, .fini = teardown
 	free(line);
 
 	/* Three workers again: the two others and a new pid. */
-	for (long deadline = now_ms() + 3000; now_ms() < deadline; sleep_ms(10))
-		if (workers(after) == 3 && !has_pid(after, 3, victim))
+	for (long deadline = harness_now_ms() + 3000; harness_now_ms() < deadline;
+	     harness_sleep_ms(10))
+		if (workers(after) == 3 && !harness_has_pid(after, 3, victim))
 			break;
 	cr_assert_eq(workers(after), 3, "%d workers after the kill:\n%s", workers(after),
 		     log_tail());
-	cr_assert(!has_pid(after, 3, victim), "the killed worker %d is still there", (int)victim);
+	cr_assert(!harness_has_pid(after, 3, victim), "the killed worker %d is still there",
+		  (int)victim);
 	for (int i = 0; i < 3; i++)
-		if (!has_pid(before, 3, after[i]))
+		if (!harness_has_pid(before, 3, after[i]))
 			fresh = after[i];
-	cr_assert(has_pid(after, 3, before[0]) && has_pid(after, 3, before[2]),
+	cr_assert(harness_has_pid(after, 3, before[0]) && harness_has_pid(after, 3, before[2]),
 		  "workers that were not killed were replaced");
 	cr_assert_neq(fresh, 0, "no new worker pid");
 	cr_assert_eq(log_count("started", pid_tag(fresh)), 1,
@@ -627,7 +518,7 @@ Test(pool, static_pool_replaces_a_killed_worker, .init = setup, .fini = teardown
 
 	get("/fresh/", &r);
 	cr_assert_eq(r.status, 200);
-	cr_assert(has_pid(after, 3, pid_in_body(r.body)), "served by %s", r.body);
+	cr_assert(harness_has_pid(after, 3, pid_in_body(r.body)), "served by %s", r.body);
 	http_reply_free(&r);
 }
 
@@ -643,7 +534,7 @@ Test(pool, dynamic_pool_starts_start_servers_workers, .init = setup, .fini = tea
 	start_pool("pm = { mode = \"dynamic\"; max_children = 6; start_servers = 3;\n"
 		   "  min_spare_servers = 1; max_spare_servers = 4; };", hang_whoami);
 	assert_workers(3, 3000, NULL);
-	sleep_ms(600);
+	harness_sleep_ms(600);
 	cr_assert_eq(worker_count(), 3, "an idle dynamic pool changed size:\n%s", log_tail());
 	cr_assert_eq(log_count("started", NULL), 3, "%s", log_tail());
 }
@@ -658,20 +549,20 @@ Test(pool, dynamic_pool_grows_to_max_children_and_shrinks_to_max_spare, .init = 
 
 	start_pool("pm = { mode = \"dynamic\"; max_children = 5; start_servers = 2;\n"
 		   "  min_spare_servers = 1; max_spare_servers = 2; };", hang_whoami);
-	sleep_ms(300);
+	harness_sleep_ms(300);
 	n = worker_count();
 	cr_assert(n >= 1 && n <= 2, "an idle dynamic pool with start_servers 2 and "
 		  "max_spare_servers 2 has %d workers:\n%s", n, log_tail());
 
 	/* Five requests of 1.5 s at once: the pool must grow to five. */
-	t0 = now_ms();
+	t0 = harness_now_ms();
 	for (int i = 0; i < DYN_CLIENTS; i++)
 		job_start(&jobs[i], "/fresh/sleep?ms=1500");
-	while (!all_done(jobs, DYN_CLIENTS) && now_ms() - t0 < 5000) {
+	while (!all_done(jobs, DYN_CLIENTS) && harness_now_ms() - t0 < 5000) {
 		n = worker_count();
 		if (n > most)
 			most = n;
-		sleep_ms(10);
+		harness_sleep_ms(10);
 	}
 	for (int i = 0; i < DYN_CLIENTS; i++) {
 		job_join(&jobs[i]);
@@ -714,7 +605,7 @@ Test(pool, ondemand_pool_starts_on_demand_and_retires_idle_workers, .init = setu
 	cr_assert_eq(n, 0, "an idle ondemand pool still has %d workers:\n%s", n, log_tail());
 	cr_assert_leq(log_count("started", NULL), log_count("connection is waiting", NULL),
 		      "a worker started with no connection waiting:\n%s", log_tail());
-	sleep_ms(500);
+	harness_sleep_ms(500);
 	cr_assert_eq(worker_count(), 0, "a worker started while nothing was asked:\n%s",
 		     log_tail());
 
@@ -790,9 +681,9 @@ static void *ka_run(void *arg)
 		b.len = 0;
 		b.data[0] = '\0';
 		status = 0;
-		t0 = now_us();
+		t0 = harness_now_us();
 		rc = curl_easy_perform(c);
-		k->lat_us[i] = now_us() - t0;
+		k->lat_us[i] = harness_now_us() - t0;
 		if (rc == CURLE_OK)
 			curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 		if (rc != CURLE_OK || status != 200 || strcmp(b.data, "ok\n") != 0) {
@@ -842,7 +733,7 @@ Test(pool, keepalive_connections_do_not_pin_workers, .init = setup, .fini = tear
 		cr_assert_eq(pthread_create(&clients[i].thread, NULL, ka_run, &clients[i]), 0);
 	}
 	do {
-		sleep_ms(5);
+		harness_sleep_ms(5);
 		conns = pool_connections();
 		if (conns > most_conns)
 			most_conns = conns;
@@ -901,7 +792,7 @@ static void check_crash(const char *path, const char *sig, int signo, const char
 	get_ok("/ok", "ok\n");
 
 	job_start(&slow, "/fresh/sleep?ms=1200");
-	sleep_ms(250);
+	harness_sleep_ms(250);
 	snprintf(fresh_path, sizeof(fresh_path), "/fresh%s", path);
 	get(fresh_path, &r);
 
@@ -945,11 +836,12 @@ static void check_crash(const char *path, const char *sig, int signo, const char
 	http_reply_free(&slow.reply);
 
 	/* Replaced: two workers, the dead one gone, a new one started, serving. */
-	for (long deadline = now_ms() + 3000; now_ms() < deadline; sleep_ms(10))
-		if (workers(after) == 2 && !has_pid(after, 2, dead))
+	for (long deadline = harness_now_ms() + 3000; harness_now_ms() < deadline;
+	     harness_sleep_ms(10))
+		if (workers(after) == 2 && !harness_has_pid(after, 2, dead))
 			break;
 	cr_assert_eq(workers(after), 2, "%s", log_tail());
-	cr_assert(!has_pid(after, 2, dead) && has_pid(after, 2, other),
+	cr_assert(!harness_has_pid(after, 2, dead) && harness_has_pid(after, 2, other),
 		  "workers %d and %d after the crash of %d (the other was %d)",
 		  (int)after[0], (int)after[1], (int)dead, (int)other);
 	cr_assert_eq(log_count("started", NULL), 3, "%s", log_tail());
@@ -957,7 +849,7 @@ static void check_crash(const char *path, const char *sig, int signo, const char
 	for (int i = 0; i < 4; i++) {
 		get("/fresh/pid", &r);
 		cr_assert_eq(r.status, 200, "after the crash: %ld %s", r.status, r.body);
-		cr_assert(has_pid(after, 2, pid_in_body(r.body)), "served by %s", r.body);
+		cr_assert(harness_has_pid(after, 2, pid_in_body(r.body)), "served by %s", r.body);
 		http_reply_free(&r);
 	}
 	get_ok("/ok", "ok\n");
@@ -1014,25 +906,26 @@ Test(pool, exit_in_a_handler_is_logged_and_the_worker_replaced, .init = setup,
 
 	start_pool("pm = { mode = \"static\"; max_children = 2; };", mods);
 	assert_workers(2, 3000, before);
-	t0 = now_ms();
+	t0 = harness_now_ms();
 	get("/fresh/exit", &r);
 	cr_assert_eq(r.status, 502, "a worker that exited mid-request: status %ld", r.status);
-	cr_assert_lt(now_ms() - t0, 3000);
+	cr_assert_lt(harness_now_ms() - t0, 3000);
 	http_reply_free(&r);
 
 	line = wait_line("exited with status 3", NULL, LOG_WAIT_MS);
 	gone = pid_in_line(line);
-	cr_assert(has_pid(before, 2, gone), "the exit line names pid %d, not a worker: %s",
+	cr_assert(harness_has_pid(before, 2, gone), "the exit line names pid %d, not a worker: %s",
 		  (int)gone, line);
 	free(line);
-	for (long deadline = now_ms() + 3000; now_ms() < deadline; sleep_ms(10))
-		if (workers(after) == 2 && !has_pid(after, 2, gone))
+	for (long deadline = harness_now_ms() + 3000; harness_now_ms() < deadline;
+	     harness_sleep_ms(10))
+		if (workers(after) == 2 && !harness_has_pid(after, 2, gone))
 			break;
-	cr_assert(workers(after) == 2 && !has_pid(after, 2, gone), "%s", log_tail());
+	cr_assert(workers(after) == 2 && !harness_has_pid(after, 2, gone), "%s", log_tail());
 	for (int i = 0; i < 4; i++) {
 		get("/fresh/", &r);
 		cr_assert_eq(r.status, 200);
-		cr_assert(has_pid(after, 2, pid_in_body(r.body)), "%s", r.body);
+		cr_assert(harness_has_pid(after, 2, pid_in_body(r.body)), "%s", r.body);
 		http_reply_free(&r);
 	}
 }
@@ -1054,12 +947,12 @@ Test(pool, fork_in_a_handler_leaves_the_pool_sane, .init = setup, .fini = teardo
 	cr_assert_eq(parent, before[0], "the handler ran in %d, not the worker", (int)parent);
 
 	/* The child sleeps 200 ms and exits; its parent should reap it. */
-	cr_assert(wait_gone(child, 2000), "the forked child %d still runs", (int)child);
-	sleep_ms(1000);
-	nz = kids_of(before[0], zombies, MAX_KIDS, 1);
+	cr_assert(harness_wait_gone(child, 2000), "the forked child %d still runs", (int)child);
+	harness_sleep_ms(1000);
+	nz = harness_children(before[0], zombies, MAX_KIDS, 1);
 	cr_assert_eq(nz, 0, "the worker %d left %d child(ren) behind, first pid %d state %c "
 		     "(a zombie nobody reaps)", (int)before[0], nz, nz ? (int)zombies[0] : 0,
-		     nz ? proc_state(zombies[0], NULL) : '-');
+		     nz ? harness_proc_state(zombies[0], NULL) : '-');
 
 	/* The same worker serves on; the master counts no extra worker. */
 	get("/fresh/", &r);
@@ -1086,9 +979,9 @@ Test(pool, request_terminate_timeout_gives_504_a_backtrace_and_a_new_worker,
 	start_pool("pm = { mode = \"static\"; max_children = 2; };\n"
 		   "request_terminate_timeout = 1;", crash_mods);
 	assert_workers(2, 3000, before);
-	t0 = now_ms();
+	t0 = harness_now_ms();
 	get("/fresh/hang", &r);
-	took = now_ms() - t0;
+	took = harness_now_ms() - t0;
 	cr_assert_eq(r.status, 504, "GET /hang: %ld after %ld ms:\n%s", r.status, took, r.body);
 	cr_assert(took >= 900 && took <= 3000, "504 after %ld ms (request_terminate_timeout 1 s)",
 		  took);
@@ -1102,17 +995,18 @@ Test(pool, request_terminate_timeout_gives_504_a_backtrace_and_a_new_worker,
 	assert_line_has(line, "module hang");
 	assert_line_has(strstr(line, "backtrace"), "hang_fixture_spin");
 	stopped = pid_in_line(line);
-	cr_assert(has_pid(before, 2, stopped), "%s", line);
+	cr_assert(harness_has_pid(before, 2, stopped), "%s", line);
 	free(line);
 	http_reply_free(&r);
 
 	line = wait_line(pid_tag(stopped), "stopped by request_terminate_timeout", LOG_WAIT_MS);
 	assert_line_has(line, "master: ");
 	free(line);
-	for (long deadline = now_ms() + 3000; now_ms() < deadline; sleep_ms(10))
-		if (workers(after) == 2 && !has_pid(after, 2, stopped))
+	for (long deadline = harness_now_ms() + 3000; harness_now_ms() < deadline;
+	     harness_sleep_ms(10))
+		if (workers(after) == 2 && !harness_has_pid(after, 2, stopped))
 			break;
-	cr_assert(workers(after) == 2 && !has_pid(after, 2, stopped), "%s", log_tail());
+	cr_assert(workers(after) == 2 && !harness_has_pid(after, 2, stopped), "%s", log_tail());
 	get_ok("/fresh/ok", "ok\n");
 }
 
@@ -1132,9 +1026,9 @@ Test(pool, request_slowlog_timeout_logs_a_backtrace_and_keeps_the_worker, .init 
 		 "request_slowlog_timeout = 1;\nslowlog = \"%s\";", slowlog);
 	start_pool(settings, crash_mods);
 	assert_workers(2, 3000, before);
-	t0 = now_ms();
+	t0 = harness_now_ms();
 	get("/fresh/sleep?ms=2500", &r);
-	took = now_ms() - t0;
+	took = harness_now_ms() - t0;
 	cr_assert_eq(r.status, 200, "%ld %s", r.status, r.body);
 	cr_assert_geq(took, 2500, "the slow request was cut short: %ld ms", took);
 	cr_assert_lt(took, 4000, "%ld ms", took);
@@ -1162,93 +1056,25 @@ Test(pool, request_slowlog_timeout_logs_a_backtrace_and_keeps_the_worker, .init 
 
 /* ---- A raw FastCGI client, for peers that stall ------------------------- */
 
-struct raw {
-	unsigned char b[4096];
-	size_t len;
-};
-
-static void raw_record(struct raw *w, unsigned type, const void *content, size_t clen)
+/* Connect to sluice's socket and send what `w` holds, nothing more. */
+static void raw_send(struct fcgi_conn *c, const struct fcgi_buf *w)
 {
-	size_t pad = (8 - clen % 8) % 8;
-	unsigned char h[8] = { 1, (unsigned char)type, 0, 1, (unsigned char)(clen >> 8),
-			       (unsigned char)clen, (unsigned char)pad, 0 };
-
-	cr_assert_lt(w->len + 8 + clen + pad, sizeof(w->b));
-	memcpy(w->b + w->len, h, 8);
-	if (clen > 0)
-		memcpy(w->b + w->len + 8, content, clen);
-	memset(w->b + w->len + 8 + clen, 0, pad);
-	w->len += 8 + clen + pad;
-}
-
-static void raw_pair(struct raw *p, const char *name, const char *value)
-{
-	size_t nl = strlen(name), vl = strlen(value);
-
-	cr_assert(nl < 128 && vl < 128 && p->len + 2 + nl + vl < sizeof(p->b));
-	p->b[p->len++] = (unsigned char)nl;
-	p->b[p->len++] = (unsigned char)vl;
-	memcpy(p->b + p->len, name, nl);
-	memcpy(p->b + p->len + nl, value, vl);
-	p->len += nl + vl;
-}
-
-/* BEGIN_REQUEST (responder) and the params of `method path`. */
-static void raw_begin(struct raw *w, struct raw *params, const char *method,
-		      const char *path, const char *clen)
-{
-	static const unsigned char begin[8] = { 0, 1, 0, 0, 0, 0, 0, 0 };
-
-	raw_record(w, 1, begin, sizeof(begin));
-	raw_pair(params, "REQUEST_METHOD", method);
-	raw_pair(params, "DOCUMENT_URI", path);
-	raw_pair(params, "REQUEST_URI", path);
-	raw_pair(params, "QUERY_STRING", "");
-	raw_pair(params, "SERVER_PROTOCOL", "HTTP/1.1");
-	if (clen != NULL)
-		raw_pair(params, "CONTENT_LENGTH", clen);
-}
-
-static int raw_connect(void)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	cr_assert_geq(fd, 0);
-	cr_assert_lt(strlen(sp.sock), sizeof(sa.sun_path));
-	memcpy(sa.sun_path, sp.sock, strlen(sp.sock) + 1);
-	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0, "connect: %s",
-		     strerror(errno));
-	return fd;
-}
-
-static void raw_send(int fd, const struct raw *w)
-{
-	cr_assert_eq(send(fd, w->b, w->len, MSG_NOSIGNAL), (ssize_t)w->len);
+	cr_assert_eq(fcgi_client_open(c, sp.sock), 0, "connect: %s", strerror(errno));
+	cr_assert_eq(fcgi_client_send(c, w->p, w->len), 0);
 }
 
 /*
- * Wait up to `ms` for the peer to close `fd`, discarding what it sends
- * first.  Returns how long it took, or -1 when it stayed open.
+ * Wait up to `ms` for the peer to close `c`, taking what it sends first.
+ * Returns how long it took, or -1 when it stayed open.
  */
-static long wait_closed(int fd, long ms)
+static long wait_closed(struct fcgi_conn *c, long ms)
 {
-	long t0 = now_ms();
-	char sink[4096];
+	long t0 = harness_now_ms();
 
-	while (now_ms() - t0 < ms) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		ssize_t n;
-
-		if (poll(&p, 1, 50) <= 0)
-			continue;
-		n = recv(fd, sink, sizeof(sink), MSG_DONTWAIT);
-		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-			return now_ms() - t0;
-	}
-	return -1;
+	while (!c->closed && harness_now_ms() - t0 < ms)
+		fcgi_client_fill(c, 50);
+	return c->closed ? harness_now_ms() - t0 : -1;
 }
-
 
 /*
  * Half a request then silence, with one worker: the worker serves
@@ -1257,32 +1083,34 @@ static long wait_closed(int fd, long ms)
 Test(pool, stalled_client_is_cut_by_read_timeout_and_holds_no_worker, .init = setup,
      .fini = teardown, .timeout = 20)
 {
-	struct raw w = { .len = 0 }, params = { .len = 0 };
+	struct fcgi_buf w = { 0 }, params = { 0 };
 	pid_t kids[MAX_KIDS], after[MAX_KIDS];
 	struct http_reply r;
+	struct fcgi_conn c;
 	long t0, took, closed;
 	char *line;
-	int fd;
 
 	start_pool("pm = { mode = \"static\"; max_children = 1; };\n"
 		   "limits = { read_timeout = 1; };", whoami_only);
 	assert_workers(1, 3000, kids);
-	raw_begin(&w, &params, "GET", "/", NULL);
-	raw_record(&w, 4, params.b, params.len / 2);
-	fd = raw_connect();
-	raw_send(fd, &w);
-	t0 = now_ms();
+	fcgi_client_begin(&w, 1, FC_RESPONDER, 0);
+	fcgi_client_params(&params, "GET", "/", NULL);
+	fcgi_client_record(&w, FC_PARAMS, 1, params.p, params.len / 2);
+	raw_send(&c, &w);
+	t0 = harness_now_ms();
 
 	get("/fresh/", &r);
-	took = now_ms() - t0;
+	took = harness_now_ms() - t0;
 	cr_assert_eq(r.status, 200);
 	cr_assert_eq(pid_in_body(r.body), kids[0], "%s", r.body);
 	cr_assert_lt(took, 700, "a request waited %ld ms behind a stalled client", took);
 	http_reply_free(&r);
 
-	closed = wait_closed(fd, 3000 - (now_ms() - t0));
-	took = now_ms() - t0;
-	close(fd);
+	closed = wait_closed(&c, 3000 - (harness_now_ms() - t0));
+	took = harness_now_ms() - t0;
+	fcgi_client_close(&c);
+	fcgi_client_buf_free(&w);
+	fcgi_client_buf_free(&params);
 	cr_assert_neq(closed, -1, "the stalled connection is still open after %ld ms "
 		      "(read_timeout 1 s)", took);
 	cr_assert_geq(took, 800, "the stalled connection was closed after only %ld ms", took);
@@ -1301,28 +1129,29 @@ Test(pool, stalled_body_is_cut_by_read_timeout, .init = setup, .fini = teardown,
      .timeout = 20)
 {
 	static const char *const mods[] = { "apps/echo /echo", "whoami /", NULL };
-	struct raw w = { .len = 0 }, params = { .len = 0 };
+	struct fcgi_buf w = { 0 }, params = { 0 };
 	pid_t kids[MAX_KIDS], after[MAX_KIDS];
+	struct fcgi_conn c;
 	struct job other;
 	long t0, closed;
 	char *line;
-	int fd;
 
 	start_pool("pm = { mode = \"static\"; max_children = 1; };\n"
 		   "limits = { read_timeout = 1; };", mods);
 	assert_workers(1, 3000, kids);
-	raw_begin(&w, &params, "POST", "/echo", "100");
-	raw_record(&w, 4, params.b, params.len);
-	raw_record(&w, 4, NULL, 0);
-	raw_record(&w, 5, "ten bytes!", 10);
-	fd = raw_connect();
-	raw_send(fd, &w);
-	t0 = now_ms();
-	sleep_ms(100);
+	fcgi_client_begin(&w, 1, FC_RESPONDER, 0);
+	fcgi_client_params(&params, "POST", "/echo", "100");
+	fcgi_client_stream(&w, FC_PARAMS, 1, params.p, params.len, 65535);
+	fcgi_client_record(&w, FC_STDIN, 1, "ten bytes!", 10);
+	raw_send(&c, &w);
+	t0 = harness_now_ms();
+	harness_sleep_ms(100);
 
 	job_start(&other, "/fresh/");
-	closed = wait_closed(fd, 3000);
-	close(fd);
+	closed = wait_closed(&c, 3000);
+	fcgi_client_close(&c);
+	fcgi_client_buf_free(&w);
+	fcgi_client_buf_free(&params);
 	cr_assert_neq(closed, -1, "the connection with a stalled body is still open after 3 s "
 		      "(read_timeout 1 s)");
 	job_join(&other);
@@ -1354,14 +1183,14 @@ static void *sample_run(void *arg)
 
 	s->fewest = INT_MAX;
 	while (!atomic_load(&s->stop)) {
-		int n = kids_of(s->master, kids, MAX_KIDS, 0);
+		int n = harness_children(s->master, kids, MAX_KIDS, 0);
 
 		if (n < s->fewest)
 			s->fewest = n;
 		if (n > s->most)
 			s->most = n;
 		s->samples++;
-		sleep_ms(2);
+		harness_sleep_ms(2);
 	}
 	return NULL;
 }
@@ -1387,19 +1216,21 @@ Test(pool, max_requests_recycles_one_at_a_time_without_losing_capacity, .init = 
 		get("/fresh/", &r);
 		cr_assert_eq(r.status, 200, "request %d: %ld %s", i, r.status, r.body);
 		pid = pid_in_body(r.body);
-		if (!has_pid(served, nserved, pid))
+		if (!harness_has_pid(served, nserved, pid))
 			served[nserved++] = pid;
 		http_reply_free(&r);
-		sleep_ms(30);	/* a replacement takes over before a worker serves much past 5 */
+		/* A replacement takes over before a worker serves much past 5. */
+		harness_sleep_ms(30);
 	}
 	/* Every worker that asked is replaced, one after the other. */
-	for (long deadline = now_ms() + 3000; now_ms() < deadline; sleep_ms(20)) {
+	for (long deadline = harness_now_ms() + 3000; harness_now_ms() < deadline;
+	     harness_sleep_ms(20)) {
 		recycles = log_count("recycling (pm.max_requests)", NULL);
 		if (recycles >= log_count("asking for a replacement", NULL) &&
 		    log_count("stopping (replaced)", NULL) >= recycles && worker_count() == 2)
 			break;
 	}
-	sleep_ms(100);
+	harness_sleep_ms(100);
 	atomic_store(&s.stop, 1);
 	cr_assert_eq(pthread_join(s.thread, NULL), 0);
 
@@ -1415,7 +1246,7 @@ Test(pool, max_requests_recycles_one_at_a_time_without_losing_capacity, .init = 
 	cr_assert_geq(s.fewest, 2, "at one moment the pool had %d worker(s), not 2", s.fewest);
 	cr_assert_eq(workers(after), 2);
 	for (int i = 0; i < 2; i++)
-		replaced += !has_pid(after, 2, before[i]);
+		replaced += !harness_has_pid(after, 2, before[i]);
 	cr_assert_geq(replaced, 1, "no worker was replaced");
 
 	/*
@@ -1466,7 +1297,7 @@ Test(pool, min_recycle_interval_spaces_recycles_and_loses_none, .init = setup,
 	assert_workers(2, 3000, kids);
 	for (int round = 0; round < 5; round++) {
 		job_start(&pair[0], "/fresh/sleep?ms=150");
-		sleep_ms(40);
+		harness_sleep_ms(40);
 		job_start(&pair[1], "/fresh/sleep?ms=150");
 		for (int i = 0; i < 2; i++) {
 			pid_t pid;
@@ -1484,7 +1315,8 @@ Test(pool, min_recycle_interval_spaces_recycles_and_loses_none, .init = setup,
 	cr_assert(count[0] == 5 && count[1] == 5, "two requests at once did not go to the two "
 		  "workers: %d and %d of 10", count[0], count[1]);
 
-	for (long deadline = now_ms() + 2500; now_ms() < deadline; sleep_ms(20))
+	for (long deadline = harness_now_ms() + 2500; harness_now_ms() < deadline;
+	     harness_sleep_ms(20))
 		if (log_count("recycling (pm.max_requests)", NULL) >= 2)
 			break;
 	recycles = log_count("recycling (pm.max_requests)", NULL);
@@ -1498,7 +1330,8 @@ Test(pool, min_recycle_interval_spaces_recycles_and_loses_none, .init = setup,
 	free(first);
 	free(second);
 	for (int i = 0; i < 2; i++)
-		cr_assert(wait_gone(kids[i], 2000), "worker %d was not replaced", (int)kids[i]);
+		cr_assert(harness_wait_gone(kids[i], 2000), "worker %d was not replaced",
+			  (int)kids[i]);
 	assert_workers(2, 1000, NULL);
 }
 
@@ -1522,12 +1355,12 @@ Test(pool, reload_on_rss_recycles_a_worker_that_grew, .init = setup, .fini = tea
 		cr_assert_eq(r.status, 200, "request %d: %ld %s", i, r.status, r.body);
 		cr_assert_eq(sscanf(r.body, "leaked 8 MiB in %d, %ld MiB in all", &pid, &total), 2,
 			     "%s", r.body);
-		if (!has_pid(served, nserved, pid))
+		if (!harness_has_pid(served, nserved, pid))
 			served[nserved++] = pid;
 		if (total > most)
 			most = total;
 		http_reply_free(&r);
-		sleep_ms(150);
+		harness_sleep_ms(150);
 	}
 	line = wait_line("pm.reload_on_rss", NULL, LOG_WAIT_MS);
 	assert_line_has(line, "recycling");
@@ -1547,12 +1380,12 @@ static const char *const crash_only[] = { "crash /", NULL };
 /* Wait up to `ms` for every pid in `set` to be gone. */
 static void assert_all_gone(const pid_t *set, int n, long ms)
 {
-	long deadline = now_ms() + ms;
+	long deadline = harness_now_ms() + ms;
 
 	for (int i = 0; i < n; i++) {
-		long left = deadline - now_ms();
+		long left = deadline - harness_now_ms();
 
-		cr_assert(wait_gone(set[i], left > 0 ? left : 0),
+		cr_assert(harness_wait_gone(set[i], left > 0 ? left : 0),
 			  "process %d still runs after %ld ms:\n%s", (int)set[i], ms, log_tail());
 	}
 }
@@ -1604,7 +1437,7 @@ Test(pool, sighup_with_a_broken_config_keeps_the_old_workers, .init = setup,
 	assert_line_has(line, where);
 	free(line);
 
-	sleep_ms(300);
+	harness_sleep_ms(300);
 	cr_assert_eq(workers(after), 2);
 	cr_assert(after[0] == before[0] && after[1] == before[1],
 		  "a failed reload replaced the workers:\n%s", log_tail());
@@ -1710,21 +1543,22 @@ Test(pool, twenty_reloads_under_load_lose_no_request, .init = setup, .fini = tea
 		loaders[i].stop = &stop;
 		cr_assert_eq(pthread_create(&loaders[i].thread, NULL, load_run, &loaders[i]), 0);
 	}
-	t0 = now_ms();
+	t0 = harness_now_ms();
 	for (int g = 2; g <= RELOADS + 1; g++) {
-		sleep_ms(300);
+		harness_sleep_ms(300);
 		if (kill(sp.pid, SIGHUP) != 0)
 			break;
 		snprintf(needle, sizeof(needle), "generation %d serves", g);
 		line = log_line(needle, NULL);
-		for (long deadline = now_ms() + 5000; line == NULL && now_ms() < deadline;
+		for (long deadline = harness_now_ms() + 5000;
+		     line == NULL && harness_now_ms() < deadline;
 		     line = log_line(needle, NULL))
-			sleep_ms(10);
+			harness_sleep_ms(10);
 		if (line == NULL)
 			break;
 		free(line);
 	}
-	sleep_ms(300);
+	harness_sleep_ms(300);
 	atomic_store(&stop, 1);
 	for (int i = 0; i < LOAD_CLIENTS; i++) {
 		cr_assert_eq(pthread_join(loaders[i].thread, NULL), 0);
@@ -1735,7 +1569,7 @@ Test(pool, twenty_reloads_under_load_lose_no_request, .init = setup, .fini = tea
 				     loaders[i].failures, loaders[i].requests, loaders[i].failure);
 	}
 	cr_log_info("%d reloads under %d clients in %ld ms: %ld requests, %ld failed",
-		    RELOADS, LOAD_CLIENTS, now_ms() - t0, requests, failures);
+		    RELOADS, LOAD_CLIENTS, harness_now_ms() - t0, requests, failures);
 	snprintf(needle, sizeof(needle), "generation %d serves", RELOADS + 1);
 	cr_assert_eq(log_count(needle, NULL), 1, "the %d reloads did not all complete:\n%s",
 		     RELOADS, log_tail());
@@ -1795,7 +1629,8 @@ Test(pool, sighup_after_a_rebuild_serves_the_new_code, .init = setup, .fini = te
 	 * New connections get the new code at once.
 	 */
 	get_ok("/fresh/ver", "v2\n");
-	for (long deadline = now_ms() + DRAIN_KEPT_MS + 1000; now_ms() < deadline; sleep_ms(50)) {
+	for (long deadline = harness_now_ms() + DRAIN_KEPT_MS + 1000; harness_now_ms() < deadline;
+	     harness_sleep_ms(50)) {
 		struct http_reply r;
 		int old;
 
@@ -1826,7 +1661,7 @@ Test(pool, sigterm_lets_the_request_in_flight_finish_then_exits_0, .init = setup
 	start_pool(STATIC_2, hang_whoami);
 	assert_workers(2, 3000, NULL);
 	job_start(&slow, "/fresh/sleep?ms=1500");
-	sleep_ms(300);
+	harness_sleep_ms(300);
 	cr_assert_eq(kill(sp.pid, SIGTERM), 0);
 	took = wait_master(6000, &status, 1);
 	job_join(&slow);
@@ -1857,14 +1692,15 @@ Test(pool, sigint_stops_fast_even_with_a_hanging_request, .init = setup, .fini =
 	start_pool(STATIC_2, crash_mods);
 	assert_workers(2, 3000, kids);
 	job_start(&hung, "/fresh/hang");
-	sleep_ms(300);
+	harness_sleep_ms(300);
 	cr_assert_eq(kill(sp.pid, SIGINT), 0);
 	took = wait_master(3000, &status, 1);
 	cr_assert_neq(took, -1, "the master did not exit within 3 s of SIGINT:\n%s", log_tail());
 	cr_assert_leq(took, 2000, "the master took %ld ms to stop on SIGINT", took);
 	cr_assert(WIFEXITED(status), "the master ended with wait status %#x", status);
 	for (int i = 0; i < 2; i++)
-		cr_assert(proc_gone(kids[i]), "worker %d outlived its master", (int)kids[i]);
+		cr_assert(harness_proc_gone(kids[i]), "worker %d outlived its master",
+			  (int)kids[i]);
 	cr_assert(lstat(sp.sock, &st) != 0 && errno == ENOENT,
 		  "the socket file %s is still there", sp.sock);
 	job_join(&hung);
@@ -1889,9 +1725,9 @@ Test(pool, sigquit_finishes_what_it_can_within_shutdown_timeout, .init = setup,
 	start_pool(STATIC_2 "\nlimits = { shutdown_timeout = 1; };", crash_mods);
 	assert_workers(2, 3000, NULL);
 	job_start(&hung, "/fresh/hang");
-	sleep_ms(150);
+	harness_sleep_ms(150);
 	job_start(&slow, "/fresh/sleep?ms=600");
-	sleep_ms(150);
+	harness_sleep_ms(150);
 	cr_assert_eq(kill(sp.pid, SIGQUIT), 0);
 	took = wait_master(4000, &status, 1);
 	job_join(&slow);
@@ -1922,7 +1758,7 @@ Test(pool, init_crash_loop_backs_off_and_the_master_still_obeys, .init = setup,
 	long took;
 
 	start_pool(STATIC_2, mods);
-	sleep_ms(4000);
+	harness_sleep_ms(4000);
 	starts = log_count("master", "started");
 	exits = log_count("master", "killed by signal 11");
 	crashes = log_count("crashed on SIGSEGV", NULL);
@@ -2000,39 +1836,12 @@ static pid_t restart_sluice(void)
 {
 	char bin[] = BUILD_DIR "/sluice", opt[] = "-c", out[256];
 	char *argv[] = { bin, opt, sp.conf, NULL };
-	pid_t parent = getpid(), pid;
-	int fd;
+	pid_t pid;
 
 	snprintf(out, sizeof(out), "%s/stderr-restart.log", sp.dir);
-	pid = fork();
+	pid = harness_spawn(argv, out, NULL, NULL);
 	cr_assert_geq(pid, 0);
-	if (pid != 0)
-		return pid;
-	setpgid(0, 0);
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	if (getppid() != parent)
-		_exit(127);
-	fd = open(out, O_WRONLY | O_CREAT | O_APPEND, 0644);
-	if (fd >= 0) {
-		dup2(fd, 1);
-		dup2(fd, 2);
-	}
-	execv(argv[0], argv);
-	_exit(127);
-}
-
-static int socket_accepts(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	int rc;
-
-	if (fd < 0 || strlen(path) >= sizeof(sa.sun_path))
-		return 0;
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-	close(fd);
-	return rc == 0;
+	return pid;
 }
 
 Test(pool, killed_master_workers_finish_and_leave_and_a_new_master_binds,
@@ -2048,10 +1857,10 @@ Test(pool, killed_master_workers_finish_and_leave_and_a_new_master_binds,
 	start_pool(STATIC_2, hang_whoami);
 	assert_workers(2, 3000, kids);
 	job_start(&slow, "/fresh/sleep?ms=1000");
-	sleep_ms(300);
+	harness_sleep_ms(300);
 	orphans = sp.pid;
 	cr_assert_eq(kill(sp.pid, SIGKILL), 0);
-	t0 = now_ms();
+	t0 = harness_now_ms();
 	cr_assert_neq(wait_master(2000, &status, 0), -1);
 
 	job_join(&slow);
@@ -2062,25 +1871,23 @@ Test(pool, killed_master_workers_finish_and_leave_and_a_new_master_binds,
 		     slow.reply.body);
 	http_reply_free(&slow.reply);
 	for (int i = 0; i < 2; i++) {
-		left = t0 + 2000 - now_ms();
-		cr_assert(wait_gone(kids[i], left > 0 ? left : 0),
+		left = t0 + 2000 - harness_now_ms();
+		cr_assert(harness_wait_gone(kids[i], left > 0 ? left : 0),
 			  "worker %d still runs %ld ms after its master was killed:\n%s",
-			  (int)kids[i], now_ms() - t0, log_tail());
+			  (int)kids[i], harness_now_ms() - t0, log_tail());
 	}
 	cr_assert(lstat(sp.sock, &st) == 0 && S_ISSOCK(st.st_mode),
 		  "the killed master's socket file is not there to be stale");
 
 	/* A new master on the same config takes the stale path over. */
 	sp.pid = restart_sluice();
-	for (long deadline = now_ms() + 5000; now_ms() < deadline; sleep_ms(20))
-		if (socket_accepts(sp.sock) || waitpid(sp.pid, NULL, WNOHANG) != 0)
-			break;
-	cr_assert(socket_accepts(sp.sock), "the new master does not listen:\n%s", log_tail());
+	cr_assert_eq(harness_wait_socket(sp.pid, sp.sock), 0, "the new master does not listen:\n%s",
+		     log_tail());
 	cr_assert_eq(log_count("listening on", NULL), 2, "%s", log_tail());
 	assert_workers(2, 3000, now_kids);
 	get("/fresh/pid", &r);
 	cr_assert_eq(r.status, 200, "%ld %s", r.status, r.body);
-	cr_assert(has_pid(now_kids, 2, pid_in_body(r.body)), "%s", r.body);
+	cr_assert(harness_has_pid(now_kids, 2, pid_in_body(r.body)), "%s", r.body);
 	http_reply_free(&r);
 	get("/pid", &r);
 	cr_assert_eq(r.status, 200, "through a kept-alive upstream: %ld %s", r.status, r.body);

@@ -366,33 +366,12 @@ Test(startup, test_mode_refuses_bad_modules, .init = make_dir, .fini = remove_di
 
 /* ---- A module whose init fails ----------------------------------------- */
 
-/* 1 while `pid` exists and is not a zombie. */
-static int running(long pid)
-{
-	char path[64], buf[512];
-	const char *p;
-	FILE *f;
-	int alive = 0;
-
-	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	f = fopen(path, "r");
-	if (f == NULL)
-		return 0;
-	if (fgets(buf, sizeof(buf), f) != NULL) {
-		p = strrchr(buf, ')');
-		alive = p != NULL && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
-	}
-	fclose(f);
-	return alive;
-}
-
 Test(startup, init_failure_makes_workers_exit, .fini = remove_dir, .timeout = 30)
 {
 	char mod[4096], body[4400], line[1024];
 	char *log;
 	const char *pid_at;
 	long pid;
-	int waited;
 
 	build_path(mod, "fixtures/init_fails.so");
 	snprintf(body, sizeof(body),
@@ -412,7 +391,6 @@ Test(startup, init_failure_makes_workers_exit, .fini = remove_dir, .timeout = 30
 	pid = atol(pid_at + 5);
 	cr_assert_gt(pid, 0);
 	cr_assert_neq(pid, (long)sp.pid, "the master ran the module's init");
-	for (waited = 0; running(pid) && waited < 3000; waited += 50)
-		usleep(50 * 1000);
-	cr_assert(!running(pid), "worker pid %ld still runs after its init failed", pid);
+	cr_assert(harness_wait_gone((pid_t)pid, 3000),
+		  "worker pid %ld still runs after its init failed", pid);
 }

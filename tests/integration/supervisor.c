@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -43,30 +42,6 @@ static char prog_log[256];	/* dir/sluice.log: the program's stdout and stderr */
 static pid_t supervisord;
 
 /* ---- Processes ---------------------------------------------------------- */
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-}
-
-/* The whole of `path`, malloc'ed ("" when it cannot be read). */
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *text = calloc(1, 65536);
-	size_t n = 0;
-
-	cr_assert_not_null(text);
-	if (f != NULL) {
-		n = fread(text, 1, 65535, f);
-		fclose(f);
-	}
-	text[n] = '\0';
-	return text;
-}
 
 /*
  * The processes whose command line names this test's folder (sluice's
@@ -110,21 +85,9 @@ static int none_left(int ms)
 	for (int waited = 0; waited <= ms; waited += 50) {
 		if (ours(pids, MAX_PROCS) == 0)
 			return 1;
-		sleep_ms(50);
+		harness_sleep_ms(50);
 	}
 	return 0;
-}
-
-static int wait_exit(pid_t child, int ms)
-{
-	int status;
-
-	for (int waited = 0; waited <= ms; waited += 20) {
-		if (waitpid(child, &status, WNOHANG) == child)
-			return status;
-		sleep_ms(20);
-	}
-	return -1;
 }
 
 /* ---- Set-up and tear-down ----------------------------------------------- */
@@ -195,7 +158,7 @@ static void write_file(const char *path, const char *text)
 static void write_configs(void)
 {
 	char hello[PATH_MAX], bin[PATH_MAX], text[PATH_MAX + 1024], prog[256];
-	char *example = slurp(EXAMPLE);
+	char *example = harness_read_file(EXAMPLE);
 
 	cr_assert_not_null(realpath(BUILD_DIR "/apps/hello.so", hello), "hello.so is not built");
 	cr_assert_not_null(realpath(BUILD_DIR "/sluice", bin), "sluice is not built");
@@ -238,7 +201,7 @@ static void start_supervisord(void)
 	supervisord = harness_spawn(argv, out, NULL, NULL);
 	cr_assert_gt(supervisord, 0);
 	if (harness_wait_socket(supervisord, sock) != 0) {
-		char *said = slurp(prog_log), *sup = slurp(out);
+		char *said = harness_read_file(prog_log), *sup = harness_read_file(out);
 
 		cr_assert_fail("sluice did not come up under supervisord\n"
 			       "program log:\n%s\nsupervisord:\n%s", said, sup);
@@ -257,9 +220,9 @@ static char *ctl(const char *cmd, int *status)
 	unlink(out);
 	child = harness_spawn(argv, out, NULL, NULL);
 	cr_assert_gt(child, 0);
-	*status = wait_exit(child, 60000);
+	*status = harness_wait_exit(child, 60000);
 	cr_assert_neq(*status, -1, "supervisorctl %s did not finish", cmd);
-	return slurp(out);
+	return harness_read_file(out);
 }
 
 /* The master's pid, as supervisorctl reports it. */
@@ -321,7 +284,7 @@ Test(supervisor, restart_binds_again_and_serves)
 	/* The new master bound the socket itself, and it answers. */
 	cr_assert_gt(made_ns(sock), made, "the socket file is the old master's");
 	get_ok();
-	log = slurp(prog_log);
+	log = harness_read_file(prog_log);
 	cr_assert_not_null(strstr(log, "SIGTERM received: stopping"),
 			   "the old master was not stopped gracefully:\n%s", log);
 	cr_assert_null(strstr(log, "another process is serving"), "%s", log);
@@ -351,7 +314,7 @@ Test(supervisor, stop_removes_the_socket_and_every_process)
 	free(out);
 	get_ok();
 	cr_assert_eq(kill(supervisord, SIGTERM), 0);
-	status = wait_exit(supervisord, 30000);
+	status = harness_wait_exit(supervisord, 30000);
 	cr_assert(status != -1, "supervisord did not stop");
 	supervisord = 0;
 	cr_assert(none_left(2000), "sluice processes outlived supervisord");
@@ -376,7 +339,7 @@ Test(supervisor, killed_master_is_replaced_and_its_stale_socket_reused)
 		free(out);
 		if (second > 0 && second != first)
 			break;
-		sleep_ms(100);
+		harness_sleep_ms(100);
 	}
 	cr_assert(second > 0 && second != first, "supervisord did not start sluice again");
 	cr_assert_eq(harness_wait_socket(supervisord, sock), 0, "the new master never listened");
@@ -385,7 +348,7 @@ Test(supervisor, killed_master_is_replaced_and_its_stale_socket_reused)
 
 Test(supervisor, example_gives_workers_time_to_finish)
 {
-	char *example = slurp(EXAMPLE);
+	char *example = harness_read_file(EXAMPLE);
 	const char *p = strstr(example, "\nstopwaitsecs=");
 
 	cr_assert_not_null(p, "%s: no stopwaitsecs", EXAMPLE);

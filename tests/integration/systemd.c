@@ -19,7 +19,6 @@
  * ExecStart= and ExecReload= lines run against a test config, and both
  * units pass `systemd-analyze verify`.
  */
-#include <errno.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
@@ -85,44 +84,11 @@ static void teardown(void)
 
 TestSuite(systemd, .init = setup, .fini = teardown, .timeout = 40);
 
-/* ---- Time, files, processes --------------------------------------------- */
-
-/* CLOCK_MONOTONIC in µs: the clock of MONOTONIC_USEC=. */
-static long long now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-}
-
-/* The whole of `path`, malloc'ed ("" when it cannot be read). */
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *text = calloc(1, 65536);
-	size_t n = 0;
-
-	cr_assert_not_null(text);
-	if (f != NULL) {
-		n = fread(text, 1, 65535, f);
-		fclose(f);
-	}
-	text[n] = '\0';
-	return text;
-}
+/* ---- Files, processes -------------------------------------------------- */
 
 static int file_has(const char *path, const char *needle)
 {
-	char *text = slurp(path);
+	char *text = harness_read_file(path);
 	int found = strstr(text, needle) != NULL;
 
 	free(text);
@@ -135,20 +101,7 @@ static int log_wait(const char *needle, int ms)
 	for (int waited = 0; waited <= ms; waited += 20) {
 		if (file_has(log_path, needle))
 			return 0;
-		sleep_ms(20);
-	}
-	return -1;
-}
-
-/* Wait up to `ms` for `child` to exit; its wait status, or -1. */
-static int wait_exit(pid_t child, int ms)
-{
-	int status;
-
-	for (int waited = 0; waited <= ms; waited += 20) {
-		if (waitpid(child, &status, WNOHANG) == child)
-			return status;
-		sleep_ms(20);
+		harness_sleep_ms(20);
 	}
 	return -1;
 }
@@ -257,7 +210,7 @@ static int next_note(struct note *n, int ms)
 	len = recv(notify_fd, n->text, sizeof(n->text) - 1, 0);
 	cr_assert_geq(len, 0);
 	n->text[len] = '\0';
-	n->at_us = now_us();
+	n->at_us = harness_now_us();
 	if (strlen(seen) + (size_t)len + 8 < sizeof(seen)) {
 		strcat(seen, "  [");
 		strcat(seen, n->text);
@@ -297,7 +250,7 @@ static int has_line(const char *text, const char *line)
 
 static int ms_left(long long deadline)
 {
-	return (int)((deadline - now_us()) / 1000);
+	return (int)((deadline - harness_now_us()) / 1000);
 }
 
 /*
@@ -306,7 +259,7 @@ static int ms_left(long long deadline)
  */
 static void wait_note(const char *want, const char *forbidden, int ms, struct note *n)
 {
-	long long deadline = now_us() + ms * 1000LL;
+	long long deadline = harness_now_us() + ms * 1000LL;
 
 	while (next_note(n, ms_left(deadline)) == 0) {
 		cr_assert(forbidden == NULL || !has_line(n->text, forbidden),
@@ -320,7 +273,7 @@ static void wait_note(const char *want, const char *forbidden, int ms, struct no
 /* Read datagrams until a STATUS= line holds `part`, within `ms`. */
 static void wait_status(const char *part, int ms)
 {
-	long long deadline = now_us() + ms * 1000LL;
+	long long deadline = harness_now_us() + ms * 1000LL;
 	struct note n;
 	char status[512];
 
@@ -366,7 +319,7 @@ Test(systemd, no_ready_while_no_worker_can_serve)
 
 	start_notified("fixtures/init_fails", "");
 	cr_assert_eq(log_wait("init failed", 5000), 0, "the workers never started");
-	deadline = now_us() + 1500 * 1000LL;
+	deadline = harness_now_us() + 1500 * 1000LL;
 	while (next_note(&n, ms_left(deadline)) == 0)
 		cr_assert(!has_line(n.text, "READY=1"),
 			  "READY=1 although every worker dies at start; received:\n%s", seen);
@@ -422,7 +375,7 @@ Test(systemd, watchdog_pings_at_half_the_period)
 	watchdog_usec = "400000";
 	start_notified("apps/hello", "");
 	wait_note("READY=1", NULL, 5000, &n);
-	deadline = now_us() + 2000 * 1000LL;
+	deadline = harness_now_us() + 2000 * 1000LL;
 	while (next_note(&n, ms_left(deadline)) == 0)
 		if (has_line(n.text, "WATCHDOG=1") && count < 64)
 			pings[count++] = n.at_us;
@@ -446,7 +399,7 @@ Test(systemd, no_watchdog_unless_systemd_asks)
 
 	start_notified("apps/hello", "");
 	wait_note("READY=1", "WATCHDOG=1", 5000, &n);
-	deadline = now_us() + 1000 * 1000LL;
+	deadline = harness_now_us() + 1000 * 1000LL;
 	while (next_note(&n, ms_left(deadline)) == 0)
 		cr_assert(!has_line(n.text, "WATCHDOG=1"),
 			  "WATCHDOG=1 without $WATCHDOG_USEC; received:\n%s", seen);
@@ -462,7 +415,7 @@ Test(systemd, reload_is_reloading_then_ready)
 
 	start_notified("apps/hello", "");
 	wait_note("READY=1", NULL, 5000, &n);
-	sent = now_us();
+	sent = harness_now_us();
 	cr_assert_eq(kill(pid, SIGHUP), 0);
 	wait_note("RELOADING=1", "READY=1", 3000, &n);
 	cr_assert_not_null(field(n.text, "MONOTONIC_USEC=", value, sizeof(value)),
@@ -521,7 +474,7 @@ Test(systemd, stop_is_stopping)
 	wait_note("READY=1", NULL, 5000, &n);
 	cr_assert_eq(kill(pid, SIGTERM), 0);
 	wait_note("STOPPING=1", "READY=1", 3000, &n);
-	status = wait_exit(pid, 5000);
+	status = harness_wait_exit(pid, 5000);
 	cr_assert(status != -1, "sluice did not exit after SIGTERM");
 	pid = 0;
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
@@ -580,10 +533,10 @@ static struct file_id socket_id(const char *path)
 			cr_assert(S_ISSOCK(st.st_mode), "%s is not a socket", path);
 			return (struct file_id){ st.st_ino, st.st_ctim };
 		}
-		sleep_ms(20);
+		harness_sleep_ms(20);
 	}
 	cr_assert_fail("%s never appeared; systemd-socket-activate said:\n%s", path,
-		       slurp(out_path));
+		       harness_read_file(out_path));
 	return (struct file_id){ 0 };
 }
 
@@ -596,13 +549,13 @@ static int same_file(struct file_id a, struct file_id b)
 /* Requests in a loop for `ms`, with SIGHUP after `hup_at_ms`: failures. */
 static int requests_across_reload(int ms, int hup_at_ms, int *count)
 {
-	long long start = now_us();
+	long long start = harness_now_us();
 	int failed = 0, hup_sent = 0;
 	char *out;
 
 	*count = 0;
-	while (now_us() - start < ms * 1000LL) {
-		if (!hup_sent && now_us() - start >= hup_at_ms * 1000LL) {
+	while (harness_now_us() - start < ms * 1000LL) {
+		if (!hup_sent && harness_now_us() - start >= hup_at_ms * 1000LL) {
 			cr_assert_eq(kill(pid, SIGHUP), 0);
 			hup_sent = 1;
 		}
@@ -645,7 +598,7 @@ Test(systemd, activation_serves_on_the_passed_socket)
 	get_ok(sock, "/", "Hello from sluice!");
 
 	cr_assert_eq(kill(pid, SIGTERM), 0);
-	status = wait_exit(pid, 5000);
+	status = harness_wait_exit(pid, 5000);
 	cr_assert(status != -1, "sluice did not exit after SIGTERM");
 	pid = 0;
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "wait status %d", status);
@@ -664,18 +617,19 @@ Test(systemd, activation_over_tcp)
 	write_conf(addr, "apps/hello", "");
 	start_activated(addr);
 	/* Retried, for up to 5 s, while systemd-socket-activate has not bound yet. */
-	for (long long deadline = now_us() + 5000000LL; rc != 0 && now_us() < deadline;) {
+	for (long long deadline = harness_now_us() + 5000000LL;
+	     rc != 0 && harness_now_us() < deadline;) {
 		free(out);
 		rc = harness_fcgi_get(addr, "/", &out);
 		if (rc != 0)
-			sleep_ms(50);
+			harness_sleep_ms(50);
 	}
 	cr_assert_eq(rc, 0, "no answer on %s:\n%s", addr, out);
 	cr_assert_not_null(strstr(out, "Hello from sluice!"), "%s", out);
 	free(out);
 	cr_assert_eq(log_wait(addr, 1000), 0);
 	cr_assert_eq(kill(pid, SIGTERM), 0);
-	status = wait_exit(pid, 5000);
+	status = harness_wait_exit(pid, 5000);
 	pid = 0;
 	cr_assert(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
 		  "wait status %d", status);
@@ -708,12 +662,12 @@ Test(systemd, activation_for_another_address_is_refused)
 	socket_id(sock);
 	cr_assert_neq(harness_fcgi_get(sock, "/", &out), 0, "answered:\n%s", out);
 	free(out);
-	status = wait_exit(pid, 5000);
+	status = harness_wait_exit(pid, 5000);
 	cr_assert(status != -1, "sluice kept running on a socket it was not configured for");
 	pid = 0;
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) != 0,
 		  "sluice exited with status 0 (wait status %d)", status);
-	said = slurp(out_path);
+	said = harness_read_file(out_path);
 	cr_assert_eq(lines_starting(said, "sluice:", &line), 1,
 		     "expected one line from sluice:\n%s", said);
 	cr_assert(strstr(line, other) != NULL && strstr(line, "systemd") != NULL,
@@ -760,8 +714,8 @@ static void run_exec_line(const char *line)
 	unlink(out_path);
 	child = harness_spawn(args, out_path, NULL, NULL);
 	cr_assert_gt(child, 0);
-	status = wait_exit(child, 10000);
-	text = slurp(out_path);
+	status = harness_wait_exit(child, 10000);
+	text = harness_read_file(out_path);
 	cr_assert(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
 		  "`%s` (as a test run) failed:\n%s", line, text);
 	cr_assert_not_null(strstr(text, "test is successful"), "%s", text);
@@ -770,7 +724,7 @@ static void run_exec_line(const char *line)
 
 Test(systemd, service_runs_sluice_with_options_it_accepts)
 {
-	char *unit = slurp(SERVICE), value[256];
+	char *unit = harness_read_file(SERVICE), value[256];
 	int runs = 0;
 
 	cr_assert_neq(unit[0], '\0', "cannot read %s", SERVICE);
@@ -804,7 +758,7 @@ Test(systemd, service_runs_sluice_with_options_it_accepts)
 /* Copy unit `from` into the private folder, with the built sluice in it. */
 static void copy_unit(const char *from, const char *to)
 {
-	char *text = slurp(from), bin[PATH_MAX], *p, *rest;
+	char *text = harness_read_file(from), bin[PATH_MAX], *p, *rest;
 	FILE *f = fopen(to, "w");
 
 	cr_assert_not_null(f);
@@ -831,8 +785,8 @@ Test(systemd, units_pass_systemd_analyze_verify)
 	copy_unit(SOCKET_UNIT, socket_unit);
 	child = harness_spawn(argv, out_path, activation_env, NULL);
 	cr_assert_gt(child, 0);
-	status = wait_exit(child, 20000);
-	said = slurp(out_path);
+	status = harness_wait_exit(child, 20000);
+	said = harness_read_file(out_path);
 	cr_assert(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
 		  "systemd-analyze verify failed:\n%s", said);
 	/* Unknown or misspelt settings are only warned about: none may be. */
