@@ -109,7 +109,7 @@ $(BENCH_LIBFCGI): tests/bench/libfcgi-hello.c
 DEPS_BUILD := gcc make pkg-config libconfig-dev libsystemd-dev
 DEPS_RUN   := $(DEPS_BUILD) nginx-light curl
 DEPS_TEST  := $(DEPS_RUN) libcriterion-dev libcurl4-openssl-dev libfcgi-bin
-DEPS_TEST  += libmicrohttpd-dev binutils apache2 libapache2-mod-fcgid systemd supervisor
+DEPS_TEST  += libmicrohttpd-dev binutils procps apache2 libapache2-mod-fcgid systemd supervisor
 DEPS_DEV   := $(DEPS_BUILD) libmicrohttpd-dev curl
 DEPS_BENCH := $(DEPS_RUN) wrk strace valgrind libfcgi-dev
 
