@@ -30,6 +30,7 @@
 #include <criterion/criterion.h>
 
 #include "harness.h"
+#include "scenarios.h"
 
 #define EXAMPLE_CONF	"conf/apache/sluice-fcgid.conf"
 #define EXAMPLE_WRAPPER	"conf/apache/sluice-fcgid.sh"
@@ -222,112 +223,43 @@ static void assert_no_log_errors(void)
 	free(log);
 }
 
+/* mod_fcgid serves the modules at their own mounts. */
+static const struct scenario_front front = { request, "", 3000 };
+
 /* ---- Serving ---------------------------------------------------------- */
 
 Test(apache_fcgid, hello, .init = start, .fini = stop_all)
 {
-	struct http_reply r;
-
-	request("GET", "/hello", NULL, 0, NULL, &r);
-	cr_assert_eq(r.status, 200);
-	cr_assert_str_eq(r.body, "Hello from sluice!\n");
-	cr_assert(harness_has_header_line(r.headers, "Content-Type: text/plain"),
-		  "headers:\n%s", r.headers);
-	http_reply_free(&r);
+	scenario_hello(&front, "/hello");
 	assert_no_log_errors();
 }
 
 Test(apache_fcgid, echo_reflects_the_request, .init = start, .fini = stop_all)
 {
-	static const char *const hdrs[] = { "X-Custom-Thing: value one", NULL };
-	struct http_reply r;
+	static const char *const cgi[] = {
+		"\"SCRIPT_NAME\":\"/echo\"", "\"PATH_INFO\":\"/some/path\"", NULL
+	};
 
-	request("GET", "/echo/some/path?a=1&b=two", NULL, 0, hdrs, &r);
-	cr_assert_eq(r.status, 200);
-	cr_assert(harness_has_header_line(r.headers, "Content-Type: application/json"),
-		  "headers:\n%s", r.headers);
-	assert_has(r.body, "\"method\":\"GET\"");
-	assert_has(r.body, "\"path\":\"/echo/some/path\"");
-	assert_has(r.body, "\"query\":\"a=1&b=two\"");
-	assert_has(r.body, "\"x-custom-thing\":\"value one\"");
-	assert_has(r.body, "\"SCRIPT_NAME\":\"/echo\"");
-	assert_has(r.body, "\"PATH_INFO\":\"/some/path\"");
-	assert_has(r.body, "\"REQUEST_URI\":\"/echo/some/path?a=1&b=two\"");
-	assert_has(r.body, "\"body\":\"\"}\n");
-	http_reply_free(&r);
+	scenario_echo_reflects(&front, cgi);
 	assert_no_log_errors();
 }
 
 /* Apache decodes the path and merges slashes; sluice routes on the result. */
 Test(apache_fcgid, echo_routes_on_the_decoded_path, .init = start, .fini = stop_all)
 {
-	struct http_reply r;
-
-	request("GET", "//echo//a%20b/?q=%20", NULL, 0, NULL, &r);
-	cr_assert_eq(r.status, 200);
-	assert_has(r.body, "\"path\":\"/echo/a b/\"");
-	assert_has(r.body, "\"query\":\"q=%20\"");
-	http_reply_free(&r);
+	scenario_echo_decoded_path(&front, "//echo//a%20b/?q=%20");
 }
 
 /* The megabyte passes because of the example's FcgidMaxRequestLen. */
 Test(apache_fcgid, echo_request_bodies, .init = start, .fini = stop_all)
 {
-	static const char *const hdrs[] = { "Content-Type: text/x-odd", NULL };
-	static const char odd[] = "q\"b\\s\nn\rr\tt\001c caf\xc3\xa9";
-	size_t len = 1 << 20;
-	char *big = malloc(len);
-	struct http_reply r;
-	size_t i;
-
-	request("PUT", "/echo/put", odd, sizeof(odd) - 1, hdrs, &r);
-	cr_assert_eq(r.status, 200);
-	assert_has(r.body, "\"method\":\"PUT\"");
-	assert_has(r.body, "\"content-type\":\"text/x-odd\"");
-	assert_has(r.body, "\"body\":\"q\\\"b\\\\s\\nn\\rr\\tt\\u0001c caf\xc3\xa9\"}");
-	http_reply_free(&r);
-
-	cr_assert_not_null(big);
-	for (i = 0; i < len; i++)
-		big[i] = (char)('a' + (i * 7) % 26);
-	request("POST", "/echo/post", big, len, NULL, &r);
-	cr_assert_eq(r.status, 200);
-	assert_has(r.body, "\"method\":\"POST\"");
-	assert_has(r.body, "\"content-length\":\"1048576\"");
-	cr_assert_gt(r.body_len, len + 11);
-	cr_assert_eq(memcmp(r.body + r.body_len - len - 3, big, len), 0,
-		     "the 1 MB body did not come back whole");
-	cr_assert_str_eq(r.body + r.body_len - 3, "\"}\n");
-	http_reply_free(&r);
-	free(big);
+	scenario_echo_request_bodies(&front);
 	assert_no_log_errors();
 }
 
 Test(apache_fcgid, routes_capture_and_answer, .init = start, .fini = stop_all)
 {
-	struct http_reply r;
-
-	request("GET", "/demo/users/2", NULL, 0, NULL, &r);
-	cr_assert_eq(r.status, 200);
-	cr_assert_str_eq(r.body, "user 2: bob\n");
-	http_reply_free(&r);
-
-	request("GET", "/demo/users/42", NULL, 0, NULL, &r);
-	cr_assert_eq(r.status, 404);
-	cr_assert_str_eq(r.body, "no user 42\n");
-	http_reply_free(&r);
-
-	request("POST", "/demo/users", "dave", 4, NULL, &r);
-	cr_assert_eq(r.status, 201);
-	cr_assert_str_eq(r.body, "created user 4: dave\n");
-	cr_assert(harness_has_header_line(r.headers, "Location: /demo/users/4"),
-		  "headers:\n%s", r.headers);
-	http_reply_free(&r);
-
-	request("GET", "/demo/files/a/b/c.txt", NULL, 0, NULL, &r);
-	cr_assert_eq(r.status, 200);
-	cr_assert_str_eq(r.body, "file: a/b/c.txt\n");
-	http_reply_free(&r);
+	scenario_routes_capture(&front);
 	assert_no_log_errors();
 }
 

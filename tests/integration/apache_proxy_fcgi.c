@@ -22,6 +22,7 @@
 #include <criterion/criterion.h>
 
 #include "harness.h"
+#include "scenarios.h"
 
 #define EXAMPLE		"conf/apache/sluice-proxy-fcgi.conf"
 #define EXAMPLE_SOCK	"/run/sluice/sluice.sock"
@@ -222,38 +223,22 @@ static void assert_no_log_errors(void)
 	free(log);
 }
 
+/* mod_proxy_fcgi serves the modules under the example's /app/. */
+static const struct scenario_front front = { request, "/app", 3000 };
+
 /* ---- Over the unix socket -------------------------------------------- */
 
 Test(apache_proxy_fcgi, hello, .init = start_unix, .fini = stop_all)
 {
-	struct http_reply r;
-
-	request("GET", "/app/hello", NULL, 0, NULL, &r);
-	cr_assert_eq(r.status, 200);
-	cr_assert_str_eq(r.body, "Hello from sluice!\n");
-	cr_assert(harness_has_header_line(r.headers, "Content-Type: text/plain"),
-		  "headers:\n%s", r.headers);
-	http_reply_free(&r);
+	scenario_hello(&front, "/hello");
 	assert_no_log_errors();
 }
 
 Test(apache_proxy_fcgi, echo_reflects_the_request, .init = start_unix, .fini = stop_all)
 {
-	static const char *const hdrs[] = { "X-Custom-Thing: value one", NULL };
-	struct http_reply r;
+	static const char *const cgi[] = { "\"SCRIPT_NAME\":\"/app/echo/some/path\"", NULL };
 
-	request("GET", "/app/echo/some/path?a=1&b=two", NULL, 0, hdrs, &r);
-	cr_assert_eq(r.status, 200);
-	cr_assert(harness_has_header_line(r.headers, "Content-Type: application/json"),
-		  "headers:\n%s", r.headers);
-	assert_has(r.body, "\"method\":\"GET\"");
-	assert_has(r.body, "\"path\":\"/app/echo/some/path\"");
-	assert_has(r.body, "\"query\":\"a=1&b=two\"");
-	assert_has(r.body, "\"x-custom-thing\":\"value one\"");
-	assert_has(r.body, "\"SCRIPT_NAME\":\"/app/echo/some/path\"");
-	assert_has(r.body, "\"REQUEST_URI\":\"/app/echo/some/path?a=1&b=two\"");
-	assert_has(r.body, "\"body\":\"\"}\n");
-	http_reply_free(&r);
+	scenario_echo_reflects(&front, cgi);
 	assert_no_log_errors();
 }
 
@@ -261,72 +246,18 @@ Test(apache_proxy_fcgi, echo_reflects_the_request, .init = start_unix, .fini = s
 Test(apache_proxy_fcgi, echo_routes_on_the_decoded_path, .init = start_unix,
      .fini = stop_all)
 {
-	struct http_reply r;
-
-	request("GET", "//app//echo/a%20b/?q=%20", NULL, 0, NULL, &r);
-	cr_assert_eq(r.status, 200);
-	assert_has(r.body, "\"path\":\"/app/echo/a b/\"");
-	assert_has(r.body, "\"query\":\"q=%20\"");
-	http_reply_free(&r);
+	scenario_echo_decoded_path(&front, "//app//echo/a%20b/?q=%20");
 }
 
 Test(apache_proxy_fcgi, echo_request_bodies, .init = start_unix, .fini = stop_all)
 {
-	static const char *const hdrs[] = { "Content-Type: text/x-odd", NULL };
-	static const char odd[] = "q\"b\\s\nn\rr\tt\001c caf\xc3\xa9";
-	size_t len = 1 << 20;
-	char *big = malloc(len);
-	struct http_reply r;
-	size_t i;
-
-	request("PUT", "/app/echo/put", odd, sizeof(odd) - 1, hdrs, &r);
-	cr_assert_eq(r.status, 200);
-	assert_has(r.body, "\"method\":\"PUT\"");
-	assert_has(r.body, "\"content-type\":\"text/x-odd\"");
-	assert_has(r.body, "\"body\":\"q\\\"b\\\\s\\nn\\rr\\tt\\u0001c caf\xc3\xa9\"}");
-	http_reply_free(&r);
-
-	cr_assert_not_null(big);
-	for (i = 0; i < len; i++)
-		big[i] = (char)('a' + (i * 7) % 26);
-	request("POST", "/app/echo/post", big, len, NULL, &r);
-	cr_assert_eq(r.status, 200);
-	assert_has(r.body, "\"method\":\"POST\"");
-	assert_has(r.body, "\"content-length\":\"1048576\"");
-	cr_assert_gt(r.body_len, len + 11);
-	cr_assert_eq(memcmp(r.body + r.body_len - len - 3, big, len), 0,
-		     "the 1 MB body did not come back whole");
-	cr_assert_str_eq(r.body + r.body_len - 3, "\"}\n");
-	http_reply_free(&r);
-	free(big);
+	scenario_echo_request_bodies(&front);
 	assert_no_log_errors();
 }
 
 Test(apache_proxy_fcgi, routes_capture_and_answer, .init = start_unix, .fini = stop_all)
 {
-	struct http_reply r;
-
-	request("GET", "/app/demo/users/2", NULL, 0, NULL, &r);
-	cr_assert_eq(r.status, 200);
-	cr_assert_str_eq(r.body, "user 2: bob\n");
-	http_reply_free(&r);
-
-	request("GET", "/app/demo/users/42", NULL, 0, NULL, &r);
-	cr_assert_eq(r.status, 404);
-	cr_assert_str_eq(r.body, "no user 42\n");
-	http_reply_free(&r);
-
-	request("POST", "/app/demo/users", "dave", 4, NULL, &r);
-	cr_assert_eq(r.status, 201);
-	cr_assert_str_eq(r.body, "created user 4: dave\n");
-	cr_assert(harness_has_header_line(r.headers, "Location: /demo/users/4"),
-		  "headers:\n%s", r.headers);
-	http_reply_free(&r);
-
-	request("GET", "/app/demo/files/a/b/c.txt", NULL, 0, NULL, &r);
-	cr_assert_eq(r.status, 200);
-	cr_assert_str_eq(r.body, "file: a/b/c.txt\n");
-	http_reply_free(&r);
+	scenario_routes_capture(&front);
 	assert_no_log_errors();
 }
 

@@ -15,6 +15,7 @@
 #include <curl/curl.h>
 
 #include "harness.h"
+#include "scenarios.h"
 
 #define SNIPPET "conf/nginx/sluice.conf"
 #define PARAMS "/etc/nginx/fastcgi_params"
@@ -172,6 +173,9 @@ static void request(const char *method, const char *path, const char *body,
 		     "%s %s: no HTTP response", method, path);
 }
 
+/* nginx serves the modules at their own mounts. */
+static const struct scenario_front front = { request, "", 2000 };
+
 /*
  * Neither sluice nor nginx logged an error: a response can look whole
  * to the client while nginx logs "upstream prematurely closed" or sluice
@@ -203,14 +207,7 @@ static void assert_no_log_errors(void)
 
 Test(nginx_fcgi, hello_at_root, .init = start_all, .fini = stop_all)
 {
-	struct http_reply r;
-
-	request("GET", "/", NULL, 0, NULL, &r);
-	cr_assert_eq(r.status, 200);
-	cr_assert_str_eq(r.body, "Hello from sluice!\n");
-	cr_assert(harness_has_header_line(r.headers, "Content-Type: text/plain"),
-		  "headers:\n%s", r.headers);
-	http_reply_free(&r);
+	scenario_hello(&front, "/");
 }
 
 Test(nginx_fcgi, hello_under_its_mount, .init = start_all, .fini = stop_all)
@@ -255,44 +252,12 @@ Test(nginx_fcgi, echo_reflects_the_request, .init = start_all, .fini = stop_all)
 
 Test(nginx_fcgi, echo_escapes_the_body_as_json, .init = start_all, .fini = stop_all)
 {
-	static const char *const hdrs[] = { "Content-Type: text/x-odd", NULL };
-	static const char body[] = "q\"b\\s\nn\rr\tt\001c\x7f caf\xc3\xa9";
-	struct http_reply r;
-	char length[64];
-
-	request("PUT", "/echo", body, sizeof(body) - 1, hdrs, &r);
-	cr_assert_eq(r.status, 200);
-	assert_has(r.body, "\"method\":\"PUT\"");
-	assert_has(r.body, "\"content-type\":\"text/x-odd\"");
-	snprintf(length, sizeof(length), "\"content-length\":\"%zu\"", sizeof(body) - 1);
-	assert_has(r.body, length);
-	assert_has(r.body, "\"body\":\"q\\\"b\\\\s\\nn\\rr\\tt\\u0001c\x7f caf\xc3\xa9\"}");
-	http_reply_free(&r);
+	scenario_echo_escapes_json(&front);
 }
 
 Test(nginx_fcgi, echo_one_megabyte_body, .init = start_all, .fini = stop_all)
 {
-	size_t len = 1 << 20;
-	char *body = malloc(len);
-	char *expect = malloc(len + 32);
-	struct http_reply r;
-	size_t i;
-
-	cr_assert(body != NULL && expect != NULL);
-	for (i = 0; i < len; i++)
-		body[i] = (char)('a' + (i * 7) % 26);
-	request("POST", "/echo", body, len, NULL, &r);
-	cr_assert_eq(r.status, 200);
-	assert_has(r.body, "\"content-length\":\"1048576\"");
-	memcpy(expect, "\"body\":\"", 8);
-	memcpy(expect + 8, body, len);
-	memcpy(expect + 8 + len, "\"}\n", 4);
-	cr_assert_gt(r.body_len, len);
-	cr_assert_str_eq(r.body + r.body_len - (len + 11), expect,
-			 "the body did not come back whole");
-	free(body);
-	free(expect);
-	http_reply_free(&r);
+	scenario_echo_one_megabyte(&front);
 }
 
 /* A chunked upload of 200 KB in uneven pieces. */
@@ -336,15 +301,7 @@ Test(nginx_fcgi, routes_capture_segments_and_tails, .init = start_routes, .fini 
 	cr_assert_str_eq(r.body, "1 alice\n2 bob\n3 carol\n");
 	http_reply_free(&r);
 
-	request("GET", "/demo/users/2", NULL, 0, NULL, &r);
-	cr_assert_eq(r.status, 200);
-	cr_assert_str_eq(r.body, "user 2: bob\n");
-	http_reply_free(&r);
-
-	request("GET", "/demo/users/42", NULL, 0, NULL, &r);
-	cr_assert_eq(r.status, 404);
-	cr_assert_str_eq(r.body, "no user 42\n");
-	http_reply_free(&r);
+	scenario_routes_find_users(&front);
 
 	request("DELETE", "/demo/users/3", NULL, 0, NULL, &r);
 	cr_assert_eq(r.status, 200);
@@ -370,15 +327,8 @@ Test(nginx_fcgi, routes_unknown_path_is_404, .init = start_routes, .fini = stop_
 	static const char *const paths[] = {
 		"/demo/nope", "/demo/users/2/extra", "/", "/elsewhere", NULL
 	};
-	struct http_reply r;
-	int i;
 
-	for (i = 0; paths[i] != NULL; i++) {
-		request("GET", paths[i], NULL, 0, NULL, &r);
-		cr_assert_eq(r.status, 404, "GET %s: %ld", paths[i], r.status);
-		assert_has(r.body, "request id");
-		http_reply_free(&r);
-	}
+	scenario_routes_unknown_paths(&front, paths);
 }
 
 Test(nginx_fcgi, routes_other_method_is_405_with_allow, .init = start_routes,

@@ -25,6 +25,7 @@
 #include <curl/curl.h>
 
 #include "harness.h"
+#include "scenarios.h"
 
 #define UWSGI_PARAMS	"/etc/nginx/uwsgi_params"
 #define FCGI_PARAMS	"/etc/nginx/fastcgi_params"
@@ -230,14 +231,15 @@ static char *without_id(const char *body)
  * ids aside) and handler-set headers.  The uwsgi reply is left in `out`.
  */
 static void same_over_both(const char *method, const char *path, const char *body,
-			   size_t body_len, struct http_reply *out)
+			   size_t body_len, const char *const *headers,
+			   struct http_reply *out)
 {
 	struct http_reply f;
 	char what[256], *bu, *bf;
 
 	snprintf(what, sizeof(what), "%s %s", method, path);
-	request(&nu, method, path, body, body_len, NULL, out);
-	request(&nf, method, path, body, body_len, NULL, &f);
+	request(&nu, method, path, body, body_len, headers, out);
+	request(&nf, method, path, body, body_len, headers, &f);
 	cr_assert_eq(out->status, f.status, "%s: %ld over uwsgi, %ld over FastCGI", what,
 		     out->status, f.status);
 	bu = without_id(out->body);
@@ -253,6 +255,16 @@ static void same_over_both(const char *method, const char *path, const char *bod
 
 #define assert_has(hay, needle) \
 	cr_assert_not_null(strstr((hay), (needle)), "no %s in:\n%.2000s", (needle), (hay))
+
+/* The shared scenarios over uwsgi alone, and over both fronts compared. */
+static void over_uwsgi(const char *method, const char *path, const char *body,
+		       size_t body_len, const char *const *headers, struct http_reply *r)
+{
+	request(&nu, method, path, body, body_len, headers, r);
+}
+
+static const struct scenario_front uwsgi_front = { over_uwsgi, "", 2000 };
+static const struct scenario_front both_fronts = { same_over_both, "", 2000 };
 
 /* Neither sluice nor either nginx logged an error. */
 static void assert_no_log_errors(void)
@@ -439,13 +451,13 @@ Test(nginx_uwsgi, hello_as_over_fastcgi, .init = start_two, .fini = stop_all)
 {
 	struct http_reply r;
 
-	same_over_both("GET", "/hello", NULL, 0, &r);
+	same_over_both("GET", "/hello", NULL, 0, NULL, &r);
 	cr_assert_eq(r.status, 200);
 	cr_assert_str_eq(r.body, "Hello from sluice!\n");
 	assert_has(r.headers, "Content-Type: text/plain");
 	http_reply_free(&r);
 
-	same_over_both("POST", "/hello/some/where/else?x=1", "ignored", 7, &r);
+	same_over_both("POST", "/hello/some/where/else?x=1", "ignored", 7, NULL, &r);
 	cr_assert_eq(r.status, 200);
 	cr_assert_str_eq(r.body, "Hello from sluice!\n");
 	http_reply_free(&r);
@@ -558,43 +570,12 @@ Test(nginx_uwsgi, echo_reflects_the_request, .init = start_two, .fini = stop_all
 
 Test(nginx_uwsgi, echo_escapes_the_body_as_json, .init = start_two, .fini = stop_all)
 {
-	static const char *const hdrs[] = { "Content-Type: text/x-odd", NULL };
-	static const char body[] = "q\"b\\s\nn\rr\tt\001c\x7f caf\xc3\xa9";
-	struct http_reply r;
-	char length[64];
-
-	request(&nu, "PUT", "/echo", body, sizeof(body) - 1, hdrs, &r);
-	cr_assert_eq(r.status, 200);
-	assert_has(r.body, "\"method\":\"PUT\"");
-	assert_has(r.body, "\"content-type\":\"text/x-odd\"");
-	snprintf(length, sizeof(length), "\"content-length\":\"%zu\"", sizeof(body) - 1);
-	assert_has(r.body, length);
-	assert_has(r.body, "\"body\":\"q\\\"b\\\\s\\nn\\rr\\tt\\u0001c\x7f caf\xc3\xa9\"}");
-	http_reply_free(&r);
+	scenario_echo_escapes_json(&uwsgi_front);
 }
 
 Test(nginx_uwsgi, echo_one_megabyte_body, .init = start_two, .fini = stop_all)
 {
-	size_t len = 1 << 20;
-	char *body = malloc(len);
-	char *expect = malloc(len + 32);
-	struct http_reply r;
-
-	cr_assert(body != NULL && expect != NULL);
-	for (size_t i = 0; i < len; i++)
-		body[i] = (char)('a' + (i * 7) % 26);
-	request(&nu, "POST", "/echo", body, len, NULL, &r);
-	cr_assert_eq(r.status, 200);
-	assert_has(r.body, "\"content-length\":\"1048576\"");
-	memcpy(expect, "\"body\":\"", 8);
-	memcpy(expect + 8, body, len);
-	memcpy(expect + 8 + len, "\"}\n", 4);
-	cr_assert_gt(r.body_len, len);
-	cr_assert_str_eq(r.body + r.body_len - (len + 11), expect,
-			 "the body did not come back whole");
-	free(body);
-	free(expect);
-	http_reply_free(&r);
+	scenario_echo_one_megabyte(&uwsgi_front);
 	assert_no_log_errors();
 }
 
@@ -635,22 +616,14 @@ Test(nginx_uwsgi, routes_as_over_fastcgi, .init = start_two, .fini = stop_all)
 {
 	struct http_reply r;
 
-	same_over_both("GET", "/demo/users", NULL, 0, &r);
+	same_over_both("GET", "/demo/users", NULL, 0, NULL, &r);
 	cr_assert_eq(r.status, 200);
 	cr_assert_str_eq(r.body, "1 alice\n2 bob\n3 carol\n");
 	http_reply_free(&r);
 
-	same_over_both("GET", "/demo/users/2", NULL, 0, &r);
-	cr_assert_eq(r.status, 200);
-	cr_assert_str_eq(r.body, "user 2: bob\n");
-	http_reply_free(&r);
+	scenario_routes_find_users(&both_fronts);
 
-	same_over_both("GET", "/demo/users/42", NULL, 0, &r);
-	cr_assert_eq(r.status, 404);
-	cr_assert_str_eq(r.body, "no user 42\n");
-	http_reply_free(&r);
-
-	same_over_both("GET", "/demo/files/a/b/c.txt", NULL, 0, &r);
+	same_over_both("GET", "/demo/files/a/b/c.txt", NULL, 0, NULL, &r);
 	cr_assert_eq(r.status, 200);
 	assert_has(r.body, "a/b/c.txt\n");
 	http_reply_free(&r);
@@ -669,21 +642,15 @@ Test(nginx_uwsgi, unknown_path_is_404, .init = start_two, .fini = stop_all)
 	static const char *const paths[] = {
 		"/demo/nope", "/demo/users/2/extra", "/", "/elsewhere", NULL
 	};
-	struct http_reply r;
 
-	for (int i = 0; paths[i] != NULL; i++) {
-		same_over_both("GET", paths[i], NULL, 0, &r);
-		cr_assert_eq(r.status, 404, "GET %s: %ld", paths[i], r.status);
-		assert_has(r.body, "request id");
-		http_reply_free(&r);
-	}
+	scenario_routes_unknown_paths(&both_fronts, paths);
 }
 
 Test(nginx_uwsgi, other_method_is_405_with_allow, .init = start_two, .fini = stop_all)
 {
 	struct http_reply r;
 
-	same_over_both("PUT", "/demo/users/1", "x", 1, &r);
+	same_over_both("PUT", "/demo/users/1", "x", 1, NULL, &r);
 	cr_assert_eq(r.status, 405);
 	assert_has(r.headers, "Allow: ");
 	assert_has(r.headers, "GET");
@@ -691,7 +658,7 @@ Test(nginx_uwsgi, other_method_is_405_with_allow, .init = start_two, .fini = sto
 	cr_assert_null(strstr(r.headers, "POST"), "headers:\n%s", r.headers);
 	http_reply_free(&r);
 
-	same_over_both("DELETE", "/demo/users", NULL, 0, &r);
+	same_over_both("DELETE", "/demo/users", NULL, 0, NULL, &r);
 	cr_assert_eq(r.status, 405);
 	http_reply_free(&r);
 }
@@ -702,7 +669,7 @@ Test(nginx_uwsgi, head_is_get_without_a_body, .init = start_two, .fini = stop_al
 	char *tg, *th;
 
 	request(&nu, "GET", "/demo/users", NULL, 0, NULL, &get);
-	same_over_both("HEAD", "/demo/users", NULL, 0, &head);
+	same_over_both("HEAD", "/demo/users", NULL, 0, NULL, &head);
 	cr_assert_eq(head.status, 200);
 	cr_assert_eq(head.body_len, 0);
 	tg = header_value(get.headers, "Content-Type");
@@ -713,7 +680,7 @@ Test(nginx_uwsgi, head_is_get_without_a_body, .init = start_two, .fini = stop_al
 	http_reply_free(&get);
 	http_reply_free(&head);
 
-	same_over_both("HEAD", "/demo/nope", NULL, 0, &head);
+	same_over_both("HEAD", "/demo/nope", NULL, 0, NULL, &head);
 	cr_assert_eq(head.status, 404);
 	cr_assert_eq(head.body_len, 0);
 	http_reply_free(&head);
@@ -724,7 +691,7 @@ Test(nginx_uwsgi, failing_handler_is_500_without_its_output, .init = start_two,
 {
 	struct http_reply r;
 
-	same_over_both("GET", "/fail", NULL, 0, &r);
+	same_over_both("GET", "/fail", NULL, 0, NULL, &r);
 	cr_assert_eq(r.status, 500);
 	cr_assert_null(strstr(r.body, "PARTIAL"), "the partial output leaked:\n%s", r.body);
 	assert_has(r.body, "request id");

@@ -1,0 +1,198 @@
+/*
+ * scenarios.c - the sample-app scenarios the front-end suites share
+ * (see scenarios.h).  Each one is the run of requests and assertions
+ * that stood, word for word, in more than one suite; what differed
+ * between the copies (the request function, the prefix, a target, the
+ * CGI variables a front sends) is a parameter.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "scenarios.h"
+
+#define assert_has(f, hay, needle) \
+	cr_assert_not_null(strstr((hay), (needle)), "no %s in:\n%.*s", (needle), \
+			   (f)->excerpt, (hay))
+
+/* `rel` under the front's prefix, in `out`. */
+static const char *at(const struct scenario_front *f, const char *rel, char *out, size_t len)
+{
+	snprintf(out, len, "%s%s", f->prefix, rel);
+	return out;
+}
+
+void scenario_hello(const struct scenario_front *f, const char *path)
+{
+	struct http_reply r;
+	char p[512];
+
+	f->request("GET", at(f, path, p, sizeof(p)), NULL, 0, NULL, &r);
+	cr_assert_eq(r.status, 200);
+	cr_assert_str_eq(r.body, "Hello from sluice!\n");
+	cr_assert(harness_has_header_line(r.headers, "Content-Type: text/plain"),
+		  "headers:\n%s", r.headers);
+	http_reply_free(&r);
+}
+
+void scenario_echo_reflects(const struct scenario_front *f, const char *const *cgi)
+{
+	static const char *const hdrs[] = { "X-Custom-Thing: value one", NULL };
+	struct http_reply r;
+	char p[512], needle[640];
+
+	f->request("GET", at(f, "/echo/some/path?a=1&b=two", p, sizeof(p)), NULL, 0, hdrs, &r);
+	cr_assert_eq(r.status, 200);
+	cr_assert(harness_has_header_line(r.headers, "Content-Type: application/json"),
+		  "headers:\n%s", r.headers);
+	assert_has(f, r.body, "\"method\":\"GET\"");
+	snprintf(needle, sizeof(needle), "\"path\":\"%s/echo/some/path\"", f->prefix);
+	assert_has(f, r.body, needle);
+	assert_has(f, r.body, "\"query\":\"a=1&b=two\"");
+	assert_has(f, r.body, "\"x-custom-thing\":\"value one\"");
+	for (; *cgi != NULL; cgi++)
+		assert_has(f, r.body, *cgi);
+	snprintf(needle, sizeof(needle), "\"REQUEST_URI\":\"%s\"", p);
+	assert_has(f, r.body, needle);
+	assert_has(f, r.body, "\"body\":\"\"}\n");
+	http_reply_free(&r);
+}
+
+void scenario_echo_decoded_path(const struct scenario_front *f, const char *target)
+{
+	struct http_reply r;
+	char needle[640];
+
+	f->request("GET", target, NULL, 0, NULL, &r);
+	cr_assert_eq(r.status, 200);
+	snprintf(needle, sizeof(needle), "\"path\":\"%s/echo/a b/\"", f->prefix);
+	assert_has(f, r.body, needle);
+	assert_has(f, r.body, "\"query\":\"q=%20\"");
+	http_reply_free(&r);
+}
+
+void scenario_echo_request_bodies(const struct scenario_front *f)
+{
+	static const char *const hdrs[] = { "Content-Type: text/x-odd", NULL };
+	static const char odd[] = "q\"b\\s\nn\rr\tt\001c caf\xc3\xa9";
+	size_t len = 1 << 20;
+	char *big = malloc(len);
+	struct http_reply r;
+	char p[512];
+	size_t i;
+
+	f->request("PUT", at(f, "/echo/put", p, sizeof(p)), odd, sizeof(odd) - 1, hdrs, &r);
+	cr_assert_eq(r.status, 200);
+	assert_has(f, r.body, "\"method\":\"PUT\"");
+	assert_has(f, r.body, "\"content-type\":\"text/x-odd\"");
+	assert_has(f, r.body, "\"body\":\"q\\\"b\\\\s\\nn\\rr\\tt\\u0001c caf\xc3\xa9\"}");
+	http_reply_free(&r);
+
+	cr_assert_not_null(big);
+	for (i = 0; i < len; i++)
+		big[i] = (char)('a' + (i * 7) % 26);
+	f->request("POST", at(f, "/echo/post", p, sizeof(p)), big, len, NULL, &r);
+	cr_assert_eq(r.status, 200);
+	assert_has(f, r.body, "\"method\":\"POST\"");
+	assert_has(f, r.body, "\"content-length\":\"1048576\"");
+	cr_assert_gt(r.body_len, len + 11);
+	cr_assert_eq(memcmp(r.body + r.body_len - len - 3, big, len), 0,
+		     "the 1 MB body did not come back whole");
+	cr_assert_str_eq(r.body + r.body_len - 3, "\"}\n");
+	http_reply_free(&r);
+	free(big);
+}
+
+void scenario_echo_escapes_json(const struct scenario_front *f)
+{
+	static const char *const hdrs[] = { "Content-Type: text/x-odd", NULL };
+	static const char body[] = "q\"b\\s\nn\rr\tt\001c\x7f caf\xc3\xa9";
+	struct http_reply r;
+	char p[512], length[64];
+
+	f->request("PUT", at(f, "/echo", p, sizeof(p)), body, sizeof(body) - 1, hdrs, &r);
+	cr_assert_eq(r.status, 200);
+	assert_has(f, r.body, "\"method\":\"PUT\"");
+	assert_has(f, r.body, "\"content-type\":\"text/x-odd\"");
+	snprintf(length, sizeof(length), "\"content-length\":\"%zu\"", sizeof(body) - 1);
+	assert_has(f, r.body, length);
+	assert_has(f, r.body, "\"body\":\"q\\\"b\\\\s\\nn\\rr\\tt\\u0001c\x7f caf\xc3\xa9\"}");
+	http_reply_free(&r);
+}
+
+void scenario_echo_one_megabyte(const struct scenario_front *f)
+{
+	size_t len = 1 << 20;
+	char *body = malloc(len);
+	char *expect = malloc(len + 32);
+	struct http_reply r;
+	char p[512];
+	size_t i;
+
+	cr_assert(body != NULL && expect != NULL);
+	for (i = 0; i < len; i++)
+		body[i] = (char)('a' + (i * 7) % 26);
+	f->request("POST", at(f, "/echo", p, sizeof(p)), body, len, NULL, &r);
+	cr_assert_eq(r.status, 200);
+	assert_has(f, r.body, "\"content-length\":\"1048576\"");
+	memcpy(expect, "\"body\":\"", 8);
+	memcpy(expect + 8, body, len);
+	memcpy(expect + 8 + len, "\"}\n", 4);
+	cr_assert_gt(r.body_len, len);
+	cr_assert_str_eq(r.body + r.body_len - (len + 11), expect,
+			 "the body did not come back whole");
+	free(body);
+	free(expect);
+	http_reply_free(&r);
+}
+
+void scenario_routes_find_users(const struct scenario_front *f)
+{
+	struct http_reply r;
+	char p[512];
+
+	f->request("GET", at(f, "/demo/users/2", p, sizeof(p)), NULL, 0, NULL, &r);
+	cr_assert_eq(r.status, 200);
+	cr_assert_str_eq(r.body, "user 2: bob\n");
+	http_reply_free(&r);
+
+	f->request("GET", at(f, "/demo/users/42", p, sizeof(p)), NULL, 0, NULL, &r);
+	cr_assert_eq(r.status, 404);
+	cr_assert_str_eq(r.body, "no user 42\n");
+	http_reply_free(&r);
+}
+
+void scenario_routes_capture(const struct scenario_front *f)
+{
+	struct http_reply r;
+	char p[512];
+
+	scenario_routes_find_users(f);
+
+	f->request("POST", at(f, "/demo/users", p, sizeof(p)), "dave", 4, NULL, &r);
+	cr_assert_eq(r.status, 201);
+	cr_assert_str_eq(r.body, "created user 4: dave\n");
+	cr_assert(harness_has_header_line(r.headers, "Location: /demo/users/4"),
+		  "headers:\n%s", r.headers);
+	http_reply_free(&r);
+
+	f->request("GET", at(f, "/demo/files/a/b/c.txt", p, sizeof(p)), NULL, 0, NULL, &r);
+	cr_assert_eq(r.status, 200);
+	cr_assert_str_eq(r.body, "file: a/b/c.txt\n");
+	http_reply_free(&r);
+}
+
+void scenario_routes_unknown_paths(const struct scenario_front *f, const char *const *paths)
+{
+	struct http_reply r;
+	int i;
+
+	for (i = 0; paths[i] != NULL; i++) {
+		f->request("GET", paths[i], NULL, 0, NULL, &r);
+		cr_assert_eq(r.status, 404, "GET %s: %ld", paths[i], r.status);
+		assert_has(f, r.body, "request id");
+		http_reply_free(&r);
+	}
+}
