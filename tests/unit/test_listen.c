@@ -495,12 +495,14 @@ Test(listen, systemd_tcp_socket_on_another_port_is_an_error)
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	socklen_t len = sizeof(sa);
 	char addr[64];
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = harness_free_port();
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port;
 
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	cr_assert_eq(listen(fd, 4), 0);
 	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	/* Drawn while fd holds its port, so the two can never be the same. */
+	port = harness_free_port();
 	cr_assert_neq(port, ntohs(sa.sin_port));
 	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
 	add(addr, LISTEN_FASTCGI, 0);
