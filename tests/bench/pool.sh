@@ -130,18 +130,6 @@ pool_write_nginx_conf() {
 	} >"$DIR/pool-nginx.conf"
 }
 
-# pool_sluice_conf NAME LEVEL: a config for sluice with 2 static workers
-# serving hello.so on $DIR/NAME.sock, logging at LEVEL.
-pool_sluice_conf() {
-	cat >"$DIR/$1.conf" <<-EOF
-	error_log = "$DIR/$1-error.log";
-	log_level = "$2";
-	listen = { address = "$DIR/$1.sock"; mode = "0666"; };
-	pm = { mode = "static"; max_children = 2; };
-	modules = ( { path = "$HELLO"; mount = "/"; } );
-	EOF
-}
-
 pool_php_conf() {
 	cat >"$DIR/php-fpm.conf" <<-EOF
 	[global]
@@ -280,7 +268,7 @@ ka_start_sluice() {
 		ka_skip sluice "$label" "(skipped: sluice is not built)"
 		return
 	fi
-	pool_sluice_conf ka-sluice warning
+	sluice_conf ka-sluice warning 2
 	if pool_start ka-sluice "$DIR/ka-sluice.log" "$SLUICE" -c "$DIR/ka-sluice.conf"; then
 		ka_add sluice "$label" "$P_KA_SLUICE" "$STARTED"
 	else
@@ -414,7 +402,7 @@ pool_reload() {
 	echo "== reload under load: sluice pm static 2, $RELOADS x SIGHUP to the master," \
 		"each after the previous one is done; wrk -t2 -c$RELOAD_CLIENTS --latency until 1 s after the last"
 	if [ "$HAVE_SLUICE" = 1 ]; then
-		pool_sluice_conf reload notice
+		sluice_conf reload notice 2
 		pool_start reload "$DIR/reload.log" "$SLUICE" -c "$DIR/reload.conf" || return
 	else
 		fail "reload under load: sluice is not built"

@@ -293,12 +293,15 @@ write_nginx_conf() {
 	} >"$DIR/nginx.conf"
 }
 
-write_sluice_conf() {
-	cat >"$DIR/sluice.conf" <<-EOF
-	error_log = "$DIR/sluice-error.log";
-	log_level = "warning";
-	listen = { address = "$DIR/sluice.sock"; mode = "0666"; };
-	pm = { mode = "static"; max_children = 1; };
+# sluice_conf NAME LEVEL CHILDREN: $DIR/NAME.conf, a sluice serving
+# hello.so on $DIR/NAME.sock with CHILDREN static workers, logging at
+# LEVEL to $DIR/NAME-error.log.  pool.sh uses it too.
+sluice_conf() {
+	cat >"$DIR/$1.conf" <<-EOF
+	error_log = "$DIR/$1-error.log";
+	log_level = "$2";
+	listen = { address = "$DIR/$1.sock"; mode = "0666"; };
+	pm = { mode = "static"; max_children = $3; };
 	modules = ( { path = "$HELLO"; mount = "/"; } );
 	EOF
 }
@@ -640,7 +643,7 @@ P_FLOOR_KA=$(free_port)
 P_SLUICE=$(free_port)
 P_SLUICE_KA=$(free_port)
 write_nginx_conf
-write_sluice_conf
+sluice_conf sluice warning 1
 
 echo "sluice bench: $("$NGINX" -v 2>&1 | sed 's/.*: //'), worker_processes 1;" \
 	"wrk -t1 -c$CONNS -d${DURATION}s --latency; loopback; GET $URLPATH"
