@@ -10,7 +10,6 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-#include "config.h"
 #include "conn.h"
 #include "crash.h"
 #include "dev.h"
@@ -29,7 +28,6 @@
 #define LINE_MAX_BYTES 8192
 
 static struct {
-	const struct sl_config *cfg;
 	struct score *score;
 	int slowlog_fd;
 	void *alt_stack;	/* the kernel holds it; kept here for the record */
@@ -211,13 +209,12 @@ static int install(int sig, void (*fn)(int, siginfo_t *, void *), int flags)
 	return sigaction(sig, &sa, NULL);
 }
 
-int crash_init(const struct sl_config *cfg, int score_index, int slowlog_fd)
+int crash_init(int score_index, int slowlog_fd)
 {
 	static const int fatal[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
 	void *warm[1];
 	stack_t ss = { .ss_size = ALT_STACK_SIZE };
 
-	cr.cfg = cfg;
 	cr.score = scoreboard_slot(score_index);
 	cr.slowlog_fd = slowlog_fd;
 	/* The first backtrace() loads libgcc_s, which allocates: do it now,

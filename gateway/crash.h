@@ -21,8 +21,6 @@
 #ifndef SLUICE_CRASH_H
 #define SLUICE_CRASH_H
 
-struct sl_config;
-
 /* Exit status of a worker stopped by request_terminate_timeout. */
 #define EXIT_TERMINATED 70
 
@@ -31,6 +29,6 @@ struct sl_config;
  * `slowlog_fd` is where slow-request backtraces go (-1: the error log).
  * Returns 0, or -1 with errno.
  */
-int crash_init(const struct sl_config *cfg, int score_index, int slowlog_fd);
+int crash_init(int score_index, int slowlog_fd);
 
 #endif

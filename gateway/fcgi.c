@@ -525,6 +525,7 @@ static int fcgi_send(struct conn *c, struct sl_request *r, struct iovec *iov,
 	size_t off = 0;		/* offset into iov[0] */
 
 	(void)r;
+	(void)iovcnt;	/* `total` bounds the walk over iov */
 	while (total > 0 || last) {
 		int n = 0, recs = 0;
 
@@ -545,7 +546,6 @@ static int fcgi_send(struct conn *c, struct sl_request *r, struct iovec *iov,
 				left -= piece;
 				if (off == iov->iov_len) {
 					iov++;
-					iovcnt--;
 					off = 0;
 				}
 			}
@@ -572,7 +572,6 @@ static int fcgi_send(struct conn *c, struct sl_request *r, struct iovec *iov,
 		if (write_all(c, out, n) < 0)
 			return -1;
 	}
-	(void)iovcnt;
 	return 0;
 }
 

@@ -435,8 +435,7 @@ static void size_pool(long long now)
 
 			if (m.slots[i].pid && m.slots[i].gen == m.gen && !m.slots[i].stopping &&
 			    sc->state == SCORE_IDLE &&
-			    now - sc->req_start_ms > cfg->pm.process_idle_timeout * 1000LL &&
-			    now - m.slots[i].started_ms > cfg->pm.process_idle_timeout * 1000LL) {
+			    now - sc->idle_since_ms > cfg->pm.process_idle_timeout * 1000LL) {
 				m.want = serving(m.gen) - 1;
 				stop_worker(i, "idle past pm.process_idle_timeout");
 			}

@@ -29,6 +29,7 @@ struct score {
 	pid_t pid;
 	int state;			/* enum score_state */
 	long long req_start_ms;		/* io_now_ms() when the request in hand began */
+	long long idle_since_ms;	/* io_now_ms() when it last became idle */
 	unsigned long long requests;	/* served since the worker started */
 	char request_id[17];
 	char target_id[17];		/* written by the master: the request its

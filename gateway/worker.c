@@ -260,6 +260,7 @@ static void score_busy(void)
 
 static void score_idle(void)
 {
+	w.score->idle_since_ms = io_now_ms();
 	w.score->requests = w.req.served;
 	w.score->state = w.draining ? SCORE_STOPPING : SCORE_IDLE;
 }
@@ -545,7 +546,7 @@ void worker_main(const struct worker_args *args)
 	w.retire_at = retire_point(cfg);
 	if (drop_privileges(cfg) < 0)
 		exit(2);
-	if (crash_init(cfg, args->index, args->slowlog_fd) < 0 ||
+	if (crash_init(args->index, args->slowlog_fd) < 0 ||
 	    request_init(&w.req, cfg, &args->gen->router) < 0) {
 		log_msg(LOG_ERROR, "cannot start: %s", strerror(errno));
 		exit(2);
@@ -558,6 +559,7 @@ void worker_main(const struct worker_args *args)
 		exit(2);
 	}
 	set_accepting(1);
+	w.score->idle_since_ms = io_now_ms();
 	w.score->state = SCORE_IDLE;
 	loop();
 	drain();
