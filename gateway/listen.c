@@ -193,17 +193,16 @@ static int bound_to(int fd, const struct listen_config *lc)
 	    getaddrinfo(host, port, &hints, &res) != 0)
 		return 0;
 	for (r = res; r && !match; r = r->ai_next) {
-		char got[256];
+		char got[256], want_serv[8], got_serv[8];
 
+		/* Compared as numeric host and port strings: one way for v4 and v6. */
 		if (r->ai_family != ss.ss_family || r->ai_addrlen != len)
 			continue;
-		match = getnameinfo(r->ai_addr, r->ai_addrlen, want, sizeof(want), NULL, 0,
-				    NI_NUMERICHOST) == 0 &&
-			getnameinfo((struct sockaddr *)&ss, len, got, sizeof(got), NULL, 0,
-				    NI_NUMERICHOST) == 0 &&
-			strcmp(want, got) == 0 &&
-			((struct sockaddr_in *)r->ai_addr)->sin_port ==
-			((struct sockaddr_in *)&ss)->sin_port;
+		match = getnameinfo(r->ai_addr, r->ai_addrlen, want, sizeof(want), want_serv,
+				    sizeof(want_serv), NI_NUMERICHOST | NI_NUMERICSERV) == 0 &&
+			getnameinfo((struct sockaddr *)&ss, len, got, sizeof(got), got_serv,
+				    sizeof(got_serv), NI_NUMERICHOST | NI_NUMERICSERV) == 0 &&
+			strcmp(want, got) == 0 && strcmp(want_serv, got_serv) == 0;
 	}
 	freeaddrinfo(res);
 	return match;
