@@ -1,0 +1,67 @@
+/*
+ * check.h - the assertions integration suites share, written once.
+ *
+ * Criterion asserts with a message that shows what was searched; log
+ * checks name the program whose log holds the error.  Header-only: each
+ * function is small and static inline, so that a suite that uses one
+ * pays for nothing else.
+ */
+#ifndef SLUICE_TEST_CHECK_H
+#define SLUICE_TEST_CHECK_H
+
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+/* `needle` is in `hay`; on failure the message shows the start of `hay`. */
+#define assert_has(hay, needle) \
+	cr_assert_not_null(strstr((hay), (needle)), "\"%s\" not in:\n%.4000s", (needle), (hay))
+
+/* `needle` is not in `hay`. */
+#define assert_lacks(hay, needle) \
+	cr_assert_null(strstr((hay), (needle)), "\"%s\" should not be in:\n%.4000s", (needle), (hay))
+
+/* Error markers in nginx's and Apache's error logs. */
+static const char *const check_nginx_bad[] = { "[error]", "[crit]", "[alert]", "[emerg]", NULL };
+static const char *const check_apache_bad[] = { ":error]", ":crit]", ":alert]", ":emerg]", NULL };
+
+/* Expect none of `bad` (NULL-terminated) in `text`, the log of `who`. */
+static inline void expect_log_clean(const char *who, const char *text, const char *const *bad)
+{
+	for (int i = 0; bad[i] != NULL; i++)
+		cr_expect_null(strstr(text, bad[i]), "%s logged %s:\n%.8000s", who, bad[i], text);
+}
+
+/* sluice logged no error. */
+static inline void expect_sluice_clean(const struct sluice_proc *sp)
+{
+	static const char *const bad[] = { "[error]", NULL };
+	char *log = harness_sluice_log(sp);
+
+	expect_log_clean("sluice", log, bad);
+	free(log);
+}
+
+/* nginx (started by the harness) logged no error. */
+static inline void expect_nginx_clean(const struct nginx_proc *np)
+{
+	char path[256], *log;
+
+	snprintf(path, sizeof(path), "%s/error.log", np->dir);
+	log = harness_read_file(path);
+	expect_log_clean("nginx", log, check_nginx_bad);
+	free(log);
+}
+
+/* Apache (started by the harness) logged no error. */
+static inline void expect_apache_clean(const struct apache_proc *ap)
+{
+	char *log = harness_apache_log(ap);
+
+	expect_log_clean("Apache", log, check_apache_bad);
+	free(log);
+}
+
+#endif
