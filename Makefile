@@ -37,7 +37,8 @@ CORE_SRCS := gateway/config.c gateway/log.c gateway/arena.c gateway/router.c \
              gateway/header.c gateway/module.c gateway/listen.c gateway/master.c \
              gateway/worker.c gateway/conn.c gateway/request.c gateway/fcgi.c \
              gateway/io.c gateway/scoreboard.c gateway/crash.c gateway/symbols.c \
-             gateway/config_value.c gateway/uwsgi.c gateway/systemd.c
+             gateway/config_value.c gateway/uwsgi.c gateway/systemd.c \
+             gateway/handoff.c gateway/holder.c
 MAIN_SRCS := gateway/main.c
 # The profile chooses files, not #ifdefs: the development seam (dev.h) is
 # stubs in production and the real thing in the dev profile.

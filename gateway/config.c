@@ -84,7 +84,7 @@ static const char *const pm_keys[] = {
 static const char *const limits_keys[] = {
 	"max_params_bytes", "max_params", "max_header_bytes", "max_body_bytes",
 	"max_request_memory", "max_conns", "read_timeout", "write_timeout",
-	"idle_timeout", "shutdown_timeout", NULL
+	"idle_timeout", "shutdown_timeout", "min_rate", "body_buffer_size", NULL
 };
 static const char *const module_keys[] = { "path", "mount", NULL };
 
@@ -823,6 +823,8 @@ static int parse_limits(struct loader *ld, const config_setting_t *root)
 	struct sl_config *cfg = ld->cfg;
 	long long params_bytes = (long long)cfg->limits.max_params_bytes;
 	long long header_bytes = (long long)cfg->limits.max_header_bytes;
+	long long body_buffer = (long long)cfg->limits.body_buffer_size;
+	long long min_rate = cfg->limits.min_rate;
 	const config_setting_t *g;
 
 	if (get_group(ld, root, "limits", &g) < 0)
@@ -847,8 +849,13 @@ static int parse_limits(struct loader *ld, const config_setting_t *root)
 	    || get_seconds(ld, g, "limits.write_timeout", 1, &cfg->limits.write_timeout) < 0
 	    || get_seconds(ld, g, "limits.idle_timeout", 1, &cfg->limits.idle_timeout) < 0
 	    || get_seconds(ld, g, "limits.shutdown_timeout", 1,
-			   &cfg->limits.shutdown_timeout) < 0)
+			   &cfg->limits.shutdown_timeout) < 0
+	    || get_size(ld, g, "limits.min_rate", 0, MAX_MIN_RATE, &min_rate) < 0
+	    || get_size(ld, g, "limits.body_buffer_size", 0, MAX_BODY_BUFFER_SIZE,
+			&body_buffer) < 0)
 		return -1;
+	cfg->limits.min_rate = min_rate;
+	cfg->limits.body_buffer_size = (size_t)body_buffer;
 	cfg->limits.max_params_bytes = (size_t)params_bytes;
 	cfg->limits.max_header_bytes = (size_t)header_bytes;
 	return 0;
@@ -972,6 +979,8 @@ static int set_defaults(struct sl_config *cfg, const char *path)
 	cfg->limits.write_timeout = DEFAULT_WRITE_TIMEOUT;
 	cfg->limits.idle_timeout = DEFAULT_IDLE_TIMEOUT;
 	cfg->limits.shutdown_timeout = DEFAULT_SHUTDOWN_TIMEOUT;
+	cfg->limits.min_rate = DEFAULT_MIN_RATE;
+	cfg->limits.body_buffer_size = DEFAULT_BODY_BUFFER_SIZE;
 	return 0;
 }
 

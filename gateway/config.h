@@ -71,10 +71,12 @@ struct sl_config {
 		long long max_body_bytes;
 		long long max_request_memory;
 		int max_conns;
-		int read_timeout;	/* seconds */
-		int write_timeout;
+		int read_timeout;	/* seconds: a request head, whole, from its first byte */
+		int write_timeout;	/* seconds of grace before min_rate applies to a response */
 		int idle_timeout;
 		int shutdown_timeout;
+		long long min_rate;	/* bytes/s bodies and responses must average; 0: off */
+		size_t body_buffer_size;	/* bodies up to this arrive whole before the handler */
 	} limits;
 
 	struct module_config modules[MAX_MODULES];

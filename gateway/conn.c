@@ -1,90 +1,120 @@
 /*
- * conn.c - the connection pool and the idle/read timer lists.  See conn.h.
+ * conn.c - connection buffers, the output queue and the timer lists.
+ * See conn.h.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "conn.h"
 
 /*
- * Structs kept for reuse.  Bounded so that a burst of connections does
- * not pin its memory (about 65 KiB each) for the worker's life.
+ * Pending input up to this size is moved to the shared buffer before a
+ * read, so that the read can take a whole record at once; a bigger
+ * remainder (a large record trickling in) is read in place instead, so
+ * that a trickle costs no copying.
  */
-#define POOL_KEEP 64
+#define MOVE_TO_SHARED 4096
 
-static struct conn *pool;
-static int npool;
+/* A connection's own buffers start at this size and double. */
+#define OWN_MIN 1024
+
+static unsigned char *shared;	/* CONN_INBUF_SIZE bytes, the worker's read buffer */
 static int nopen;
+static struct conn *all;
+static struct conn *graveyard;	/* let go of, freed by conn_bury */
 
-/* Heads and tails of the timer lists, indexed by enum conn_timer. */
-static struct conn *heads[3], *tails[3];
+/* Heads and tails of the timer lists. */
+static struct conn *heads[TIMER_COUNT], *tails[TIMER_COUNT];
+
+int conn_init(void)
+{
+	if (!shared)
+		shared = malloc(CONN_INBUF_SIZE);
+	return shared ? 0 : -1;
+}
 
 struct conn *conn_get(int fd, const struct proto *proto, const struct sl_config *cfg)
 {
-	struct conn *c = pool;
+	struct conn *c = calloc(1, sizeof(*c));
 
-	if (c) {
-		pool = c->next;
-		npool--;
-	} else {
-		c = calloc(1, sizeof(*c));
-		if (!c)
-			return NULL;
-		c->in = malloc(CONN_INBUF_SIZE);
-		if (!c->in) {
-			free(c);
-			return NULL;
-		}
-	}
+	if (!c)
+		return NULL;
 	c->fd = fd;
 	c->proto = proto;
 	c->cfg = cfg;
-	c->in_epoll = 0;
-	c->close_after = 0;
-	c->lingering = 0;
-	c->requests = 0;
-	c->drain_mark = 0;
-	c->start = c->end = 0;
-	c->params_len = 0;
-	memset(&c->st, 0, sizeof(c->st));
-	c->timer = TIMER_NONE;
-	c->prev = c->next = NULL;
+	c->slot = -1;
+	c->held = 1;
+	c->out.file = -1;
+	c->all_next = all;
+	if (all)
+		all->all_prev = c;
+	all = c;
 	nopen++;
 	return c;
 }
 
-void conn_put(struct conn *c)
+/*
+ * A connection let go of is freed only by conn_bury, once the event loop
+ * is done with the batch of events in hand: another event of the same
+ * batch may still point at it, and finds it marked dead.
+ */
+void conn_forget(struct conn *c)
 {
-	conn_timer_set(c, TIMER_NONE, 0);
-	close(c->fd);	/* also drops it from epoll */
-	c->fd = -1;
-	nopen--;
-	if (npool >= POOL_KEEP) {
-		free(c->params);
-		free(c->in);
-		free(c);
+	if (c->dead)
 		return;
-	}
-	c->next = pool;
-	pool = c;
-	npool++;
+	conn_timer_set(c, TIMER_NONE, 0);
+	conn_out_reset(c);
+	if (c->all_prev)
+		c->all_prev->all_next = c->all_next;
+	else
+		all = c->all_next;
+	if (c->all_next)
+		c->all_next->all_prev = c->all_prev;
+	free(c->own);
+	free(c->params);
+	free(c->body);
+	c->own = c->in = c->params = c->body = NULL;
+	c->fd = -1;
+	c->dead = 1;
+	c->next = graveyard;
+	graveyard = c;
+	nopen--;
 }
 
-void conn_each(void (*fn)(struct conn *c))
+void conn_put(struct conn *c)
 {
-	for (int t = TIMER_IDLE; t <= TIMER_READ; t++)
-		for (struct conn *c = heads[t], *next; c; c = next) {
-			next = c->next;
-			fn(c);
-		}
+	if (!c->dead && c->fd >= 0)
+		close(c->fd);
+	conn_forget(c);
+}
+
+void conn_bury(void)
+{
+	while (graveyard) {
+		struct conn *c = graveyard;
+
+		graveyard = c->next;
+		free(c);
+	}
+}
+
+struct conn *conn_first(void)
+{
+	return all;
 }
 
 int conn_count(void)
 {
 	return nopen;
 }
+
+/* ---- Timers --------------------------------------------------------- */
 
 static void unlink_timer(struct conn *c)
 {
@@ -104,6 +134,13 @@ static void unlink_timer(struct conn *c)
 
 void conn_timer_set(struct conn *c, enum conn_timer t, long long deadline_ms)
 {
+	if (c->timer == t && t != TIMER_NONE) {
+		/* Same list: on an ordered one, keep the place (the deadline
+		 * only ever moves later, and every entry moves alike). */
+		c->deadline_ms = deadline_ms;
+		if (t == TIMER_RATE)
+			return;
+	}
 	unlink_timer(c);
 	if (t == TIMER_NONE)
 		return;
@@ -122,7 +159,34 @@ struct conn *conn_timer_first(enum conn_timer t)
 	return heads[t];
 }
 
-void conn_compact(struct conn *c)
+/* ---- Input ---------------------------------------------------------- */
+
+static size_t cap_of(const struct conn *c)
+{
+	return c->in == shared ? CONN_INBUF_SIZE : c->own_cap;
+}
+
+/* Grow the connection's own buffer to at least `need` bytes. */
+static int grow_own(struct conn *c, size_t need)
+{
+	size_t cap = c->own_cap ? c->own_cap : OWN_MIN;
+	unsigned char *p;
+
+	while (cap < need)
+		cap *= 2;
+	if (cap > CONN_INBUF_SIZE)
+		cap = CONN_INBUF_SIZE;
+	p = realloc(c->own, cap);
+	if (!p)
+		return -1;
+	if (c->in == c->own)
+		c->in = p;
+	c->own = p;
+	c->own_cap = cap;
+	return 0;
+}
+
+static void compact(struct conn *c)
 {
 	if (c->start == 0)
 		return;
@@ -131,20 +195,240 @@ void conn_compact(struct conn *c)
 	c->start = 0;
 }
 
+int conn_reserve(struct conn *c, size_t need)
+{
+	if (cap_of(c) - c->start >= need)
+		return 0;
+	compact(c);
+	if (cap_of(c) >= need)
+		return 0;
+	return grow_own(c, need);
+}
+
 ssize_t conn_fill(struct conn *c)
 {
+	size_t pending = c->end - c->start;
 	ssize_t n;
 
-	/* Rewind an empty buffer for free; move a partial record down only
-	 * when the free tail gets short, so small requests never memmove. */
-	if (c->start == c->end)
+	if (pending == 0) {
+		c->in = shared;
 		c->start = c->end = 0;
-	else if (c->end > CONN_INBUF_SIZE / 2)
-		conn_compact(c);
+	} else if (c->in != shared && pending <= MOVE_TO_SHARED) {
+		memcpy(shared, c->in + c->start, pending);
+		c->in = shared;
+		c->start = 0;
+		c->end = pending;
+	} else if (c->in == shared) {
+		if (c->end > CONN_INBUF_SIZE / 2)
+			compact(c);
+	} else {
+		compact(c);
+		if (c->own_cap - c->end < MOVE_TO_SHARED && grow_own(c, c->own_cap * 2) < 0)
+			return -1;
+	}
+	if (cap_of(c) == c->end) {
+		errno = ENOBUFS;
+		return -1;
+	}
 	do
-		n = read(c->fd, c->in + c->end, CONN_INBUF_SIZE - c->end);
+		n = read(c->fd, c->in + c->end, cap_of(c) - c->end);
 	while (n < 0 && errno == EINTR);
-	if (n > 0)
+	if (n > 0) {
 		c->end += (size_t)n;
+		c->rx += n;
+	}
 	return n;
+}
+
+int conn_park(struct conn *c)
+{
+	size_t pending = c->end - c->start;
+
+	if (pending == 0) {
+		free(c->own);
+		c->own = c->in = NULL;
+		c->own_cap = 0;
+		c->start = c->end = 0;
+		return 0;
+	}
+	if (c->in != shared)
+		return 0;
+	if (c->own_cap < pending) {
+		free(c->own);
+		c->own = NULL;
+		c->own_cap = 0;
+		if (grow_own(c, pending) < 0)
+			return -1;
+	}
+	memcpy(c->own, shared + c->start, pending);
+	c->in = c->own;
+	c->start = 0;
+	c->end = pending;
+	return 0;
+}
+
+int conn_append(unsigned char **buf, size_t *len, size_t *cap, const void *data,
+		size_t n, size_t max)
+{
+	if (n > max - *len) {
+		errno = EFBIG;
+		return -1;
+	}
+	if (*len + n > *cap) {
+		size_t want = *cap ? *cap : OWN_MIN;
+		unsigned char *p;
+
+		while (want < *len + n)
+			want *= 2;
+		if (want > max)
+			want = max;
+		p = realloc(*buf, want);
+		if (!p)
+			return -1;
+		*buf = p;
+		*cap = want;
+	}
+	memcpy(*buf + *len, data, n);
+	*len += n;
+	return 0;
+}
+
+/* ---- Output --------------------------------------------------------- */
+
+long long conn_pending(const struct conn *c)
+{
+	return (long long)(c->out.len - c->out.off) + (long long)(c->out.flen - c->out.foff);
+}
+
+void conn_out_reset(struct conn *c)
+{
+	free(c->out.mem);
+	if (c->out.file >= 0)
+		close(c->out.file);
+	c->out = (struct outq){ .file = -1 };
+}
+
+/* An unlinked temporary file for what a slow reader has not taken yet. */
+static int spill_file(void)
+{
+	const char *dir = getenv("TMPDIR");
+
+	return open(dir && *dir ? dir : "/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+}
+
+static int queue(struct conn *c, const void *data, size_t n)
+{
+	struct outq *q = &c->out;
+
+	if (q->file < 0 && q->len - q->off + n <= OUTQ_MEM_MAX) {
+		if (q->off > 0) {
+			memmove(q->mem, q->mem + q->off, q->len - q->off);
+			q->len -= q->off;
+			q->off = 0;
+		}
+		return conn_append(&q->mem, &q->len, &q->cap, data, n, OUTQ_MEM_MAX);
+	}
+	if (q->file < 0 && (q->file = spill_file()) < 0)
+		return -1;
+	while (n > 0) {
+		ssize_t w = write(q->file, data, n);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		data = (const char *)data + w;
+		n -= (size_t)w;
+		q->flen += w;
+	}
+	return 0;
+}
+
+int conn_drain(struct conn *c)
+{
+	struct outq *q = &c->out;
+
+	while (conn_pending(c) > 0) {
+		ssize_t n;
+
+		if (q->off < q->len)
+			n = write(c->fd, q->mem + q->off, q->len - q->off);
+		else
+			n = sendfile(c->fd, q->file, &q->foff, (size_t)(q->flen - q->foff));
+		if (n > 0) {
+			if (q->off < q->len)
+				q->off += (size_t)n;
+			c->sent += n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return 0;
+		if (n == 0)
+			errno = EPIPE;
+		return -1;
+	}
+	/* Empty: give the memory and the file back. */
+	conn_out_reset(c);
+	return 0;
+}
+
+int conn_send(struct conn *c, const struct iovec *iov, int iovcnt)
+{
+	int i = 0;
+	size_t skip = 0;	/* bytes of iov[i] already written */
+
+	if (conn_pending(c) > 0 && conn_drain(c) < 0)
+		return -1;
+	while (i < iovcnt && conn_pending(c) == 0) {
+		struct iovec v[64];
+		int nv = 0;
+		ssize_t n;
+
+		for (int k = i; k < iovcnt && nv < 64; k++) {
+			v[nv].iov_base = (char *)iov[k].iov_base + (k == i ? skip : 0);
+			v[nv].iov_len = iov[k].iov_len - (k == i ? skip : 0);
+			nv++;
+		}
+		n = writev(c->fd, v, nv);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			return -1;
+		}
+		c->sent += n;
+		while (i < iovcnt && (size_t)n >= iov[i].iov_len - skip) {
+			n -= (ssize_t)(iov[i].iov_len - skip);
+			skip = 0;
+			i++;
+		}
+		skip += (size_t)n;
+	}
+	for (; i < iovcnt; i++, skip = 0)
+		if (iov[i].iov_len > skip &&
+		    queue(c, (const char *)iov[i].iov_base + skip, iov[i].iov_len - skip) < 0)
+			return -1;
+	return 0;
+}
+
+/* ---- Transfer deadlines --------------------------------------------- */
+
+void conn_xfer_start(struct conn *c, long long mark, long long now)
+{
+	c->xfer_start_ms = now;
+	c->xfer_mark = mark;
+}
+
+long long conn_xfer_deadline(const struct conn *c, long long now_mark, int grace_s)
+{
+	long long rate = c->cfg->limits.min_rate;
+	long long d = c->xfer_start_ms + grace_s * 1000LL;
+
+	if (rate > 0)
+		d += (now_mark - c->xfer_mark) * 1000 / rate;
+	return d;
 }

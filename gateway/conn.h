@@ -2,94 +2,169 @@
  * conn.h - a client connection held by a worker.
  *
  * A worker holds many connections (kept-alive ones from nginx's upstream
- * pool) but serves one request at a time; an idle connection costs a
- * file descriptor and this struct, never a worker.  Structs are pooled:
- * their buffers are allocated once and reused, so accepting a connection
- * in steady state does not call malloc.
+ * pool, and new ones whose request is still arriving) but runs one
+ * handler at a time.  What a connection costs while it waits is this
+ * struct and the bytes it has actually been sent: input is read into one
+ * buffer shared by the whole worker, and only what is left over (part of
+ * a record) is copied to a buffer of the connection's own, sized to it
+ * and freed as soon as it is consumed.  So 1,000 half-sent requests cost
+ * about what they sent, not 1,000 times 64 KiB.
  *
- * conn.c owns the pool and the timer lists; the protocol codec owns the
- * `st` fields and the buffers' contents; worker.c decides when a
- * connection is read, served and closed.
+ * Output that the peer does not take at once is queued here, in memory
+ * up to OUTQ_MEM_MAX and then in an unlinked temporary file, and drained
+ * by the event loop: a slow reader costs memory or disk, never a worker.
+ *
+ * conn.c owns the buffers, the output queue and the timer lists; the
+ * codec owns `pstate` and the meaning of the bytes; worker.c decides
+ * when a connection is read, served, handed over and closed.
  */
 #ifndef SLUICE_CONN_H
 #define SLUICE_CONN_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
 
 #include "defaults.h"
 
 struct proto;
 struct sl_config;
 
-/* Which timer list a connection is on. */
-enum conn_timer { TIMER_NONE, TIMER_IDLE, TIMER_READ };
+/*
+ * Which timer list a connection is on.  IDLE and HEAD lists have one
+ * timeout each, so appending keeps them ordered; RATE deadlines move with
+ * the bytes transferred (limits.min_rate), so that list is scanned.
+ */
+enum conn_timer { TIMER_NONE, TIMER_IDLE, TIMER_HEAD, TIMER_RATE, TIMER_COUNT };
+
+/* Room for a codec's private state (each codec checks that it fits). */
+#define PROTO_STATE_SIZE 64
+
+struct outq {
+	unsigned char *mem;	/* queued bytes are mem[off, len) ... */
+	size_t off, len, cap;
+	int file;		/* ... then file[foff, flen) once spilled; -1: none */
+	off_t foff, flen;
+};
 
 struct conn {
 	int fd;
 	const struct proto *proto;
 	const struct sl_config *cfg;
 	unsigned in_epoll : 1;
-	unsigned close_after : 1;	/* set by the codec: close once the response is done */
+	unsigned want_out : 1;		/* registered for EPOLLOUT: draining output */
 	unsigned lingering : 1;		/* answered; dropping input until the peer closes */
+	unsigned shared : 1;		/* other processes may hold it: leave epoll before close */
+	unsigned dead : 1;		/* let go of; freed once the event batch is done */
+	unsigned held : 1;		/* ours to read: not kept, or kept and claimed (BUSY) */
+	int listener;			/* index of the listener it came from */
+	int after;			/* enum proto_end, applied once the output is drained */
+	int slot;			/* entry in the kept table (handoff.h), -1: none */
+	uint32_t tag;
 	unsigned long requests;		/* served on this connection */
-	unsigned long drain_mark;	/* `requests` when its worker began to leave */
+	long long rx;			/* bytes read since the connection was opened */
 
-	/* Unparsed input is in[start, end). */
+	/* Unparsed input is in[start, end): the worker's shared buffer
+	 * while an event is handled, else the connection's own, or none. */
 	unsigned char *in;
 	size_t start, end;
+	unsigned char *own;		/* the connection's own buffer, NULL: none */
+	size_t own_cap;
 
-	/* Parameters gathered across records until their stream ends. */
+	/* A request being received: its raw parameters, and its body so far. */
 	unsigned char *params;
 	size_t params_len, params_cap;
+	unsigned char *body;
+	size_t body_len, body_off, body_cap;
 
-	/* Codec state (FastCGI: the request in progress on this connection). */
-	struct {
-		int phase;
-		uint16_t req_id;
-		unsigned keep : 1;
-		unsigned params_over : 1;	/* the cap was hit: gathering stopped */
-		size_t body_left;		/* content bytes left in the current STDIN record */
-		size_t pad_left;		/* padding bytes left after it */
-		long long body_seen;
-	} st;
+	struct outq out;
 
-	/* Timer list links; lists are ordered by deadline. */
+	/* What the current transfer's deadline is measured from. */
+	long long xfer_start_ms;
+	long long xfer_mark;		/* bytes (rx, or sent) when it began */
+	long long sent;			/* bytes written since the connection was opened */
+
+	_Alignas(8) unsigned char pstate[PROTO_STATE_SIZE];
+
+	/* Timer list links. */
 	enum conn_timer timer;
 	long long deadline_ms;
 	struct conn *prev, *next;
+	/* Every open connection of the worker. */
+	struct conn *all_prev, *all_next;
 };
 
 /*
- * A connection struct for `fd`, from the pool or newly allocated with its
- * input buffer.  NULL on ENOMEM.
+ * Set up the worker's shared input buffer; once per worker.  0 or -1.
  */
+int conn_init(void);
+
+/* A connection struct for `fd`; NULL on ENOMEM. */
 struct conn *conn_get(int fd, const struct proto *proto, const struct sl_config *cfg);
 
-/* Close the socket and return the struct to the pool. */
+/* Close the socket (if still open) and free the struct and its buffers. */
 void conn_put(struct conn *c);
 
-/*
- * Put `c` on timer list `t` (or on none) with the given deadline.  Every
- * connection on one list has the same timeout, so appending keeps a list
- * ordered and the first entry is always the next to expire.
- */
+/* Let go of it without closing `fd` (it was handed to another process). */
+void conn_forget(struct conn *c);
+
+/* Free what was let go of: the event loop calls it between batches. */
+void conn_bury(void);
+
 void conn_timer_set(struct conn *c, enum conn_timer t, long long deadline_ms);
 struct conn *conn_timer_first(enum conn_timer t);
 
-/* Call `fn` on every connection waiting on a timer (all of them, between requests). */
-void conn_each(void (*fn)(struct conn *c));
+/* The first of every open connection (follow all_next). */
+struct conn *conn_first(void);
 
-/* Connections open in this worker (not counting pooled ones). */
+/* Connections open in this worker. */
 int conn_count(void);
 
-/* Move consumed bytes out of the way so that a whole record fits. */
-void conn_compact(struct conn *c);
-
 /*
- * Read what the socket has into the free end of the buffer: one read(2).
- * Returns the count, 0 at end of stream, -1 with errno (EAGAIN too).
+ * Read what the socket has: one read(2), into the worker's shared buffer
+ * when nothing is pending, else after the pending bytes.  Returns the
+ * count, 0 at end of stream, -1 with errno (EAGAIN too).
  */
 ssize_t conn_fill(struct conn *c);
+
+/*
+ * Make room for a record of `need` bytes at in[start]: the codec calls
+ * it when a record is bigger than what the buffer can hold after start.
+ */
+int conn_reserve(struct conn *c, size_t need);
+
+/*
+ * The event is handled: whatever input is left moves out of the shared
+ * buffer into the connection's own (sized to it), or the own buffer is
+ * freed when nothing is left.  0, or -1 on ENOMEM.
+ */
+int conn_park(struct conn *c);
+
+/* Append `n` bytes to a growing buffer, capped at `max`: 0, or -1 (ENOMEM, EFBIG). */
+int conn_append(unsigned char **buf, size_t *len, size_t *cap, const void *data,
+		size_t n, size_t max);
+
+/*
+ * Send `iov`: what the socket takes now is written, the rest is queued
+ * (and anything already queued goes first).  Returns 0, or -1 with errno
+ * when the peer is gone or the queue cannot grow.
+ */
+int conn_send(struct conn *c, const struct iovec *iov, int iovcnt);
+
+/* Write what is queued, as far as the socket takes it: 0, or -1 with errno. */
+int conn_drain(struct conn *c);
+
+/* Bytes still queued for the peer. */
+long long conn_pending(const struct conn *c);
+
+/* Drop the queue (the connection is being closed). */
+void conn_out_reset(struct conn *c);
+
+/* Start measuring a transfer (a body, a response) for limits.min_rate. */
+void conn_xfer_start(struct conn *c, long long mark, long long now);
+
+/* Its deadline: grace seconds, then min_rate bytes a second. */
+long long conn_xfer_deadline(const struct conn *c, long long now_mark, int grace_s);
 
 #endif

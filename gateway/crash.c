@@ -13,6 +13,7 @@
 #include "conn.h"
 #include "crash.h"
 #include "dev.h"
+#include "handoff.h"
 #include "io.h"
 #include "log.h"
 #include "module.h"
@@ -29,6 +30,7 @@
 
 static struct {
 	struct score *score;
+	int owner;		/* our owner number in the kept table (handoff.h) */
 	int slowlog_fd;
 	void *alt_stack;	/* the kernel holds it; kept here for the record */
 } cr;
@@ -102,6 +104,19 @@ static uintptr_t interrupted_pc(void *ucv)
 	return uc ? (uintptr_t)uc->uc_mcontext.gregs[REG_RIP] : 0;
 }
 
+/* The production error page: status, reason and request id.  Kept out of
+ * line: inlined, gcc 12 misjudges the bounds of the appenders. */
+static __attribute__((noinline)) size_t terse_body(char *body, size_t cap, int status, const char *reason, const char *id)
+{
+	size_t n = sf_uint(body, cap, 0, (unsigned)status, 0);
+
+	n = sf_str(body, cap, n, " ");
+	n = sf_str(body, cap, n, reason);
+	n = sf_str(body, cap, n, "\nrequest id: ");
+	n = sf_str(body, cap, n, id);
+	return sf_str(body, cap, n, "\n");
+}
+
 /*
  * Answer the request in hand, if nothing was sent yet: with the terse
  * production page, or in development mode with the verbose one built
@@ -115,22 +130,22 @@ static void reply(struct sl_request *r, int status, const char *reason, const ch
 	const char *type = "text/plain; charset=utf-8";
 	size_t n, len;
 
-	if (!r || r->head_sent || r->client_gone || !r->conn)
+	if (!r || r->head_sent || r->client_gone || !r->conn || conn_pending(r->conn) > 0)
 		return;
 	n = dev_error_page(r, status, line, body, sizeof(body), &type);
-	if (n == 0) {
-		n = sf_uint(body, sizeof(body), 0, (unsigned)status, 0);
-		n = sf_str(body, sizeof(body), n, " ");
-		n = sf_str(body, sizeof(body), n, reason);
-		n = sf_str(body, sizeof(body), n, "\nrequest id: ");
-		n = sf_str(body, sizeof(body), n, r->id);
-		n = sf_str(body, sizeof(body), n, "\n");
-	}
+	if (n == 0)
+		n = terse_body(body, sizeof(body), status, reason, r->id);
 	len = r->conn->proto->emergency(r->conn, out, sizeof(out), status, reason, type, body, n);
-	if (len > 0 && write(r->conn->fd, out, len) < 0) {
-		/* The peer is gone: nothing more to do for it. */
-	}
 	r->head_sent = 1;
+	if (len == 0 || write(r->conn->fd, out, len) != (ssize_t)len)
+		return;		/* the peer is gone, or the answer did not fit: nothing more */
+	/*
+	 * Answered whole at a request boundary: the connection outlives this
+	 * process.  Marked idle, it goes to another worker once the master
+	 * sees us die, with whatever the web server sends next.
+	 */
+	if (r->conn->slot >= 0 && r->conn->proto->reusable(r->conn, r))
+		handoff_set(r->conn->slot, r->conn->tag, cr.owner, KEPT_IDLE);
 }
 
 /* Does the master's signal still concern the request in hand? */
@@ -216,6 +231,7 @@ int crash_init(int score_index, int slowlog_fd)
 	stack_t ss = { .ss_size = ALT_STACK_SIZE };
 
 	cr.score = scoreboard_slot(score_index);
+	cr.owner = score_index + 1;
 	cr.slowlog_fd = slowlog_fd;
 	/* The first backtrace() loads libgcc_s, which allocates: do it now,
 	 * not in a handler. */

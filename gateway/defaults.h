@@ -63,6 +63,52 @@
 #define DEFAULT_READ_TIMEOUT		30
 #define DEFAULT_WRITE_TIMEOUT		30
 
+/*
+ * Apache mod_reqtimeout's MinRate idea: past its grace (read_timeout for
+ * a body, write_timeout for a response), a transfer must average at least
+ * this many bytes a second, so that a trickle cannot hold a connection
+ * forever by sending a byte just before each deadline.  500 is
+ * mod_reqtimeout's own default; a web server on the same machine moves
+ * megabytes a second.
+ */
+#define DEFAULT_MIN_RATE		500
+#define MAX_MIN_RATE			(1LL << 30)
+
+/*
+ * Bodies up to this size are received whole by the worker's event loop
+ * before the handler starts, so that a slow body holds memory, not a
+ * worker.  nginx buffers bodies itself (client_body_buffer_size 16 KiB,
+ * then a temp file) and sends them at memory speed, so a bigger body
+ * streams to the handler under min_rate instead.
+ */
+#define DEFAULT_BODY_BUFFER_SIZE	(64 * 1024)
+#define MAX_BODY_BUFFER_SIZE		(64LL << 20)
+
+/*
+ * Response bytes a slow reader may leave queued in memory per
+ * connection; past this they go to an unlinked temporary file, drained
+ * by the event loop (nginx's proxy buffering, uWSGI's offloading), so
+ * that a reader at 10 KB/s costs disk, not a worker or its memory.
+ */
+#define OUTQ_MEM_MAX			(256 * 1024)
+
+/*
+ * Kept-alive connections the master keeps a duplicate of, across all
+ * workers: the shared ownership table has one 8-byte word per entry
+ * (512 KiB of address space, touched only as used).  A connection that
+ * finds the table full is served as before, by its worker alone.
+ */
+#define KEPT_SLOTS			65536
+
+/*
+ * A handler running longer than this gives up its worker's idle kept-alive
+ * connections: the master takes them and hands them to a worker that is
+ * free, so that a slow handler delays no other request by more than about
+ * this much.  The master looks this often while any worker is busy.
+ */
+#define STEAL_AFTER_MS			20
+#define STEAL_CHECK_MS			10
+
 /* Idle kept-alive connections are closed after this many seconds
  * (nginx's own keepalive_timeout for upstreams is 60 s). */
 #define DEFAULT_IDLE_TIMEOUT		60

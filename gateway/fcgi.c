@@ -8,10 +8,13 @@
  * works on a connection's input buffer in place: the buffer holds one
  * whole record, so a record is only looked at once it is complete.
  *
- * A connection goes through three phases per request:
+ * A connection goes through four phases per request:
  *   IDLE    waiting for BEGIN_REQUEST (management records answered);
  *   PARAMS  gathering the PARAMS stream until its empty record;
- *   BODY    the handler runs and pulls STDIN through fcgi_read_body.
+ *   STDIN   gathering the body, up to limits.body_buffer_size, before
+ *           the handler starts: a slow body holds memory, not a worker;
+ *   RUN     the handler runs and pulls the body through fcgi_read_body,
+ *           the gathered bytes first, then what is left from the socket.
  * Section numbers below refer to the FastCGI 1.0 specification.
  */
 #include <errno.h>
@@ -30,7 +33,32 @@
 #include "request.h"
 #include "safefmt.h"
 
-enum { PH_IDLE, PH_PARAMS, PH_BODY };
+enum { PH_IDLE, PH_PARAMS, PH_STDIN, PH_RUN };
+
+/* The codec's state, in the connection's pstate. */
+struct fcgi_state {
+	int phase;
+	uint16_t req_id;
+	unsigned keep : 1;
+	unsigned params_over : 1;	/* the cap was hit: gathering stopped */
+	unsigned stdin_end : 1;		/* the empty STDIN record has been read */
+	unsigned broken : 1;		/* the stream can no longer be trusted */
+	size_t body_left;		/* content bytes left in the current STDIN record */
+	size_t pad_left;		/* padding bytes left after it */
+	long long body_seen;		/* body bytes handed to the handler */
+};
+
+_Static_assert(sizeof(struct fcgi_state) <= PROTO_STATE_SIZE, "fcgi_state fits pstate");
+
+static struct fcgi_state *st(struct conn *c)
+{
+	return (struct fcgi_state *)(void *)c->pstate;
+}
+
+static const struct fcgi_state *cst(const struct conn *c)
+{
+	return (const struct fcgi_state *)(const void *)c->pstate;
+}
 
 /* A FastCGI responder's head is CGI's: the status is a header. */
 #define FCGI_STATUS_PREFIX "Status: "
@@ -88,9 +116,7 @@ static void consume(struct conn *c, const struct rec *rec)
 
 static int write_all(struct conn *c, struct iovec *iov, int n)
 {
-	const struct sl_config *cfg = c->cfg;
-
-	return io_writev_all(c->fd, iov, n, cfg->limits.write_timeout * 1000);
+	return conn_send(c, iov, n);
 }
 
 /* Send one record with the given content (section 3.3). */
@@ -239,8 +265,10 @@ static int begin_request(struct conn *c, const struct rec *rec)
 {
 	unsigned role;
 
-	if (c->st.phase != PH_IDLE) {
-		if (rec->id == c->st.req_id)
+	struct fcgi_state *s = st(c);
+
+	if (s->phase != PH_IDLE) {
+		if (rec->id == s->req_id)
 			return protocol_error(rec, "BEGIN_REQUEST for a request already begun");
 		return send_end_request(c, rec->id, FCGI_CANT_MPX_CONN);
 	}
@@ -250,13 +278,14 @@ static int begin_request(struct conn *c, const struct rec *rec)
 	if (role != FCGI_RESPONDER) {
 		log_msg(LOG_NOTICE, "fastcgi: refusing role %u (only RESPONDER is served)", role);
 		if (!(rec->content[2] & FCGI_KEEP_CONN))
-			c->close_after = 1;
+			s->broken = 1;	/* answered; the peer closes or we do */
 		return send_end_request(c, rec->id, FCGI_UNKNOWN_ROLE);
 	}
-	c->st.phase = PH_PARAMS;
-	c->st.req_id = (uint16_t)rec->id;
-	c->st.keep = rec->content[2] & FCGI_KEEP_CONN;
-	c->st.params_over = 0;
+	s->phase = PH_PARAMS;
+	s->req_id = (uint16_t)rec->id;
+	s->keep = rec->content[2] & FCGI_KEEP_CONN;
+	s->params_over = 0;
+	s->stdin_end = 0;
 	c->params_len = 0;
 	return 0;
 }
@@ -267,12 +296,12 @@ static void gather_params(struct conn *c, const struct rec *rec)
 	const struct sl_config *cfg = c->cfg;
 	size_t need = c->params_len + rec->len;
 
-	if (c->st.params_over)
+	if (st(c)->params_over)
 		return;
 	if (need > cfg->limits.max_params_bytes) {
 		log_msg(LOG_WARNING, "request parameters exceed limits.max_params_bytes (%zu); "
 			"answering 431", cfg->limits.max_params_bytes);
-		c->st.params_over = 1;
+		st(c)->params_over = 1;
 		return;
 	}
 	if (need > c->params_cap) {
@@ -286,7 +315,7 @@ static void gather_params(struct conn *c, const struct rec *rec)
 		p = realloc(c->params, cap);
 		if (!p) {
 			log_msg(LOG_ERROR, "out of memory for request parameters; answering 431");
-			c->st.params_over = 1;
+			st(c)->params_over = 1;
 			return;
 		}
 		c->params = p;
@@ -297,10 +326,10 @@ static void gather_params(struct conn *c, const struct rec *rec)
 }
 
 /*
- * The PARAMS stream has ended: start the request and decode the pairs
- * into it.  A malformed stream becomes a 400, an oversized one a 431;
- * either way the connection is closed after the answer, since its
- * framing can no longer be trusted.
+ * The request is ready: start it and decode the gathered pairs into it.
+ * A malformed stream becomes a 400, an oversized one a 431; either way
+ * the connection is closed after the answer, since its framing can no
+ * longer be trusted.  The raw pairs are freed: they are in the arena now.
  */
 static void decode_params(struct conn *c, struct sl_request *r)
 {
@@ -309,31 +338,113 @@ static void decode_params(struct conn *c, struct sl_request *r)
 	int rc;
 
 	request_begin(r, c);
-	if (c->st.params_over) {
+	if (st(c)->params_over) {
 		r->early_status = 431;
-		c->close_after = 1;
-		return;
+		st(c)->broken = 1;
+		goto done;
 	}
 	while ((rc = next_pair(&p, end, &name, &nlen, &value, &vlen)) == 1)
 		if (request_add_param(r, (const char *)name, nlen,
 				      (const char *)value, vlen) < 0) {
-			c->close_after = 1;
-			return;
+			st(c)->broken = 1;
+			goto done;
 		}
 	if (rc < 0) {
 		log_msg(LOG_WARNING, "fastcgi protocol error: malformed name-value pair in PARAMS; "
 			"answering 400");
 		r->early_status = 400;
-		c->close_after = 1;
+		st(c)->broken = 1;
 	}
+done:
+	free(c->params);
+	c->params = NULL;
+	c->params_len = c->params_cap = 0;
+}
+
+/* The request goes to its handler: body bytes gathered so far go first. */
+static enum proto_rc ready(struct conn *c, struct sl_request *r)
+{
+	struct fcgi_state *s = st(c);
+
+	decode_params(c, r);
+	s->phase = PH_RUN;
+	s->body_left = s->pad_left = 0;
+	s->body_seen = 0;
+	c->body_off = 0;
+	return PROTO_REQUEST;
+}
+
+/*
+ * A STDIN record met before the handler starts: gather its content while
+ * it fits limits.body_buffer_size.  Returns 1 when the request is ready
+ * (the body ended, or the rest will stream), 0 to go on.
+ */
+static int gather_stdin(struct conn *c, const struct rec *rec)
+{
+	size_t cap = c->cfg->limits.body_buffer_size;
+
+	if (rec->len == 0) {
+		consume(c, rec);
+		st(c)->stdin_end = 1;
+		return 1;
+	}
+	if (c->body_len + rec->len > cap)
+		return 1;	/* too big to gather: this record starts the stream */
+	if (conn_append(&c->body, &c->body_len, &c->body_cap, rec->content, rec->len, cap) < 0)
+		return 1;
+	consume(c, rec);
+	return 0;
+}
+
+/*
+ * Is the body worth gathering before the handler starts?  Not when the
+ * parameters are refused anyway, and not when CONTENT_LENGTH announces
+ * more than limits.body_buffer_size (it streams) or more than
+ * limits.max_body_bytes (refused with 413 at once, unread).
+ */
+static int worth_gathering(const struct conn *c)
+{
+	static const char name[] = "CONTENT_LENGTH";
+	const unsigned char *p = c->params, *end = p + c->params_len, *n, *v;
+	size_t nlen, vlen;
+	long long len = -1;
+
+	if (cst(c)->params_over || c->cfg->limits.body_buffer_size == 0)
+		return 0;
+	while (next_pair(&p, end, &n, &nlen, &v, &vlen) == 1)
+		if (nlen == sizeof(name) - 1 && memcmp(n, name, nlen) == 0) {
+			if (request_parse_length((const char *)v, vlen, &len) < 0)
+				return 0;
+			break;
+		}
+	return len < 0 || (len <= (long long)c->cfg->limits.body_buffer_size &&
+			   len <= c->cfg->limits.max_body_bytes);
+}
+
+/* ABORT_REQUEST for the request being received (section 5.4): end it unrun. */
+static int abort_unrun(struct conn *c, const struct rec *rec)
+{
+	struct fcgi_state *s = st(c);
+
+	s->phase = PH_IDLE;
+	if (!s->keep)
+		s->broken = 1;
+	c->body_len = c->body_off = 0;
+	return send_end_request(c, rec->id, FCGI_REQUEST_COMPLETE);
 }
 
 static enum proto_rc fcgi_parse(struct conn *c, struct sl_request *r)
 {
+	struct fcgi_state *s = st(c);
 	struct rec rec;
 	int rc;
 
 	while ((rc = peek_record(c, &rec)) == 1) {
+		if (s->phase == PH_STDIN && rec.type == FCGI_STDIN && rec.id == s->req_id) {
+			if (gather_stdin(c, &rec))
+				return ready(c, r);
+			continue;
+		}
 		consume(c, &rec);
 		if (rec.id == 0) {
 			rc = management(c, &rec);
@@ -342,113 +453,149 @@ static enum proto_rc fcgi_parse(struct conn *c, struct sl_request *r)
 		} else if (rec.type == FCGI_ABORT_REQUEST) {
 			/* An abort for a request we already finished crossed our
 			 * END_REQUEST on the wire: nothing to do. */
-			if (c->st.phase != PH_PARAMS || rec.id != c->st.req_id)
+			if ((s->phase != PH_PARAMS && s->phase != PH_STDIN) || rec.id != s->req_id)
 				continue;
-			c->st.phase = PH_IDLE;
-			if (!c->st.keep)
-				c->close_after = 1;
-			rc = send_end_request(c, rec.id, FCGI_REQUEST_COMPLETE);
-		} else if (rec.type == FCGI_PARAMS && c->st.phase == PH_PARAMS &&
-			   rec.id == c->st.req_id) {
+			rc = abort_unrun(c, &rec);
+		} else if (rec.type == FCGI_PARAMS && s->phase == PH_PARAMS && rec.id == s->req_id) {
 			if (rec.len > 0) {
 				gather_params(c, &rec);
 				continue;
 			}
-			decode_params(c, r);
-			c->st.phase = PH_BODY;
-			c->st.body_left = c->st.pad_left = 0;
-			c->st.body_seen = 0;
-			return PROTO_REQUEST;
+			if (!worth_gathering(c))
+				return ready(c, r);
+			s->phase = PH_STDIN;
+			c->body_len = c->body_off = 0;
+			continue;
 		} else {
-			rc = protocol_error(&rec, c->st.phase == PH_PARAMS && rec.id == c->st.req_id
+			rc = protocol_error(&rec, s->phase == PH_PARAMS && rec.id == s->req_id
 					    ? "record out of order before the end of PARAMS"
 					    : "record for a request that is not active");
 		}
-		if (rc < 0 || c->close_after)
+		if (rc < 0 || s->broken)
 			return PROTO_CLOSE;
 	}
+	if (rc == 0 && c->start == c->end && s->phase == PH_IDLE)
+		return PROTO_AGAIN;
+	if (rc == 0 && c->end - c->start >= FCGI_HEADER_LEN)
+		conn_reserve(c, FCGI_HEADER_LEN + (size_t)((c->in[c->start + 4] << 8) |
+			     c->in[c->start + 5]) + c->in[c->start + 6]);
 	return rc < 0 ? PROTO_CLOSE : PROTO_AGAIN;
 }
 
-/* Wait for more input while a handler is reading the body. */
-static int refill(struct conn *c)
+static enum proto_phase fcgi_phase(const struct conn *c)
 {
-	const struct sl_config *cfg = c->cfg;
-	ssize_t n;
+	int ph = cst(c)->phase;
 
-	conn_compact(c);
-	n = io_read_wait(c->fd, c->in + c->end, CONN_INBUF_SIZE - c->end,
-			 io_now_ms() + cfg->limits.read_timeout * 1000LL);
-	if (n > 0) {
-		c->end += (size_t)n;
-		return 0;
-	}
-	if (n == 0)
-		errno = ECONNABORTED;
-	if (errno == ETIMEDOUT)
-		log_msg(LOG_WARNING, "request body stalled past limits.read_timeout (%ds); "
-			"closing the connection", cfg->limits.read_timeout);
-	return -1;
-}
-
-/* Hand out body bytes from the STDIN record being consumed. */
-static size_t take_body(struct conn *c, void *buf, size_t len)
-{
-	size_t n = c->st.body_left < len ? c->st.body_left : len;
-
-	memcpy(buf, c->in + c->start, n);
-	c->start += n;
-	c->st.body_left -= n;
-	if (c->st.body_left == 0) {
-		c->start += c->st.pad_left;
-		c->st.pad_left = 0;
-	}
-	return n;
+	if (ph == PH_STDIN)
+		return PHASE_BODY;
+	if (ph == PH_PARAMS || c->start != c->end)
+		return PHASE_HEAD;
+	return PHASE_IDLE;
 }
 
 /*
- * Account for a STDIN record's content: the body limit and the announced
- * CONTENT_LENGTH are enforced here, before any byte reaches the handler.
+ * Wait for more input while a handler is reading a body that streams:
+ * the body's deadline is limits.read_timeout from the end of the head,
+ * extended by limits.min_rate for each byte that came (conn.h), so a
+ * trickle cannot hold the worker past what its size justifies.
  */
-static int accept_stdin(struct conn *c, struct sl_request *r, const struct rec *rec)
+static int refill(struct conn *c)
 {
 	const struct sl_config *cfg = c->cfg;
 
-	c->st.body_seen += (long long)rec->len;
-	if (c->st.body_seen > cfg->limits.max_body_bytes) {
+	for (;;) {
+		ssize_t n = conn_fill(c);
+
+		if (n > 0)
+			return 0;
+		if (n == 0) {
+			errno = ECONNABORTED;
+			return -1;
+		}
+		if (errno != EAGAIN)
+			return -1;
+		if (io_wait_readable(c->fd, conn_xfer_deadline(c, c->rx, cfg->limits.read_timeout)) < 0) {
+			if (errno == ETIMEDOUT)
+				log_msg(LOG_WARNING, "request body slower than limits.min_rate (%lld bytes/s "
+					"after limits.read_timeout %ds); closing the connection",
+					cfg->limits.min_rate, cfg->limits.read_timeout);
+			return -1;
+		}
+	}
+}
+
+/*
+ * Count `n` body bytes about to reach the handler: the body limit and the
+ * announced CONTENT_LENGTH are enforced here, before they do.
+ */
+static int account(struct conn *c, struct sl_request *r, size_t n)
+{
+	const struct sl_config *cfg = c->cfg;
+	struct fcgi_state *s = st(c);
+
+	s->body_seen += (long long)n;
+	if (s->body_seen > cfg->limits.max_body_bytes) {
 		log_msg(LOG_WARNING, "request body exceeds limits.max_body_bytes (%lld)",
 			cfg->limits.max_body_bytes);
 		errno = EFBIG;
 		return -1;
 	}
-	if (r->content_length >= 0 && c->st.body_seen > r->content_length) {
+	if (r->content_length >= 0 && s->body_seen > r->content_length) {
 		log_msg(LOG_WARNING, "fastcgi protocol error: more STDIN than CONTENT_LENGTH (%lld)",
 			r->content_length);
 		errno = EPROTO;
 		return -1;
 	}
-	c->start += FCGI_HEADER_LEN;
-	c->st.body_left = rec->len;
-	c->st.pad_left = rec->pad;
 	return 0;
 }
 
-/* One record met while reading the body: 1 body data ready, 0 end, -1 error. */
+/* Hand out body bytes from the STDIN record being consumed. */
+static size_t take_body(struct conn *c, void *buf, size_t len)
+{
+	struct fcgi_state *s = st(c);
+	size_t n = s->body_left < len ? s->body_left : len;
+
+	memcpy(buf, c->in + c->start, n);
+	c->start += n;
+	s->body_left -= n;
+	if (s->body_left == 0) {
+		c->start += s->pad_left;
+		s->pad_left = 0;
+	}
+	return n;
+}
+
+/* The empty STDIN record: the body must have been as long as announced. */
+static int body_end(struct conn *c, struct sl_request *r)
+{
+	struct fcgi_state *s = st(c);
+
+	s->stdin_end = 1;
+	if (r->content_length >= 0 && s->body_seen < r->content_length) {
+		log_msg(LOG_WARNING, "fastcgi protocol error: STDIN ended after "
+			"%lld bytes, CONTENT_LENGTH said %lld", s->body_seen, r->content_length);
+		errno = EPROTO;
+		return -1;
+	}
+	return 0;
+}
+
+/* One record met while reading the body: 1 body data ready, 2 go on, 0 end, -1 error. */
 static int body_record(struct conn *c, struct sl_request *r, const struct rec *rec)
 {
-	if (rec->type == FCGI_STDIN && rec->id == c->st.req_id) {
+	struct fcgi_state *s = st(c);
+
+	if (rec->type == FCGI_STDIN && rec->id == s->req_id) {
 		if (rec->len == 0) {
 			consume(c, rec);
-			if (r->content_length >= 0 && c->st.body_seen < r->content_length) {
-				log_msg(LOG_WARNING, "fastcgi protocol error: STDIN ended after "
-					"%lld bytes, CONTENT_LENGTH said %lld", c->st.body_seen,
-					r->content_length);
-				errno = EPROTO;
-				return -1;
-			}
-			return 0;
+			return body_end(c, r) < 0 ? -1 : 0;
 		}
-		return accept_stdin(c, r, rec) < 0 ? -1 : 1;
+		if (account(c, r, rec->len) < 0)
+			return -1;
+		c->start += FCGI_HEADER_LEN;
+		s->body_left = rec->len;
+		s->pad_left = rec->pad;
+		return 1;
 	}
 	consume(c, rec);
 	if (rec->id == 0) {
@@ -456,12 +603,12 @@ static int body_record(struct conn *c, struct sl_request *r, const struct rec *r
 			goto proto;
 		return 2;
 	}
-	if (rec->type == FCGI_ABORT_REQUEST && rec->id == c->st.req_id) {
+	if (rec->type == FCGI_ABORT_REQUEST && rec->id == s->req_id) {
 		r->aborted = 1;
 		errno = ECONNABORTED;
 		return -1;
 	}
-	if (rec->type == FCGI_BEGIN_REQUEST && rec->id != c->st.req_id) {
+	if (rec->type == FCGI_BEGIN_REQUEST && rec->id != s->req_id) {
 		if (send_end_request(c, rec->id, FCGI_CANT_MPX_CONN) < 0)
 			goto proto;
 		return 2;
@@ -472,22 +619,52 @@ proto:
 	return -1;
 }
 
+/* Body bytes gathered before the handler started, checked as one piece. */
+static ssize_t from_gathered(struct conn *c, struct sl_request *r, void *buf, size_t len)
+{
+	size_t n = c->body_len - c->body_off;
+
+	if (c->body_off == 0 && account(c, r, c->body_len) < 0)
+		return -1;
+	if (n > len)
+		n = len;
+	memcpy(buf, c->body + c->body_off, n);
+	c->body_off += n;
+	return (ssize_t)n;
+}
+
 /*
- * The handler's body reads (section 5.3): STDIN content is copied out of
- * the buffer record by record; management records arriving meanwhile are
- * answered; anything that breaks the stream ends the body with an error
- * and marks the connection for closing.
+ * The handler's body reads (section 5.3): the gathered bytes first, then
+ * STDIN content copied out of the buffer record by record; management
+ * records arriving meanwhile are answered; anything that breaks the
+ * stream ends the body with an error and the connection with it.
  */
 static ssize_t fcgi_read_body(struct conn *c, struct sl_request *r, void *buf, size_t len)
 {
+	struct fcgi_state *s = st(c);
 	struct rec rec;
 
 	if (r->body_done || len == 0)
 		return 0;
+	if (c->body_off < c->body_len) {
+		ssize_t n = from_gathered(c, r, buf, len);
+
+		if (n >= 0)
+			return n;
+		goto fail;
+	}
+	if (s->stdin_end) {
+		if (c->body_len == 0 || c->body_off == c->body_len) {
+			if (body_end(c, r) < 0)
+				goto fail;
+			r->body_done = 1;
+			return 0;
+		}
+	}
 	for (;;) {
 		int rc;
 
-		if (c->st.body_left > 0)
+		if (s->body_left > 0)
 			return (ssize_t)take_body(c, buf, len);
 		rc = peek_record(c, &rec);
 		if (rc == 0) {
@@ -507,7 +684,8 @@ static ssize_t fcgi_read_body(struct conn *c, struct sl_request *r, void *buf, s
 		if (rc < 0)
 			break;
 	}
-	c->close_after = 1;
+fail:
+	s->broken = 1;
 	return -1;
 }
 
@@ -523,6 +701,7 @@ static int fcgi_send(struct conn *c, struct sl_request *r, struct iovec *iov,
 	unsigned char tail[FCGI_HEADER_LEN * 2 + 8];
 	struct iovec out[SEND_BATCH_RECORDS * 3 + 8 + 1];
 	size_t off = 0;		/* offset into iov[0] */
+	unsigned id = st(c)->req_id;
 
 	(void)r;
 	(void)iovcnt;	/* `total` bounds the walk over iov */
@@ -534,7 +713,7 @@ static int fcgi_send(struct conn *c, struct sl_request *r, struct iovec *iov,
 			size_t len = total < FCGI_MAX_CONTENT ? total : FCGI_MAX_CONTENT;
 			size_t left = len, pad = pad_for(len);
 
-			fcgi_put_header(hdrs[recs], FCGI_STDOUT, c->st.req_id, len, pad);
+			fcgi_put_header(hdrs[recs], FCGI_STDOUT, id, len, pad);
 			out[n++] = (struct iovec){ hdrs[recs++], FCGI_HEADER_LEN };
 			while (left > 0 && n < (int)(sizeof(out) / sizeof(out[0])) - 3) {
 				size_t piece = iov->iov_len - off;
@@ -553,21 +732,19 @@ static int fcgi_send(struct conn *c, struct sl_request *r, struct iovec *iov,
 				/* Out of iovec slots mid-record: shorten it. */
 				len -= left;
 				pad = pad_for(len);
-				fcgi_put_header(hdrs[recs - 1], FCGI_STDOUT, c->st.req_id, len, pad);
+				fcgi_put_header(hdrs[recs - 1], FCGI_STDOUT, id, len, pad);
 			}
 			if (pad)
 				out[n++] = (struct iovec){ (void *)(uintptr_t)zeros, pad };
 			total -= len;
 		}
 		if (total == 0 && last) {
-			fcgi_put_header(tail, FCGI_STDOUT, c->st.req_id, 0, 0);
-			fcgi_put_header(tail + 8, FCGI_END_REQUEST, c->st.req_id, 8, 0);
+			fcgi_put_header(tail, FCGI_STDOUT, id, 0, 0);
+			fcgi_put_header(tail + 8, FCGI_END_REQUEST, id, 8, 0);
 			memset(tail + 16, 0, 8);	/* appStatus 0, REQUEST_COMPLETE */
 			out[n++] = (struct iovec){ tail, sizeof(tail) };
 			last = 0;
-			c->st.phase = PH_IDLE;
-			if (!c->st.keep)
-				c->close_after = 1;
+			st(c)->phase = PH_IDLE;
 		}
 		if (write_all(c, out, n) < 0)
 			return -1;
@@ -592,15 +769,43 @@ static size_t fcgi_emergency(const struct conn *c, unsigned char *buf, size_t ca
 	if (h == 0 || n > FCGI_MAX_CONTENT ||
 	    cap < FCGI_HEADER_LEN * 3 + n + pad + 8)
 		return 0;
-	fcgi_put_header(buf, FCGI_STDOUT, c->st.req_id, n, pad);
+	unsigned id = cst(c)->req_id;
+
+	fcgi_put_header(buf, FCGI_STDOUT, id, n, pad);
 	memcpy(buf + FCGI_HEADER_LEN, head, h);
 	memcpy(buf + FCGI_HEADER_LEN + h, body, body_len);
 	memset(buf + FCGI_HEADER_LEN + n, 0, pad);
 	n += FCGI_HEADER_LEN + pad;
-	fcgi_put_header(buf + n, FCGI_STDOUT, c->st.req_id, 0, 0);
-	fcgi_put_header(buf + n + 8, FCGI_END_REQUEST, c->st.req_id, 8, 0);
+	fcgi_put_header(buf + n, FCGI_STDOUT, id, 0, 0);
+	fcgi_put_header(buf + n + 8, FCGI_END_REQUEST, id, 8, 0);
 	memset(buf + n + 16, 0, 8);
 	return n + 24;
+}
+
+/*
+ * The response has ended.  The connection carries another request only
+ * when the web server asked to keep it (FCGI_KEEP_CONN), the stream is
+ * intact and the request ended cleanly; one closed before its body was
+ * all read lingers (see worker.c).
+ */
+static enum proto_end fcgi_finish(struct conn *c, const struct sl_request *r)
+{
+	struct fcgi_state *s = st(c);
+
+	if (s->keep && !s->broken && !r->must_close) {
+		c->body_len = c->body_off = 0;
+		return END_KEEP;
+	}
+	return s->stdin_end || r->body_done || r->client_gone ? END_CLOSE : END_LINGER;
+}
+
+/* After an emergency answer: at a request boundary, with nothing unread? */
+static int fcgi_reusable(const struct conn *c, const struct sl_request *r)
+{
+	const struct fcgi_state *s = cst(c);
+
+	return s->keep && !s->broken && !r->must_close && s->phase == PH_RUN &&
+	       (s->stdin_end || r->body_done) && c->start == c->end;
 }
 
 static int fcgi_status_line(char *buf, size_t len, int status, const char *reason)
@@ -611,8 +816,11 @@ static int fcgi_status_line(char *buf, size_t len, int status, const char *reaso
 const struct proto proto_fcgi = {
 	.name = "fastcgi",
 	.parse = fcgi_parse,
+	.phase = fcgi_phase,
 	.read_body = fcgi_read_body,
 	.send = fcgi_send,
+	.finish = fcgi_finish,
+	.reusable = fcgi_reusable,
 	.status_line = fcgi_status_line,
 	.emergency = fcgi_emergency,
 };

@@ -39,6 +39,16 @@ static int wait_fd(int fd, short events, long long deadline_ms)
 	}
 }
 
+int io_wait_readable(int fd, long long deadline_ms)
+{
+	return wait_fd(fd, POLLIN, deadline_ms);
+}
+
+int io_wait_writable(int fd, long long deadline_ms)
+{
+	return wait_fd(fd, POLLOUT, deadline_ms);
+}
+
 ssize_t io_read_wait(int fd, void *buf, size_t len, long long deadline_ms)
 {
 	for (;;) {

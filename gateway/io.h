@@ -23,6 +23,12 @@ long long io_now_ms(void);
  */
 ssize_t io_read_wait(int fd, void *buf, size_t len, long long deadline_ms);
 
+/* Wait until `fd` is readable or `deadline_ms` passes: 0, or -1 with errno (ETIMEDOUT). */
+int io_wait_readable(int fd, long long deadline_ms);
+
+/* The same for writable. */
+int io_wait_writable(int fd, long long deadline_ms);
+
 /*
  * Write every byte of `iov` (which it may modify), waiting up to
  * `timeout_ms` each time the socket is full.  Returns 0, or -1 with errno

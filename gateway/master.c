@@ -24,12 +24,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "crash.h"
 #include "dev.h"
+#include "holder.h"
 #include "io.h"
 #include "listen.h"
 #include "log.h"
@@ -55,10 +57,12 @@ struct slot {
 	int stopping;			/* SIGTERM sent: it leaves after its requests */
 	int replacing;			/* index + 1 of the worker it replaces, 0: none */
 	long long terminate_ms;		/* SIGUSR2 sent at; 0: not */
+	long long taken_for;		/* req_start_ms of the long request its connections were taken for */
 	char slow_id[17];		/* the request already reported to the slow log */
 };
 
 static int sigpipe_fds[2] = { -1, -1 };
+static struct rlimit fd_limit;	/* as the master was started: what workers get */
 
 static struct {
 	struct generation *gen;		/* the generation in service */
@@ -180,6 +184,11 @@ static int spawn(struct generation *g)
 	if (i < 0)
 		return -1;
 	args.index = i;
+	if (holder_attach(i, &args.ctl_fd) < 0) {
+		log_msg(LOG_ERROR, "cannot make a control channel for a worker: %s", strerror(errno));
+		m.next_spawn_ms = io_now_ms() + 1000;
+		return -1;
+	}
 	sc = scoreboard_slot(i);
 	memset(sc, 0, sizeof(*sc));
 	sc->state = SCORE_STARTING;
@@ -190,11 +199,16 @@ static int spawn(struct generation *g)
 		close(sigpipe_fds[0]);
 		close(sigpipe_fds[1]);
 		close(m.notify_fds[0]);
+		holder_in_child(i);
+		if (fd_limit.rlim_cur)
+			setrlimit(RLIMIT_NOFILE, &fd_limit);
 		worker_main(&args);
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
+	close(args.ctl_fd);
 	if (pid < 0) {
 		log_msg(LOG_ERROR, "fork: %s", strerror(errno));
+		holder_detach(i);
 		sc->state = SCORE_FREE;
 		m.next_spawn_ms = io_now_ms() + 1000;
 		return -1;
@@ -226,7 +240,65 @@ static void stop_worker(int i, const char *why)
 		return;
 	log_msg(LOG_INFO, "worker %d (pid %d): stopping (%s)", i + 1, (int)s->pid, why);
 	s->stopping = 1;
-	kill(s->pid, ready(i) ? SIGWINCH : SIGTERM);
+	if (!ready(i)) {
+		kill(s->pid, SIGTERM);
+		return;
+	}
+	/* Its kept-alive connections go to the workers that stay, now:
+	 * the next request on each is theirs. */
+	scoreboard_slot(i)->retiring = 1;
+	holder_take(i);
+	kill(s->pid, SIGWINCH);
+}
+
+/*
+ * A worker to give a kept-alive connection to: one of the generation in
+ * service that is ready and not leaving, idle if any is, else one whose
+ * request in hand is young (it will be free in a moment).  Round robin,
+ * so that handed-over connections spread.
+ */
+static int pick_worker(void)
+{
+	static int rr;
+	long long now = io_now_ms();
+	int busy = -1;
+
+	for (int k = 0; k < SCOREBOARD_SLOTS; k++) {
+		int i = (rr + k) % SCOREBOARD_SLOTS;
+		const struct score *sc = scoreboard_slot(i);
+
+		if (!m.slots[i].pid || m.slots[i].stopping || m.slots[i].gen != m.gen ||
+		    sc->retiring || !ready(i))
+			continue;
+		if (sc->state == SCORE_IDLE) {
+			rr = i + 1;
+			return i;
+		}
+		if (busy < 0 && now - sc->req_start_ms < STEAL_AFTER_MS)
+			busy = i;
+	}
+	if (busy >= 0)
+		rr = busy + 1;
+	return busy;
+}
+
+/*
+ * A handler past STEAL_AFTER_MS holds its worker: the idle kept-alive
+ * connections of that worker go to others, once per long request, so
+ * that requests the web server writes to them are not stuck behind it.
+ */
+static void take_from_stuck(long long now)
+{
+	for (int i = 0; i < SCOREBOARD_SLOTS; i++) {
+		struct slot *s = &m.slots[i];
+		const struct score *sc = scoreboard_slot(i);
+
+		if (!s->pid || s->stopping || sc->state != SCORE_BUSY ||
+		    now - sc->req_start_ms < STEAL_AFTER_MS || s->taken_for == sc->req_start_ms)
+			continue;
+		s->taken_for = sc->req_start_ms;
+		holder_take(i);
+	}
 }
 
 /* Workers of generation `g` that are not on their way out. */
@@ -368,6 +440,9 @@ static void reap(void)
 			s->pid = 0;
 			scoreboard_slot(i)->state = SCORE_FREE;
 			scoreboard_slot(i)->pid = 0;
+			scoreboard_slot(i)->retiring = 0;
+			/* Its kept-alive connections outlive it. */
+			holder_worker_gone(i);
 			break;
 		}
 	}
@@ -589,14 +664,21 @@ static void check_timeouts(long long now)
 		if (!s->pid)
 			continue;
 		cfg = &s->gen->cfg;
+		sc = *scoreboard_slot(i);
 		if (s->terminate_ms && now - s->terminate_ms > TERMINATE_GRACE_MS) {
+			/* Only if it still holds the request it was asked to
+			 * stop: one that ended it meanwhile is serving another. */
+			if (sc.state != SCORE_BUSY ||
+			    strncmp(sc.request_id, sc.target_id, sizeof(sc.request_id)) != 0) {
+				s->terminate_ms = 0;
+				continue;
+			}
 			log_msg(LOG_WARNING, "worker %d (pid %d) did not stop after "
 				"request_terminate_timeout; killing it", i + 1, (int)s->pid);
 			kill(s->pid, SIGKILL);
 			s->terminate_ms = now;
 			continue;
 		}
-		sc = *scoreboard_slot(i);
 		if (sc.state != SCORE_BUSY && sc.state != SCORE_STOPPING)
 			continue;
 		sc.request_id[sizeof(sc.request_id) - 1] = '\0';
@@ -693,13 +775,15 @@ static void finish_reload(void)
 	}
 	if (ok < want)
 		return;
+	/* The new generation is in service before the old one is told to
+	 * leave, so that the connections the old one hands back go to it. */
+	g->older = m.gen;
+	m.gen = g;
 	for (int i = 0; i < SCOREBOARD_SLOTS; i++)
 		if (m.slots[i].pid && m.slots[i].gen != g)
 			stop_worker(i, "reloaded");
 	log_msg(LOG_NOTICE, "generation %d serves (%d workers); generation %d is leaving",
-		g->number, want, m.gen->number);
-	g->older = m.gen;
-	m.gen = g;
+		g->number, want, g->older->number);
 	m.dev_fd = dev_master_watch(g);
 	m.want = want;
 	m.next = NULL;
@@ -822,6 +906,10 @@ static int tick(long long *last_tick)
 	finish_replacements();
 	if (m.next)
 		finish_reload();
+	take_from_stuck(now);
+	if (holder_dispatch() > 0 && !m.stopping && m.gen->cfg.pm.mode == PM_ONDEMAND &&
+	    now >= m.demand_wait_ms)
+		on_demand(now);
 	tell_systemd(now);
 	timeout = min_timeout(top_up(now), MAINTENANCE_TICK_MS);
 	for (int i = 0; i < SCOREBOARD_SLOTS; i++)
@@ -829,12 +917,33 @@ static int tick(long long *last_tick)
 			timeout = min_timeout(timeout, READY_POLL_MS);
 	if (m.next || !m.told_ready)
 		timeout = min_timeout(timeout, READY_POLL_MS);
+	/* While a request runs, look for one past STEAL_AFTER_MS often. */
+	for (int i = 0; i < SCOREBOARD_SLOTS; i++)
+		if (m.slots[i].pid && scoreboard_slot(i)->state == SCORE_BUSY) {
+			timeout = min_timeout(timeout, STEAL_CHECK_MS);
+			break;
+		}
 	if (m.watchdog_ms) {
 		long long due = m.last_watchdog_ms + m.watchdog_ms - now;
 
 		timeout = min_timeout(timeout, due > 0 ? (int)due : 0);
 	}
 	return timeout;
+}
+
+/*
+ * The master holds a duplicate of every kept-alive connection of every
+ * worker: lift the soft descriptor limit to the hard one.
+ */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &fd_limit) < 0)
+		return;
+	rl = fd_limit;
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
 }
 
 int master_run(struct generation *gen, const struct listener *ls, int nls)
@@ -852,17 +961,19 @@ int master_run(struct generation *gen, const struct listener *ls, int nls)
 			log_msg(LOG_ERROR, "slowlog %s: %s; slow requests go to the error log",
 				gen->cfg.slowlog, strerror(errno));
 	}
-	if (scoreboard_init() < 0 || setup_signals() < 0) {
+	raise_fd_limit();
+	if (scoreboard_init() < 0 || setup_signals() < 0 || holder_init(pick_worker) < 0) {
 		log_msg(LOG_ERROR, "master: cannot start: %s", strerror(errno));
 		return 1;
 	}
 	m.dev_fd = dev_master_watch(gen);
 	m.watchdog_ms = systemd_watchdog_interval_ms();
 	while (!m.stopping || running() > 0) {
-		struct pollfd p[3 + MAX_LISTEN] = {
+		struct pollfd p[4 + MAX_LISTEN] = {
 			{ .fd = sigpipe_fds[0], .events = POLLIN },
 			{ .fd = m.notify_fds[0], .events = POLLIN },
 			{ .fd = m.stopping ? -1 : m.dev_fd, .events = POLLIN },
+			{ .fd = holder_fd(), .events = POLLIN },
 		};
 		int timeout = tick(&last_tick), demand;
 
@@ -870,9 +981,9 @@ int master_run(struct generation *gen, const struct listener *ls, int nls)
 		demand = !m.stopping && m.gen->cfg.pm.mode == PM_ONDEMAND &&
 			 io_now_ms() >= m.demand_wait_ms;
 		for (int i = 0; i < m.nlisteners; i++)
-			p[3 + i] = (struct pollfd){ .fd = demand ? m.listeners[i].fd : -1,
+			p[4 + i] = (struct pollfd){ .fd = demand ? m.listeners[i].fd : -1,
 						    .events = POLLIN };
-		if (poll(p, (nfds_t)(3 + m.nlisteners), timeout) <= 0)
+		if (poll(p, (nfds_t)(4 + m.nlisteners), timeout) <= 0)
 			continue;
 		if (p[0].revents)
 			handle_signals();
@@ -880,8 +991,10 @@ int master_run(struct generation *gen, const struct listener *ls, int nls)
 			read_notifications(io_now_ms());
 		if (p[2].revents && dev_master_changed())
 			master_reload("a module file changed");
+		if (p[3].revents)
+			holder_events();
 		for (int i = 0; i < m.nlisteners; i++)
-			if (p[3 + i].revents)
+			if (p[4 + i].revents)
 				on_demand(io_now_ms());
 	}
 	dev_master_stop();

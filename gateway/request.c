@@ -101,7 +101,7 @@ void request_begin(struct sl_request *r, struct conn *c)
 	r->body_errno = 0;
 	r->status = 200;
 	r->head_sent = r->has_content_type = r->has_content_length = 0;
-	r->no_body = r->client_gone = r->aborted = r->ended = 0;
+	r->no_body = r->client_gone = r->aborted = r->ended = r->must_close = 0;
 	r->head_len = r->out_len = 0;
 }
 
@@ -201,7 +201,7 @@ static int emit(struct sl_request *r, const void *extra, size_t extra_len, int l
 		log_msg(LOG_INFO, "request %s: client gone while sending the response (%s)",
 			r->id, strerror(errno));
 		r->client_gone = 1;
-		r->conn->close_after = 1;
+		r->must_close = 1;
 		errno = EPIPE;
 		return -1;
 	}
@@ -260,20 +260,20 @@ static const char *detail(struct sl_request *r, const char *fmt, ...)
  * overflow (one length, one source).  Empty means not announced.
  * Returns 0 with *out set, or -1.
  */
-static int parse_length(const char *s, long long *out)
+int request_parse_length(const char *s, size_t len, long long *out)
 {
 	long long v = 0;
 
-	if (*s == '\0') {
+	if (len == 0) {
 		*out = -1;
 		return 0;
 	}
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
 			return -1;
-		if (v > (__LONG_LONG_MAX__ - (*s - '0')) / 10)
+		if (v > (__LONG_LONG_MAX__ - (s[i] - '0')) / 10)
 			return -1;
-		v = v * 10 + (*s - '0');
+		v = v * 10 + (s[i] - '0');
 	}
 	*out = v;
 	return 0;
@@ -369,7 +369,7 @@ static int check_request(struct sl_request *r)
 		log_msg(LOG_WARNING, "request %s: duplicate CONTENT_LENGTH; answering 400", r->id);
 		return 400;
 	}
-	if (k.length && parse_length(k.length, &r->content_length) < 0) {
+	if (k.length && request_parse_length(k.length, strlen(k.length), &r->content_length) < 0) {
 		log_msg(LOG_WARNING, "request %s: malformed CONTENT_LENGTH \"%.40s\"; answering 400",
 			r->id, k.length);
 		return 400;
@@ -438,7 +438,7 @@ static void handler_failed(struct sl_request *r, int err)
 		 * ending it normally would pass a truncated body off as
 		 * complete: close instead, so the web server sees the failure. */
 		r->client_gone = 1;
-		r->conn->close_after = 1;
+		r->must_close = 1;
 		return;
 	}
 	error_response(r, status, NULL,
@@ -459,7 +459,7 @@ static void drain_body(struct sl_request *r)
 	char scratch[4096];
 	ssize_t n;
 
-	if (r->body_done || r->body_errno || r->aborted || r->conn->close_after)
+	if (r->body_done || r->body_errno || r->aborted || r->must_close)
 		return;
 	while ((n = r->conn->proto->read_body(r->conn, r, scratch, sizeof(scratch))) > 0)
 		;
@@ -480,25 +480,12 @@ static void run_handler(struct sl_request *r)
 }
 
 /*
- * How the connection goes on.  A request whose body was not all read
- * (refused before routing, or a bad body) lingers: the peer may still be
- * writing it, and closing under it would fail its write before it reads
- * our answer (nginx and Apache then report 502 or 503 instead of ours).
- */
-static enum request_end end_of(const struct sl_request *r)
-{
-	if (!r->conn->close_after)
-		return REQUEST_KEEP;
-	return r->body_done || r->client_gone ? REQUEST_CLOSE : REQUEST_LINGER;
-}
-
-/*
  * The answer leaves only once the request's body has been read to its
  * end (or found bad), whatever the handler did with it: a peer that
  * sends the body after the parameters, as Apache does, must not meet a
  * finished connection.
  */
-enum request_end request_run(struct sl_request *r)
+void request_run(struct sl_request *r)
 {
 	int status = r->early_status ? r->early_status : check_request(r);
 
@@ -506,7 +493,7 @@ enum request_end request_run(struct sl_request *r)
 	if (status) {
 		error_response(r, status, NULL, detail(r, "the request was refused before "
 						       "routing: see the error log for request %s", r->id));
-		r->conn->close_after = 1;
+		r->must_close = 1;
 	} else {
 		if (!dev_route(r) && route(r) == 0)
 			run_handler(r);
@@ -517,7 +504,7 @@ enum request_end request_run(struct sl_request *r)
 		 * its answer must not stand for a request that was not whole. */
 		error_response(r, body_failure_status(r->body_errno), NULL,
 			       detail(r, "the request body was bad: %s", strerror(r->body_errno)));
-		r->conn->close_after = 1;
+		r->must_close = 1;
 	}
 	if (r->aborted) {
 		/* The web server gave up on this request: end it without
@@ -525,9 +512,10 @@ enum request_end request_run(struct sl_request *r)
 		r->no_body = 1;
 		r->out_len = 0;
 	}
+	if (r->body_errno)
+		r->must_close = 1;
 	if (!r->client_gone && !r->ended)
 		emit(r, NULL, 0, 1);
-	return end_of(r);
 }
 
 struct sl_request *request_current(void)

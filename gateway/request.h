@@ -57,6 +57,7 @@ struct sl_request {
 	int client_gone;		/* the peer can no longer be written to */
 	int ended;			/* the last piece of the response has left */
 	int aborted;			/* the web server aborted the request */
+	int must_close;			/* the request ended so that its connection cannot go on */
 	char *head;			/* header lines, "Name: value\r\n" each */
 	size_t head_len;
 	unsigned char *out;		/* body bytes not yet sent */
@@ -85,19 +86,20 @@ void request_begin(struct sl_request *r, struct conn *c);
 int request_add_param(struct sl_request *r, const char *name, size_t name_len,
 		      const char *value, size_t value_len);
 
-/* What becomes of the connection once a request is done. */
-enum request_end {
-	REQUEST_KEEP,		/* it may carry another request */
-	REQUEST_CLOSE,		/* close it now */
-	REQUEST_LINGER,		/* close it once the peer has stopped sending (bounded) */
-};
-
 /*
  * Run the request the codec has just decoded: check it, route it, call
  * the handler, drain the body, finish the response.  Failures become
  * clean error responses and log lines; nothing here ends the worker.
+ * What becomes of the connection is the codec's call (proto->finish).
  */
-enum request_end request_run(struct sl_request *r);
+void request_run(struct sl_request *r);
+
+/*
+ * CONTENT_LENGTH, parsed strictly: digits only, no sign, no spaces, no
+ * overflow (one length, one source).  Empty means not announced (-1).
+ * Returns 0 with *out set, or -1.  The uwsgi codec reads it with this too.
+ */
+int request_parse_length(const char *s, size_t len, long long *out);
 
 void request_free(struct sl_request *r);
 

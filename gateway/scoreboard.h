@@ -34,6 +34,10 @@ struct score {
 	char request_id[17];
 	char target_id[17];		/* written by the master: the request its
 					 * SIGUSR1 or SIGUSR2 is about */
+	int retiring;			/* written by the master: hand kept-alive
+					 * connections back instead of serving on */
+	unsigned taken;			/* bumped by the master each time it takes
+					 * idle connections away from this worker */
 };
 
 /* Entries: the largest pool plus room for a whole second generation during a reload. */

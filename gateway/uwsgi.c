@@ -6,7 +6,9 @@
  * modifier2), a block of that many bytes of variables (16-bit LE length,
  * name, 16-bit LE length, value, repeated, filling the block exactly),
  * then the body, raw, whose length comes only from CONTENT_LENGTH (one
- * length, one source: request.c parses it strictly).  The response is
+ * length, one source: request.c's strict parser reads it for both).  A
+ * body up to limits.body_buffer_size is received whole before the
+ * handler starts; the rest streams under limits.min_rate.  The response is
  * written raw, an HTTP status line first; nginx opens a connection per
  * uwsgi request, so the connection is closed after each response.
  *
@@ -29,7 +31,26 @@
 
 #define UWSGI_HEADER_LEN 4
 
-enum { PH_IDLE, PH_BODY };
+enum { PH_IDLE, PH_BODY, PH_RUN, PH_DONE };
+
+/* The codec's state, in the connection's pstate. */
+struct uwsgi_state {
+	int phase;
+	long long length;	/* CONTENT_LENGTH as announced; -1: none or malformed */
+	long long body_seen;	/* body bytes handed to the handler */
+};
+
+_Static_assert(sizeof(struct uwsgi_state) <= PROTO_STATE_SIZE, "uwsgi_state fits pstate");
+
+static struct uwsgi_state *st(struct conn *c)
+{
+	return (struct uwsgi_state *)(void *)c->pstate;
+}
+
+static const struct uwsgi_state *cst(const struct conn *c)
+{
+	return (const struct uwsgi_state *)(const void *)c->pstate;
+}
 
 static unsigned le16(const unsigned char *p)
 {
@@ -68,12 +89,100 @@ bad:
 	return -1;
 }
 
+/*
+ * CONTENT_LENGTH from the variables block, parsed as request.c will parse
+ * it, so that the body the codec gathers is the body the request has.
+ * A malformed or repeated one gathers nothing: request.c refuses it.
+ */
+static long long announced_length(const unsigned char *p, size_t len)
+{
+	static const char name[] = "CONTENT_LENGTH";
+	const unsigned char *end = p + len;
+	long long v = -1;
+	int seen = 0;
+
+	while (end - p >= 2) {
+		size_t nlen = le16(p), vlen;
+		const unsigned char *n = p + 2;
+
+		if (nlen > (size_t)(end - n) - 0 || end - (n + nlen) < 2)
+			return -1;
+		vlen = le16(n + nlen);
+		if (vlen > (size_t)(end - (n + nlen + 2)))
+			return -1;
+		if (nlen == sizeof(name) - 1 && memcmp(n, name, nlen) == 0) {
+			if (seen++ || request_parse_length((const char *)n + nlen + 2, vlen, &v) < 0)
+				return -1;
+		}
+		p = n + nlen + 2 + vlen;
+	}
+	return v;
+}
+
+/* The head is in: gather the body, or go. */
+static enum proto_rc head_done(struct conn *c, struct sl_request *r, const unsigned char *vars,
+			       size_t size)
+{
+	struct uwsgi_state *s = st(c);
+
+	s->length = announced_length(vars, size);
+	s->body_seen = 0;
+	c->body_len = c->body_off = 0;
+	request_begin(r, c);
+	if (size > c->cfg->limits.max_params_bytes) {
+		log_msg(LOG_WARNING, "request variables exceed limits.max_params_bytes (%zu); "
+			"answering 431", c->cfg->limits.max_params_bytes);
+		r->early_status = 431;
+	} else {
+		decode_vars(r, vars, size);
+	}
+	c->start += UWSGI_HEADER_LEN + size;
+	s->phase = PH_BODY;
+	return PROTO_AGAIN;
+}
+
+/* Body bytes gathered before the handler starts: up to limits.body_buffer_size. */
+static int gathered_enough(struct conn *c)
+{
+	const struct uwsgi_state *s = cst(c);
+	long long want = s->length > 0 ? s->length : 0;
+	size_t have = c->end - c->start;
+
+	if (want > (long long)c->cfg->limits.body_buffer_size)
+		want = (long long)c->cfg->limits.body_buffer_size;
+	if (want > (long long)c->cfg->limits.max_body_bytes)
+		want = 0;	/* refused with 413 anyway */
+	if ((long long)c->body_len < want && have > 0) {
+		size_t n = (size_t)(want - (long long)c->body_len);
+
+		if (n > have)
+			n = have;
+		if (conn_append(&c->body, &c->body_len, &c->body_cap, c->in + c->start, n,
+				c->cfg->limits.body_buffer_size) < 0)
+			return 1;	/* out of memory: stream it instead */
+		c->start += n;
+	}
+	return (long long)c->body_len >= want;
+}
+
+/*
+ * The request is decoded into `r` as soon as its head is in (uwsgi has no
+ * records to interleave), then the body is gathered; PROTO_REQUEST once
+ * it is whole or big enough to stream.
+ */
 static enum proto_rc uwsgi_parse(struct conn *c, struct sl_request *r)
 {
+	struct uwsgi_state *s = st(c);
 	const unsigned char *h = c->in + c->start;
 	size_t avail = c->end - c->start, size;
 
-	if (c->st.phase != PH_IDLE) {
+	if (s->phase == PH_BODY) {
+		if (!gathered_enough(c))
+			return PROTO_AGAIN;
+		s->phase = PH_RUN;
+		return PROTO_REQUEST;
+	}
+	if (s->phase != PH_IDLE) {
 		/* One request per connection: anything after it is an error. */
 		log_msg(LOG_WARNING, "uwsgi protocol error: bytes after the request; "
 			"closing the connection");
@@ -87,30 +196,32 @@ static enum proto_rc uwsgi_parse(struct conn *c, struct sl_request *r)
 		return PROTO_CLOSE;
 	}
 	size = le16(h + 1);
-	if (avail < UWSGI_HEADER_LEN + size)
+	if (avail < UWSGI_HEADER_LEN + size) {
+		conn_reserve(c, UWSGI_HEADER_LEN + size);
 		return PROTO_AGAIN;
-	c->start += UWSGI_HEADER_LEN + size;
-	c->st.phase = PH_BODY;
-	c->st.body_seen = 0;
-	request_begin(r, c);
-	if (size > c->cfg->limits.max_params_bytes) {
-		log_msg(LOG_WARNING, "request variables exceed limits.max_params_bytes (%zu); "
-			"answering 431", c->cfg->limits.max_params_bytes);
-		r->early_status = 431;
-		return PROTO_REQUEST;
 	}
-	decode_vars(r, h + UWSGI_HEADER_LEN, size);
-	return PROTO_REQUEST;
+	head_done(c, r, h + UWSGI_HEADER_LEN, size);
+	return uwsgi_parse(c, r);
+}
+
+static enum proto_phase uwsgi_phase(const struct conn *c)
+{
+	int ph = cst(c)->phase;
+
+	if (ph == PH_BODY)
+		return PHASE_BODY;
+	return ph == PH_IDLE && c->start == c->end ? PHASE_IDLE : PHASE_HEAD;
 }
 
 /*
- * The body: exactly CONTENT_LENGTH bytes (none without it), first from
- * what the buffer already holds, then straight from the socket into the
- * handler's buffer, waiting up to the read timeout.
+ * The body: exactly CONTENT_LENGTH bytes (none without it), first the
+ * gathered ones, then what the buffer holds, then straight from the
+ * socket into the handler's buffer under limits.min_rate.
  */
 static ssize_t uwsgi_read_body(struct conn *c, struct sl_request *r, void *buf, size_t len)
 {
-	long long left = r->content_length > 0 ? r->content_length - c->st.body_seen : 0;
+	struct uwsgi_state *s = st(c);
+	long long left = r->content_length > 0 ? r->content_length - s->body_seen : 0;
 	size_t have = c->end - c->start;
 	ssize_t n;
 
@@ -120,38 +231,55 @@ static ssize_t uwsgi_read_body(struct conn *c, struct sl_request *r, void *buf, 
 	}
 	if ((long long)len > left)
 		len = (size_t)left;
-	if (have > 0) {
+	if (c->body_off < c->body_len) {
+		n = (ssize_t)(c->body_len - c->body_off < len ? c->body_len - c->body_off : len);
+		memcpy(buf, c->body + c->body_off, (size_t)n);
+		c->body_off += (size_t)n;
+	} else if (have > 0) {
 		n = (ssize_t)(have < len ? have : len);
 		memcpy(buf, c->in + c->start, (size_t)n);
 		c->start += (size_t)n;
 	} else {
-		n = io_read_wait(c->fd, buf, len,
-				 io_now_ms() + c->cfg->limits.read_timeout * 1000LL);
+		long long deadline = conn_xfer_deadline(c, c->rx, c->cfg->limits.read_timeout);
+
+		n = io_read_wait(c->fd, buf, len, deadline);
 		if (n == 0)
 			errno = ECONNABORTED;
 		if (n <= 0) {
 			if (errno == ETIMEDOUT)
-				log_msg(LOG_WARNING, "request body stalled past limits.read_timeout "
-					"(%ds); closing the connection", c->cfg->limits.read_timeout);
+				log_msg(LOG_WARNING, "request body slower than limits.min_rate "
+					"(%lld bytes/s after limits.read_timeout %ds); closing the "
+					"connection", c->cfg->limits.min_rate, c->cfg->limits.read_timeout);
 			return -1;
 		}
+		c->rx += n;
 	}
-	c->st.body_seen += n;
+	s->body_seen += n;
 	return n;
 }
 
-/* The response goes out raw; the connection closes after the last piece. */
+/* The response goes out raw. */
 static int uwsgi_send(struct conn *c, struct sl_request *r, struct iovec *iov,
 		      int iovcnt, size_t total, int last)
 {
 	(void)r;
 	(void)total;
-	if (last) {
-		/* nginx opens a connection per uwsgi request: this one is done. */
-		c->st.phase = PH_IDLE;
-		c->close_after = 1;
-	}
-	return io_writev_all(c->fd, iov, iovcnt, c->cfg->limits.write_timeout * 1000);
+	if (last)
+		st(c)->phase = PH_DONE;
+	return conn_send(c, iov, iovcnt);
+}
+
+/* nginx opens a connection per uwsgi request: this one is done. */
+static enum proto_end uwsgi_finish(struct conn *c, const struct sl_request *r)
+{
+	return r->body_done || r->client_gone || cst(c)->length <= 0 ? END_CLOSE : END_LINGER;
+}
+
+static int uwsgi_reusable(const struct conn *c, const struct sl_request *r)
+{
+	(void)c;
+	(void)r;
+	return 0;
 }
 
 /* nginx's uwsgi module reads the head as HTTP's. */
@@ -180,8 +308,11 @@ static size_t uwsgi_emergency(const struct conn *c, unsigned char *buf, size_t c
 const struct proto proto_uwsgi = {
 	.name = "uwsgi",
 	.parse = uwsgi_parse,
+	.phase = uwsgi_phase,
 	.read_body = uwsgi_read_body,
 	.send = uwsgi_send,
+	.finish = uwsgi_finish,
+	.reusable = uwsgi_reusable,
 	.status_line = uwsgi_status_line,
 	.emergency = uwsgi_emergency,
 };

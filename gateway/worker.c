@@ -1,20 +1,33 @@
 /*
  * worker.c - the worker's event loop.
  *
- * One epoll set holds the shared listening socket and every connection
- * this worker has accepted.  A worker runs one request at a time, but it
- * serves whichever of its connections has a request: an idle kept-alive
- * connection costs a file descriptor, never a worker.  The listening
- * socket is registered with EPOLLEXCLUSIVE so that a new connection wakes
- * one worker, not the whole pool.
+ * One epoll set holds the shared listening sockets, a signalfd, the
+ * control socket to the master and every connection this worker holds.
+ * A worker runs one handler at a time, and nothing else ever waits on a
+ * peer: request heads and bodies (up to limits.body_buffer_size) are
+ * received by this loop before a handler starts, and output a peer does
+ * not take at once is queued and drained by this loop (conn.c), so a slow
+ * or absent peer costs memory, never a worker.
+ *
+ * Kept-alive connections are not this worker's alone (handoff.h): the
+ * master holds a duplicate of each, and this worker claims one in the
+ * shared table before it reads it.  A connection it may no longer read
+ * (taken while a handler ran long, or handed back on retiring) is simply
+ * dropped from here; the master has given it to another worker.
  *
  * The request path is meant to be short: a kept-alive request costs
- * epoll_wait, one read and one writev; a new connection adds accept4 and
- * close (the first read is tried at once, since nginx sends the request
- * right behind its connect).
+ * epoll_wait, one read and one writev, plus a compare-and-swap and a
+ * store in shared memory; a new connection adds accept4 and close.
+ *
+ * Signals are blocked for good and read from a signalfd by this loop, so
+ * that no signal sluice, an operator or systemd sends ever interrupts a
+ * handler (no EINTR, no shortened sleep).  Only crash.c's fatal-signal
+ * handlers and request_terminate_timeout's SIGUSR2 act asynchronously.
  */
 #include <errno.h>
 #include <grp.h>
+#include <malloc.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdint.h>
@@ -23,6 +36,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -30,6 +44,7 @@
 #include "config.h"
 #include "conn.h"
 #include "crash.h"
+#include "handoff.h"
 #include "io.h"
 #include "listen.h"
 #include "log.h"
@@ -42,72 +57,96 @@
 
 #define MAX_EVENTS 64
 
-static volatile sig_atomic_t stop_signal;
-static volatile sig_atomic_t child_exited;
+/* The RATE timer list is scanned at most this often. */
+#define RATE_SCAN_MS 100
+
+/* A cap or table-full line is logged at most once per this many ms. */
+#define CAP_LOG_MS 10000
 
 static struct {
 	const struct sl_config *cfg;
 	const struct worker_args *args;
 	struct score *score;
+	int owner;			/* our number in the kept table: index + 1 */
 	int epfd;
+	int sigfd;
+	int ctl;			/* our end of the master's control pair, -1: none */
+	int stop;			/* the signal that asked us to stop; 0: serving */
+	int draining;
 	int accepting;
 	long long accept_resume_ms;	/* accepts paused after a failure until then; 0: not */
 	long long accept_logged_ms;
-	int draining;			/* stopping: serve what is pending, then leave */
+	long long cap_logged_ms;
+	long long table_logged_ms;
+	long long rate_scan_ms;		/* next scan of the RATE list */
+	unsigned taken_seen;		/* score->taken when we last looked */
 	unsigned long long retire_at;	/* request count that asks for recycling; 0: never */
 	struct sl_request req;
 } w;
 
-static void on_stop(int sig)
-{
-	stop_signal = sig;
-}
+/* Markers for what an epoll event is about, besides connections and listeners. */
+static char mark_signal, mark_ctl;
 
-static void on_child(int sig)
-{
-	(void)sig;
-	child_exited = 1;
-}
+static void process(struct conn *c);
+static void wait_conn(struct conn *c);
 
-/*
- * Reap what handlers forked and left behind, so that no zombie piles up
- * under a worker.  Only when SIGCHLD said so: the request path pays no
- * system call for it.  A handler that waits for its own child still gets
- * its status, since it waits before this runs.
- */
-static void reap_children(void)
+/* ---- Signals -------------------------------------------------------- */
+
+/* A handler's children start with the mask they would have anywhere. */
+static void unblock_in_child(void)
 {
-	child_exited = 0;
-	while (waitpid(-1, NULL, WNOHANG) > 0)
-		;
+	sigset_t all;
+
+	sigfillset(&all);
+	sigprocmask(SIG_UNBLOCK, &all, NULL);
 }
 
 /*
  * SIGTERM, SIGQUIT and SIGINT all mean: finish the request in hand, then
  * leave; SIGWINCH (nginx's "gracefully shut down workers") is the
- * master's "you are replaced", which leaves more gently (see drain).  SA_RESTART spares handlers EINTR; epoll_wait is never
- * restarted, so the loop still sees the flag at once.  SIGPIPE stays
- * ignored: a vanished peer is an EPIPE, not a death.  The crash and
- * timeout signals are crash.c's.
+ * master's "you are replaced": hand kept-alive connections back and
+ * leave.  They and SIGCHLD are blocked and read from a signalfd, so a
+ * handler never sees them.  SIGHUP and SIGPIPE are ignored: a vanished
+ * peer is an EPIPE, not a death.  The crash and timeout signals are
+ * crash.c's.
  */
-static void setup_signals(void)
+static int setup_signals(void)
 {
-	struct sigaction sa = { .sa_handler = on_stop, .sa_flags = SA_RESTART };
-	sigset_t all;
+	struct sigaction ign = { .sa_handler = SIG_IGN };
+	sigset_t set;
 
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGQUIT, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGWINCH, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGPIPE, &sa, NULL);
-	sa.sa_handler = on_child;
-	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
-	sigaction(SIGCHLD, &sa, NULL);
-	sigfillset(&all);
-	sigprocmask(SIG_UNBLOCK, &all, NULL);
+	sigemptyset(&ign.sa_mask);
+	sigaction(SIGHUP, &ign, NULL);
+	sigaction(SIGPIPE, &ign, NULL);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGWINCH);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_SETMASK, &set, NULL);
+	pthread_atfork(NULL, NULL, unblock_in_child);
+	w.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	return w.sigfd < 0 ? -1 : 0;
+}
+
+/*
+ * Reap what handlers forked and left behind, so that no zombie piles up
+ * under a worker.  A handler that waits for its own child still gets its
+ * status, since it waits before this runs.
+ */
+static void on_signals(void)
+{
+	struct signalfd_siginfo si;
+
+	while (read(w.sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGCHLD) {
+			while (waitpid(-1, NULL, WNOHANG) > 0)
+				;
+		} else if (!w.stop || si.ssi_signo != SIGWINCH) {
+			w.stop = (int)si.ssi_signo;
+		}
+	}
 }
 
 /* Become the configured user and group; only possible when started as root. */
@@ -140,10 +179,12 @@ static int drop_privileges(const struct sl_config *cfg)
 	return 0;
 }
 
+/* ---- Accepting ------------------------------------------------------ */
+
 /*
  * Listening sockets are in the epoll set with EPOLLEXCLUSIVE, so that a
  * new connection wakes one worker, not the whole pool; their event data
- * points into the listener array, a connection's at its struct conn.
+ * points into the listener array.
  */
 static int is_listener(const void *p)
 {
@@ -169,77 +210,279 @@ static void set_accepting(int on)
 	w.accepting = on;
 }
 
-static void close_conn(struct conn *c)
+static void maybe_resume_accepting(void)
 {
-	conn_put(c);
 	if (conn_count() < w.cfg->limits.max_conns && !w.accept_resume_ms)
 		set_accepting(1);
 }
 
+/* ---- Kept connections (handoff.h) ----------------------------------- */
+
+static int msg_master(int type, const struct conn *c, int fd)
+{
+	struct handoff_msg m = { .type = type, .slot = c->slot, .tag = c->tag,
+				 .listener = c->listener };
+
+	return w.ctl < 0 ? -1 : handoff_send(w.ctl, &m, fd);
+}
+
 /*
- * A connection with nothing to do now waits on epoll under a timer.
- * While draining, a kept-alive connection is closed between requests
- * instead (see drain for when).
+ * The first time a connection is kept alive, the master gets a duplicate
+ * of it: from then on the connection outlives this process.  Costs one
+ * message per connection, not per request.  A full table or a lost
+ * message leaves the connection ours alone, as it always was.
+ */
+static void keep(struct conn *c)
+{
+	long long now;
+
+	if (c->slot >= 0 || w.ctl < 0)
+		return;
+	c->slot = handoff_alloc(w.owner, &c->tag);
+	if (c->slot >= 0 && msg_master(HM_KEPT, c, c->fd) == 0) {
+		c->shared = 1;
+		return;
+	}
+	if (c->slot >= 0)
+		handoff_set(c->slot, c->tag, KEPT_MASTER, KEPT_FREE);
+	c->slot = -1;
+	now = io_now_ms();
+	if (now - w.table_logged_ms >= CAP_LOG_MS) {
+		log_msg(LOG_WARNING, "cannot share a kept-alive connection with the master "
+			"(%s); it stays with this worker alone", errno ? strerror(errno) : "table full");
+		w.table_logged_ms = now;
+	}
+}
+
+/* Claim a kept connection before reading it: 0, or -1 when it was taken. */
+static int claim(struct conn *c)
+{
+	if (c->held)
+		return 0;
+	if (handoff_claim(c->slot, c->tag, w.owner) < 0)
+		return -1;
+	c->held = 1;
+	return 0;
+}
+
+static void leave_epoll(struct conn *c)
+{
+	if (c->in_epoll && c->shared)
+		epoll_ctl(w.epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	c->in_epoll = 0;
+}
+
+/* Forget a connection another process now holds: no shutdown, no message. */
+static void drop(struct conn *c)
+{
+	leave_epoll(c);
+	conn_put(c);
+	maybe_resume_accepting();
+}
+
+/*
+ * Close a connection for good.  A kept one is shut down (other processes
+ * may hold duplicates, so close alone would not end it) and the master
+ * told to drop its duplicate.  One we had released is claimed first, and
+ * left alone if someone else has it now.
+ */
+static void close_conn(struct conn *c)
+{
+	if (c->slot < 0) {
+		conn_put(c);
+		maybe_resume_accepting();
+		return;
+	}
+	if (claim(c) < 0) {
+		drop(c);
+		return;
+	}
+	leave_epoll(c);
+	shutdown(c->fd, SHUT_RDWR);
+	msg_master(HM_CLOSED, c, -1);
+	conn_put(c);
+	maybe_resume_accepting();
+}
+
+/*
+ * Hand a connection that sits between requests to the master, who gives
+ * it to another worker (we are leaving, or the master asked us to).
+ */
+static void give_back(struct conn *c)
+{
+	keep(c);
+	if (c->slot < 0) {
+		close_conn(c);
+		return;
+	}
+	handoff_set(c->slot, c->tag, KEPT_MASTER, KEPT_IDLE);
+	c->held = 0;
+	if (msg_master(HM_RETURNED, c, -1) < 0)
+		log_msg(LOG_WARNING, "cannot hand a connection back to the master: %s",
+			strerror(errno));
+	drop(c);
+}
+
+/*
+ * Connections the master took while a handler ran long are not ours any
+ * more: drop them.  One load per request tells whether to look.
+ */
+static void drop_taken(void)
+{
+	struct conn *c, *next;
+
+	if (w.score->taken == w.taken_seen)
+		return;
+	w.taken_seen = w.score->taken;
+	for (c = conn_first(); c; c = next) {
+		struct kept k;
+
+		next = c->all_next;
+		if (c->slot < 0 || c->held)
+			continue;
+		k = handoff_peek(c->slot);
+		if (k.owner != w.owner || k.tag != c->tag)
+			drop(c);
+	}
+}
+
+/* The master gives us a connection (HM_ADOPT). */
+static void adopt(const struct handoff_msg *m, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct conn *c;
+
+	if (fd < 0)
+		return;
+	if (m->listener < 0 || m->listener >= w.args->nlisteners ||
+	    !(c = conn_get(fd, w.args->listeners[m->listener].proto, w.cfg))) {
+		close(fd);
+		return;
+	}
+	c->listener = m->listener;
+	c->slot = m->slot;
+	c->tag = m->tag;
+	c->held = 0;
+	c->shared = 1;
+	c->requests = 1;
+	ev.data.ptr = c;
+	if (epoll_ctl(w.epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		conn_put(c);
+		return;
+	}
+	c->in_epoll = 1;
+	conn_timer_set(c, TIMER_IDLE, io_now_ms() + w.cfg->limits.idle_timeout * 1000LL);
+}
+
+static void on_ctl(void)
+{
+	struct handoff_msg m;
+	int fd, rc;
+
+	while ((rc = handoff_recv(w.ctl, &m, &fd)) == 1) {
+		if (m.type == HM_ADOPT && !w.draining)
+			adopt(&m, fd);
+		else if (fd >= 0)
+			close(fd);
+	}
+	if (rc < 0) {
+		/* The master is gone: leave, like SIGTERM. */
+		epoll_ctl(w.epfd, EPOLL_CTL_DEL, w.ctl, NULL);
+		close(w.ctl);
+		w.ctl = -1;
+		if (!w.stop)
+			w.stop = SIGTERM;
+	}
+}
+
+/* ---- Waiting -------------------------------------------------------- */
+
+static int in_epoll(struct conn *c, unsigned events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = c };
+	int op = c->in_epoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+
+	if (c->in_epoll && !!(events & EPOLLOUT) == c->want_out)
+		return 0;
+	if (epoll_ctl(w.epfd, op, c->fd, &ev) < 0) {
+		log_msg(LOG_ERROR, "epoll_ctl: %s; closing the connection", strerror(errno));
+		return -1;
+	}
+	c->in_epoll = 1;
+	c->want_out = !!(events & EPOLLOUT);
+	return 0;
+}
+
+/*
+ * A connection with nothing to do now waits on epoll under the timer its
+ * phase calls for: between requests, the idle timeout (a new connection:
+ * the head deadline from its accept); a head, its deadline from its first
+ * byte, never extended; a body, read_timeout then limits.min_rate.  One
+ * between requests is released in the kept table, or handed back when
+ * this worker is leaving.
  */
 static void wait_conn(struct conn *c)
 {
 	const struct sl_config *cfg = w.cfg;
+	enum proto_phase ph = c->proto->phase(c);
 	long long now = io_now_ms();
-	int pending = c->st.phase != 0 || c->end > c->start;
 
-	if (w.draining && !pending && c->requests > 0 &&
-	    (stop_signal != SIGWINCH || c->requests > c->drain_mark)) {
+	if (ph == PHASE_IDLE && (w.draining || w.score->retiring) && c->requests > 0) {
+		if (w.stop == SIGWINCH || (w.score->retiring && !w.draining))
+			give_back(c);
+		else
+			close_conn(c);
+		return;
+	}
+	if (conn_park(c) < 0) {
+		log_msg(LOG_ERROR, "out of memory for a connection's input; closing it");
 		close_conn(c);
 		return;
 	}
-	if (pending)
-		conn_timer_set(c, TIMER_READ, now + cfg->limits.read_timeout * 1000LL);
-	else
+	if (ph == PHASE_IDLE && c->requests > 0) {
 		conn_timer_set(c, TIMER_IDLE, now + cfg->limits.idle_timeout * 1000LL);
-	if (!c->in_epoll) {
-		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
-
-		if (epoll_ctl(w.epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
-			log_msg(LOG_ERROR, "epoll_ctl: %s; closing the connection", strerror(errno));
-			close_conn(c);
-			return;
+		if (c->slot >= 0 && c->held) {
+			handoff_set(c->slot, c->tag, w.owner, KEPT_IDLE);
+			c->held = 0;
 		}
-		c->in_epoll = 1;
+	} else if (ph != PHASE_BODY) {
+		if (c->timer != TIMER_HEAD)
+			conn_timer_set(c, TIMER_HEAD, now + cfg->limits.read_timeout * 1000LL);
+	} else {
+		if (c->timer != TIMER_RATE)
+			conn_xfer_start(c, c->rx, now);
+		conn_timer_set(c, TIMER_RATE, conn_xfer_deadline(c, c->rx, cfg->limits.read_timeout));
 	}
+	if (in_epoll(c, EPOLLIN) < 0)
+		close_conn(c);
 }
 
 /*
- * A connection whose request was answered before its body was all read
- * (refused early, or a bad body) is not closed at once: the peer may
- * still be writing, and a close would make its write fail before it
- * reads the answer.  Our side is shut down for writing (the peer sees the
- * end of the answer), and the connection waits on epoll, its input read
- * and dropped, until the peer closes or LINGER_MS passes (nginx's
- * lingering close).  It costs a descriptor, not a worker.
+ * A connection answered before its body was all read (refused early, or
+ * a bad body) is not closed at once: the peer may still be writing, and a
+ * close would make its write fail before it reads the answer.  Our side
+ * is shut down for writing, and the connection waits, its input read and
+ * dropped, until the peer closes or LINGER_MS passes (nginx's lingering
+ * close).  It costs a descriptor, not a worker.
  */
 static void linger(struct conn *c)
 {
-	/* Our side is done: the peer reads the end of the answer now. */
 	shutdown(c->fd, SHUT_WR);
 	c->lingering = 1;
 	c->start = c->end = 0;
-	conn_timer_set(c, TIMER_READ, io_now_ms() + LINGER_MS);
-	if (!c->in_epoll) {
-		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
-
-		if (epoll_ctl(w.epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
-			close_conn(c);
-			return;
-		}
-		c->in_epoll = 1;
-	}
+	conn_park(c);
+	conn_timer_set(c, TIMER_RATE, io_now_ms() + LINGER_MS);
+	if (in_epoll(c, EPOLLIN) < 0)
+		close_conn(c);
 }
 
 /* Read and drop what a lingering connection's peer still sends. */
 static void discard(struct conn *c)
 {
+	static unsigned char sink[16384];
+
 	for (int i = 0; i < 16; i++) {
-		ssize_t n = read(c->fd, c->in, CONN_INBUF_SIZE);
+		ssize_t n = read(c->fd, sink, sizeof(sink));
 
 		if (n > 0)
 			continue;
@@ -249,6 +492,8 @@ static void discard(struct conn *c)
 	}
 	close_conn(c);
 }
+
+/* ---- Serving -------------------------------------------------------- */
 
 /* The scoreboard sees every request start and end: plain stores, no system call. */
 static void score_busy(void)
@@ -279,7 +524,7 @@ static void maybe_ask_retire(void)
 	w.retire_at = 0;
 	if (w.args->notify_fd < 0) {
 		/* No master to replace us (mod_fcgid starts the next one): leave. */
-		stop_signal = SIGTERM;
+		w.stop = SIGTERM;
 		return;
 	}
 	log_msg(LOG_INFO, "served %llu requests (pm.max_requests); asking for a replacement",
@@ -288,41 +533,102 @@ static void maybe_ask_retire(void)
 		log_msg(LOG_WARNING, "cannot reach the master: %s", strerror(errno));
 }
 
+/* Output waits for the peer: drain it from the loop, under limits.min_rate. */
+static void start_drain(struct conn *c, enum proto_end after)
+{
+	c->after = (int)after;
+	conn_xfer_start(c, c->sent, io_now_ms());
+	conn_timer_set(c, TIMER_RATE, conn_xfer_deadline(c, c->sent, w.cfg->limits.write_timeout));
+	if (in_epoll(c, EPOLLOUT) < 0)
+		close_conn(c);
+}
+
+/* The response has left: 1 when the connection goes on serving. */
+static int after_response(struct conn *c, enum proto_end end)
+{
+	if (end == END_CLOSE) {
+		close_conn(c);
+		return 0;
+	}
+	if (end == END_LINGER) {
+		linger(c);
+		return 0;
+	}
+	keep(c);
+	return 1;
+}
+
+/* Run the request the codec has made ready; what becomes of the connection. */
+static enum proto_end serve(struct conn *c)
+{
+	enum proto_end end;
+
+	if (c->timer != TIMER_RATE)
+		conn_xfer_start(c, c->rx, io_now_ms());
+	conn_timer_set(c, TIMER_NONE, 0);
+	c->requests++;
+	score_busy();
+	request_run(&w.req);
+	end = c->proto->finish(c, &w.req);
+	score_idle();
+	maybe_ask_retire();
+	drop_taken();
+	return end;
+}
+
 /*
  * Parse and serve every request the buffer holds, then wait for more.
- * Pipelined requests are served in order without returning to epoll.
+ * Pipelined requests are served in order without returning to epoll;
+ * none is parsed while output for an earlier one still waits.
  */
 static void process(struct conn *c)
 {
-	enum request_end end;
-
 	for (;;) {
 		enum proto_rc rc = c->proto->parse(c, &w.req);
+		enum proto_end end;
 
+		if (conn_pending(c) > 0) {
+			/* Management answers a peer does not read: stop reading it. */
+			start_drain(c, END_KEEP);
+			return;
+		}
 		if (rc == PROTO_AGAIN)
 			break;
 		if (rc == PROTO_CLOSE) {
 			close_conn(c);
 			return;
 		}
-		conn_timer_set(c, TIMER_NONE, 0);
-		c->requests++;
-		score_busy();
-		end = request_run(&w.req);
-		score_idle();
-		maybe_ask_retire();
-		if (end == REQUEST_CLOSE) {
-			close_conn(c);
+		end = serve(c);
+		if (conn_pending(c) > 0) {
+			start_drain(c, end);
 			return;
 		}
-		if (end == REQUEST_LINGER) {
-			linger(c);
+		if (!after_response(c, end))
 			return;
-		}
 		if (c->start == c->end)
 			break;
 	}
 	wait_conn(c);
+}
+
+static void on_writable(struct conn *c)
+{
+	if (conn_drain(c) < 0) {
+		log_msg(LOG_INFO, "client gone while its response was queued (%s)", strerror(errno));
+		close_conn(c);
+		return;
+	}
+	if (conn_pending(c) > 0) {
+		conn_timer_set(c, TIMER_RATE,
+			       conn_xfer_deadline(c, c->sent, w.cfg->limits.write_timeout));
+		return;
+	}
+	if (in_epoll(c, EPOLLIN) < 0) {
+		close_conn(c);
+		return;
+	}
+	if (after_response(c, (enum proto_end)c->after))
+		process(c);
 }
 
 static void on_readable(struct conn *c)
@@ -333,8 +639,11 @@ static void on_readable(struct conn *c)
 		discard(c);
 		return;
 	}
+	if (claim(c) < 0) {
+		drop(c);
+		return;
+	}
 	n = conn_fill(c);
-
 	if (n > 0) {
 		process(c);
 		return;
@@ -343,10 +652,22 @@ static void on_readable(struct conn *c)
 		wait_conn(c);
 		return;
 	}
-	if (c->st.phase != 0 || c->end > c->start)
+	if (c->proto->phase(c) != PHASE_IDLE)
 		log_msg(LOG_INFO, "peer closed the connection in the middle of a request%s%s",
 			n < 0 ? ": " : "", n < 0 ? strerror(errno) : "");
 	close_conn(c);
+}
+
+static void on_conn(struct conn *c, unsigned events)
+{
+	if (c->dead)
+		return;		/* let go of earlier in this batch */
+	if (c->want_out) {
+		if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+			on_writable(c);
+		return;
+	}
+	on_readable(c);
 }
 
 /*
@@ -369,6 +690,19 @@ static void accept_failed(void)
 	w.accept_resume_ms = now + ACCEPT_PAUSE_MS;
 }
 
+/* The worker holds limits.max_conns: it stops accepting, and says so. */
+static void at_cap(void)
+{
+	long long now = io_now_ms();
+
+	set_accepting(0);
+	if (now - w.cap_logged_ms >= CAP_LOG_MS) {
+		log_msg(LOG_WARNING, "holding limits.max_conns (%d) connections; not accepting "
+			"more until one closes", w.cfg->limits.max_conns);
+		w.cap_logged_ms = now;
+	}
+}
+
 static void accept_one(const struct listener *l)
 {
 	struct conn *c;
@@ -386,10 +720,19 @@ static void accept_one(const struct listener *l)
 		close(fd);
 		return;
 	}
+	c->listener = (int)(l - w.args->listeners);
 	if (conn_count() >= w.cfg->limits.max_conns)
-		set_accepting(0);
+		at_cap();
+	/* A retiring worker woken for a new connection passes it on unread. */
+	if (w.score->retiring && w.ctl >= 0) {
+		give_back(c);
+		return;
+	}
+	conn_timer_set(c, TIMER_HEAD, io_now_ms() + w.cfg->limits.read_timeout * 1000LL);
 	on_readable(c);
 }
+
+/* ---- Timers --------------------------------------------------------- */
 
 /* Milliseconds until `deadline` or the next timer, whichever is first; -1: none. */
 static int next_timeout(long long deadline)
@@ -398,31 +741,60 @@ static int next_timeout(long long deadline)
 
 	if (w.accept_resume_ms && (next < 0 || w.accept_resume_ms < next))
 		next = w.accept_resume_ms;
-	for (int t = TIMER_IDLE; t <= TIMER_READ; t++) {
+	for (int t = TIMER_IDLE; t <= TIMER_HEAD; t++) {
 		struct conn *c = conn_timer_first(t);
 
 		if (c && (next < 0 || c->deadline_ms < next))
 			next = c->deadline_ms;
 	}
+	if (conn_timer_first(TIMER_RATE) && (next < 0 || w.rate_scan_ms < next))
+		next = w.rate_scan_ms;
 	if (next < 0)
 		return -1;
 	return next <= now ? 0 : (int)(next - now);
 }
 
+/* Why a connection on the RATE list ran out of time. */
+static void rate_expired(struct conn *c)
+{
+	if (c->lingering) {
+		close_conn(c);
+		return;
+	}
+	if (c->want_out)
+		log_msg(LOG_WARNING, "response taken slower than limits.min_rate (%lld bytes/s "
+			"after limits.write_timeout %ds); closing the connection",
+			w.cfg->limits.min_rate, w.cfg->limits.write_timeout);
+	else
+		log_msg(LOG_WARNING, "request body slower than limits.min_rate (%lld bytes/s "
+			"after limits.read_timeout %ds); closing the connection",
+			w.cfg->limits.min_rate, w.cfg->limits.read_timeout);
+	close_conn(c);
+}
+
 static void expire_timers(void)
 {
 	long long now = io_now_ms();
-	struct conn *c;
+	struct conn *c, *next;
 
 	while ((c = conn_timer_first(TIMER_IDLE)) && c->deadline_ms <= now)
 		close_conn(c);
-	while ((c = conn_timer_first(TIMER_READ)) && c->deadline_ms <= now) {
-		if (!c->lingering)
-			log_msg(LOG_WARNING, "request not received within limits.read_timeout "
-				"(%ds); closing the connection", w.cfg->limits.read_timeout);
+	while ((c = conn_timer_first(TIMER_HEAD)) && c->deadline_ms <= now) {
+		log_msg(LOG_WARNING, "request head not received within limits.read_timeout "
+			"(%ds); closing the connection", w.cfg->limits.read_timeout);
 		close_conn(c);
 	}
+	if (now < w.rate_scan_ms)
+		return;
+	w.rate_scan_ms = now + RATE_SCAN_MS;
+	for (c = conn_timer_first(TIMER_RATE); c; c = next) {
+		next = c->next;
+		if (c->deadline_ms <= now)
+			rate_expired(c);
+	}
 }
+
+/* ---- The loop ------------------------------------------------------- */
 
 /* One round of the event loop, waiting at most until `deadline` (-1: timers only). */
 static void run_once(long long deadline)
@@ -435,81 +807,79 @@ static void run_once(long long deadline)
 		exit(1);
 	}
 	for (int i = 0; i < n; i++) {
-		if (!is_listener(ev[i].data.ptr))
-			on_readable(ev[i].data.ptr);
-		else if (w.accepting)
-			accept_one(ev[i].data.ptr);
+		void *p = ev[i].data.ptr;
+
+		if (p == &mark_signal)
+			on_signals();
+		else if (p == &mark_ctl)
+			on_ctl();
+		else if (is_listener(p))
+			w.accepting ? accept_one(p) : (void)0;
+		else
+			on_conn(p, ev[i].events);
 	}
 	expire_timers();
+	conn_bury();
 	if (w.accept_resume_ms && io_now_ms() >= w.accept_resume_ms) {
 		w.accept_resume_ms = 0;
-		if (conn_count() < w.cfg->limits.max_conns)
-			set_accepting(1);
+		maybe_resume_accepting();
 	}
-	if (child_exited)
-		reap_children();
 }
 
-/* Close every kept-alive connection that sits between two requests. */
-static void close_idle(void)
+/*
+ * Every connection that sits between requests, with nothing buffered and
+ * nothing queued, is handed back (replaced: another worker serves it
+ * next) or closed (stopping).
+ */
+static void let_go_idle(int replaced)
 {
-	struct conn *c = conn_timer_first(TIMER_IDLE), *next;
+	struct conn *c, *next;
 
-	for (; c; c = next) {
-		next = c->next;
-		if (c->requests > 0)
+	for (c = conn_first(); c; c = next) {
+		next = c->all_next;
+		if (c->lingering || c->want_out || c->proto->phase(c) != PHASE_IDLE)
+			continue;
+		if (replaced && w.ctl >= 0)
+			give_back(c);
+		else if (c->requests > 0)
 			close_conn(c);
 	}
 }
 
-static void mark_drain(struct conn *c)
-{
-	c->drain_mark = c->requests;
-}
-
 /*
- * Leave gracefully: stop accepting and let go of the listening socket (so
- * that once every worker has, a new master can bind the path again), close
- * kept-alive connections between requests, and give connections that
- * were accepted but have not sent their request yet a moment to do so.
- * Requests already received are served; the master's shutdown timeout
- * bounds the whole.
+ * Leave gracefully.  Stop accepting and let go of the listening sockets
+ * (so that once every worker has, a new master can bind the path again).
+ * Replaced (SIGWINCH: a reload or a recycle, the pool serves on): every
+ * connection between requests goes back to the master, which gives it to
+ * a worker of the new generation, so nothing is closed while the web
+ * server may be writing to it; requests in progress are finished first,
+ * bounded by their own deadlines and limits.shutdown_timeout.  Stopping
+ * (SIGTERM and friends): kept-alive connections are closed, and new ones
+ * get DRAIN_FRESH_MS to send the request they were opened for.
  */
 static void drain(void)
 {
-	long long deadline = io_now_ms() + DRAIN_FRESH_MS;
+	int replaced = w.stop == SIGWINCH && w.ctl >= 0;
+	long long deadline = io_now_ms() +
+		(replaced ? w.cfg->limits.shutdown_timeout * 1000LL : DRAIN_FRESH_MS);
 
 	w.draining = 1;
 	w.score->state = SCORE_STOPPING;
 	set_accepting(0);
 	for (int i = 0; i < w.args->nlisteners; i++)
 		close(w.args->listeners[i].fd);
-	/*
-	 * Replaced (SIGWINCH: a reload or a recycle, the pool serves on):
-	 * keep the kept-alive connections a while and close each right after
-	 * the response to its next request, so that nginx reads our end of
-	 * the connection together with the answer and does not reuse it.
-	 * Closing one between requests instead races with a request nginx
-	 * may be writing to it at that moment: nginx retries that request
-	 * only when it is idempotent.  Stopping (SIGTERM and friends): close
-	 * them now.
-	 */
-	if (stop_signal == SIGWINCH) {
-		deadline = io_now_ms() + DRAIN_KEPT_MS;
-		conn_each(mark_drain);
-	} else {
-		close_idle();
-	}
+	let_go_idle(replaced);
 	while (conn_count() > 0 && io_now_ms() < deadline)
 		run_once(deadline);
 	/* A request that arrived as time ran out is served, not cut off. */
 	if (conn_count() > 0)
 		run_once(0);
+	let_go_idle(replaced);
 }
 
 static void loop(void)
 {
-	while (!stop_signal)
+	while (!w.stop)
 		run_once(-1);
 }
 
@@ -525,6 +895,29 @@ static unsigned long long retire_point(const struct sl_config *cfg)
 	return (unsigned long long)cfg->pm.max_requests + jitter;
 }
 
+static int watch(int fd, void *mark)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = mark };
+
+	return epoll_ctl(w.epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/*
+ * Leave when the master dies, whatever killed it.  Set after the switch
+ * of user: the kernel clears the parent-death signal when credentials
+ * change, and a worker running as www-data would otherwise serve on
+ * under PID 1.  SIGTERM arrives through the signalfd: the request in
+ * hand is finished first.
+ */
+static void follow_master(pid_t master)
+{
+	if (!master)
+		return;
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != master)
+		exit(0);
+}
+
 void worker_main(const struct worker_args *args)
 {
 	const struct sl_config *cfg = &args->gen->cfg;
@@ -532,21 +925,18 @@ void worker_main(const struct worker_args *args)
 
 	snprintf(ident, sizeof(ident), "worker %d (pid %d)", args->index + 1, (int)getpid());
 	log_set_ident(ident);
-	setup_signals();
-	/* Leave when the master dies, whatever killed it. */
-	if (args->master) {
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (getppid() != args->master)
-			exit(0);
-	}
 	w.cfg = cfg;
 	w.args = args;
+	w.owner = args->index + 1;
+	w.ctl = args->ctl_fd;
 	w.score = scoreboard_slot(args->index);
+	w.taken_seen = w.score->taken;
 	srandom((unsigned)getpid() ^ (unsigned)io_now_ms());
 	w.retire_at = retire_point(cfg);
-	if (drop_privileges(cfg) < 0)
+	if (setup_signals() < 0 || drop_privileges(cfg) < 0)
 		exit(2);
-	if (crash_init(args->index, args->slowlog_fd) < 0 ||
+	follow_master(args->master);
+	if (crash_init(args->index, args->slowlog_fd) < 0 || conn_init() < 0 ||
 	    request_init(&w.req, cfg, &args->gen->router) < 0) {
 		log_msg(LOG_ERROR, "cannot start: %s", strerror(errno));
 		exit(2);
@@ -554,8 +944,9 @@ void worker_main(const struct worker_args *args)
 	if (module_init_all(&args->gen->modules) < 0)
 		exit(3);
 	w.epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (w.epfd < 0) {
-		log_msg(LOG_ERROR, "epoll_create1: %s", strerror(errno));
+	if (w.epfd < 0 || watch(w.sigfd, &mark_signal) < 0 ||
+	    (w.ctl >= 0 && watch(w.ctl, &mark_ctl) < 0)) {
+		log_msg(LOG_ERROR, "epoll: %s", strerror(errno));
 		exit(2);
 	}
 	set_accepting(1);

@@ -16,6 +16,7 @@ struct worker_args {
 	int index;		/* its scoreboard entry; it is "worker index+1" in logs */
 	pid_t master;		/* 0: no master (started by mod_fcgid) */
 	int notify_fd;		/* write end of the master's pipe: recycling requests; -1: none */
+	int ctl_fd;		/* our end of the master's control pair (handoff.h); -1: none */
 	int slowlog_fd;		/* -1: slow-request reports go to the error log */
 };
 

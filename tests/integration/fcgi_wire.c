@@ -1416,7 +1416,7 @@ Test(fcgi_wire, stalled_params_cut_by_read_timeout, .init = setup_read_timeout,
 	cr_assert_eq(stalled.in.len, 0, "bytes sent to a stalled request");
 	cr_assert_geq(t1 - t0, 800, "stalled connection closed after only %ld ms", t1 - t0);
 	fcgi_client_close(&stalled);
-	assert_survived(worker, "request not received within limits.read_timeout (1s)");
+	assert_survived(worker, "request head not received within limits.read_timeout (1s)");
 	fcgi_client_buf_free(&b);
 	fcgi_client_buf_free(&pb);
 }

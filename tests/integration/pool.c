@@ -1160,7 +1160,7 @@ Test(pool, stalled_body_is_cut_by_read_timeout, .init = setup, .fini = teardown,
 	cr_assert_lt(other.end_ms - t0, 2500, "a request waited %ld ms behind a stalled body "
 		     "(read_timeout 1 s)", other.end_ms - t0);
 	http_reply_free(&other.reply);
-	line = wait_line("stalled past limits.read_timeout", NULL, LOG_WAIT_MS);
+	line = wait_line("request body slower than limits.min_rate", NULL, LOG_WAIT_MS);
 	free(line);
 	cr_assert_eq(workers(after), 1);
 	cr_assert_eq(after[0], kids[0], "the worker was replaced");

@@ -77,6 +77,7 @@ static void open_conn(void)
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	/* Worker sockets are non-blocking; the codec must cope with that. */
 	cr_assert_eq(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
+	cr_assert_eq(conn_init(), 0);
 	c = conn_get(sv[0], &proto_uwsgi, &cfg);
 	cr_assert_not_null(c);
 }
@@ -657,6 +658,8 @@ static void parse_with_body(const char *length, const void *after, size_t after_
 	cr_assert_eq(send_and_parse(p.b, p.len), PROTO_REQUEST);
 	cr_assert_eq(req.early_status, 0);
 	req.content_length = *length ? atoll(length) : -1;
+	/* The worker starts the body's clock when the request goes to its handler. */
+	conn_xfer_start(c, c->rx, io_now_ms());
 }
 
 Test(uwsgi, body_is_exactly_content_length_from_buffer_and_socket)
@@ -781,7 +784,8 @@ Test(uwsgi, response_is_raw_http_and_the_connection_closes)
 	pk_request(&p, "GET", "/hello", "");
 	pk_end(&p, 0, 0);
 	cr_assert_eq(send_and_parse(p.b, p.len), PROTO_REQUEST);
-	cr_assert_eq(request_run(&req), REQUEST_CLOSE, "the connection was not to be closed");
+	request_run(&req);
+	cr_assert_eq(proto_uwsgi.finish(c, &req), END_CLOSE, "the connection was not to be closed");
 	close_conn();
 	peer_read_all(got, sizeof(got));
 	cr_assert_str_eq(got, "HTTP/1.1 200 OK\r\n"
