@@ -1,8 +1,7 @@
 /*
- * crash.c - fatal-signal, timeout and slowlog handlers of a worker.
+ * crash.c - fatal-signal and timeout handlers of a worker.
  * See crash.h.
  */
-#include <errno.h>
 #include <execinfo.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -29,7 +28,6 @@
 
 static struct {
 	struct score *score;
-	int slowlog_fd;
 	void *alt_stack;	/* the kernel holds it; kept here for the record */
 } cr;
 
@@ -165,24 +163,6 @@ static size_t put_running(char *buf, size_t size, size_t at, const char *what)
 	return sf_str(buf, size, at, " ms)");
 }
 
-static void on_slowlog(int sig, siginfo_t *si, void *uc)
-{
-	struct sl_request *r = request_current();
-	char line[LINE_MAX_BYTES];
-	size_t at;
-	int saved = errno;
-
-	(void)sig;
-	(void)si;
-	if (meant_for(r)) {
-		at = put_running(line, sizeof(line), 0, "slow request: past request_slowlog_timeout");
-		at = put_where(line, sizeof(line), at, r);
-		put_backtrace(line, sizeof(line), at, interrupted_pc(uc));
-		log_signal_safe(cr.slowlog_fd, LOG_WARNING, line);
-	}
-	errno = saved;
-}
-
 static void on_terminate(int sig, siginfo_t *si, void *uc)
 {
 	struct sl_request *r = request_current();
@@ -214,9 +194,10 @@ int crash_init(int score_index, int slowlog_fd)
 	static const int fatal[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
 	void *warm[1];
 	stack_t ss = { .ss_size = ALT_STACK_SIZE };
+	struct sigaction ign = { .sa_handler = SIG_IGN };
 
 	cr.score = scoreboard_slot(score_index);
-	cr.slowlog_fd = slowlog_fd;
+	(void)slowlog_fd;
 	/* The first backtrace() loads libgcc_s, which allocates: do it now,
 	 * not in a handler. */
 	backtrace(warm, 1);
@@ -226,8 +207,14 @@ int crash_init(int score_index, int slowlog_fd)
 	for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
 		if (install(fatal[i], on_fatal, SA_RESETHAND) < 0)
 			return -1;
-	if (install(SIGUSR1, on_slowlog, SA_RESTART) < 0 ||
-	    install(SIGUSR2, on_terminate, 0) < 0)
+	/*
+	 * SIGUSR1 once asked for a slowlog backtrace; the master now takes it
+	 * with ptrace.  An operator's SIGUSR1 to every process (log-rotation
+	 * habit) must neither kill nor disturb a worker, and an ignored
+	 * signal is dropped before it can interrupt a system call.
+	 */
+	sigemptyset(&ign.sa_mask);
+	if (sigaction(SIGUSR1, &ign, NULL) < 0)
 		return -1;
-	return 0;
+	return install(SIGUSR2, on_terminate, 0);
 }
