@@ -4,7 +4,9 @@
  */
 #include <errno.h>
 #include <libunwind-ptrace.h>
+#include <link.h>
 #include <signal.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/wait.h>
@@ -21,6 +23,21 @@
 
 /* How often the bounded wait looks for the stop. */
 #define STOP_POLL_NS 100000L
+
+/*
+ * libunwind's search of an .eh_frame_hdr table, which its own ptrace
+ * accessors call; exported by libunwind-x86_64, not declared in its
+ * headers.
+ */
+int _Ux86_64_dwarf_search_unwind_table(unw_addr_space_t as, unw_word_t ip, unw_dyn_info_t *di,
+				       unw_proc_info_t *pi, int need_unwind_info, void *arg);
+
+/* An address to find, and the unwind table of the object around it. */
+struct eh_lookup {
+	unw_word_t ip;
+	unw_dyn_info_t di;
+	int found;
+};
 
 static int fail(char *buf, size_t len, const char *what, int err)
 {
@@ -77,6 +94,70 @@ static int wait_stop(pid_t pid)
 }
 
 /*
+ * dl_iterate_phdr callback: the .eh_frame_hdr search table of the
+ * object that holds l->ip, in the layout every toolchain writes (version
+ * 1, a 4-byte eh_frame pointer and FDE count, a table of 4-byte
+ * datarel pairs); anything else is left to other means.
+ */
+static int find_eh_table(struct dl_phdr_info *info, size_t size, void *data)
+{
+	struct eh_lookup *l = data;
+	const unsigned char *hdr = NULL;
+	uintptr_t lo = UINTPTR_MAX, hi = 0;
+	uint32_t fdes;
+
+	(void)size;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+
+		if (ph->p_type == PT_GNU_EH_FRAME)
+			hdr = (const unsigned char *)(info->dlpi_addr + ph->p_vaddr);
+		if (ph->p_type != PT_LOAD)
+			continue;
+		if (info->dlpi_addr + ph->p_vaddr < lo)
+			lo = info->dlpi_addr + ph->p_vaddr;
+		if (info->dlpi_addr + ph->p_vaddr + ph->p_memsz > hi)
+			hi = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
+	}
+	if (l->ip < lo || l->ip >= hi)
+		return 0;
+	if (!hdr || hdr[0] != 1 || ((hdr[1] & 0x0f) != 0x03 && (hdr[1] & 0x0f) != 0x0b) ||
+	    hdr[2] != 0x03 || hdr[3] != 0x3b)
+		return 1;
+	memcpy(&fdes, hdr + 8, sizeof(fdes));
+	l->di = (unw_dyn_info_t){ .start_ip = lo, .end_ip = hi,
+				  .format = UNW_INFO_FORMAT_REMOTE_TABLE };
+	l->di.u.rti.segbase = (unw_word_t)(uintptr_t)hdr;
+	l->di.u.rti.table_data = (unw_word_t)(uintptr_t)(hdr + 12);
+	l->di.u.rti.table_len = fdes * 8 / sizeof(unw_word_t);
+	l->found = 1;
+	return 1;
+}
+
+/*
+ * libunwind-ptrace finds a frame's unwind table by opening the file that
+ * /proc/PID/maps names, and modules are mapped from memfd copies
+ * (module.c) that no path opens.  So when it finds none, the table is
+ * taken from the master's own copy of the object: a worker was forked
+ * with its generation's objects already loaded, at the same addresses,
+ * and the table is read from the worker's memory through the same
+ * accessors.
+ */
+static int find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *pi,
+			  int need_unwind_info, void *arg)
+{
+	struct eh_lookup l = { .ip = ip };
+	int rc = _UPT_find_proc_info(as, ip, pi, need_unwind_info, arg);
+
+	if (rc >= 0)
+		return rc;
+	dl_iterate_phdr(find_eh_table, &l);
+	if (!l.found)
+		return rc;
+	return _Ux86_64_dwarf_search_unwind_table(as, ip, &l.di, pi, need_unwind_info, arg);
+}
+
+/*
  * Walk the stopped tracee's stack.  The first frame's address is where
  * the thread stands; the others are return addresses, which point after
  * the call, so they are stepped back into it before naming (a call at a
@@ -85,13 +166,17 @@ static int wait_stop(pid_t pid)
  */
 static int walk(pid_t pid, char *buf, size_t len)
 {
-	unw_addr_space_t as = unw_create_addr_space(&_UPT_accessors, 0);
-	void *upt = as ? _UPT_create(pid) : NULL;
+	unw_accessors_t acc = _UPT_accessors;
+	unw_addr_space_t as;
+	void *upt;
 	unw_cursor_t cursor;
 	char name[256];
 	size_t at = 0;
 	int n = 0, rc = -1;
 
+	acc.find_proc_info = find_proc_info;
+	as = unw_create_addr_space(&acc, 0);
+	upt = as ? _UPT_create(pid) : NULL;
 	if (!upt || unw_init_remote(&cursor, as, upt) < 0) {
 		fail(buf, len, "libunwind cannot read the worker's stack", 0);
 		goto out;
