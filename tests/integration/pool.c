@@ -1045,6 +1045,8 @@ Test(pool, request_slowlog_timeout_logs_a_backtrace_and_keeps_the_worker, .init 
 	text[len] = '\0';
 	cr_assert_eq(count_in(text, "request_slowlog_timeout", "hang_fixture_doze"), 1,
 		     "the slow log has not one line with the backtrace:\n%s", text);
+	/* Unwound through the module (mapped from a memfd) to the worker loop. */
+	cr_assert_eq(count_in(text, "hang_fixture_doze", "worker_main"), 1, "%s", text);
 	id = strstr(r.headers, "X-Request-Id: ");
 	cr_assert_not_null(id, "%s", r.headers);
 	snprintf(in_request, sizeof(in_request), "in request %.16s, worker ", id + 14);
