@@ -37,7 +37,7 @@ CORE_SRCS := gateway/config.c gateway/log.c gateway/arena.c gateway/router.c \
              gateway/header.c gateway/module.c gateway/listen.c gateway/master.c \
              gateway/worker.c gateway/conn.c gateway/request.c gateway/fcgi.c \
              gateway/io.c gateway/scoreboard.c gateway/crash.c gateway/symbols.c \
-             gateway/config_value.c gateway/uwsgi.c gateway/systemd.c \
+             gateway/config_value.c gateway/uwsgi.c gateway/systemd.c gateway/trace.c \
              gateway/handoff.c gateway/holder.c
 MAIN_SRCS := gateway/main.c
 # The profile chooses files, not #ifdefs: the development seam (dev.h) is
@@ -48,7 +48,8 @@ CORE_SRCS     += $(DEV_SRCS_$(PROFILE))
 LIBS_dev      := -lmicrohttpd
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
 MAIN_OBJS := $(MAIN_SRCS:%.c=$(BUILD)/obj/%.o)
-LIBS       = -lconfig -lsystemd -ldl $(LIBS_$(PROFILE))
+# libunwind-ptrace walks a slow worker's stack from the master (trace.c).
+LIBS       = -lconfig -lsystemd -ldl -lunwind-ptrace -lunwind-generic -lunwind $(LIBS_$(PROFILE))
 
 # Sample modules and test fixture modules, one .so per .c.
 APPS         := hello echo routes
@@ -107,7 +108,7 @@ $(BENCH_LIBFCGI): tests/bench/libfcgi-hello.c
 # ---- Installing what is missing -----------------------------------------
 # Debian 12 package names.  Only what is absent is installed, as root or
 # through sudo, so a machine that has everything is left untouched.
-DEPS_BUILD := gcc make pkg-config libconfig-dev libsystemd-dev
+DEPS_BUILD := gcc make pkg-config libconfig-dev libsystemd-dev libunwind-dev
 DEPS_RUN   := $(DEPS_BUILD) nginx-light curl
 DEPS_TEST  := $(DEPS_RUN) libcriterion-dev libcurl4-openssl-dev libfcgi-bin
 DEPS_TEST  += libmicrohttpd-dev binutils procps apache2 libapache2-mod-fcgid systemd supervisor

@@ -1,8 +1,7 @@
 /*
- * crash.c - fatal-signal, timeout and slowlog handlers of a worker.
+ * crash.c - fatal-signal and timeout handlers of a worker.
  * See crash.h.
  */
-#include <errno.h>
 #include <execinfo.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -31,7 +30,6 @@
 static struct {
 	struct score *score;
 	int owner;		/* our owner number in the kept table (handoff.h) */
-	int slowlog_fd;
 	void *alt_stack;	/* the kernel holds it; kept here for the record */
 } cr;
 
@@ -180,24 +178,6 @@ static size_t put_running(char *buf, size_t size, size_t at, const char *what)
 	return sf_str(buf, size, at, " ms)");
 }
 
-static void on_slowlog(int sig, siginfo_t *si, void *uc)
-{
-	struct sl_request *r = request_current();
-	char line[LINE_MAX_BYTES];
-	size_t at;
-	int saved = errno;
-
-	(void)sig;
-	(void)si;
-	if (meant_for(r)) {
-		at = put_running(line, sizeof(line), 0, "slow request: past request_slowlog_timeout");
-		at = put_where(line, sizeof(line), at, r);
-		put_backtrace(line, sizeof(line), at, interrupted_pc(uc));
-		log_signal_safe(cr.slowlog_fd, LOG_WARNING, line);
-	}
-	errno = saved;
-}
-
 static void on_terminate(int sig, siginfo_t *si, void *uc)
 {
 	struct sl_request *r = request_current();
@@ -224,7 +204,7 @@ static int install(int sig, void (*fn)(int, siginfo_t *, void *), int flags)
 	return sigaction(sig, &sa, NULL);
 }
 
-int crash_init(int score_index, int slowlog_fd)
+int crash_init(int score_index)
 {
 	static const int fatal[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
 	void *warm[1];
@@ -232,7 +212,6 @@ int crash_init(int score_index, int slowlog_fd)
 
 	cr.score = scoreboard_slot(score_index);
 	cr.owner = score_index + 1;
-	cr.slowlog_fd = slowlog_fd;
 	/* The first backtrace() loads libgcc_s, which allocates: do it now,
 	 * not in a handler. */
 	backtrace(warm, 1);
@@ -242,8 +221,5 @@ int crash_init(int score_index, int slowlog_fd)
 	for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
 		if (install(fatal[i], on_fatal, SA_RESETHAND) < 0)
 			return -1;
-	if (install(SIGUSR1, on_slowlog, SA_RESTART) < 0 ||
-	    install(SIGUSR2, on_terminate, 0) < 0)
-		return -1;
-	return 0;
+	return install(SIGUSR2, on_terminate, 0);
 }

@@ -8,15 +8,15 @@
  * answers the request in hand with a clean 502 when nothing was sent yet,
  * and dies of the same signal, so that the master sees and reports it.
  *
- * The master asks a worker for the same report with two signals, naming
- * the request it means in the worker's scoreboard entry first (so that a
- * request that has just ended is never blamed for its successor):
- *   SIGUSR1  request_slowlog_timeout: the backtrace goes to the slow log,
- *            the handler runs on;
- *   SIGUSR2  request_terminate_timeout: the backtrace goes to the error
- *            log, the client gets 504 when nothing was sent yet, and the
- *            worker exits with EXIT_TERMINATED.
- * Everything these handlers call is async-signal-safe.
+ * Past request_terminate_timeout the master asks a worker for the same
+ * report with SIGUSR2, naming the request it means in the worker's
+ * scoreboard entry first (so that a request that has just ended is never
+ * blamed for its successor): the backtrace goes to the error log, the
+ * client gets 504 when nothing was sent yet, and the worker exits with
+ * EXIT_TERMINATED.  Everything these handlers call is async-signal-safe.
+ *
+ * request_slowlog_timeout sends no signal: the master takes that
+ * backtrace from outside (trace.h), and the handler runs on undisturbed.
  */
 #ifndef SLUICE_CRASH_H
 #define SLUICE_CRASH_H
@@ -24,11 +24,7 @@
 /* Exit status of a worker stopped by request_terminate_timeout. */
 #define EXIT_TERMINATED 70
 
-/*
- * Install the handlers in worker `score_index` (its scoreboard entry).
- * `slowlog_fd` is where slow-request backtraces go (-1: the error log).
- * Returns 0, or -1 with errno.
- */
-int crash_init(int score_index, int slowlog_fd);
+/* Install the handlers in worker `score_index` (its scoreboard entry).  0, or -1 with errno. */
+int crash_init(int score_index);
 
 #endif

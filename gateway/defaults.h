@@ -180,6 +180,15 @@
 #define TERMINATE_GRACE_MS		2000
 
 /*
+ * How long the master waits for a slow worker to stop under ptrace for
+ * its slowlog backtrace (trace.h).  A handler that is running or asleep
+ * stops within microseconds; one in uninterruptible sleep (disk I/O) may
+ * not, and the master, which serves the whole pool, gives up rather than
+ * wait with it.
+ */
+#define TRACE_STOP_WAIT_MS		100
+
+/*
  * On a graceful stop, a connection that was accepted but has not sent its
  * first request yet (nginx writes right after connecting) gets this long
  * to do so before it is closed.

@@ -27,7 +27,8 @@ int log_enabled(enum log_level level);
 
 /*
  * Write one log line from a signal handler: async-signal-safe, to `fd`
- * (-1: the error log).  Used by the crash, timeout and slowlog handlers.
+ * (-1: the error log).  Used by the crash and timeout handlers, and by the
+ * master for the slow log, the one line that may go elsewhere.
  */
 void log_signal_safe(int fd, enum log_level level, const char *msg);
 void log_msg(enum log_level level, const char *fmt, ...)

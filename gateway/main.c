@@ -80,8 +80,7 @@ static int serve_fcgid(struct generation *gen)
 {
 	static struct listener l = { .fd = 0, .proto = &proto_fcgi, .address = "fd 0 (mod_fcgid)" };
 	struct worker_args args = { .gen = gen, .listeners = &l, .nlisteners = 1,
-				    .index = 0, .master = 0, .notify_fd = -1, .ctl_fd = -1,
-				    .slowlog_fd = -1 };
+				    .index = 0, .master = 0, .notify_fd = -1, .ctl_fd = -1 };
 
 	fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
 	log_set_ident("responder");

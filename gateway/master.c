@@ -39,6 +39,7 @@
 #include "scoreboard.h"
 #include "symbols.h"
 #include "systemd.h"
+#include "trace.h"
 #include "worker.h"
 
 /* SIGINT asks for a fast stop: the workers get this long, not shutdown_timeout. */
@@ -174,8 +175,7 @@ static int spawn(struct generation *g)
 {
 	struct worker_args args = { .gen = g, .listeners = m.listeners,
 				    .nlisteners = m.nlisteners,
-				    .master = getpid(), .notify_fd = m.notify_fds[1],
-				    .slowlog_fd = m.slowlog_fd };
+				    .master = getpid(), .notify_fd = m.notify_fds[1] };
 	int i = free_slot();
 	struct score *sc;
 	sigset_t all, old;
@@ -428,6 +428,11 @@ static void reap(void)
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		long long now = io_now_ms();
 
+		/* A late ptrace-stop of a slow worker, not an end (trace.h). */
+		if (!WIFEXITED(status) && !WIFSIGNALED(status)) {
+			trace_release(pid, status);
+			continue;
+		}
 		for (int i = 0; i < SCOREBOARD_SLOTS; i++) {
 			struct slot *s = &m.slots[i];
 
@@ -643,7 +648,8 @@ static void check_rss(long long now)
 /*
  * Name the request the signal is about in the worker's scoreboard entry,
  * then signal; the worker checks the name, so a request that ended in the
- * meantime is never blamed for its successor.
+ * meantime is never blamed for its successor.  Only
+ * request_terminate_timeout signals: ending the request is its job.
  */
 static void signal_request(int i, const struct score *sc, int sig)
 {
@@ -651,6 +657,33 @@ static void signal_request(int i, const struct score *sc, int sig)
 
 	memcpy(w->target_id, sc->request_id, sizeof(w->target_id));
 	kill(m.slots[i].pid, sig);
+}
+
+/*
+ * request_slowlog_timeout: one line in the slow log with the request and
+ * the worker's backtrace, taken from outside with ptrace (trace.h), so
+ * that the handler sees no signal and runs on undisturbed.  Where ptrace
+ * is refused (no CAP_SYS_PTRACE, a container's seccomp policy) the line
+ * says why, and still names the request.  The same request still in hand
+ * after the trace was in hand during it; otherwise the stack may be its
+ * successor's, and is not shown.
+ */
+static void report_slow(int i, const struct score *sc, long long ran)
+{
+	const struct score *w = scoreboard_slot(i);
+	char frames[3072], line[4096];
+	int rc = trace_backtrace(m.slots[i].pid, frames, sizeof(frames));
+
+	if (rc == 0 && (w->state != SCORE_BUSY ||
+			strncmp(w->request_id, sc->request_id, sizeof(w->request_id)) != 0)) {
+		snprintf(frames, sizeof(frames), "the request ended while it was traced");
+		rc = -1;
+	}
+	snprintf(line, sizeof(line), "slow request: past request_slowlog_timeout (running %lld ms) "
+		 "in request %s, worker %d (pid %d)%s%s%s", ran, sc->request_id, i + 1,
+		 (int)m.slots[i].pid, rc == 0 ? "; backtrace: " : " (backtrace unavailable: ",
+		 frames, rc == 0 ? "" : ")");
+	log_signal_safe(m.slowlog_fd, LOG_WARNING, line);
 }
 
 static void check_timeouts(long long now)
@@ -691,7 +724,7 @@ static void check_timeouts(long long now)
 			   ran > cfg->request_slowlog_timeout * 1000LL &&
 			   strcmp(s->slow_id, sc.request_id) != 0) {
 			memcpy(s->slow_id, sc.request_id, sizeof(s->slow_id));
-			signal_request(i, &sc, SIGUSR1);
+			report_slow(i, &sc, ran);
 		}
 	}
 }

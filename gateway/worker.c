@@ -106,9 +106,11 @@ static void unblock_in_child(void)
  * leave; SIGWINCH (nginx's "gracefully shut down workers") is the
  * master's "you are replaced": hand kept-alive connections back and
  * leave.  They and SIGCHLD are blocked and read from a signalfd, so a
- * handler never sees them.  SIGHUP and SIGPIPE are ignored: a vanished
- * peer is an EPIPE, not a death.  The crash and timeout signals are
- * crash.c's.
+ * handler never sees them.  SIGHUP, SIGUSR1 (an operator's log-rotation
+ * habit, sent to every process of a unit) and SIGPIPE are ignored: an
+ * ignored signal is dropped before it can interrupt a system call, and a
+ * vanished peer is an EPIPE, not a death.  The crash and timeout signals
+ * are crash.c's.
  */
 static int setup_signals(void)
 {
@@ -117,6 +119,7 @@ static int setup_signals(void)
 
 	sigemptyset(&ign.sa_mask);
 	sigaction(SIGHUP, &ign, NULL);
+	sigaction(SIGUSR1, &ign, NULL);
 	sigaction(SIGPIPE, &ign, NULL);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -936,7 +939,7 @@ void worker_main(const struct worker_args *args)
 	if (setup_signals() < 0 || drop_privileges(cfg) < 0)
 		exit(2);
 	follow_master(args->master);
-	if (crash_init(args->index, args->slowlog_fd) < 0 || conn_init() < 0 ||
+	if (crash_init(args->index) < 0 || conn_init() < 0 ||
 	    request_init(&w.req, cfg, &args->gen->router) < 0) {
 		log_msg(LOG_ERROR, "cannot start: %s", strerror(errno));
 		exit(2);

@@ -17,7 +17,6 @@ struct worker_args {
 	pid_t master;		/* 0: no master (started by mod_fcgid) */
 	int notify_fd;		/* write end of the master's pipe: recycling requests; -1: none */
 	int ctl_fd;		/* our end of the master's control pair (handoff.h); -1: none */
-	int slowlog_fd;		/* -1: slow-request reports go to the error log */
 };
 
 /*
