@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "conn.h"
+#include "io.h"
 
 /*
  * Pending input up to this size is moved to the shared buffer before a
@@ -375,6 +376,16 @@ int conn_drain(struct conn *c)
 	return 0;
 }
 
+/* Would the rest of `iov` overflow the memory queue (and spill to a file)? */
+static int more_than_fits(const struct iovec *iov, int iovcnt, size_t skip)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < iovcnt; i++)
+		n += iov[i].iov_len - (i == 0 ? skip : 0);
+	return n > OUTQ_MEM_MAX;
+}
+
 int conn_send(struct conn *c, const struct iovec *iov, int iovcnt)
 {
 	int i = 0;
@@ -396,7 +407,10 @@ int conn_send(struct conn *c, const struct iovec *iov, int iovcnt)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno == EAGAIN)
+			if (errno == EAGAIN && more_than_fits(iov + i, iovcnt - i, skip) &&
+			    io_wait_writable(c->fd, io_now_ms() + SPILL_WAIT_MS) == 0)
+				continue;
+			if (errno == EAGAIN || errno == ETIMEDOUT)
 				break;
 			return -1;
 		}

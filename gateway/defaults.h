@@ -88,9 +88,13 @@
  * Response bytes a slow reader may leave queued in memory per
  * connection; past this they go to an unlinked temporary file, drained
  * by the event loop (nginx's proxy buffering, uWSGI's offloading), so
- * that a reader at 10 KB/s costs disk, not a worker or its memory.
+ * that a reader at 10 KB/s costs disk, not a worker or its memory.  A
+ * peer that reads at memory speed (nginx) is waited for instead, for at
+ * most SPILL_WAIT_MS each time its socket is full: spilling is for the
+ * slow, not for every response bigger than a socket buffer.
  */
-#define OUTQ_MEM_MAX			(256 * 1024)
+#define OUTQ_MEM_MAX			(64 * 1024)
+#define SPILL_WAIT_MS			20
 
 /*
  * Kept-alive connections the master keeps a duplicate of, across all

@@ -590,7 +590,7 @@ static void process(struct conn *c)
 		enum proto_rc rc = c->proto->parse(c, &w.req);
 		enum proto_end end;
 
-		if (conn_pending(c) > 0) {
+		if (rc == PROTO_AGAIN && conn_pending(c) > 0) {
 			/* Management answers a peer does not read: stop reading it. */
 			start_drain(c, END_KEEP);
 			return;
