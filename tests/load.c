@@ -19,6 +19,8 @@
 
 struct client {
 	CURL *easy;
+	int busy;		/* a request of this client is in flight */
+	long long due_us;	/* when idle: when its next request may start */
 	struct load_sample *s;	/* the sample of the request in flight */
 	size_t got;		/* body bytes seen so far */
 };
@@ -75,7 +77,32 @@ static void start_one(struct load *l, CURLM *m, struct client *c)
 	memset(c->s, 0, sizeof(*c->s));
 	c->got = 0;
 	c->s->start_us = harness_now_us();
+	c->busy = 1;
 	curl_multi_add_handle(m, c->easy);
+}
+
+/* Start the idle clients whose pause is over; how many started. */
+static int start_due(struct load *l, CURLM *m, struct client *clients, long long t0)
+{
+	long long now = harness_now_us();
+	int n = 0;
+
+	for (int i = 0; i < l->o.clients; i++) {
+		if (clients[i].busy || clients[i].due_us > now || !may_start(l, t0))
+			continue;
+		start_one(l, m, &clients[i]);
+		n++;
+	}
+	return n;
+}
+
+/* Whether an idle client will still start a request later. */
+static int any_due(struct load *l, const struct client *clients, long long t0)
+{
+	for (int i = 0; i < l->o.clients; i++)
+		if (!clients[i].busy && may_start(l, t0))
+			return 1;
+	return 0;
 }
 
 static void finish_one(struct load *l, CURLM *m, CURLMsg *msg)
@@ -88,6 +115,8 @@ static void finish_one(struct load *l, CURLM *m, CURLMsg *msg)
 	if (msg->data.result == CURLE_OK)
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &c->s->status);
 	curl_multi_remove_handle(m, msg->easy_handle);
+	c->busy = 0;
+	c->due_us = c->s->end_us + l->o.pace_ms * 1000LL;
 	atomic_fetch_add(&l->done, 1);
 }
 
@@ -113,26 +142,17 @@ static void *load_run(void *arg)
 			l->error = 1;
 			goto out;
 		}
-		if (may_start(l, t0))
-			start_one(l, m, &clients[i]);
 	}
 	do {
+		running += start_due(l, m, clients, t0);
 		curl_multi_perform(m, &running);
-		while ((msg = curl_multi_info_read(m, &queued)) != NULL) {
-			struct client *c = NULL;
-
-			if (msg->msg != CURLMSG_DONE)
-				continue;
-			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&c);
-			finish_one(l, m, msg);
-			if (may_start(l, t0)) {
-				start_one(l, m, c);
-				running++;
-			}
-		}
-		if (running > 0)
-			curl_multi_poll(m, NULL, 0, 20, NULL);
-	} while (running > 0);
+		while ((msg = curl_multi_info_read(m, &queued)) != NULL)
+			if (msg->msg == CURLMSG_DONE)
+				finish_one(l, m, msg);
+		running += start_due(l, m, clients, t0);
+		if (running > 0 || any_due(l, clients, t0))
+			curl_multi_poll(m, NULL, 0, l->o.pace_ms > 0 ? 2 : 20, NULL);
+	} while (running > 0 || any_due(l, clients, t0));
 out:
 	for (i = 0; i < LOAD_MAX_CLIENTS; i++)
 		if (clients[i].easy != NULL)
@@ -149,6 +169,8 @@ int load_start(struct load *l, const struct load_opts *o)
 	if (o->clients < 1 || o->clients > LOAD_MAX_CLIENTS || o->max_requests < 1)
 		return -1;
 	l->o = *o;
+	snprintf(l->url, sizeof(l->url), "%s", o->url);
+	l->o.url = l->url;
 	l->samples = calloc((size_t)o->max_requests, sizeof(*l->samples));
 	l->body = malloc(o->body_len + 1);
 	if (l->samples == NULL || l->body == NULL)

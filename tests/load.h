@@ -30,6 +30,9 @@ struct load_opts {
 	long duration_ms;	/* no request starts after this long */
 	long max_requests;	/* nor once this many have started */
 	long timeout_ms;	/* per request; past it, a transport failure */
+	long pace_ms;		/* each client waits this long between its requests
+				 * (0: none), so that kept-alive connections also
+				 * sit idle, as they do at a moderate rate */
 };
 
 #define LOAD_MAX_CLIENTS	64
@@ -45,6 +48,7 @@ struct load_sample {
 
 struct load {
 	struct load_opts o;
+	char url[1024];		/* o.url points here */
 	pthread_t thread;
 	int running;
 	atomic_int stop;	/* set by load_stop */
@@ -56,7 +60,8 @@ struct load {
 };
 
 /*
- * Start the clients on a thread: 0, or -1 (nothing started).  The load
+ * Start the clients on a thread: 0, or -1 (nothing started).  The URL
+ * is copied.  The load
  * ends by itself after duration_ms or max_requests; load_stop ends it
  * sooner.
  */

@@ -1,6 +1,7 @@
 /*
  * logscan.c - lines of a log, as logscan.h describes.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,4 +92,19 @@ const char *logscan_tail(const struct sluice_proc *sp, size_t max)
 	strcpy(tail, len > max ? log + len - max : log);
 	free(log);
 	return tail;
+}
+
+int logscan_workers(const struct sluice_proc *sp, pid_t *out, int max)
+{
+	pid_t kids[256];
+	int n = harness_children(sp->pid, kids, 256, 0), k = 0;
+	char *log = harness_sluice_log(sp), tag[48];
+
+	for (int i = 0; i < n && k < max; i++) {
+		snprintf(tag, sizeof(tag), "(pid %d) started", (int)kids[i]);
+		if (strstr(log, tag) != NULL)
+			out[k++] = kids[i];
+	}
+	free(log);
+	return k;
 }
