@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
 
@@ -456,6 +457,26 @@ static void install_module(const char *from, const char *to)
 }
 
 /*
+ * When a log line ("YYYY-MM-DD HH:MM:SS.mmm ...", local time) was
+ * written, on harness_now_us()'s clock: the moment it states, not the
+ * moment a test happened to read it.
+ */
+static long long line_time_us(const char *line)
+{
+	struct tm tm = { 0 };
+	struct timespec real;
+	const char *rest = strptime(line, "%Y-%m-%d %H:%M:%S", &tm);
+	long long line_ms, real_ms;
+
+	cr_assert(rest != NULL && rest[0] == '.', "no time stamp in: %s", line);
+	tm.tm_isdst = -1;
+	line_ms = (long long)mktime(&tm) * 1000 + atoi(rest + 1);
+	clock_gettime(CLOCK_REALTIME, &real);
+	real_ms = (long long)real.tv_sec * 1000 + real.tv_nsec / 1000000;
+	return harness_now_us() - (real_ms - line_ms) * 1000;
+}
+
+/*
  * ver1.so serves; ver2.so is put in its place and sluice reloads, while
  * 8 clients keep their kept-alive connections busy across the reload.
  * Once "generation 2 serves" is in the log, no request that starts
@@ -469,6 +490,7 @@ Test(blast_radius, after_generation_2_serves_no_request_gets_the_old_code,
 	struct load gets;
 	long long seen_us;
 	long old, fresh;
+	char *line;
 
 	cr_assert_eq(modules_conf_path(v1, sizeof(v1), "ver1"), 0);
 	cr_assert_eq(modules_conf_path(v2, sizeof(v2), "ver2"), 0);
@@ -480,8 +502,13 @@ Test(blast_radius, after_generation_2_serves_no_request_gets_the_old_code,
 	load_paced(&gets, "GET", "/ver", CLIENTS, 7000, 200000, 100);
 	harness_sleep_ms(1000);
 	install_module(v2, served);
-	cr_assert_eq(reload(2, 5000), 0, "generation 2 never served:\n%s", logscan_tail(&sp, 4000));
-	seen_us = harness_now_us();
+	cr_assert_eq(kill(sp.pid, SIGHUP), 0);
+	line = logscan_wait(&sp, "generation 2 serves", NULL, 5000);
+	cr_assert_not_null(line, "generation 2 never served:\n%s", logscan_tail(&sp, 4000));
+	seen_us = line_time_us(line);
+	note("\"generation 2 serves\" written %lld ms before the test read it",
+	     (harness_now_us() - seen_us) / 1000);
+	free(line);
 	load_wait(&gets);
 	old = load_answered_since(&gets, seen_us, "v1");
 	fresh = load_answered_since(&gets, seen_us, "v2");
@@ -489,8 +516,8 @@ Test(blast_radius, after_generation_2_serves_no_request_gets_the_old_code,
 	note("after \"generation 2 serves\": %ld answers from the old code, %ld from the "
 		    "new", old, fresh);
 	cr_assert_gt(fresh, 0, "no answer from the new code after the reload");
-	cr_assert_eq(old, 0, "%ld requests started after \"generation 2 serves\" were answered "
-		     "by the old code (%ld by the new)", old, fresh);
+	cr_assert_eq(old, 0, "%ld requests started after \"generation 2 serves\" was logged "
+		     "were answered by the old code (%ld by the new)", old, fresh);
 	cr_expect_eq(load_failed(&gets), 0, "%ld of %ld requests failed across the reload",
 		     load_failed(&gets), gets.n);
 	load_free(&gets);
