@@ -252,17 +252,30 @@ int conn_park(struct conn *c)
 		c->start = c->end = 0;
 		return 0;
 	}
-	if (c->in != shared)
-		return 0;
-	if (c->own_cap < pending) {
-		free(c->own);
-		c->own = NULL;
-		c->own_cap = 0;
-		if (grow_own(c, pending) < 0)
-			return -1;
+	if (c->in != shared) {
+		/* A big record was consumed and a little is left: do not keep
+		 * the big buffer for it while the connection waits. */
+		if (c->own_cap <= OWN_MIN || pending > c->own_cap / 4)
+			return 0;
 	}
-	memcpy(c->own, shared + c->start, pending);
-	c->in = c->own;
+	if (c->own_cap < pending || c->own_cap > OWN_MIN) {
+		unsigned char *old = c->own;
+		size_t cap = OWN_MIN;
+		unsigned char *p;
+
+		while (cap < pending)
+			cap *= 2;
+		p = malloc(cap);
+		if (!p)
+			return c->in == shared ? -1 : 0;
+		memcpy(p, c->in + c->start, pending);
+		free(old);
+		c->own = c->in = p;
+		c->own_cap = cap;
+	} else {
+		memcpy(c->own, shared + c->start, pending);
+		c->in = c->own;
+	}
 	c->start = 0;
 	c->end = pending;
 	return 0;
