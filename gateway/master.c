@@ -73,6 +73,7 @@ static struct {
 	int notify_fds[2];		/* workers -> master: "replace me" */
 	int slowlog_fd;
 	struct slot slots[SCOREBOARD_SLOTS];
+	int top;			/* slots at or past this index were never used */
 	int stopping;
 	long long stop_deadline;
 	int want;			/* workers the pool should have */
@@ -215,6 +216,8 @@ static int spawn(struct generation *g)
 	}
 	sc->pid = pid;
 	m.slots[i] = (struct slot){ .pid = pid, .gen = g, .started_ms = io_now_ms() };
+	if (i >= m.top)
+		m.top = i + 1;
 	log_msg(LOG_NOTICE, "worker %d (pid %d) started (generation %d)", i + 1, (int)pid,
 		g->number);
 	return i;
@@ -263,8 +266,8 @@ static int pick_worker(void)
 	long long now = io_now_ms();
 	int busy = -1;
 
-	for (int k = 0; k < SCOREBOARD_SLOTS; k++) {
-		int i = (rr + k) % SCOREBOARD_SLOTS;
+	for (int k = 0; k < m.top; k++) {
+		int i = (rr + k) % m.top;
 		const struct score *sc = scoreboard_slot(i);
 
 		if (!m.slots[i].pid || m.slots[i].stopping || m.slots[i].gen != m.gen ||
@@ -289,7 +292,7 @@ static int pick_worker(void)
  */
 static void take_from_stuck(long long now)
 {
-	for (int i = 0; i < SCOREBOARD_SLOTS; i++) {
+	for (int i = 0; i < m.top; i++) {
 		struct slot *s = &m.slots[i];
 		const struct score *sc = scoreboard_slot(i);
 
@@ -306,7 +309,7 @@ static int serving(const struct generation *g)
 {
 	int n = 0;
 
-	for (int i = 0; i < SCOREBOARD_SLOTS; i++)
+	for (int i = 0; i < m.top; i++)
 		if (m.slots[i].pid && m.slots[i].gen == g && !m.slots[i].stopping)
 			n++;
 	return n;
@@ -317,7 +320,7 @@ static int idle_workers_of(int starting)
 {
 	int n = 0;
 
-	for (int i = 0; i < SCOREBOARD_SLOTS; i++) {
+	for (int i = 0; i < m.top; i++) {
 		int st = scoreboard_slot(i)->state;
 
 		if (m.slots[i].pid && m.slots[i].gen == m.gen && !m.slots[i].stopping &&
@@ -336,7 +339,7 @@ static int running(void)
 {
 	int n = 0;
 
-	for (int i = 0; i < SCOREBOARD_SLOTS; i++)
+	for (int i = 0; i < m.top; i++)
 		n += m.slots[i].pid != 0;
 	return n;
 }
@@ -433,7 +436,7 @@ static void reap(void)
 			trace_release(pid, status);
 			continue;
 		}
-		for (int i = 0; i < SCOREBOARD_SLOTS; i++) {
+		for (int i = 0; i < m.top; i++) {
 			struct slot *s = &m.slots[i];
 
 			if (s->pid != pid)
@@ -501,7 +504,7 @@ static void size_pool(long long now)
 			m.want = total + add;
 			log_msg(LOG_INFO, "pool: %d idle of %d; starting %d", idle, total, add);
 		} else if (idle > cfg->pm.max_spare_servers) {
-			for (int i = 0; i < SCOREBOARD_SLOTS; i++)
+			for (int i = 0; i < m.top; i++)
 				if (m.slots[i].pid && m.slots[i].gen == m.gen && !m.slots[i].stopping &&
 				    scoreboard_slot(i)->state == SCORE_IDLE) {
 					m.want = total - 1;
@@ -510,7 +513,7 @@ static void size_pool(long long now)
 				}
 		}
 	} else if (cfg->pm.mode == PM_ONDEMAND) {
-		for (int i = 0; i < SCOREBOARD_SLOTS; i++) {
+		for (int i = 0; i < m.top; i++) {
 			struct score *sc = scoreboard_slot(i);
 
 			if (m.slots[i].pid && m.slots[i].gen == m.gen && !m.slots[i].stopping &&
@@ -550,7 +553,7 @@ static void recycle(int i, const char *why, long long now)
 
 	if (!s->pid || s->stopping || s->gen != m.gen || m.stopping)
 		return;
-	for (int j = 0; j < SCOREBOARD_SLOTS; j++)
+	for (int j = 0; j < m.top; j++)
 		if (m.slots[j].pid && m.slots[j].replacing == i + 1)
 			return;		/* already being replaced */
 	if (now - m.last_recycle_ms < m.gen->cfg.pm.min_recycle_interval_ms) {
@@ -580,7 +583,7 @@ static void read_notifications(long long now)
 /* Recycles that pm.min_recycle_interval_ms put off, tried again. */
 static void retry_recycles(long long now)
 {
-	for (int i = 0; i < SCOREBOARD_SLOTS; i++)
+	for (int i = 0; i < m.top; i++)
 		if (m.slots[i].pid && m.slots[i].replacing == -1) {
 			m.slots[i].replacing = 0;
 			recycle(i, "pm.max_requests", now);
@@ -590,7 +593,7 @@ static void retry_recycles(long long now)
 /* Stop the workers whose replacement is now ready. */
 static void finish_replacements(void)
 {
-	for (int i = 0; i < SCOREBOARD_SLOTS; i++) {
+	for (int i = 0; i < m.top; i++) {
 		struct slot *s = &m.slots[i];
 
 		if (s->pid && s->replacing > 0 && ready(i)) {
@@ -626,7 +629,7 @@ static void check_rss(long long now)
 {
 	long long limit = m.gen->cfg.pm.reload_on_rss;
 
-	for (int i = 0; limit > 0 && i < SCOREBOARD_SLOTS; i++) {
+	for (int i = 0; limit > 0 && i < m.top; i++) {
 		struct slot *s = &m.slots[i];
 		long long rss;
 
@@ -688,7 +691,7 @@ static void report_slow(int i, const struct score *sc, long long ran)
 
 static void check_timeouts(long long now)
 {
-	for (int i = 0; i < SCOREBOARD_SLOTS; i++) {
+	for (int i = 0; i < m.top; i++) {
 		struct slot *s = &m.slots[i];
 		const struct sl_config *cfg;
 		struct score sc;
@@ -791,13 +794,13 @@ static void finish_reload(void)
 	struct generation *g = m.next;
 	int want = initial_workers(&g->cfg), ok = 0;
 
-	for (int i = 0; i < SCOREBOARD_SLOTS; i++)
+	for (int i = 0; i < m.top; i++)
 		if (m.slots[i].gen == g && ready(i))
 			ok++;
 	if (m.fast_exits >= 3 && ok < want) {
 		log_msg(LOG_ERROR, "reload failed: the workers of generation %d die at start; "
 			"still serving generation %d", g->number, m.gen->number);
-		for (int i = 0; i < SCOREBOARD_SLOTS; i++)
+		for (int i = 0; i < m.top; i++)
 			if (m.slots[i].gen == g)
 				stop_worker(i, "abandoned reload");
 		m.next = NULL;
@@ -812,7 +815,7 @@ static void finish_reload(void)
 	 * leave, so that the connections the old one hands back go to it. */
 	g->older = m.gen;
 	m.gen = g;
-	for (int i = 0; i < SCOREBOARD_SLOTS; i++)
+	for (int i = 0; i < m.top; i++)
 		if (m.slots[i].pid && m.slots[i].gen != g)
 			stop_worker(i, "reloaded");
 	log_msg(LOG_NOTICE, "generation %d serves (%d workers); generation %d is leaving",
@@ -835,7 +838,7 @@ static void begin_stop(int sig)
 	m.stopping = 1;
 	m.stop_deadline = io_now_ms() + grace;
 	systemd_stopping();
-	for (int i = 0; i < SCOREBOARD_SLOTS; i++)
+	for (int i = 0; i < m.top; i++)
 		if (m.slots[i].pid) {
 			m.slots[i].stopping = 1;
 			kill(m.slots[i].pid, SIGTERM);
@@ -846,7 +849,7 @@ static void kill_remaining(void)
 {
 	log_msg(LOG_WARNING, "%d worker(s) still busy after the grace period; killing them",
 		running());
-	for (int i = 0; i < SCOREBOARD_SLOTS; i++)
+	for (int i = 0; i < m.top; i++)
 		if (m.slots[i].pid)
 			kill(m.slots[i].pid, SIGKILL);
 	m.stop_deadline = io_now_ms() + 60000;
@@ -892,7 +895,7 @@ static void tell_systemd(long long now)
 	int idle = 0, busy = 0;
 	char status[sizeof(m.status)];
 
-	for (int i = 0; i < SCOREBOARD_SLOTS; i++) {
+	for (int i = 0; i < m.top; i++) {
 		int st = scoreboard_slot(i)->state;
 
 		if (!m.slots[i].pid)
@@ -945,13 +948,13 @@ static int tick(long long *last_tick)
 		on_demand(now);
 	tell_systemd(now);
 	timeout = min_timeout(top_up(now), MAINTENANCE_TICK_MS);
-	for (int i = 0; i < SCOREBOARD_SLOTS; i++)
+	for (int i = 0; i < m.top; i++)
 		if (m.slots[i].pid && m.slots[i].replacing > 0)
 			timeout = min_timeout(timeout, READY_POLL_MS);
 	if (m.next || !m.told_ready)
 		timeout = min_timeout(timeout, READY_POLL_MS);
 	/* While a request runs, look for one past STEAL_AFTER_MS often. */
-	for (int i = 0; i < SCOREBOARD_SLOTS; i++)
+	for (int i = 0; i < m.top; i++)
 		if (m.slots[i].pid && scoreboard_slot(i)->state == SCORE_BUSY) {
 			timeout = min_timeout(timeout, STEAL_CHECK_MS);
 			break;
