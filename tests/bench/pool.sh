@@ -214,7 +214,7 @@ ka_skip() {
 # raised to 10 s so that a slow answer is measured, not dropped.  A case
 # that failed once is not run again.
 ka_run() {
-	local key=$1 label=${KA_LABEL[$1]} url="http://127.0.0.1:${KA_PORT[$1]}/"
+	local key=$1 label=${KA_LABEL[$1]} url="http://127.0.0.1:${KA_PORT[$1]:-}/"
 	local out="$DIR/wrk-ka-$1-$KA_ROUND.txt" n code
 
 	[ -n "${KA_SKIP[$key]:-}" ] && return 1
