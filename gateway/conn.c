@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sendfile.h>
@@ -135,12 +136,11 @@ static void unlink_timer(struct conn *c)
 
 void conn_timer_set(struct conn *c, enum conn_timer t, long long deadline_ms)
 {
-	if (c->timer == t && t != TIMER_NONE) {
-		/* Same list: on an ordered one, keep the place (the deadline
-		 * only ever moves later, and every entry moves alike). */
+	/* The RATE list is scanned, not ordered: a new deadline keeps the
+	 * place.  On an ordered list the entry moves to the end. */
+	if (c->timer == t && t == TIMER_RATE) {
 		c->deadline_ms = deadline_ms;
-		if (t == TIMER_RATE)
-			return;
+		return;
 	}
 	unlink_timer(c);
 	if (t == TIMER_NONE)
@@ -198,11 +198,16 @@ static void compact(struct conn *c)
 
 int conn_reserve(struct conn *c, size_t need)
 {
+	if (need > CONN_INBUF_SIZE) {
+		errno = ENOBUFS;
+		return -1;
+	}
 	if (cap_of(c) - c->start >= need)
 		return 0;
 	compact(c);
 	if (cap_of(c) >= need)
 		return 0;
+	/* Only an own buffer is short of a record: the shared one holds any. */
 	return grow_own(c, need);
 }
 
@@ -326,8 +331,21 @@ void conn_out_reset(struct conn *c)
 static int spill_file(void)
 {
 	const char *dir = getenv("TMPDIR");
+	char path[4096];
+	int fd;
 
-	return open(dir && *dir ? dir : "/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (!dir || !*dir)
+		dir = "/tmp";
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
+		return fd;
+	/* A file system without O_TMPFILE: make one and unlink it at once. */
+	if (snprintf(path, sizeof(path), "%s/sluice-out.XXXXXX", dir) >= (int)sizeof(path))
+		return -1;
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd >= 0)
+		unlink(path);
+	return fd;
 }
 
 static int queue(struct conn *c, const void *data, size_t n)

@@ -103,7 +103,10 @@ int conn_init(void);
 /* A connection struct for `fd`; NULL on ENOMEM. */
 struct conn *conn_get(int fd, const struct proto *proto, const struct sl_config *cfg);
 
-/* Close the socket (if still open) and free the struct and its buffers. */
+/*
+ * Close the socket and let go of the connection: its buffers are freed
+ * now, the struct by conn_bury once the event batch in hand is done.
+ */
 void conn_put(struct conn *c);
 
 /* Let go of it without closing `fd` (it was handed to another process). */

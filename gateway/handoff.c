@@ -138,16 +138,15 @@ int handoff_send(int sock, const struct handoff_msg *m, int fd)
 		cm->cmsg_len = CMSG_LEN(sizeof(int));
 		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
 	}
-	for (int tries = 0; tries < 2; tries++) {
+	for (int tries = 0;; tries++) {
 		struct pollfd p = { .fd = sock, .events = POLLOUT };
 
 		if (sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)sizeof(*m))
 			return 0;
-		if (errno != EAGAIN && errno != EINTR)
+		if ((errno != EAGAIN && errno != EINTR) || tries == 1)
 			return -1;
 		poll(&p, 1, SEND_WAIT_MS);
 	}
-	return -1;
 }
 
 int handoff_recv(int sock, struct handoff_msg *m, int *fd)
@@ -171,6 +170,16 @@ int handoff_recv(int sock, struct handoff_msg *m, int *fd)
 	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
 		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
 			memcpy(fd, CMSG_DATA(cm), sizeof(int));
+	/* A descriptor the kernel could not install (we are out of them) is
+	 * dropped with MSG_CTRUNC: say so rather than pass a message that
+	 * looks as if it never had one. */
+	if (mh.msg_flags & MSG_CTRUNC) {
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -1;
+		errno = EMFILE;
+		return 2;
+	}
 	if (n != (ssize_t)sizeof(*m)) {
 		if (*fd >= 0)
 			close(*fd);

@@ -97,7 +97,9 @@ int handoff_send(int sock, const struct handoff_msg *m, int fd);
 
 /*
  * Receive one message; *fd gets the attached descriptor or -1.  Returns
- * 1, 0 when none is waiting, -1 at the end (the peer is gone) or on error.
+ * 1, 0 when none is waiting, -1 at the end (the peer is gone) or on error,
+ * and 2 for a message whose descriptor was lost (we are out of them:
+ * errno EMFILE) - the message itself is valid.
  */
 int handoff_recv(int sock, struct handoff_msg *m, int *fd);
 

@@ -153,7 +153,7 @@ static void read_worker(int i)
 	struct handoff_msg m;
 	int fd, rc;
 
-	while ((rc = handoff_recv(h.ctl[i], &m, &fd)) == 1)
+	while ((rc = handoff_recv(h.ctl[i], &m, &fd)) >= 1)
 		on_message(i, &m, fd);
 	if (rc < 0)
 		epoll_ctl(h.epfd, EPOLL_CTL_DEL, h.ctl[i], NULL);

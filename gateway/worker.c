@@ -382,11 +382,14 @@ static void on_ctl(void)
 	struct handoff_msg m;
 	int fd, rc;
 
-	while ((rc = handoff_recv(w.ctl, &m, &fd)) == 1) {
-		if (m.type == HM_ADOPT && !w.draining)
+	while ((rc = handoff_recv(w.ctl, &m, &fd)) >= 1) {
+		if (m.type == HM_ADOPT && !w.draining && fd >= 0)
 			adopt(&m, fd);
 		else if (fd >= 0)
 			close(fd);
+		else if (m.type == HM_ADOPT)
+			log_msg(LOG_ERROR, "a connection handed to this worker was lost: %s",
+				strerror(errno));
 	}
 	if (rc < 0) {
 		/* The master is gone: leave, like SIGTERM. */
