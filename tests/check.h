@@ -10,6 +10,7 @@
 #define SLUICE_TEST_CHECK_H
 
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,7 +24,8 @@
 #define assert_lacks(hay, needle) \
 	cr_assert_null(strstr((hay), (needle)), "\"%s\" should not be in:\n%.4000s", (needle), (hay))
 
-/* Error markers in nginx's and Apache's error logs. */
+/* Error markers in sluice's, nginx's and Apache's error logs. */
+static const char *const check_sluice_bad[] = { "[error]", NULL };
 static const char *const check_nginx_bad[] = { "[error]", "[crit]", "[alert]", "[emerg]", NULL };
 static const char *const check_apache_bad[] = { ":error]", ":crit]", ":alert]", ":emerg]", NULL };
 
@@ -37,21 +39,21 @@ static inline void expect_log_clean(const char *who, const char *text, const cha
 /* sluice logged no error. */
 static inline void expect_sluice_clean(const struct sluice_proc *sp)
 {
-	static const char *const bad[] = { "[error]", NULL };
 	char *log = harness_sluice_log(sp);
 
-	expect_log_clean("sluice", log, bad);
+	expect_log_clean("sluice", log, check_sluice_bad);
 	free(log);
 }
 
-/* nginx (started by the harness) logged no error. */
+/* nginx (started by the harness) logged no error; the message names its log. */
 static inline void expect_nginx_clean(const struct nginx_proc *np)
 {
-	char path[256], *log;
+	char path[256], who[300], *log;
 
 	snprintf(path, sizeof(path), "%s/error.log", np->dir);
+	snprintf(who, sizeof(who), "nginx (%s)", path);
 	log = harness_read_file(path);
-	expect_log_clean("nginx", log, check_nginx_bad);
+	expect_log_clean(who, log, check_nginx_bad);
 	free(log);
 }
 

@@ -29,7 +29,6 @@ typedef void (*scenario_request_fn)(const char *method, const char *path, const 
 struct scenario_front {
 	scenario_request_fn request;
 	const char *prefix;	/* before every module's mount: "" or "/app" */
-	int excerpt;		/* how much of a reply a failed search quotes */
 };
 
 /*

@@ -29,6 +29,7 @@
 
 #include <criterion/criterion.h>
 
+#include "check.h"
 #include "harness.h"
 #include "scenarios.h"
 
@@ -204,27 +205,18 @@ static void request(const char *method, const char *path, const char *body,
 	free(log);
 }
 
-#define assert_has(hay, needle) \
-	cr_assert_not_null(strstr((hay), (needle)), "no %s in:\n%.3000s", (needle), (hay))
-
 /* Neither sluice nor Apache logged an error. */
 static void assert_no_log_errors(void)
 {
-	static const char *const bad[] = { ":error]", ":crit]", ":alert]", ":emerg]", NULL };
-	char *log;
-	int i;
+	char *log = sluice_log();
 
-	log = sluice_log();
-	cr_expect_null(strstr(log, "[error]"), "sluice logged an error:\n%s", log);
+	expect_log_clean("sluice", log, check_sluice_bad);
 	free(log);
-	log = harness_apache_log(&ap);
-	for (i = 0; bad[i] != NULL; i++)
-		cr_expect_null(strstr(log, bad[i]), "Apache logged %s:\n%s", bad[i], log);
-	free(log);
+	expect_apache_clean(&ap);
 }
 
 /* mod_fcgid serves the modules at their own mounts. */
-static const struct scenario_front front = { request, "", 3000 };
+static const struct scenario_front front = { request, "" };
 
 /* ---- Serving ---------------------------------------------------------- */
 

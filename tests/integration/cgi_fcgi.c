@@ -17,6 +17,7 @@
 
 #include <criterion/criterion.h>
 
+#include "check.h"
 #include "harness.h"
 
 #define CGI_FCGI "/usr/bin/cgi-fcgi"
@@ -165,9 +166,6 @@ static int cgi_status(const struct cgi_reply *r)
 		return 200;
 	return atoi(p + strlen("Status: "));
 }
-
-#define assert_has(hay, needle) \
-	cr_assert_not_null(strstr((hay), (needle)), "no %s in:\n%.2000s", (needle), (hay))
 
 Test(cgi_fcgi, hello, .init = start, .fini = stop)
 {

@@ -26,6 +26,7 @@
 
 #include <criterion/criterion.h>
 
+#include "check.h"
 #include "dev_http.h"
 #include "harness.h"
 #include "log.h"
@@ -151,16 +152,6 @@ static const char *url(const char *path)
 static void get(const char *path, const char *const *headers, struct http_reply *r)
 {
 	cr_assert_eq(http_request("GET", url(path), NULL, 0, headers, r), 0, "GET %s failed", path);
-}
-
-static void assert_has(const char *text, const char *needle)
-{
-	cr_assert_not_null(strstr(text, needle), "\"%s\" not in:\n%.3000s", needle, text);
-}
-
-static void assert_lacks(const char *text, const char *needle)
-{
-	cr_assert_null(strstr(text, needle), "\"%s\" should not be in:\n%.3000s", needle, text);
 }
 
 /* Wait up to 5 s for `needle` in the listener's log. */

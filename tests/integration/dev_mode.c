@@ -34,6 +34,7 @@
 
 #include <criterion/criterion.h>
 
+#include "check.h"
 #include "fcgi_client.h"
 #include "harness.h"
 
@@ -71,16 +72,6 @@ static void need_dev_build(void)
 	if (!dev_build())
 		cr_skip_test("development mode is only in the dev build (make PROFILE=dev); "
 			     "this is %s", BUILD_DIR);
-}
-
-static void assert_has(const char *text, const char *needle)
-{
-	cr_assert_not_null(strstr(text, needle), "\"%s\" not in:\n%.6000s", needle, text);
-}
-
-static void assert_lacks(const char *text, const char *needle)
-{
-	cr_assert_null(strstr(text, needle), "\"%s\" should not be in:\n%.6000s", needle, text);
 }
 
 /* The first match of the extended regex `pattern` in `text`, group 1 copied to `group`. */

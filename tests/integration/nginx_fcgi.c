@@ -14,6 +14,7 @@
 #include <criterion/criterion.h>
 #include <curl/curl.h>
 
+#include "check.h"
 #include "harness.h"
 #include "scenarios.h"
 
@@ -174,7 +175,7 @@ static void request(const char *method, const char *path, const char *body,
 }
 
 /* nginx serves the modules at their own mounts. */
-static const struct scenario_front front = { request, "", 2000 };
+static const struct scenario_front front = { request, "" };
 
 /*
  * Neither sluice nor nginx logged an error: a response can look whole
@@ -183,24 +184,8 @@ static const struct scenario_front front = { request, "", 2000 };
  */
 static void assert_no_log_errors(void)
 {
-	static const char *const bad[] = { "[error]", "[crit]", "[alert]", "[emerg]", NULL };
-	char path[256], *log, text[16384];
-	size_t len = 0;
-	FILE *f;
-	int i;
-
-	log = harness_sluice_log(&sp);
-	cr_expect_null(strstr(log, "[error]"), "sluice logged an error:\n%s", log);
-	free(log);
-	snprintf(path, sizeof(path), "%s/error.log", np.dir);
-	f = fopen(path, "r");
-	if (f != NULL) {
-		len = fread(text, 1, sizeof(text) - 1, f);
-		fclose(f);
-	}
-	text[len] = '\0';
-	for (i = 0; bad[i] != NULL; i++)
-		cr_expect_null(strstr(text, bad[i]), "nginx logged %s:\n%s", bad[i], text);
+	expect_sluice_clean(&sp);
+	expect_nginx_clean(&np);
 }
 
 /* ---- hello ------------------------------------------------------------ */
@@ -221,9 +206,6 @@ Test(nginx_fcgi, hello_under_its_mount, .init = start_all, .fini = stop_all)
 }
 
 /* ---- echo ------------------------------------------------------------- */
-
-#define assert_has(hay, needle) \
-	cr_assert_not_null(strstr((hay), (needle)), "no %s in:\n%.2000s", (needle), (hay))
 
 Test(nginx_fcgi, echo_reflects_the_request, .init = start_all, .fini = stop_all)
 {

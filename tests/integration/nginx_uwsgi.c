@@ -24,6 +24,7 @@
 #include <criterion/criterion.h>
 #include <curl/curl.h>
 
+#include "check.h"
 #include "harness.h"
 #include "scenarios.h"
 
@@ -253,9 +254,6 @@ static void same_over_both(const char *method, const char *path, const char *bod
 	http_reply_free(&f);
 }
 
-#define assert_has(hay, needle) \
-	cr_assert_not_null(strstr((hay), (needle)), "no %s in:\n%.2000s", (needle), (hay))
-
 /* The shared scenarios over uwsgi alone, and over both fronts compared. */
 static void over_uwsgi(const char *method, const char *path, const char *body,
 		       size_t body_len, const char *const *headers, struct http_reply *r)
@@ -263,34 +261,15 @@ static void over_uwsgi(const char *method, const char *path, const char *body,
 	request(&nu, method, path, body, body_len, headers, r);
 }
 
-static const struct scenario_front uwsgi_front = { over_uwsgi, "", 2000 };
-static const struct scenario_front both_fronts = { same_over_both, "", 2000 };
+static const struct scenario_front uwsgi_front = { over_uwsgi, "" };
+static const struct scenario_front both_fronts = { same_over_both, "" };
 
 /* Neither sluice nor either nginx logged an error. */
 static void assert_no_log_errors(void)
 {
-	static const char *const bad[] = { "[error]", "[crit]", "[alert]", "[emerg]", NULL };
-	const struct nginx_proc *fronts[] = { &nu, &nf };
-	char path[256], text[16384], *log;
-	size_t len;
-	FILE *f;
-
-	log = harness_sluice_log(&sp);
-	cr_expect_null(strstr(log, "[error]"), "sluice logged an error:\n%s", log);
-	free(log);
-	for (int i = 0; i < 2; i++) {
-		snprintf(path, sizeof(path), "%s/error.log", fronts[i]->dir);
-		len = 0;
-		f = fopen(path, "r");
-		if (f != NULL) {
-			len = fread(text, 1, sizeof(text) - 1, f);
-			fclose(f);
-		}
-		text[len] = '\0';
-		for (int j = 0; bad[j] != NULL; j++)
-			cr_expect_null(strstr(text, bad[j]), "nginx (%s) logged %s:\n%s",
-				       i == 0 ? "uwsgi" : "fastcgi", bad[j], text);
-	}
+	expect_sluice_clean(&sp);
+	expect_nginx_clean(&nu);
+	expect_nginx_clean(&nf);
 }
 
 /* ---- A raw uwsgi client ------------------------------------------------- */
