@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "uwsgi_packet.h"
 
 /* `needle` is in `hay`; on failure the message shows the start of `hay`. */
 #define assert_has(hay, needle) \
@@ -23,6 +24,12 @@
 /* `needle` is not in `hay`. */
 #define assert_lacks(hay, needle) \
 	cr_assert_null(strstr((hay), (needle)), "\"%s\" should not be in:\n%.4000s", (needle), (hay))
+
+/* uwsgi_packet_end, for a packet that fitted its buffer and a 16-bit block. */
+static inline void assert_uwsgi_end(struct uwsgi_packet *p, unsigned mod1, unsigned mod2)
+{
+	cr_assert_eq(uwsgi_packet_end(p, mod1, mod2), 0, "a uwsgi packet too large to build");
+}
 
 /* Error markers in sluice's, nginx's and Apache's error logs. */
 static const char *const check_sluice_bad[] = { "[error]", NULL };

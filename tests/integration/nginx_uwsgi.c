@@ -27,6 +27,7 @@
 #include "check.h"
 #include "harness.h"
 #include "scenarios.h"
+#include "uwsgi_packet.h"
 
 #define UWSGI_PARAMS	"/etc/nginx/uwsgi_params"
 #define FCGI_PARAMS	"/etc/nginx/fastcgi_params"
@@ -274,59 +275,6 @@ static void assert_no_log_errors(void)
 
 /* ---- A raw uwsgi client ------------------------------------------------- */
 
-struct packet {
-	unsigned char b[4 + 65535 + 4096];
-	size_t len;
-};
-
-static void pk_raw(struct packet *p, const void *bytes, size_t n)
-{
-	cr_assert_leq(p->len + n, sizeof(p->b));
-	memcpy(p->b + p->len, bytes, n);
-	p->len += n;
-}
-
-static void pk_str(struct packet *p, const char *name, const char *value)
-{
-	size_t nlen = strlen(name), vlen = strlen(value);
-	unsigned char size[2];
-
-	size[0] = (unsigned char)(nlen & 0xff);
-	size[1] = (unsigned char)(nlen >> 8);
-	pk_raw(p, size, 2);
-	pk_raw(p, name, nlen);
-	size[0] = (unsigned char)(vlen & 0xff);
-	size[1] = (unsigned char)(vlen >> 8);
-	pk_raw(p, size, 2);
-	pk_raw(p, value, vlen);
-}
-
-/* The variables nginx's uwsgi_params gives for `method` `path`. */
-static void pk_request(struct packet *p, const char *method, const char *path)
-{
-	p->len = 4;
-	pk_str(p, "QUERY_STRING", "");
-	pk_str(p, "REQUEST_METHOD", method);
-	pk_str(p, "CONTENT_TYPE", "");
-	pk_str(p, "REQUEST_URI", path);
-	pk_str(p, "PATH_INFO", path);
-	pk_str(p, "SERVER_PROTOCOL", "HTTP/1.1");
-	pk_str(p, "REMOTE_ADDR", "127.0.0.1");
-	pk_str(p, "HTTP_HOST", "localhost");
-}
-
-/* The header: modifier1, the variables' size (16-bit LE), modifier2 0. */
-static void pk_end(struct packet *p, unsigned mod1)
-{
-	size_t size = p->len - 4;
-
-	cr_assert_leq(size, 65535);
-	p->b[0] = (unsigned char)mod1;
-	p->b[1] = (unsigned char)(size & 0xff);
-	p->b[2] = (unsigned char)(size >> 8);
-	p->b[3] = 0;
-}
-
 static void send_all(int fd, const void *bytes, size_t n)
 {
 	const char *p = bytes;
@@ -390,12 +338,12 @@ static const char *raw_body(const char *reply)
 /* GET /who over raw uwsgi: the pid of the worker that served it. */
 static long raw_who(void)
 {
-	struct packet p;
+	struct uwsgi_packet p;
 	char reply[4096];
 	long pid = 0;
 
-	pk_request(&p, "GET", "/who");
-	pk_end(&p, 0);
+	uwsgi_packet_request(&p, "GET", "/who", NULL);
+	assert_uwsgi_end(&p, 0, 0);
 	exchange(p.b, p.len, reply, sizeof(reply));
 	cr_assert_eq(strncmp(reply, "HTTP/1.1 200 OK\r\n", 17), 0, "reply:\n%s", reply);
 	cr_assert_eq(sscanf(raw_body(reply), "pid %ld", &pid), 1, "reply:\n%s", reply);
@@ -702,14 +650,14 @@ Test(nginx_uwsgi, malformed_content_length_is_400, .init = start_two, .fini = st
 	static const char *const bad[] = {
 		"-1", " 5", "5 ", "+5", "99999999999999999999999", "0x5", "5\t",
 	};
-	struct packet p;
+	struct uwsgi_packet p;
 	char reply[4096];
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		pk_request(&p, "POST", "/echo");
-		pk_str(&p, "CONTENT_LENGTH", bad[i]);
-		pk_end(&p, 0);
-		pk_raw(&p, "hello", 5);
+		uwsgi_packet_request(&p, "POST", "/echo", NULL);
+		uwsgi_packet_str(&p, "CONTENT_LENGTH", bad[i]);
+		assert_uwsgi_end(&p, 0, 0);
+		uwsgi_packet_raw(&p, "hello", 5);
 		exchange(p.b, p.len, reply, sizeof(reply));
 		cr_assert_eq(strncmp(reply, "HTTP/1.1 400 Bad Request\r\n", 26), 0,
 			     "CONTENT_LENGTH \"%s\" gave:\n%s", bad[i], reply);
@@ -721,15 +669,15 @@ Test(nginx_uwsgi, malformed_content_length_is_400, .init = start_two, .fini = st
 Test(nginx_uwsgi, duplicate_content_length_is_400, .init = start_two, .fini = stop_all)
 {
 	static const char *const pairs[][2] = { { "5", "5" }, { "5", "3" }, { "0", "5" } };
-	struct packet p;
+	struct uwsgi_packet p;
 	char reply[4096];
 
 	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
-		pk_request(&p, "POST", "/echo");
-		pk_str(&p, "CONTENT_LENGTH", pairs[i][0]);
-		pk_str(&p, "CONTENT_LENGTH", pairs[i][1]);
-		pk_end(&p, 0);
-		pk_raw(&p, "hello", 5);
+		uwsgi_packet_request(&p, "POST", "/echo", NULL);
+		uwsgi_packet_str(&p, "CONTENT_LENGTH", pairs[i][0]);
+		uwsgi_packet_str(&p, "CONTENT_LENGTH", pairs[i][1]);
+		assert_uwsgi_end(&p, 0, 0);
+		uwsgi_packet_raw(&p, "hello", 5);
 		exchange(p.b, p.len, reply, sizeof(reply));
 		cr_assert_eq(strncmp(reply, "HTTP/1.1 400 Bad Request\r\n", 26), 0,
 			     "CONTENT_LENGTH \"%s\" then \"%s\" gave:\n%s",
@@ -742,13 +690,13 @@ Test(nginx_uwsgi, duplicate_content_length_is_400, .init = start_two, .fini = st
 Test(nginx_uwsgi, wellformed_content_length_is_the_body, .init = start_two,
      .fini = stop_all)
 {
-	struct packet p;
+	struct uwsgi_packet p;
 	char reply[8192];
 
-	pk_request(&p, "POST", "/echo");
-	pk_str(&p, "CONTENT_LENGTH", "5");
-	pk_end(&p, 0);
-	pk_raw(&p, "helloNOT-BODY", 13);
+	uwsgi_packet_request(&p, "POST", "/echo", NULL);
+	uwsgi_packet_str(&p, "CONTENT_LENGTH", "5");
+	assert_uwsgi_end(&p, 0, 0);
+	uwsgi_packet_raw(&p, "helloNOT-BODY", 13);
 	exchange(p.b, p.len, reply, sizeof(reply));
 	cr_assert_eq(strncmp(reply, "HTTP/1.1 200 OK\r\n", 17), 0, "%s", reply);
 	assert_has(reply, "\"body\":\"hello\"}");
@@ -757,12 +705,12 @@ Test(nginx_uwsgi, wellformed_content_length_is_the_body, .init = start_two,
 Test(nginx_uwsgi, other_modifier_closed_with_a_log_line, .init = start_one,
      .fini = stop_all)
 {
-	struct packet p;
+	struct uwsgi_packet p;
 	char reply[4096];
 	long before = raw_who();
 
-	pk_request(&p, "GET", "/who");
-	pk_end(&p, 5);
+	uwsgi_packet_request(&p, "GET", "/who", NULL);
+	assert_uwsgi_end(&p, 5, 0);
 	cr_assert_eq(exchange(p.b, p.len, reply, sizeof(reply)), 0,
 		     "modifier1 5 was answered:\n%s", reply);
 	cr_assert_eq(harness_log_wait(&sp, "modifier1 5 is not served", WAIT_MS), 0,
@@ -778,26 +726,26 @@ Test(nginx_uwsgi, other_modifier_closed_with_a_log_line, .init = start_one,
  */
 Test(nginx_uwsgi, magic_variables_change_nothing, .init = start_one, .fini = stop_all)
 {
-	struct packet p;
+	struct uwsgi_packet p;
 	char plain[4096], magic[4096], evil[4096], *log;
 	int loaded;
 
 	build_path(evil, sizeof(evil), "fixtures/init_crash.so");
-	pk_request(&p, "GET", "/demo/users/2");
-	pk_end(&p, 0);
+	uwsgi_packet_request(&p, "GET", "/demo/users/2", NULL);
+	assert_uwsgi_end(&p, 0, 0);
 	exchange(p.b, p.len, plain, sizeof(plain));
 	log = harness_sluice_log(&sp);
 	loaded = count(log, " loaded from ");
 	free(log);
 
-	pk_request(&p, "GET", "/demo/users/2");
-	pk_str(&p, "UWSGI_FILE", evil);
-	pk_str(&p, "UWSGI_SCRIPT", "init_crash");
-	pk_str(&p, "UWSGI_MODULE", "init_crash");
-	pk_str(&p, "UWSGI_CHDIR", "/tmp");
-	pk_str(&p, "UWSGI_APPID", "evil");
-	pk_str(&p, "UWSGI_SETENV", "LD_PRELOAD=/nonexistent.so");
-	pk_end(&p, 0);
+	uwsgi_packet_request(&p, "GET", "/demo/users/2", NULL);
+	uwsgi_packet_str(&p, "UWSGI_FILE", evil);
+	uwsgi_packet_str(&p, "UWSGI_SCRIPT", "init_crash");
+	uwsgi_packet_str(&p, "UWSGI_MODULE", "init_crash");
+	uwsgi_packet_str(&p, "UWSGI_CHDIR", "/tmp");
+	uwsgi_packet_str(&p, "UWSGI_APPID", "evil");
+	uwsgi_packet_str(&p, "UWSGI_SETENV", "LD_PRELOAD=/nonexistent.so");
+	assert_uwsgi_end(&p, 0, 0);
 	exchange(p.b, p.len, magic, sizeof(magic));
 
 	cr_assert_eq(strncmp(plain, "HTTP/1.1 200 OK\r\n", 17), 0, "%s", plain);
@@ -817,13 +765,13 @@ Test(nginx_uwsgi, truncated_packet_costs_only_its_connection, .init = start_one,
      .fini = stop_all)
 {
 	static const size_t cuts[] = { 2, 4, 20 };
-	struct packet p;
+	struct uwsgi_packet p;
 	long before = raw_who();
 	char *log;
 	int fd;
 
-	pk_request(&p, "GET", "/who");
-	pk_end(&p, 0);
+	uwsgi_packet_request(&p, "GET", "/who", NULL);
+	assert_uwsgi_end(&p, 0, 0);
 	for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
 		fd = harness_connect_unix(usock);
 		cr_assert_geq(fd, 0);
@@ -844,15 +792,15 @@ Test(nginx_uwsgi, truncated_packet_costs_only_its_connection, .init = start_one,
 Test(nginx_uwsgi, connection_closed_after_each_response, .init = start_two,
      .fini = stop_all)
 {
-	struct packet p;
+	struct uwsgi_packet p;
 	unsigned char two[2 * sizeof(p.b)];
 	char reply[8192];
 	struct http_reply r;
 	int open = 0;
 
 	/* Two requests on one connection: one answer, then the close. */
-	pk_request(&p, "GET", "/demo/users/1");
-	pk_end(&p, 0);
+	uwsgi_packet_request(&p, "GET", "/demo/users/1", NULL);
+	assert_uwsgi_end(&p, 0, 0);
 	memcpy(two, p.b, p.len);
 	memcpy(two + p.len, p.b, p.len);
 	exchange(two, 2 * p.len, reply, sizeof(reply));
@@ -884,14 +832,14 @@ Test(nginx_uwsgi, connection_closed_after_each_response, .init = start_two,
 Test(nginx_uwsgi, one_worker_serves_both_protocols_at_once, .init = start_one,
      .fini = stop_all)
 {
-	struct packet p;
+	struct uwsgi_packet p;
 	struct http_reply ru, rf;
 	char reply[4096];
 	long pid_u, pid_f, pid_held;
 	int fd;
 
-	pk_request(&p, "GET", "/who");
-	pk_end(&p, 0);
+	uwsgi_packet_request(&p, "GET", "/who", NULL);
+	assert_uwsgi_end(&p, 0, 0);
 	fd = harness_connect_unix(usock);
 	cr_assert_geq(fd, 0);
 	send_all(fd, p.b, 10);

@@ -33,7 +33,9 @@
 #include "request.h"
 #include "router.h"
 
-#define UWSGI_HEADER_LEN	4
+#include "check.h"
+#include "uwsgi_packet.h"
+
 #define READ_TIMEOUT_S		1	/* limits.read_timeout in these tests */
 #define PEER_WAIT_MS		5000	/* bound on waiting for the codec's output */
 
@@ -143,74 +145,6 @@ TestSuite(uwsgi, .init = setup, .fini = teardown, .timeout = 20);
 
 /* ---- Building packets --------------------------------------------------- */
 
-struct packet {
-	unsigned char b[UWSGI_HEADER_LEN + 65535 + 64];
-	size_t len;
-};
-
-static void put16(unsigned char *p, size_t v)
-{
-	p[0] = (unsigned char)(v & 0xff);
-	p[1] = (unsigned char)(v >> 8);
-}
-
-static void pk_begin(struct packet *p)
-{
-	p->len = UWSGI_HEADER_LEN;
-}
-
-static void pk_raw(struct packet *p, const void *bytes, size_t n)
-{
-	cr_assert_leq(p->len + n, sizeof(p->b));
-	memcpy(p->b + p->len, bytes, n);
-	p->len += n;
-}
-
-/* One variable: 16-bit LE name length, name, 16-bit LE value length, value. */
-static void pk_var(struct packet *p, const void *name, size_t nlen, const void *value,
-		   size_t vlen)
-{
-	unsigned char size[2];
-
-	put16(size, nlen);
-	pk_raw(p, size, 2);
-	pk_raw(p, name, nlen);
-	put16(size, vlen);
-	pk_raw(p, size, 2);
-	pk_raw(p, value, vlen);
-}
-
-static void pk_str(struct packet *p, const char *name, const char *value)
-{
-	pk_var(p, name, strlen(name), value, strlen(value));
-}
-
-/* The header: modifier1, the block's size (16-bit LE), modifier2. */
-static void pk_end(struct packet *p, unsigned mod1, unsigned mod2)
-{
-	size_t size = p->len - UWSGI_HEADER_LEN;
-
-	cr_assert_leq(size, 65535);
-	p->b[0] = (unsigned char)mod1;
-	put16(p->b + 1, size);
-	p->b[3] = (unsigned char)mod2;
-}
-
-/* The variables nginx's uwsgi_params sends for a plain request. */
-static void pk_request(struct packet *p, const char *method, const char *path,
-		       const char *length)
-{
-	pk_begin(p);
-	pk_str(p, "QUERY_STRING", "");
-	pk_str(p, "REQUEST_METHOD", method);
-	pk_str(p, "CONTENT_TYPE", "");
-	pk_str(p, "CONTENT_LENGTH", length);
-	pk_str(p, "REQUEST_URI", path);
-	pk_str(p, "PATH_INFO", path);
-	pk_str(p, "SERVER_PROTOCOL", "HTTP/1.1");
-	pk_str(p, "HTTP_HOST", "localhost");
-}
-
 /* ---- Talking to the codec ---------------------------------------------- */
 
 static void peer_send(const void *bytes, size_t n)
@@ -308,22 +242,22 @@ Test(uwsgi, decodes_every_variable_exactly)
 	/* Any byte but NUL (a NUL is refused: see the nul_in_a_variable tests). */
 	static const unsigned char binary[] = { 0x01, 0x01, 0xff, '\r', '\n', 0x80, 0x7f };
 	static const unsigned char bin_name[] = { 'X', 0x01, 0xfe };
-	struct packet p;
+	struct uwsgi_packet p;
 	char long_value[700];
 	size_t i;
 
 	/* 700 bytes: a length whose high byte is not zero (little-endian). */
 	for (i = 0; i < sizeof(long_value); i++)
 		long_value[i] = (char)('a' + i % 26);
-	pk_begin(&p);
-	pk_str(&p, "REQUEST_METHOD", "GET");
-	pk_str(&p, "QUERY_STRING", "");
-	pk_var(&p, "HTTP_X_BINARY", 13, binary, sizeof(binary));
-	pk_var(&p, "HTTP_X_LONG", 11, long_value, sizeof(long_value));
-	pk_var(&p, bin_name, sizeof(bin_name), "v", 1);
-	pk_var(&p, "", 0, "", 0);
-	pk_str(&p, "PATH_INFO", "/a b/%2F");
-	pk_end(&p, 0, 0);
+	uwsgi_packet_begin(&p);
+	uwsgi_packet_str(&p, "REQUEST_METHOD", "GET");
+	uwsgi_packet_str(&p, "QUERY_STRING", "");
+	uwsgi_packet_var(&p, "HTTP_X_BINARY", 13, binary, sizeof(binary));
+	uwsgi_packet_var(&p, "HTTP_X_LONG", 11, long_value, sizeof(long_value));
+	uwsgi_packet_var(&p, bin_name, sizeof(bin_name), "v", 1);
+	uwsgi_packet_var(&p, "", 0, "", 0);
+	uwsgi_packet_str(&p, "PATH_INFO", "/a b/%2F");
+	assert_uwsgi_end(&p, 0, 0);
 
 	cr_assert_eq(send_and_parse(p.b, p.len), PROTO_REQUEST);
 	cr_assert_eq(req.early_status, 0);
@@ -346,24 +280,24 @@ Test(uwsgi, decodes_every_variable_exactly)
  */
 Test(uwsgi, nul_in_a_variable_name_is_400)
 {
-	struct packet p;
+	struct uwsgi_packet p;
 
-	pk_begin(&p);
-	pk_str(&p, "REQUEST_METHOD", "GET");
-	pk_var(&p, "CONTENT_LENGTH\0x", 16, "5", 1);
-	pk_end(&p, 0, 0);
+	uwsgi_packet_begin(&p);
+	uwsgi_packet_str(&p, "REQUEST_METHOD", "GET");
+	uwsgi_packet_var(&p, "CONTENT_LENGTH\0x", 16, "5", 1);
+	assert_uwsgi_end(&p, 0, 0);
 	cr_assert_eq(send_and_parse(p.b, p.len), PROTO_REQUEST);
 	cr_assert_eq(req.early_status, 400);
 }
 
 Test(uwsgi, nul_in_a_variable_value_is_400)
 {
-	struct packet p;
+	struct uwsgi_packet p;
 
-	pk_begin(&p);
-	pk_str(&p, "REQUEST_METHOD", "GET");
-	pk_var(&p, "HTTP_X", 6, "a\0b", 3);
-	pk_end(&p, 0, 0);
+	uwsgi_packet_begin(&p);
+	uwsgi_packet_str(&p, "REQUEST_METHOD", "GET");
+	uwsgi_packet_var(&p, "HTTP_X", 6, "a\0b", 3);
+	assert_uwsgi_end(&p, 0, 0);
 	cr_assert_eq(send_and_parse(p.b, p.len), PROTO_REQUEST);
 	cr_assert_eq(req.early_status, 400);
 }
@@ -371,13 +305,13 @@ Test(uwsgi, nul_in_a_variable_value_is_400)
 Test(uwsgi, largest_block_decodes)
 {
 	static char value[65535 - 4 - 1];
-	struct packet p;
+	struct uwsgi_packet p;
 
 	memset(value, 'v', sizeof(value));
-	pk_begin(&p);
-	pk_var(&p, "N", 1, value, sizeof(value));
-	pk_end(&p, 0, 0);
-	cr_assert_eq(p.len, UWSGI_HEADER_LEN + 65535);
+	uwsgi_packet_begin(&p);
+	uwsgi_packet_var(&p, "N", 1, value, sizeof(value));
+	assert_uwsgi_end(&p, 0, 0);
+	cr_assert_eq(p.len, UWSGI_PACKET_HEADER + 65535);
 	cr_assert_eq(send_and_parse(p.b, p.len), PROTO_REQUEST);
 	cr_assert_eq(req.early_status, 0);
 	cr_assert_eq(req.nparams, 1);
@@ -386,10 +320,10 @@ Test(uwsgi, largest_block_decodes)
 
 Test(uwsgi, empty_block_is_a_request_without_variables)
 {
-	struct packet p;
+	struct uwsgi_packet p;
 
-	pk_begin(&p);
-	pk_end(&p, 0, 0);
+	uwsgi_packet_begin(&p);
+	assert_uwsgi_end(&p, 0, 0);
 	cr_assert_eq(send_and_parse(p.b, p.len), PROTO_REQUEST);
 	cr_assert_eq(req.early_status, 0);
 	cr_assert_eq(req.nparams, 0);
@@ -397,14 +331,14 @@ Test(uwsgi, empty_block_is_a_request_without_variables)
 
 Test(uwsgi, magic_variables_are_plain_parameters)
 {
-	struct packet p;
+	struct uwsgi_packet p;
 
-	pk_request(&p, "GET", "/hello", "");
-	pk_str(&p, "UWSGI_FILE", "/tmp/evil.so");
-	pk_str(&p, "UWSGI_SCRIPT", "evil");
-	pk_str(&p, "UWSGI_MODULE", "evil");
-	pk_str(&p, "UWSGI_CHDIR", "/");
-	pk_end(&p, 0, 0);
+	uwsgi_packet_request(&p, "GET", "/hello", "");
+	uwsgi_packet_str(&p, "UWSGI_FILE", "/tmp/evil.so");
+	uwsgi_packet_str(&p, "UWSGI_SCRIPT", "evil");
+	uwsgi_packet_str(&p, "UWSGI_MODULE", "evil");
+	uwsgi_packet_str(&p, "UWSGI_CHDIR", "/");
+	assert_uwsgi_end(&p, 0, 0);
 	cr_assert_eq(send_and_parse(p.b, p.len), PROTO_REQUEST);
 	cr_assert_eq(req.early_status, 0);
 	cr_assert_str_eq(sl_param(&req, "UWSGI_FILE"), "/tmp/evil.so");
@@ -416,14 +350,14 @@ Test(uwsgi, magic_variables_are_plain_parameters)
 /* Every prefix of a packet (header cut, sizes cut, names and values cut) waits. */
 Test(uwsgi, truncated_packet_waits_until_complete)
 {
-	struct packet p;
+	struct uwsgi_packet p;
 	size_t i;
 
-	pk_begin(&p);
-	pk_str(&p, "REQUEST_METHOD", "POST");
-	pk_str(&p, "EMPTY", "");
-	pk_str(&p, "PATH_INFO", "/x");
-	pk_end(&p, 0, 0);
+	uwsgi_packet_begin(&p);
+	uwsgi_packet_str(&p, "REQUEST_METHOD", "POST");
+	uwsgi_packet_str(&p, "EMPTY", "");
+	uwsgi_packet_str(&p, "PATH_INFO", "/x");
+	assert_uwsgi_end(&p, 0, 0);
 	for (i = 0; i + 1 < p.len; i++)
 		cr_assert_eq(send_and_parse(p.b + i, 1), PROTO_AGAIN,
 			     "a packet cut after %zu of %zu bytes was not waited for",
@@ -438,14 +372,14 @@ Test(uwsgi, truncated_packet_waits_until_complete)
 
 Test(uwsgi, header_alone_waits_for_its_block)
 {
-	struct packet p;
+	struct uwsgi_packet p;
 
-	pk_request(&p, "GET", "/hello", "");
-	pk_end(&p, 0, 0);
-	cr_assert_eq(send_and_parse(p.b, UWSGI_HEADER_LEN), PROTO_AGAIN);
-	cr_assert_eq(send_and_parse(p.b + UWSGI_HEADER_LEN, 10), PROTO_AGAIN);
-	cr_assert_eq(send_and_parse(p.b + UWSGI_HEADER_LEN + 10,
-				    p.len - UWSGI_HEADER_LEN - 10), PROTO_REQUEST);
+	uwsgi_packet_request(&p, "GET", "/hello", "");
+	assert_uwsgi_end(&p, 0, 0);
+	cr_assert_eq(send_and_parse(p.b, UWSGI_PACKET_HEADER), PROTO_AGAIN);
+	cr_assert_eq(send_and_parse(p.b + UWSGI_PACKET_HEADER, 10), PROTO_AGAIN);
+	cr_assert_eq(send_and_parse(p.b + UWSGI_PACKET_HEADER + 10,
+				    p.len - UWSGI_PACKET_HEADER - 10), PROTO_REQUEST);
 	cr_assert_str_eq(sl_param(&req, "PATH_INFO"), "/hello");
 }
 
@@ -453,11 +387,11 @@ Test(uwsgi, header_alone_waits_for_its_block)
 
 static void assert_modifier_closed(unsigned mod1)
 {
-	struct packet p;
+	struct uwsgi_packet p;
 	char line[64];
 
-	pk_request(&p, "GET", "/hello", "");
-	pk_end(&p, mod1, 0);
+	uwsgi_packet_request(&p, "GET", "/hello", "");
+	assert_uwsgi_end(&p, mod1, 0);
 	cr_assert_eq(send_and_parse(p.b, p.len), PROTO_CLOSE,
 		     "modifier1 %u was not refused", mod1);
 	snprintf(line, sizeof(line), "modifier1 %u is not served", mod1);
@@ -484,7 +418,7 @@ Test(uwsgi, modifier_refused_from_the_header)
 }
 
 /* A malformed block is still a request: it is answered 400, not dropped. */
-static void assert_400(const struct packet *p, const char *what)
+static void assert_400(const struct uwsgi_packet *p, const char *what)
 {
 	cr_assert_eq(send_and_parse(p->b, p->len), PROTO_REQUEST, "%s", what);
 	cr_assert_eq(req.early_status, 400, "%s: early_status %d", what, req.early_status);
@@ -493,107 +427,103 @@ static void assert_400(const struct packet *p, const char *what)
 
 Test(uwsgi, name_size_past_the_block_is_400)
 {
-	struct packet p;
-	unsigned char size[2];
+	struct uwsgi_packet p;
 
-	pk_begin(&p);
-	pk_str(&p, "REQUEST_METHOD", "GET");
-	put16(size, 200);		/* 200-byte name, 4 bytes left */
-	pk_raw(&p, size, 2);
-	pk_raw(&p, "ABCD", 4);
-	pk_end(&p, 0, 0);
+	uwsgi_packet_begin(&p);
+	uwsgi_packet_str(&p, "REQUEST_METHOD", "GET");
+	uwsgi_packet_raw(&p, "\xc8\x00", 2);	/* 200-byte name, 4 bytes left */
+	uwsgi_packet_raw(&p, "ABCD", 4);
+	assert_uwsgi_end(&p, 0, 0);
 	assert_400(&p, "name size past the block");
 }
 
 Test(uwsgi, value_size_past_the_block_is_400)
 {
-	struct packet p;
-	unsigned char size[2];
+	struct uwsgi_packet p;
 
-	pk_begin(&p);
-	pk_raw(&p, "\x04\x00NAME", 6);
-	put16(size, 6);			/* 6-byte value, 5 bytes left */
-	pk_raw(&p, size, 2);
-	pk_raw(&p, "VALUE", 5);
-	pk_end(&p, 0, 0);
+	uwsgi_packet_begin(&p);
+	uwsgi_packet_raw(&p, "\x04\x00NAME", 6);
+	uwsgi_packet_raw(&p, "\x06\x00", 2);	/* 6-byte value, 5 bytes left */
+	uwsgi_packet_raw(&p, "VALUE", 5);
+	assert_uwsgi_end(&p, 0, 0);
 	assert_400(&p, "value size past the block");
 }
 
 Test(uwsgi, value_size_one_past_the_end_is_400)
 {
-	struct packet p;
+	struct uwsgi_packet p;
 
 	/* The value's size says 1 byte, the block ends right there. */
-	pk_begin(&p);
-	pk_raw(&p, "\x01\x00N\x01\x00", 5);
-	pk_end(&p, 0, 0);
+	uwsgi_packet_begin(&p);
+	uwsgi_packet_raw(&p, "\x01\x00N\x01\x00", 5);
+	assert_uwsgi_end(&p, 0, 0);
 	assert_400(&p, "value one byte short");
 }
 
 Test(uwsgi, value_size_cut_in_half_is_400)
 {
-	struct packet p;
+	struct uwsgi_packet p;
 
-	pk_begin(&p);
-	pk_raw(&p, "\x01\x00N\x01", 4);
-	pk_end(&p, 0, 0);
+	uwsgi_packet_begin(&p);
+	uwsgi_packet_raw(&p, "\x01\x00N\x01", 4);
+	assert_uwsgi_end(&p, 0, 0);
 	assert_400(&p, "value size cut");
 }
 
 Test(uwsgi, trailing_byte_is_400)
 {
-	struct packet p;
+	struct uwsgi_packet p;
 
-	pk_begin(&p);
-	pk_str(&p, "REQUEST_METHOD", "GET");
-	pk_raw(&p, "\x00", 1);
-	pk_end(&p, 0, 0);
+	uwsgi_packet_begin(&p);
+	uwsgi_packet_str(&p, "REQUEST_METHOD", "GET");
+	uwsgi_packet_raw(&p, "\x00", 1);
+	assert_uwsgi_end(&p, 0, 0);
 	assert_400(&p, "one trailing byte");
 }
 
 Test(uwsgi, trailing_name_without_value_is_400)
 {
-	struct packet p;
+	struct uwsgi_packet p;
 
-	pk_begin(&p);
-	pk_str(&p, "REQUEST_METHOD", "GET");
-	pk_raw(&p, "\x01\x00X", 3);
-	pk_end(&p, 0, 0);
+	uwsgi_packet_begin(&p);
+	uwsgi_packet_str(&p, "REQUEST_METHOD", "GET");
+	uwsgi_packet_raw(&p, "\x01\x00X", 3);
+	assert_uwsgi_end(&p, 0, 0);
 	assert_400(&p, "a name with no value size");
 }
 
 /* After a refused block the next bytes on the connection are not parsed. */
 Test(uwsgi, bad_block_consumes_only_its_packet)
 {
-	struct packet p;
+	struct uwsgi_packet p;
 
-	pk_begin(&p);
-	pk_raw(&p, "\xff\xff", 2);
-	pk_end(&p, 0, 0);
-	pk_raw(&p, "BODY", 4);
+	uwsgi_packet_begin(&p);
+	uwsgi_packet_raw(&p, "\xff\xff", 2);
+	assert_uwsgi_end(&p, 0, 0);
+	uwsgi_packet_raw(&p, "BODY", 4);
 	assert_400(&p, "garbage sizes");
 	cr_assert_eq(c->end - c->start, 4, "the codec ate past its packet");
 }
 
 Test(uwsgi, block_over_max_params_bytes_is_431)
 {
-	struct packet p;
+	struct uwsgi_packet p;
 	char value[64];
 
 	cfg.limits.max_params_bytes = 64;
 	memset(value, 'x', sizeof(value));
 	/* Exactly 64 bytes of block: 2 + 1 + 2 + 59. */
-	pk_begin(&p);
-	pk_var(&p, "N", 1, value, 59);
-	pk_end(&p, 0, 0);
+	uwsgi_packet_begin(&p);
+	uwsgi_packet_var(&p, "N", 1, value, 59);
+	assert_uwsgi_end(&p, 0, 0);
 	cr_assert_eq(send_and_parse(p.b, p.len), PROTO_REQUEST);
 	cr_assert_eq(req.early_status, 0, "a block at the limit was refused");
 	assert_param(0, "N", 1, value, 59);
 
 	reopen();
-	pk_begin(&p);
-	pk_var(&p, "N", 1, value, 60);
-	pk_end(&p, 0, 0);
+	uwsgi_packet_begin(&p);
+	uwsgi_packet_var(&p, "N", 1, value, 60);
+	assert_uwsgi_end(&p, 0, 0);
 	cr_assert_eq(send_and_parse(p.b, p.len), PROTO_REQUEST);
 	cr_assert_eq(req.early_status, 431);
 	assert_log("limits.max_params_bytes");
@@ -603,27 +533,27 @@ Test(uwsgi, block_over_max_params_bytes_is_431)
 
 Test(uwsgi, more_than_max_params_is_431)
 {
-	struct packet p;
+	struct uwsgi_packet p;
 
 	cfg.limits.max_params = 4;
-	pk_begin(&p);
-	pk_str(&p, "A", "1");
-	pk_str(&p, "B", "2");
-	pk_str(&p, "C", "3");
-	pk_str(&p, "D", "4");
-	pk_end(&p, 0, 0);
+	uwsgi_packet_begin(&p);
+	uwsgi_packet_str(&p, "A", "1");
+	uwsgi_packet_str(&p, "B", "2");
+	uwsgi_packet_str(&p, "C", "3");
+	uwsgi_packet_str(&p, "D", "4");
+	assert_uwsgi_end(&p, 0, 0);
 	cr_assert_eq(send_and_parse(p.b, p.len), PROTO_REQUEST);
 	cr_assert_eq(req.early_status, 0, "max_params variables were refused");
 	cr_assert_eq(req.nparams, 4);
 
 	reopen();
-	pk_begin(&p);
-	pk_str(&p, "A", "1");
-	pk_str(&p, "B", "2");
-	pk_str(&p, "C", "3");
-	pk_str(&p, "D", "4");
-	pk_str(&p, "E", "5");
-	pk_end(&p, 0, 0);
+	uwsgi_packet_begin(&p);
+	uwsgi_packet_str(&p, "A", "1");
+	uwsgi_packet_str(&p, "B", "2");
+	uwsgi_packet_str(&p, "C", "3");
+	uwsgi_packet_str(&p, "D", "4");
+	uwsgi_packet_str(&p, "E", "5");
+	assert_uwsgi_end(&p, 0, 0);
 	cr_assert_eq(send_and_parse(p.b, p.len), PROTO_REQUEST);
 	cr_assert_eq(req.early_status, 431);
 	assert_log("limits.max_params");
@@ -632,10 +562,10 @@ Test(uwsgi, more_than_max_params_is_431)
 /* Anything after the request on the same connection is an error. */
 Test(uwsgi, second_packet_on_the_connection_is_closed)
 {
-	struct packet p;
+	struct uwsgi_packet p;
 
-	pk_request(&p, "GET", "/hello", "");
-	pk_end(&p, 0, 0);
+	uwsgi_packet_request(&p, "GET", "/hello", "");
+	assert_uwsgi_end(&p, 0, 0);
 	cr_assert_eq(send_and_parse(p.b, p.len), PROTO_REQUEST);
 	cr_assert_eq(send_and_parse(p.b, p.len), PROTO_CLOSE);
 	assert_log("bytes after the request");
@@ -650,11 +580,11 @@ Test(uwsgi, second_packet_on_the_connection_is_closed)
  */
 static void parse_with_body(const char *length, const void *after, size_t after_len)
 {
-	struct packet p;
+	struct uwsgi_packet p;
 
-	pk_request(&p, "POST", "/body", length);
-	pk_end(&p, 0, 0);
-	pk_raw(&p, after, after_len);
+	uwsgi_packet_request(&p, "POST", "/body", length);
+	assert_uwsgi_end(&p, 0, 0);
+	uwsgi_packet_raw(&p, after, after_len);
 	cr_assert_eq(send_and_parse(p.b, p.len), PROTO_REQUEST);
 	cr_assert_eq(req.early_status, 0);
 	req.content_length = *length ? atoll(length) : -1;
@@ -764,10 +694,10 @@ Test(uwsgi, send_writes_raw_bytes)
 		{ (void *)(uintptr_t)"hello", 5 },
 	};
 	char got[256];
-	struct packet p;
+	struct uwsgi_packet p;
 
-	pk_request(&p, "GET", "/hello", "");
-	pk_end(&p, 0, 0);
+	uwsgi_packet_request(&p, "GET", "/hello", "");
+	assert_uwsgi_end(&p, 0, 0);
 	cr_assert_eq(send_and_parse(p.b, p.len), PROTO_REQUEST);
 	cr_assert_eq(proto_uwsgi.send(c, &req, iov, 2, sizeof(head) - 1 + 5, 1), 0);
 	close_conn();
@@ -778,11 +708,11 @@ Test(uwsgi, send_writes_raw_bytes)
 /* A whole request through request_run: the bytes nginx reads back. */
 Test(uwsgi, response_is_raw_http_and_the_connection_closes)
 {
-	struct packet p;
+	struct uwsgi_packet p;
 	char got[1024];
 
-	pk_request(&p, "GET", "/hello", "");
-	pk_end(&p, 0, 0);
+	uwsgi_packet_request(&p, "GET", "/hello", "");
+	assert_uwsgi_end(&p, 0, 0);
 	cr_assert_eq(send_and_parse(p.b, p.len), PROTO_REQUEST);
 	request_run(&req);
 	cr_assert_eq(proto_uwsgi.finish(c, &req), END_CLOSE, "the connection was not to be closed");
@@ -795,15 +725,15 @@ Test(uwsgi, response_is_raw_http_and_the_connection_closes)
 
 Test(uwsgi, handler_reads_exactly_the_body)
 {
-	struct packet p;
+	struct uwsgi_packet p;
 	char got[1024];
 	char rest[16];
 
 	/* 5 bytes with the packet, 7 from the socket: the handler's 3-byte
 	 * reads end one byte into the last piece, not on its edge. */
-	pk_request(&p, "POST", "/body", "12");
-	pk_end(&p, 0, 0);
-	pk_raw(&p, "hello", 5);
+	uwsgi_packet_request(&p, "POST", "/body", "12");
+	assert_uwsgi_end(&p, 0, 0);
+	uwsgi_packet_raw(&p, "hello", 5);
 	cr_assert_eq(send_and_parse(p.b, p.len), PROTO_REQUEST);
 	peer_send(" worldsEXTRA", 12);
 	request_run(&req);
@@ -816,7 +746,7 @@ Test(uwsgi, handler_reads_exactly_the_body)
 }
 
 /* The status line of the response to one packet run through request_run. */
-static void run_packet(const struct packet *p, char *got, size_t cap)
+static void run_packet(const struct uwsgi_packet *p, char *got, size_t cap)
 {
 	cr_assert_eq(send_and_parse(p->b, p->len), PROTO_REQUEST);
 	request_run(&req);
@@ -830,13 +760,13 @@ Test(uwsgi, malformed_content_length_is_400)
 		"-1", " 5", "5 ", "+5", "99999999999999999999999", "0x5", "5a", "5.0",
 		"\t5", "1e3",
 	};
-	struct packet p;
+	struct uwsgi_packet p;
 	char got[1024];
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		pk_request(&p, "POST", "/body", bad[i]);
-		pk_end(&p, 0, 0);
-		pk_raw(&p, "hello", 5);
+		uwsgi_packet_request(&p, "POST", "/body", bad[i]);
+		assert_uwsgi_end(&p, 0, 0);
+		uwsgi_packet_raw(&p, "hello", 5);
 		run_packet(&p, got, sizeof(got));
 		cr_assert_eq(strncmp(got, "HTTP/1.1 400 Bad Request\r\n", 26), 0,
 			     "CONTENT_LENGTH \"%s\" gave:\n%s", bad[i], got);
@@ -848,14 +778,14 @@ Test(uwsgi, malformed_content_length_is_400)
 Test(uwsgi, duplicate_content_length_is_400)
 {
 	static const char *const pairs[][2] = { { "5", "5" }, { "5", "0" }, { "", "5" } };
-	struct packet p;
+	struct uwsgi_packet p;
 	char got[1024];
 
 	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
-		pk_request(&p, "POST", "/body", pairs[i][0]);
-		pk_str(&p, "CONTENT_LENGTH", pairs[i][1]);
-		pk_end(&p, 0, 0);
-		pk_raw(&p, "hello", 5);
+		uwsgi_packet_request(&p, "POST", "/body", pairs[i][0]);
+		uwsgi_packet_str(&p, "CONTENT_LENGTH", pairs[i][1]);
+		assert_uwsgi_end(&p, 0, 0);
+		uwsgi_packet_raw(&p, "hello", 5);
 		run_packet(&p, got, sizeof(got));
 		cr_assert_eq(strncmp(got, "HTTP/1.1 400 Bad Request\r\n", 26), 0,
 			     "CONTENT_LENGTH \"%s\" and \"%s\" gave:\n%s",
@@ -867,60 +797,60 @@ Test(uwsgi, duplicate_content_length_is_400)
 
 Test(uwsgi, content_length_up_to_max_body_bytes)
 {
-	struct packet p;
+	struct uwsgi_packet p;
 	char got[1024];
 
 	cfg.limits.max_body_bytes = 5;
-	pk_request(&p, "POST", "/body", "5");
-	pk_end(&p, 0, 0);
-	pk_raw(&p, "hello", 5);
+	uwsgi_packet_request(&p, "POST", "/body", "5");
+	assert_uwsgi_end(&p, 0, 0);
+	uwsgi_packet_raw(&p, "hello", 5);
 	run_packet(&p, got, sizeof(got));
 	cr_assert_eq(strncmp(got, "HTTP/1.1 200 OK\r\n", 17), 0, "%s", got);
 
 	reopen();
-	pk_request(&p, "POST", "/body", "6");
-	pk_end(&p, 0, 0);
-	pk_raw(&p, "hello!", 6);
+	uwsgi_packet_request(&p, "POST", "/body", "6");
+	assert_uwsgi_end(&p, 0, 0);
+	uwsgi_packet_raw(&p, "hello!", 6);
 	run_packet(&p, got, sizeof(got));
 	cr_assert_eq(strncmp(got, "HTTP/1.1 413 ", 13), 0, "%s", got);
 }
 
 Test(uwsgi, refused_block_is_answered_raw)
 {
-	struct packet p;
+	struct uwsgi_packet p;
 	char got[1024];
 
 	cfg.limits.max_params = 2;
-	pk_request(&p, "GET", "/hello", "");
-	pk_end(&p, 0, 0);
+	uwsgi_packet_request(&p, "GET", "/hello", "");
+	assert_uwsgi_end(&p, 0, 0);
 	run_packet(&p, got, sizeof(got));
 	cr_assert_eq(strncmp(got, "HTTP/1.1 431 Request Header Fields Too Large\r\n", 46), 0,
 		     "%s", got);
 
 	reopen();
-	pk_begin(&p);
-	pk_raw(&p, "\x09\x00", 2);
-	pk_end(&p, 0, 0);
+	uwsgi_packet_begin(&p);
+	uwsgi_packet_raw(&p, "\x09\x00", 2);
+	assert_uwsgi_end(&p, 0, 0);
 	run_packet(&p, got, sizeof(got));
 	cr_assert_eq(strncmp(got, "HTTP/1.1 400 Bad Request\r\n", 26), 0, "%s", got);
 }
 
 Test(uwsgi, magic_variables_route_like_any_request)
 {
-	struct packet p;
+	struct uwsgi_packet p;
 	char plain[1024], magic[1024];
 
-	pk_request(&p, "GET", "/hello", "");
-	pk_end(&p, 0, 0);
+	uwsgi_packet_request(&p, "GET", "/hello", "");
+	assert_uwsgi_end(&p, 0, 0);
 	run_packet(&p, plain, sizeof(plain));
 	reopen();
-	pk_request(&p, "GET", "/hello", "");
-	pk_str(&p, "UWSGI_FILE", "/tmp/evil.so");
-	pk_str(&p, "UWSGI_SCRIPT", "evil");
-	pk_str(&p, "UWSGI_MODULE", "evil");
-	pk_str(&p, "UWSGI_CHDIR", "/");
-	pk_str(&p, "SCRIPT_NAME", "");
-	pk_end(&p, 0, 0);
+	uwsgi_packet_request(&p, "GET", "/hello", "");
+	uwsgi_packet_str(&p, "UWSGI_FILE", "/tmp/evil.so");
+	uwsgi_packet_str(&p, "UWSGI_SCRIPT", "evil");
+	uwsgi_packet_str(&p, "UWSGI_MODULE", "evil");
+	uwsgi_packet_str(&p, "UWSGI_CHDIR", "/");
+	uwsgi_packet_str(&p, "SCRIPT_NAME", "");
+	assert_uwsgi_end(&p, 0, 0);
 	run_packet(&p, magic, sizeof(magic));
 	cr_assert_str_eq(magic, plain);
 	cr_assert_eq(strncmp(plain, "HTTP/1.1 200 OK\r\n", 17), 0, "%s", plain);
