@@ -18,6 +18,7 @@
  * wrong.
  */
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -28,6 +29,8 @@
 
 #include "fcgi_client.h"
 #include "harness.h"
+
+#define ARRAY_LEN(a)	(sizeof(a) / sizeof((a)[0]))
 
 /* Milliseconds a well-behaved exchange may take on a loaded test box. */
 #define REPLY_MS	2000
@@ -151,20 +154,20 @@ static void assert_ok(const struct fcgi_resp *rs, unsigned id)
  * `code` (and no 2xx), or the connection closed with no response bytes,
  * or with a partial response that carries `code`.
  */
-static void assert_refused(const struct fcgi_resp *rs, unsigned id, int code)
+static void assert_refused(const struct fcgi_resp *rs, const char *what, int code)
 {
 	if (rs->end == FC_R_END) {
-		cr_assert_eq(rs->proto_status, FC_COMPLETE, "request %u: %s", id, describe(rs));
-		cr_assert_eq(resp_code(rs), code, "request %u: expected status %d: %s",
-			     id, code, describe(rs));
-		cr_assert(rs->stdout_ended, "END_REQUEST without the empty STDOUT");
+		cr_assert_eq(rs->proto_status, FC_COMPLETE, "%s: %s", what, describe(rs));
+		cr_assert_eq(resp_code(rs), code, "%s: expected status %d: %s",
+			     what, code, describe(rs));
+		cr_assert(rs->stdout_ended, "%s: END_REQUEST without the empty STDOUT", what);
 		return;
 	}
-	cr_assert_eq(rs->end, FC_R_CLOSED, "request %u: expected %d or a close: %s",
-		     id, code, describe(rs));
+	cr_assert_eq(rs->end, FC_R_CLOSED, "%s: expected %d or a close: %s",
+		     what, code, describe(rs));
 	if (rs->out.len > 0)
-		cr_assert_eq(resp_code(rs), code, "request %u: expected %d or a close: %s",
-			     id, code, describe(rs));
+		cr_assert_eq(resp_code(rs), code, "%s: expected %d or a close: %s",
+			     what, code, describe(rs));
 }
 
 /* After a response without keep-conn the next read returns 0 (EOF). */
@@ -297,7 +300,7 @@ static void assert_logged_once(const char *needle)
  * serving: a fresh connection gets a complete 200 and the pool's only
  * child is still `worker`.
  */
-static void assert_worker_serves(pid_t worker)
+static void assert_worker_serves(pid_t worker, const char *what)
 {
 	struct fcgi_conn c;
 	pid_t now;
@@ -306,14 +309,14 @@ static void assert_worker_serves(pid_t worker)
 	exchange_ok(&c, 1, 0, "still here");
 	fcgi_client_close(&c);
 	now = the_worker();
-	cr_assert_eq(now, worker, "the worker was replaced (pid %d before, %d now)",
-		     (int)worker, (int)now);
+	cr_assert_eq(now, worker, "after %s, the worker was replaced (pid %d before, %d now)",
+		     what, (int)worker, (int)now);
 }
 
-/* Survival plus the log line: what every malformed case ends with. */
-static void assert_survived(pid_t worker, const char *needle)
+/* Survival after `what`, plus the log line: what every malformed case ends with. */
+static void assert_survived(pid_t worker, const char *what, const char *needle)
 {
-	assert_worker_serves(worker);
+	assert_worker_serves(worker, what);
 	if (needle != NULL)
 		assert_logged_once(needle);
 }
@@ -755,7 +758,7 @@ Test(fcgi_wire, abort_during_params, .init = setup_echo, .fini = teardown, .time
 	cr_assert_eq(rs.nstdout + rs.nother, 0, "%s", describe(&rs));
 	assert_closed(&c, REPLY_MS);
 	fcgi_client_close(&c);
-	assert_worker_serves(worker);
+	assert_worker_serves(worker, "an abort during PARAMS");
 	fcgi_client_resp_free(&rs);
 	fcgi_client_buf_free(&b);
 	fcgi_client_buf_free(&pb);
@@ -782,7 +785,7 @@ Test(fcgi_wire, abort_during_body, .init = setup_echo, .fini = teardown, .timeou
 	cr_assert(!resp_has(&rs, "Status: 200"), "aborted request answered 200: %s",
 		  describe(&rs));
 	fcgi_client_close(&c);
-	assert_worker_serves(worker);
+	assert_worker_serves(worker, "an abort during the body");
 	fcgi_client_resp_free(&rs);
 	fcgi_client_buf_free(&b);
 	fcgi_client_buf_free(&pb);
@@ -893,41 +896,412 @@ static void send_hostile(const struct fcgi_buf *b, unsigned id, struct fcgi_resp
 	fcgi_client_close(&c);
 }
 
-/* A connection-level error: closed, with nothing sent back. */
-static void assert_dropped_silently(const struct fcgi_resp *rs)
+/* What sluice answers to a malformed request, from saying nothing to a whole response. */
+enum reply {
+	DROPPED,	/* a connection-level error: closed, with nothing sent back */
+	IGNORED,	/* a stray record: no reply; closed or left open */
+	REFUSED,	/* a response with `status`, or a close (a partial one carries `status`) */
+	ANSWERED,	/* a whole response with `status`, without waiting for more input */
+	ANSWERED_4XX,	/* a whole response with a 4xx status */
+};
+
+/* The outcome a malformed case must have: the reply, and the one log line that says why. */
+struct outcome {
+	enum reply reply;
+	int status;		/* for REFUSED and ANSWERED */
+	const char *logged;	/* what the one log line holds */
+};
+
+static void assert_reply(const char *what, const struct fcgi_resp *rs, const struct outcome *o)
 {
-	cr_assert_eq(rs->end, FC_R_CLOSED, "expected the connection closed: %s", describe(rs));
-	cr_assert_eq(rs->nother + rs->nstdout, 0, "expected no reply: %s", describe(rs));
+	int code;
+
+	switch (o->reply) {
+	case DROPPED:
+		cr_assert_eq(rs->end, FC_R_CLOSED, "%s: expected the connection closed: %s",
+			     what, describe(rs));
+		cr_assert_eq(rs->nother + rs->nstdout, 0, "%s: expected no reply: %s", what,
+			     describe(rs));
+		break;
+	case IGNORED:
+		cr_assert(rs->end == FC_R_CLOSED || rs->end == FC_R_TIMEOUT, "%s: %s", what,
+			  describe(rs));
+		cr_assert_eq(rs->nstdout + rs->stdout_ended + rs->nother, 0,
+			     "%s: a reply to a stray record: %s", what, describe(rs));
+		break;
+	case ANSWERED:
+		cr_assert_eq(rs->end, FC_R_END, "%s: %d expected without waiting for more: %s",
+			     what, o->status, describe(rs));
+		/* fall through */
+	case REFUSED:
+		cr_assert(!resp_has(rs, "Status: 200"), "%s: served: %s", what, describe(rs));
+		assert_refused(rs, what, o->status);
+		break;
+	case ANSWERED_4XX:
+		cr_assert_eq(rs->end, FC_R_END, "%s: %s", what, describe(rs));
+		code = resp_code(rs);
+		cr_assert(code >= 400 && code <= 499, "%s: status %d: %s", what, code,
+			  describe(rs));
+		break;
+	}
 }
 
-Test(fcgi_wire, bad_version_byte, .init = setup_small, .fini = teardown, .timeout = 10)
+/*
+ * One malformed case: `b` sent on a fresh connection, replies read for
+ * request `id`, then the outcome, the log line and the same worker
+ * serving a fresh request.
+ */
+static void run_malformed(const char *what, const struct fcgi_buf *b, unsigned id,
+			  const struct outcome *o)
 {
-	unsigned char body[8] = { 0, FC_RESPONDER, 0, 0, 0, 0, 0, 0 };
-	struct fcgi_buf b = { 0 };
 	struct fcgi_resp rs;
 	pid_t worker = the_worker();
 
-	fcgi_client_header(&b, 2, FC_BEGIN, 1, 8, 0);
-	fcgi_client_buf_add(&b, body, 8);
-	send_hostile(&b, 1, &rs);
-	assert_dropped_silently(&rs);
-	assert_survived(worker, "record version 2");
+	send_hostile(b, id, &rs);
+	assert_reply(what, &rs, o);
+	assert_survived(worker, what, o->logged);
 	fcgi_client_resp_free(&rs);
+}
+
+/* A request whose PARAMS stream holds `params`, both streams ended properly. */
+static void put_params_request(struct fcgi_buf *b, const struct fcgi_buf *params, size_t chunk)
+{
+	fcgi_client_begin(b, 1, FC_RESPONDER, 0);
+	fcgi_client_stream(b, FC_PARAMS, 1, params->p, params->len, chunk);
+	fcgi_client_stream(b, FC_STDIN, 1, NULL, 0, 1);
+}
+
+/* ---- Malformed records and pairs: one table ---------------------------- */
+
+struct malformed;
+typedef void (*malformed_build_fn)(struct fcgi_buf *b, const struct malformed *m);
+
+struct malformed {
+	const char *name;
+	malformed_build_fn build;
+	const char *bytes;	/* the PARAMS content, for the builders that take bytes */
+	size_t len;		/* its length */
+	unsigned arg;		/* a record type or length, for the builders that take one */
+	unsigned id;		/* the request id a reply would carry */
+	struct outcome want;
+};
+
+/* BEGIN_REQUEST with version byte 2. */
+static void build_version_2(struct fcgi_buf *b, const struct malformed *m)
+{
+	unsigned char body[8] = { 0, FC_RESPONDER, 0, 0, 0, 0, 0, 0 };
+
+	(void)m;
+	fcgi_client_header(b, 2, FC_BEGIN, 1, 8, 0);
+	fcgi_client_buf_add(b, body, 8);
+}
+
+/* A request whose PARAMS content is `m->bytes`, as they are. */
+static void build_params(struct fcgi_buf *b, const struct malformed *m)
+{
+	struct fcgi_buf pb = { 0 };
+
+	fcgi_client_buf_add(&pb, m->bytes, m->len);
+	put_params_request(b, &pb, 65535);
+	fcgi_client_buf_free(&pb);
+}
+
+/* std_params, then `m->bytes`. */
+static void build_std_params_and(struct fcgi_buf *b, const struct malformed *m)
+{
+	struct fcgi_buf pb = { 0 };
+
+	std_params(&pb, "GET", NULL);
+	fcgi_client_buf_add(&pb, m->bytes, m->len);
+	put_params_request(b, &pb, 65535);
+	fcgi_client_buf_free(&pb);
+}
+
+/* std_params and a 1500-byte value, in PARAMS records of 512 bytes. */
+static void build_big_param(struct fcgi_buf *b, const struct malformed *m)
+{
+	struct fcgi_buf pb = { 0 };
+	char big[1501];
+
+	(void)m;
+	memset(big, 'p', 1500);
+	big[1500] = '\0';
+	std_params(&pb, "GET", NULL);
+	fcgi_client_pair(&pb, "HTTP_X_BIG", big);
+	put_params_request(b, &pb, 512);
+	fcgi_client_buf_free(&pb);
+}
+
+/* std_params' seven pairs and five more. */
+static void build_many_params(struct fcgi_buf *b, const struct malformed *m)
+{
+	struct fcgi_buf pb = { 0 };
+
+	(void)m;
+	std_params(&pb, "GET", NULL);
+	for (int i = 0; i < 5; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "HTTP_X_%d", i);
+		fcgi_client_pair(&pb, name, "v");
+	}
+	put_params_request(b, &pb, 65535);
+	fcgi_client_buf_free(&pb);
+}
+
+/* No CONTENT_LENGTH (a chunked upload passed through) and 16 KiB of body. */
+static void build_undeclared_body(struct fcgi_buf *b, const struct malformed *m)
+{
+	struct fcgi_buf pb = { 0 };
+	char chunk[1024];
+
+	(void)m;
+	memset(chunk, 'b', sizeof(chunk));
+	std_params(&pb, "POST", NULL);
+	fcgi_client_begin(b, 1, FC_RESPONDER, 0);
+	fcgi_client_stream(b, FC_PARAMS, 1, pb.p, pb.len, 65535);
+	for (int i = 0; i < 16; i++)
+		fcgi_client_record(b, FC_STDIN, 1, chunk, sizeof(chunk));
+	fcgi_client_record(b, FC_STDIN, 1, NULL, 0);
+	fcgi_client_buf_free(&pb);
+}
+
+/* STDIN before any BEGIN_REQUEST. */
+static void build_stdin_first(struct fcgi_buf *b, const struct malformed *m)
+{
+	(void)m;
+	fcgi_client_record(b, FC_STDIN, 1, "early", 5);
+}
+
+/* Request 1 begun, and PARAMS for request 5 as well. */
+static void build_params_for_id_5(struct fcgi_buf *b, const struct malformed *m)
+{
+	struct fcgi_buf pb = { 0 };
+
+	(void)m;
+	std_params(&pb, "GET", NULL);
+	fcgi_client_begin(b, 1, FC_RESPONDER, 0);
+	fcgi_client_record(b, FC_PARAMS, 1, pb.p, pb.len);
+	fcgi_client_record(b, FC_PARAMS, 5, pb.p, pb.len);
+	fcgi_client_buf_free(&pb);
+}
+
+/* A BEGIN_REQUEST body of `m->arg` bytes, then a whole request. */
+static void build_begin_of_length(struct fcgi_buf *b, const struct malformed *m)
+{
+	unsigned char body[16] = { 0, FC_RESPONDER, 0 };
+	struct fcgi_buf pb = { 0 };
+
+	std_params(&pb, "GET", NULL);
+	fcgi_client_record(b, FC_BEGIN, 1, body, m->arg);
+	fcgi_client_stream(b, FC_PARAMS, 1, pb.p, pb.len, 65535);
+	fcgi_client_stream(b, FC_STDIN, 1, NULL, 0, 1);
+	fcgi_client_buf_free(&pb);
+}
+
+/* A record of type `m->arg`, which only an application sends, amid a request. */
+static void build_app_record(struct fcgi_buf *b, const struct malformed *m)
+{
+	unsigned char end_body[8] = { 0 };
+	struct fcgi_buf pb = { 0 };
+
+	std_params(&pb, "GET", NULL);
+	fcgi_client_begin(b, 1, FC_RESPONDER, 0);
+	fcgi_client_record(b, FC_PARAMS, 1, pb.p, pb.len);
+	if (m->arg == FC_END)
+		fcgi_client_record(b, FC_END, 1, end_body, 8);
+	else
+		fcgi_client_record(b, m->arg, 1, "Status: 200 OK\r\n\r\n", 18);
+	fcgi_client_record(b, FC_PARAMS, 1, NULL, 0);
+	fcgi_client_stream(b, FC_STDIN, 1, NULL, 0, 1);
+	fcgi_client_buf_free(&pb);
+}
+
+/* No parameters at all, so no REQUEST_METHOD. */
+static void build_empty_params(struct fcgi_buf *b, const struct malformed *m)
+{
+	(void)m;
+	fcgi_client_begin(b, 1, FC_RESPONDER, 0);
+	fcgi_client_record(b, FC_PARAMS, 1, NULL, 0);
+	fcgi_client_record(b, FC_STDIN, 1, NULL, 0);
+}
+
+/* A string literal and its length, NULs inside included. */
+#define BYTES(s)	(s), sizeof(s) - 1
+
+/* REQUEST_METHOD=GET, the well-formed pair before each malformed one. */
+#define GET_PAIR	"\x0e\x03" "REQUEST_METHOD" "GET"
+
+#define BAD_PAIR	{ REFUSED, 400, "malformed name-value pair" }
+#define NUL_IN_PARAM	{ ANSWERED, 400, "a parameter holds a NUL byte" }
+
+static const struct malformed malformed_cases[] = {
+	{ "bad_version_byte", build_version_2, NULL, 0, 0, 1,
+	  { DROPPED, 0, "record version 2" } },
+
+	/* PARAMS streams, ended properly, whose pairs overrun them. */
+	{ "pair_name_overruns_1byte_length", build_params,	/* 100 bytes, 5 there */
+	  BYTES(GET_PAIR "\x64" "\x01" "SHORT"), 0, 1, BAD_PAIR },
+	{ "pair_name_overruns_4byte_length", build_params,	/* 300 in 4 bytes */
+	  BYTES(GET_PAIR "\x80\x00\x01\x2c" "\x02" "ONLY_A_FEW_BYTES"), 0, 1, BAD_PAIR },
+	{ "pair_name_length_0x7fffffff", build_params,
+	  BYTES(GET_PAIR "\xff\xff\xff\xff" "\x01" "XY"), 0, 1, BAD_PAIR },
+	{ "pair_lengths_overflow_when_added", build_params,	/* sum past 32 bits */
+	  BYTES(GET_PAIR "\xff\xff\xff\xff" "\xff\xff\xff\xff" "AB"), 0, 1, BAD_PAIR },
+	{ "pair_value_length_wraps", build_params,	/* 4 + 0x7ffffffd = 2^31 + 1 */
+	  BYTES(GET_PAIR "\x04" "\xff\xff\xff\xfd" "NAMEvalue"), 0, 1, BAD_PAIR },
+	{ "pair_length_truncated", build_params,	/* a 4-byte length cut off */
+	  BYTES(GET_PAIR "\x80\x00"), 0, 1, BAD_PAIR },
+
+	/*
+	 * A NUL inside a name or value would let two readers see two
+	 * different parameters ("CONTENT_LENGTH\0x" is CONTENT_LENGTH
+	 * to strcmp): refused with 400, for names and values alike.
+	 */
+	{ "nul_in_a_parameter_name", build_std_params_and,
+	  BYTES("\x10" "\x01" "CONTENT_LENGTH\0x" "5"), 0, 1, NUL_IN_PARAM },
+	{ "nul_in_a_parameter_value", build_std_params_and,
+	  BYTES("\x0c" "\x03" "HTTP_X_THING" "a\0b"), 0, 1, NUL_IN_PARAM },
+
+	{ "params_over_max_params_bytes", build_big_param, NULL, 0, 0, 1,
+	  { REFUSED, 431, "exceed limits.max_params_bytes (1024)" } },
+	{ "more_than_max_params", build_many_params, NULL, 0, 0, 1,
+	  { REFUSED, 431, "more than limits.max_params (8)" } },
+	{ "undeclared_body_over_max_body_bytes", build_undeclared_body, NULL, 0, 0, 1,
+	  { REFUSED, 413, "request body exceeds limits.max_body_bytes (4096)" } },
+
+	/*
+	 * Records for a request id that is not active.  Section 3.3
+	 * lets the application ignore them; sluice may also drop the
+	 * connection.  Either way nothing is answered for that id.
+	 */
+	{ "stdin_before_begin", build_stdin_first, NULL, 0, 0, 1,
+	  { IGNORED, 0, "record for a request that is not active "
+			"(record type 5, request id 1)" } },
+	{ "params_for_inactive_id", build_params_for_id_5, NULL, 0, 0, 5,
+	  { IGNORED, 0, "(record type 4, request id 5)" } },
+
+	{ "begin_request_7_bytes", build_begin_of_length, NULL, 0, 7, 1,
+	  { DROPPED, 0, "BEGIN_REQUEST body is not 8 bytes" } },
+	{ "begin_request_9_bytes", build_begin_of_length, NULL, 0, 9, 1,
+	  { DROPPED, 0, "BEGIN_REQUEST body is not 8 bytes" } },
+
+	/* Records only an application sends, coming from the web server. */
+	{ "client_sends_end_request", build_app_record, NULL, 0, FC_END, 1,
+	  { DROPPED, 0, "(record type 3, request id 1)" } },
+	{ "client_sends_stdout", build_app_record, NULL, 0, FC_STDOUT, 1,
+	  { DROPPED, 0, "(record type 6, request id 1)" } },
+
+	/* No REQUEST_METHOD at all: a client error, not a crash. */
+	{ "empty_params_stream", build_empty_params, NULL, 0, 0, 1,
+	  { ANSWERED_4XX, 0, "no REQUEST_METHOD" } },
+};
+
+/*
+ * Criterion runs each case in a fresh process that gets a copy of its
+ * parameter's bytes, where a pointer into this process means nothing:
+ * the parameter is the case's index in the table.
+ */
+static size_t malformed_index[ARRAY_LEN(malformed_cases)];
+
+ParameterizedTestParameters(fcgi_wire, malformed)
+{
+	for (size_t i = 0; i < ARRAY_LEN(malformed_index); i++)
+		malformed_index[i] = i;
+	return cr_make_param_array(size_t, malformed_index, ARRAY_LEN(malformed_index));
+}
+
+ParameterizedTest(size_t *i, fcgi_wire, malformed, .init = setup_small, .fini = teardown,
+		  .timeout = 10)
+{
+	const struct malformed *m = &malformed_cases[*i];
+	struct fcgi_buf b = { 0 };
+
+	m->build(&b, m);
+	run_malformed(m->name, &b, m->id, &m->want);
 	fcgi_client_buf_free(&b);
 }
+
+/* ---- CONTENT_LENGTH and the body: one table ----------------------------- */
+
+/*
+ * CONTENT_LENGTH is parsed strictly (one plain decimal number, once),
+ * the body cap is enforced from it before any body is sent, and a body
+ * longer or shorter than it is never handed to the app as if it were
+ * the body.
+ */
+struct length_case {
+	const char *name;
+	const char *clen;	/* CONTENT_LENGTH */
+	const char *dup;	/* a second CONTENT_LENGTH, or NULL */
+	const char *body;	/* STDIN content, or NULL for no STDIN at all */
+	struct outcome want;
+};
+
+static const struct length_case length_cases[] = {
+	{ "content_length_trailing_garbage", "12abc", NULL, "",
+	  { ANSWERED, 400, "malformed CONTENT_LENGTH \"12abc\"" } },
+	{ "content_length_negative", "-1", NULL, "",
+	  { ANSWERED, 400, "malformed CONTENT_LENGTH \"-1\"" } },
+	{ "content_length_leading_space", " 5", NULL, "",
+	  { ANSWERED, 400, "malformed CONTENT_LENGTH \" 5\"" } },
+	{ "content_length_overflows", "99999999999999999999", NULL, "",
+	  { ANSWERED, 400, "malformed CONTENT_LENGTH \"99999999999999999999\"" } },
+	{ "content_length_duplicated", "0", "5", "",
+	  { ANSWERED, 400, "duplicate CONTENT_LENGTH" } },
+	{ "content_length_duplicated_same_value", "0", "0", "",
+	  { ANSWERED, 400, "duplicate CONTENT_LENGTH" } },
+	{ "declared_body_over_max_body_bytes", "100000", NULL, NULL,
+	  { ANSWERED, 413, "CONTENT_LENGTH 100000 exceeds limits.max_body_bytes (4096)" } },
+	{ "body_longer_than_content_length", "2", NULL, "pingpong",
+	  { REFUSED, 400, "more STDIN than CONTENT_LENGTH (2)" } },
+	{ "body_shorter_than_content_length", "10", NULL, "ping",
+	  { REFUSED, 400, "CONTENT_LENGTH" } },
+};
+
+static size_t length_index[ARRAY_LEN(length_cases)];	/* as malformed_index */
+
+ParameterizedTestParameters(fcgi_wire, content_length)
+{
+	for (size_t i = 0; i < ARRAY_LEN(length_index); i++)
+		length_index[i] = i;
+	return cr_make_param_array(size_t, length_index, ARRAY_LEN(length_index));
+}
+
+ParameterizedTest(size_t *i, fcgi_wire, content_length, .init = setup_small,
+		  .fini = teardown, .timeout = 10)
+{
+	const struct length_case *l = &length_cases[*i];
+	struct fcgi_buf b = { 0 }, pb = { 0 };
+
+	std_params(&pb, "POST", l->clen);
+	if (l->dup != NULL)
+		fcgi_client_pair(&pb, "CONTENT_LENGTH", l->dup);
+	fcgi_client_begin(&b, 1, FC_RESPONDER, 0);
+	fcgi_client_stream(&b, FC_PARAMS, 1, pb.p, pb.len, 65535);
+	if (l->body != NULL)
+		fcgi_client_stream(&b, FC_STDIN, 1, l->body, strlen(l->body), 65535);
+	run_malformed(l->name, &b, 1, &l->want);
+	fcgi_client_buf_free(&b);
+	fcgi_client_buf_free(&pb);
+}
+
+/* ---- Malformed input that needs its own test ---------------------------- */
 
 /* The peer closes after part of the first header, or part of a record's content. */
 static void truncated(size_t keep, const char *needle)
 {
 	struct fcgi_buf b = { 0 };
 	struct fcgi_conn c;
+	char what[64];
 	pid_t worker = the_worker();
 
 	put_request(&b, 1, 0, NULL, 0);
 	conn_open(&c);
 	cr_assert_eq(fcgi_client_send(&c, b.p, keep), 0);
 	fcgi_client_close(&c);
-	assert_survived(worker, needle);
+	snprintf(what, sizeof(what), "a close after %zu bytes", keep);
+	assert_survived(worker, what, needle);
 	fcgi_client_buf_free(&b);
 }
 
@@ -942,256 +1316,6 @@ Test(fcgi_wire, truncated_content_then_close, .init = setup_small, .fini = teard
 {
 	/* BEGIN_REQUEST whole, then the PARAMS header and 10 of its content bytes. */
 	truncated(16 + 8 + 10, "peer closed the connection in the middle of a request");
-}
-
-/*
- * A PARAMS stream, ended properly, whose content is `pairs`: the pairs
- * overrun the stream.  Expected: 400 or a close, and the log line.
- */
-static void bad_pairs(const struct fcgi_buf *pairs)
-{
-	struct fcgi_buf b = { 0 };
-	struct fcgi_resp rs;
-	pid_t worker = the_worker();
-
-	fcgi_client_begin(&b, 1, FC_RESPONDER, 0);
-	fcgi_client_stream(&b, FC_PARAMS, 1, pairs->p, pairs->len, 65535);
-	fcgi_client_stream(&b, FC_STDIN, 1, NULL, 0, 1);
-	send_hostile(&b, 1, &rs);
-	assert_refused(&rs, 1, 400);
-	assert_survived(worker, "malformed name-value pair");
-	fcgi_client_resp_free(&rs);
-	fcgi_client_buf_free(&b);
-}
-
-Test(fcgi_wire, pair_name_overruns_1byte_length, .init = setup_small, .fini = teardown,
-     .timeout = 10)
-{
-	struct fcgi_buf pb = { 0 };
-
-	fcgi_client_pair(&pb, "REQUEST_METHOD", "GET");
-	fcgi_client_buf_byte(&pb, 100);		/* name of 100 bytes... */
-	fcgi_client_buf_byte(&pb, 1);
-	fcgi_client_buf_str(&pb, "SHORT");		/* ...of which 5 are there */
-	bad_pairs(&pb);
-	fcgi_client_buf_free(&pb);
-}
-
-Test(fcgi_wire, pair_name_overruns_4byte_length, .init = setup_small, .fini = teardown,
-     .timeout = 10)
-{
-	struct fcgi_buf pb = { 0 };
-
-	fcgi_client_pair(&pb, "REQUEST_METHOD", "GET");
-	fcgi_client_len(&pb, 300, 1);
-	fcgi_client_len(&pb, 2, 0);
-	fcgi_client_buf_str(&pb, "ONLY_A_FEW_BYTES");
-	bad_pairs(&pb);
-	fcgi_client_buf_free(&pb);
-}
-
-Test(fcgi_wire, pair_name_length_0x7fffffff, .init = setup_small, .fini = teardown,
-     .timeout = 10)
-{
-	struct fcgi_buf pb = { 0 };
-
-	fcgi_client_pair(&pb, "REQUEST_METHOD", "GET");
-	fcgi_client_len(&pb, 0x7fffffff, 1);
-	fcgi_client_len(&pb, 1, 0);
-	fcgi_client_buf_str(&pb, "XY");
-	bad_pairs(&pb);
-	fcgi_client_buf_free(&pb);
-}
-
-/* Name and value lengths whose sum overflows 32 bits, and a value that wraps. */
-Test(fcgi_wire, pair_lengths_overflow_when_added, .init = setup_small, .fini = teardown,
-     .timeout = 10)
-{
-	struct fcgi_buf pb = { 0 };
-
-	fcgi_client_pair(&pb, "REQUEST_METHOD", "GET");
-	fcgi_client_len(&pb, 0x7fffffff, 1);
-	fcgi_client_len(&pb, 0x7fffffff, 1);
-	fcgi_client_buf_str(&pb, "AB");
-	bad_pairs(&pb);
-	fcgi_client_buf_free(&pb);
-}
-
-Test(fcgi_wire, pair_value_length_wraps, .init = setup_small, .fini = teardown, .timeout = 10)
-{
-	struct fcgi_buf pb = { 0 };
-
-	fcgi_client_pair(&pb, "REQUEST_METHOD", "GET");
-	fcgi_client_len(&pb, 4, 0);
-	fcgi_client_len(&pb, 0x7ffffffd, 1);	/* name + value = 2^31 + 1 */
-	fcgi_client_buf_str(&pb, "NAMEvalue");
-	bad_pairs(&pb);
-	fcgi_client_buf_free(&pb);
-}
-
-/* A 4-byte length cut off by the end of the stream. */
-Test(fcgi_wire, pair_length_truncated, .init = setup_small, .fini = teardown, .timeout = 10)
-{
-	struct fcgi_buf pb = { 0 };
-
-	fcgi_client_pair(&pb, "REQUEST_METHOD", "GET");
-	fcgi_client_buf_byte(&pb, 0x80);
-	fcgi_client_buf_byte(&pb, 0x00);
-	bad_pairs(&pb);
-	fcgi_client_buf_free(&pb);
-}
-
-Test(fcgi_wire, params_over_max_params_bytes, .init = setup_small, .fini = teardown,
-     .timeout = 10)
-{
-	struct fcgi_buf b = { 0 }, pb = { 0 };
-	char big[1501];
-	struct fcgi_resp rs;
-	pid_t worker = the_worker();
-
-	memset(big, 'p', 1500);
-	big[1500] = '\0';
-	std_params(&pb, "GET", NULL);
-	fcgi_client_pair(&pb, "HTTP_X_BIG", big);
-	fcgi_client_begin(&b, 1, FC_RESPONDER, 0);
-	fcgi_client_stream(&b, FC_PARAMS, 1, pb.p, pb.len, 512);
-	fcgi_client_stream(&b, FC_STDIN, 1, NULL, 0, 1);
-	send_hostile(&b, 1, &rs);
-	assert_refused(&rs, 1, 431);
-	assert_survived(worker, "exceed limits.max_params_bytes (1024)");
-	fcgi_client_resp_free(&rs);
-	fcgi_client_buf_free(&b);
-	fcgi_client_buf_free(&pb);
-}
-
-Test(fcgi_wire, more_than_max_params, .init = setup_small, .fini = teardown, .timeout = 10)
-{
-	struct fcgi_buf b = { 0 }, pb = { 0 };
-	struct fcgi_resp rs;
-	pid_t worker = the_worker();
-
-	std_params(&pb, "GET", NULL);
-	for (int i = 0; i < 5; i++) {
-		char name[16];
-
-		snprintf(name, sizeof(name), "HTTP_X_%d", i);
-		fcgi_client_pair(&pb, name, "v");
-	}
-	fcgi_client_begin(&b, 1, FC_RESPONDER, 0);
-	fcgi_client_stream(&b, FC_PARAMS, 1, pb.p, pb.len, 65535);
-	fcgi_client_stream(&b, FC_STDIN, 1, NULL, 0, 1);
-	send_hostile(&b, 1, &rs);
-	assert_refused(&rs, 1, 431);
-	assert_survived(worker, "more than limits.max_params (8)");
-	fcgi_client_resp_free(&rs);
-	fcgi_client_buf_free(&b);
-	fcgi_client_buf_free(&pb);
-}
-
-/*
- * Records for a request id that is not active.  Section 3.3 lets the
- * application ignore them; sluice may also drop the connection.  Either
- * way nothing is answered for that id, and the worker carries on.
- */
-static void stray_record(struct fcgi_buf *b, unsigned id, const char *needle)
-{
-	struct fcgi_resp rs;
-	pid_t worker = the_worker();
-
-	send_hostile(b, id, &rs);
-	cr_assert(rs.end == FC_R_CLOSED || rs.end == FC_R_TIMEOUT, "%s", describe(&rs));
-	cr_assert_eq(rs.nstdout + rs.stdout_ended + rs.nother, 0, "a reply to a stray record: %s",
-		     describe(&rs));
-	assert_survived(worker, needle);
-	fcgi_client_resp_free(&rs);
-}
-
-Test(fcgi_wire, stdin_before_begin, .init = setup_small, .fini = teardown, .timeout = 10)
-{
-	struct fcgi_buf b = { 0 };
-
-	fcgi_client_record(&b, FC_STDIN, 1, "early", 5);
-	stray_record(&b, 1, "record for a request that is not active (record type 5, request id 1)");
-	fcgi_client_buf_free(&b);
-}
-
-Test(fcgi_wire, params_for_inactive_id, .init = setup_small, .fini = teardown, .timeout = 10)
-{
-	struct fcgi_buf b = { 0 }, pb = { 0 };
-
-	std_params(&pb, "GET", NULL);
-	fcgi_client_begin(&b, 1, FC_RESPONDER, 0);
-	fcgi_client_record(&b, FC_PARAMS, 1, pb.p, pb.len);
-	fcgi_client_record(&b, FC_PARAMS, 5, pb.p, pb.len);
-	stray_record(&b, 5, "(record type 4, request id 5)");
-	fcgi_client_buf_free(&b);
-	fcgi_client_buf_free(&pb);
-}
-
-static void begin_with_length(size_t len)
-{
-	unsigned char body[16] = { 0, FC_RESPONDER, 0 };
-	struct fcgi_buf b = { 0 }, pb = { 0 };
-	struct fcgi_resp rs;
-	pid_t worker = the_worker();
-
-	std_params(&pb, "GET", NULL);
-	fcgi_client_record(&b, FC_BEGIN, 1, body, len);
-	fcgi_client_stream(&b, FC_PARAMS, 1, pb.p, pb.len, 65535);
-	fcgi_client_stream(&b, FC_STDIN, 1, NULL, 0, 1);
-	send_hostile(&b, 1, &rs);
-	assert_dropped_silently(&rs);
-	assert_survived(worker, "BEGIN_REQUEST body is not 8 bytes");
-	fcgi_client_resp_free(&rs);
-	fcgi_client_buf_free(&b);
-	fcgi_client_buf_free(&pb);
-}
-
-Test(fcgi_wire, begin_request_7_bytes, .init = setup_small, .fini = teardown, .timeout = 10)
-{
-	begin_with_length(7);
-}
-
-Test(fcgi_wire, begin_request_9_bytes, .init = setup_small, .fini = teardown, .timeout = 10)
-{
-	begin_with_length(9);
-}
-
-/* Records only an application sends, coming from the web server. */
-static void app_record_from_client(unsigned type)
-{
-	unsigned char end_body[8] = { 0 };
-	struct fcgi_buf b = { 0 }, pb = { 0 };
-	struct fcgi_resp rs;
-	char needle[64];
-	pid_t worker = the_worker();
-
-	std_params(&pb, "GET", NULL);
-	fcgi_client_begin(&b, 1, FC_RESPONDER, 0);
-	fcgi_client_record(&b, FC_PARAMS, 1, pb.p, pb.len);
-	if (type == FC_END)
-		fcgi_client_record(&b, FC_END, 1, end_body, 8);
-	else
-		fcgi_client_record(&b, type, 1, "Status: 200 OK\r\n\r\n", 18);
-	fcgi_client_record(&b, FC_PARAMS, 1, NULL, 0);
-	fcgi_client_stream(&b, FC_STDIN, 1, NULL, 0, 1);
-	send_hostile(&b, 1, &rs);
-	assert_dropped_silently(&rs);
-	snprintf(needle, sizeof(needle), "(record type %u, request id 1)", type);
-	assert_survived(worker, needle);
-	fcgi_client_resp_free(&rs);
-	fcgi_client_buf_free(&b);
-	fcgi_client_buf_free(&pb);
-}
-
-Test(fcgi_wire, client_sends_end_request, .init = setup_small, .fini = teardown, .timeout = 10)
-{
-	app_record_from_client(FC_END);
-}
-
-Test(fcgi_wire, client_sends_stdout, .init = setup_small, .fini = teardown, .timeout = 10)
-{
-	app_record_from_client(FC_STDOUT);
 }
 
 Test(fcgi_wire, begin_request_with_id_0, .init = setup_small, .fini = teardown, .timeout = 10)
@@ -1212,171 +1336,10 @@ Test(fcgi_wire, begin_request_with_id_0, .init = setup_small, .fini = teardown, 
 	for (int i = 0; i < rs.nother && i < FC_MAX_OTHER; i++)
 		cr_assert(rs.other[i].type == FC_UNKNOWN_TYPE && rs.other[i].c[0] == FC_BEGIN,
 			  "%s", describe(&rs));
-	assert_survived(worker, "record type 1 with request id 0");
+	assert_survived(worker, "a request with id 0", "record type 1 with request id 0");
 	fcgi_client_resp_free(&rs);
 	fcgi_client_buf_free(&b);
 	fcgi_client_buf_free(&pb);
-}
-
-/* A request with `clen` as CONTENT_LENGTH (twice when `dup`) and `body`. */
-static void send_with_length(const char *clen, const char *dup, const char *body,
-			     struct fcgi_resp *rs)
-{
-	struct fcgi_buf b = { 0 }, pb = { 0 };
-
-	std_params(&pb, "POST", clen);
-	if (dup != NULL)
-		fcgi_client_pair(&pb, "CONTENT_LENGTH", dup);
-	fcgi_client_begin(&b, 1, FC_RESPONDER, 0);
-	fcgi_client_stream(&b, FC_PARAMS, 1, pb.p, pb.len, 65535);
-	if (body != NULL)
-		fcgi_client_stream(&b, FC_STDIN, 1, body, strlen(body), 65535);
-	send_hostile(&b, 1, rs);
-	fcgi_client_buf_free(&b);
-	fcgi_client_buf_free(&pb);
-}
-
-/* The body cap is enforced from CONTENT_LENGTH before any body is sent. */
-Test(fcgi_wire, declared_body_over_max_body_bytes, .init = setup_small, .fini = teardown,
-     .timeout = 10)
-{
-	struct fcgi_resp rs;
-	pid_t worker = the_worker();
-
-	send_with_length("100000", NULL, NULL, &rs);
-	cr_assert_eq(rs.end, FC_R_END, "413 expected without waiting for the body: %s",
-		     describe(&rs));
-	assert_refused(&rs, 1, 413);
-	assert_survived(worker, "CONTENT_LENGTH 100000 exceeds limits.max_body_bytes (4096)");
-	fcgi_client_resp_free(&rs);
-}
-
-/* No CONTENT_LENGTH (a chunked upload passed through) and a body that keeps coming. */
-Test(fcgi_wire, undeclared_body_over_max_body_bytes, .init = setup_small, .fini = teardown,
-     .timeout = 10)
-{
-	struct fcgi_buf b = { 0 }, pb = { 0 };
-	char chunk[1024];
-	struct fcgi_resp rs;
-	pid_t worker = the_worker();
-
-	memset(chunk, 'b', sizeof(chunk));
-	std_params(&pb, "POST", NULL);
-	fcgi_client_begin(&b, 1, FC_RESPONDER, 0);
-	fcgi_client_stream(&b, FC_PARAMS, 1, pb.p, pb.len, 65535);
-	for (int i = 0; i < 16; i++)
-		fcgi_client_record(&b, FC_STDIN, 1, chunk, sizeof(chunk));
-	fcgi_client_record(&b, FC_STDIN, 1, NULL, 0);
-	send_hostile(&b, 1, &rs);
-	assert_refused(&rs, 1, 413);
-	assert_survived(worker, "request body exceeds limits.max_body_bytes (4096)");
-	fcgi_client_resp_free(&rs);
-	fcgi_client_buf_free(&b);
-	fcgi_client_buf_free(&pb);
-}
-
-/* CONTENT_LENGTH is parsed strictly: anything but one plain decimal number is a 400. */
-static void bad_content_length(const char *clen, const char *dup)
-{
-	struct fcgi_resp rs;
-	char needle[96];
-	pid_t worker = the_worker();
-
-	send_with_length(clen, dup, "", &rs);
-	cr_assert_eq(rs.end, FC_R_END, "CONTENT_LENGTH \"%s\": %s", clen, describe(&rs));
-	assert_refused(&rs, 1, 400);
-	if (dup != NULL)
-		snprintf(needle, sizeof(needle), "duplicate CONTENT_LENGTH");
-	else
-		snprintf(needle, sizeof(needle), "malformed CONTENT_LENGTH \"%s\"", clen);
-	assert_survived(worker, needle);
-	fcgi_client_resp_free(&rs);
-}
-
-Test(fcgi_wire, content_length_trailing_garbage, .init = setup_small, .fini = teardown,
-     .timeout = 10)
-{
-	bad_content_length("12abc", NULL);
-}
-
-Test(fcgi_wire, content_length_negative, .init = setup_small, .fini = teardown, .timeout = 10)
-{
-	bad_content_length("-1", NULL);
-}
-
-Test(fcgi_wire, content_length_leading_space, .init = setup_small, .fini = teardown,
-     .timeout = 10)
-{
-	bad_content_length(" 5", NULL);
-}
-
-Test(fcgi_wire, content_length_overflows, .init = setup_small, .fini = teardown, .timeout = 10)
-{
-	bad_content_length("99999999999999999999", NULL);
-}
-
-Test(fcgi_wire, content_length_duplicated, .init = setup_small, .fini = teardown,
-     .timeout = 10)
-{
-	bad_content_length("0", "5");
-}
-
-Test(fcgi_wire, content_length_duplicated_same_value, .init = setup_small, .fini = teardown,
-     .timeout = 10)
-{
-	bad_content_length("0", "0");
-}
-
-/*
- * One length, one source: a body longer or shorter than CONTENT_LENGTH
- * is never handed to the app as if it were the body.
- */
-Test(fcgi_wire, body_longer_than_content_length, .init = setup_small, .fini = teardown,
-     .timeout = 10)
-{
-	struct fcgi_resp rs;
-	pid_t worker = the_worker();
-
-	send_with_length("2", NULL, "pingpong", &rs);
-	cr_assert(!resp_has(&rs, "Status: 200"), "served despite the extra body: %s",
-		  describe(&rs));
-	assert_refused(&rs, 1, 400);
-	assert_survived(worker, "more STDIN than CONTENT_LENGTH (2)");
-	fcgi_client_resp_free(&rs);
-}
-
-Test(fcgi_wire, body_shorter_than_content_length, .init = setup_small, .fini = teardown,
-     .timeout = 10)
-{
-	struct fcgi_resp rs;
-	pid_t worker = the_worker();
-
-	send_with_length("10", NULL, "ping", &rs);
-	cr_assert(!resp_has(&rs, "Status: 200"), "served a truncated body: %s", describe(&rs));
-	assert_refused(&rs, 1, 400);
-	assert_survived(worker, "CONTENT_LENGTH");
-	fcgi_client_resp_free(&rs);
-}
-
-/* No REQUEST_METHOD at all: a client error, not a crash. */
-Test(fcgi_wire, empty_params_stream, .init = setup_small, .fini = teardown, .timeout = 10)
-{
-	struct fcgi_buf b = { 0 };
-	struct fcgi_resp rs;
-	pid_t worker = the_worker();
-	int code;
-
-	fcgi_client_begin(&b, 1, FC_RESPONDER, 0);
-	fcgi_client_record(&b, FC_PARAMS, 1, NULL, 0);
-	fcgi_client_record(&b, FC_STDIN, 1, NULL, 0);
-	send_hostile(&b, 1, &rs);
-	cr_assert_eq(rs.end, FC_R_END, "%s", describe(&rs));
-	code = resp_code(&rs);
-	cr_assert(code >= 400 && code <= 499, "status %d for a request without parameters: %s",
-		  code, describe(&rs));
-	assert_survived(worker, "no REQUEST_METHOD");
-	fcgi_client_resp_free(&rs);
-	fcgi_client_buf_free(&b);
 }
 
 /* ---- Stalled and idle peers -------------------------------------------- */
@@ -1416,7 +1379,8 @@ Test(fcgi_wire, stalled_params_cut_by_read_timeout, .init = setup_read_timeout,
 	cr_assert_eq(stalled.in.len, 0, "bytes sent to a stalled request");
 	cr_assert_geq(t1 - t0, 800, "stalled connection closed after only %ld ms", t1 - t0);
 	fcgi_client_close(&stalled);
-	assert_survived(worker, "request head not received within limits.read_timeout (1s)");
+	assert_survived(worker, "a stalled request",
+			"request head not received within limits.read_timeout (1s)");
 	fcgi_client_buf_free(&b);
 	fcgi_client_buf_free(&pb);
 }
@@ -1576,43 +1540,5 @@ Test(fcgi_wire, random_records_never_crash_the_worker, .init = setup_small, .fin
 		fcgi_client_close(&c);
 		fcgi_client_buf_free(&b);
 	}
-	assert_worker_serves(worker);
-}
-
-/*
- * A NUL inside a parameter's name or value would let two readers see two
- * different parameters ("CONTENT_LENGTH\0x" is CONTENT_LENGTH to strcmp):
- * refused with 400, for names and values alike.
- */
-static void nul_in_param(const char *name, size_t nlen, const char *value, size_t vlen)
-{
-	struct fcgi_buf b = { 0 }, pb = { 0 };
-	struct fcgi_resp rs;
-	pid_t worker = the_worker();
-
-	std_params(&pb, "GET", NULL);
-	fcgi_client_len(&pb, nlen, 0);
-	fcgi_client_len(&pb, vlen, 0);
-	fcgi_client_buf_add(&pb, name, nlen);
-	fcgi_client_buf_add(&pb, value, vlen);
-	fcgi_client_begin(&b, 1, FC_RESPONDER, 0);
-	fcgi_client_stream(&b, FC_PARAMS, 1, pb.p, pb.len, 65535);
-	fcgi_client_stream(&b, FC_STDIN, 1, NULL, 0, 65535);
-	send_hostile(&b, 1, &rs);
-	cr_assert_eq(rs.end, FC_R_END, "%s", describe(&rs));
-	assert_refused(&rs, 1, 400);
-	assert_survived(worker, "a parameter holds a NUL byte");
-	fcgi_client_resp_free(&rs);
-	fcgi_client_buf_free(&b);
-	fcgi_client_buf_free(&pb);
-}
-
-Test(fcgi_wire, nul_in_a_parameter_name, .init = setup_small, .fini = teardown, .timeout = 10)
-{
-	nul_in_param("CONTENT_LENGTH\0x", 16, "5", 1);
-}
-
-Test(fcgi_wire, nul_in_a_parameter_value, .init = setup_small, .fini = teardown, .timeout = 10)
-{
-	nul_in_param("HTTP_X_THING", 12, "a\0b", 3);
+	assert_worker_serves(worker, "random records");
 }
