@@ -1,5 +1,6 @@
 /*
- * check.h - the assertions integration suites share, written once.
+ * check.h - the assertions integration suites share, written once, and
+ * the helpers that fail a test when what they need is not there.
  *
  * Criterion asserts with a message that shows what was searched; log
  * checks name the program whose log holds the error.  Header-only: each
@@ -29,6 +30,41 @@
 static inline void assert_uwsgi_end(struct uwsgi_packet *p, unsigned mod1, unsigned mod2)
 {
 	cr_assert_eq(uwsgi_packet_end(p, mod1, mod2), 0, "a uwsgi packet too large to build");
+}
+
+/*
+ * BUILD_DIR/`rel` is built: its absolute path in `out` (`len` bytes).
+ * Suites write it into sluice's configs because sluice resolves a
+ * relative module path against the config's folder, a private one.
+ */
+static inline void assert_built(char *out, size_t len, const char *rel)
+{
+	char path[512], *abs;
+
+	snprintf(path, sizeof(path), "%s/%s", BUILD_DIR, rel);
+	abs = realpath(path, NULL);
+	cr_assert_not_null(abs, "%s is not built", path);
+	cr_assert_lt(strlen(abs), len, "%s: path too long", abs);
+	strcpy(out, abs);
+	free(abs);
+}
+
+/*
+ * `text`, a shipped example read into malloc'ed memory, with every
+ * `from` replaced by `to`; `text` is freed.  The example must still
+ * name `from`, or the test fails naming `example`, so that a test never
+ * runs an example it did not adapt.
+ */
+static inline char *example_replace(char *text, const char *from, const char *to,
+				    const char *example)
+{
+	char *out;
+
+	cr_assert_not_null(strstr(text, from), "%s no longer names \"%s\"", example, from);
+	out = harness_replace(text, from, to);
+	cr_assert_not_null(out);
+	free(text);
+	return out;
 }
 
 /* Error markers in sluice's, nginx's and Apache's error logs. */

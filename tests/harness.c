@@ -113,6 +113,25 @@ char *harness_read_file(const char *path)
 	return buf;
 }
 
+char *harness_replace(const char *text, const char *from, const char *to)
+{
+	size_t flen = strlen(from), n = 0;
+	const char *p;
+	char *out, *o;
+
+	for (p = strstr(text, from); p != NULL; p = strstr(p + flen, from))
+		n++;
+	out = malloc(strlen(text) + n * strlen(to) + 1);
+	if (out == NULL)
+		return NULL;
+	for (o = out; (p = strstr(text, from)) != NULL; text = p + flen) {
+		memcpy(o, text, (size_t)(p - text));
+		o = stpcpy(o + (p - text), to);
+	}
+	strcpy(o, text);
+	return out;
+}
+
 static void dump_file(const char *what, const char *path)
 {
 	char *text = harness_read_file(path);
@@ -493,36 +512,12 @@ static const char nginx_upstream[] =
 	"    keepalive 8;\n"
 	"  }\n";
 
-/* `text` with every %SOCK% replaced by `sock`, malloc'ed. */
-static char *replace_sock(const char *text, const char *sock)
-{
-	static const char key[] = "%SOCK%";
-	size_t klen = sizeof(key) - 1;
-	size_t n = 0;
-	const char *p;
-	char *out;
-	char *o;
-
-	for (p = strstr(text, key); p != NULL; p = strstr(p + klen, key))
-		n++;
-	out = malloc(strlen(text) + n * strlen(sock) + 1);
-	if (out == NULL)
-		return NULL;
-	for (o = out; (p = strstr(text, key)) != NULL; text = p + klen) {
-		memcpy(o, text, (size_t)(p - text));
-		o += p - text;
-		o = stpcpy(o, sock);
-	}
-	strcpy(o, text);
-	return out;
-}
-
 static int nginx_write_conf(const struct nginx_proc *np, const char *sock,
 			    const char *http, const char *locations)
 {
 	char upstream[512] = "";
 	char path[256];
-	char *locs = replace_sock(locations, sock ? sock : "");
+	char *locs = harness_replace(locations, "%SOCK%", sock ? sock : "");
 	char *text;
 	size_t len;
 	int rc;

@@ -237,6 +237,9 @@ void harness_remove_dir(const char *dir);
 /* The whole of `path`, malloc'ed and NUL-terminated; "" when unreadable. */
 char *harness_read_file(const char *path);
 
+/* `text` with every `from` replaced by `to`, malloc'ed; NULL if out of memory. */
+char *harness_replace(const char *text, const char *from, const char *to);
+
 /*
  * GET `uri` ("/path?query") over FastCGI with fcgi2's `cgi-fcgi -bind
  * -connect ADDR` (a socket path or host:port), with a minimal CGI

@@ -68,27 +68,6 @@ static char *read_text(const char *path)
 	return text;
 }
 
-/* `text` with every `from` replaced by `to`; `from` must occur. */
-static char *replace(char *text, const char *from, const char *to, const char *example)
-{
-	size_t flen = strlen(from), n = 0;
-	char *out, *o;
-	const char *p, *t = text;
-
-	for (p = strstr(t, from); p != NULL; p = strstr(p + flen, from))
-		n++;
-	cr_assert_gt(n, 0, "%s no longer names \"%s\"", example, from);
-	out = malloc(strlen(text) + n * strlen(to) + 1);
-	cr_assert_not_null(out);
-	for (o = out; (p = strstr(t, from)) != NULL; t = p + flen) {
-		memcpy(o, t, (size_t)(p - t));
-		o = stpcpy(o + (p - t), to);
-	}
-	strcpy(o, t);
-	free(text);
-	return out;
-}
-
 static void write_text(const char *path, const char *text, mode_t mode)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
@@ -153,15 +132,15 @@ static void start(void)
 
 	text = read_text(EXAMPLE_WRAPPER);
 	snprintf(sub, sizeof(sub), "%s/sluice", ap.dir);
-	text = replace(text, EXAMPLE_SLUICE_PATH, sub, EXAMPLE_WRAPPER);
+	text = example_replace(text, EXAMPLE_SLUICE_PATH, sub, EXAMPLE_WRAPPER);
 	snprintf(sub, sizeof(sub), "%s/sluice.conf", ap.dir);
-	text = replace(text, EXAMPLE_CONFIG_PATH, sub, EXAMPLE_WRAPPER);
+	text = example_replace(text, EXAMPLE_CONFIG_PATH, sub, EXAMPLE_WRAPPER);
 	snprintf(path, sizeof(path), "%s/sluice-fcgid.sh", ap.dir);
 	write_text(path, text, 0755);
 	free(text);
 
 	text = read_text(EXAMPLE_CONF);
-	text = replace(text, EXAMPLE_WRAPPER_PATH, path, EXAMPLE_CONF);
+	text = example_replace(text, EXAMPLE_WRAPPER_PATH, path, EXAMPLE_CONF);
 	rc = harness_apache_start(&ap, text);
 	free(text);
 	cr_assert_eq(rc, 0, "Apache did not start");

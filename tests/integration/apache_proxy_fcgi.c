@@ -44,25 +44,15 @@ static void stop_all(void)
 
 /* ---- Setting up ------------------------------------------------------- */
 
-/* The absolute path of BUILD_DIR/`rel` (sluice's config is elsewhere). */
-static void build_path(char *out, size_t len, const char *rel)
-{
-	char path[512];
-
-	snprintf(path, sizeof(path), "%s/%s", BUILD_DIR, rel);
-	cr_assert_not_null(realpath(path, out), "%s is not built", path);
-	cr_assert_lt(strlen(out), len);
-}
-
 /* The sample modules under the example's prefix, and a pool of two. */
 static const char *modules_conf(void)
 {
 	static char conf[3 * PATH_MAX + 256];
 	char hello[PATH_MAX], echo[PATH_MAX], routes[PATH_MAX];
 
-	build_path(hello, sizeof(hello), "apps/hello.so");
-	build_path(echo, sizeof(echo), "apps/echo.so");
-	build_path(routes, sizeof(routes), "apps/routes.so");
+	assert_built(hello, sizeof(hello), "apps/hello.so");
+	assert_built(echo, sizeof(echo), "apps/echo.so");
+	assert_built(routes, sizeof(routes), "apps/routes.so");
 	snprintf(conf, sizeof(conf),
 		 "pm = { max_children = 2; };\n"
 		 "modules = (\n"
@@ -87,27 +77,6 @@ static char *read_example(void)
 	return text;
 }
 
-/* `text` with every `from` replaced by `to`; `from` must occur. */
-static char *replace(char *text, const char *from, const char *to)
-{
-	size_t flen = strlen(from), n = 0;
-	char *out, *o;
-	const char *p, *t = text;
-
-	for (p = strstr(t, from); p != NULL; p = strstr(p + flen, from))
-		n++;
-	cr_assert_gt(n, 0, "%s no longer has \"%s\"", EXAMPLE, from);
-	out = malloc(strlen(text) + n * strlen(to) + 1);
-	cr_assert_not_null(out);
-	for (o = out; (p = strstr(t, from)) != NULL; t = p + flen) {
-		memcpy(o, t, (size_t)(p - t));
-		o = stpcpy(o + (p - t), to);
-	}
-	strcpy(o, t);
-	free(text);
-	return out;
-}
-
 /*
  * Put the variant `line` (a commented ProxyPass line of the example) in
  * place of the active ProxyPass line: that one gets a '#', this one
@@ -117,10 +86,10 @@ static char *choose_variant(char *text, const char *line)
 {
 	char from[512], to[512];
 
-	text = replace(text, "\nProxyPass ", "\n#ProxyPass ");
+	text = example_replace(text, "\nProxyPass ", "\n#ProxyPass ", EXAMPLE);
 	snprintf(from, sizeof(from), "\n%s\n", line);
 	snprintf(to, sizeof(to), "\n%s\n", line + 1);
-	return replace(text, from, to);
+	return example_replace(text, from, to, EXAMPLE);
 }
 
 /*
@@ -151,9 +120,9 @@ static void start(const char *variant)
 	conf = read_example();
 	if (variant != NULL)
 		conf = choose_variant(conf, variant);
-	conf = replace(conf, EXAMPLE_SOCK, sp.sock);
+	conf = example_replace(conf, EXAMPLE_SOCK, sp.sock, EXAMPLE);
 	if (address[0] != '\0')
-		conf = replace(conf, EXAMPLE_TCP, address);
+		conf = example_replace(conf, EXAMPLE_TCP, address, EXAMPLE);
 	rc = harness_apache_start(&ap, conf);
 	free(conf);
 	cr_assert_eq(rc, 0, "Apache did not start");

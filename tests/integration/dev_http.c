@@ -87,15 +87,6 @@ static void stop_listener(void)
 	relay_log[0] = '\0';
 }
 
-/* The absolute path of BUILD_DIR/`rel`. */
-static void build_path(char *out, const char *rel)
-{
-	char path[512];
-
-	snprintf(path, sizeof(path), "%s/%s", BUILD_DIR, rel);
-	cr_assert_not_null(realpath(path, out), "%s is not built", path);
-}
-
 /*
  * sluice with hello at /hello, echo at /echo and the big fixture at
  * /big, `extra` settings, and the listener in front.
@@ -114,7 +105,7 @@ static void start_sluice_with(const char *extra)
 	n = (size_t)snprintf(conf, sizeof(conf), "%s\npm = { max_children = 2; };\nmodules = (\n",
 			     extra);
 	for (i = 0; i < 3; i++) {
-		build_path(path, mods[i][1]);
+		assert_built(path, sizeof(path), mods[i][1]);
 		n += (size_t)snprintf(conf + n, sizeof(conf) - n,
 				      "  { path = \"%s\"; mount = \"%s\"; }%s\n", path,
 				      mods[i][0], i < 2 ? "," : "");

@@ -96,15 +96,6 @@ static int regex_find(const char *text, const char *pattern, char *group, size_t
 	return 0;
 }
 
-/* The absolute path of BUILD_DIR/`rel`. */
-static void build_path(char *out, const char *rel)
-{
-	char path[512];
-
-	snprintf(path, sizeof(path), "%s/%s", BUILD_DIR, rel);
-	cr_assert_not_null(realpath(path, out), "%s is not built", path);
-}
-
 /* The body of a `modules = (...)` setting: NULL-terminated { mount, BUILD_DIR path } pairs. */
 static void modules_conf(char *out, size_t cap, const char *const mods[][2])
 {
@@ -112,7 +103,7 @@ static void modules_conf(char *out, size_t cap, const char *const mods[][2])
 	size_t n = (size_t)snprintf(out, cap, "modules = (\n");
 
 	for (int i = 0; mods[i][0] != NULL; i++) {
-		build_path(path, mods[i][1]);
+		assert_built(path, sizeof(path), mods[i][1]);
 		n += (size_t)snprintf(out + n, cap - n, "  { path = \"%s\"; mount = \"%s\"; }%s\n",
 				      path, mods[i][0], mods[i + 1][0] != NULL ? "," : "");
 		cr_assert_lt(n, cap);
@@ -767,7 +758,7 @@ Test(dev_mode, debug_config_shows_file_and_pm, .init = start_dev_errors, .fini =
 	assert_has(r.body, sp.sock);
 	assert_has(r.body, "max_children = 2");
 	assert_has(r.body, "request_terminate_timeout = 1");
-	build_path(crash, "fixtures/crash.so");
+	assert_built(crash, sizeof(crash), "fixtures/crash.so");
 	assert_has(r.body, crash);
 	http_reply_free(&r);
 }

@@ -32,17 +32,6 @@ static void stop_all(void)
 
 /* ---- Setting up ------------------------------------------------------- */
 
-/* The absolute path of BUILD_DIR/`rel`: sluice resolves relative module
- * paths against its config's folder, which is the private one. */
-static void build_path(char *out, size_t len, const char *rel)
-{
-	char path[512];
-
-	snprintf(path, sizeof(path), "%s/%s", BUILD_DIR, rel);
-	cr_assert_not_null(realpath(path, out), "%s is not built", path);
-	cr_assert_lt(strlen(out), len);
-}
-
 /*
  * A `modules` list from "MOUNT=REL_PATH" entries, e.g.
  * "/=apps/hello.so", followed by a pool of two workers.
@@ -60,7 +49,7 @@ static char *modules_conf(const char *const *mods)
 	for (; *mods != NULL; mods++) {
 		eq = strchr(*mods, '=');
 		snprintf(mount, sizeof(mount), "%.*s", (int)(eq - *mods), *mods);
-		build_path(path, sizeof(path), eq + 1);
+		assert_built(path, sizeof(path), eq + 1);
 		n += (size_t)snprintf(conf + n, sizeof(conf) - n,
 				      "  { path = \"%s\"; mount = \"%s\"; }%s\n",
 				      path, mount, mods[1] != NULL ? "," : "");

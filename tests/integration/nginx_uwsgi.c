@@ -92,15 +92,6 @@ static const char fcgi_location[] =
 	"  fastcgi_pass unix:%SOCK%;\n"
 	"}\n";
 
-static void build_path(char *out, size_t len, const char *rel)
-{
-	char path[512];
-
-	snprintf(path, sizeof(path), "%s/%s", BUILD_DIR, rel);
-	cr_assert_not_null(realpath(path, out), "%s is not built", path);
-	cr_assert_lt(strlen(out), len);
-}
-
 /*
  * The sample apps and the fixtures that serve, under `workers` workers,
  * with `extra` settings.
@@ -123,7 +114,7 @@ static char *modules_conf(int workers, const char *extra)
 	for (m = mods; *m != NULL; m++) {
 		eq = strchr(*m, '=');
 		snprintf(mount, sizeof(mount), "%.*s", (int)(eq - *m), *m);
-		build_path(path, sizeof(path), eq + 1);
+		assert_built(path, sizeof(path), eq + 1);
 		n += (size_t)snprintf(conf + n, sizeof(conf) - n,
 				      "  { path = \"%s\"; mount = \"%s\"; }%s\n",
 				      path, mount, m[1] != NULL ? "," : "");
@@ -730,7 +721,7 @@ Test(nginx_uwsgi, magic_variables_change_nothing, .init = start_one, .fini = sto
 	char plain[4096], magic[4096], evil[4096], *log;
 	int loaded;
 
-	build_path(evil, sizeof(evil), "fixtures/init_crash.so");
+	assert_built(evil, sizeof(evil), "fixtures/init_crash.so");
 	uwsgi_packet_request(&p, "GET", "/demo/users/2", NULL);
 	assert_uwsgi_end(&p, 0, 0);
 	exchange(p.b, p.len, plain, sizeof(plain));

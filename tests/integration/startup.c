@@ -20,6 +20,7 @@
 
 #include <criterion/criterion.h>
 
+#include "check.h"
 #include "harness.h"
 #include "sluice.h"
 
@@ -134,14 +135,6 @@ static int exit_code(const struct run *r)
 
 /* ---- Config files ------------------------------------------------------ */
 
-static void build_path(char *out, const char *rel)
-{
-	char path[512];
-
-	snprintf(path, sizeof(path), "%s/%s", BUILD_DIR, rel);
-	cr_assert_not_null(realpath(path, out), "%s is not built", path);
-}
-
 /*
  * Write dir/sluice.conf, one setting per line so that line numbers are
  * known: 1 listen, 2 error_log, 3 modules, 4 `extra` (may be "").
@@ -152,7 +145,7 @@ static void write_conf(char *conf, size_t len, const char *module_rel,
 	char mod[4096];
 	FILE *f;
 
-	build_path(mod, module_rel);
+	assert_built(mod, sizeof(mod), module_rel);
 	snprintf(conf, len, "%s/sluice.conf", dir);
 	f = fopen(conf, "w");
 	cr_assert_not_null(f);
@@ -246,7 +239,7 @@ Test(startup, no_listen_is_refused, .init = make_dir, .fini = remove_dir)
 	struct run r;
 	FILE *f;
 
-	build_path(path, "apps/hello.so");
+	assert_built(path, sizeof(path), "apps/hello.so");
 	snprintf(conf, sizeof(conf), "%s/nolisten.conf", dir);
 	snprintf(text, sizeof(text), "modules = ( { path = \"%s\"; } );\n", path);
 	f = fopen(conf, "w");
@@ -294,7 +287,7 @@ static void refused(const char *name, int test_only, const char *why,
 	int n;
 
 	snprintf(rel, sizeof(rel), "fixtures/%s.so", name);
-	build_path(mod, rel);
+	assert_built(mod, sizeof(mod), rel);
 	write_conf(conf, sizeof(conf), rel, "pm = { max_children = 1; };");
 	run_sluice(args, &r);
 	cr_assert_neq(exit_code(&r), 0, "%s was accepted; stderr:\n%s", name, r.err);
@@ -373,7 +366,7 @@ Test(startup, init_failure_makes_workers_exit, .fini = remove_dir, .timeout = 30
 	const char *pid_at;
 	long pid;
 
-	build_path(mod, "fixtures/init_fails.so");
+	assert_built(mod, sizeof(mod), "fixtures/init_fails.so");
 	snprintf(body, sizeof(body),
 		 "pm = { max_children = 1; };\nmodules = ( { path = \"%s\"; } );\n", mod);
 	cr_assert_eq(harness_sluice_start(&sp, body), 0, "sluice did not start");

@@ -24,6 +24,7 @@
 #include <criterion/criterion.h>
 
 #include "defaults.h"
+#include "check.h"
 #include "harness.h"
 
 #define EXAMPLE		"conf/supervisor/sluice.conf"
@@ -124,23 +125,6 @@ TestSuite(supervisor, .init = setup, .fini = teardown, .timeout = 90);
 
 /* ---- Configs ------------------------------------------------------------ */
 
-/* `text` with each `from` replaced by `to`, which must occur; malloc'ed. */
-static char *replace(char *text, const char *from, const char *to)
-{
-	size_t cap = strlen(text) * 2 + strlen(to) * 8 + 1;
-	char *out = malloc(cap), *o = out, *rest = text, *p;
-
-	cr_assert_not_null(out);
-	cr_assert_not_null(strstr(text, from), "%s no longer names %s", EXAMPLE, from);
-	while ((p = strstr(rest, from)) != NULL) {
-		o += sprintf(o, "%.*s%s", (int)(p - rest), rest, to);
-		rest = p + strlen(from);
-	}
-	strcpy(o, rest);
-	free(text);
-	return out;
-}
-
 static void write_file(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");
@@ -170,9 +154,9 @@ static void write_configs(void)
 	write_file(conf, text);
 
 	cr_assert_neq(example[0], '\0', "cannot read %s", EXAMPLE);
-	example = replace(example, EXAMPLE_BIN, bin);
-	example = replace(example, EXAMPLE_CONF, conf);
-	example = replace(example, EXAMPLE_LOG, prog_log);
+	example = example_replace(example, EXAMPLE_BIN, bin, EXAMPLE);
+	example = example_replace(example, EXAMPLE_CONF, conf, EXAMPLE);
+	example = example_replace(example, EXAMPLE_LOG, prog_log, EXAMPLE);
 	snprintf(prog, sizeof(prog), "%s/program.conf", dir);
 	write_file(prog, example);
 	free(example);
