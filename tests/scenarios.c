@@ -145,6 +145,29 @@ void scenario_echo_one_megabyte(const struct scenario_front *f)
 	http_reply_free(&r);
 }
 
+char *scenario_echo_chunked(const char *url, size_t total)
+{
+	char *got, *expect = malloc(total + 1);
+	const char *b;
+	long status;
+
+	cr_assert_not_null(expect);
+	cr_assert_eq(harness_http_chunked_post(url, total, &status, &got), 0);
+	cr_assert_eq(status, 200);
+	cr_assert_not_null(got);
+	for (size_t i = 0; i < total; i++)
+		expect[i] = (char)('A' + i % 26);
+	expect[total] = '\0';
+	b = strstr(got, "\"body\":\"");
+	cr_assert_not_null(b, "no body in %.500s", got);
+	b += strlen("\"body\":\"");
+	cr_assert_eq(strlen(b), total + 3, "body length %zu, sent %zu",
+		     strlen(b) >= 3 ? strlen(b) - 3 : 0, total);
+	cr_assert_eq(strncmp(b, expect, total), 0, "the chunked body came back altered");
+	free(expect);
+	return got;
+}
+
 void scenario_routes_find_users(const struct scenario_front *f)
 {
 	struct http_reply r;

@@ -74,6 +74,14 @@ void scenario_echo_escapes_json(const struct scenario_front *f);
 void scenario_echo_one_megabyte(const struct scenario_front *f);
 
 /*
+ * POST `total` bytes to `url`, echo's route on the front's own port, in
+ * uneven chunks (harness_http_chunked_post): 200, and echo's last field
+ * is the bytes sent, whole and in order.  Returns the reply, malloc'ed,
+ * for the suite's own checks of how the length was passed on.
+ */
+char *scenario_echo_chunked(const char *url, size_t total);
+
+/*
  * GET PREFIX/demo/users/2 is bob (a captured segment), and
  * PREFIX/demo/users/42 is routes' own 404.
  */

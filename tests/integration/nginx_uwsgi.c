@@ -503,28 +503,9 @@ Test(nginx_uwsgi, echo_one_megabyte_body, .init = start_two, .fini = stop_all)
  */
 Test(nginx_uwsgi, echo_chunked_body, .init = start_two, .fini = stop_all)
 {
-	const size_t total = 200000;
-	char *got, *expect = malloc(total + 1), length[64];
-	const char *b;
-	long status;
+	char *got = scenario_echo_chunked(url(&nu, "/echo"), 200000);
 
-	cr_assert_not_null(expect);
-	cr_assert_eq(harness_http_chunked_post(url(&nu, "/echo"), total, &status, &got), 0);
-
-	cr_assert_eq(status, 200);
-	cr_assert_not_null(got);
-	for (size_t i = 0; i < total; i++)
-		expect[i] = (char)('A' + i % 26);
-	expect[total] = '\0';
-	snprintf(length, sizeof(length), "\"CONTENT_LENGTH\":\"%zu\"", total);
-	assert_has(got, length);
-	b = strstr(got, "\"body\":\"");
-	cr_assert_not_null(b, "no body in %.500s", got);
-	b += strlen("\"body\":\"");
-	cr_assert_eq(strlen(b), total + 3, "body length %zu, sent %zu",
-		     strlen(b) >= 3 ? strlen(b) - 3 : 0, total);
-	cr_assert_eq(strncmp(b, expect, total), 0, "the chunked body came back altered");
-	free(expect);
+	assert_has(got, "\"CONTENT_LENGTH\":\"200000\"");
 	free(got);
 }
 
