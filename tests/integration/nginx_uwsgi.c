@@ -383,6 +383,31 @@ Test(nginx_uwsgi, hello_as_over_fastcgi, .init = start_two, .fini = stop_all)
 }
 
 /*
+ * POST 1 MB to `path` six times, alternately over uwsgi and FastCGI:
+ * each answer has `status`, and `body` unless it is NULL.
+ */
+static void megabyte_rounds(const char *path, long status, const char *body)
+{
+	size_t len = 1 << 20;
+	char *data = malloc(len);
+	struct http_reply r;
+
+	cr_assert_not_null(data);
+	memset(data, 'b', len);
+	for (int i = 0; i < 6; i++) {
+		const struct nginx_proc *np = i % 2 ? &nf : &nu;
+
+		request(np, "POST", path, data, len, NULL, &r);
+		cr_assert_eq(r.status, status, "round %d over %s: status %ld", i,
+			     np == &nu ? "uwsgi" : "FastCGI", r.status);
+		if (body != NULL)
+			cr_assert_str_eq(r.body, body);
+		http_reply_free(&r);
+	}
+	free(data);
+}
+
+/*
  * hello reads no body; sluice answers and closes.  nginx must get the
  * answer, not a reset while it still sends or reads (a 502, or an error
  * in its log), over uwsgi as over FastCGI.  A few rounds, since whether
@@ -391,22 +416,7 @@ Test(nginx_uwsgi, hello_as_over_fastcgi, .init = start_two, .fini = stop_all)
 Test(nginx_uwsgi, unread_megabyte_body_still_answered, .init = start_two,
      .fini = stop_all)
 {
-	size_t len = 1 << 20;
-	char *body = malloc(len);
-	struct http_reply r;
-
-	cr_assert_not_null(body);
-	memset(body, 'b', len);
-	for (int i = 0; i < 6; i++) {
-		const struct nginx_proc *np = i % 2 ? &nf : &nu;
-
-		request(np, "POST", "/hello", body, len, NULL, &r);
-		cr_assert_eq(r.status, 200, "round %d over %s: status %ld", i,
-			     np == &nu ? "uwsgi" : "FastCGI", r.status);
-		cr_assert_str_eq(r.body, "Hello from sluice!\n");
-		http_reply_free(&r);
-	}
-	free(body);
+	megabyte_rounds("/hello", 200, "Hello from sluice!\n");
 	assert_no_log_errors();
 }
 
@@ -417,21 +427,7 @@ Test(nginx_uwsgi, unread_megabyte_body_still_answered, .init = start_two,
 Test(nginx_uwsgi, body_over_the_limit_is_413, .init = start_small_bodies,
      .fini = stop_all)
 {
-	size_t len = 1 << 20;
-	char *body = malloc(len);
-	struct http_reply r;
-
-	cr_assert_not_null(body);
-	memset(body, 'b', len);
-	for (int i = 0; i < 6; i++) {
-		const struct nginx_proc *np = i % 2 ? &nf : &nu;
-
-		request(np, "POST", "/echo", body, len, NULL, &r);
-		cr_assert_eq(r.status, 413, "round %d over %s: status %ld", i,
-			     np == &nu ? "uwsgi" : "FastCGI", r.status);
-		http_reply_free(&r);
-	}
-	free(body);
+	megabyte_rounds("/echo", 413, NULL);
 	cr_assert_eq(harness_log_wait(&sp, "exceeds limits.max_body_bytes", WAIT_MS), 0);
 }
 
