@@ -18,7 +18,6 @@
  * wrong.
  */
 #include <criterion/criterion.h>
-#include <criterion/parameterized.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -29,8 +28,7 @@
 
 #include "fcgi_client.h"
 #include "harness.h"
-
-#define ARRAY_LEN(a)	(sizeof(a) / sizeof((a)[0]))
+#include "table.h"
 
 /* Milliseconds a well-behaved exchange may take on a loaded test box. */
 #define REPLY_MS	2000
@@ -1197,19 +1195,7 @@ static const struct malformed malformed_cases[] = {
 	  { ANSWERED_4XX, 0, "no REQUEST_METHOD" } },
 };
 
-/*
- * Criterion runs each case in a fresh process that gets a copy of its
- * parameter's bytes, where a pointer into this process means nothing:
- * the parameter is the case's index in the table.
- */
-static size_t malformed_index[ARRAY_LEN(malformed_cases)];
-
-ParameterizedTestParameters(fcgi_wire, malformed)
-{
-	for (size_t i = 0; i < ARRAY_LEN(malformed_index); i++)
-		malformed_index[i] = i;
-	return cr_make_param_array(size_t, malformed_index, ARRAY_LEN(malformed_index));
-}
+TABLE_PARAMETERS(fcgi_wire, malformed, malformed_cases)
 
 ParameterizedTest(size_t *i, fcgi_wire, malformed, .init = setup_small, .fini = teardown,
 		  .timeout = 10)
@@ -1259,14 +1245,7 @@ static const struct length_case length_cases[] = {
 	  { REFUSED, 400, "CONTENT_LENGTH" } },
 };
 
-static size_t length_index[ARRAY_LEN(length_cases)];	/* as malformed_index */
-
-ParameterizedTestParameters(fcgi_wire, content_length)
-{
-	for (size_t i = 0; i < ARRAY_LEN(length_index); i++)
-		length_index[i] = i;
-	return cr_make_param_array(size_t, length_index, ARRAY_LEN(length_index));
-}
+TABLE_PARAMETERS(fcgi_wire, content_length, length_cases)
 
 ParameterizedTest(size_t *i, fcgi_wire, content_length, .init = setup_small,
 		  .fini = teardown, .timeout = 10)
