@@ -34,6 +34,7 @@
 #include "router.h"
 
 #include "check.h"
+#include "table.h"
 #include "uwsgi_packet.h"
 
 #define READ_TIMEOUT_S		1	/* limits.read_timeout in these tests */
@@ -425,71 +426,40 @@ static void assert_400(const struct uwsgi_packet *p, const char *what)
 	assert_log("runs past");
 }
 
-Test(uwsgi, name_size_past_the_block_is_400)
-{
-	struct uwsgi_packet p;
+/* A string literal and its length, NULs inside included. */
+#define BYTES(s)	(s), sizeof(s) - 1
 
-	uwsgi_packet_begin(&p);
-	uwsgi_packet_str(&p, "REQUEST_METHOD", "GET");
-	uwsgi_packet_raw(&p, "\xc8\x00", 2);	/* 200-byte name, 4 bytes left */
-	uwsgi_packet_raw(&p, "ABCD", 4);
-	assert_uwsgi_end(&p, 0, 0);
-	assert_400(&p, "name size past the block");
-}
+/* REQUEST_METHOD=GET, a well-formed variable before a malformed one. */
+#define METHOD_GET	"\x0e\x00" "REQUEST_METHOD" "\x03\x00" "GET"
 
-Test(uwsgi, value_size_past_the_block_is_400)
-{
-	struct uwsgi_packet p;
-
-	uwsgi_packet_begin(&p);
-	uwsgi_packet_raw(&p, "\x04\x00NAME", 6);
-	uwsgi_packet_raw(&p, "\x06\x00", 2);	/* 6-byte value, 5 bytes left */
-	uwsgi_packet_raw(&p, "VALUE", 5);
-	assert_uwsgi_end(&p, 0, 0);
-	assert_400(&p, "value size past the block");
-}
-
-Test(uwsgi, value_size_one_past_the_end_is_400)
-{
-	struct uwsgi_packet p;
-
+/* Blocks whose sizes run past their end, each a packet of its own. */
+static const struct bad_block {
+	const char *what;
+	const char *bytes;
+	size_t len;
+} bad_blocks[] = {
+	/* A 200-byte name, 4 bytes left. */
+	{ "name size past the block", BYTES(METHOD_GET "\xc8\x00" "ABCD") },
+	/* A 6-byte value, 5 bytes left. */
+	{ "value size past the block", BYTES("\x04\x00" "NAME" "\x06\x00" "VALUE") },
 	/* The value's size says 1 byte, the block ends right there. */
-	uwsgi_packet_begin(&p);
-	uwsgi_packet_raw(&p, "\x01\x00N\x01\x00", 5);
-	assert_uwsgi_end(&p, 0, 0);
-	assert_400(&p, "value one byte short");
-}
+	{ "value one byte short", BYTES("\x01\x00" "N" "\x01\x00") },
+	{ "value size cut", BYTES("\x01\x00" "N" "\x01") },
+	{ "one trailing byte", BYTES(METHOD_GET "\x00") },
+	{ "a name with no value size", BYTES(METHOD_GET "\x01\x00" "X") },
+};
 
-Test(uwsgi, value_size_cut_in_half_is_400)
+TABLE_PARAMETERS(uwsgi, malformed_block_is_400, bad_blocks)
+
+ParameterizedTest(size_t *i, uwsgi, malformed_block_is_400)
 {
+	const struct bad_block *k = &bad_blocks[*i];
 	struct uwsgi_packet p;
 
 	uwsgi_packet_begin(&p);
-	uwsgi_packet_raw(&p, "\x01\x00N\x01", 4);
+	uwsgi_packet_raw(&p, k->bytes, k->len);
 	assert_uwsgi_end(&p, 0, 0);
-	assert_400(&p, "value size cut");
-}
-
-Test(uwsgi, trailing_byte_is_400)
-{
-	struct uwsgi_packet p;
-
-	uwsgi_packet_begin(&p);
-	uwsgi_packet_str(&p, "REQUEST_METHOD", "GET");
-	uwsgi_packet_raw(&p, "\x00", 1);
-	assert_uwsgi_end(&p, 0, 0);
-	assert_400(&p, "one trailing byte");
-}
-
-Test(uwsgi, trailing_name_without_value_is_400)
-{
-	struct uwsgi_packet p;
-
-	uwsgi_packet_begin(&p);
-	uwsgi_packet_str(&p, "REQUEST_METHOD", "GET");
-	uwsgi_packet_raw(&p, "\x01\x00X", 3);
-	assert_uwsgi_end(&p, 0, 0);
-	assert_400(&p, "a name with no value size");
+	assert_400(&p, k->what);
 }
 
 /* After a refused block the next bytes on the connection are not parsed. */
