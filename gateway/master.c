@@ -388,15 +388,19 @@ static void count_crash(long long now)
 }
 
 /*
- * A worker that dies right after starting delays the next start, doubling
- * up to MAX_RESPAWN_DELAY_MS, so that a crash loop does not burn a core;
- * one that lived resets the delay.  In a crash loop the exit lines are
- * rate-limited, with a count of those left out.
+ * A worker that dies before it is ready (its init crashes or fails)
+ * delays the next start, doubling up to MAX_RESPAWN_DELAY_MS, so that a
+ * crash loop does not burn a core; one that lived resets the delay.  One
+ * that was serving and died in a request is replaced at once, however
+ * young: the pool must not stand empty for seconds because two requests
+ * crashed in a row (emergency_restart_threshold is for crashes that come
+ * in a flood).  In a crash loop the exit lines are rate-limited, with a
+ * count of those left out.
  */
 static void note_exit(struct slot *s, int i, int status, long long now)
 {
-	int fast = now - s->started_ms < FAST_EXIT_SECONDS * 1000LL && !s->stopping;
 	int at_start = scoreboard_slot(i)->state == SCORE_STARTING;
+	int fast = at_start && now - s->started_ms < FAST_EXIT_SECONDS * 1000LL && !s->stopping;
 	int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 	char how[96];
 

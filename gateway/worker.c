@@ -445,8 +445,20 @@ static void wait_conn(struct conn *c)
 		close_conn(c);
 		return;
 	}
-	if (ph == PHASE_IDLE && c->requests > 0) {
-		conn_timer_set(c, TIMER_IDLE, now + cfg->limits.idle_timeout * 1000LL);
+	if (ph == PHASE_IDLE) {
+		/*
+		 * Nothing buffered: release it, so that the master can give
+		 * it to another worker if this one dies or gets stuck.  A new
+		 * connection whose request has not come yet is shared too (it
+		 * costs a message, but nginx writes right behind its connect,
+		 * so this is rare): its request is in no worker's hands yet.
+		 */
+		if (c->requests == 0)
+			keep(c);
+		if (c->requests > 0 || c->timer != TIMER_HEAD)
+			conn_timer_set(c, c->requests > 0 ? TIMER_IDLE : TIMER_HEAD,
+				       now + (c->requests > 0 ? cfg->limits.idle_timeout
+						   : cfg->limits.read_timeout) * 1000LL);
 		if (c->slot >= 0 && c->held) {
 			handoff_set(c->slot, c->tag, w.owner, KEPT_IDLE);
 			c->held = 0;
