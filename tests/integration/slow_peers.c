@@ -696,6 +696,7 @@ Test(slow_peers, rss_with_1024_half_sent_requests_is_small_and_given_back,
 	struct fcgi_buf w = { 0 };
 	struct rlimit rl;
 	int n, opened = 0, accepted, sockets_before, over = 0, kept = 0;
+	int sanitized = strcmp(SLUICE_PROFILE, "dev") == 0;
 
 	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
 	if (rl.rlim_cur < HALF_SENT + 256 && rl.rlim_max >= HALF_SENT + 256) {
@@ -744,8 +745,11 @@ Test(slow_peers, rss_with_1024_half_sent_requests_is_small_and_given_back,
 		note("%s %d: %ld kB before, %ld kB holding %d half-sent requests, %ld kB "
 			    "after", i + 1 == n ? "master" : "worker", (int)procs[i], base[i],
 			    held[i], opened, after[i]);
-		over += held[i] > 16 * 1024;
-		kept += after[i] < 0 || after[i] > base[i] + 1024;
+		/* AddressSanitizer (the dev profile) adds shadow memory and
+		 * keeps what is freed in quarantine: there the bound is on the
+		 * growth, and memory given back cannot be seen. */
+		over += (sanitized ? held[i] - base[i] : held[i]) > 16 * 1024;
+		kept += !sanitized && (after[i] < 0 || after[i] > base[i] + 1024);
 	}
 	note("%d of %d half-sent requests sent, %d more sockets held by sluice", opened,
 		    HALF_SENT, accepted);
