@@ -204,9 +204,10 @@ test-fresh:
 # by exec'ing its own binary, so the kernel must hand arm64 programs to
 # qemu: the binfmt_misc entry that Debian's qemu-user-static ships, which
 # systemd-binfmt registers at boot, is registered here when it is not
-# (a container may not even have binfmt_misc mounted).  The unit suites
-# run; the integration suites, which need nginx, Apache and the rest of
-# a machine, run natively in `make test`.
+# (a container may not even have binfmt_misc mounted).  The suites that
+# run here are those that stay inside the test binary's processes, the
+# unit suites; every integration suite starts the sluice binary and most
+# start nginx or Apache too, and they run natively in `make test`.
 #
 # Criterion's arm64 package cannot be installed beside the amd64 one that
 # `make test` needs (Debian 12 rebuilt libnanomsg5 for amd64 only, so the
