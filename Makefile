@@ -223,8 +223,7 @@ DEPS_ARM64    := gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static \
                  libffi8:arm64 libgit2-1.5:arm64 libunwind-dev:arm64
 # trace's suite is left out: it ptraces a child, which qemu-user cannot do.
 ARM64_SUITES  := $(filter-out trace,$(sort $(shell sed -n 's/^Test.\([a-z_]*\),.*/\1/p' tests/unit/*.c)))
-empty :=
-ARM64_FILTER  := @($(subst $(empty) $(empty),|,$(ARM64_SUITES)))/*
+ARM64_FILTER  := @($(subst $() ,|,$(ARM64_SUITES)))/*
 
 deps-arm64:
 	@if ! dpkg --print-foreign-architectures | grep -qx arm64; then \
