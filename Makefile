@@ -6,6 +6,8 @@
 #   make test            install what is missing, build, run every test suite
 #   make test FILTER='config/*'   one suite (Criterion's --filter)
 #   make bench           the benchmark (nginx + wrk on loopback)
+#   make test-fresh      make run and make test on a pristine Debian 12 root
+#   make test-arm64      cross-build for arm64, run the unit suites under qemu
 
 PROFILE ?= prod
 # BUILDROOT lets a second checkout or a parallel run build elsewhere.
@@ -68,7 +70,8 @@ TEST_LIBS := -lcriterion -lcurl
 BENCH_BIN := $(BUILD)/bench/fcgi-floor
 BENCH_LIBFCGI := $(BUILD)/bench/libfcgi-hello
 
-.PHONY: all run dev test tests bench check-prod install deps-run deps-test deps-dev deps-bench clean
+.PHONY: all run dev test tests bench check-prod install deps-run deps-test deps-dev deps-bench clean \
+        test-fresh test-arm64 deps-arm64
 all: $(BUILD)/sluice $(APP_SOS)
 
 # Modules resolve the sl_* API against the executable: export exactly
@@ -110,16 +113,23 @@ $(BENCH_LIBFCGI): tests/bench/libfcgi-hello.c
 # ---- Installing what is missing -----------------------------------------
 # Debian 12 package names.  Only what is absent is installed, as root or
 # through sudo, so a machine that has everything is left untouched.
-DEPS_BUILD := gcc make pkg-config libconfig-dev libsystemd-dev libunwind-dev
+# `gcc` installed without recommends does not bring the C library's
+# headers (libc6-dev); `make test-fresh` proves these lists complete.
+DEPS_BUILD := gcc libc6-dev make pkg-config libconfig-dev libsystemd-dev libunwind-dev
 DEPS_RUN   := $(DEPS_BUILD) nginx-light curl
 DEPS_TEST  := $(DEPS_RUN) libcriterion-dev libcurl4-openssl-dev libfcgi-bin
 DEPS_TEST  += libmicrohttpd-dev binutils procps apache2 libapache2-mod-fcgid systemd supervisor
 DEPS_DEV   := $(DEPS_BUILD) libmicrohttpd-dev curl
 DEPS_BENCH := $(DEPS_RUN) wrk strace valgrind libfcgi-dev
 
+# A name without ":arch" means this machine's architecture (or "all"): the
+# arm64 copy of a library, installed by test-arm64, does not count.
 define install_missing
-	@missing=$$(for p in $(1); do \
-	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
+	@native=$$(dpkg --print-architecture); \
+	missing=$$(for p in $(1); do \
+	    case $$p in *:*) arch=$${p#*:};; *) arch="$$native|all";; esac; \
+	    dpkg-query -W -f='$${Status} $${Architecture}\n' $$p 2>/dev/null | \
+	      grep -Eq "^install ok installed ($$arch)$$" || echo $$p; \
 	  done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:" $$missing; \
@@ -181,6 +191,66 @@ dev: deps-dev
 bench: deps-bench
 	@$(MAKE) --no-print-directory all $(BENCH_BIN) $(BENCH_LIBFCGI)
 	tests/bench/run.sh $(BUILD)
+
+# The README's quick start on a pristine Debian 12 root (debootstrap,
+# cached under /var/cache/sluice-fresh): make run serves the sample URLs
+# and make test passes, from a clone of the committed HEAD.  Needs root.
+test-fresh:
+	tests/fresh-machine.sh
+
+# ---- arm64 ----------------------------------------------------------------
+# Debian's aarch64 cross compiler, the arm64 copies of the libraries
+# (multiarch), and qemu-user to run the result.  Criterion runs each test
+# by exec'ing its own binary, so the kernel must hand arm64 programs to
+# qemu: the binfmt_misc entry that Debian's qemu-user-static ships, which
+# systemd-binfmt registers at boot, is registered here when it is not
+# (a container may not even have binfmt_misc mounted).  The suites that
+# run here are those that stay inside the test binary's processes, the
+# unit suites; every integration suite starts the sluice binary and most
+# start nginx or Apache too, and they run natively in `make test`.
+#
+# Criterion's arm64 package cannot be installed beside the amd64 one that
+# `make test` needs (Debian 12 rebuilt libnanomsg5 for amd64 only, so the
+# two versions differ), so it and libnanomsg5 are unpacked into a private
+# folder instead, with the rest of its dependencies installed normally.
+ARM64_ROOT    := $(BUILDROOT)/arm64
+ARM64_SYSROOT := $(ARM64_ROOT)/sysroot
+ARM64_LIBDIR  := $(abspath $(ARM64_SYSROOT)/usr/lib/aarch64-linux-gnu)
+BINFMT        := /proc/sys/fs/binfmt_misc
+ARM64_UNPACK  := libcriterion3:arm64 libcriterion-dev:arm64 libnanomsg5:arm64
+DEPS_ARM64    := gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static \
+                 libconfig-dev:arm64 libsystemd-dev:arm64 libcurl4-openssl-dev:arm64 \
+                 libffi8:arm64 libgit2-1.5:arm64 libunwind-dev:arm64
+# trace's suite is left out: it ptraces a child, which qemu-user cannot do.
+ARM64_SUITES  := $(filter-out trace,$(sort $(shell sed -n 's/^Test.\([a-z_]*\),.*/\1/p' tests/unit/*.c)))
+ARM64_FILTER  := @($(subst $() ,|,$(ARM64_SUITES)))/*
+
+deps-arm64:
+	@if ! dpkg --print-foreign-architectures | grep -qx arm64; then \
+	  if [ "$$(id -u)" -eq 0 ]; then sudo=; else sudo=sudo; fi; \
+	  echo "adding the arm64 architecture to dpkg"; \
+	  $$sudo dpkg --add-architecture arm64 && $$sudo apt-get update -qq; \
+	fi
+	$(call install_missing,$(DEPS_ARM64))
+	@if [ ! -e $(BINFMT)/qemu-aarch64 ]; then \
+	  if [ "$$(id -u)" -eq 0 ]; then sudo=; else sudo=sudo; fi; \
+	  echo "registering qemu-aarch64 with binfmt_misc"; \
+	  mountpoint -q $(BINFMT) || $$sudo mount -t binfmt_misc binfmt_misc $(BINFMT) || exit 1; \
+	  $$sudo sh -c 'cat /usr/lib/binfmt.d/qemu-aarch64.conf >$(BINFMT)/register' || exit 1; \
+	fi
+	@if [ ! -e $(ARM64_LIBDIR)/libcriterion.so ]; then \
+	  rm -rf $(ARM64_ROOT)/debs $(ARM64_SYSROOT) && mkdir -p $(ARM64_ROOT)/debs && \
+	  (cd $(ARM64_ROOT)/debs && apt-get download -q $(ARM64_UNPACK) >/dev/null) && \
+	  for d in $(ARM64_ROOT)/debs/*.deb; do dpkg-deb -x $$d $(ARM64_SYSROOT) || exit 1; done; \
+	fi
+
+test-arm64: deps-arm64
+	@$(MAKE) --no-print-directory BUILDROOT=$(ARM64_ROOT) PROFILE=prod \
+	  CC='aarch64-linux-gnu-gcc -isystem $(ARM64_SYSROOT)/usr/include' \
+	  TEST_LIBS='-L$(ARM64_LIBDIR) -Wl,-rpath-link,$(ARM64_LIBDIR) -lcriterion -lcurl' \
+	  all tests
+	LD_LIBRARY_PATH=$(ARM64_LIBDIR) \
+	  $(ARM64_ROOT)/prod/sluice-tests --jobs=2 --filter='$(ARM64_FILTER)'
 
 # The production build, where a system keeps such things.
 PREFIX ?= /usr/local

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config_value.h"
 
@@ -110,6 +111,23 @@ int config_value_mode(const char *str, mode_t *out)
 
 /* ---- Addresses and mounts --------------------------------------------- */
 
+/*
+ * Is the host `h` (`n` bytes) "localhost" or a name under it, in any
+ * case?  RFC 6761, section 6.3, reserves them all for loopback and lets
+ * software answer them without a resolver, which we do: a fresh container
+ * or chroot has no /etc/hosts, and `--http localhost:8081` must not fail
+ * there, nor ever go out to DNS.
+ */
+static int is_localhost(const char *h, size_t n)
+{
+	static const char name[] = "localhost";
+	const size_t len = sizeof(name) - 1;
+
+	if (n < len || strncasecmp(h + n - len, name, len) != 0)
+		return 0;
+	return n == len || (n > len + 1 && h[n - len - 1] == '.');
+}
+
 const char *config_value_host_port(const char *addr, char *host, size_t hostlen,
 				   char port[6])
 {
@@ -138,6 +156,11 @@ const char *config_value_host_port(const char *addr, char *host, size_t hostlen,
 	/* Other servers read "*" as "every address": we want it spelled out. */
 	if (n == 1 && h[0] == '*')
 		return "an explicit host is needed (0.0.0.0, [::] or 127.0.0.1)";
+	/* IPv4's loopback, which every stack has; [::1] is written as such. */
+	if (addr[0] != '[' && is_localhost(h, n)) {
+		h = "127.0.0.1";
+		n = strlen(h);
+	}
 	if (n >= hostlen)
 		return "the host is too long";
 	digits = strspn(p, "0123456789");

@@ -52,8 +52,9 @@ int config_value_address(const char *key, const char *addr, const char **path,
  * Split "host:port" or "[v6]:port" (an IPv6 host must be bracketed, so
  * that its colons are not taken for the port's; "*" is refused, as every
  * address must be spelled out; the port is 1 to 65535 in digits only).
- * Returns NULL with `host` and `port` filled, or a phrase saying what is
- * wrong.  Used by the config, the listener and the development listener,
+ * "localhost" and any name under ".localhost" give the host "127.0.0.1",
+ * without asking the resolver (RFC 6761, 6.3).  Returns NULL with `host`
+ * and `port` filled, or a phrase saying what is wrong.  Used by the config, the listener and the development listener,
  * so that all three read an address the same way.
  */
 const char *config_value_host_port(const char *addr, char *host, size_t hostlen,

@@ -95,11 +95,22 @@ static size_t put_backtrace(char *buf, size_t size, size_t at, uintptr_t pc)
 	return at;
 }
 
+/* The program counter saved in a signal's context: each ABI names it. */
 static uintptr_t interrupted_pc(void *ucv)
 {
 	const ucontext_t *uc = ucv;
 
-	return uc ? (uintptr_t)uc->uc_mcontext.gregs[REG_RIP] : 0;
+	if (!uc)
+		return 0;
+#if defined(__x86_64__)
+	return (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+#elif defined(__i386__)
+	return (uintptr_t)uc->uc_mcontext.gregs[REG_EIP];
+#elif defined(__aarch64__)
+	return (uintptr_t)uc->uc_mcontext.pc;
+#else
+#error "interrupted_pc: no program counter for this architecture"
+#endif
 }
 
 /* The production error page: status, reason and request id.  Kept out of

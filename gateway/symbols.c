@@ -30,6 +30,13 @@ struct object {
 
 #define MAX_OBJECTS 64
 
+/*
+ * The objects read here are the ones mapped into this process, so they
+ * have the process's own ELF class: ElfW() picks the 32- or 64-bit
+ * structures, and a file of the other class is not read.
+ */
+#define NATIVE_CLASS (__ELF_NATIVE_CLASS == 64 ? ELFCLASS64 : ELFCLASS32)
+
 static struct object objects[MAX_OBJECTS];
 static int nobjects;
 
@@ -41,9 +48,9 @@ static int by_addr(const void *a, const void *b)
 }
 
 /* The symbol table section to read: .symtab when present, else .dynsym. */
-static const Elf64_Shdr *pick_table(const Elf64_Ehdr *eh, const Elf64_Shdr *sh)
+static const ElfW(Shdr) *pick_table(const ElfW(Ehdr) *eh, const ElfW(Shdr) *sh)
 {
-	const Elf64_Shdr *dyn = NULL;
+	const ElfW(Shdr) *dyn = NULL;
 
 	for (int i = 0; i < eh->e_shnum; i++) {
 		if (sh[i].sh_type == SHT_SYMTAB)
@@ -62,16 +69,16 @@ static const Elf64_Shdr *pick_table(const Elf64_Ehdr *eh, const Elf64_Shdr *sh)
  */
 static void read_symbols(struct object *o, const unsigned char *map, size_t size, uintptr_t bias)
 {
-	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)map;
-	const Elf64_Shdr *sh, *tab, *strs;
-	const Elf64_Sym *s;
+	const ElfW(Ehdr) *eh = (const ElfW(Ehdr) *)map;
+	const ElfW(Shdr) *sh, *tab, *strs;
+	const ElfW(Sym) *s;
 	size_t n, pool_len = 0;
 
 	if (size < sizeof(*eh) || memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 ||
-	    eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_shoff > size ||
-	    (size - eh->e_shoff) / sizeof(Elf64_Shdr) < eh->e_shnum)
+	    eh->e_ident[EI_CLASS] != NATIVE_CLASS || eh->e_shoff > size ||
+	    (size - eh->e_shoff) / sizeof(ElfW(Shdr)) < eh->e_shnum)
 		return;
-	sh = (const Elf64_Shdr *)(map + eh->e_shoff);
+	sh = (const ElfW(Shdr) *)(map + eh->e_shoff);
 	tab = pick_table(eh, sh);
 	if (!tab || tab->sh_link >= eh->e_shnum || tab->sh_offset > size ||
 	    tab->sh_size > size - tab->sh_offset)
@@ -79,7 +86,7 @@ static void read_symbols(struct object *o, const unsigned char *map, size_t size
 	strs = &sh[tab->sh_link];
 	if (strs->sh_offset > size || strs->sh_size > size - strs->sh_offset)
 		return;
-	s = (const Elf64_Sym *)(map + tab->sh_offset);
+	s = (const ElfW(Sym) *)(map + tab->sh_offset);
 	n = tab->sh_size / sizeof(*s);
 	o->syms = calloc(n ? n : 1, sizeof(*o->syms));
 	o->pool = malloc(strs->sh_size + 1);
@@ -89,6 +96,7 @@ static void read_symbols(struct object *o, const unsigned char *map, size_t size
 	o->pool[strs->sh_size] = '\0';
 	pool_len = strs->sh_size;
 	for (size_t i = 0; i < n; i++) {
+		/* st_info packs the type the same way in both classes. */
 		if (ELF64_ST_TYPE(s[i].st_info) != STT_FUNC || s[i].st_value == 0 ||
 		    s[i].st_name >= pool_len)
 			continue;

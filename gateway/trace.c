@@ -26,10 +26,11 @@
 
 /*
  * libunwind's search of an .eh_frame_hdr table, which its own ptrace
- * accessors call; exported by libunwind-x86_64, not declared in its
+ * accessors call; exported by the libunwind of each architecture under
+ * its own prefix (UNW_OBJ: _Ux86_64_, _Uaarch64_), not declared in its
  * headers.
  */
-int _Ux86_64_dwarf_search_unwind_table(unw_addr_space_t as, unw_word_t ip, unw_dyn_info_t *di,
+int UNW_OBJ(dwarf_search_unwind_table)(unw_addr_space_t as, unw_word_t ip, unw_dyn_info_t *di,
 				       unw_proc_info_t *pi, int need_unwind_info, void *arg);
 
 /* An address to find, and the unwind table of the object around it. */
@@ -154,7 +155,7 @@ static int find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *p
 	dl_iterate_phdr(find_eh_table, &l);
 	if (!l.found)
 		return rc;
-	return _Ux86_64_dwarf_search_unwind_table(as, ip, &l.di, pi, need_unwind_info, arg);
+	return UNW_OBJ(dwarf_search_unwind_table)(as, ip, &l.di, pi, need_unwind_info, arg);
 }
 
 /*
