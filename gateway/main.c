@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "config.h"
 #include "dev.h"
 #include "listen.h"
@@ -156,6 +157,10 @@ int main(int argc, char **argv)
 	}
 	if (log_open(gen->cfg.error_log, gen->cfg.log_level) < 0) {
 		fprintf(stderr, "sluice: error_log %s: cannot open: %m\n", gen->cfg.error_log);
+		return 1;
+	}
+	if (access_open(&gen->cfg) < 0) {
+		fprintf(stderr, "sluice: access_log %s: cannot open: %m\n", gen->cfg.access_log);
 		return 1;
 	}
 	fcgid = !dev && !test && started_by_fcgid();

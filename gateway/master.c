@@ -28,9 +28,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "config.h"
 #include "crash.h"
 #include "dev.h"
+#include "handoff.h"
 #include "holder.h"
 #include "io.h"
 #include "listen.h"
@@ -59,7 +61,7 @@ struct slot {
 	int replacing;			/* index + 1 of the worker it replaces, 0: none */
 	long long terminate_ms;		/* SIGUSR2 sent at; 0: not */
 	long long taken_for;		/* req_start_ms of the long request its connections were taken for */
-	char slow_id[17];		/* the request already reported to the slow log */
+	char slow_id[REQUEST_ID_SIZE];	/* the request already reported to the slow log */
 };
 
 static int sigpipe_fds[2] = { -1, -1 };
@@ -776,6 +778,10 @@ static void master_reload(const char *why)
 			m.gen->number, err);
 		return;
 	}
+	/* The new generation's workers inherit the access log as the new file says. */
+	if (access_open(&g->cfg) < 0)
+		log_msg(LOG_ERROR, "access_log %s: %s; the access log stays as it was",
+			g->cfg.access_log, strerror(errno));
 	if (!same_listeners(&g->cfg, &m.gen->cfg))
 		log_msg(LOG_WARNING, "listen changed: that takes a restart; the sockets "
 			"opened at start serve on");
@@ -855,6 +861,62 @@ static void kill_remaining(void)
 	m.stop_deadline = io_now_ms() + 60000;
 }
 
+/* ---- Log rotation --------------------------------------------------- */
+
+/* The slow log, opened again under the same descriptor number. */
+static int reopen_slowlog(void)
+{
+	int fd;
+
+	if (m.slowlog_fd < 0)
+		return 0;
+	fd = open(m.gen->cfg.slowlog, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return -1;
+	dup3(fd, m.slowlog_fd, O_CLOEXEC);
+	close(fd);
+	return 0;
+}
+
+/* Give every live worker the new descriptor of log `which`. */
+static void tell_workers(enum handoff_log which, int fd)
+{
+	struct handoff_msg msg = { .type = HM_REOPEN, .slot = which };
+
+	for (int i = 0; i < m.top; i++)
+		if (m.slots[i].pid && holder_tell(i, &msg, fd) < 0)
+			log_msg(LOG_WARNING, "worker %d (pid %d): cannot pass it the reopened "
+				"%s: %s; it writes to the old file until it is replaced", i + 1,
+				(int)m.slots[i].pid, which == HL_ERROR_LOG ? "error_log" : "access_log",
+				strerror(errno));
+}
+
+/*
+ * SIGUSR1, php-fpm's convention: open error_log, access_log and slowlog
+ * again, after logrotate (or an operator) moved them away.  Workers get
+ * the new descriptors over their control pairs, not a signal: a handler
+ * never sees one, and a worker running as another user could not open a
+ * root-owned file.  Until a worker has its message, its lines go to the
+ * old file, which logrotate keeps until the next rotation: no line is
+ * lost or written twice.  A file that cannot be opened leaves that log
+ * where it was.
+ */
+static void reopen_logs(void)
+{
+	if (log_reopen() < 0)
+		log_msg(LOG_ERROR, "SIGUSR1: cannot reopen error_log: %s", strerror(errno));
+	else if (log_file_fd() >= 0)
+		tell_workers(HL_ERROR_LOG, log_file_fd());
+	if (access_reopen() < 0)
+		log_msg(LOG_ERROR, "SIGUSR1: cannot reopen access_log: %s", strerror(errno));
+	else if (access_fd() >= 0)
+		tell_workers(HL_ACCESS_LOG, access_fd());
+	if (reopen_slowlog() < 0)
+		log_msg(LOG_ERROR, "SIGUSR1: cannot reopen slowlog %s: %s", m.gen->cfg.slowlog,
+			strerror(errno));
+	log_msg(LOG_NOTICE, "SIGUSR1 received: logs reopened");
+}
+
 static void handle_signals(void)
 {
 	unsigned char buf[64];
@@ -867,8 +929,7 @@ static void handle_signals(void)
 			else if (buf[i] == SIGHUP)
 				master_reload("SIGHUP");
 			else if (buf[i] == SIGUSR1)
-				log_msg(LOG_NOTICE, "SIGUSR1 received: nothing to reopen "
-					"(logs are opened with O_APPEND and can be rotated with copytruncate)");
+				reopen_logs();
 			else
 				begin_stop(buf[i]);
 		}

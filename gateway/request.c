@@ -49,6 +49,7 @@ int request_init(struct sl_request *r, const struct sl_config *cfg,
 	memset(r, 0, sizeof(*r));
 	r->cfg = cfg;
 	r->router = router;
+	r->id_param_len = cfg->request_id_param ? strlen(cfg->request_id_param) : 0;
 	if (getrandom(&id_prefix, sizeof(id_prefix), 0) != sizeof(id_prefix))
 		id_prefix = (unsigned)getpid() * 2654435761u;
 	if (arena_init(&r->arena, ARENA_BLOCK_SIZE, (size_t)cfg->limits.max_request_memory) < 0)
@@ -103,6 +104,37 @@ void request_begin(struct sl_request *r, struct conn *c)
 	r->head_sent = r->has_content_type = r->has_content_length = 0;
 	r->no_body = r->client_gone = r->aborted = r->ended = r->must_close = 0;
 	r->head_len = r->out_len = 0;
+	r->body_bytes = 0;
+}
+
+/*
+ * An id the web server sent (request_id.param) replaces ours when it is
+ * one: 1 to REQUEST_ID_MAX characters of letters, digits, '-', '_', '.'
+ * and ':', which covers nginx's $request_id, UUIDs and most tracing ids,
+ * and keeps log lines and headers free of anything a peer could forge.
+ * Anything else keeps the id we made, with a line saying why.
+ */
+static int id_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '_' || c == '.' || c == ':';
+}
+
+static void adopt_id(struct sl_request *r, const char *v, size_t len)
+{
+	size_t i = 0;
+
+	if (len > 0 && len <= REQUEST_ID_MAX)
+		while (i < len && id_char(v[i]))
+			i++;
+	if (len == 0 || i != len) {
+		log_msg(LOG_INFO, "request %s: %s is not a usable request id (1 to %d letters, "
+			"digits, '-', '_', '.', ':'); keeping ours", r->id,
+			r->cfg->request_id_param, REQUEST_ID_MAX);
+		return;
+	}
+	memcpy(r->id, v, len);
+	r->id[len] = '\0';
 }
 
 int request_add_param(struct sl_request *r, const char *name, size_t name_len,
@@ -145,10 +177,23 @@ int request_add_param(struct sl_request *r, const char *name, size_t name_len,
 	p->name_len = name_len;
 	p->value_len = value_len;
 	r->nparams++;
+	if (name_len == r->id_param_len && r->id_param_len &&
+	    memcmp(name, r->cfg->request_id_param, name_len) == 0)
+		adopt_id(r, value, value_len);
 	return 0;
 }
 
 /* ---- Sending -------------------------------------------------------- */
+
+/* "X-Request-Id: ID\r\n" (request_id.header) into `buf`; its length. */
+static size_t id_header(const struct sl_request *r, char *buf, size_t size)
+{
+	size_t n = sf_str(buf, size, 0, r->cfg->request_id_header);
+
+	n = sf_str(buf, size, n, ": ");
+	n = sf_str(buf, size, n, r->id);
+	return sf_str(buf, size, n, "\r\n");
+}
 
 /*
  * Hand everything pending to the codec: the head if it has not left yet,
@@ -158,8 +203,8 @@ int request_add_param(struct sl_request *r, const char *name, size_t name_len,
  */
 static int emit(struct sl_request *r, const void *extra, size_t extra_len, int last)
 {
-	struct iovec iov[6];
-	char status[64], length[48];
+	struct iovec iov[7];
+	char status[64], length[48], idline[REQUEST_ID_HEADER_MAX + REQUEST_ID_SIZE + 4];
 	size_t total = 0;
 	int n = 0;
 
@@ -173,6 +218,8 @@ static int emit(struct sl_request *r, const void *extra, size_t extra_len, int l
 
 		iov[n++] = (struct iovec){ status, (size_t)sl };
 		iov[n++] = (struct iovec){ r->head, r->head_len };
+		if (r->cfg->request_id_header)
+			iov[n++] = (struct iovec){ idline, id_header(r, idline, sizeof(idline)) };
 		if (!r->has_content_type)
 			iov[n++] = (struct iovec){ (char *)(uintptr_t)default_type,
 						   sizeof(default_type) - 1 };
@@ -189,6 +236,8 @@ static int emit(struct sl_request *r, const void *extra, size_t extra_len, int l
 		}
 		r->head_sent = 1;
 	}
+	if (!r->no_body)
+		r->body_bytes += r->out_len + extra_len;
 	if (r->out_len)
 		iov[n++] = (struct iovec){ r->out, r->out_len };
 	if (extra_len)

@@ -41,6 +41,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "config.h"
 #include "conn.h"
 #include "crash.h"
@@ -377,6 +378,17 @@ static void adopt(const struct handoff_msg *m, int fd)
 	conn_timer_set(c, TIMER_IDLE, io_now_ms() + w.cfg->limits.idle_timeout * 1000LL);
 }
 
+/* The master reopened a log (SIGUSR1): its new descriptor replaces ours. */
+static void reopened(const struct handoff_msg *m, int fd)
+{
+	if (m->slot == HL_ERROR_LOG)
+		log_adopt(fd);
+	else if (m->slot == HL_ACCESS_LOG)
+		access_adopt(fd);
+	else
+		close(fd);
+}
+
 static void on_ctl(void)
 {
 	struct handoff_msg m;
@@ -385,6 +397,8 @@ static void on_ctl(void)
 	while ((rc = handoff_recv(w.ctl, &m, &fd)) == 1) {
 		if (m.type == HM_ADOPT && !w.draining)
 			adopt(&m, fd);
+		else if (m.type == HM_REOPEN && fd >= 0)
+			reopened(&m, fd);
 		else if (fd >= 0)
 			close(fd);
 	}
@@ -571,8 +585,10 @@ static enum proto_end serve(struct conn *c)
 	conn_timer_set(c, TIMER_NONE, 0);
 	c->requests++;
 	score_busy();
+	access_start(&w.req);
 	request_run(&w.req);
 	end = c->proto->finish(c, &w.req);
+	access_write(&w.req);
 	score_idle();
 	maybe_ask_retire();
 	drop_taken();
