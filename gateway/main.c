@@ -21,6 +21,7 @@
 #include "listen.h"
 #include "log.h"
 #include "master.h"
+#include "proctitle.h"
 #include "proto.h"
 #include "scoreboard.h"
 #include "worker.h"
@@ -85,6 +86,7 @@ static int serve_fcgid(struct generation *gen)
 
 	fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
 	log_set_ident("responder");
+	proctitle_prefix("sluice: responder ");
 	if (scoreboard_init() < 0) {
 		fprintf(stderr, "sluice: cannot map the scoreboard: %m\n");
 		return 1;
@@ -125,6 +127,7 @@ int main(int argc, char **argv)
 	char err[1024];
 	int test = 0, fcgid, opt, nls;
 
+	proctitle_init(argc, &argv);
 	while ((opt = getopt_long(argc, argv, "c:tvh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': file = optarg; break;

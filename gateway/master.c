@@ -38,6 +38,7 @@
 #include "listen.h"
 #include "log.h"
 #include "master.h"
+#include "proctitle.h"
 #include "scoreboard.h"
 #include "symbols.h"
 #include "systemd.h"
@@ -980,6 +981,26 @@ static void tell_systemd(long long now)
 	}
 }
 
+/*
+ * "sluice: master (generation 3, 4 workers) -c /etc/sluice/sluice.conf",
+ * rewritten when it changes.  The config file tells apart the masters
+ * of several pools on one machine, as php-fpm's title does.
+ */
+static void retitle(void)
+{
+	static int shown_gen = -1, shown_workers = -1;
+	char title[64];
+	int n = running();
+
+	if (m.gen->number == shown_gen && n == shown_workers)
+		return;
+	shown_gen = m.gen->number;
+	shown_workers = n;
+	snprintf(title, sizeof(title), "master (generation %d, %d worker%s) -c ", shown_gen, n,
+		 n == 1 ? "" : "s");
+	proctitle_set(title, m.gen->cfg.file, NULL);
+}
+
 /* Everything time-driven; returns how long the loop may sleep. */
 static int tick(long long *last_tick)
 {
@@ -1008,6 +1029,7 @@ static int tick(long long *last_tick)
 	    now >= m.demand_wait_ms)
 		on_demand(now);
 	tell_systemd(now);
+	retitle();
 	timeout = min_timeout(top_up(now), MAINTENANCE_TICK_MS);
 	for (int i = 0; i < m.top; i++)
 		if (m.slots[i].pid && m.slots[i].replacing > 0)
@@ -1065,6 +1087,7 @@ int master_run(struct generation *gen, const struct listener *ls, int nls)
 	}
 	m.dev_fd = dev_master_watch(gen);
 	m.watchdog_ms = systemd_watchdog_interval_ms();
+	proctitle_prefix("sluice: ");
 	while (!m.stopping || running() > 0) {
 		struct pollfd p[4 + MAX_LISTEN] = {
 			{ .fd = sigpipe_fds[0], .events = POLLIN },

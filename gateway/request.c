@@ -23,6 +23,7 @@
 #include "header.h"
 #include "log.h"
 #include "module.h"
+#include "proctitle.h"
 #include "proto.h"
 #include "request.h"
 #include "safefmt.h"
@@ -101,7 +102,7 @@ void request_begin(struct sl_request *r, struct conn *c)
 	r->body_done = 0;
 	r->body_errno = 0;
 	r->status = 200;
-	r->head_sent = r->has_content_type = r->has_content_length = 0;
+	r->head_sent = r->has_content_type = r->has_content_length = r->has_id_header = 0;
 	r->no_body = r->client_gone = r->aborted = r->ended = r->must_close = 0;
 	r->head_len = r->out_len = 0;
 	r->body_bytes = 0;
@@ -218,7 +219,7 @@ static int emit(struct sl_request *r, const void *extra, size_t extra_len, int l
 
 		iov[n++] = (struct iovec){ status, (size_t)sl };
 		iov[n++] = (struct iovec){ r->head, r->head_len };
-		if (r->cfg->request_id_header)
+		if (r->cfg->request_id_header && !r->has_id_header)
 			iov[n++] = (struct iovec){ idline, id_header(r, idline, sizeof(idline)) };
 		if (!r->has_content_type)
 			iov[n++] = (struct iovec){ (char *)(uintptr_t)default_type,
@@ -273,7 +274,7 @@ static void error_response(struct sl_request *r, int status, const char *allow,
 	r->status = status;
 	r->head_len = 0;
 	r->out_len = 0;
-	r->has_content_type = r->has_content_length = 0;
+	r->has_content_type = r->has_content_length = r->has_id_header = 0;
 	if (allow)
 		sl_add_header(r, "Allow", allow);
 	len = dev_error_page(r, status, detail, (char *)r->out, OUTBUF_SIZE, &type);
@@ -521,6 +522,8 @@ static void run_handler(struct sl_request *r)
 	for (int i = 0; i < r->match.ncaptures; i++)
 		r->captures[i] = arena_strndup(&r->arena, r->match.captures[i].value,
 					       r->match.captures[i].value_len);
+	/* ps names the route, not the path: bounded, and no request data. */
+	proctitle_set("busy ", r->method, " ", r->match.route->pattern, NULL);
 	current = r;
 	errno = 0;
 	if (r->match.route->handler(r) != 0)
@@ -678,6 +681,8 @@ int sl_add_header(struct sl_request *r, const char *name, const char *value)
 		r->has_content_type = 1;
 	if (strcasecmp(name, "Content-Length") == 0)
 		r->has_content_length = 1;
+	if (r->cfg->request_id_header && strcasecmp(name, r->cfg->request_id_header) == 0)
+		r->has_id_header = 1;	/* the module's own: ours is not added */
 	memcpy(r->head + r->head_len, name, nlen);
 	r->head_len += nlen;
 	memcpy(r->head + r->head_len, ": ", 2);

@@ -53,6 +53,7 @@ struct sl_request {
 	int head_sent;
 	int has_content_type;
 	int has_content_length;
+	int has_id_header;		/* the module set request_id.header itself */
 	int no_body;			/* HEAD: headers only */
 	int client_gone;		/* the peer can no longer be written to */
 	int ended;			/* the last piece of the response has left */

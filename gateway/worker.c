@@ -51,6 +51,7 @@
 #include "log.h"
 #include "master.h"
 #include "module.h"
+#include "proctitle.h"
 #include "proto.h"
 #include "request.h"
 #include "scoreboard.h"
@@ -518,10 +519,12 @@ static void score_busy(void)
 	w.score->req_start_ms = io_now_ms();
 	memcpy(w.score->request_id, w.req.id, sizeof(w.score->request_id));
 	w.score->state = SCORE_BUSY;
+	proctitle_set("busy", NULL);
 }
 
 static void score_idle(void)
 {
+	proctitle_set(w.draining ? "stopping" : "idle", NULL);
 	w.score->idle_since_ms = io_now_ms();
 	w.score->requests = w.req.served;
 	w.score->state = w.draining ? SCORE_STOPPING : SCORE_IDLE;
@@ -884,6 +887,7 @@ static void drain(void)
 
 	w.draining = 1;
 	w.score->state = SCORE_STOPPING;
+	proctitle_set("stopping", NULL);
 	set_accepting(0);
 	for (int i = 0; i < w.args->nlisteners; i++)
 		close(w.args->listeners[i].fd);
@@ -944,6 +948,11 @@ void worker_main(const struct worker_args *args)
 
 	snprintf(ident, sizeof(ident), "worker %d (pid %d)", args->index + 1, (int)getpid());
 	log_set_ident(ident);
+	if (args->master) {
+		snprintf(ident, sizeof(ident), "sluice: worker %d ", args->index + 1);
+		proctitle_prefix(ident);
+	}
+	proctitle_set("starting", NULL);
 	w.cfg = cfg;
 	w.args = args;
 	w.owner = args->index + 1;
@@ -971,6 +980,7 @@ void worker_main(const struct worker_args *args)
 	set_accepting(1);
 	w.score->idle_since_ms = io_now_ms();
 	w.score->state = SCORE_IDLE;
+	proctitle_set("idle", NULL);
 	loop();
 	drain();
 	module_fini_all(&args->gen->modules);
