@@ -95,6 +95,22 @@ int log_file_fd(void)
 	return log_path[0] ? log_fd : -1;
 }
 
+/*
+ * A worker whose stderr becomes a pipe to the master (output.c): a log
+ * that is stderr keeps writing where stderr went before, on a copy of
+ * the descriptor, instead of coming back through the pipe.
+ */
+void log_keep_stderr(void)
+{
+	int fd;
+
+	if (log_path[0] || log_fd != STDERR_FILENO)
+		return;
+	fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+	if (fd >= 0)
+		log_fd = fd;
+}
+
 void log_adopt(int fd)
 {
 	if (log_path[0] && fd != log_fd)

@@ -28,6 +28,9 @@ int log_reopen(void);
 int log_file_fd(void);
 void log_adopt(int fd);
 
+/* Before a worker's stderr is replaced: a log that is stderr keeps the original. */
+void log_keep_stderr(void);
+
 /* Who is speaking: "master" or "worker 3 (pid 1234)". Set once per process. */
 void log_set_ident(const char *ident);
 

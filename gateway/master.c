@@ -38,6 +38,7 @@
 #include "listen.h"
 #include "log.h"
 #include "master.h"
+#include "output.h"
 #include "proctitle.h"
 #include "scoreboard.h"
 #include "symbols.h"
@@ -193,6 +194,9 @@ static int spawn(struct generation *g)
 		m.next_spawn_ms = io_now_ms() + 1000;
 		return -1;
 	}
+	if (output_attach(i) < 0)
+		log_msg(LOG_WARNING, "worker %d: cannot capture its stdout and stderr: %s",
+			i + 1, strerror(errno));
 	sc = scoreboard_slot(i);
 	memset(sc, 0, sizeof(*sc));
 	sc->state = SCORE_STARTING;
@@ -204,12 +208,14 @@ static int spawn(struct generation *g)
 		close(sigpipe_fds[1]);
 		close(m.notify_fds[0]);
 		holder_in_child(i);
+		output_in_child(i);
 		if (fd_limit.rlim_cur)
 			setrlimit(RLIMIT_NOFILE, &fd_limit);
 		worker_main(&args);
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(args.ctl_fd);
+	output_after_fork(i, pid > 0);
 	if (pid < 0) {
 		log_msg(LOG_ERROR, "fork: %s", strerror(errno));
 		holder_detach(i);
@@ -454,6 +460,7 @@ static void reap(void)
 			scoreboard_slot(i)->retiring = 0;
 			/* Its kept-alive connections outlive it. */
 			holder_worker_gone(i);
+			output_worker_gone(i);
 			break;
 		}
 	}
@@ -1081,7 +1088,8 @@ int master_run(struct generation *gen, const struct listener *ls, int nls)
 				gen->cfg.slowlog, strerror(errno));
 	}
 	raise_fd_limit();
-	if (scoreboard_init() < 0 || setup_signals() < 0 || holder_init(pick_worker) < 0) {
+	if (scoreboard_init() < 0 || setup_signals() < 0 || holder_init(pick_worker) < 0 ||
+	    output_init() < 0) {
 		log_msg(LOG_ERROR, "master: cannot start: %s", strerror(errno));
 		return 1;
 	}
@@ -1089,11 +1097,12 @@ int master_run(struct generation *gen, const struct listener *ls, int nls)
 	m.watchdog_ms = systemd_watchdog_interval_ms();
 	proctitle_prefix("sluice: ");
 	while (!m.stopping || running() > 0) {
-		struct pollfd p[4 + MAX_LISTEN] = {
+		struct pollfd p[5 + MAX_LISTEN] = {
 			{ .fd = sigpipe_fds[0], .events = POLLIN },
 			{ .fd = m.notify_fds[0], .events = POLLIN },
 			{ .fd = m.stopping ? -1 : m.dev_fd, .events = POLLIN },
 			{ .fd = holder_fd(), .events = POLLIN },
+			{ .fd = output_fd(), .events = POLLIN },
 		};
 		int timeout = tick(&last_tick), demand;
 
@@ -1101,9 +1110,9 @@ int master_run(struct generation *gen, const struct listener *ls, int nls)
 		demand = !m.stopping && m.gen->cfg.pm.mode == PM_ONDEMAND &&
 			 io_now_ms() >= m.demand_wait_ms;
 		for (int i = 0; i < m.nlisteners; i++)
-			p[4 + i] = (struct pollfd){ .fd = demand ? m.listeners[i].fd : -1,
+			p[5 + i] = (struct pollfd){ .fd = demand ? m.listeners[i].fd : -1,
 						    .events = POLLIN };
-		if (poll(p, (nfds_t)(4 + m.nlisteners), timeout) <= 0)
+		if (poll(p, (nfds_t)(5 + m.nlisteners), timeout) <= 0)
 			continue;
 		if (p[0].revents)
 			handle_signals();
@@ -1113,8 +1122,10 @@ int master_run(struct generation *gen, const struct listener *ls, int nls)
 			master_reload("a module file changed");
 		if (p[3].revents)
 			holder_events();
+		if (p[4].revents)
+			output_events();
 		for (int i = 0; i < m.nlisteners; i++)
-			if (p[4 + i].revents)
+			if (p[5 + i].revents)
 				on_demand(io_now_ms());
 	}
 	dev_master_stop();
