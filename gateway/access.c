@@ -271,9 +271,8 @@ static long long cpu_us(void)
 	       ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
 }
 
-void access_start(struct sl_request *r)
+void access_start(void)
 {
-	(void)r;
 	if (a.fd < 0)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &a.start);

@@ -61,8 +61,11 @@ int access_fd(void);
 /* A worker: the master reopened the log; `fd` replaces ours. */
 void access_adopt(int fd);
 
-/* A worker, when a request starts and when its response has left. */
-void access_start(struct sl_request *r);
+/*
+ * A worker, when a request starts (its parameters and buffered body are
+ * in) and when its response has been handed to the codec: the line.
+ */
+void access_start(void);
 void access_write(const struct sl_request *r);
 
 #endif

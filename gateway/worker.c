@@ -588,7 +588,7 @@ static enum proto_end serve(struct conn *c)
 	conn_timer_set(c, TIMER_NONE, 0);
 	c->requests++;
 	score_busy();
-	access_start(&w.req);
+	access_start();
 	request_run(&w.req);
 	end = c->proto->finish(c, &w.req);
 	access_write(&w.req);
