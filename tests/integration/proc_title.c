@@ -106,6 +106,20 @@ Test(proc_title, master_and_workers_say_what_they_are_and_do, .init = setup,
 	t = wait_title(sp.pid, want, 3000);
 	cr_expect_str_eq(t, want);
 	free(t);
+	/* ps itself shows the same. */
+	{
+		char cmd[64], out[1024] = "";
+		FILE *ps;
+
+		snprintf(cmd, sizeof(cmd), "ps -o args= -p %d", (int)sp.pid);
+		ps = popen(cmd, "r");
+		cr_assert_not_null(ps);
+		if (!fgets(out, sizeof(out), ps))
+			out[0] = '\0';
+		pclose(ps);
+		out[strcspn(out, "\n")] = '\0';
+		cr_expect_str_eq(out, want, "ps shows \"%s\"", out);
+	}
 
 	for (long until = harness_now_ms() + 3000; harness_now_ms() < until; harness_sleep_ms(20))
 		if ((n = logscan_workers(&sp, pids, 8)) == 2)
