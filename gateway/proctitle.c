@@ -26,6 +26,7 @@ static struct {
 	size_t used;		/* where the previous title ended */
 	char prefix[PREFIX_MAX];
 	size_t prefix_len;
+	char **argv;		/* the copy main reads, kept for the process's life */
 } t;
 
 /* Copy the environment to the heap; 0 or -1. */
@@ -88,7 +89,7 @@ int proctitle_init(int argc, char ***argvp)
 	copy = copy_argv(argc, argv);
 	if (!copy || move_environ(n) < 0)
 		return -1;
-	*argvp = copy;
+	*argvp = t.argv = copy;
 	t.area = argv[0];
 	t.size = (size_t)(end - argv[0]);
 	t.used = t.size - 1;	/* clear it all the first time */
