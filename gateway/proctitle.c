@@ -26,48 +26,39 @@ static struct {
 	size_t used;		/* where the previous title ended */
 	char prefix[PREFIX_MAX];
 	size_t prefix_len;
-	char **argv;		/* the copy main reads, kept for the process's life */
+	char **argv, *argv_block;	/* the copies main and getenv read, */
+	char **env, *env_block;		/* kept for the process's life */
 } t;
 
-/* Copy the environment to the heap; 0 or -1. */
-static int move_environ(int n)
+/*
+ * `n` strings copied into one block (its address in *keep, for the life
+ * of the process: unsetenv drops pointers from environ, the block stays
+ * reachable), and the array of pointers to them, returned; NULL when
+ * memory is short.
+ */
+static char **copy_strings(char *const *from, int n, char **keep)
 {
-	char **env = malloc(((size_t)n + 1) * sizeof(*env));
+	size_t total = 0;
+	char **to, *p;
 
-	if (!env)
-		return -1;
-	for (int i = 0; i < n; i++) {
-		env[i] = strdup(environ[i]);
-		if (!env[i]) {
-			while (i-- > 0)
-				free(env[i]);
-			free(env);
-			return -1;
-		}
-	}
-	env[n] = NULL;
-	environ = env;
-	return 0;
-}
-
-/* Copy argv too: getopt and the error messages still read it. */
-static char **copy_argv(int argc, char **argv)
-{
-	char **copy = malloc(((size_t)argc + 1) * sizeof(*copy));
-
-	if (!copy)
+	for (int i = 0; i < n; i++)
+		total += strlen(from[i]) + 1;
+	to = malloc(((size_t)n + 1) * sizeof(*to));
+	p = malloc(total ? total : 1);
+	if (!to || !p) {
+		free(to);
+		free(p);
 		return NULL;
-	for (int i = 0; i < argc; i++) {
-		copy[i] = strdup(argv[i]);
-		if (!copy[i]) {
-			while (i-- > 0)
-				free(copy[i]);
-			free(copy);
-			return NULL;
-		}
 	}
-	copy[argc] = NULL;
-	return copy;
+	*keep = p;
+	for (int i = 0; i < n; i++) {
+		size_t len = strlen(from[i]) + 1;
+
+		to[i] = memcpy(p, from[i], len);
+		p += len;
+	}
+	to[n] = NULL;
+	return to;
 }
 
 int proctitle_init(int argc, char ***argvp)
@@ -86,9 +77,16 @@ int proctitle_init(int argc, char ***argvp)
 	for (; environ[n]; n++)
 		if (environ[n] == end)
 			end = environ[n] + strlen(environ[n]) + 1;
-	copy = copy_argv(argc, argv);
-	if (!copy || move_environ(n) < 0)
+	copy = copy_strings(argv, argc, &t.argv_block);
+	if (!copy)
 		return -1;
+	t.env = copy_strings(environ, n, &t.env_block);
+	if (!t.env) {
+		free(copy);
+		free(t.argv_block);
+		return -1;
+	}
+	environ = t.env;
 	*argvp = t.argv = copy;
 	t.area = argv[0];
 	t.size = (size_t)(end - argv[0]);
