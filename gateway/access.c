@@ -30,7 +30,6 @@
 #include "log.h"
 #include "module.h"
 #include "request.h"
-#include "safefmt.h"
 
 /* One write(2) per line: PIPE_BUF is what O_APPEND is trusted with. */
 #define ACCESS_LINE_MAX		PIPE_BUF
@@ -64,6 +63,9 @@ static struct {
 	time_t time_sec;	/* the second time_local and time_iso were made for */
 	char time_local[32];
 	char time_iso[32];
+	size_t time_local_len, time_iso_len;
+	pid_t pid;		/* this worker's, once asked for */
+	unsigned char escape[256];	/* bytes put_escaped writes as \xNN */
 } a = { .fd = -1 };
 
 static const char known_fields[] = "RmrqQsbldCMIfnptT%";
@@ -208,6 +210,8 @@ int access_open(const struct sl_config *cfg)
 	memcpy(a.ops, ops, sizeof(ops));
 	a.nops = n;
 	a.wants_rusage = 0;
+	for (int c = 0; c < 256; c++)
+		a.escape[c] = c < 0x20 || c > 0x7e || c == '"' || c == '\\';	/* NUL too */
 	for (int i = 0; i < n; i++) {
 		if (a.ops[i].field == 'i')
 			header_to_param(&a.ops[i]);
@@ -281,38 +285,68 @@ void access_start(void)
 }
 
 /*
- * Append `s` (`n` bytes) escaped: control characters, '"', '\' and
- * bytes past 0x7e as \xNN (nginx's escaping), so that request data can
- * neither end the line nor close a quoted field.  Empty is "-".
+ * The appenders below write into a line buffer of `size` bytes at `at`,
+ * never past size - 1, and return the new length.  They copy with memcpy
+ * rather than byte by byte: the access log's whole cost is these copies.
  */
-static size_t put_escaped(char *buf, size_t size, size_t at, const char *s, size_t n)
+static size_t put_mem(char *buf, size_t size, size_t at, const char *s, size_t n)
+{
+	if (n > size - 1 - at)
+		n = size - 1 - at;
+	memcpy(buf + at, s, n);
+	return at + n;
+}
+
+/* Unsigned decimal, zero-padded to `width` digits, written in place. */
+static size_t put_uint(char *buf, size_t size, size_t at, unsigned long long v, int width)
+{
+	unsigned long long t = v;
+	size_t digits = 1, end;
+
+	while (t >= 10) {
+		t /= 10;
+		digits++;
+	}
+	if (digits < (size_t)width)
+		digits = (size_t)width;
+	if (digits > size - 1 - at)
+		return at;	/* cut rather than show a wrong number */
+	end = at + digits;
+	for (size_t i = end; i > at; v /= 10)
+		buf[--i] = (char)('0' + v % 10);
+	return end;
+}
+
+/*
+ * Append the C string `s` escaped: control characters, '"', '\\' and bytes
+ * past 0x7e as \xNN (nginx's escaping), so that request data can neither
+ * end the line nor close a quoted field.  Empty or NULL is "-".  One pass
+ * that copies as it checks (no strlen, no memcpy call for a handful of
+ * bytes); escape[0] is set, so the NUL stops it.
+ */
+static size_t put_str(char *buf, size_t size, size_t at, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s;
 
-	if (!s || n == 0)
-		return sf_str(buf, size, at, "-");
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
+	if (!s || !*s)
+		return put_mem(buf, size, at, "-", 1);
+	for (;; p++) {
+		unsigned char c = *p;
 
-		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+		if (!a.escape[c]) {
 			if (at + 1 >= size)
-				break;
+				return at;
 			buf[at++] = (char)c;
 			continue;
 		}
-		if (at + 4 >= size)
-			break;
+		if (c == '\0' || at + 4 >= size)
+			return at;
 		buf[at++] = '\\';
 		buf[at++] = 'x';
 		buf[at++] = hex[c >> 4];
 		buf[at++] = hex[c & 15];
 	}
-	return at;
-}
-
-static size_t put_str(char *buf, size_t size, size_t at, const char *s)
-{
-	return put_escaped(buf, size, at, s, s ? strlen(s) : 0);
 }
 
 /* A span of microseconds in `u`: "0.012" seconds, "12.345" ms or "12345" us. */
@@ -321,15 +355,24 @@ static size_t put_span(char *buf, size_t size, size_t at, long long us, enum uni
 	if (us < 0)
 		us = 0;
 	if (u == UNIT_US)
-		return sf_uint(buf, size, at, (unsigned long long)us, 0);
+		return put_uint(buf, size, at, (unsigned long long)us, 0);
 	if (u == UNIT_MS) {
-		at = sf_uint(buf, size, at, (unsigned long long)(us / 1000), 0);
-		at = sf_str(buf, size, at, ".");
-		return sf_uint(buf, size, at, (unsigned long long)(us % 1000), 3);
+		at = put_uint(buf, size, at, (unsigned long long)(us / 1000), 0);
+		at = put_mem(buf, size, at, ".", 1);
+		return put_uint(buf, size, at, (unsigned long long)(us % 1000), 3);
 	}
-	at = sf_uint(buf, size, at, (unsigned long long)(us / 1000000), 0);
-	at = sf_str(buf, size, at, ".");
-	return sf_uint(buf, size, at, (unsigned long long)(us / 1000 % 1000), 3);
+	at = put_uint(buf, size, at, (unsigned long long)(us / 1000000), 0);
+	at = put_mem(buf, size, at, ".", 1);
+	return put_uint(buf, size, at, (unsigned long long)(us / 1000 % 1000), 3);
+}
+
+/* REMOTE_ADDR, found with a comparison the compiler unrolls: %R is in most formats. */
+static const char *remote_addr(const struct sl_request *r)
+{
+	for (size_t i = 0; i < r->nparams; i++)
+		if (r->params[i].name_len == 11 && memcmp(r->params[i].name, "REMOTE_ADDR", 11) == 0)
+			return r->params[i].value;
+	return NULL;
 }
 
 /* The parameter named by op (exactly), or NULL. */
@@ -361,8 +404,9 @@ static void refresh_time(void)
 		return;
 	a.time_sec = now.tv_sec;
 	localtime_r(&now.tv_sec, &tm);
-	strftime(a.time_local, sizeof(a.time_local), "%d/%b/%Y:%H:%M:%S %z", &tm);
-	strftime(a.time_iso, sizeof(a.time_iso), "%Y-%m-%dT%H:%M:%S%z", &tm);
+	a.time_local_len = strftime(a.time_local, sizeof(a.time_local), "%d/%b/%Y:%H:%M:%S %z",
+				    &tm);
+	a.time_iso_len = strftime(a.time_iso, sizeof(a.time_iso), "%Y-%m-%dT%H:%M:%S%z", &tm);
 }
 
 static size_t put_field(char *buf, size_t size, size_t at, const struct op *op,
@@ -371,33 +415,37 @@ static size_t put_field(char *buf, size_t size, size_t at, const struct op *op,
 	const struct route *rt = r->match.route;
 
 	switch (op->field) {
-	case '%': return sf_str(buf, size, at, "%");
-	case 'R': return put_str(buf, size, at, param_value(r, "REMOTE_ADDR", 11, 0));
+	case '%': return put_mem(buf, size, at, "%", 1);
+	case 'R': return put_str(buf, size, at, remote_addr(r));
 	case 'm': return put_str(buf, size, at, r->method);
 	case 'r': return put_str(buf, size, at, r->path);
 	case 'q': return put_str(buf, size, at, r->query);
-	case 'Q': return sf_str(buf, size, at, r->query && *r->query ? "?" : "");
-	case 's': return sf_uint(buf, size, at, (unsigned long long)r->status, 0);
-	case 'b': return sf_uint(buf, size, at, r->body_bytes, 0);
+	case 'Q': return put_mem(buf, size, at, "?", r->query && *r->query ? 1 : 0);
+	case 's': return put_uint(buf, size, at, (unsigned long long)r->status, 0);
+	case 'b': return put_uint(buf, size, at, r->body_bytes, 0);
 	case 'l':
 		if (r->content_length < 0)
-			return sf_str(buf, size, at, "-");
-		return sf_uint(buf, size, at, (unsigned long long)r->content_length, 0);
+			return put_mem(buf, size, at, "-", 1);
+		return put_uint(buf, size, at, (unsigned long long)r->content_length, 0);
 	case 'd': return put_span(buf, size, at, span_us, op->unit);
 	case 'C': return put_span(buf, size, at, cpu, op->unit);
 	case 'M': {
 		struct rusage ru;
 
 		if (getrusage(RUSAGE_SELF, &ru) < 0)
-			return sf_str(buf, size, at, "-");
-		return sf_uint(buf, size, at, (unsigned long long)ru.ru_maxrss, 0);
+			return put_mem(buf, size, at, "-", 1);
+		return put_uint(buf, size, at, (unsigned long long)ru.ru_maxrss, 0);
 	}
 	case 'I': return put_str(buf, size, at, r->id);
 	case 'f': return put_str(buf, size, at, rt ? rt->pattern : NULL);
 	case 'n': return put_str(buf, size, at, rt ? module_name(rt->module) : NULL);
-	case 'p': return sf_uint(buf, size, at, (unsigned long long)getpid(), 0);
-	case 't': refresh_time(); return sf_str(buf, size, at, a.time_local);
-	case 'T': refresh_time(); return sf_str(buf, size, at, a.time_iso);
+	case 'p':
+		/* getpid(2) is a system call: once per worker (the master writes no line). */
+		if (!a.pid)
+			a.pid = getpid();
+		return put_uint(buf, size, at, (unsigned long long)a.pid, 0);
+	case 't': refresh_time(); return put_mem(buf, size, at, a.time_local, a.time_local_len);
+	case 'T': refresh_time(); return put_mem(buf, size, at, a.time_iso, a.time_iso_len);
 	case 'e': return put_str(buf, size, at, param_value(r, op->arg, op->len, 0));
 	case 'i': return put_str(buf, size, at, param_value(r, op->arg, op->len, 1));
 	default: return at;
@@ -443,7 +491,7 @@ void access_write(const struct sl_request *r)
 		if (op->field)
 			n = put_field(line, room, n, op, r, span_us, cpu);
 		else
-			n = sf_mem(line, room, n, op->arg, op->len);
+			n = put_mem(line, room, n, op->arg, op->len);
 	}
 	if (n + 1 >= room) {
 		memcpy(line + n, ellipsis, sizeof(ellipsis) - 1);
