@@ -27,8 +27,10 @@
 
 #include <libconfig.h>
 
+#include "access.h"
 #include "config.h"
 #include "config_value.h"
+#include "header.h"
 
 /*
  * Bounds the parser accepts where defaults.h has none.  They are wide: they
@@ -63,14 +65,14 @@ struct loader {
 	size_t errlen;
 };
 
-enum { KS_TOP, KS_LISTEN, KS_PM, KS_LIMITS, KS_MODULE };
+enum { KS_TOP, KS_LISTEN, KS_PM, KS_LIMITS, KS_MODULE, KS_REQUEST_ID };
 
 /* The keys each level accepts, for unknown-key errors and suggestions. */
 static const char *const top_keys[] = {
 	"error_log", "log_level", "user", "group", "listen", "pm", "limits",
 	"modules", "request_terminate_timeout", "request_slowlog_timeout",
 	"slowlog", "emergency_restart_threshold", "emergency_restart_interval",
-	NULL
+	"access_log", "access_format", "request_id", NULL
 };
 static const char *const listen_keys[] = {
 	"address", "protocol", "backlog", "mode", "owner", "group", NULL
@@ -87,6 +89,7 @@ static const char *const limits_keys[] = {
 	"idle_timeout", "shutdown_timeout", "min_rate", "body_buffer_size", NULL
 };
 static const char *const module_keys[] = { "path", "mount", NULL };
+static const char *const request_id_keys[] = { "param", "header", NULL };
 
 static const struct config_keyset keysets[] = {
 	[KS_TOP] = { "", top_keys },
@@ -94,6 +97,7 @@ static const struct config_keyset keysets[] = {
 	[KS_PM] = { "pm", pm_keys },
 	[KS_LIMITS] = { "limits", limits_keys },
 	[KS_MODULE] = { NULL, module_keys },	/* only suggested inside a module */
+	[KS_REQUEST_ID] = { "request_id", request_id_keys },
 };
 
 #define NKEYSETS	(sizeof(keysets) / sizeof(keysets[0]))
@@ -924,6 +928,71 @@ static int parse_modules(struct loader *ld, const config_setting_t *root)
 	return 0;
 }
 
+/*
+ * A string that `false` turns off: *out keeps its default when the key is
+ * absent, and becomes NULL for false.
+ */
+static int get_string_or_off(struct loader *ld, const config_setting_t *group,
+			     const char *key, char **out)
+{
+	const config_setting_t *s = member(group, key);
+
+	if (s && config_setting_type(s) == CONFIG_TYPE_BOOL) {
+		if (config_setting_get_bool(s))
+			return fail(ld, s, "%s is a name, or false to turn it off; "
+				    "true means nothing", key);
+		free(*out);
+		*out = NULL;
+		return 0;
+	}
+	return get_string(ld, group, key, out);
+}
+
+/*
+ * request_id = { param = "HTTP_X_REQUEST_ID"; header = "X-Request-Id"; }:
+ * the parameter an incoming id is taken from, and the response header it
+ * is sent back in; false turns either off.
+ */
+static int parse_request_id(struct loader *ld, const config_setting_t *root)
+{
+	struct sl_config *cfg = ld->cfg;
+	const config_setting_t *g;
+
+	if (get_group(ld, root, "request_id", &g) < 0 || !g)
+		return 0;
+	if (check_keys(ld, g, &keysets[KS_REQUEST_ID], "request_id") < 0
+	    || get_string_or_off(ld, g, "request_id.param", &cfg->request_id_param) < 0
+	    || get_string_or_off(ld, g, "request_id.header", &cfg->request_id_header) < 0)
+		return -1;
+	if (cfg->request_id_header && (!header_name_ok(cfg->request_id_header) ||
+				       strlen(cfg->request_id_header) > REQUEST_ID_HEADER_MAX))
+		return fail(ld, member(g, "request_id.header"), "request_id.header \"%s\" is "
+			    "not a header name (up to %d letters, digits and !#$%%&'*+-.^_`|~)",
+			    cfg->request_id_header, REQUEST_ID_HEADER_MAX);
+	return 0;
+}
+
+/*
+ * access_log (a file; unset: no access log) and access_format, checked
+ * here so that a bad format is refused at start with its line, not met
+ * by the first request.
+ */
+static int parse_access(struct loader *ld, const config_setting_t *root)
+{
+	struct sl_config *cfg = ld->cfg;
+	char why[256];
+
+	if (get_path(ld, root, "access_log", &cfg->access_log) < 0
+	    || get_string(ld, root, "access_format", &cfg->access_format) < 0)
+		return -1;
+	if (cfg->access_log && strcmp(cfg->access_log, "stderr") == 0)
+		return fail(ld, member(root, "access_log"), "access_log must be a file; "
+			    "leave it unset for no access log");
+	if (access_format_check(cfg->access_format, why, sizeof(why)) < 0)
+		return fail(ld, member(root, "access_format"), "access_format: %s", why);
+	return parse_request_id(ld, root);
+}
+
 /* error_log, log_level, user and group: the top-level scalars. */
 static int parse_process(struct loader *ld, const config_setting_t *root)
 {
@@ -957,7 +1026,11 @@ static int set_defaults(struct sl_config *cfg, const char *path)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->file = strdup(path);
 	cfg->error_log = strdup("stderr");
-	if (!cfg->file || !cfg->error_log)
+	cfg->access_format = strdup(DEFAULT_ACCESS_FORMAT);
+	cfg->request_id_param = strdup(DEFAULT_REQUEST_ID_PARAM);
+	cfg->request_id_header = strdup(DEFAULT_REQUEST_ID_HEADER);
+	if (!cfg->file || !cfg->error_log || !cfg->access_format || !cfg->request_id_param
+	    || !cfg->request_id_header)
 		return -1;
 	cfg->log_level = LOG_NOTICE;
 	cfg->pm.mode = PM_STATIC;
@@ -1052,6 +1125,7 @@ static int parse_root(struct loader *ld, const config_setting_t *root)
 	    || parse_pm(ld, root) < 0
 	    || parse_watchdog(ld, root) < 0
 	    || parse_limits(ld, root) < 0
+	    || parse_access(ld, root) < 0
 	    || parse_modules(ld, root) < 0)
 		return -1;
 	return 0;
@@ -1107,6 +1181,10 @@ void config_free(struct sl_config *cfg)
 	free(cfg->group);
 	free(cfg->error_log);
 	free(cfg->slowlog);
+	free(cfg->access_log);
+	free(cfg->access_format);
+	free(cfg->request_id_param);
+	free(cfg->request_id_header);
 	for (int i = 0; i < MAX_LISTEN; i++) {
 		free(cfg->listen[i].address);
 		free(cfg->listen[i].owner);

@@ -64,6 +64,11 @@ struct sl_config {
 	int emergency_restart_threshold;	/* 0: off */
 	int emergency_restart_interval;		/* seconds */
 
+	char *access_log;			/* file; NULL: no access log */
+	char *access_format;			/* access.h's fields */
+	char *request_id_param;			/* an incoming id's parameter; NULL: never */
+	char *request_id_header;		/* the response header with the id; NULL: none */
+
 	struct {
 		size_t max_params_bytes;
 		int max_params;

@@ -223,6 +223,31 @@
 
 #define MAX_MODULES			64
 
+/*
+ * Request ids.  Ours are 16 hex digits (a worker's random prefix and a
+ * counter); one the web server sends is taken when it has at most
+ * REQUEST_ID_MAX characters: nginx's $request_id is 32 hex digits and a
+ * UUID 36 characters, so 64 leaves room for a prefix such as
+ * "edge1-<uuid>" without letting a peer put a paragraph into every log
+ * line.  The default parameter is what nginx sends for
+ * `fastcgi_param HTTP_X_REQUEST_ID $request_id;` (or a client's
+ * X-Request-Id header passed through).
+ */
+#define REQUEST_ID_MAX			64
+#define REQUEST_ID_SIZE			(REQUEST_ID_MAX + 1)
+#define DEFAULT_REQUEST_ID_PARAM	"HTTP_X_REQUEST_ID"
+#define DEFAULT_REQUEST_ID_HEADER	"X-Request-Id"
+/* request_id.header's longest name: every real header name is far shorter. */
+#define REQUEST_ID_HEADER_MAX		64
+
+/*
+ * The access log's default format: nginx's "combined" without the
+ * referrer and user agent, plus the duration in milliseconds and the
+ * request id, so that a line leads to the error log's lines.
+ */
+#define DEFAULT_ACCESS_FORMAT \
+	"%R - - [%t] \"%m %r%Q%q\" %s %b %{ms}d %I"
+
 /* Listening sockets one sluice serves (one per protocol is the usual case). */
 #define MAX_LISTEN			8
 #define MAX_ROUTE_CAPTURES		16

@@ -387,7 +387,7 @@ static void show_workers(struct page *p)
 			 (int)sc->pid, state_name(sc->state), sc->requests);
 		put_text(p, line);
 		if (sc->state == SCORE_BUSY) {
-			snprintf(line, sizeof(line), "  request %.16s running %lld ms",
+			snprintf(line, sizeof(line), "  request %s running %lld ms",
 				 sc->request_id, now - sc->req_start_ms);
 			put_text(p, line);
 		}

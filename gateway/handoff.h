@@ -77,7 +77,11 @@ enum handoff_type {
 	HM_CLOSED,	/* worker -> master: I closed it; drop your duplicate */
 	HM_RETURNED,	/* worker -> master: IDLE and yours (owner 0), give it to another */
 	HM_ADOPT,	/* master -> worker: it is yours (IDLE), here is the descriptor */
+	HM_REOPEN,	/* master -> worker: a log was reopened (SIGUSR1), here is the
+			 * new descriptor; `slot` says which log (enum handoff_log) */
 };
+
+enum handoff_log { HL_ERROR_LOG, HL_ACCESS_LOG };
 
 struct handoff_msg {
 	int type;

@@ -253,3 +253,12 @@ int holder_dispatch(void)
 	h.npending = kept;
 	return kept;
 }
+
+int holder_tell(int i, const struct handoff_msg *m, int fd)
+{
+	if (i < 0 || i >= SCOREBOARD_SLOTS || h.ctl[i] < 0) {
+		errno = EBADF;
+		return -1;
+	}
+	return handoff_send(h.ctl[i], m, fd);
+}

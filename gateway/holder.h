@@ -12,6 +12,8 @@
 #ifndef SLUICE_HOLDER_H
 #define SLUICE_HOLDER_H
 
+struct handoff_msg;
+
 /* A worker to give a connection to (its index), or -1 when none can take one now. */
 typedef int (*holder_pick_fn)(void);
 
@@ -38,6 +40,9 @@ void holder_worker_gone(int i);
 
 /* Take worker `i`'s idle connections away (it is stuck, or retiring). */
 void holder_take(int i);
+
+/* Send worker `i` a message of the master's own (with `fd` unless -1).  0 or -1. */
+int holder_tell(int i, const struct handoff_msg *m, int fd);
 
 /* Give connections that wait for a worker to one; returns how many still wait. */
 int holder_dispatch(void);

@@ -28,6 +28,7 @@
 #define LOG_IDENT_MAX	64
 
 static int log_fd = STDERR_FILENO;
+static char log_path[PATH_MAX];		/* "" while the log is stderr */
 static enum log_level log_level = LOG_NOTICE;
 static char log_ident[LOG_IDENT_MAX] = "sluice";
 
@@ -60,7 +61,61 @@ int log_open(const char *target, enum log_level level)
 		close(log_fd);
 	log_fd = fd;
 	log_level = level;
+	snprintf(log_path, sizeof(log_path), "%s", fd == STDERR_FILENO ? "" : target);
 	return 0;
+}
+
+/*
+ * Open the file again under the same descriptor number (dup3 replaces it
+ * in one step), so that a signal handler writing to it meanwhile meets
+ * the old file or the new one, never a closed descriptor.
+ */
+int log_reopen(void)
+{
+	int fd;
+
+	if (!log_path[0])
+		return 0;
+	fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return -1;
+	if (dup3(fd, log_fd, O_CLOEXEC) < 0) {
+		int saved = errno;
+
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+int log_file_fd(void)
+{
+	return log_path[0] ? log_fd : -1;
+}
+
+/*
+ * A worker whose stderr becomes a pipe to the master (output.c): a log
+ * that is stderr keeps writing where stderr went before, on a copy of
+ * the descriptor, instead of coming back through the pipe.
+ */
+void log_keep_stderr(void)
+{
+	int fd;
+
+	if (log_path[0] || log_fd != STDERR_FILENO)
+		return;
+	fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+	if (fd >= 0)
+		log_fd = fd;
+}
+
+void log_adopt(int fd)
+{
+	if (log_path[0] && fd != log_fd)
+		dup3(fd, log_fd, O_CLOEXEC);
+	close(fd);
 }
 
 /*

@@ -17,6 +17,20 @@ enum log_level { LOG_ERROR, LOG_WARNING, LOG_NOTICE, LOG_INFO, LOG_DEBUG };
 /* Open the log target ("stderr" or a file, appended); -1 with errno on failure. */
 int log_open(const char *target, enum log_level level);
 
+/*
+ * Log rotation.  The master opens the file again (log_reopen: 0, or -1
+ * with errno) and hands the descriptor (log_file_fd: -1 while the log is
+ * stderr) to each worker, which puts it in place of its own (log_adopt,
+ * which closes `fd`).  Workers never open the file: they may run as a
+ * user who cannot.
+ */
+int log_reopen(void);
+int log_file_fd(void);
+void log_adopt(int fd);
+
+/* Before a worker's stderr is replaced: a log that is stderr keeps the original. */
+void log_keep_stderr(void);
+
 /* Who is speaking: "master" or "worker 3 (pid 1234)". Set once per process. */
 void log_set_ident(const char *ident);
 

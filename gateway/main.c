@@ -15,11 +15,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "config.h"
 #include "dev.h"
 #include "listen.h"
 #include "log.h"
 #include "master.h"
+#include "proctitle.h"
 #include "proto.h"
 #include "scoreboard.h"
 #include "worker.h"
@@ -84,6 +86,7 @@ static int serve_fcgid(struct generation *gen)
 
 	fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
 	log_set_ident("responder");
+	proctitle_prefix("sluice: responder ");
 	if (scoreboard_init() < 0) {
 		fprintf(stderr, "sluice: cannot map the scoreboard: %m\n");
 		return 1;
@@ -124,6 +127,7 @@ int main(int argc, char **argv)
 	char err[1024];
 	int test = 0, fcgid, opt, nls;
 
+	proctitle_init(argc, &argv);
 	while ((opt = getopt_long(argc, argv, "c:tvh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': file = optarg; break;
@@ -156,6 +160,10 @@ int main(int argc, char **argv)
 	}
 	if (log_open(gen->cfg.error_log, gen->cfg.log_level) < 0) {
 		fprintf(stderr, "sluice: error_log %s: cannot open: %m\n", gen->cfg.error_log);
+		return 1;
+	}
+	if (access_open(&gen->cfg) < 0) {
+		fprintf(stderr, "sluice: access_log %s: cannot open: %m\n", gen->cfg.access_log);
 		return 1;
 	}
 	fcgid = !dev && !test && started_by_fcgid();

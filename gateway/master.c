@@ -28,14 +28,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "config.h"
 #include "crash.h"
 #include "dev.h"
+#include "handoff.h"
 #include "holder.h"
 #include "io.h"
 #include "listen.h"
 #include "log.h"
 #include "master.h"
+#include "output.h"
+#include "proctitle.h"
 #include "scoreboard.h"
 #include "symbols.h"
 #include "systemd.h"
@@ -59,7 +63,7 @@ struct slot {
 	int replacing;			/* index + 1 of the worker it replaces, 0: none */
 	long long terminate_ms;		/* SIGUSR2 sent at; 0: not */
 	long long taken_for;		/* req_start_ms of the long request its connections were taken for */
-	char slow_id[17];		/* the request already reported to the slow log */
+	char slow_id[REQUEST_ID_SIZE];	/* the request already reported to the slow log */
 };
 
 static int sigpipe_fds[2] = { -1, -1 };
@@ -190,6 +194,9 @@ static int spawn(struct generation *g)
 		m.next_spawn_ms = io_now_ms() + 1000;
 		return -1;
 	}
+	if (output_attach(i) < 0)
+		log_msg(LOG_WARNING, "worker %d: cannot capture its stdout and stderr: %s",
+			i + 1, strerror(errno));
 	sc = scoreboard_slot(i);
 	memset(sc, 0, sizeof(*sc));
 	sc->state = SCORE_STARTING;
@@ -201,12 +208,14 @@ static int spawn(struct generation *g)
 		close(sigpipe_fds[1]);
 		close(m.notify_fds[0]);
 		holder_in_child(i);
+		output_in_child(i);
 		if (fd_limit.rlim_cur)
 			setrlimit(RLIMIT_NOFILE, &fd_limit);
 		worker_main(&args);
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(args.ctl_fd);
+	output_after_fork(i, pid > 0);
 	if (pid < 0) {
 		log_msg(LOG_ERROR, "fork: %s", strerror(errno));
 		holder_detach(i);
@@ -455,6 +464,7 @@ static void reap(void)
 			scoreboard_slot(i)->retiring = 0;
 			/* Its kept-alive connections outlive it. */
 			holder_worker_gone(i);
+			output_worker_gone(i);
 			break;
 		}
 	}
@@ -780,6 +790,10 @@ static void master_reload(const char *why)
 			m.gen->number, err);
 		return;
 	}
+	/* The new generation's workers inherit the access log as the new file says. */
+	if (access_open(&g->cfg) < 0)
+		log_msg(LOG_ERROR, "access_log %s: %s; the access log stays as it was",
+			g->cfg.access_log, strerror(errno));
 	if (!same_listeners(&g->cfg, &m.gen->cfg))
 		log_msg(LOG_WARNING, "listen changed: that takes a restart; the sockets "
 			"opened at start serve on");
@@ -859,6 +873,62 @@ static void kill_remaining(void)
 	m.stop_deadline = io_now_ms() + 60000;
 }
 
+/* ---- Log rotation --------------------------------------------------- */
+
+/* The slow log, opened again under the same descriptor number. */
+static int reopen_slowlog(void)
+{
+	int fd;
+
+	if (m.slowlog_fd < 0)
+		return 0;
+	fd = open(m.gen->cfg.slowlog, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return -1;
+	dup3(fd, m.slowlog_fd, O_CLOEXEC);
+	close(fd);
+	return 0;
+}
+
+/* Give every live worker the new descriptor of log `which`. */
+static void tell_workers(enum handoff_log which, int fd)
+{
+	struct handoff_msg msg = { .type = HM_REOPEN, .slot = which };
+
+	for (int i = 0; i < m.top; i++)
+		if (m.slots[i].pid && holder_tell(i, &msg, fd) < 0)
+			log_msg(LOG_WARNING, "worker %d (pid %d): cannot pass it the reopened "
+				"%s: %s; it writes to the old file until it is replaced", i + 1,
+				(int)m.slots[i].pid, which == HL_ERROR_LOG ? "error_log" : "access_log",
+				strerror(errno));
+}
+
+/*
+ * SIGUSR1, php-fpm's convention: open error_log, access_log and slowlog
+ * again, after logrotate (or an operator) moved them away.  Workers get
+ * the new descriptors over their control pairs, not a signal: a handler
+ * never sees one, and a worker running as another user could not open a
+ * root-owned file.  Until a worker has its message, its lines go to the
+ * old file, which logrotate keeps until the next rotation: no line is
+ * lost or written twice.  A file that cannot be opened leaves that log
+ * where it was.
+ */
+static void reopen_logs(void)
+{
+	if (log_reopen() < 0)
+		log_msg(LOG_ERROR, "SIGUSR1: cannot reopen error_log: %s", strerror(errno));
+	else if (log_file_fd() >= 0)
+		tell_workers(HL_ERROR_LOG, log_file_fd());
+	if (access_reopen() < 0)
+		log_msg(LOG_ERROR, "SIGUSR1: cannot reopen access_log: %s", strerror(errno));
+	else if (access_fd() >= 0)
+		tell_workers(HL_ACCESS_LOG, access_fd());
+	if (reopen_slowlog() < 0)
+		log_msg(LOG_ERROR, "SIGUSR1: cannot reopen slowlog %s: %s", m.gen->cfg.slowlog,
+			strerror(errno));
+	log_msg(LOG_NOTICE, "SIGUSR1 received: logs reopened");
+}
+
 static void handle_signals(void)
 {
 	unsigned char buf[64];
@@ -871,8 +941,7 @@ static void handle_signals(void)
 			else if (buf[i] == SIGHUP)
 				master_reload("SIGHUP");
 			else if (buf[i] == SIGUSR1)
-				log_msg(LOG_NOTICE, "SIGUSR1 received: nothing to reopen "
-					"(logs are opened with O_APPEND and can be rotated with copytruncate)");
+				reopen_logs();
 			else
 				begin_stop(buf[i]);
 		}
@@ -923,6 +992,26 @@ static void tell_systemd(long long now)
 	}
 }
 
+/*
+ * "sluice: master (generation 3, 4 workers) -c /etc/sluice/sluice.conf",
+ * rewritten when it changes.  The config file tells apart the masters
+ * of several pools on one machine, as php-fpm's title does.
+ */
+static void retitle(void)
+{
+	static int shown_gen = -1, shown_workers = -1;
+	char title[64];
+	int n = running();
+
+	if (m.gen->number == shown_gen && n == shown_workers)
+		return;
+	shown_gen = m.gen->number;
+	shown_workers = n;
+	snprintf(title, sizeof(title), "master (generation %d, %d worker%s) -c ", shown_gen, n,
+		 n == 1 ? "" : "s");
+	proctitle_set(title, m.gen->cfg.file, NULL);
+}
+
 /* Everything time-driven; returns how long the loop may sleep. */
 static int tick(long long *last_tick)
 {
@@ -951,6 +1040,7 @@ static int tick(long long *last_tick)
 	    now >= m.demand_wait_ms)
 		on_demand(now);
 	tell_systemd(now);
+	retitle();
 	timeout = min_timeout(top_up(now), MAINTENANCE_TICK_MS);
 	for (int i = 0; i < m.top; i++)
 		if (m.slots[i].pid && m.slots[i].replacing > 0)
@@ -1002,18 +1092,21 @@ int master_run(struct generation *gen, const struct listener *ls, int nls)
 				gen->cfg.slowlog, strerror(errno));
 	}
 	raise_fd_limit();
-	if (scoreboard_init() < 0 || setup_signals() < 0 || holder_init(pick_worker) < 0) {
+	if (scoreboard_init() < 0 || setup_signals() < 0 || holder_init(pick_worker) < 0 ||
+	    output_init() < 0) {
 		log_msg(LOG_ERROR, "master: cannot start: %s", strerror(errno));
 		return 1;
 	}
 	m.dev_fd = dev_master_watch(gen);
 	m.watchdog_ms = systemd_watchdog_interval_ms();
+	proctitle_prefix("sluice: ");
 	while (!m.stopping || running() > 0) {
-		struct pollfd p[4 + MAX_LISTEN] = {
+		struct pollfd p[5 + MAX_LISTEN] = {
 			{ .fd = sigpipe_fds[0], .events = POLLIN },
 			{ .fd = m.notify_fds[0], .events = POLLIN },
 			{ .fd = m.stopping ? -1 : m.dev_fd, .events = POLLIN },
 			{ .fd = holder_fd(), .events = POLLIN },
+			{ .fd = output_fd(), .events = POLLIN },
 		};
 		int timeout = tick(&last_tick), demand;
 
@@ -1021,9 +1114,9 @@ int master_run(struct generation *gen, const struct listener *ls, int nls)
 		demand = !m.stopping && m.gen->cfg.pm.mode == PM_ONDEMAND &&
 			 io_now_ms() >= m.demand_wait_ms;
 		for (int i = 0; i < m.nlisteners; i++)
-			p[4 + i] = (struct pollfd){ .fd = demand ? m.listeners[i].fd : -1,
+			p[5 + i] = (struct pollfd){ .fd = demand ? m.listeners[i].fd : -1,
 						    .events = POLLIN };
-		if (poll(p, (nfds_t)(4 + m.nlisteners), timeout) <= 0)
+		if (poll(p, (nfds_t)(5 + m.nlisteners), timeout) <= 0)
 			continue;
 		if (p[0].revents)
 			handle_signals();
@@ -1033,8 +1126,10 @@ int master_run(struct generation *gen, const struct listener *ls, int nls)
 			master_reload("a module file changed");
 		if (p[3].revents)
 			holder_events();
+		if (p[4].revents)
+			output_events();
 		for (int i = 0; i < m.nlisteners; i++)
-			if (p[4 + i].revents)
+			if (p[5 + i].revents)
 				on_demand(io_now_ms());
 	}
 	dev_master_stop();

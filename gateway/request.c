@@ -23,6 +23,7 @@
 #include "header.h"
 #include "log.h"
 #include "module.h"
+#include "proctitle.h"
 #include "proto.h"
 #include "request.h"
 #include "safefmt.h"
@@ -49,6 +50,7 @@ int request_init(struct sl_request *r, const struct sl_config *cfg,
 	memset(r, 0, sizeof(*r));
 	r->cfg = cfg;
 	r->router = router;
+	r->id_param_len = cfg->request_id_param ? strlen(cfg->request_id_param) : 0;
 	if (getrandom(&id_prefix, sizeof(id_prefix), 0) != sizeof(id_prefix))
 		id_prefix = (unsigned)getpid() * 2654435761u;
 	if (arena_init(&r->arena, ARENA_BLOCK_SIZE, (size_t)cfg->limits.max_request_memory) < 0)
@@ -100,9 +102,40 @@ void request_begin(struct sl_request *r, struct conn *c)
 	r->body_done = 0;
 	r->body_errno = 0;
 	r->status = 200;
-	r->head_sent = r->has_content_type = r->has_content_length = 0;
+	r->head_sent = r->has_content_type = r->has_content_length = r->has_id_header = 0;
 	r->no_body = r->client_gone = r->aborted = r->ended = r->must_close = 0;
 	r->head_len = r->out_len = 0;
+	r->body_bytes = 0;
+}
+
+/*
+ * An id the web server sent (request_id.param) replaces ours when it is
+ * one: 1 to REQUEST_ID_MAX characters of letters, digits, '-', '_', '.'
+ * and ':', which covers nginx's $request_id, UUIDs and most tracing ids,
+ * and keeps log lines and headers free of anything a peer could forge.
+ * Anything else keeps the id we made, with a line saying why.
+ */
+static int id_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '_' || c == '.' || c == ':';
+}
+
+static void adopt_id(struct sl_request *r, const char *v, size_t len)
+{
+	size_t i = 0;
+
+	if (len > 0 && len <= REQUEST_ID_MAX)
+		while (i < len && id_char(v[i]))
+			i++;
+	if (len == 0 || i != len) {
+		log_msg(LOG_INFO, "request %s: %s is not a usable request id (1 to %d letters, "
+			"digits, '-', '_', '.', ':'); keeping ours", r->id,
+			r->cfg->request_id_param, REQUEST_ID_MAX);
+		return;
+	}
+	memcpy(r->id, v, len);
+	r->id[len] = '\0';
 }
 
 int request_add_param(struct sl_request *r, const char *name, size_t name_len,
@@ -145,10 +178,23 @@ int request_add_param(struct sl_request *r, const char *name, size_t name_len,
 	p->name_len = name_len;
 	p->value_len = value_len;
 	r->nparams++;
+	if (name_len == r->id_param_len && r->id_param_len &&
+	    memcmp(name, r->cfg->request_id_param, name_len) == 0)
+		adopt_id(r, value, value_len);
 	return 0;
 }
 
 /* ---- Sending -------------------------------------------------------- */
+
+/* "X-Request-Id: ID\r\n" (request_id.header) into `buf`; its length. */
+static size_t id_header(const struct sl_request *r, char *buf, size_t size)
+{
+	size_t n = sf_str(buf, size, 0, r->cfg->request_id_header);
+
+	n = sf_str(buf, size, n, ": ");
+	n = sf_str(buf, size, n, r->id);
+	return sf_str(buf, size, n, "\r\n");
+}
 
 /*
  * Hand everything pending to the codec: the head if it has not left yet,
@@ -158,8 +204,8 @@ int request_add_param(struct sl_request *r, const char *name, size_t name_len,
  */
 static int emit(struct sl_request *r, const void *extra, size_t extra_len, int last)
 {
-	struct iovec iov[6];
-	char status[64], length[48];
+	struct iovec iov[7];
+	char status[64], length[48], idline[REQUEST_ID_HEADER_MAX + REQUEST_ID_SIZE + 4];
 	size_t total = 0;
 	int n = 0;
 
@@ -173,6 +219,8 @@ static int emit(struct sl_request *r, const void *extra, size_t extra_len, int l
 
 		iov[n++] = (struct iovec){ status, (size_t)sl };
 		iov[n++] = (struct iovec){ r->head, r->head_len };
+		if (r->cfg->request_id_header && !r->has_id_header)
+			iov[n++] = (struct iovec){ idline, id_header(r, idline, sizeof(idline)) };
 		if (!r->has_content_type)
 			iov[n++] = (struct iovec){ (char *)(uintptr_t)default_type,
 						   sizeof(default_type) - 1 };
@@ -189,6 +237,8 @@ static int emit(struct sl_request *r, const void *extra, size_t extra_len, int l
 		}
 		r->head_sent = 1;
 	}
+	if (!r->no_body)
+		r->body_bytes += r->out_len + extra_len;
 	if (r->out_len)
 		iov[n++] = (struct iovec){ r->out, r->out_len };
 	if (extra_len)
@@ -224,7 +274,7 @@ static void error_response(struct sl_request *r, int status, const char *allow,
 	r->status = status;
 	r->head_len = 0;
 	r->out_len = 0;
-	r->has_content_type = r->has_content_length = 0;
+	r->has_content_type = r->has_content_length = r->has_id_header = 0;
 	if (allow)
 		sl_add_header(r, "Allow", allow);
 	len = dev_error_page(r, status, detail, (char *)r->out, OUTBUF_SIZE, &type);
@@ -472,6 +522,8 @@ static void run_handler(struct sl_request *r)
 	for (int i = 0; i < r->match.ncaptures; i++)
 		r->captures[i] = arena_strndup(&r->arena, r->match.captures[i].value,
 					       r->match.captures[i].value_len);
+	/* ps names the route, not the path: bounded, and no request data. */
+	proctitle_set("busy ", r->method, " ", r->match.route->pattern, NULL);
 	current = r;
 	errno = 0;
 	if (r->match.route->handler(r) != 0)
@@ -629,6 +681,8 @@ int sl_add_header(struct sl_request *r, const char *name, const char *value)
 		r->has_content_type = 1;
 	if (strcasecmp(name, "Content-Length") == 0)
 		r->has_content_length = 1;
+	if (r->cfg->request_id_header && strcasecmp(name, r->cfg->request_id_header) == 0)
+		r->has_id_header = 1;	/* the module's own: ours is not added */
 	memcpy(r->head + r->head_len, name, nlen);
 	r->head_len += nlen;
 	memcpy(r->head + r->head_len, ": ", 2);

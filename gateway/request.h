@@ -32,7 +32,7 @@ struct sl_request {
 	const struct sl_config *cfg;
 	const struct router *router;
 	struct arena arena;
-	char id[17];
+	char id[REQUEST_ID_SIZE];	/* ours, or the web server's (request_id.param) */
 
 	struct param *params;
 	size_t nparams;
@@ -53,6 +53,7 @@ struct sl_request {
 	int head_sent;
 	int has_content_type;
 	int has_content_length;
+	int has_id_header;		/* the module set request_id.header itself */
 	int no_body;			/* HEAD: headers only */
 	int client_gone;		/* the peer can no longer be written to */
 	int ended;			/* the last piece of the response has left */
@@ -62,6 +63,8 @@ struct sl_request {
 	size_t head_len;
 	unsigned char *out;		/* body bytes not yet sent */
 	size_t out_len;
+	unsigned long long body_bytes;	/* body bytes handed to the codec so far */
+	size_t id_param_len;		/* strlen(cfg->request_id_param), 0: none */
 	unsigned long long served;	/* requests this worker has served */
 };
 

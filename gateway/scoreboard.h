@@ -31,8 +31,8 @@ struct score {
 	long long req_start_ms;		/* io_now_ms() when the request in hand began */
 	long long idle_since_ms;	/* io_now_ms() when it last became idle */
 	unsigned long long requests;	/* served since the worker started */
-	char request_id[17];
-	char target_id[17];		/* written by the master: the request its
+	char request_id[REQUEST_ID_SIZE];
+	char target_id[REQUEST_ID_SIZE];	/* written by the master: the request its
 					 * SIGUSR1 or SIGUSR2 is about */
 	int retiring;			/* written by the master: hand kept-alive
 					 * connections back instead of serving on */

@@ -41,6 +41,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "config.h"
 #include "conn.h"
 #include "crash.h"
@@ -50,6 +51,7 @@
 #include "log.h"
 #include "master.h"
 #include "module.h"
+#include "proctitle.h"
 #include "proto.h"
 #include "request.h"
 #include "scoreboard.h"
@@ -377,6 +379,17 @@ static void adopt(const struct handoff_msg *m, int fd)
 	conn_timer_set(c, TIMER_IDLE, io_now_ms() + w.cfg->limits.idle_timeout * 1000LL);
 }
 
+/* The master reopened a log (SIGUSR1): its new descriptor replaces ours. */
+static void reopened(const struct handoff_msg *m, int fd)
+{
+	if (m->slot == HL_ERROR_LOG)
+		log_adopt(fd);
+	else if (m->slot == HL_ACCESS_LOG)
+		access_adopt(fd);
+	else
+		close(fd);
+}
+
 static void on_ctl(void)
 {
 	struct handoff_msg m;
@@ -385,6 +398,8 @@ static void on_ctl(void)
 	while ((rc = handoff_recv(w.ctl, &m, &fd)) >= 1) {
 		if (m.type == HM_ADOPT && !w.draining && fd >= 0)
 			adopt(&m, fd);
+		else if (m.type == HM_REOPEN && fd >= 0)
+			reopened(&m, fd);
 		else if (fd >= 0)
 			close(fd);
 		else if (m.type == HM_ADOPT)
@@ -519,10 +534,12 @@ static void score_busy(void)
 	w.score->req_start_ms = io_now_ms();
 	memcpy(w.score->request_id, w.req.id, sizeof(w.score->request_id));
 	w.score->state = SCORE_BUSY;
+	proctitle_set("busy", NULL);
 }
 
 static void score_idle(void)
 {
+	proctitle_set(w.draining ? "stopping" : "idle", NULL);
 	w.score->idle_since_ms = io_now_ms();
 	w.score->requests = w.req.served;
 	w.score->state = w.draining ? SCORE_STOPPING : SCORE_IDLE;
@@ -586,8 +603,10 @@ static enum proto_end serve(struct conn *c)
 	conn_timer_set(c, TIMER_NONE, 0);
 	c->requests++;
 	score_busy();
+	access_start();
 	request_run(&w.req);
 	end = c->proto->finish(c, &w.req);
+	access_write(&w.req);
 	score_idle();
 	maybe_ask_retire();
 	drop_taken();
@@ -883,6 +902,7 @@ static void drain(void)
 
 	w.draining = 1;
 	w.score->state = SCORE_STOPPING;
+	proctitle_set("stopping", NULL);
 	set_accepting(0);
 	for (int i = 0; i < w.args->nlisteners; i++)
 		close(w.args->listeners[i].fd);
@@ -943,6 +963,11 @@ void worker_main(const struct worker_args *args)
 
 	snprintf(ident, sizeof(ident), "worker %d (pid %d)", args->index + 1, (int)getpid());
 	log_set_ident(ident);
+	if (args->master) {
+		snprintf(ident, sizeof(ident), "sluice: worker %d ", args->index + 1);
+		proctitle_prefix(ident);
+	}
+	proctitle_set("starting", NULL);
 	w.cfg = cfg;
 	w.args = args;
 	w.owner = args->index + 1;
@@ -970,6 +995,7 @@ void worker_main(const struct worker_args *args)
 	set_accepting(1);
 	w.score->idle_since_ms = io_now_ms();
 	w.score->state = SCORE_IDLE;
+	proctitle_set("idle", NULL);
 	loop();
 	drain();
 	module_fini_all(&args->gen->modules);

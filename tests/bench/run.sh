@@ -533,7 +533,7 @@ requests() {
 # process (%p), and the master's, whose pid we know, is left out.  Not
 # run in a subshell, so that what it starts is stopped on Ctrl-C.
 callgrind_run() {
-	local what=$1 port=$2 n=$3 cg="$DIR/cg-$1-$2-$3" pid ok f
+	local what=$1 port=$2 n=$3 cg="$DIR/cg-$1-$2-$3${CG_TAG:+-$CG_TAG}" pid ok f
 	local vg=(valgrind --tool=callgrind --trace-children=yes
 		--callgrind-out-file="$cg/callgrind.out.%p")
 	CG_IR=0 CG_FILES=0 CG_FILE=
@@ -599,6 +599,8 @@ top_functions() {
 
 # instructions KEY LABEL WHAT PORT: the difference method described at
 # the top; also prints the raw totals, and for sluice where they go.
+# Leaves the instructions per request in IR_REQ[KEY].
+declare -A IR_REQ
 instructions() {
 	local label=$2 what=$3 port=$4 ir1 f1 file1
 	if ! callgrind_run "$what" "$port" "$CG_N1"; then
@@ -614,6 +616,8 @@ instructions() {
 		fail "$label: expected one serving process under callgrind, found $f1 and $CG_FILES"
 		return 1
 	fi
+	IR_REQ[$1]=$(awk -v a="$ir1" -v b="$CG_IR" -v n1="$CG_N1" -v n2="$CG_N2" \
+		'BEGIN { printf "%.0f", (b - a) / (n2 - n1) }')
 	awk -v a="$ir1" -v b="$CG_IR" -v n1="$CG_N1" -v n2="$CG_N2" -v label="$label" 'BEGIN {
 		printf "%-28s %8.0f instructions/req  (Ir %d at %d req, %d at %d req)\n",
 			label, (b - a) / (n2 - n1), a, n1, b, n2 }'
@@ -702,6 +706,16 @@ instructions floor_ka "floor, keep_conn" floor "$P_FLOOR_KA"
 if [ "$HAVE_SLUICE" = 1 ]; then
 	instructions sluice "sluice worker" sluice "$P_SLUICE"
 	instructions sluice_ka "sluice worker, keep_conn" sluice "$P_SLUICE_KA"
+	# The same with the access log on, in its default format.
+	echo "access_log = \"$DIR/access.log\";" >>"$DIR/sluice.conf"
+	CG_TAG=log instructions sluice_ka_log "sluice worker, keep_conn, access log" sluice \
+		"$P_SLUICE_KA"
+	sluice_conf sluice warning 1
+	if [ -n "${IR_REQ[sluice_ka]:-}" ] && [ -n "${IR_REQ[sluice_ka_log]:-}" ]; then
+		awk -v on="${IR_REQ[sluice_ka_log]}" -v off="${IR_REQ[sluice_ka]}" 'BEGIN {
+			printf "access log on vs off, instructions/req: %.3fx (target <= 1.10x;" \
+				" plus one write(2) per request)\n", on / off }'
+	fi
 fi
 
 echo

@@ -44,9 +44,23 @@ static pid_t supervisord;
 
 /* ---- Processes ---------------------------------------------------------- */
 
+static pid_t seen[MAX_PROCS];	/* every process ours() has found, while it may live */
+static int nseen;
+
+static void add(pid_t *pids, int *n, int max, pid_t pid)
+{
+	if (harness_has_pid(pids, *n, pid) || *n >= max)
+		return;
+	pids[(*n)++] = pid;
+	if (!harness_has_pid(seen, nseen, pid) && nseen < MAX_PROCS)
+		seen[nseen++] = pid;
+}
+
 /*
- * The processes whose command line names this test's folder (sluice's
- * master and workers: `sluice -c DIR/sluice.conf`), into `pids`; how many.
+ * The processes of this test's sluice, into `pids`; how many: the master,
+ * whose title names this test's config file ("sluice: master (...) -c
+ * DIR/sluice.conf"), its children, and every process found before that
+ * still lives (a worker that outlived its master).
  */
 static int ours(pid_t *pids, int max)
 {
@@ -57,8 +71,10 @@ static int ours(pid_t *pids, int max)
 	cr_assert_not_null(d);
 	while ((e = readdir(d)) != NULL) {
 		char path[300], cmd[1024];
+		pid_t kids[MAX_PROCS];
 		FILE *f;
 		size_t len;
+		int nk;
 
 		if (!isdigit((unsigned char)e->d_name[0]) || atoi(e->d_name) == (int)supervisord)
 			continue;
@@ -71,10 +87,19 @@ static int ours(pid_t *pids, int max)
 		for (size_t i = 0; i < len; i++)
 			cmd[i] = cmd[i] ? cmd[i] : ' ';
 		cmd[len] = '\0';
-		if (strstr(cmd, conf) != NULL && n < max)
-			pids[n++] = atoi(e->d_name);
+		if (strstr(cmd, conf) == NULL)
+			continue;
+		/* The master's title names its config; its workers' titles do not. */
+		add(pids, &n, max, atoi(e->d_name));
+		nk = harness_children(atoi(e->d_name), kids, MAX_PROCS, 0);
+		for (int i = 0; i < nk; i++)
+			add(pids, &n, max, kids[i]);
 	}
 	closedir(d);
+	/* A worker whose master is gone is still ours. */
+	for (int i = 0; i < nseen; i++)
+		if (!harness_proc_gone(seen[i]))
+			add(pids, &n, max, seen[i]);
 	return n;
 }
 
@@ -118,6 +143,7 @@ static void teardown(void)
 	for (int i = 0; i < n; i++)
 		kill(pids[i], SIGKILL);
 	supervisord = 0;
+	nseen = 0;
 	harness_remove_dir(dir);
 }
 

@@ -1320,3 +1320,48 @@ Test(config, free_is_idempotent)
 	cr_assert_null(cfg.file);
 	cr_assert_eq(cfg.nmodules, 0);
 }
+
+/* ---- Access log and request ids --------------------------------------- */
+
+Test(config, access_log_and_request_id_defaults)
+{
+	must_load(MINIMAL);
+	cr_assert_null(cfg.access_log);
+	cr_assert_str_eq(cfg.access_format, DEFAULT_ACCESS_FORMAT);
+	cr_assert_str_eq(cfg.request_id_param, "HTTP_X_REQUEST_ID");
+	cr_assert_str_eq(cfg.request_id_header, "X-Request-Id");
+}
+
+Test(config, access_log_and_request_id_set_and_turned_off)
+{
+	char want[256];
+
+	must_load(with(MINIMAL "access_log = \"logs/access.log\";\n"
+		       "access_format = \"%%m %%{ms}d %%{User-Agent}i\";\n"
+		       "request_id = { param = \"HTTP_X_TRACE\"; header = false; };\n"));
+	snprintf(want, sizeof(want), "%s/logs/access.log", dir);
+	cr_assert_str_eq(cfg.access_log, want);
+	cr_assert_str_eq(cfg.access_format, "%m %{ms}d %{User-Agent}i");
+	cr_assert_str_eq(cfg.request_id_param, "HTTP_X_TRACE");
+	cr_assert_null(cfg.request_id_header);
+	config_free(&cfg);
+	must_load(with(MINIMAL "request_id = { param = false; };\n"));
+	cr_assert_null(cfg.request_id_param);
+	cr_assert_str_eq(cfg.request_id_header, "X-Request-Id");
+}
+
+Test(config, access_format_and_request_id_errors_name_their_line)
+{
+	int line = 1;
+
+	for (const char *p = MINIMAL; *p; p++)
+		line += *p == '\n';
+	must_fail(with(MINIMAL "access_format = \"%%m %%{ms\";\n"), line, "access_format:");
+	must_fail(with(MINIMAL "access_format = \"%%{ks}d\";\n"), line, "the unit is s, ms or us");
+	must_fail(with(MINIMAL "access_format = \"%%e\";\n"), line, "%e needs a name");
+	must_fail(with(MINIMAL "access_log = \"stderr\";\n"), line, "access_log must be a file");
+	must_fail(with(MINIMAL "request_id = { header = \"X Bad\"; };\n"), line,
+		  "request_id.header \"X Bad\" is not a header name");
+	must_fail(with(MINIMAL "request_id = { header = true; };\n"), line, "true means nothing");
+	must_fail(with(MINIMAL "request_id = { parm = \"X\"; };\n"), line, "param");
+}
