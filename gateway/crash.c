@@ -30,6 +30,7 @@
 static struct {
 	struct score *score;
 	int owner;		/* our owner number in the kept table (handoff.h) */
+	int ctl;		/* our end of the master's control pair, -1: none */
 	void *alt_stack;	/* the kernel holds it; kept here for the record */
 } cr;
 
@@ -113,6 +114,29 @@ static uintptr_t interrupted_pc(void *ucv)
 #endif
 }
 
+/*
+ * A connection the master has no duplicate of yet (its first request is
+ * the one that failed) is passed to it now: the web server got a whole
+ * answer and will reuse the connection, which must not die with us.
+ * handoff_alloc is lock-free and sendmsg async-signal-safe.
+ */
+static int share(struct conn *c)
+{
+	struct handoff_msg m = { .type = HM_KEPT, .listener = c->listener };
+
+	if (c->slot >= 0)
+		return 0;
+	if (cr.ctl < 0 || (c->slot = handoff_alloc(cr.owner, &c->tag)) < 0)
+		return -1;
+	m.slot = c->slot;
+	m.tag = c->tag;
+	if (handoff_send(cr.ctl, &m, c->fd) == 0)
+		return 0;
+	handoff_set(c->slot, c->tag, KEPT_MASTER, KEPT_FREE);
+	c->slot = -1;
+	return -1;
+}
+
 /* The production error page: status, reason and request id.  Kept out of
  * line: inlined, gcc 12 misjudges the bounds of the appenders. */
 static __attribute__((noinline)) size_t terse_body(char *body, size_t cap, int status, const char *reason, const char *id)
@@ -153,7 +177,7 @@ static void reply(struct sl_request *r, int status, const char *reason, const ch
 	 * process.  Marked idle, it goes to another worker once the master
 	 * sees us die, with whatever the web server sends next.
 	 */
-	if (r->conn->slot >= 0 && r->conn->proto->reusable(r->conn, r))
+	if (r->conn->proto->reusable(r->conn, r) && share(r->conn) == 0)
 		handoff_set(r->conn->slot, r->conn->tag, cr.owner, KEPT_IDLE);
 }
 
@@ -215,7 +239,7 @@ static int install(int sig, void (*fn)(int, siginfo_t *, void *), int flags)
 	return sigaction(sig, &sa, NULL);
 }
 
-int crash_init(int score_index)
+int crash_init(int score_index, int ctl_fd)
 {
 	static const int fatal[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
 	void *warm[1];
@@ -223,6 +247,7 @@ int crash_init(int score_index)
 
 	cr.score = scoreboard_slot(score_index);
 	cr.owner = score_index + 1;
+	cr.ctl = ctl_fd;
 	/* The first backtrace() loads libgcc_s, which allocates: do it now,
 	 * not in a handler. */
 	backtrace(warm, 1);

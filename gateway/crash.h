@@ -24,7 +24,12 @@
 /* Exit status of a worker stopped by request_terminate_timeout. */
 #define EXIT_TERMINATED 70
 
-/* Install the handlers in worker `score_index` (its scoreboard entry).  0, or -1 with errno. */
-int crash_init(int score_index);
+/*
+ * Install the handlers in worker `score_index` (its scoreboard entry);
+ * `ctl_fd` is its end of the master's control pair (-1: none), over which
+ * a connection answered at a request boundary is handed to the master.
+ * 0, or -1 with errno.
+ */
+int crash_init(int score_index, int ctl_fd);
 
 #endif

@@ -979,7 +979,7 @@ void worker_main(const struct worker_args *args)
 	if (setup_signals() < 0 || drop_privileges(cfg) < 0)
 		exit(2);
 	follow_master(args->master);
-	if (crash_init(args->index) < 0 || conn_init() < 0 ||
+	if (crash_init(args->index, w.ctl) < 0 || conn_init() < 0 ||
 	    request_init(&w.req, cfg, &args->gen->router) < 0) {
 		log_msg(LOG_ERROR, "cannot start: %s", strerror(errno));
 		exit(2);
