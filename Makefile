@@ -40,7 +40,8 @@ CORE_SRCS := gateway/config.c gateway/log.c gateway/arena.c gateway/router.c \
              gateway/worker.c gateway/conn.c gateway/request.c gateway/fcgi.c \
              gateway/io.c gateway/scoreboard.c gateway/crash.c gateway/symbols.c \
              gateway/config_value.c gateway/uwsgi.c gateway/systemd.c gateway/trace.c \
-             gateway/handoff.c gateway/holder.c
+             gateway/handoff.c gateway/holder.c gateway/stats.c gateway/status.c \
+             gateway/status_cli.c
 MAIN_SRCS := gateway/main.c
 # The profile chooses files, not #ifdefs: the development seam (dev.h) is
 # stubs in production and the real thing in the dev profile.
@@ -119,6 +120,7 @@ DEPS_BUILD := gcc libc6-dev make pkg-config libconfig-dev libsystemd-dev libunwi
 DEPS_RUN   := $(DEPS_BUILD) nginx-light curl
 DEPS_TEST  := $(DEPS_RUN) libcriterion-dev libcurl4-openssl-dev libfcgi-bin
 DEPS_TEST  += libmicrohttpd-dev binutils procps apache2 libapache2-mod-fcgid systemd supervisor
+DEPS_TEST  += prometheus
 DEPS_DEV   := $(DEPS_BUILD) libmicrohttpd-dev curl
 DEPS_BENCH := $(DEPS_RUN) wrk strace valgrind libfcgi-dev
 

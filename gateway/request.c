@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "conn.h"
+#include "stats.h"
 #include "dev.h"
 #include "header.h"
 #include "log.h"
@@ -473,6 +474,7 @@ static void run_handler(struct sl_request *r)
 		r->captures[i] = arena_strndup(&r->arena, r->match.captures[i].value,
 					       r->match.captures[i].value_len);
 	current = r;
+	stats_begin(r);
 	errno = 0;
 	if (r->match.route->handler(r) != 0)
 		handler_failed(r, errno);
