@@ -516,6 +516,9 @@ void request_run(struct sl_request *r)
 	}
 	if (r->body_errno)
 		r->must_close = 1;
+	/* Counted before the answer ends, so that a client that has it
+	 * finds it in the status and metrics. */
+	stats_end(r);
 	if (!r->client_gone && !r->ended)
 		emit(r, NULL, 0, 1);
 }

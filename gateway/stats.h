@@ -52,11 +52,14 @@ int stats_assign(const struct router *rt, int **map);
  */
 void stats_worker(struct score *sc, const struct router *rt, const int *map);
 
+/* A request begins (worker.c). */
+void stats_start(void);
+
 /* The handler of a routed request is about to run (request.c). */
 void stats_begin(const struct sl_request *r);
 
-/* A request has ended after `us` microseconds: count it (worker.c). */
-void stats_end(const struct sl_request *r, long long us);
+/* A request's answer is about to end: count it (request.c).  No-op outside a worker. */
+void stats_end(const struct sl_request *r);
 
 /* Entry `i`, 0 <= i < STATS_ROUTES, or NULL when the table is not mapped. */
 const struct route_stats *stats_entry(int i);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,6 +34,9 @@
 
 /* A status peer gets this long to send its request and take the answer. */
 #define STATUS_IO_MS 1000
+
+/* The responder's nice value (workers run at 0). */
+#define STATUS_NICE -10
 
 /* The listen queues are sampled this often, for "max listen queue". */
 #define QUEUE_SAMPLE_MS 1000
@@ -566,6 +570,9 @@ void status_main(const struct status_args *args)
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != args->master)
 		exit(0);
+	/* Ahead of workers that spin, when allowed: its answers take
+	 * microseconds of CPU and are wanted most when the pool is stuck. */
+	setpriority(PRIO_PROCESS, 0, STATUS_NICE);
 	if (conn_init() < 0 || add_routes(err, sizeof(err)) < 0 ||
 	    request_init(&s.req, args->cfg, &s.router) < 0) {
 		log_msg(LOG_ERROR, "status responder cannot start: %s", errno ? strerror(errno) : err);

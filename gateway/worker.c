@@ -39,7 +39,6 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -578,30 +577,19 @@ static int after_response(struct conn *c, enum proto_end end)
 	return 1;
 }
 
-/* A monotonic clock in microseconds, for request durations (vDSO: no system call). */
-static long long now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
-}
-
 /* Run the request the codec has made ready; what becomes of the connection. */
 static enum proto_end serve(struct conn *c)
 {
 	enum proto_end end;
-	long long start_us;
 
 	if (c->timer != TIMER_RATE)
 		conn_xfer_start(c, c->rx, io_now_ms());
 	conn_timer_set(c, TIMER_NONE, 0);
 	c->requests++;
 	score_busy();
-	start_us = now_us();
+	stats_start();
 	request_run(&w.req);
 	end = c->proto->finish(c, &w.req);
-	stats_end(&w.req, now_us() - start_us);
 	score_idle();
 	maybe_ask_retire();
 	drop_taken();
