@@ -7,6 +7,7 @@
  * that stalls is dropped after STATUS_IO_MS.  Everything it shows is read
  * without locks; a counter may be one request behind another.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -17,6 +18,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -559,6 +561,42 @@ static void reset_signals(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+static int ours(int fd)
+{
+	if (fd <= STDERR_FILENO || fd == s.args->sock->fd)
+		return 1;
+	for (int i = 0; i < s.args->npool; i++)
+		if (fd == s.args->pool[i].fd)
+			return 1;
+	return 0;
+}
+
+/*
+ * Close every socket inherited from the master but the status socket and
+ * the pool's listeners (whose queues it measures).  The master holds the
+ * workers' control channels and a duplicate of every kept-alive
+ * connection: a copy left open here would keep a connection alive after
+ * sluice let go of it.  Files (the error log) stay.
+ */
+static void close_foreign_sockets(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	struct stat st;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		int fd = atoi(e->d_name);
+
+		if (e->d_name[0] == '.' || fd == dirfd(d) || ours(fd))
+			continue;
+		if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode))
+			close(fd);
+	}
+	closedir(d);
+}
+
 void status_main(const struct status_args *args)
 {
 	char err[256];
@@ -567,6 +605,7 @@ void status_main(const struct status_args *args)
 	s.args = args;
 	log_set_ident("status");
 	reset_signals();
+	close_foreign_sockets();
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != args->master)
 		exit(0);
