@@ -416,7 +416,7 @@ static void stop_status(void)
 {
 	if (!m.status_pid)
 		return;
-	kill(m.status_pid, SIGTERM);
+	kill(m.status_pid, SIGKILL);
 	waitpid(m.status_pid, NULL, 0);
 	m.status_pid = 0;
 }

@@ -545,9 +545,16 @@ static int add_routes(char *err, size_t errlen)
 	return 0;
 }
 
-/* Signals as a plain process has them: SIGTERM ends it, SIGPIPE is an error. */
+/*
+ * Only the master ends the responder: with SIGKILL when it stops, or by
+ * dying (the parent-death signal).  The signals an operator or systemd
+ * sends to the whole group (SIGTERM, SIGHUP, ...) are ignored, so that
+ * the status answers until the master's last worker has left.
+ */
 static void reset_signals(void)
 {
+	static const int ignored[] = { SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2,
+				       SIGWINCH, SIGPIPE };
 	struct sigaction sa = { .sa_handler = SIG_DFL };
 	sigset_t none;
 
@@ -556,7 +563,8 @@ static void reset_signals(void)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			sigaction(sig, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
+	for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
+		sigaction(ignored[i], &sa, NULL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
@@ -606,7 +614,7 @@ void status_main(const struct status_args *args)
 	log_set_ident("status");
 	reset_signals();
 	close_foreign_sockets();
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != args->master)
 		exit(0);
 	/* Ahead of workers that spin, when allowed: its answers take
