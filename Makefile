@@ -167,10 +167,11 @@ test: deps-test
 tests: $(TEST_BIN) $(FIXTURE_SOS)
 
 # The suites that bound latencies under load (none over 100 ms, a fresh
-# request answered within 100 ms) run alone, after the rest has run two
+# request answered within 100 ms, status within 10 ms while the workers
+# spin) run alone, after the rest has run two
 # at a time: on a 2-core machine a neighbouring suite's load would be
 # measured as theirs.
-SERIAL_SUITES := blast_radius slow_peers
+SERIAL_SUITES := blast_radius slow_peers status
 define run_tests
 	$(if $(FILTER),$(1) --jobs=2 --filter='$(FILTER)',\
 	$(1) --jobs=2 --filter='!(@($(subst $() ,|,$(SERIAL_SUITES))))/*' && \

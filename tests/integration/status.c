@@ -479,3 +479,43 @@ Test(status, prometheus_counts_exactly_the_requests_sent, .fini = teardown, .tim
 	cr_assert_str_eq(v, "37");
 	free(v);
 }
+
+/*
+ * A stop is watched to its end: SIGTERM to the master and to the
+ * responder (as systemd signals the whole group) while a worker finishes
+ * a 1.5 s request; the responder answers until then, and is gone after.
+ */
+Test(status, answers_until_the_last_worker_has_left, .fini = teardown, .timeout = 20)
+{
+	static const char *const mods[] = { "hang /", NULL };
+	struct fcgi_buf params = { 0 }, req = { 0 };
+	struct fcgi_conn slow;
+	char *log, *p, *out;
+	int pid = 0, busy;
+
+	start(STATUS_CONF STATIC_2, mods);
+	cr_assert_eq(harness_log_wait(&sp, "status responder (pid", 5000), 0);
+	log = harness_sluice_log(&sp);
+	p = strstr(log, "status responder (pid ");
+	sscanf(p, "status responder (pid %d)", &pid);
+	free(log);
+	fcgi_client_params(&params, "GET", "/sleep?ms=1500", NULL);
+	fcgi_client_request(&req, 1, 0, &params, NULL, 0);
+	cr_assert_eq(fcgi_client_open(&slow, sp.sock), 0);
+	cr_assert_eq(fcgi_client_send(&slow, req.p, req.len), 0);
+	harness_sleep_ms(200);
+	cr_assert_eq(kill(sp.pid, SIGTERM), 0);
+	cr_assert_eq(kill(pid, SIGTERM), 0);
+	harness_sleep_ms(300);
+	out = fcgi_get(status_sock, "/status?json", NULL);
+	cr_assert_eq(cgi_status(out), 200, "no status while stopping: %s", out ? out : "none");
+	busy = (int)json_field(cgi_body(out), "active processes");
+	free(out);
+	cr_assert_eq(busy, 1, "the worker finishing its request should show busy");
+	cr_assert_eq(harness_wait_exit(sp.pid, 5000) >= 0, 1, "the master did not stop");
+	sp.pid = 0;
+	cr_assert(harness_wait_gone(pid, 1000), "the responder outlived the master");
+	fcgi_client_close(&slow);
+	fcgi_client_buf_free(&params);
+	fcgi_client_buf_free(&req);
+}
