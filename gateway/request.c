@@ -19,7 +19,6 @@
 
 #include "config.h"
 #include "conn.h"
-#include "stats.h"
 #include "dev.h"
 #include "header.h"
 #include "log.h"
@@ -27,6 +26,7 @@
 #include "proto.h"
 #include "request.h"
 #include "safefmt.h"
+#include "stats.h"
 
 /*
  * Room kept in the head for what sluice adds to the application's

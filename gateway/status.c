@@ -33,6 +33,7 @@
 #include "scoreboard.h"
 #include "stats.h"
 #include "status.h"
+#include "worker.h"
 
 /* A status peer gets this long to send its request and take the answer. */
 #define STATUS_IO_MS 1000
@@ -614,12 +615,17 @@ void status_main(const struct status_args *args)
 	log_set_ident("status");
 	reset_signals();
 	close_foreign_sockets();
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != args->master)
-		exit(0);
 	/* Ahead of workers that spin, when allowed: its answers take
 	 * microseconds of CPU and are wanted most when the pool is stuck. */
 	setpriority(PRIO_PROCESS, 0, STATUS_NICE);
+	/* The workers' identity: it reads their /proc entries, nothing of
+	 * root's.  The parent-death signal is set after the switch, which
+	 * clears it. */
+	if (worker_drop_privileges(args->cfg) < 0)
+		exit(2);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != args->master)
+		exit(0);
 	if (conn_init() < 0 || add_routes(err, sizeof(err)) < 0 ||
 	    request_init(&s.req, args->cfg, &s.router) < 0) {
 		log_msg(LOG_ERROR, "status responder cannot start: %s", errno ? strerror(errno) : err);

@@ -153,8 +153,7 @@ static void on_signals(void)
 	}
 }
 
-/* Become the configured user and group; only possible when started as root. */
-static int drop_privileges(const struct sl_config *cfg)
+int worker_drop_privileges(const struct sl_config *cfg)
 {
 	struct passwd *pw;
 	gid_t gid;
@@ -954,7 +953,7 @@ void worker_main(const struct worker_args *args)
 	w.taken_seen = w.score->taken;
 	srandom((unsigned)getpid() ^ (unsigned)io_now_ms());
 	w.retire_at = retire_point(cfg);
-	if (setup_signals() < 0 || drop_privileges(cfg) < 0)
+	if (setup_signals() < 0 || worker_drop_privileges(cfg) < 0)
 		exit(2);
 	follow_master(args->master);
 	if (crash_init(args->index) < 0 || conn_init() < 0 ||

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <pwd.h>
 #include <sys/resource.h>
 
 #include <criterion/criterion.h>
@@ -133,19 +134,44 @@ static char *run_with_input(const char *cmd, const char *input, int *rc)
 	return out;
 }
 
-/* A field of the JSON status, read by the real jq. */
-static long long json_field(const char *json, const char *field)
+/* The number jq's `expr` finds in `json`, read by the real jq. */
+static long long jq_number(const char *json, const char *expr)
 {
 	char cmd[256], *out;
 	long long v = -1;
 	int rc;
 
-	snprintf(cmd, sizeof(cmd), "jq -e '.\"%s\"'", field);
+	snprintf(cmd, sizeof(cmd), "jq -e '%s'", expr);
 	out = run_with_input(cmd, json, &rc);
-	cr_assert_eq(rc, 0, "jq: %s (field %s)", out, field);
+	cr_assert_eq(rc, 0, "jq: %s (%s)", out, expr);
 	sscanf(out, "%lld", &v);
 	free(out);
 	return v;
+}
+
+/* A top-level field of the JSON status. */
+static long long json_field(const char *json, const char *field)
+{
+	char expr[128];
+
+	snprintf(expr, sizeof(expr), ".\"%s\"", field);
+	return jq_number(json, expr);
+}
+
+/* The responder's pid, from its start line in the log. */
+static int responder_pid(void)
+{
+	char *log, *p;
+	int pid = 0;
+
+	cr_assert_eq(harness_log_wait(&sp, "status responder (pid", 5000), 0);
+	log = harness_sluice_log(&sp);
+	p = strstr(log, "status responder (pid ");
+	if (p)
+		sscanf(p, "status responder (pid %d)", &pid);
+	free(log);
+	cr_assert_gt(pid, 0);
+	return pid;
 }
 
 /* ---- Answering when the pool cannot ----------------------------------- */
@@ -249,17 +275,11 @@ Test(status, not_ready_while_no_worker_serves, .fini = teardown, .timeout = 20)
 Test(status, a_killed_responder_comes_back, .fini = teardown, .timeout = 20)
 {
 	static const char *const mods[] = { "apps/hello /", NULL };
-	char *log, *p, *out = NULL;
-	int pid = 0;
+	char *out = NULL;
+	int pid;
 
 	start(STATUS_CONF STATIC_2, mods);
-	cr_assert_eq(harness_log_wait(&sp, "status responder (pid", 5000), 0);
-	log = harness_sluice_log(&sp);
-	p = strstr(log, "status responder (pid ");
-	cr_assert_not_null(p, "%s", log);
-	sscanf(p, "status responder (pid %d)", &pid);
-	free(log);
-	cr_assert_gt(pid, 0);
+	pid = responder_pid();
 	cr_assert_eq(kill(pid, SIGKILL), 0);
 	for (long end = harness_now_ms() + 2500; harness_now_ms() < end; harness_sleep_ms(50)) {
 		free(out);
@@ -269,7 +289,8 @@ Test(status, a_killed_responder_comes_back, .fini = teardown, .timeout = 20)
 	}
 	cr_assert_eq(cgi_status(out), 200, "no pong after the responder was killed");
 	free(out);
-	cr_assert_eq(harness_log_wait(&sp, "status responder (pid", 100), 0);
+	cr_assert_eq(harness_log_wait(&sp, "killed by signal 9 (SIGKILL); starting it again", 100),
+		     0, "no log line for the responder's death");
 }
 
 /* ---- Exact counts ------------------------------------------------------ */
@@ -490,15 +511,11 @@ Test(status, answers_until_the_last_worker_has_left, .fini = teardown, .timeout 
 	static const char *const mods[] = { "hang /", NULL };
 	struct fcgi_buf params = { 0 }, req = { 0 };
 	struct fcgi_conn slow;
-	char *log, *p, *out;
-	int pid = 0, busy;
+	char *out;
+	int pid, busy;
 
 	start(STATUS_CONF STATIC_2, mods);
-	cr_assert_eq(harness_log_wait(&sp, "status responder (pid", 5000), 0);
-	log = harness_sluice_log(&sp);
-	p = strstr(log, "status responder (pid ");
-	sscanf(p, "status responder (pid %d)", &pid);
-	free(log);
+	pid = responder_pid();
 	fcgi_client_params(&params, "GET", "/sleep?ms=1500", NULL);
 	fcgi_client_request(&req, 1, 0, &params, NULL, 0);
 	cr_assert_eq(fcgi_client_open(&slow, sp.sock), 0);
@@ -518,4 +535,35 @@ Test(status, answers_until_the_last_worker_has_left, .fini = teardown, .timeout 
 	fcgi_client_close(&slow);
 	fcgi_client_buf_free(&params);
 	fcgi_client_buf_free(&req);
+}
+
+/*
+ * With `user`, the responder drops to it like the workers, and still
+ * measures what it shows: the listen queue through sock_diag, each
+ * worker's CPU and memory through /proc.
+ */
+Test(status, runs_as_the_workers_user, .fini = teardown, .timeout = 20)
+{
+	static const char *const mods[] = { "apps/hello /", NULL };
+	char path[64], *st, *uid, *out;
+	struct passwd *pw = getpwnam("www-data");
+
+	cr_assert_not_null(pw, "no www-data user");
+	if (geteuid() != 0)
+		cr_skip_test("needs root to switch users");
+	start(STATUS_CONF STATIC_2 "user = \"www-data\";\ngroup = \"www-data\";\n", mods);
+	snprintf(path, sizeof(path), "/proc/%d/status", responder_pid());
+	out = fcgi_get(status_sock, "/ping", NULL);	/* it has dropped by now */
+	cr_assert_eq(cgi_status(out), 200);
+	free(out);
+	st = harness_read_file(path);
+	uid = strstr(st, "Uid:");
+	cr_assert_not_null(uid, "%s", st);
+	cr_assert_eq((unsigned)atoi(uid + 4), (unsigned)pw->pw_uid, "%.40s", uid);
+	free(st);
+	out = fcgi_get(status_sock, "/status?json", NULL);
+	cr_assert_not_null(out);
+	cr_assert_eq(json_field(cgi_body(out), "listen queue len"), 511, "%s", out);
+	cr_assert_gt(jq_number(cgi_body(out), ".processes[0].\"rss bytes\""), 0, "%s", out);
+	free(out);
 }
