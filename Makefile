@@ -41,7 +41,8 @@ CORE_SRCS := gateway/config.c gateway/log.c gateway/arena.c gateway/router.c \
              gateway/io.c gateway/scoreboard.c gateway/crash.c gateway/symbols.c \
              gateway/config_value.c gateway/uwsgi.c gateway/systemd.c gateway/trace.c \
              gateway/handoff.c gateway/holder.c gateway/access.c \
-             gateway/proctitle.c gateway/output.c
+             gateway/proctitle.c gateway/output.c gateway/stats.c gateway/status.c \
+             gateway/status_cli.c
 MAIN_SRCS := gateway/main.c
 # The profile chooses files, not #ifdefs: the development seam (dev.h) is
 # stubs in production and the real thing in the dev profile.
@@ -120,7 +121,7 @@ DEPS_BUILD := gcc libc6-dev make pkg-config libconfig-dev libsystemd-dev libunwi
 DEPS_RUN   := $(DEPS_BUILD) nginx-light curl
 DEPS_TEST  := $(DEPS_RUN) libcriterion-dev libcurl4-openssl-dev libfcgi-bin
 DEPS_TEST  += libmicrohttpd-dev binutils procps apache2 libapache2-mod-fcgid systemd supervisor \
-              logrotate
+              logrotate prometheus jq
 DEPS_DEV   := $(DEPS_BUILD) libmicrohttpd-dev curl
 DEPS_BENCH := $(DEPS_RUN) wrk strace valgrind libfcgi-dev
 
@@ -167,10 +168,11 @@ test: deps-test
 tests: $(TEST_BIN) $(FIXTURE_SOS)
 
 # The suites that bound latencies under load (none over 100 ms, a fresh
-# request answered within 100 ms) run alone, after the rest has run two
+# request answered within 100 ms, status within 10 ms while the workers
+# spin) run alone, after the rest has run two
 # at a time: on a 2-core machine a neighbouring suite's load would be
 # measured as theirs.
-SERIAL_SUITES := blast_radius slow_peers
+SERIAL_SUITES := blast_radius slow_peers status
 define run_tests
 	$(if $(FILTER),$(1) --jobs=2 --filter='$(FILTER)',\
 	$(1) --jobs=2 --filter='!(@($(subst $() ,|,$(SERIAL_SUITES))))/*' && \

@@ -65,14 +65,14 @@ struct loader {
 	size_t errlen;
 };
 
-enum { KS_TOP, KS_LISTEN, KS_PM, KS_LIMITS, KS_MODULE, KS_REQUEST_ID };
+enum { KS_TOP, KS_LISTEN, KS_PM, KS_LIMITS, KS_MODULE, KS_REQUEST_ID, KS_STATUS };
 
 /* The keys each level accepts, for unknown-key errors and suggestions. */
 static const char *const top_keys[] = {
 	"error_log", "log_level", "user", "group", "listen", "pm", "limits",
 	"modules", "request_terminate_timeout", "request_slowlog_timeout",
 	"slowlog", "emergency_restart_threshold", "emergency_restart_interval",
-	"access_log", "access_format", "request_id", NULL
+	"access_log", "access_format", "request_id", "status", NULL
 };
 static const char *const listen_keys[] = {
 	"address", "protocol", "backlog", "mode", "owner", "group", NULL
@@ -90,6 +90,7 @@ static const char *const limits_keys[] = {
 };
 static const char *const module_keys[] = { "path", "mount", NULL };
 static const char *const request_id_keys[] = { "param", "header", NULL };
+static const char *const status_keys[] = { "listen", "mode", "owner", "group", NULL };
 
 static const struct config_keyset keysets[] = {
 	[KS_TOP] = { "", top_keys },
@@ -98,6 +99,7 @@ static const struct config_keyset keysets[] = {
 	[KS_LIMITS] = { "limits", limits_keys },
 	[KS_MODULE] = { NULL, module_keys },	/* only suggested inside a module */
 	[KS_REQUEST_ID] = { "request_id", request_id_keys },
+	[KS_STATUS] = { "status", status_keys },
 };
 
 #define NKEYSETS	(sizeof(keysets) / sizeof(keysets[0]))
@@ -625,6 +627,37 @@ static int parse_listen(struct loader *ld, const config_setting_t *root)
 	return 0;
 }
 
+/*
+ * `status = { listen = "/run/sluice/status.sock"; mode = "0660"; }`: the
+ * status responder's FastCGI socket (status.h).  Off when left out.
+ */
+static int parse_status(struct loader *ld, const config_setting_t *root)
+{
+	const config_setting_t *s = member(root, "status"), *addr;
+	struct listen_config *lc = &ld->cfg->status;
+
+	lc->backlog = DEFAULT_BACKLOG;
+	lc->mode = 0660;
+	lc->protocol = LISTEN_FASTCGI;
+	if (!s)
+		return 0;
+	if (!config_setting_is_group(s))
+		return fail(ld, s, "status must be a group, such as status = { listen = "
+			    "\"/run/sluice/status.sock\"; }, not %s", type_name(s));
+	if (check_keys(ld, s, &keysets[KS_STATUS], "status") < 0)
+		return -1;
+	addr = member(s, "status.listen");
+	if (!addr)
+		return fail(ld, s, "status.listen is missing: say where the status "
+			    "responder accepts connections");
+	if (parse_address(ld, addr, "status.listen", lc) < 0
+	    || parse_mode(ld, s, "status.mode", lc) < 0
+	    || get_string(ld, s, "status.owner", &lc->owner) < 0
+	    || get_string(ld, s, "status.group", &lc->group) < 0)
+		return -1;
+	return 0;
+}
+
 /* ---- pm -------------------------------------------------------------- */
 
 static int parse_pm_mode(struct loader *ld, const config_setting_t *pm)
@@ -1122,6 +1155,7 @@ static int parse_root(struct loader *ld, const config_setting_t *root)
 	if (check_keys(ld, root, &keysets[KS_TOP], "") < 0
 	    || parse_process(ld, root) < 0
 	    || parse_listen(ld, root) < 0
+	    || parse_status(ld, root) < 0
 	    || parse_pm(ld, root) < 0
 	    || parse_watchdog(ld, root) < 0
 	    || parse_limits(ld, root) < 0
@@ -1190,6 +1224,9 @@ void config_free(struct sl_config *cfg)
 		free(cfg->listen[i].owner);
 		free(cfg->listen[i].group);
 	}
+	free(cfg->status.address);
+	free(cfg->status.owner);
+	free(cfg->status.group);
 	for (int i = 0; i < MAX_MODULES; i++) {
 		free(cfg->modules[i].path);
 		free(cfg->modules[i].mount);

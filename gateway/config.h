@@ -43,6 +43,7 @@ struct sl_config {
 
 	struct listen_config listen[MAX_LISTEN];	/* in config order */
 	int nlisten;					/* 0 when the file has no listen */
+	struct listen_config status;	/* the status responder's socket; address NULL: off */
 
 	struct {
 		enum pm_mode mode;

@@ -14,6 +14,11 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
+#include <linux/inet_diag.h>
 
 #include "config.h"
 #include "config_value.h"
@@ -275,4 +280,83 @@ void listen_cleanup(const struct listener *ls, int n)
 		if (ls[i].owns_path && path && lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
 			unlink(path);
 	}
+}
+
+int listen_open_one(const struct listen_config *lc, struct listener *out, char *err,
+		    size_t errlen)
+{
+	snprintf(out->address, sizeof(out->address), "%s", lc->address);
+	out->proto = proto_for(lc->protocol);
+	out->from_systemd = 0;
+	out->fd = open_one(lc, err, errlen);
+	out->owns_path = out->fd >= 0 && unix_path(lc->address) != NULL;
+	return out->fd < 0 ? -1 : 0;
+}
+
+/*
+ * A listening unix socket's queue, from the kernel's sock_diag interface:
+ * one request for the socket's inode with UDIAG_SHOW_RQLEN, whose answer
+ * carries the connections waiting (rqueue) and the backlog (wqueue).
+ */
+static int unix_queue(int fd, unsigned *queued, unsigned *backlog)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct unix_diag_req req;
+	} q = {
+		.nh = { .nlmsg_len = sizeof(q), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
+			.nlmsg_flags = NLM_F_REQUEST },
+		.req = { .sdiag_family = AF_UNIX, .udiag_states = 1 << TCP_LISTEN,
+			 .udiag_show = UDIAG_SHOW_RQLEN,
+			 .udiag_cookie = { INET_DIAG_NOCOOKIE, INET_DIAG_NOCOOKIE } },
+	};
+	union { struct nlmsghdr nh; char buf[1024]; } a;
+	struct stat st;
+	ssize_t n;
+	int nl, rc = -1;
+
+	if (fstat(fd, &st) < 0)
+		return -1;
+	q.req.udiag_ino = (unsigned)st.st_ino;
+	nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (nl < 0)
+		return -1;
+	if (send(nl, &q, sizeof(q), 0) == (ssize_t)sizeof(q) &&
+	    (n = recv(nl, &a, sizeof(a), 0)) > 0 && NLMSG_OK(&a.nh, (size_t)n) &&
+	    a.nh.nlmsg_type == SOCK_DIAG_BY_FAMILY) {
+		struct unix_diag_msg *msg = NLMSG_DATA(&a.nh);
+		struct rtattr *at = (struct rtattr *)(msg + 1);
+		int left = (int)a.nh.nlmsg_len - (int)NLMSG_LENGTH(sizeof(*msg));
+
+		for (; RTA_OK(at, left); at = RTA_NEXT(at, left))
+			if (at->rta_type == UNIX_DIAG_RQLEN) {
+				struct unix_diag_rqlen *rq = RTA_DATA(at);
+
+				*queued = rq->udiag_rqueue;
+				*backlog = rq->udiag_wqueue;
+				rc = 0;
+			}
+	}
+	close(nl);
+	return rc;
+}
+
+int listen_queue(int fd, unsigned *queued, unsigned *backlog)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	struct tcp_info ti;
+	socklen_t tlen = sizeof(ti);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return -1;
+	if (ss.ss_family == AF_UNIX)
+		return unix_queue(fd, queued, backlog);
+	/* On a listening TCP socket the kernel reports the accept queue in
+	 * tcpi_unacked and its limit in tcpi_sacked. */
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tlen) < 0)
+		return -1;
+	*queued = ti.tcpi_unacked;
+	*backlog = ti.tcpi_sacked;
+	return 0;
 }

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 struct sl_config;
+struct listen_config;
 struct proto;
 
 struct listener {
@@ -28,6 +29,20 @@ struct listener {
  */
 int listen_open_all(const struct sl_config *cfg, struct listener *out, char *err,
 		    size_t errlen);
+
+/*
+ * Bind one listener outside the pool's list (the status socket).
+ * Returns 0 with `out` filled, or -1 with one line in `err`.
+ */
+int listen_open_one(const struct listen_config *lc, struct listener *out, char *err,
+		    size_t errlen);
+
+/*
+ * The connections waiting in a listening socket's accept queue, and its
+ * backlog: sock_diag for a unix socket, TCP_INFO for TCP.  Returns 0, or
+ * -1 with errno.
+ */
+int listen_queue(int fd, unsigned *queued, unsigned *backlog);
 
 /* Remove the unix socket files this process created. */
 void listen_cleanup(const struct listener *ls, int n);

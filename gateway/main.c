@@ -24,6 +24,7 @@
 #include "proctitle.h"
 #include "proto.h"
 #include "scoreboard.h"
+#include "status.h"
 #include "worker.h"
 
 #define DEFAULT_CONFIG "/etc/sluice/sluice.conf"
@@ -46,6 +47,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: sluice [-t] [-c FILE]\n"
+		"       sluice status [-c FILE] [/status?json | /metrics | /ping | /ready]\n"
 		"  -c, --config FILE  configuration file (default $SLUICE_CONFIG, else\n"
 		"                     " DEFAULT_CONFIG ")\n"
 		"  -t, --test         check the configuration and the modules, then exit\n"
@@ -105,6 +107,22 @@ static int fail(const struct sl_config *cfg, const char *what)
 	return 1;
 }
 
+/* `sluice status`: only the config is read; the running pool answers. */
+static int print_status(const char *file, const char *target)
+{
+	static struct sl_config cfg;
+	char err[1024];
+	int rc;
+
+	if (config_load(file, &cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "sluice: %s\n", err);
+		return 1;
+	}
+	rc = status_print(&cfg, target);
+	config_free(&cfg);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -123,7 +141,7 @@ int main(int argc, char **argv)
 	int dev = 0;
 	/* Static: it lives as long as the process (leak checkers agree). */
 	static struct generation *gen;
-	static struct listener listeners[MAX_LISTEN];
+	static struct listener listeners[MAX_LISTEN], status;
 	char err[1024];
 	int test = 0, fcgid, opt, nls;
 
@@ -147,6 +165,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sluice: --dev: %s\n", err);
 		return 2;
 	}
+	if (optind < argc && strcmp(argv[optind], "status") == 0)
+		return print_status(file, optind + 1 < argc ? argv[optind + 1] : "/status");
 	if (optind < argc) {
 		fprintf(stderr, "sluice: unexpected argument \"%s\"\n", argv[optind]);
 		usage(stderr);
@@ -182,6 +202,11 @@ int main(int argc, char **argv)
 	nls = listen_open_all(&gen->cfg, listeners, err, sizeof(err));
 	if (nls < 0)
 		return fail(&gen->cfg, err);
+	if (gen->cfg.status.address &&
+	    listen_open_one(&gen->cfg.status, &status, err, sizeof(err)) < 0) {
+		listen_cleanup(listeners, nls);
+		return fail(&gen->cfg, err);
+	}
 	if (dev_master_start(gen, err, sizeof(err)) < 0) {
 		listen_cleanup(listeners, nls);
 		return fail(&gen->cfg, err);
@@ -195,5 +220,5 @@ int main(int argc, char **argv)
 		gen->cfg.pm.max_children,
 		gen->cfg.pm.mode == PM_STATIC ? "static" :
 		gen->cfg.pm.mode == PM_DYNAMIC ? "dynamic" : "ondemand");
-	return master_run(gen, listeners, nls);
+	return master_run(gen, listeners, nls, gen->cfg.status.address ? &status : NULL);
 }

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "access.h"
@@ -41,6 +42,8 @@
 #include "output.h"
 #include "proctitle.h"
 #include "scoreboard.h"
+#include "stats.h"
+#include "status.h"
 #include "symbols.h"
 #include "systemd.h"
 #include "trace.h"
@@ -94,6 +97,9 @@ static struct {
 	long long watchdog_ms;		/* systemd's watchdog period / 2; 0: off */
 	long long last_watchdog_ms;
 	char status[160];		/* the last STATUS= sent */
+	const struct listener *status_sock;	/* NULL: no status responder */
+	pid_t status_pid;		/* the status responder, 0: none running */
+	long long status_spawn_ms;	/* no restart of it before this */
 } m;
 
 static void on_signal(int sig)
@@ -146,6 +152,10 @@ struct generation *master_load(const char *file, const struct generation *prev,
 		free(g);
 		return NULL;
 	}
+	/* Without memory for them, requests are served uncounted. */
+	if (stats_assign(&g->router, &g->route_stats) < 0)
+		log_msg(LOG_WARNING, "cannot map the request counters: %s; the metrics "
+			"of generation %d stay at zero", strerror(errno), g->number);
 	/* New code is mapped: name it for the backtraces of the workers to come. */
 	symbols_load();
 	return g;
@@ -200,6 +210,7 @@ static int spawn(struct generation *g)
 	sc = scoreboard_slot(i);
 	memset(sc, 0, sizeof(*sc));
 	sc->state = SCORE_STARTING;
+	sc->generation = g->number;
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
 	pid = fork();
@@ -353,6 +364,72 @@ static int running(void)
 	return n;
 }
 
+/* ---- The status responder ------------------------------------------ */
+
+/*
+ * Fork the status responder (status.h).  It is no pool worker: it has no
+ * slot, no generation and no part in the counts above.  One that dies is
+ * started again, at most once a second.
+ */
+static void describe_exit(int status, char *buf, size_t len);
+
+static void spawn_status(long long now)
+{
+	static struct status_args args;
+	sigset_t all, old;
+	pid_t pid;
+
+	if (!m.status_sock || m.status_pid || m.stopping || now < m.status_spawn_ms)
+		return;
+	args = (struct status_args){ .sock = m.status_sock, .pool = m.listeners,
+				     .npool = m.nlisteners, .cfg = &m.gen->cfg,
+				     .master = getpid() };
+	m.status_spawn_ms = now + 1000;
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	pid = fork();
+	if (pid == 0) {
+		close(sigpipe_fds[0]);
+		close(sigpipe_fds[1]);
+		close(m.notify_fds[0]);
+		close(m.notify_fds[1]);
+		status_main(&args);
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (pid < 0) {
+		log_msg(LOG_ERROR, "cannot start the status responder: fork: %s", strerror(errno));
+		return;
+	}
+	m.status_pid = pid;
+	log_msg(LOG_NOTICE, "status responder (pid %d) started on %s", (int)pid,
+		m.status_sock->address);
+}
+
+/* Was `pid` the status responder?  Then note its end (it is restarted by the tick). */
+static int reap_status(pid_t pid, int status)
+{
+	char how[96];
+
+	if (!m.status_pid || pid != m.status_pid)
+		return 0;
+	m.status_pid = 0;
+	if (!m.stopping) {
+		describe_exit(status, how, sizeof(how));
+		log_msg(LOG_WARNING, "status responder (pid %d) %s; starting it again",
+			(int)pid, how);
+	}
+	return 1;
+}
+
+static void stop_status(void)
+{
+	if (!m.status_pid)
+		return;
+	kill(m.status_pid, SIGKILL);
+	waitpid(m.status_pid, NULL, 0);
+	m.status_pid = 0;
+}
+
 /* ---- Exits ---------------------------------------------------------- */
 
 static void describe_exit(int status, char *buf, size_t len)
@@ -449,6 +526,8 @@ static void reap(void)
 			trace_release(pid, status);
 			continue;
 		}
+		if (reap_status(pid, status))
+			continue;
 		for (int i = 0; i < m.top; i++) {
 			struct slot *s = &m.slots[i];
 
@@ -456,8 +535,10 @@ static void reap(void)
 				continue;
 			note_exit(s, i, status, now);
 			if (WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL &&
-			    WTERMSIG(status) != SIGTERM)
+			    WTERMSIG(status) != SIGTERM) {
+				scoreboard_pool()->crashes++;
 				count_crash(now);
+			}
 			s->pid = 0;
 			scoreboard_slot(i)->state = SCORE_FREE;
 			scoreboard_slot(i)->pid = 0;
@@ -494,6 +575,19 @@ static int top_up(long long now)
 }
 
 /*
+ * php-fpm's "max children reached": the pool wanted another worker and
+ * was at pm.max_children.  Counted once per episode, not once per tick.
+ */
+static int at_max_children;
+
+static void note_max_children(void)
+{
+	if (!at_max_children)
+		scoreboard_pool()->max_children_reached++;
+	at_max_children = 2;
+}
+
+/*
  * Dynamic pools, php-fpm's rule: fewer idle workers than min_spare, start
  * some (at most max_spawn_rate a tick); more than max_spare, stop one.
  * Ondemand pools: stop workers idle past process_idle_timeout.
@@ -508,6 +602,8 @@ static void size_pool(long long now)
 	if (total < m.want)
 		return;
 	if (cfg->pm.mode == PM_DYNAMIC) {
+		if (idle == 0 && total >= cfg->pm.max_children)
+			note_max_children();
 		if (idle < cfg->pm.min_spare_servers && total < cfg->pm.max_children) {
 			int add = cfg->pm.min_spare_servers - idle;
 
@@ -545,6 +641,8 @@ static void on_demand(long long now)
 {
 	const struct sl_config *cfg = &m.gen->cfg;
 
+	if (idle_workers() == 0 && serving(m.gen) >= cfg->pm.max_children)
+		note_max_children();
 	if (idle_workers() > 0 || serving(m.gen) >= cfg->pm.max_children)
 		return;
 	m.want = serving(m.gen) + 1;
@@ -578,6 +676,7 @@ static void recycle(int i, const char *why, long long now)
 	n = spawn(m.gen);
 	if (n < 0)
 		return;
+	scoreboard_pool()->recycles++;
 	m.slots[n].replacing = i + 1;
 	log_msg(LOG_NOTICE, "worker %d (pid %d): recycling (%s); worker %d replaces it",
 		i + 1, (int)s->pid, why, n + 1);
@@ -737,16 +836,28 @@ static void check_timeouts(long long now)
 		    ran > cfg->request_terminate_timeout * 1000LL && sc.state == SCORE_BUSY) {
 			signal_request(i, &sc, SIGUSR2);
 			s->terminate_ms = now;
+			scoreboard_pool()->terminate_timeouts++;
 		} else if (cfg->request_slowlog_timeout > 0 && sc.state == SCORE_BUSY &&
 			   ran > cfg->request_slowlog_timeout * 1000LL &&
 			   strcmp(s->slow_id, sc.request_id) != 0) {
 			memcpy(s->slow_id, sc.request_id, sizeof(s->slow_id));
+			scoreboard_pool()->slow_requests++;
 			report_slow(i, &sc, ran);
 		}
 	}
 }
 
 /* ---- Reload --------------------------------------------------------- */
+
+/* The generation in service, as the status responder shows it. */
+static void publish_pool(const struct generation *g)
+{
+	struct pool_score *p = scoreboard_pool();
+
+	p->generation = g->number;
+	p->pm_mode = (int)g->cfg.pm.mode;
+	p->max_children = g->cfg.pm.max_children;
+}
 
 /*
  * SIGHUP: read the config again and load the modules again, checking both
@@ -841,6 +952,8 @@ static void finish_reload(void)
 	m.dev_fd = dev_master_watch(g);
 	m.want = want;
 	m.next = NULL;
+	publish_pool(g);
+	scoreboard_pool()->reloads++;
 }
 
 /* ---- Stopping ------------------------------------------------------- */
@@ -958,6 +1071,18 @@ static int min_timeout(int a, int b)
 	return a < b ? a : b;
 }
 
+/* "max active processes": the most workers seen busy at one tick. */
+static void note_max_active(void)
+{
+	struct pool_score *p = scoreboard_pool();
+	int busy = 0;
+
+	for (int i = 0; i < m.top; i++)
+		busy += m.slots[i].pid && scoreboard_slot(i)->state == SCORE_BUSY;
+	if (busy > p->max_active)
+		p->max_active = busy;
+}
+
 /*
  * systemd: READY=1 once the generation in service has its first workers
  * serving (again after a reload), a STATUS= line when the counts change,
@@ -1027,6 +1152,9 @@ static int tick(long long *last_tick)
 	}
 	if (now - *last_tick >= MAINTENANCE_TICK_MS) {
 		*last_tick = now;
+		if (at_max_children)
+			at_max_children--;
+		note_max_active();
 		size_pool(now);
 		check_timeouts(now);
 		check_rss(now);
@@ -1041,6 +1169,7 @@ static int tick(long long *last_tick)
 		on_demand(now);
 	tell_systemd(now);
 	retitle();
+	spawn_status(now);
 	timeout = min_timeout(top_up(now), MAINTENANCE_TICK_MS);
 	for (int i = 0; i < m.top; i++)
 		if (m.slots[i].pid && m.slots[i].replacing > 0)
@@ -1076,13 +1205,15 @@ static void raise_fd_limit(void)
 	setrlimit(RLIMIT_NOFILE, &rl);
 }
 
-int master_run(struct generation *gen, const struct listener *ls, int nls)
+int master_run(struct generation *gen, const struct listener *ls, int nls,
+	       const struct listener *status)
 {
 	long long last_tick = 0;
 
 	m.gen = gen;
 	m.listeners = ls;
 	m.nlisteners = nls;
+	m.status_sock = status;
 	m.want = initial_workers(&gen->cfg);
 	m.slowlog_fd = -1;
 	if (gen->cfg.slowlog) {
@@ -1097,6 +1228,8 @@ int master_run(struct generation *gen, const struct listener *ls, int nls)
 		log_msg(LOG_ERROR, "master: cannot start: %s", strerror(errno));
 		return 1;
 	}
+	scoreboard_pool()->start_time = (long long)time(NULL);
+	publish_pool(gen);
 	m.dev_fd = dev_master_watch(gen);
 	m.watchdog_ms = systemd_watchdog_interval_ms();
 	proctitle_prefix("sluice: ");
@@ -1133,7 +1266,10 @@ int master_run(struct generation *gen, const struct listener *ls, int nls)
 				on_demand(io_now_ms());
 	}
 	dev_master_stop();
+	stop_status();
 	listen_cleanup(m.listeners, m.nlisteners);
+	if (m.status_sock)
+		listen_cleanup(m.status_sock, 1);
 	log_msg(LOG_NOTICE, "stopped");
 	return 0;
 }

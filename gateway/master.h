@@ -19,16 +19,19 @@ struct generation {
 	struct sl_config cfg;
 	struct router router;
 	struct modset modules;
+	int *route_stats;		/* route index -> stats.h entry */
 };
 
 /*
- * Supervise the pool on `listen_fd` until SIGTERM, SIGQUIT or SIGINT and
- * the end of the workers' requests.  The master never runs app code.
+ * Supervise the pool on the listeners `ls` until SIGTERM, SIGQUIT or
+ * SIGINT and the end of the workers' requests, and the status responder
+ * on `status` (NULL: none).  The master never runs app code.
  * Returns the process exit status.
  */
 struct listener;
 
-int master_run(struct generation *gen, const struct listener *ls, int nls);
+int master_run(struct generation *gen, const struct listener *ls, int nls,
+	       const struct listener *status);
 
 /*
  * Load a config file and its modules into a new generation, for start-up

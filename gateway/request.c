@@ -27,6 +27,7 @@
 #include "proto.h"
 #include "request.h"
 #include "safefmt.h"
+#include "stats.h"
 
 /*
  * Room kept in the head for what sluice adds to the application's
@@ -525,6 +526,7 @@ static void run_handler(struct sl_request *r)
 	/* ps names the route, not the path: bounded, and no request data. */
 	proctitle_set("busy ", r->method, " ", r->match.route->pattern, NULL);
 	current = r;
+	stats_begin(r);
 	errno = 0;
 	if (r->match.route->handler(r) != 0)
 		handler_failed(r, errno);
@@ -566,6 +568,9 @@ void request_run(struct sl_request *r)
 	}
 	if (r->body_errno)
 		r->must_close = 1;
+	/* Counted before the answer ends, so that a client that has it
+	 * finds it in the status and metrics. */
+	stats_end(r);
 	if (!r->client_gone && !r->ended)
 		emit(r, NULL, 0, 1);
 }

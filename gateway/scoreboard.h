@@ -38,6 +38,27 @@ struct score {
 					 * connections back instead of serving on */
 	unsigned taken;			/* bumped by the master each time it takes
 					 * idle connections away from this worker */
+	int generation;			/* written by the master at fork */
+	int route;			/* stats.h entry of the request in hand or the last one */
+	long long last_us;		/* how long the last request took */
+};
+
+/*
+ * The pool as a whole, written only by the master, read by the status
+ * responder (status.h).  Counters only grow.
+ */
+struct pool_score {
+	long long start_time;		/* time(NULL) when the master started */
+	int generation;			/* the generation in service */
+	int pm_mode;			/* enum pm_mode of that generation */
+	int max_children;
+	int max_active;			/* most workers busy at once, seen by the master's tick */
+	unsigned long long reloads;	/* generations that took over */
+	unsigned long long crashes;	/* workers that died of a signal */
+	unsigned long long terminate_timeouts;	/* requests stopped by request_terminate_timeout */
+	unsigned long long recycles;	/* workers replaced (pm.max_requests, reload_on_rss) */
+	unsigned long long max_children_reached;	/* times the pool wanted more than pm.max_children */
+	unsigned long long slow_requests;	/* requests past request_slowlog_timeout */
 };
 
 /* Entries: the largest pool plus room for a whole second generation during a reload. */
@@ -48,5 +69,8 @@ int scoreboard_init(void);
 
 /* Entry `i`, 0 <= i < SCOREBOARD_SLOTS. */
 struct score *scoreboard_slot(int i);
+
+/* The pool's counters, in the same mapping. */
+struct pool_score *scoreboard_pool(void);
 
 #endif

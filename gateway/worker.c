@@ -55,6 +55,7 @@
 #include "proto.h"
 #include "request.h"
 #include "scoreboard.h"
+#include "stats.h"
 #include "worker.h"
 
 #define MAX_EVENTS 64
@@ -154,8 +155,7 @@ static void on_signals(void)
 	}
 }
 
-/* Become the configured user and group; only possible when started as root. */
-static int drop_privileges(const struct sl_config *cfg)
+int worker_drop_privileges(const struct sl_config *cfg)
 {
 	struct passwd *pw;
 	gid_t gid;
@@ -604,6 +604,7 @@ static enum proto_end serve(struct conn *c)
 	c->requests++;
 	score_busy();
 	access_start();
+	stats_start();
 	request_run(&w.req);
 	end = c->proto->finish(c, &w.req);
 	access_write(&w.req);
@@ -973,10 +974,11 @@ void worker_main(const struct worker_args *args)
 	w.owner = args->index + 1;
 	w.ctl = args->ctl_fd;
 	w.score = scoreboard_slot(args->index);
+	stats_worker(w.score, &args->gen->router, args->gen->route_stats);
 	w.taken_seen = w.score->taken;
 	srandom((unsigned)getpid() ^ (unsigned)io_now_ms());
 	w.retire_at = retire_point(cfg);
-	if (setup_signals() < 0 || drop_privileges(cfg) < 0)
+	if (setup_signals() < 0 || worker_drop_privileges(cfg) < 0)
 		exit(2);
 	follow_master(args->master);
 	if (crash_init(args->index, w.ctl) < 0 || conn_init() < 0 ||

@@ -8,6 +8,7 @@
 
 struct generation;
 struct listener;
+struct sl_config;
 
 struct worker_args {
 	struct generation *gen;
@@ -27,5 +28,12 @@ struct worker_args {
  * ready.  Never returns.
  */
 void worker_main(const struct worker_args *args) __attribute__((noreturn));
+
+/*
+ * Become the config's user and group (only possible when started as
+ * root; a no-op without `user`).  Returns 0, or -1 after logging why.
+ * The status responder drops to the same identity.
+ */
+int worker_drop_privileges(const struct sl_config *cfg);
 
 #endif

@@ -1365,3 +1365,39 @@ Test(config, access_format_and_request_id_errors_name_their_line)
 	must_fail(with(MINIMAL "request_id = { header = true; };\n"), line, "true means nothing");
 	must_fail(with(MINIMAL "request_id = { parm = \"X\"; };\n"), line, "param");
 }
+
+/* ---- status ----------------------------------------------------------- */
+
+Test(config, status_is_off_by_default)
+{
+	must_load(MINIMAL);
+	cr_assert_null(cfg.status.address);
+}
+
+Test(config, status_listen_is_resolved_and_has_a_mode)
+{
+	char want[256];
+
+	must_load(with(MINIMAL "status = { listen = \"status.sock\"; mode = \"0600\"; };\n"));
+	snprintf(want, sizeof(want), "%s/status.sock", dir);
+	cr_assert_str_eq(cfg.status.address, want);
+	cr_assert_eq(cfg.status.mode, 0600);
+	cr_assert_eq(cfg.status.protocol, LISTEN_FASTCGI);
+}
+
+Test(config, status_errors_name_the_line)
+{
+	must_fail(MINIMAL "status = \"/run/s.sock\";\n", 3, "status must be a group");
+	must_fail(MINIMAL "status = {\n mode = \"0600\"; };\n", 3, "status.listen is missing");
+	must_fail(MINIMAL "status = {\n listen = \"/run/s.sock\";\n lisen = 1; };\n", 5,
+		  "did you mean \"status.listen\"");
+	must_fail(MINIMAL "status = {\n listen = 5; };\n", 4, "status.listen");
+	must_fail(MINIMAL "status = {\n listen = \"/run/s.sock\";\n mode = \"999\"; };\n", 5,
+		  "status.mode must be permission bits");
+}
+
+Test(config, status_cannot_share_a_pool_address)
+{
+	must_fail(MINIMAL "status = {\n listen = \"/run/t.sock\"; };\n", 4,
+		  "is already a listen address");
+}
