@@ -233,22 +233,7 @@ fail:
  */
 int access_reopen(void)
 {
-	int fd;
-
-	if (a.fd < 0)
-		return 0;
-	fd = open_path(a.path);
-	if (fd < 0)
-		return -1;
-	if (dup3(fd, a.fd, O_CLOEXEC) < 0) {
-		int saved = errno;
-
-		close(fd);
-		errno = saved;
-		return -1;
-	}
-	close(fd);
-	return 0;
+	return a.fd < 0 ? 0 : log_reopen_onto(a.fd, a.path);
 }
 
 int access_fd(void)

@@ -70,16 +70,13 @@ int log_open(const char *target, enum log_level level)
  * in one step), so that a signal handler writing to it meanwhile meets
  * the old file or the new one, never a closed descriptor.
  */
-int log_reopen(void)
+int log_reopen_onto(int target, const char *path)
 {
-	int fd;
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 
-	if (!log_path[0])
-		return 0;
-	fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 	if (fd < 0)
 		return -1;
-	if (dup3(fd, log_fd, O_CLOEXEC) < 0) {
+	if (dup3(fd, target, O_CLOEXEC) < 0) {
 		int saved = errno;
 
 		close(fd);
@@ -88,6 +85,11 @@ int log_reopen(void)
 	}
 	close(fd);
 	return 0;
+}
+
+int log_reopen(void)
+{
+	return log_path[0] ? log_reopen_onto(log_fd, log_path) : 0;
 }
 
 int log_file_fd(void)

@@ -26,6 +26,14 @@ int log_open(const char *target, enum log_level level);
  */
 int log_reopen(void);
 int log_file_fd(void);
+
+/*
+ * Open `path` (appended, created 0640) and put it under descriptor
+ * `target` in one step (dup3): whoever holds the number, a signal
+ * handler included, meets the old file or the new one, never a closed
+ * descriptor.  0, or -1 with errno.  Every log that rotates uses it.
+ */
+int log_reopen_onto(int target, const char *path);
 void log_adopt(int fd);
 
 /* Before a worker's stderr is replaced: a log that is stderr keeps the original. */

@@ -991,16 +991,7 @@ static void kill_remaining(void)
 /* The slow log, opened again under the same descriptor number. */
 static int reopen_slowlog(void)
 {
-	int fd;
-
-	if (m.slowlog_fd < 0)
-		return 0;
-	fd = open(m.gen->cfg.slowlog, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-	if (fd < 0)
-		return -1;
-	dup3(fd, m.slowlog_fd, O_CLOEXEC);
-	close(fd);
-	return 0;
+	return m.slowlog_fd < 0 ? 0 : log_reopen_onto(m.slowlog_fd, m.gen->cfg.slowlog);
 }
 
 /* Give every live worker the new descriptor of log `which`. */

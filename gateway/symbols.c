@@ -159,26 +159,33 @@ static const char *display_name(const char *path)
 	return strdup(base ? base + 1 : path);
 }
 
-static int add_object(struct dl_phdr_info *info, size_t size, void *data)
+void symbols_load_range(const struct dl_phdr_info *info, uintptr_t *lo, uintptr_t *hi)
 {
-	struct object *o;
-	const char *path = info->dlpi_name;
-	uintptr_t lo = UINTPTR_MAX, hi = 0;
-
-	(void)size;
-	(void)data;
-	if (nobjects == MAX_OBJECTS)
-		return 1;
+	*lo = UINTPTR_MAX;
+	*hi = 0;
 	for (int i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 
 		if (ph->p_type != PT_LOAD)
 			continue;
-		if (info->dlpi_addr + ph->p_vaddr < lo)
-			lo = info->dlpi_addr + ph->p_vaddr;
-		if (info->dlpi_addr + ph->p_vaddr + ph->p_memsz > hi)
-			hi = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
+		if (info->dlpi_addr + ph->p_vaddr < *lo)
+			*lo = info->dlpi_addr + ph->p_vaddr;
+		if (info->dlpi_addr + ph->p_vaddr + ph->p_memsz > *hi)
+			*hi = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
 	}
+}
+
+static int add_object(struct dl_phdr_info *info, size_t size, void *data)
+{
+	struct object *o;
+	const char *path = info->dlpi_name;
+	uintptr_t lo, hi;
+
+	(void)size;
+	(void)data;
+	if (nobjects == MAX_OBJECTS)
+		return 1;
+	symbols_load_range(info, &lo, &hi);
 	if (lo >= hi)
 		return 0;
 	/* The executable is listed with an empty name. */

@@ -11,6 +11,7 @@
 #ifndef SLUICE_SYMBOLS_H
 #define SLUICE_SYMBOLS_H
 
+#include <link.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,5 +28,12 @@ void symbols_load(void);
  * length.  Async-signal-safe.
  */
 size_t symbols_format(uintptr_t addr, char *buf, size_t len);
+
+/*
+ * The address range [*lo, *hi) an object's loadable segments span, from
+ * its program headers (a dl_iterate_phdr entry); *lo >= *hi when it has
+ * none.
+ */
+void symbols_load_range(const struct dl_phdr_info *info, uintptr_t *lo, uintptr_t *hi);
 
 #endif
