@@ -182,6 +182,30 @@ static int free_slot(void)
 }
 
 /*
+ * Fork a child of the master with every signal blocked across the fork,
+ * so that the child never runs the master's handlers (it sets its own);
+ * the child closes the master's own pipes.  The parent restores its mask
+ * from fork_mask once it has done its part.
+ */
+static sigset_t fork_mask;
+
+static pid_t fork_child(void)
+{
+	sigset_t all;
+	pid_t pid;
+
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &fork_mask);
+	pid = fork();
+	if (pid == 0) {
+		close(sigpipe_fds[0]);
+		close(sigpipe_fds[1]);
+		close(m.notify_fds[0]);
+	}
+	return pid;
+}
+
+/*
  * Fork a worker of generation `g`.  Signals are blocked across fork so
  * that the child never runs the master's handler; the child resets them.
  * Returns the slot index, or -1.
@@ -193,7 +217,6 @@ static int spawn(struct generation *g)
 				    .master = getpid(), .notify_fd = m.notify_fds[1] };
 	int i = free_slot();
 	struct score *sc;
-	sigset_t all, old;
 	pid_t pid;
 
 	if (i < 0)
@@ -211,20 +234,15 @@ static int spawn(struct generation *g)
 	memset(sc, 0, sizeof(*sc));
 	sc->state = SCORE_STARTING;
 	sc->generation = g->number;
-	sigfillset(&all);
-	sigprocmask(SIG_BLOCK, &all, &old);
-	pid = fork();
+	pid = fork_child();
 	if (pid == 0) {
-		close(sigpipe_fds[0]);
-		close(sigpipe_fds[1]);
-		close(m.notify_fds[0]);
 		holder_in_child(i);
 		output_in_child(i);
 		if (fd_limit.rlim_cur)
 			setrlimit(RLIMIT_NOFILE, &fd_limit);
 		worker_main(&args);
 	}
-	sigprocmask(SIG_SETMASK, &old, NULL);
+	sigprocmask(SIG_SETMASK, &fork_mask, NULL);
 	close(args.ctl_fd);
 	output_after_fork(i, pid > 0);
 	if (pid < 0) {
@@ -376,7 +394,6 @@ static void describe_exit(int status, char *buf, size_t len);
 static void spawn_status(long long now)
 {
 	static struct status_args args;
-	sigset_t all, old;
 	pid_t pid;
 
 	if (!m.status_sock || m.status_pid || m.stopping || now < m.status_spawn_ms)
@@ -385,17 +402,12 @@ static void spawn_status(long long now)
 				     .npool = m.nlisteners, .cfg = &m.gen->cfg,
 				     .master = getpid() };
 	m.status_spawn_ms = now + 1000;
-	sigfillset(&all);
-	sigprocmask(SIG_BLOCK, &all, &old);
-	pid = fork();
+	pid = fork_child();
 	if (pid == 0) {
-		close(sigpipe_fds[0]);
-		close(sigpipe_fds[1]);
-		close(m.notify_fds[0]);
 		close(m.notify_fds[1]);
 		status_main(&args);
 	}
-	sigprocmask(SIG_SETMASK, &old, NULL);
+	sigprocmask(SIG_SETMASK, &fork_mask, NULL);
 	if (pid < 0) {
 		log_msg(LOG_ERROR, "cannot start the status responder: fork: %s", strerror(errno));
 		return;
