@@ -1290,3 +1290,13 @@ int harness_http_download(const char *url, long timeout_s, struct harness_downlo
 	curl_easy_cleanup(c);
 	return rc == CURLE_OK ? 0 : -1;
 }
+
+pid_t harness_sluice_respawn(const struct sluice_proc *sp)
+{
+	char bin[] = BUILD_DIR "/sluice", opt[] = "-c", conf[sizeof(sp->conf)], out[256];
+	char *argv[] = { bin, opt, conf, NULL };
+
+	snprintf(conf, sizeof(conf), "%s", sp->conf);
+	snprintf(out, sizeof(out), "%s/stderr-restart.log", sp->dir);
+	return harness_spawn(argv, out, NULL, NULL);
+}

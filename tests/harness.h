@@ -57,6 +57,24 @@ int harness_sluice_start_listeners(struct sluice_proc *sp, const char *listeners
 /* SIGTERM, wait up to 5 s, SIGKILL if needed, remove the folder. */
 void harness_sluice_stop(struct sluice_proc *sp);
 
+/*
+ * Start BUILD_DIR/sluice on sp->conf again (after a test killed it), its
+ * output in sp->dir/stderr-restart.log, without waiting for it.  The pid,
+ * or -1.
+ */
+pid_t harness_sluice_respawn(const struct sluice_proc *sp);
+
+/*
+ * nginx's location for the harness's `upstream sluice` (keepalive), with
+ * kept-alive connections: how conf/ tells users to deploy.
+ */
+#define HARNESS_KEEPALIVE_LOCATION \
+	"location / {\n" \
+	"  include /etc/nginx/fastcgi_params;\n" \
+	"  fastcgi_pass sluice;\n" \
+	"  fastcgi_keep_conn on;\n" \
+	"}\n"
+
 /* The whole error log so far, malloc'ed and NUL-terminated ("" if none). */
 char *harness_sluice_log(const struct sluice_proc *sp);
 

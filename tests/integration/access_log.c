@@ -38,12 +38,7 @@ static void teardown(void)
 	harness_sluice_stop(&sp);
 }
 
-static const char plain_locations[] =
-	"location / {\n"
-	"  include " PARAMS ";\n"
-	"  fastcgi_pass sluice;\n"
-	"  fastcgi_keep_conn on;\n"
-	"}\n";
+static const char plain_locations[] = HARNESS_KEEPALIVE_LOCATION;
 
 /* nginx makes the id and passes it as the README says. */
 static const char id_locations[] =

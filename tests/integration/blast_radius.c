@@ -35,7 +35,6 @@
 #include "logscan.h"
 #include "modules_conf.h"
 
-#define PARAMS		"/etc/nginx/fastcgi_params"
 #define MAX_KIDS	64
 #define STATIC_2	"pm = { mode = \"static\"; max_children = 2; };\n"
 #define KB		1024
@@ -80,12 +79,7 @@ static void start_sluice(const char *settings, const char *const *mods)
 	free(body);
 }
 
-static const char locations[] =
-	"location / {\n"
-	"  include " PARAMS ";\n"
-	"  fastcgi_pass sluice;\n"
-	"  fastcgi_keep_conn on;\n"
-	"}\n";
+static const char locations[] = HARNESS_KEEPALIVE_LOCATION;
 
 /* sluice, and nginx in front of it as conf/nginx/sluice.conf has it. */
 static void start(const char *settings, const char *const *mods)
@@ -638,19 +632,6 @@ Test(blast_radius, sigterm_to_the_workers_leaves_a_4s_nanosleep_whole_then_they_
 
 /* ---- 8. The master dies, workers run as another user ------------------------ */
 
-/* Start BUILD_DIR/sluice on sp.conf again, as the harness does. */
-static pid_t restart_sluice(void)
-{
-	char bin[] = BUILD_DIR "/sluice", opt[] = "-c", out[256];
-	char *argv[] = { bin, opt, sp.conf, NULL };
-	pid_t pid;
-
-	snprintf(out, sizeof(out), "%s/stderr-restart.log", sp.dir);
-	pid = harness_spawn(argv, out, NULL, NULL);
-	cr_assert_gt(pid, 0);
-	return pid;
-}
-
 /*
  * `user = "www-data"`, master started as root, kill -9 of the master:
  * every worker is gone within 1 s (the kernel clears PR_SET_PDEATHSIG
@@ -690,7 +671,8 @@ Test(blast_radius, killed_master_leaves_no_www_data_worker_and_a_restart_serves,
 	cr_assert_eq(left, 0, "%d of 2 workers (www-data) still run 1 s after their master was "
 		     "killed", left);
 
-	sp.pid = restart_sluice();
+	sp.pid = harness_sluice_respawn(&sp);
+	cr_assert_gt(sp.pid, 0, "sluice could not be started again");
 	cr_assert_eq(harness_wait_socket(sp.pid, sp.sock), 0, "the new master does not listen:\n%s",
 		     logscan_tail(&sp, 4000));
 	cr_assert_eq(wait_workers(2, 3000, now), 2, "the new master has no 2 workers:\n%s",

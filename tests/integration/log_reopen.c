@@ -24,7 +24,6 @@
 #include "load.h"
 #include "logscan.h"
 
-#define PARAMS		"/etc/nginx/fastcgi_params"
 #define ROTATIONS	5
 
 static struct sluice_proc sp;
@@ -41,12 +40,7 @@ static void teardown(void)
 	harness_sluice_stop(&sp);
 }
 
-static const char locations[] =
-	"location / {\n"
-	"  include " PARAMS ";\n"
-	"  fastcgi_pass sluice;\n"
-	"  fastcgi_keep_conn on;\n"
-	"}\n";
+static const char locations[] = HARNESS_KEEPALIVE_LOCATION;
 
 static void start(void)
 {

@@ -1838,19 +1838,6 @@ Test(pool, crashes_in_requests_are_not_logged_as_dying_at_start, .init = setup,
 
 /* ---- 10. The master dies ------------------------------------------------ */
 
-/* Start BUILD_DIR/sluice on sp.conf again, as the harness does. */
-static pid_t restart_sluice(void)
-{
-	char bin[] = BUILD_DIR "/sluice", opt[] = "-c", out[256];
-	char *argv[] = { bin, opt, sp.conf, NULL };
-	pid_t pid;
-
-	snprintf(out, sizeof(out), "%s/stderr-restart.log", sp.dir);
-	pid = harness_spawn(argv, out, NULL, NULL);
-	cr_assert_geq(pid, 0);
-	return pid;
-}
-
 Test(pool, killed_master_workers_finish_and_leave_and_a_new_master_binds,
      .init = setup, .fini = teardown, .timeout = 30)
 {
@@ -1887,7 +1874,8 @@ Test(pool, killed_master_workers_finish_and_leave_and_a_new_master_binds,
 		  "the killed master's socket file is not there to be stale");
 
 	/* A new master on the same config takes the stale path over. */
-	sp.pid = restart_sluice();
+	sp.pid = harness_sluice_respawn(&sp);
+	cr_assert_gt(sp.pid, 0, "sluice could not be started again");
 	cr_assert_eq(harness_wait_socket(sp.pid, sp.sock), 0, "the new master does not listen:\n%s",
 		     log_tail());
 	cr_assert_eq(log_count("listening on", NULL), 2, "%s", log_tail());
