@@ -654,12 +654,11 @@ static ssize_t fcgi_read_body(struct conn *c, struct sl_request *r, void *buf, s
 		goto fail;
 	}
 	if (s->stdin_end) {
-		if (c->body_len == 0 || c->body_off == c->body_len) {
-			if (body_end(c, r) < 0)
-				goto fail;
-			r->body_done = 1;
-			return 0;
-		}
+		/* Gathered whole, and all handed out above. */
+		if (body_end(c, r) < 0)
+			goto fail;
+		r->body_done = 1;
+		return 0;
 	}
 	for (;;) {
 		int rc;

@@ -529,9 +529,9 @@ static void discard(struct conn *c)
 /* ---- Serving -------------------------------------------------------- */
 
 /* The scoreboard sees every request start and end: plain stores, no system call. */
-static void score_busy(void)
+static void score_busy(long long now)
 {
-	w.score->req_start_ms = io_now_ms();
+	w.score->req_start_ms = now;
 	memcpy(w.score->request_id, w.req.id, sizeof(w.score->request_id));
 	w.score->state = SCORE_BUSY;
 	proctitle_set("busy", NULL);
@@ -596,13 +596,14 @@ static int after_response(struct conn *c, enum proto_end end)
 /* Run the request the codec has made ready; what becomes of the connection. */
 static enum proto_end serve(struct conn *c)
 {
+	long long now = io_now_ms();
 	enum proto_end end;
 
 	if (c->timer != TIMER_RATE)
-		conn_xfer_start(c, c->rx, io_now_ms());
+		conn_xfer_start(c, c->rx, now);
 	conn_timer_set(c, TIMER_NONE, 0);
 	c->requests++;
-	score_busy();
+	score_busy(now);
 	access_start();
 	stats_start();
 	request_run(&w.req);
