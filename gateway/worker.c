@@ -460,6 +460,17 @@ static void wait_conn(struct conn *c)
 		close_conn(c);
 		return;
 	}
+	if (ph == PHASE_IDLE && c->requests > 0) {
+		conn_timer_set(c, TIMER_IDLE, now + cfg->limits.idle_timeout * 1000LL);
+	} else if (ph != PHASE_BODY) {
+		/* A head, or a new connection's first byte: one deadline. */
+		if (c->timer != TIMER_HEAD)
+			conn_timer_set(c, TIMER_HEAD, now + cfg->limits.read_timeout * 1000LL);
+	} else {
+		if (c->timer != TIMER_RATE)
+			conn_xfer_start(c, c->rx, now);
+		conn_timer_set(c, TIMER_RATE, conn_xfer_deadline(c, c->rx, cfg->limits.read_timeout));
+	}
 	if (ph == PHASE_IDLE) {
 		/*
 		 * Nothing buffered: release it, so that the master can give
@@ -470,21 +481,10 @@ static void wait_conn(struct conn *c)
 		 */
 		if (c->requests == 0)
 			keep(c);
-		if (c->requests > 0 || c->timer != TIMER_HEAD)
-			conn_timer_set(c, c->requests > 0 ? TIMER_IDLE : TIMER_HEAD,
-				       now + (c->requests > 0 ? cfg->limits.idle_timeout
-						   : cfg->limits.read_timeout) * 1000LL);
 		if (c->slot >= 0 && c->held) {
 			handoff_set(c->slot, c->tag, w.owner, KEPT_IDLE);
 			c->held = 0;
 		}
-	} else if (ph != PHASE_BODY) {
-		if (c->timer != TIMER_HEAD)
-			conn_timer_set(c, TIMER_HEAD, now + cfg->limits.read_timeout * 1000LL);
-	} else {
-		if (c->timer != TIMER_RATE)
-			conn_xfer_start(c, c->rx, now);
-		conn_timer_set(c, TIMER_RATE, conn_xfer_deadline(c, c->rx, cfg->limits.read_timeout));
 	}
 	if (in_epoll(c, EPOLLIN) < 0)
 		close_conn(c);
