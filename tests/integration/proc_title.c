@@ -126,7 +126,16 @@ Test(proc_title, master_and_workers_say_what_they_are_and_do, .init = setup,
 			break;
 	cr_assert_eq(n, 2, "expected 2 workers");
 	for (int i = 0; i < n; i++) {
+		char idle[64];
+		int index = 0;
+
+		/* A worker is "starting" until its init has run: wait for it
+		 * to say which worker it is, then for it to be idle. */
 		t = wait_title(pids[i], "sluice: worker ", 3000);
+		sscanf(t, "sluice: worker %d", &index);
+		free(t);
+		snprintf(idle, sizeof(idle), "sluice: worker %d idle", index);
+		t = wait_title(pids[i], idle, 3000);
 		cr_expect(strcmp(t, "sluice: worker 1 idle") == 0 ||
 			  strcmp(t, "sluice: worker 2 idle") == 0, "worker pid %d: \"%s\"",
 			  (int)pids[i], t);
