@@ -108,10 +108,19 @@
  * A handler running longer than this gives up its worker's idle kept-alive
  * connections: the master takes them and hands them to a worker that is
  * free, so that a slow handler delays no other request by more than about
- * this much.  The master looks this often while any worker is busy.
+ * this much.  The master looks this often while the pool is in use.
  */
 #define STEAL_AFTER_MS			20
 #define STEAL_CHECK_MS			10
+
+/*
+ * After this long with no request started or running, the master stops
+ * looking every STEAL_CHECK_MS and dozes until its maintenance tick; the
+ * first request that starts then, in a worker holding other kept-alive
+ * connections, wakes it (worker.c).  So an idle pool costs no wake-ups,
+ * and a busy one no system call per request.
+ */
+#define DOZE_AFTER_MS			1000
 
 /* Idle kept-alive connections are closed after this many seconds
  * (nginx's own keepalive_timeout for upstreams is 60 s). */

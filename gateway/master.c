@@ -92,6 +92,8 @@ static struct {
 	long long crash_times[MAX_EMERGENCY_RESTART_THRESHOLD];	/* newest first */
 	int ncrash;
 	long long demand_wait_ms;	/* ondemand: ignore the socket until then */
+	unsigned long long served_seen;	/* requests the workers had served at the last look */
+	long long in_use_until_ms;	/* look for stuck handlers often until then */
 	int dev_fd;			/* development mode's module watch, -1: none */
 	int told_ready;			/* READY=1 sent to systemd for the generation in service */
 	long long watchdog_ms;		/* systemd's watchdog period / 2; 0: off */
@@ -703,6 +705,7 @@ static void read_notifications(long long now)
 		for (ssize_t k = 0; k < n / (ssize_t)sizeof(int); k++)
 			if (idx[k] >= 0 && idx[k] < SCOREBOARD_SLOTS)
 				recycle(idx[k], "pm.max_requests", now);
+			/* else NOTIFY_WAKE: being awake was the point */
 }
 
 /* Recycles that pm.min_recycle_interval_ms put off, tried again. */
@@ -1140,6 +1143,42 @@ static void retitle(void)
 	proctitle_set(title, m.gen->cfg.file, NULL);
 }
 
+/*
+ * How soon to look again for a handler past STEAL_AFTER_MS: every
+ * STEAL_CHECK_MS while the pool is in use (a request running, or one
+ * served within DOZE_AFTER_MS), else not at all (-1): the master dozes,
+ * and says so in the scoreboard, so that the next request to start wakes
+ * it.  The flag is set before the last look at the workers and a worker
+ * marks itself busy before it looks at the flag (both with full
+ * barriers), so a request that starts meanwhile is seen by one or the
+ * other.
+ */
+static int steal_timeout(long long now)
+{
+	struct pool_score *p = scoreboard_pool();
+	unsigned long long served = 0;
+	int busy = 0;
+
+	for (int i = 0; i < m.top; i++)
+		if (m.slots[i].pid) {
+			busy |= scoreboard_slot(i)->state == SCORE_BUSY;
+			served += scoreboard_slot(i)->requests;
+		}
+	if (busy || served != m.served_seen) {
+		m.served_seen = served;
+		m.in_use_until_ms = now + DOZE_AFTER_MS;
+	}
+	if (now < m.in_use_until_ms)
+		return STEAL_CHECK_MS;
+	__atomic_store_n(&p->master_dozing, 1, __ATOMIC_SEQ_CST);
+	for (int i = 0; i < m.top; i++)
+		if (m.slots[i].pid && scoreboard_slot(i)->state == SCORE_BUSY) {
+			__atomic_store_n(&p->master_dozing, 0, __ATOMIC_SEQ_CST);
+			return STEAL_CHECK_MS;
+		}
+	return -1;
+}
+
 /* Everything time-driven; returns how long the loop may sleep. */
 static int tick(long long *last_tick)
 {
@@ -1179,12 +1218,7 @@ static int tick(long long *last_tick)
 			timeout = min_timeout(timeout, READY_POLL_MS);
 	if (m.next || !m.told_ready)
 		timeout = min_timeout(timeout, READY_POLL_MS);
-	/* While a request runs, look for one past STEAL_AFTER_MS often. */
-	for (int i = 0; i < m.top; i++)
-		if (m.slots[i].pid && scoreboard_slot(i)->state == SCORE_BUSY) {
-			timeout = min_timeout(timeout, STEAL_CHECK_MS);
-			break;
-		}
+	timeout = min_timeout(timeout, steal_timeout(now));
 	if (m.watchdog_ms) {
 		long long due = m.last_watchdog_ms + m.watchdog_ms - now;
 
@@ -1252,7 +1286,10 @@ int master_run(struct generation *gen, const struct listener *ls, int nls,
 		for (int i = 0; i < m.nlisteners; i++)
 			p[5 + i] = (struct pollfd){ .fd = demand ? m.listeners[i].fd : -1,
 						    .events = POLLIN };
-		if (poll(p, (nfds_t)(5 + m.nlisteners), timeout) <= 0)
+		int ready = poll(p, (nfds_t)(5 + m.nlisteners), timeout);
+
+		__atomic_store_n(&scoreboard_pool()->master_dozing, 0, __ATOMIC_RELAXED);
+		if (ready <= 0)
 			continue;
 		if (p[0].revents)
 			handle_signals();

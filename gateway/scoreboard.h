@@ -44,8 +44,9 @@ struct score {
 };
 
 /*
- * The pool as a whole, written only by the master, read by the status
- * responder (status.h).  Counters only grow.
+ * The pool as a whole, written only by the master (but for
+ * master_dozing), read by the status responder (status.h).  Counters
+ * only grow.
  */
 struct pool_score {
 	long long start_time;		/* time(NULL) when the master started */
@@ -59,7 +60,13 @@ struct pool_score {
 	unsigned long long recycles;	/* workers replaced (pm.max_requests, reload_on_rss) */
 	unsigned long long max_children_reached;	/* times the pool wanted more than pm.max_children */
 	unsigned long long slow_requests;	/* requests past request_slowlog_timeout */
+	int master_dozing;		/* set by the master before it sleeps past
+					 * STEAL_CHECK_MS; cleared by whoever wakes it
+					 * (DOZE_AFTER_MS) */
 };
+
+/* What a worker writes on the master's notification pipe besides its own index. */
+#define NOTIFY_WAKE (-1)
 
 /* Entries: the largest pool plus room for a whole second generation during a reload. */
 #define SCOREBOARD_SLOTS (2 * MAX_MAX_CHILDREN + 2)

@@ -528,12 +528,35 @@ static void discard(struct conn *c)
 
 /* ---- Serving -------------------------------------------------------- */
 
+/*
+ * The master looks for stuck handlers often only while the pool is in
+ * use (DOZE_AFTER_MS).  A request that starts while it dozes, in a worker
+ * that holds other kept-alive connections, wakes it, once per doze: were
+ * this handler to run long, those connections would otherwise wait for
+ * the master's next tick before going to another worker.
+ */
+static void wake_dozing_master(void)
+{
+	static const int wake = NOTIFY_WAKE;
+	int *dozing = &scoreboard_pool()->master_dozing;
+
+	if (conn_count() < 2 || w.args->notify_fd < 0)
+		return;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);	/* SCORE_BUSY, then the flag: master.c */
+	if (__atomic_load_n(dozing, __ATOMIC_RELAXED) &&
+	    __atomic_exchange_n(dozing, 0, __ATOMIC_SEQ_CST) &&
+	    write(w.args->notify_fd, &wake, sizeof(wake)) < 0) {
+		/* The pipe is full: the master has plenty to wake it. */
+	}
+}
+
 /* The scoreboard sees every request start and end: plain stores, no system call. */
 static void score_busy(long long now)
 {
 	w.score->req_start_ms = now;
 	memcpy(w.score->request_id, w.req.id, sizeof(w.score->request_id));
 	w.score->state = SCORE_BUSY;
+	wake_dozing_master();
 	proctitle_set("busy", NULL);
 }
 

@@ -238,6 +238,25 @@ long load_slower_than(const struct load *l, long long us)
 	return n;
 }
 
+void load_describe_slow(const struct load *l, long long us, long long base_us, int max,
+			char *buf, size_t len)
+{
+	size_t at = 0;
+	int shown = 0;
+
+	if (len)
+		buf[0] = '\0';
+	for (long i = 0; i < l->n && shown < max && at < len; i++) {
+		const struct load_sample *s = &l->samples[i];
+
+		if (s->end_us - s->start_us <= us)
+			continue;
+		at += (size_t)snprintf(buf + at, len - at, "%s+%lld ms: %lld ms", shown ? ", " : "",
+				       (s->start_us - base_us) / 1000, (s->end_us - s->start_us) / 1000);
+		shown++;
+	}
+}
+
 long load_answered_since(const struct load *l, long long since_us, const char *prefix)
 {
 	long n = 0;

@@ -88,6 +88,14 @@ long load_with_status(const struct load *l, long status);
 long load_slower_than(const struct load *l, long long us);
 
 /*
+ * Into `buf`: the requests slower than `us`, each as "+START ms: TOOK ms"
+ * with its start counted from `base_us` (harness_now_us()), at most
+ * `max` of them; so that a failure says when in the run they waited.
+ */
+void load_describe_slow(const struct load *l, long long us, long long base_us, int max,
+			char *buf, size_t len);
+
+/*
  * Requests that started at or after `since_us` (harness_now_us()) and
  * whose body starts with `prefix`.
  */
