@@ -802,6 +802,7 @@ static void signal_request(int i, const struct score *sc, int sig)
 static void report_slow(int i, const struct score *sc, long long ran)
 {
 	const struct score *w = scoreboard_slot(i);
+	const struct route_stats *route = stats_entry(sc->route);
 	char frames[3072], line[4096];
 	int rc = trace_backtrace(m.slots[i].pid, frames, sizeof(frames));
 
@@ -811,9 +812,10 @@ static void report_slow(int i, const struct score *sc, long long ran)
 		rc = -1;
 	}
 	snprintf(line, sizeof(line), "slow request: past request_slowlog_timeout (running %lld ms) "
-		 "in request %s, worker %d (pid %d)%s%s%s", ran, sc->request_id, i + 1,
-		 (int)m.slots[i].pid, rc == 0 ? "; backtrace: " : " (backtrace unavailable: ",
-		 frames, rc == 0 ? "" : ")");
+		 "in request %s, route %s, worker %d (pid %d)%s%s%s", ran, sc->request_id,
+		 route ? route->name : "-", i + 1, (int)m.slots[i].pid,
+		 rc == 0 ? "; backtrace: " : " (backtrace unavailable: ", frames,
+		 rc == 0 ? "" : ")");
 	log_signal_safe(m.slowlog_fd, LOG_WARNING, line);
 }
 

@@ -1014,7 +1014,7 @@ Test(pool, request_slowlog_timeout_logs_a_backtrace_and_keeps_the_worker, .init 
      .fini = teardown, .timeout = 20)
 {
 	pid_t before[MAX_KIDS], after[MAX_KIDS], served;
-	char settings[512], slowlog[128], text[16384], in_request[64];
+	char settings[512], slowlog[128], text[16384], in_request[96];
 	struct http_reply r;
 	const char *id;
 	size_t len = 0;
@@ -1049,7 +1049,8 @@ Test(pool, request_slowlog_timeout_logs_a_backtrace_and_keeps_the_worker, .init 
 	cr_assert_eq(count_in(text, "hang_fixture_doze", "worker_main"), 1, "%s", text);
 	id = strstr(r.headers, "X-Request-Id: ");
 	cr_assert_not_null(id, "%s", r.headers);
-	snprintf(in_request, sizeof(in_request), "in request %.16s, worker ", id + 14);
+	snprintf(in_request, sizeof(in_request), "in request %.16s, route GET /sleep, worker ",
+		 id + 14);
 	cr_assert_eq(count_in(text, in_request, pid_tag(served)), 1, "%s\n%s", in_request, text);
 	http_reply_free(&r);
 

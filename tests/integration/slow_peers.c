@@ -160,6 +160,14 @@ static int peer_closed(int fd)
 	}
 }
 
+/* 1 once sluice has closed `fd`, seen without reading what it sent. */
+static int hung_up(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLRDHUP };
+
+	return poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLRDHUP));
+}
+
 /* ---- Fresh requests -------------------------------------------------------- */
 
 /* Whether `hay` (`len` bytes) holds `needle`. */
@@ -285,12 +293,13 @@ enum peer_kind {
 	PEER_TRICKLE,		/* sends `drip` every `every_ms` */
 	PEER_SLOW_READER,	/* reads `chunk` bytes every 50 ms */
 	PEER_NO_READER,		/* never reads */
+	PEER_FLOOD,		/* sends `drip` until the socket is full, never reads */
 };
 
 struct peer {
 	int fd;
 	enum peer_kind kind;
-	unsigned char drip[16];
+	unsigned char drip[64];
 	size_t drip_len;
 	long every_ms, next_ms;
 	int max_drips;		/* then `end` is sent and the peer goes quiet; 0: no end */
@@ -337,6 +346,17 @@ static void peer_tick(struct peers *ps, struct peer *p, long now)
 			p->closed_ms = now - ps->t0;
 		else if (n > 0)
 			p->drips++;
+	} else if (p->kind == PEER_FLOOD) {
+		if (hung_up(p->fd)) {
+			p->closed_ms = now - ps->t0;
+			return;
+		}
+		for (int k = 0; k < 1000; k++) {
+			if (send(p->fd, p->drip, p->drip_len, MSG_NOSIGNAL | MSG_DONTWAIT) !=
+			    (ssize_t)p->drip_len)
+				break;
+			p->drips++;
+		}
 	} else if (p->kind == PEER_SLOW_READER) {
 		n = recv(p->fd, buf, p->chunk < sizeof(buf) ? p->chunk : sizeof(buf),
 			 MSG_DONTWAIT);
@@ -530,6 +550,57 @@ Test(slow_peers, unread_and_slowly_read_responses_hold_no_worker, .fini = teardo
 	assert_fresh("2 peers not reading, 2 reading at 11 KB/s", &f);
 }
 
+#define FLOODERS 2
+
+/*
+ * Two peers fill their sockets with GET_VALUES records and never read
+ * the answers (write_timeout 2 s).  Fresh requests are answered within
+ * 100 ms throughout: management answers nobody reads hold no worker.
+ * The flooders are cut by the minimum rate once write_timeout has
+ * passed, and the log says so.
+ */
+Test(slow_peers, get_values_flood_never_read_holds_no_worker_and_is_cut_by_min_rate,
+     .fini = teardown, .timeout = 30)
+{
+	struct fcgi_buf rec = { 0 }, pairs = { 0 };
+	struct peers ps = { 0 };
+	struct fresh f;
+	char *line;
+
+	start(STATIC_2 "limits = { write_timeout = 2; };", sink_only, 0);
+	fcgi_client_pair(&pairs, "FCGI_MAX_CONNS", "");
+	fcgi_client_pair(&pairs, "FCGI_MPXS_CONNS", "");
+	fcgi_client_record(&rec, FC_GET_VALUES, 0, pairs.p, pairs.len);
+	cr_assert_leq(rec.len, sizeof(ps.p[0].drip));
+	for (int i = 0; i < FLOODERS; i++) {
+		struct peer *p = peer_add(&ps, connect_nb(sp.sock), PEER_FLOOD);
+
+		memcpy(p->drip, rec.p, rec.len);
+		p->drip_len = rec.len;
+	}
+	fcgi_client_buf_free(&rec);
+	fcgi_client_buf_free(&pairs);
+	peers_start(&ps);
+	fresh_phase(5000, 0, &f);
+	peers_stop(&ps);
+	report_fresh("2 peers flooding GET_VALUES, never reading", &f);
+	for (int i = 0; i < FLOODERS; i++)
+		note("flooder %d: %d GET_VALUES records sent, cut by sluice after %ld ms", i,
+		     ps.p[i].drips, ps.p[i].closed_ms);
+	assert_fresh("2 peers flooding GET_VALUES, never reading", &f);
+	for (int i = 0; i < FLOODERS; i++) {
+		cr_assert_gt(ps.p[i].drips, 100, "flooder %d: only %d records went out", i,
+			     ps.p[i].drips);
+		cr_assert_geq(ps.p[i].closed_ms, 0, "flooder %d still connected after 5 s "
+			      "(write_timeout 2 s)", i);
+	}
+	peers_close(&ps);
+	line = logscan_wait(&sp, "limits.min_rate", NULL, 1000);
+	cr_assert_not_null(line, "no log line names limits.min_rate for the flooders:\n%s",
+			   logscan_tail(&sp, 4000));
+	free(line);
+}
+
 /* ---- 11. Heads that trickle or never come; the connection cap ---------------- */
 
 /*
@@ -645,6 +716,87 @@ Test(slow_peers, max_conns_cap_is_logged_and_frees_when_connections_close,
 	cr_assert_geq(took, 0, "no fresh request served within 2 s once the connections closed");
 }
 
+#define CROWD 4000
+
+/* Raise this process's descriptor limit to `n` where the hard limit allows. */
+static void want_fds(rlim_t n)
+{
+	struct rlimit rl;
+
+	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_cur < n) {
+		rl.rlim_cur = rl.rlim_max < n ? rl.rlim_max : n;
+		cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	}
+}
+
+/*
+ * 4,000 connections that each send one byte of a request head and no
+ * more, on a listener with room for all of them in its queue, against
+ * 2 workers with the default limits.max_conns (1,024 each) and
+ * read_timeout 2 s.  The cap is hit and logged; every crowd connection
+ * is cut at its head deadline, none lives on; and a fresh request on the
+ * other listener is served as soon as the first wave is cut, without
+ * the crowd closing anything: the cap frees by itself.
+ */
+Test(slow_peers, crowd_of_4000_trickled_heads_is_cut_and_the_cap_frees_by_itself,
+     .fini = teardown, .timeout = 60)
+{
+	static int fds[CROWD];
+	static const char crowd_listener[] =
+		"{ address = \"crowd.sock\"; mode = \"0666\"; backlog = 4096; }";
+	char crowd[300], *body, *line;
+	long t0, took = -1, cut_by = -1;
+	int opened = 0, closed = 0;
+
+	want_fds(CROWD + 512);
+	body = modules_conf(STATIC_2 "limits = { read_timeout = 2; };", sink_only);
+	cr_assert_not_null(body);
+	cr_assert_eq(harness_sluice_start_listeners(&sp, crowd_listener, body), 0,
+		     "sluice did not start");
+	free(body);
+	snprintf(crowd, sizeof(crowd), "%s/crowd.sock", sp.dir);
+	cr_assert_eq(harness_wait_socket(sp.pid, crowd), 0, "no crowd socket");
+	cr_assert_geq(fresh_fcgi(FRESH_WAIT_MS), 0, "no answer before the crowd came");
+	for (int i = 0; i < CROWD; i++) {
+		int fd = connect_unix_nb(crowd);
+
+		if (fd < 0)
+			break;
+		fds[opened++] = fd;
+		send(fd, "\1", 1, MSG_NOSIGNAL | MSG_DONTWAIT);	/* FastCGI's version byte */
+	}
+	line = logscan_wait(&sp, "limits.max_conns", NULL, 3000);
+	t0 = harness_now_ms();
+	while (took < 0 && harness_now_ms() - t0 < 10000)
+		if (fresh_fcgi(FRESH_WAIT_MS) >= 0)
+			took = harness_now_ms() - t0;
+	for (long deadline = t0 + 20000; harness_now_ms() < deadline; harness_sleep_ms(100)) {
+		closed = 0;
+		for (int i = 0; i < opened; i++)
+			closed += peer_closed(fds[i]);
+		if (closed == opened) {
+			cut_by = harness_now_ms() - t0;
+			break;
+		}
+	}
+	for (int i = 0; i < opened; i++)
+		close(fds[i]);
+	note("crowd: %d of %d connected; cap line: %s", opened, CROWD, line ? line : "(none)");
+	note("crowd: a fresh request served %ld ms after the cap was hit; %d of %d crowd "
+	     "connections cut by sluice (all within %ld ms)", took, closed, opened, cut_by);
+	cr_assert_eq(opened, CROWD, "only %d of %d connections made it into the queue",
+		     opened, CROWD);
+	cr_assert_not_null(line, "a crowd of %d and no log line names limits.max_conns:\n%s",
+			   CROWD, logscan_tail(&sp, 4000));
+	free(line);
+	cr_assert_geq(took, 0, "no fresh request served within 10 s of the cap being hit");
+	cr_assert_leq(took, 2 * 2000 + 1500, "the first fresh request took %ld ms: the cap "
+		      "did not free at the head deadline (read_timeout 2 s)", took);
+	cr_assert_eq(closed, opened, "%d of %d crowd connections still open after 20 s",
+		     opened - closed, opened);
+}
+
 /* ---- 12. Memory for unfinished requests --------------------------------------- */
 
 #define HALF_SENT 1024
@@ -694,15 +846,10 @@ Test(slow_peers, rss_with_1024_half_sent_requests_is_small_and_given_back,
 	pid_t procs[MAX_KIDS + 1];
 	long base[MAX_KIDS + 1], held[MAX_KIDS + 1], after[MAX_KIDS + 1];
 	struct fcgi_buf w = { 0 };
-	struct rlimit rl;
 	int n, opened = 0, accepted, sockets_before, over = 0, kept = 0;
 	int sanitized = strcmp(SLUICE_PROFILE, "dev") == 0;
 
-	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
-	if (rl.rlim_cur < HALF_SENT + 256 && rl.rlim_max >= HALF_SENT + 256) {
-		rl.rlim_cur = HALF_SENT + 256;
-		cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
-	}
+	want_fds(HALF_SENT + 256);
 	start(STATIC_2, sink_only, 0);
 	n = logscan_workers(&sp, procs, MAX_KIDS);
 	for (long deadline = harness_now_ms() + 3000; n < 2 && harness_now_ms() < deadline;
