@@ -86,7 +86,8 @@ static const char *const pm_keys[] = {
 static const char *const limits_keys[] = {
 	"max_params_bytes", "max_params", "max_header_bytes", "max_body_bytes",
 	"max_request_memory", "max_conns", "read_timeout", "write_timeout",
-	"idle_timeout", "shutdown_timeout", "min_rate", "body_buffer_size", NULL
+	"idle_timeout", "shutdown_timeout", "min_rate", "body_buffer_size",
+	"max_temp_file_size", NULL
 };
 static const char *const module_keys[] = { "path", "mount", NULL };
 static const char *const request_id_keys[] = { "param", "header", NULL };
@@ -889,7 +890,9 @@ static int parse_limits(struct loader *ld, const config_setting_t *root)
 			   &cfg->limits.shutdown_timeout) < 0
 	    || get_size(ld, g, "limits.min_rate", 0, MAX_MIN_RATE, &min_rate) < 0
 	    || get_size(ld, g, "limits.body_buffer_size", 0, MAX_BODY_BUFFER_SIZE,
-			&body_buffer) < 0)
+			&body_buffer) < 0
+	    || get_size(ld, g, "limits.max_temp_file_size", 0, MAX_BYTES,
+			&cfg->limits.max_temp_file_size) < 0)
 		return -1;
 	cfg->limits.min_rate = min_rate;
 	cfg->limits.body_buffer_size = (size_t)body_buffer;
@@ -1087,6 +1090,7 @@ static int set_defaults(struct sl_config *cfg, const char *path)
 	cfg->limits.shutdown_timeout = DEFAULT_SHUTDOWN_TIMEOUT;
 	cfg->limits.min_rate = DEFAULT_MIN_RATE;
 	cfg->limits.body_buffer_size = DEFAULT_BODY_BUFFER_SIZE;
+	cfg->limits.max_temp_file_size = DEFAULT_MAX_TEMP_FILE_SIZE;
 	return 0;
 }
 

@@ -83,6 +83,7 @@ struct sl_config {
 		int shutdown_timeout;
 		long long min_rate;	/* bytes/s bodies and responses must average; 0: off */
 		size_t body_buffer_size;	/* bodies up to this arrive whole before the handler */
+		long long max_temp_file_size;	/* response bytes queued on disk per connection */
 	} limits;
 
 	struct module_config modules[MAX_MODULES];

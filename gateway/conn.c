@@ -407,14 +407,68 @@ int conn_drain(struct conn *c)
 	return 0;
 }
 
-/* Would the rest of `iov` overflow the memory queue (and spill to a file)? */
-static int more_than_fits(const struct iovec *iov, int iovcnt, size_t skip)
+/*
+ * When a transfer that began at `start_ms` with `mark` bytes, and stands
+ * at `now_mark`, falls below limits.min_rate after `grace_s` seconds.
+ */
+static long long rate_deadline(const struct conn *c, long long start_ms, long long mark,
+			       long long now_mark, int grace_s)
+{
+	long long rate = c->cfg->limits.min_rate;
+	long long d = start_ms + grace_s * 1000LL;
+
+	if (rate > 0)
+		d += (now_mark - mark) * 1000 / rate;
+	return d;
+}
+
+/* Bytes in the rest of `iov`, `skip` of the first already written. */
+static size_t rest_of(const struct iovec *iov, int iovcnt, size_t skip)
 {
 	size_t n = 0;
 
 	for (int i = 0; i < iovcnt; i++)
 		n += iov[i].iov_len - (i == 0 ? skip : 0);
-	return n > OUTQ_MEM_MAX;
+	return n;
+}
+
+/* May `n` more bytes be queued: in memory, or in the file within its limit? */
+static int may_queue(const struct conn *c, size_t n)
+{
+	const struct outq *q = &c->out;
+
+	if (q->file < 0 && q->len - q->off + n <= OUTQ_MEM_MAX)
+		return 1;
+	return (long long)q->flen + (long long)n <= c->cfg->limits.max_temp_file_size;
+}
+
+/*
+ * The response would pass limits.max_temp_file_size: take the peer's
+ * pace instead, as nginx does past fastcgi_max_temp_file_size.  Waits
+ * until the queue has gone (or, with nothing queued, until the socket
+ * takes more), for as long as the peer averages limits.min_rate after a
+ * grace of write_timeout, counted from the first wait of this request.
+ * 0, or -1 with errno (ETIMEDOUT: the peer is too slow).
+ */
+static int wait_for_room(struct conn *c)
+{
+	struct outq *q = &c->out;
+	int grace = c->cfg->limits.write_timeout;
+
+	if (!q->wait_ms || q->wait_req != c->requests) {
+		q->wait_ms = io_now_ms();
+		q->wait_mark = c->sent;
+		q->wait_req = c->requests;
+	}
+	do {
+		long long deadline = rate_deadline(c, q->wait_ms, q->wait_mark, c->sent, grace);
+
+		if (io_wait_writable(c->fd, deadline) < 0)
+			return -1;
+		if (conn_drain(c) < 0)
+			return -1;
+	} while (conn_pending(c) > 0);
+	return 0;
 }
 
 int conn_send(struct conn *c, const struct iovec *iov, int iovcnt)
@@ -424,6 +478,7 @@ int conn_send(struct conn *c, const struct iovec *iov, int iovcnt)
 
 	if (conn_pending(c) > 0 && conn_drain(c) < 0)
 		return -1;
+again:
 	while (i < iovcnt && conn_pending(c) == 0) {
 		struct iovec v[64];
 		int nv = 0;
@@ -438,7 +493,7 @@ int conn_send(struct conn *c, const struct iovec *iov, int iovcnt)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno == EAGAIN && more_than_fits(iov + i, iovcnt - i, skip) &&
+			if (errno == EAGAIN && rest_of(iov + i, iovcnt - i, skip) > OUTQ_MEM_MAX &&
 			    io_wait_writable(c->fd, io_now_ms() + SPILL_WAIT_MS) == 0)
 				continue;
 			if (errno == EAGAIN || errno == ETIMEDOUT)
@@ -452,6 +507,11 @@ int conn_send(struct conn *c, const struct iovec *iov, int iovcnt)
 			i++;
 		}
 		skip += (size_t)n;
+	}
+	if (i < iovcnt && !may_queue(c, rest_of(iov + i, iovcnt - i, skip))) {
+		if (wait_for_room(c) < 0)
+			return -1;
+		goto again;
 	}
 	for (; i < iovcnt; i++, skip = 0)
 		if (iov[i].iov_len > skip &&
@@ -470,10 +530,5 @@ void conn_xfer_start(struct conn *c, long long mark, long long now)
 
 long long conn_xfer_deadline(const struct conn *c, long long now_mark, int grace_s)
 {
-	long long rate = c->cfg->limits.min_rate;
-	long long d = c->xfer_start_ms + grace_s * 1000LL;
-
-	if (rate > 0)
-		d += (now_mark - c->xfer_mark) * 1000 / rate;
-	return d;
+	return rate_deadline(c, c->xfer_start_ms, c->xfer_mark, now_mark, grace_s);
 }

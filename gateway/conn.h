@@ -46,6 +46,10 @@ struct outq {
 	size_t off, len, cap;
 	int file;		/* ... then file[foff, flen) once spilled; -1: none */
 	off_t foff, flen;
+	/* Waiting for the peer past limits.max_temp_file_size: since when,
+	 * at what byte count, in which request of the connection (0: not). */
+	long long wait_ms, wait_mark;
+	unsigned long wait_req;
 };
 
 struct conn {

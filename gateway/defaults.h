@@ -97,6 +97,15 @@
 #define SPILL_WAIT_MS			20
 
 /*
+ * limits.max_temp_file_size: response bytes one connection may have in
+ * its temporary file (nginx's fastcgi_max_temp_file_size, and its
+ * default).  Past it the handler takes the peer's pace, under
+ * limits.min_rate, so that a peer that never reads an endless response
+ * costs a bounded file, then a bounded wait, never the disk.
+ */
+#define DEFAULT_MAX_TEMP_FILE_SIZE	(1024LL << 20)
+
+/*
  * Kept-alive connections the master keeps a duplicate of, across all
  * workers: the shared ownership table has one 8-byte word per entry
  * (512 KiB of address space, touched only as used).  A connection that

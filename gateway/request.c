@@ -249,8 +249,14 @@ static int emit(struct sl_request *r, const void *extra, size_t extra_len, int l
 	r->out_len = 0;
 	r->ended = last;
 	if (r->conn->proto->send(r->conn, r, iov, n, total, last) < 0) {
-		log_msg(LOG_INFO, "request %s: client gone while sending the response (%s)",
-			r->id, strerror(errno));
+		if (errno == ETIMEDOUT)
+			log_msg(LOG_WARNING, "request %s: response taken slower than "
+				"limits.min_rate with limits.max_temp_file_size (%lld bytes) "
+				"queued; closing the connection", r->id,
+				r->conn->cfg->limits.max_temp_file_size);
+		else
+			log_msg(LOG_INFO, "request %s: client gone while sending the response "
+				"(%s)", r->id, strerror(errno));
 		r->client_gone = 1;
 		r->must_close = 1;
 		errno = EPIPE;

@@ -661,6 +661,12 @@ static void process(struct conn *c)
 			return;
 		}
 		end = serve(c);
+		if (w.req.client_gone) {
+			/* Gone, or cut for taking the response too slowly:
+			 * what is still queued is for nobody. */
+			close_conn(c);
+			return;
+		}
 		if (conn_pending(c) > 0) {
 			start_drain(c, end);
 			return;

@@ -27,6 +27,7 @@
 #include <unistd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include <criterion/criterion.h>
@@ -597,6 +598,95 @@ Test(slow_peers, get_values_flood_never_read_holds_no_worker_and_is_cut_by_min_r
 	peers_close(&ps);
 	line = logscan_wait(&sp, "limits.min_rate", NULL, 1000);
 	cr_assert_not_null(line, "no log line names limits.min_rate for the flooders:\n%s",
+			   logscan_tail(&sp, 4000));
+	free(line);
+}
+
+/* The largest deleted file (a spilled response) that the `n` processes hold open. */
+static long long largest_temp_file(const pid_t *pids, int n)
+{
+	char dir[64], path[320], target[512];
+	long long most = 0;
+	struct dirent *e;
+	struct stat st;
+	DIR *d;
+
+	for (int i = 0; i < n; i++) {
+		snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pids[i]);
+		if ((d = opendir(dir)) == NULL)
+			continue;
+		while ((e = readdir(d)) != NULL) {
+			ssize_t k;
+
+			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+			k = readlink(path, target, sizeof(target) - 1);
+			if (k <= 0)
+				continue;
+			target[k] = '\0';
+			if (target[0] == '/' && strstr(target, " (deleted)") &&
+			    stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > most)
+				most = st.st_size;
+		}
+		closedir(d);
+	}
+	return most;
+}
+
+/*
+ * A peer asks for 200 MB and never reads, limits.max_temp_file_size 1M,
+ * write_timeout 2 s: the response's temporary file never passes 1 MiB,
+ * the handler then waits for the peer only until limits.min_rate cuts it
+ * (within write_timeout + 2 s), the log names limits.max_temp_file_size,
+ * and fresh requests are answered within 100 ms meanwhile.
+ */
+Test(slow_peers, endless_response_never_read_is_bounded_on_disk_then_cut,
+     .fini = teardown, .timeout = 30)
+{
+	static const char *const mods[] = { "big /big", "sink /", NULL };
+	struct fcgi_buf w = { 0 }, params = { 0 };
+	pid_t pids[MAX_KIDS];
+	long long most = 0;
+	long t0, cut = -1;
+	int n, fd, fresh = 0, late = 0;
+	char *line;
+
+	start(STATIC_2 "limits = { write_timeout = 2; max_temp_file_size = \"1M\"; };", mods, 0);
+	for (long deadline = harness_now_ms() + 3000;
+	     (n = logscan_workers(&sp, pids, MAX_KIDS)) < 2 && harness_now_ms() < deadline;)
+		harness_sleep_ms(10);
+	cr_assert_eq(n, 2, "not 2 workers");
+	fd = connect_nb(sp.sock);
+	fcgi_client_params(&params, "GET", "/big?n=200000000", NULL);
+	fcgi_client_request(&w, 1, 0, &params, NULL, 0);
+	send_small(fd, w.p, w.len);
+	fcgi_client_buf_free(&w);
+	fcgi_client_buf_free(&params);
+	for (t0 = harness_now_ms(); harness_now_ms() - t0 < 6000; harness_sleep_ms(20)) {
+		long long size = largest_temp_file(pids, n);
+		long took;
+
+		if (size > most)
+			most = size;
+		if (cut < 0 && hung_up(fd))
+			cut = harness_now_ms() - t0;
+		if (fresh < (harness_now_ms() - t0) / 300) {
+			took = fresh_fcgi(FRESH_WAIT_MS);
+			fresh++;
+			late += took < 0 || took > FRESH_BOUND_MS;
+		}
+	}
+	close(fd);
+	note("200 MB never read, max_temp_file_size 1M: largest temporary file %lld bytes, "
+	     "cut after %ld ms; %d of %d fresh requests over %d ms", most, cut, late, fresh,
+	     FRESH_BOUND_MS);
+	cr_assert_leq(most, 1 << 20, "a temporary file of %lld bytes (limit 1 MiB)", most);
+	cr_assert_gt(most, 0, "nothing was spilled: the test did not reach the limit");
+	cr_assert_geq(cut, 0, "the peer was not cut within 6 s");
+	cr_assert_leq(cut, 4000, "the peer was cut after %ld ms (write_timeout 2 s)", cut);
+	cr_assert_eq(late, 0, "%d of %d fresh requests over %d ms", late, fresh,
+		     FRESH_BOUND_MS);
+	line = logscan_wait(&sp, "limits.max_temp_file_size", NULL, 1000);
+	cr_assert_not_null(line, "no log line names limits.max_temp_file_size:\n%s",
 			   logscan_tail(&sp, 4000));
 	free(line);
 }
