@@ -1,5 +1,5 @@
 /*
- * status.c - the status responder (issue 10, points 1 to 3): status,
+ * status.c - the status responder: status,
  * ping, readiness and metrics answer while every worker is stuck, the
  * counts are exact, the JSON parses (jq), the metrics pass the real
  * `promtool check metrics`, and the real Prometheus, scraping them
