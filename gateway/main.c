@@ -25,6 +25,7 @@
 #include "proto.h"
 #include "scoreboard.h"
 #include "status.h"
+#include "top.h"
 #include "worker.h"
 
 #define DEFAULT_CONFIG "/etc/sluice/sluice.conf"
@@ -48,9 +49,11 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: sluice [-t] [-c FILE]\n"
 		"       sluice status [-c FILE] [/status?json | /metrics | /ping | /ready]\n"
+		"       sluice top [-c FILE] [-d SECONDS]\n"
 		"  -c, --config FILE  configuration file (default $SLUICE_CONFIG, else\n"
 		"                     " DEFAULT_CONFIG ")\n"
 		"  -t, --test         check the configuration and the modules, then exit\n"
+		"  -d, --delay SECS   with top: seconds between refreshes (default 1)\n"
 		"      --dev          development mode (dev builds only)\n"
 		"      --http ADDR    with --dev: also serve HTTP on a loopback ADDR\n"
 		"  -v, --version      print the version and the build profile\n"
@@ -107,8 +110,12 @@ static int fail(const struct sl_config *cfg, const char *what)
 	return 1;
 }
 
-/* `sluice status`: only the config is read; the running pool answers. */
-static int print_status(const char *file, const char *target)
+/*
+ * `sluice status` and `sluice top`: only the config is read, for the
+ * status socket's address; the running pool answers.  `interval_ms` > 0
+ * asks for the live view.
+ */
+static int ask_pool(const char *file, const char *target, long interval_ms)
 {
 	static struct sl_config cfg;
 	char err[1024];
@@ -118,9 +125,26 @@ static int print_status(const char *file, const char *target)
 		fprintf(stderr, "sluice: %s\n", err);
 		return 1;
 	}
-	rc = status_print(&cfg, target);
+	rc = interval_ms > 0 ? top_run(&cfg, interval_ms) : status_print(&cfg, target);
 	config_free(&cfg);
 	return rc;
+}
+
+/* `-d SECONDS` of `sluice top`, in ms; -1 after saying what is wrong. */
+static long parse_delay(const char *arg)
+{
+	char *end;
+	double secs;
+
+	errno = 0;
+	secs = strtod(arg, &end);
+	if (errno || end == arg || *end || secs * 1000 < TOP_MIN_INTERVAL_MS ||
+	    secs * 1000 > TOP_MAX_INTERVAL_MS) {
+		fprintf(stderr, "sluice: -d \"%s\": want seconds between %g and %g\n", arg,
+			TOP_MIN_INTERVAL_MS / 1000.0, TOP_MAX_INTERVAL_MS / 1000.0);
+		return -1;
+	}
+	return (long)(secs * 1000);
 }
 
 int main(int argc, char **argv)
@@ -132,12 +156,13 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ "dev", no_argument, NULL, 'D' },
 		{ "http", required_argument, NULL, 'H' },
+		{ "delay", required_argument, NULL, 'd' },
 		{ NULL, 0, NULL, 0 },
 	};
 	/* mod_fcgid passes no arguments unless a wrapper does: the config may
 	 * also come from the environment. */
 	const char *file = getenv("SLUICE_CONFIG") ? getenv("SLUICE_CONFIG") : DEFAULT_CONFIG;
-	const char *http = NULL;
+	const char *http = NULL, *delay = NULL;
 	int dev = 0;
 	/* Static: it lives as long as the process (leak checkers agree). */
 	static struct generation *gen;
@@ -146,7 +171,7 @@ int main(int argc, char **argv)
 	int test = 0, fcgid, opt, nls;
 
 	proctitle_init(argc, &argv);
-	while ((opt = getopt_long(argc, argv, "c:tvh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:tvhd:", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': file = optarg; break;
 		case 't': test = 1; break;
@@ -154,6 +179,7 @@ int main(int argc, char **argv)
 		case 'h': usage(stdout); return 0;
 		case 'D': dev = 1; break;
 		case 'H': http = optarg; break;
+		case 'd': delay = optarg; break;
 		default: usage(stderr); return 2;
 		}
 	}
@@ -165,8 +191,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sluice: --dev: %s\n", err);
 		return 2;
 	}
+	if (optind < argc && strcmp(argv[optind], "top") == 0) {
+		long ms = parse_delay(delay ? delay : "1");
+
+		return ms < 0 ? 2 : ask_pool(file, NULL, ms);
+	}
+	if (delay) {
+		fprintf(stderr, "sluice: -d goes with top\n");
+		return 2;
+	}
 	if (optind < argc && strcmp(argv[optind], "status") == 0)
-		return print_status(file, optind + 1 < argc ? argv[optind + 1] : "/status");
+		return ask_pool(file, optind + 1 < argc ? argv[optind + 1] : "/status", 0);
 	if (optind < argc) {
 		fprintf(stderr, "sluice: unexpected argument \"%s\"\n", argv[optind]);
 		usage(stderr);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -49,6 +50,7 @@ static struct {
 	struct router router;
 	struct sl_request req;
 	unsigned max_queue[MAX_LISTEN];
+	int openmetrics;		/* the metrics being written are OpenMetrics 1.0 */
 } s;
 
 static const char *const state_names[] = {
@@ -326,7 +328,13 @@ static int h_status(struct sl_request *r)
 	return 0;
 }
 
-/* ---- Prometheus ----------------------------------------------------- */
+/* ---- Prometheus and OpenMetrics -------------------------------------- */
+
+/*
+ * The two formats differ only in the metadata and the end: OpenMetrics
+ * names a counter's family without "_total" (its samples keep it), may
+ * give a family's unit, and ends with "# EOF".
+ */
 
 /* A label value, escaped as the exposition format asks (\\, \", \n). */
 static void label(struct sl_request *r, const char *str)
@@ -341,16 +349,22 @@ static void label(struct sl_request *r, const char *str)
 	}
 }
 
-static void family(struct sl_request *r, const char *name, const char *type, const char *help)
+/* `name`: the family's name, a counter's without "_total"; `unit` may be NULL. */
+static void family(struct sl_request *r, const char *name, const char *type, const char *unit,
+		   const char *help)
 {
-	sl_printf(r, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	const char *total = !s.openmetrics && strcmp(type, "counter") == 0 ? "_total" : "";
+
+	sl_printf(r, "# HELP %s%s %s\n# TYPE %s%s %s\n", name, total, help, name, total, type);
+	if (s.openmetrics && unit)
+		sl_printf(r, "# UNIT %s %s\n", name, unit);
 }
 
-static void metric(struct sl_request *r, const char *name, const char *type,
+static void metric(struct sl_request *r, const char *name, const char *type, const char *unit,
 		   const char *help, unsigned long long value)
 {
-	family(r, name, type, help);
-	sl_printf(r, "%s %llu\n", name, value);
+	family(r, name, type, unit, help);
+	sl_printf(r, "%s%s %llu\n", name, strcmp(type, "counter") == 0 ? "_total" : "", value);
 }
 
 /* A route entry counts when it has a name and has seen a request. */
@@ -365,7 +379,7 @@ static int counted(const struct route_stats *e)
 
 static void metrics_requests(struct sl_request *r)
 {
-	family(r, "sluice_requests_total", "counter",
+	family(r, "sluice_requests", "counter", NULL,
 	       "Requests answered, by route pattern and status class.");
 	for (int i = 0; i < STATS_ROUTES; i++) {
 		const struct route_stats *e = stats_entry(i);
@@ -403,7 +417,7 @@ static void histogram(struct sl_request *r, const struct route_stats *e)
 
 static void metrics_durations(struct sl_request *r)
 {
-	family(r, "sluice_request_duration_seconds", "histogram",
+	family(r, "sluice_request_duration_seconds", "histogram", "seconds",
 	       "Time from a request's start to the end of its response, by route pattern.");
 	for (int i = 0; i < STATS_ROUTES; i++) {
 		const struct route_stats *e = stats_entry(i);
@@ -415,60 +429,137 @@ static void metrics_durations(struct sl_request *r)
 
 static void metrics_pool(struct sl_request *r, const struct view *v)
 {
-	family(r, "sluice_workers", "gauge", "Worker processes, by state.");
+	family(r, "sluice_workers", "gauge", NULL, "Worker processes, by state.");
 	sl_printf(r, "sluice_workers{state=\"starting\"} %d\nsluice_workers{state=\"idle\"} %d\n"
 		  "sluice_workers{state=\"busy\"} %d\nsluice_workers{state=\"stopping\"} %d\n",
 		  v->starting, v->idle, v->active, v->stopping);
-	family(r, "sluice_listen_queue", "gauge",
+	family(r, "sluice_listen_queue", "gauge", NULL,
 	       "Connections waiting in a listening socket's accept queue.");
 	for (int i = 0; i < s.args->npool; i++) {
 		sl_puts(r, "sluice_listen_queue{listener=\"");
 		label(r, s.args->pool[i].address);
 		sl_printf(r, "\"} %u\n", v->q[i].queued);
 	}
-	family(r, "sluice_listen_queue_max", "gauge",
+	family(r, "sluice_listen_queue_max", "gauge", NULL,
 	       "Most connections seen waiting in the accept queue since the status responder started.");
 	for (int i = 0; i < s.args->npool; i++) {
 		sl_puts(r, "sluice_listen_queue_max{listener=\"");
 		label(r, s.args->pool[i].address);
 		sl_printf(r, "\"} %u\n", v->q[i].max);
 	}
-	family(r, "sluice_listen_backlog", "gauge", "The accept queue's length limit.");
+	family(r, "sluice_listen_backlog", "gauge", NULL, "The accept queue's length limit.");
 	for (int i = 0; i < s.args->npool; i++) {
 		sl_puts(r, "sluice_listen_backlog{listener=\"");
 		label(r, s.args->pool[i].address);
 		sl_printf(r, "\"} %u\n", v->q[i].backlog);
 	}
-	metric(r, "sluice_generation", "gauge", "The generation in service (1, then +1 a reload).",
+	metric(r, "sluice_generation", "gauge", NULL, "The generation in service (1, then +1 a reload).",
 	       (unsigned long long)v->pool.generation);
-	metric(r, "sluice_start_time_seconds", "gauge", "When the master started, in Unix time.",
+	metric(r, "sluice_start_time_seconds", "gauge", "seconds", "When the master started, in Unix time.",
 	       (unsigned long long)v->pool.start_time);
-	metric(r, "sluice_max_active_workers", "gauge", "Most workers seen busy at once.",
+	metric(r, "sluice_max_active_workers", "gauge", NULL, "Most workers seen busy at once.",
 	       (unsigned long long)v->pool.max_active);
-	metric(r, "sluice_worker_crashes_total", "counter", "Workers that died of a signal.",
+	metric(r, "sluice_worker_crashes", "counter", NULL, "Workers that died of a signal.",
 	       v->pool.crashes);
-	metric(r, "sluice_request_timeouts_total", "counter",
+	metric(r, "sluice_request_timeouts", "counter", NULL,
 	       "Requests stopped by request_terminate_timeout.", v->pool.terminate_timeouts);
-	metric(r, "sluice_slow_requests_total", "counter",
+	metric(r, "sluice_slow_requests", "counter", NULL,
 	       "Requests that ran past request_slowlog_timeout.", v->pool.slow_requests);
-	metric(r, "sluice_reloads_total", "counter", "Reloads that put a new generation in service.",
+	metric(r, "sluice_reloads", "counter", NULL, "Reloads that put a new generation in service.",
 	       v->pool.reloads);
-	metric(r, "sluice_recycles_total", "counter",
+	metric(r, "sluice_recycles", "counter", NULL,
 	       "Workers replaced for pm.max_requests or pm.reload_on_rss.", v->pool.recycles);
-	metric(r, "sluice_max_children_reached_total", "counter",
+	metric(r, "sluice_max_children_reached", "counter", NULL,
 	       "Times the pool wanted a worker more than pm.max_children allows.",
 	       v->pool.max_children_reached);
+}
+
+/*
+ * Each worker's CPU time and resident memory, read from /proc here and
+ * not by the worker: its request path makes no system call to count.  A
+ * slot's new process starts its counter again from zero, which a
+ * counter's reader takes as a reset.
+ */
+static void metrics_workers(struct sl_request *r, const struct view *v)
+{
+	family(r, "sluice_worker_cpu_seconds", "counter", "seconds",
+	       "CPU time (user and system) of the worker process, from /proc.");
+	for (int i = 0; i < v->nw; i++)
+		sl_printf(r, "sluice_worker_cpu_seconds_total{worker=\"%d\"} %.2f\n",
+			  v->w[i].index + 1, v->w[i].cpu_s);
+	family(r, "sluice_worker_resident_memory_bytes", "gauge", "bytes",
+	       "Resident memory of the worker process, from /proc.");
+	for (int i = 0; i < v->nw; i++)
+		if (v->w[i].rss >= 0)
+			sl_printf(r, "sluice_worker_resident_memory_bytes{worker=\"%d\"} %lld\n",
+				  v->w[i].index + 1, v->w[i].rss);
+}
+
+/* Skip blanks (HTTP's OWS) at `p`. */
+static const char *ows(const char *p)
+{
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return p;
+}
+
+/*
+ * Whether one media range of an Accept header (`p`, `len` bytes) takes
+ * OpenMetrics 1.0: its type, a version of 1.0.0 or none (0.0.1 was the
+ * same text under its draft name), and a q above zero.
+ */
+static int takes_openmetrics(const char *p, size_t len)
+{
+	static const char type[] = "application/openmetrics-text";
+	char range[256], *param, *save;
+
+	snprintf(range, sizeof(range), "%.*s", (int)len, ows(p));
+	param = strtok_r(range, ";", &save);
+	if (!param || strncasecmp(param, type, sizeof(type) - 1) != 0 ||
+	    *ows(param + sizeof(type) - 1))
+		return 0;
+	while ((param = strtok_r(NULL, ";", &save))) {
+		const char *kv = ows(param);
+
+		if (strncasecmp(kv, "q=", 2) == 0 && strtod(kv + 2, NULL) <= 0)
+			return 0;
+		if (strncasecmp(kv, "version=", 8) == 0 &&
+		    strncmp(kv + 8, "1.0.0", 5) != 0 && strncmp(kv + 8, "0.0.1", 5) != 0)
+			return 0;
+	}
+	return 1;
+}
+
+/* Whether the scraper's Accept header asks for OpenMetrics (Prometheus does). */
+static int wants_openmetrics(const struct sl_request *r)
+{
+	const char *accept = sl_param(r, "HTTP_ACCEPT");
+
+	for (const char *p = accept; p && *p;) {
+		size_t len = strcspn(p, ",");
+
+		if (takes_openmetrics(p, len))
+			return 1;
+		p += len + (p[len] == ',');
+	}
+	return 0;
 }
 
 static int h_metrics(struct sl_request *r)
 {
 	static struct view v;
 
-	take_view(&v, 0);
-	sl_add_header(r, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+	take_view(&v, 1);
+	s.openmetrics = wants_openmetrics(r);
+	sl_add_header(r, "Content-Type", s.openmetrics ?
+		      "application/openmetrics-text; version=1.0.0; charset=utf-8" :
+		      "text/plain; version=0.0.4; charset=utf-8");
 	metrics_requests(r);
 	metrics_durations(r);
 	metrics_pool(r, &v);
+	metrics_workers(r, &v);
+	if (s.openmetrics)
+		sl_puts(r, "# EOF\n");
 	return 0;
 }
 

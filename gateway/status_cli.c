@@ -1,6 +1,7 @@
 /*
- * status_cli.c - `sluice status`: one FastCGI request to the running
- * status responder, its answer's body on stdout.  See status.h.
+ * status_cli.c - `sluice status` and the asking half of `sluice top`: one
+ * FastCGI request to the running status responder, its answer's body
+ * written to a stream.  See status_cli.h.
  *
  * The request is what nginx would send for `GET PATH`: BEGIN_REQUEST
  * (responder, no keep-conn), the parameters routing reads, empty PARAMS
@@ -19,6 +20,7 @@
 #include "fcgi.h"
 #include "io.h"
 #include "status.h"
+#include "status_cli.h"
 
 /* The whole exchange must end within this. */
 #define CLI_TIMEOUT_MS 5000
@@ -89,9 +91,9 @@ static int send_request(int fd, const char *path, const char *query)
 
 /*
  * Read records until END_REQUEST, writing STDOUT content past the CGI
- * head to stdout.  Returns the HTTP status, or -1.
+ * head to `out`.  Returns the HTTP status, or -1.
  */
-static int print_answer(int fd)
+static int read_answer(int fd, FILE *out)
 {
 	unsigned char h[8], body[65536 + 256];
 	long long deadline = io_now_ms() + CLI_TIMEOUT_MS;
@@ -118,13 +120,13 @@ static int print_answer(int fd)
 		if (h[1] != FCGI_STDOUT)
 			continue;
 		if (!in_head) {
-			fwrite(body, 1, len, stdout);
+			fwrite(body, 1, len, out);
 			continue;
 		}
 		/* The head may span records: gather it up to the blank line. */
 		for (size_t i = 0; i < len; i++) {
 			if (!in_head) {
-				fwrite(body + i, 1, len - i, stdout);
+				fwrite(body + i, 1, len - i, out);
 				break;
 			}
 			if (hlen < sizeof(head) - 1)
@@ -139,31 +141,43 @@ static int print_answer(int fd)
 	}
 }
 
-int status_print(const struct sl_config *cfg, const char *target)
+int status_ask(const char *address, const char *target, FILE *out, char *err, size_t errlen)
 {
 	char path[128];
-	const char *q;
+	const char *q = strchr(target, '?');
 	int fd, status;
+
+	snprintf(path, sizeof(path), "%.*s", q ? (int)(q - target) : (int)strlen(target), target);
+	errno = 0;
+	fd = connect_to(address);
+	if (fd < 0) {
+		snprintf(err, errlen, "status %s: cannot connect: %s (is sluice running?)",
+			 address, strerror(errno ? errno : ECONNREFUSED));
+		return -1;
+	}
+	errno = 0;
+	if (send_request(fd, path, q ? q + 1 : "") < 0 || (status = read_answer(fd, out)) < 0) {
+		snprintf(err, errlen, "status %s: no answer: %s", address,
+			 strerror(errno ? errno : EPROTO));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return status;
+}
+
+int status_print(const struct sl_config *cfg, const char *target)
+{
+	char err[512];
+	int status;
 
 	if (!cfg->status.address) {
 		fprintf(stderr, "sluice: %s has no status.listen: the status responder is off\n",
 			cfg->file);
 		return 1;
 	}
-	q = strchr(target, '?');
-	snprintf(path, sizeof(path), "%.*s", q ? (int)(q - target) : (int)strlen(target), target);
-	fd = connect_to(cfg->status.address);
-	if (fd < 0) {
-		fprintf(stderr, "sluice: status %s: cannot connect: %s (is sluice running?)\n",
-			cfg->status.address, strerror(errno));
-		return 1;
-	}
-	if (send_request(fd, path, q ? q + 1 : "") < 0 || (status = print_answer(fd)) < 0) {
-		fprintf(stderr, "sluice: status %s: no answer: %s\n", cfg->status.address,
-			strerror(errno ? errno : EPROTO));
-		close(fd);
-		return 1;
-	}
-	close(fd);
+	status = status_ask(cfg->status.address, target, stdout, err, sizeof(err));
+	if (status < 0)
+		fprintf(stderr, "sluice: %s\n", err);
 	return status == 200 ? 0 : 1;
 }

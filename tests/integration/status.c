@@ -1,5 +1,5 @@
 /*
- * status.c - the status responder (issue 10, points 1 to 3): status,
+ * status.c - the status responder: status,
  * ping, readiness and metrics answer while every worker is stuck, the
  * counts are exact, the JSON parses (jq), the metrics pass the real
  * `promtool check metrics`, and the real Prometheus, scraping them
@@ -56,11 +56,12 @@ static void teardown(void)
 }
 
 /*
- * GET `uri` over FastCGI on unix socket `sock`, as nginx sends it.
- * Returns the CGI output (head and body, malloc'ed) or NULL, and the
- * time the exchange took in *us.
+ * GET `uri` over FastCGI on unix socket `sock`, as nginx sends it, with
+ * HTTP_ACCEPT when `accept` is not NULL.  Returns the CGI output (head
+ * and body, malloc'ed) or NULL, and the time the exchange took in *us.
  */
-static char *fcgi_get(const char *sock, const char *uri, long long *us)
+static char *fcgi_get_accept(const char *sock, const char *uri, const char *accept,
+			     long long *us)
 {
 	struct fcgi_buf params = { 0 }, req = { 0 };
 	struct fcgi_conn c;
@@ -69,6 +70,8 @@ static char *fcgi_get(const char *sock, const char *uri, long long *us)
 	char *out = NULL;
 
 	fcgi_client_params(&params, "GET", uri, NULL);
+	if (accept)
+		fcgi_client_pair(&params, "HTTP_ACCEPT", accept);
 	fcgi_client_request(&req, 1, 0, &params, NULL, 0);
 	if (fcgi_client_open(&c, sock) == 0 && fcgi_client_send(&c, req.p, req.len) == 0) {
 		fcgi_client_read_response(&c, 1, &rs, 5000);
@@ -84,6 +87,11 @@ static char *fcgi_get(const char *sock, const char *uri, long long *us)
 	fcgi_client_buf_free(&params);
 	fcgi_client_buf_free(&req);
 	return out;
+}
+
+static char *fcgi_get(const char *sock, const char *uri, long long *us)
+{
+	return fcgi_get_accept(sock, uri, NULL, us);
 }
 
 /* The status of a CGI response ("Status: 503 ..."), 200 without the line. */
@@ -295,6 +303,39 @@ Test(status, a_killed_responder_comes_back, .fini = teardown, .timeout = 20)
 
 /* ---- Exact counts ------------------------------------------------------ */
 
+/*
+ * Both workers' CPU and resident memory, as the kernel counts them for
+ * the pids the status names: the metric is the one /proc gives, within
+ * what the process spent between the two reads.
+ */
+static void check_worker_metrics(const char *m)
+{
+	char *js = fcgi_get(status_sock, "/status?json", NULL), name[96], *at;
+
+	cr_assert_not_null(js);
+	for (int i = 0; i < 2; i++) {
+		char expr[64];
+		long long worker, pid, rss;
+
+		snprintf(expr, sizeof(expr), ".processes[%d].worker", i);
+		worker = jq_number(cgi_body(js), expr);
+		snprintf(expr, sizeof(expr), ".processes[%d].pid", i);
+		pid = jq_number(cgi_body(js), expr);
+		snprintf(name, sizeof(name), "sluice_worker_resident_memory_bytes{worker=\"%lld\"} ",
+			 worker);
+		at = strstr(m, name);
+		cr_assert_not_null(at, "no %s in %s", name, m);
+		rss = atoll(at + strlen(name));
+		cr_assert(rss > 0 && labs(rss / 1024 - harness_rss_kb((pid_t)pid)) < 1024,
+			  "worker %lld (pid %lld): %lld bytes, /proc says %ld kB", worker, pid,
+			  rss, harness_rss_kb((pid_t)pid));
+		snprintf(name, sizeof(name), "sluice_worker_cpu_seconds_total{worker=\"%lld\"} ",
+			 worker);
+		cr_assert(strstr(m, name), "no %s in %s", name, m);
+	}
+	free(js);
+}
+
 /* 41 routed requests and 7 that match no route, counted exactly in every format. */
 Test(status, counts_are_exact_in_every_format, .fini = teardown, .timeout = 30)
 {
@@ -339,6 +380,9 @@ Test(status, counts_are_exact_in_every_format, .fini = teardown, .timeout = 30)
 	cr_assert(strstr(m, "sluice_request_duration_seconds_count{route=\"GET /demo/users/:id\"} 41\n"),
 		  "%s", m);
 	cr_assert(strstr(m, "sluice_workers{state=\"idle\"} 2\n"), "%s", m);
+	cr_assert(strstr(m, "# TYPE sluice_requests_total counter\n"), "%s", m);
+	cr_assert_null(strstr(m, "# EOF"), "%s", m);
+	check_worker_metrics(m);
 	/* The real promtool: format and naming conventions. */
 	snprintf(cmd, sizeof(cmd), "promtool check metrics");
 	{
@@ -356,6 +400,73 @@ Test(status, counts_are_exact_in_every_format, .fini = teardown, .timeout = 30)
 	cr_assert(strstr(out, "accepted conn:        48\n"), "%s", out);
 	cr_assert(strstr(out, "GET /demo/users/:id"), "%s", out);
 	free(out);
+}
+
+/* What Prometheus 2 sends in Accept when it scrapes. */
+#define PROMETHEUS_ACCEPT "application/openmetrics-text;version=1.0.0,application/" \
+	"openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+
+/* The Content-Type line of a CGI head, malloc'ed ("" when none). */
+static char *content_type(const char *out)
+{
+	const char *p = strstr(out, "Content-Type: ");
+
+	return p ? strndup(p + 14, strcspn(p + 14, "\r\n")) : strdup("");
+}
+
+/*
+ * /metrics in OpenMetrics 1.0 for a scraper that asks for it (as
+ * Prometheus does), checked by the strict OpenMetrics parser of the
+ * Python client (prometheus_client.openmetrics); Prometheus text for one
+ * that does not, or that refuses OpenMetrics with q=0.
+ */
+Test(status, openmetrics_when_the_scraper_asks, .fini = teardown, .timeout = 30)
+{
+	static const char *const mods[] = { "apps/routes /demo", NULL };
+	static const struct { const char *accept; int om; } cases[] = {
+		{ PROMETHEUS_ACCEPT, 1 },
+		{ "application/openmetrics-text", 1 },
+		{ "text/plain, Application/OpenMetrics-Text ; q=0.2", 1 },
+		{ "application/openmetrics-text; q=0, text/plain;version=0.0.4", 0 },
+		{ "application/openmetrics-text;version=2.0.0", 0 },
+		{ "application/openmetrics-textual", 0 },
+		{ "text/plain", 0 },
+		{ NULL, 0 },
+	};
+	char *out, *type, *lint;
+	const char *m;
+	int rc;
+
+	start(STATUS_CONF STATIC_2, mods);
+	send_n("/demo/users/2", 5, 200);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		out = fcgi_get_accept(status_sock, "/metrics", cases[i].accept, NULL);
+		cr_assert_eq(cgi_status(out), 200, "%s", out ? out : "no answer");
+		type = content_type(out);
+		cr_assert_str_eq(type, cases[i].om ?
+				 "application/openmetrics-text; version=1.0.0; charset=utf-8" :
+				 "text/plain; version=0.0.4; charset=utf-8",
+				 "Accept: %s", cases[i].accept ? cases[i].accept : "(none)");
+		free(type);
+		m = cgi_body(out);
+		cr_assert_eq(strlen(m) >= 6 && strcmp(m + strlen(m) - 6, "# EOF\n") == 0, cases[i].om,
+			     "Accept: %s\n%s", cases[i].accept, m);
+		if (cases[i].om) {
+			cr_assert(strstr(m, "# TYPE sluice_requests counter\n"), "%s", m);
+			cr_assert(strstr(m, "sluice_requests_total{route=\"GET /demo/users/:id\","
+					 "code=\"2xx\"} 5\n"), "%s", m);
+			cr_assert(strstr(m, "# UNIT sluice_request_duration_seconds seconds\n"), "%s", m);
+			cr_assert(strstr(m, "# TYPE sluice_worker_cpu_seconds counter\n"
+					 "# UNIT sluice_worker_cpu_seconds seconds\n"), "%s", m);
+			lint = run_with_input("/usr/bin/python3 -c 'import sys\n"
+					      "from prometheus_client.openmetrics import parser\n"
+					      "n = len(list(parser.text_string_to_metric_families"
+					      "(sys.stdin.read())))\nprint(n, \"families\")'", m, &rc);
+			cr_assert_eq(rc, 0, "the OpenMetrics parser refused it: %s\n%s", lint, m);
+			free(lint);
+		}
+		free(out);
+	}
 }
 
 /* A crash and a reload show in the counters. */
@@ -499,6 +610,12 @@ Test(status, prometheus_counts_exactly_the_requests_sent, .fini = teardown, .tim
 	v = prom_query(port, "sluice_request_duration_seconds_count{route=\"GET /demo/users/:id\"}");
 	cr_assert_str_eq(v, "37");
 	free(v);
+	/* It negotiated OpenMetrics: only that format carries a unit. */
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/api/v1/targets/metadata?"
+		 "metric=sluice_request_duration_seconds", port);
+	cr_assert_eq(http_get(url, &body), 200);
+	cr_assert(strstr(body, "\"unit\":\"seconds\""), "%s", body);
+	free(body);
 }
 
 /*
