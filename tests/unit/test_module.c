@@ -469,7 +469,7 @@ static const struct sl_module mod_bad = { .abi = SLUICE_ABI_VERSION, .name = "ba
 
 /* Every module of a hand-made set is mounted at /m<index>, without settings. */
 static struct module_config confs[4];
-static char mounts[4][8];
+static char mounts[4][16];
 
 static void make_set(struct modset *ms, const struct sl_module *const *mods, int n)
 {
