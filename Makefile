@@ -60,6 +60,9 @@ APPS         := hello echo routes
 APP_SOS      := $(APPS:%=$(BUILD)/apps/%.so)
 FIXTURE_SRCS := $(wildcard tests/fixtures/*.c)
 FIXTURE_SOS  := $(FIXTURE_SRCS:tests/fixtures/%.c=$(BUILD)/fixtures/%.so)
+# C++ fixtures prove that sluice.h and SLUICE_MODULE work from C++.
+FIXTURE_CXX_SRCS := $(wildcard tests/fixtures/*.cc)
+FIXTURE_SOS  += $(FIXTURE_CXX_SRCS:tests/fixtures/%.cc=$(BUILD)/fixtures/%.so)
 
 # The one test binary: every unit and integration suite.
 TEST_SRCS := $(wildcard tests/unit/*.c) $(wildcard tests/integration/*.c) tests/harness.c tests/fcgi_client.c tests/scenarios.c \
@@ -96,6 +99,18 @@ $(BUILD)/fixtures/%.so: tests/fixtures/%.c include/sluice.h
 	@mkdir -p $(@D)
 	$(CC) -Iinclude $(CFLAGS) -Wno-missing-prototypes -fPIC -shared $(LDFLAGS) -o $@ $<
 
+# Libraries are often built with hidden visibility: the descriptor must
+# still be exported.
+$(BUILD)/fixtures/hidden.so: CFLAGS += -fvisibility=hidden
+
+CXX      ?= g++
+CXXFLAGS += -std=c++20 -g -Wall -Wextra -Werror -Wshadow -fvisibility=hidden \
+            $(CFLAGS_$(PROFILE))
+
+$(BUILD)/fixtures/%.so: tests/fixtures/%.cc include/sluice.h
+	@mkdir -p $(@D)
+	$(CXX) -Iinclude $(CXXFLAGS) -fPIC -shared $(LDFLAGS) -o $@ $<
+
 $(TEST_BIN): $(TEST_OBJS) $(CORE_OBJS)
 	$(CC) $(CFLAGS) -pie $(LDFLAGS) $(EXPORTS) -o $@ $^ $(LIBS) $(TEST_LIBS)
 
@@ -119,7 +134,7 @@ $(BENCH_LIBFCGI): tests/bench/libfcgi-hello.c
 # headers (libc6-dev); `make test-fresh` proves these lists complete.
 DEPS_BUILD := gcc libc6-dev make pkg-config libconfig-dev libsystemd-dev libunwind-dev
 DEPS_RUN   := $(DEPS_BUILD) nginx-light curl
-DEPS_TEST  := $(DEPS_RUN) libcriterion-dev libcurl4-openssl-dev libfcgi-bin
+DEPS_TEST  := $(DEPS_RUN) libcriterion-dev libcurl4-openssl-dev libfcgi-bin g++
 DEPS_TEST  += libmicrohttpd-dev binutils procps apache2 libapache2-mod-fcgid systemd supervisor \
               logrotate prometheus jq python3-prometheus-client tmux
 DEPS_DEV   := $(DEPS_BUILD) libmicrohttpd-dev curl

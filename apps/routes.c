@@ -47,25 +47,27 @@ static const struct user users[] = {
 
 /*
  * Per-worker state, set up by init after the worker is forked and
- * released by fini when it leaves.  init runs outside any request, so it
- * cannot use sl_log; returning -1 would make the worker exit with a log
- * line saying so.
+ * released by fini when it leaves.  init runs outside any request: it
+ * logs with sl_log(NULL, ...); returning -1 would make the worker exit
+ * with a log line saying so.
  */
 static char *worker_name;
 static unsigned long served;
 
-static int demo_init(void)
+static int demo_init(struct sl_context *ctx)
 {
 	char buf[32];
 
 	snprintf(buf, sizeof(buf), "worker pid %ld", (long)getpid());
 	worker_name = strdup(buf);
 	served = 0;
+	sl_log(NULL, SL_LOG_DEBUG, "mounted at %s, serving as %s", sl_context_mount(ctx), buf);
 	return worker_name != NULL ? 0 : -1;
 }
 
-static void demo_fini(void)
+static void demo_fini(struct sl_context *ctx)
 {
+	(void)ctx;
 	free(worker_name);
 	worker_name = NULL;
 }

@@ -89,7 +89,7 @@ static const char *const limits_keys[] = {
 	"idle_timeout", "shutdown_timeout", "min_rate", "body_buffer_size",
 	"max_temp_file_size", NULL
 };
-static const char *const module_keys[] = { "path", "mount", NULL };
+static const char *const module_keys[] = { "path", "mount", "settings", NULL };
 static const char *const request_id_keys[] = { "param", "header", NULL };
 static const char *const status_keys[] = { "listen", "mode", "owner", "group", NULL };
 
@@ -901,6 +901,81 @@ static int parse_limits(struct loader *ld, const config_setting_t *root)
 	return 0;
 }
 
+/*
+ * One member of a module's settings group, kept with its type and its
+ * place in the file: the module says which type it wants only in init.
+ */
+static int parse_setting(struct loader *ld, const config_setting_t *s, const char *key,
+			 struct module_setting *ms)
+{
+	char buf[PATH_MAX];
+	long long v;
+
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_STRING:
+		ms->type = SETTING_STRING;
+		ms->v.str = strdup(config_setting_get_string(s));
+		if (!ms->v.str)
+			return fail_nomem(ld, s);
+		break;
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		if (integer(ld, s, key, &v) < 0)
+			return -1;
+		ms->type = SETTING_INT;
+		ms->v.i = v;
+		break;
+	case CONFIG_TYPE_FLOAT:
+		ms->type = SETTING_DOUBLE;
+		ms->v.d = config_setting_get_float(s);
+		break;
+	case CONFIG_TYPE_BOOL:
+		ms->type = SETTING_BOOL;
+		ms->v.b = config_setting_get_bool(s);
+		break;
+	default:
+		return fail(ld, s, "%s must be a string, an integer, a fraction or a "
+			    "boolean, not %s", key, type_name(s));
+	}
+	ms->name = strdup(config_setting_name(s));
+	ms->file = strdup(source_path(ld, config_setting_source_file(s), buf, sizeof(buf)));
+	ms->line = (int)config_setting_source_line(s);
+	if (!ms->name || !ms->file)
+		return fail_nomem(ld, s);
+	return 0;
+}
+
+/*
+ * settings = { db = "/var/lib/notes.db"; page_size = 20; }: any keys, as
+ * the module defines them, of any scalar type.
+ */
+static int parse_settings(struct loader *ld, const config_setting_t *entry, int i)
+{
+	struct module_config *mc = &ld->cfg->modules[i];
+	const config_setting_t *g;
+	char key[160];
+	int n;
+
+	snprintf(key, sizeof(key), "modules[%d].settings", i);
+	if (get_group(ld, entry, key, &g) < 0)
+		return -1;
+	if (!g)
+		return 0;
+	n = config_setting_length(g);
+	mc->settings = calloc((size_t)n + 1, sizeof(*mc->settings));
+	if (!mc->settings)
+		return fail_nomem(ld, g);
+	for (int j = 0; j < n; j++) {
+		const config_setting_t *s = config_setting_get_elem(g, (unsigned)j);
+
+		snprintf(key, sizeof(key), "modules[%d].settings.%s", i, config_setting_name(s));
+		mc->nsettings = j + 1;
+		if (parse_setting(ld, s, key, &mc->settings[j]) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int parse_module(struct loader *ld, const config_setting_t *s, int i)
 {
 	struct module_config *mc = &ld->cfg->modules[i];
@@ -936,7 +1011,7 @@ static int parse_module(struct loader *ld, const config_setting_t *s, int i)
 	mc->mount = strdup(str);
 	if (!mc->mount)
 		return fail_nomem(ld, p ? p : s);
-	return 0;
+	return parse_settings(ld, s, i);
 }
 
 static int parse_modules(struct loader *ld, const config_setting_t *root)
@@ -1207,6 +1282,17 @@ int config_load(const char *path, struct sl_config *cfg, char *err, size_t errle
 	return rc;
 }
 
+static void free_settings(struct module_config *mc)
+{
+	for (int i = 0; i < mc->nsettings; i++) {
+		if (mc->settings[i].type == SETTING_STRING)
+			free(mc->settings[i].v.str);
+		free(mc->settings[i].name);
+		free(mc->settings[i].file);
+	}
+	free(mc->settings);
+}
+
 /*
  * Free what config_load allocated and zero the struct; safe twice.  All
  * module slots are visited, since a failed load may have filled part of
@@ -1234,6 +1320,7 @@ void config_free(struct sl_config *cfg)
 	for (int i = 0; i < MAX_MODULES; i++) {
 		free(cfg->modules[i].path);
 		free(cfg->modules[i].mount);
+		free_settings(&cfg->modules[i]);
 	}
 	memset(cfg, 0, sizeof(*cfg));
 }

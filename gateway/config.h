@@ -28,10 +28,32 @@ struct listen_config {
 	char *group;
 };
 
+/* The types a module setting may have: libconfig's scalars. */
+enum setting_type { SETTING_STRING, SETTING_INT, SETTING_DOUBLE, SETTING_BOOL };
+
+/*
+ * One key of a module's `settings` group.  Its type is checked only when
+ * the module asks for it (module.c), so it keeps where it was written.
+ */
+struct module_setting {
+	char *name;
+	enum setting_type type;
+	union {
+		char *str;
+		long long i;
+		double d;
+		int b;
+	} v;
+	char *file;		/* the file it was written in (an @include's, maybe) */
+	int line;
+};
+
 struct module_config {
 	char *path;		/* resolved against the config file's folder */
 	char *mount;		/* URL prefix the module's routes live under, "/" by default */
 	int line;		/* where it was declared, for load errors */
+	struct module_setting *settings;	/* in file order, malloc'ed */
+	int nsettings;
 };
 
 struct sl_config {

@@ -21,15 +21,60 @@
 /* The set a worker runs, for module_name. */
 static const struct modset *active;
 
+/* The module whose init or fini runs now, for sl_log(NULL, ...); -1: none. */
+static int running = -1;
+
+/* The descriptor as ABI 1 spelled it: no context, no reserved slots. */
+struct sl_module_v1 {
+	unsigned abi;
+	const char *name;
+	int (*init)(void);
+	void (*fini)(void);
+	const struct sl_route *routes;
+	sl_handler handler;
+};
+
+/* What init and fini are given; lives on the stack for one call. */
+struct sl_context {
+	const struct modset *ms;
+	int index;
+	int bad;		/* settings read with a getter of another type */
+};
+
+/*
+ * The descriptor that dlsym found, in this ABI's shape: a current one as
+ * it is, an ABI 1 one copied into slot `i` (its init and fini aside), any
+ * other version as it is, for check_descriptor to refuse.  Every version
+ * starts with `abi`, so reading that much is always safe.
+ */
+static const struct sl_module *adopt(struct modset *ms, int i, const void *sym)
+{
+	const struct sl_module_v1 *old = sym;
+
+	if (old->abi != 1)
+		return sym;
+	ms->v1[i] = (struct sl_module){ .abi = 1, .name = old->name,
+					 .routes = old->routes, .handler = old->handler };
+	ms->v1_calls[i] = (struct module_v1_calls){ old->init, old->fini };
+	return &ms->v1[i];
+}
+
 /* Check the descriptor's shape; NULL when fine, else what is wrong. */
 static const char *check_descriptor(const struct sl_module *m, char *buf, size_t len)
 {
-	if (m->abi != SLUICE_ABI_VERSION) {
+	if (m->abi != SLUICE_ABI_VERSION && m->abi != 1) {
 		snprintf(buf, len, "built for module ABI %u, this sluice has ABI %u "
 			 "(rebuild it against this sluice's include/sluice.h)",
 			 m->abi, SLUICE_ABI_VERSION);
 		return buf;
 	}
+	for (size_t i = 0; m->abi != 1 && i < sizeof(m->reserved) / sizeof(m->reserved[0]); i++)
+		if (m->reserved[i]) {
+			snprintf(buf, len, "its descriptor gives a field this sluice does not "
+				 "know (reserved slot %zu): it was built against a newer "
+				 "include/sluice.h", i);
+			return buf;
+		}
 	if (!m->name || !*m->name)
 		return "its descriptor has no name";
 	if (!m->routes == !m->handler)
@@ -140,7 +185,7 @@ static int load_one(const struct module_config *mc, const struct modset *prev,
 	const struct sl_module *m;
 	const char *bad;
 	struct stat st;
-	void *h;
+	void *h, *sym;
 
 	if (stat(mc->path, &st) < 0) {
 		snprintf(why, whylen, "cannot load: %s", strerror(errno));
@@ -163,12 +208,14 @@ static int load_one(const struct module_config *mc, const struct modset *prev,
 	ms->files[ms->n].size = st.st_size;
 	ms->files[ms->n].mtime_ns = st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
 	ms->n++;
-	m = dlsym(h, "sluice_module");
-	if (!m) {
+	sym = dlsym(h, "sluice_module");
+	if (!sym) {
 		snprintf(why, whylen, "exports no sluice_module descriptor "
 			 "(define one with SLUICE_MODULE from sluice.h)");
 		return -1;
 	}
+	m = adopt(ms, ms->n - 1, sym);
+	ms->conf[ms->n - 1] = mc;
 	bad = check_descriptor(m, why, whylen);
 	if (bad) {
 		if (bad != why)
@@ -200,14 +247,43 @@ int module_load_all(const struct sl_config *cfg, const struct modset *prev,
 	return 0;
 }
 
+/* Run module i's init, whichever ABI it was built for; its result. */
+static int call_init(struct modset *ms, int i, struct sl_context *ctx)
+{
+	const struct sl_module *m = ms->mods[i];
+	int rc = 0;
+
+	running = i;
+	if (m->abi == 1 && ms->v1_calls[i].init)
+		rc = ms->v1_calls[i].init();
+	else if (m->abi != 1 && m->init)
+		rc = m->init(ctx);
+	running = -1;
+	return rc;
+}
+
+/*
+ * A module whose init read a setting with a getter of another type
+ * fails like one whose init returned -1, after its own fini (its init
+ * did succeed): the getters logged which settings, with their lines.
+ */
 int module_init_all(struct modset *ms)
 {
 	active = ms;
 	for (ms->ninited = 0; ms->ninited < ms->n; ms->ninited++) {
-		const struct sl_module *m = ms->mods[ms->ninited];
+		struct sl_context ctx = { .ms = ms, .index = ms->ninited };
+		const char *name = ms->mods[ms->ninited]->name;
 
-		if (m->init && m->init() != 0) {
-			log_msg(LOG_ERROR, "module %s: init failed", m->name);
+		if (call_init(ms, ms->ninited, &ctx) != 0) {
+			log_msg(LOG_ERROR, "module %s: init failed", name);
+			module_fini_all(ms);
+			return -1;
+		}
+		if (ctx.bad) {
+			log_msg(LOG_ERROR, "module %s: init failed: %d of its settings %s "
+				"the wrong type (see above)", name, ctx.bad,
+				ctx.bad == 1 ? "has" : "have");
+			ms->ninited++;
 			module_fini_all(ms);
 			return -1;
 		}
@@ -218,14 +294,105 @@ int module_init_all(struct modset *ms)
 void module_fini_all(struct modset *ms)
 {
 	while (ms->ninited > 0) {
-		const struct sl_module *m = ms->mods[--ms->ninited];
+		int i = --ms->ninited;
+		const struct sl_module *m = ms->mods[i];
+		struct sl_context ctx = { .ms = ms, .index = i };
 
-		if (m->fini)
-			m->fini();
+		running = i;
+		if (m->abi == 1 && ms->v1_calls[i].fini)
+			ms->v1_calls[i].fini();
+		else if (m->abi != 1 && m->fini)
+			m->fini(&ctx);
+		running = -1;
 	}
 }
 
 const char *module_name(int i)
 {
 	return active && i >= 0 && i < active->n ? active->mods[i]->name : "?";
+}
+
+const char *module_mount(int i)
+{
+	return active && i >= 0 && i < active->n ? active->conf[i]->mount : "/";
+}
+
+const char *module_running(void)
+{
+	return running >= 0 ? module_name(running) : NULL;
+}
+
+/* ---- The init context: the public API ------------------------------- */
+
+static const char *const type_names[] = {
+	[SETTING_STRING] = "a string", [SETTING_INT] = "an integer",
+	[SETTING_DOUBLE] = "a fraction", [SETTING_BOOL] = "a boolean",
+};
+
+/*
+ * The setting `name` of the module, or NULL when it is absent or of
+ * another type than `want` (an integer does for a fraction).  The second
+ * is the operator's mistake: it is logged with the setting's FILE:LINE
+ * and counted, to fail the init.
+ */
+static const struct module_setting *lookup(struct sl_context *ctx, const char *name,
+					   enum setting_type want, const char *getter)
+{
+	const struct module_config *mc = ctx->ms->conf[ctx->index];
+
+	for (int i = 0; i < mc->nsettings; i++) {
+		const struct module_setting *s = &mc->settings[i];
+
+		if (strcmp(s->name, name) != 0)
+			continue;
+		if (s->type == want || (want == SETTING_DOUBLE && s->type == SETTING_INT))
+			return s;
+		log_msg(LOG_ERROR, "%s:%d: modules[%d].settings.%s must be %s, not %s "
+			"(module %s reads it with %s)", s->file, s->line, ctx->index, name,
+			type_names[want], type_names[s->type], ctx->ms->mods[ctx->index]->name,
+			getter);
+		ctx->bad++;
+		return NULL;
+	}
+	return NULL;
+}
+
+const char *sl_setting_str(struct sl_context *ctx, const char *name, const char *def)
+{
+	const struct module_setting *s = lookup(ctx, name, SETTING_STRING, __func__);
+
+	return s ? s->v.str : def;
+}
+
+long long sl_setting_int(struct sl_context *ctx, const char *name, long long def)
+{
+	const struct module_setting *s = lookup(ctx, name, SETTING_INT, __func__);
+
+	return s ? s->v.i : def;
+}
+
+double sl_setting_double(struct sl_context *ctx, const char *name, double def)
+{
+	const struct module_setting *s = lookup(ctx, name, SETTING_DOUBLE, __func__);
+
+	if (!s)
+		return def;
+	return s->type == SETTING_INT ? (double)s->v.i : s->v.d;
+}
+
+int sl_setting_bool(struct sl_context *ctx, const char *name, int def)
+{
+	const struct module_setting *s = lookup(ctx, name, SETTING_BOOL, __func__);
+
+	return s ? s->v.b : def;
+}
+
+const char *sl_context_name(const struct sl_context *ctx)
+{
+	return ctx->ms->mods[ctx->index]->name;
+}
+
+const char *sl_context_mount(const struct sl_context *ctx)
+{
+	return ctx->ms->conf[ctx->index]->mount;
 }

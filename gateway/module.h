@@ -6,7 +6,11 @@
  * unresolved symbol, a missing descriptor or an ABI mismatch stops
  * start-up (or a reload) with one line naming the file, instead of
  * failing in every worker later.  Workers inherit the mappings and run
- * `init` after fork.
+ * `init` after fork, with a context that holds the module's settings.
+ *
+ * Modules built for ABI 1 (init and fini without a context) are loaded
+ * too: their descriptor is copied into this ABI's shape, and their init
+ * and fini are kept aside to be called the old way.
  *
  * A reload loads a new set next to the old one.  A module file that
  * changed on disk is loaded from a private copy, because dlopen would
@@ -22,13 +26,23 @@
 #include <sys/types.h>
 
 #include "defaults.h"
+#include "sluice.h"
 
 struct sl_config;
+struct module_config;
 struct router;
-struct sl_module;
+
+/* An ABI 1 module's init and fini, which take no context. */
+struct module_v1_calls {
+	int (*init)(void);
+	void (*fini)(void);
+};
 
 struct modset {
-	const struct sl_module *mods[MAX_MODULES];
+	const struct sl_module *mods[MAX_MODULES];	/* own descriptor, or v1[i] */
+	const struct module_config *conf[MAX_MODULES];	/* its entry: mount, settings */
+	struct sl_module v1[MAX_MODULES];		/* ABI 1 descriptors, reshaped */
+	struct module_v1_calls v1_calls[MAX_MODULES];
 	void *handles[MAX_MODULES];
 	struct {			/* the file each was loaded from, to see it change */
 		dev_t dev;
@@ -61,5 +75,11 @@ void module_fini_all(struct modset *ms);
 
 /* The descriptor's name of module `i` of the worker's set. Async-signal-safe. */
 const char *module_name(int i);
+
+/* The mount point of module `i` of the worker's set ("/" when unknown). */
+const char *module_mount(int i);
+
+/* The name of the module whose init or fini is running, or NULL. */
+const char *module_running(void);
 
 #endif

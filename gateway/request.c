@@ -590,6 +590,21 @@ struct sl_request *request_current(void)
 
 const char *sl_method(const struct sl_request *r) { return r->method; }
 const char *sl_path(const struct sl_request *r) { return r->path; }
+
+/* Computed when asked, so that routing does no work for modules that never ask. */
+const char *sl_mount(const struct sl_request *r)
+{
+	return module_mount(r->match.route ? r->match.route->module : -1);
+}
+
+const char *sl_path_info(const struct sl_request *r)
+{
+	const char *mount = sl_mount(r);
+
+	if (strcmp(mount, "/") == 0)
+		return r->path;
+	return r->path + strlen(mount);
+}
 const char *sl_query(const struct sl_request *r) { return r->query; }
 const char *sl_request_id(const struct sl_request *r) { return r->id; }
 long long sl_content_length(const struct sl_request *r) { return r->content_length; }
@@ -782,5 +797,11 @@ void sl_log(const struct sl_request *r, enum sl_log_level level, const char *fmt
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_msg((enum log_level)level, "request %s: %s", r->id, msg);
+	if (!r)
+		r = current;
+	if (r)
+		log_msg((enum log_level)level, "request %s: %s", r->id, msg);
+	else
+		log_msg((enum log_level)level, "module %s: %s",
+			module_running() ? module_running() : "?", msg);
 }

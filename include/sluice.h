@@ -45,11 +45,28 @@ extern "C" {
 #endif
 
 /*
- * Bumped whenever a struct below changes shape or a function changes
- * meaning.  A module built against another version is refused at
+ * The module ABI.  A descriptor says which one it was built for in `abi`;
+ * sluice loads modules of this version and of every older version it
+ * still lists in the README ("Module ABI"), and refuses any other at
  * start-up with a line that names both numbers.
+ *
+ * What bumps it: a field of struct sl_module or struct sl_route that
+ * changes type, place or meaning, a function whose signature or meaning
+ * changes, an enum value that changes number.
+ *
+ * What does not: a new function (a module that calls it fails to load on
+ * an older sluice, at start-up, naming the symbol); a new descriptor field,
+ * which takes the place of one of the `reserved` slots at the end of
+ * struct sl_module, so that the struct keeps its size and every older
+ * module, whose slots are zero, reads as "field not given".  A module
+ * that gives a field this sluice does not know (a non-zero reserved slot)
+ * is refused, rather than served without what it asked for.
+ *
+ * ABI 1 was the descriptor without init context: `int init(void)`,
+ * `void fini(void)` and no reserved slots.  Modules built for it still
+ * load, and their init and fini are called the old way.
  */
-#define SLUICE_ABI_VERSION 1u
+#define SLUICE_ABI_VERSION 2u
 
 struct sl_request;
 
@@ -87,30 +104,88 @@ struct sl_route {
 };
 
 /*
+ * What init and fini are given: the module's settings, name and mount
+ * point.  Valid during that call only.
+ */
+struct sl_context;
+
+/*
  * The descriptor.  `abi` must be SLUICE_ABI_VERSION.  `init` and `fini`
- * are optional and run in each worker after fork (init returning -1 makes
- * the worker exit with a log line).  Give either `routes` (an array ended
- * by an entry whose `path` is NULL) or a single `handler` that gets every
- * request under the module's mount point.
+ * are optional and run in each worker after fork, in config order and in
+ * reverse (init returning -1 makes the worker exit with a log line, and
+ * the modules already started are finalised).  Give either `routes` (an
+ * array ended by an entry whose `path` is NULL) or a single `handler`
+ * that gets every request under the module's mount point.  Leave
+ * `reserved` alone: it is where later fields go (see SLUICE_ABI_VERSION).
+ *
+ *	SLUICE_MODULE = { .abi = SLUICE_ABI_VERSION, .name = "notes",
+ *			  .init = notes_init, .routes = routes };
+ *
+ * In C++ (g++ -std=c++20) the same designated initialisers work, in the
+ * order of the fields below; g++ 12 with -Wextra wants every field named
+ * (`.handler = nullptr, .reserved = {}`).  The declaration below gives
+ * the descriptor C linkage and default visibility, so that dlsym finds
+ * it in C++ and under -fvisibility=hidden alike.
  */
 struct sl_module {
 	unsigned abi;
 	const char *name;
-	int (*init)(void);
-	void (*fini)(void);
+	int (*init)(struct sl_context *ctx);
+	void (*fini)(struct sl_context *ctx);
 	const struct sl_route *routes;
 	sl_handler handler;
+	void *reserved[8];
 };
 
+extern const struct sl_module sluice_module __attribute__((visibility("default")));
+
 #define SLUICE_MODULE const struct sl_module sluice_module
+
+/* ---- In init and fini ------------------------------------------------ */
+
+/*
+ * The module's settings, from the `settings` group of its entry in
+ * sluice.conf:
+ *
+ *	{ path = "notes.so"; mount = "/notes";
+ *	  settings = { db = "/var/lib/notes.db"; page_size = 20; }; }
+ *
+ * Each getter returns `def` when the setting is absent.  A setting of
+ * another type (page_size = "20" read with sl_setting_int) is a mistake
+ * in the config: the getter logs an error that names the setting and its
+ * FILE:LINE and returns `def`, and the module's init then fails as if it
+ * had returned -1, so that a worker never serves with a value the
+ * operator did not write.  sl_setting_double also takes an integer.
+ * Strings stay valid until fini returns.  Only from init and fini.
+ */
+const char *sl_setting_str(struct sl_context *ctx, const char *name, const char *def);
+long long sl_setting_int(struct sl_context *ctx, const char *name, long long def);
+double sl_setting_double(struct sl_context *ctx, const char *name, double def);
+int sl_setting_bool(struct sl_context *ctx, const char *name, int def);
+
+/* The descriptor's name, and the mount point from the config ("/", "/notes"). */
+const char *sl_context_name(const struct sl_context *ctx);
+const char *sl_context_mount(const struct sl_context *ctx);
 
 /* ---- Reading the request ------------------------------------------- */
 
 /* The request method, e.g. "GET".  Never NULL. */
 const char *sl_method(const struct sl_request *req);
 
-/* The decoded path that routing used, e.g. "/users/42".  Never NULL. */
+/*
+ * The decoded path that routing used, mount point included: for a module
+ * mounted at "/api", "/api/users/42".  Never NULL.
+ */
 const char *sl_path(const struct sl_request *req);
+
+/*
+ * The mount point of the module that serves the request ("/" or "/api"),
+ * and the path below it ("/users/42"; "" for "/api" itself).  For the
+ * mount "/", sl_path_info is the whole path; for any other, sl_mount
+ * followed by sl_path_info is sl_path.  Never NULL.
+ */
+const char *sl_mount(const struct sl_request *req);
+const char *sl_path_info(const struct sl_request *req);
 
 /* The raw query string without '?', "" when there is none. */
 const char *sl_query(const struct sl_request *req);
@@ -206,7 +281,12 @@ int sl_flush(struct sl_request *req);
 enum sl_log_level { SL_LOG_ERROR, SL_LOG_WARNING, SL_LOG_NOTICE,
 		    SL_LOG_INFO, SL_LOG_DEBUG };
 
-/* A line in sluice's error log, tagged with the worker and request id. */
+/*
+ * A line in sluice's error log, tagged with the worker and the request
+ * id.  With a NULL request it may be called from anywhere in the worker:
+ * in a handler the line carries the request being served, in init and
+ * fini the module's name ("module notes: ..."), elsewhere "module ?".
+ */
 void sl_log(const struct sl_request *req, enum sl_log_level level,
 	    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

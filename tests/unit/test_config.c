@@ -1170,6 +1170,85 @@ Test(config, module_count)
 	must_fail(text, 3 + MAX_MODULES, "too many modules: at most 64");
 }
 
+/* ---- Module settings -------------------------------------------------- */
+
+/* The setting `name` of module `m`, failing the test when it is absent. */
+static const struct module_setting *setting(int m, const char *name)
+{
+	for (int i = 0; i < cfg.modules[m].nsettings; i++)
+		if (strcmp(cfg.modules[m].settings[i].name, name) == 0)
+			return &cfg.modules[m].settings[i];
+	cr_assert_fail("modules[%d] has no setting %s", m, name);
+	return NULL;
+}
+
+Test(config, module_settings_keep_type_value_and_line)
+{
+	const struct module_setting *s;
+	char inc[160];
+
+	snprintf(inc, sizeof(inc), "%s/more.conf", dir);
+	write_file(inc, "extra = \"from the include\";\n");
+	must_load(LISTEN "modules = (\n"
+		  " { path = \"/a.so\"; mount = \"/notes\";\n"
+		  "   settings = {\n"
+		  "     db = \"/var/lib/notes.db\";\n"
+		  "     page_size = 20;\n"
+		  "     big = 5000000000L;\n"
+		  "     ratio = 0.25;\n"
+		  "     debug = true;\n"
+		  "     empty = \"\";\n"
+		  "     @include \"more.conf\"\n"
+		  "   };\n"
+		  " },\n"
+		  " { path = \"/b.so\"; }\n"
+		  ");\n");
+	cr_assert_eq(cfg.modules[0].nsettings, 7);
+	cr_assert_eq(cfg.modules[1].nsettings, 0, "a module without settings has some");
+	s = setting(0, "db");
+	cr_assert_eq(s->type, SETTING_STRING);
+	cr_assert_str_eq(s->v.str, "/var/lib/notes.db");
+	cr_assert_str_eq(s->file, conf);
+	cr_assert_eq(s->line, 5);
+	s = setting(0, "page_size");
+	cr_assert_eq(s->type, SETTING_INT);
+	cr_assert_eq(s->v.i, 20);
+	cr_assert_eq(s->line, 6);
+	cr_assert_eq(setting(0, "big")->v.i, 5000000000LL);
+	s = setting(0, "ratio");
+	cr_assert_eq(s->type, SETTING_DOUBLE);
+	cr_assert_float_eq(s->v.d, 0.25, 1e-12);
+	s = setting(0, "debug");
+	cr_assert_eq(s->type, SETTING_BOOL);
+	cr_assert_eq(s->v.b, 1);
+	cr_assert_str_eq(setting(0, "empty")->v.str, "");
+	/* An included setting names the file it was written in. */
+	s = setting(0, "extra");
+	cr_assert_str_eq(s->file, inc);
+	cr_assert_eq(s->line, 1);
+}
+
+Test(config, module_settings_errors)
+{
+	must_fail(LISTEN "modules = ( {\n path = \"/m.so\";\n settings = 3;\n} );\n", 4,
+		  "modules[0].settings must be a group ({ ... }), not an integer");
+	must_fail(LISTEN "modules = ( { path = \"/m.so\"; settings = {\n a = 1;\n"
+		  " nested = { b = 2; };\n}; } );\n", 4,
+		  "modules[0].settings.nested must be a string, an integer, a fraction or a "
+		  "boolean, not a group");
+	must_fail(LISTEN "modules = ( { path = \"/m.so\"; settings = {\n list = [ 1, 2 ];\n"
+		  "}; } );\n", 3, "modules[0].settings.list must be a string, an integer, a "
+		  "fraction or a boolean, not an array");
+	must_fail(LISTEN "modules = ( { path = \"/m.so\"; settings = {\n"
+		  " n = 5000000000;\n}; } );\n", 3,
+		  "modules[0].settings.n is too large for a plain integer");
+	/* Keys outside settings are still the loader's and still checked. */
+	must_fail(LISTEN "modules = ( {\n path = \"/m.so\";\n db = \"/x.db\";\n} );\n", 4,
+		  "unknown key \"modules[0].db\"");
+	must_fail(LISTEN "modules = ( {\n path = \"/m.so\";\n setting = { a = 1; };\n} );\n",
+		  4, "unknown key \"modules[0].setting\" (did you mean \"modules[0].settings\"?)");
+}
+
 /* ---- Unknown keys ----------------------------------------------------- */
 
 Test(config, unknown_keys)

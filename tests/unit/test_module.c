@@ -448,27 +448,39 @@ static void note(const char *what)
 	strcat(trail, what);
 }
 
-static int init_a(void) { note("+a"); return 0; }
-static int init_b(void) { note("+b"); return 0; }
-static int init_c(void) { note("+c"); return 0; }
-static int init_bad(void) { note("+bad"); return -1; }
-static void fini_a(void) { note("-a"); }
-static void fini_c(void) { note("-c"); }
-static void fini_bad(void) { note("-bad"); }
+static int init_a(struct sl_context *ctx) { (void)ctx; note("+a"); return 0; }
+static int init_b(struct sl_context *ctx) { (void)ctx; note("+b"); return 0; }
+static int init_c(struct sl_context *ctx) { (void)ctx; note("+c"); return 0; }
+static int init_bad(struct sl_context *ctx) { (void)ctx; note("+bad"); return -1; }
+static void fini_a(struct sl_context *ctx) { (void)ctx; note("-a"); }
+static void fini_c(struct sl_context *ctx) { (void)ctx; note("-c"); }
+static void fini_bad(struct sl_context *ctx) { (void)ctx; note("-bad"); }
 
-static const struct sl_module mod_a = { SLUICE_ABI_VERSION, "a", init_a, fini_a, NULL, NULL };
+static const struct sl_module mod_a = { .abi = SLUICE_ABI_VERSION, .name = "a",
+					.init = init_a, .fini = fini_a };
 /* b has an init and no fini; nofn has neither. */
-static const struct sl_module mod_b = { SLUICE_ABI_VERSION, "b", init_b, NULL, NULL, NULL };
-static const struct sl_module mod_c = { SLUICE_ABI_VERSION, "c", init_c, fini_c, NULL, NULL };
-static const struct sl_module mod_nofn = { SLUICE_ABI_VERSION, "nofn", NULL, NULL, NULL, NULL };
-static const struct sl_module mod_bad = { SLUICE_ABI_VERSION, "bad", init_bad, fini_bad,
-					  NULL, NULL };
+static const struct sl_module mod_b = { .abi = SLUICE_ABI_VERSION, .name = "b",
+					.init = init_b };
+static const struct sl_module mod_c = { .abi = SLUICE_ABI_VERSION, .name = "c",
+					.init = init_c, .fini = fini_c };
+static const struct sl_module mod_nofn = { .abi = SLUICE_ABI_VERSION, .name = "nofn" };
+static const struct sl_module mod_bad = { .abi = SLUICE_ABI_VERSION, .name = "bad",
+					  .init = init_bad, .fini = fini_bad };
+
+/* Every module of a hand-made set is mounted at /m<index>, without settings. */
+static struct module_config confs[4];
+static char mounts[4][16];
 
 static void make_set(struct modset *ms, const struct sl_module *const *mods, int n)
 {
 	memset(ms, 0, sizeof(*ms));
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
+		snprintf(mounts[i], sizeof(mounts[i]), "/m%d", i);
+		confs[i] = (struct module_config){ .path = (char *)(uintptr_t)"/x.so",
+						   .mount = mounts[i], .line = 10 * (i + 1) };
 		ms->mods[i] = mods[i];
+		ms->conf[i] = &confs[i];
+	}
 	ms->n = n;
 	trail[0] = '\0';
 }
@@ -538,5 +550,217 @@ Test(module, init_fails_fixture_is_logged)
 	cr_assert_not_null(strstr((char *)text, "[error] sluice: module init_fails: init failed\n"),
 			   "log: %s", text);
 	free(text);
+	router_free(&rt);
+}
+
+/* ---- The init context ------------------------------------------------- */
+
+/* Open dir/error.log as the error log; its path into `path`. */
+static void log_here(char *path, size_t len)
+{
+	snprintf(path, len, "%s/error.log", dir);
+	cr_assert_eq(log_open(path, LOG_NOTICE), 0);
+}
+
+/* The error log so far, malloc'ed and NUL-terminated. */
+static char *log_text(const char *path)
+{
+	size_t len;
+	unsigned char *text = slurp(path, &len);
+
+	text[len < (1 << 20) ? len : len - 1] = '\0';
+	return (char *)text;
+}
+
+/* config.h's strings are the loader's and not const; these are never freed. */
+#define STR(literal)	((char *)(uintptr_t)(literal))
+
+static struct module_setting notes_settings[] = {
+	{ .name = STR("db"), .type = SETTING_STRING, .v.str = STR("/var/lib/notes.db"),
+	  .file = STR("/etc/sluice/notes.conf"), .line = 7 },
+	{ .name = STR("page_size"), .type = SETTING_INT, .v.i = 20, .file = STR(CONF), .line = 12 },
+	{ .name = STR("ratio"), .type = SETTING_DOUBLE, .v.d = 0.25, .file = STR(CONF), .line = 13 },
+	{ .name = STR("whole"), .type = SETTING_INT, .v.i = 3, .file = STR(CONF), .line = 14 },
+	{ .name = STR("debug"), .type = SETTING_BOOL, .v.b = 1, .file = STR(CONF), .line = 15 },
+};
+
+/* What notes_init read, in one line. */
+static char seen[512];
+
+static int notes_init(struct sl_context *ctx)
+{
+	snprintf(seen, sizeof(seen), "%s@%s db=%s page_size=%lld ratio=%g whole=%g debug=%d "
+		 "absent=%s/%lld/%g/%d", sl_context_name(ctx), sl_context_mount(ctx),
+		 sl_setting_str(ctx, "db", "?"), sl_setting_int(ctx, "page_size", -1),
+		 sl_setting_double(ctx, "ratio", -1), sl_setting_double(ctx, "whole", -1),
+		 sl_setting_bool(ctx, "debug", 0), sl_setting_str(ctx, "nope", "def"),
+		 sl_setting_int(ctx, "nope", 7), sl_setting_double(ctx, "nope", 1.5),
+		 sl_setting_bool(ctx, "nope", 1));
+	sl_log(NULL, SL_LOG_NOTICE, "init says hello");
+	return 0;
+}
+
+static void notes_fini(struct sl_context *ctx)
+{
+	sl_log(NULL, SL_LOG_WARNING, "fini of %s", sl_context_name(ctx));
+}
+
+/* Reads page_size as a string and db as an integer: two mistakes. */
+static int wrong_init(struct sl_context *ctx)
+{
+	snprintf(seen, sizeof(seen), "%s %lld", sl_setting_str(ctx, "page_size", "dflt"),
+		 sl_setting_int(ctx, "db", 99));
+	note("+wrong");
+	return 0;
+}
+
+static void wrong_fini(struct sl_context *ctx)
+{
+	(void)ctx;
+	note("-wrong");
+}
+
+static const struct sl_module mod_notes = { .abi = SLUICE_ABI_VERSION, .name = "notes",
+					    .init = notes_init, .fini = notes_fini };
+static const struct sl_module mod_wrong = { .abi = SLUICE_ABI_VERSION, .name = "wrong",
+					    .init = wrong_init, .fini = wrong_fini };
+
+Test(module, init_reads_settings_name_and_mount_and_logs)
+{
+	const struct sl_module *mods[] = { &mod_a, &mod_notes };
+	struct modset ms;
+	char logpath[128], *text;
+
+	log_here(logpath, sizeof(logpath));
+	make_set(&ms, mods, 2);
+	confs[1].settings = notes_settings;
+	confs[1].nsettings = sizeof(notes_settings) / sizeof(notes_settings[0]);
+	cr_assert_eq(module_init_all(&ms), 0);
+	cr_assert_str_eq(seen, "notes@/m1 db=/var/lib/notes.db page_size=20 ratio=0.25 "
+			 "whole=3 debug=1 absent=def/7/1.5/1");
+	cr_assert_null(module_running(), "a module is still running after init");
+	module_fini_all(&ms);
+	text = log_text(logpath);
+	cr_assert_not_null(strstr(text, "[notice] sluice: module notes: init says hello\n"),
+			   "log: %s", text);
+	cr_assert_not_null(strstr(text, "[warning] sluice: module notes: fini of notes\n"),
+			   "log: %s", text);
+	free(text);
+}
+
+/*
+ * A setting of the wrong type: each is logged with the line it was
+ * written on, the default is used, and the init fails once it returns,
+ * after the module's own fini and those of the modules before it.
+ */
+Test(module, wrong_setting_type_fails_init_naming_file_and_line)
+{
+	const struct sl_module *mods[] = { &mod_a, &mod_wrong, &mod_c };
+	struct modset ms;
+	char logpath[128], *text;
+
+	log_here(logpath, sizeof(logpath));
+	make_set(&ms, mods, 3);
+	confs[1].settings = notes_settings;
+	confs[1].nsettings = sizeof(notes_settings) / sizeof(notes_settings[0]);
+	cr_assert_eq(module_init_all(&ms), -1);
+	cr_assert_str_eq(seen, "dflt 99", "the defaults were not used");
+	cr_assert_str_eq(trail, "+a+wrong-wrong-a");
+	text = log_text(logpath);
+	cr_assert_not_null(strstr(text, "[error] sluice: " CONF ":12: modules[1].settings."
+				  "page_size must be a string, not an integer (module wrong reads "
+				  "it with sl_setting_str)\n"), "log: %s", text);
+	cr_assert_not_null(strstr(text, "[error] sluice: /etc/sluice/notes.conf:7: "
+				  "modules[1].settings.db must be an integer, not a string "
+				  "(module wrong reads it with sl_setting_int)\n"), "log: %s", text);
+	cr_assert_not_null(strstr(text, "[error] sluice: module wrong: init failed: 2 of its "
+				  "settings have the wrong type (see above)\n"), "log: %s", text);
+	free(text);
+}
+
+/* Outside init, fini and any request, sl_log(NULL) still writes its line. */
+Test(module, log_without_request_outside_init)
+{
+	char logpath[128], *text;
+
+	log_here(logpath, sizeof(logpath));
+	sl_log(NULL, SL_LOG_ERROR, "from nowhere %d", 42);
+	text = log_text(logpath);
+	cr_assert_not_null(strstr(text, "[error] sluice: module ?: from nowhere 42\n"),
+			   "log: %s", text);
+	free(text);
+}
+
+/* ---- ABI and languages ------------------------------------------------ */
+
+/* Load `path` alone at `mount`; the test fails when it is refused. */
+static void load_alone(const char *path, const char *mount, struct modset *ms,
+		       struct router *rt)
+{
+	const char *paths[] = { path };
+	static struct sl_config cfg;
+	char err[512] = "";
+
+	make_config(&cfg, paths, 1);
+	cfg.modules[0].mount = (char *)(uintptr_t)mount;
+	cr_assert_eq(module_load_all(&cfg, NULL, ms, rt, err, sizeof(err)), 0, "%s", err);
+}
+
+/* An ABI 1 module loads, and its init and fini are called without a context. */
+Test(module, abi1_module_loads_and_is_initialised_the_old_way)
+{
+	struct modset ms;
+	struct router rt = { 0 };
+	int *inits, *finis;
+
+	load_alone(FIX("abi1.so"), "/", &ms, &rt);
+	cr_assert_str_eq(ms.mods[0]->name, "abi1");
+	cr_assert_eq(ms.mods[0]->abi, 1);
+	cr_assert_eq(routed(&rt, "GET", "/old"), ms.mods[0]->routes[0].handler);
+	inits = dlsym(ms.handles[0], "abi1_fixture_inits");
+	finis = dlsym(ms.handles[0], "abi1_fixture_finis");
+	cr_assert(inits && finis);
+	cr_assert_eq(module_init_all(&ms), 0);
+	cr_assert_eq(*inits, 1);
+	cr_assert_eq(*finis, 0);
+	module_fini_all(&ms);
+	cr_assert_eq(*finis, 1);
+	router_free(&rt);
+}
+
+Test(module, reserved_slot_set_is_refused)
+{
+	expect_refused(FIX("reserved.so"), "its descriptor gives a field this sluice does not "
+		       "know (reserved slot 2)");
+}
+
+/* Built with g++ and hidden visibility: found, routed, initialised. */
+Test(module, cxx_module_loads_and_inits)
+{
+	struct modset ms;
+	struct router rt = { 0 };
+	char logpath[128], *text;
+
+	log_here(logpath, sizeof(logpath));
+	load_alone(FIX("cxx.so"), "/cxx", &ms, &rt);
+	cr_assert_str_eq(ms.mods[0]->name, "cxx");
+	cr_assert_eq(routed(&rt, "GET", "/cxx/bob"), ms.mods[0]->routes[0].handler);
+	cr_assert_eq(module_init_all(&ms), 0);
+	module_fini_all(&ms);
+	text = log_text(logpath);
+	cr_assert_not_null(strstr(text, "module cxx: C++ init, greeting as \"hello\"\n"),
+			   "log: %s", text);
+	free(text);
+	router_free(&rt);
+}
+
+Test(module, hidden_visibility_module_loads)
+{
+	struct modset ms;
+	struct router rt = { 0 };
+
+	load_alone(FIX("hidden.so"), "/h", &ms, &rt);
+	cr_assert_str_eq(ms.mods[0]->name, "hidden");
+	cr_assert_eq(routed(&rt, "GET", "/h/x"), ms.mods[0]->handler);
 	router_free(&rt);
 }
