@@ -179,9 +179,22 @@ int sl_set_status(struct sl_request *req, int status);
 /*
  * Add a response header.  The name must be an HTTP token and the value
  * must not contain CR, LF, NUL or another control character but tab;
- * anything else fails with EINVAL and is never sent.  Adding "Content-Type" replaces the default
- * "text/plain; charset=utf-8".  Fails with EALREADY once the head has
- * been sent, and with ENOSPC past the head size limit.
+ * anything else fails with EINVAL and is never sent.  Names that sluice
+ * and the web server write themselves (Status, Transfer-Encoding,
+ * Connection, Keep-Alive, Upgrade) fail with EINVAL and a log line: use
+ * sl_set_status for the status.
+ *
+ * A header that a response carries once (Content-Type, Content-Length,
+ * Content-Encoding, Content-Disposition, Content-Location, Content-Range,
+ * Location, ETag, Last-Modified, Expires, Retry-After, Age,
+ * Access-Control-Allow-Origin, Access-Control-Max-Age, Referrer-Policy,
+ * Strict-Transport-Security, X-Content-Type-Options, X-Frame-Options)
+ * replaces an earlier one of the same name, case-insensitive; any other
+ * (Set-Cookie, Vary, Link, ...) is added once per call.  Content-Type
+ * replaces the default "text/plain; charset=utf-8".  A 204 or 304
+ * response leaves without Content-Type, Content-Length or body, whatever
+ * was set or written.  Fails with EALREADY once the head has been sent,
+ * and with ENOSPC past the head size limit.
  */
 int sl_add_header(struct sl_request *req, const char *name, const char *value);
 
