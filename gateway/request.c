@@ -108,6 +108,7 @@ void request_begin(struct sl_request *r, struct conn *c)
 	r->no_body = r->client_gone = r->aborted = r->ended = r->must_close = 0;
 	r->head_len = r->out_len = 0;
 	r->body_bytes = 0;
+	r->lazy = NULL;
 }
 
 /*
