@@ -16,8 +16,8 @@
 #include "escape.h"
 #include "kv.h"
 
-/* Copy `len` raw bytes of a name or value into `dst`; the length written. */
-typedef size_t (*kv_copy)(char *dst, const char *src, size_t len);
+/* Copy `len` raw bytes of a name (or a value) into `dst`; the length written. */
+typedef size_t (*kv_copy)(char *dst, const char *src, size_t len, int value);
 
 static size_t count_pieces(const char *s, size_t len, char sep)
 {
@@ -45,11 +45,11 @@ static char *add_pair(struct kv_list *out, char *buf, const char *p, size_t len,
 		return buf;
 	}
 	kv->name = buf;
-	kv->name_len = copy(buf, p, (size_t)(eq - p));
+	kv->name_len = copy(buf, p, (size_t)(eq - p), 0);
 	buf[kv->name_len] = '\0';
 	value = buf + kv->name_len + 1;
 	kv->value = value;
-	kv->value_len = copy(value, eq + 1, len - (size_t)(eq - p) - 1);
+	kv->value_len = copy(value, eq + 1, len - (size_t)(eq - p) - 1, 1);
 	value[kv->value_len] = '\0';
 	/* C strings to modules: a NUL inside would let two readers of the
 	 * same pair see different things. */
@@ -95,8 +95,9 @@ static int parse(struct arena *a, const char *s, size_t len, char sep, kv_copy c
 	return 0;
 }
 
-static size_t form_copy(char *dst, const char *src, size_t len)
+static size_t form_copy(char *dst, const char *src, size_t len, int value)
 {
+	(void)value;
 	return (size_t)url_decode(dst, src, len, URL_PLUS | URL_LENIENT, NULL);
 }
 
@@ -110,13 +111,14 @@ static int ows(char c)
 	return c == ' ' || c == '\t';
 }
 
-static size_t cookie_copy(char *dst, const char *src, size_t len)
+/* Only a value may be quoted (RFC 6265 section 4.1.1's cookie-value). */
+static size_t cookie_copy(char *dst, const char *src, size_t len, int value)
 {
 	while (len > 0 && ows(src[0]))
 		src++, len--;
 	while (len > 0 && ows(src[len - 1]))
 		len--;
-	if (len >= 2 && src[0] == '"' && src[len - 1] == '"')
+	if (value && len >= 2 && src[0] == '"' && src[len - 1] == '"')
 		src++, len -= 2;
 	memcpy(dst, src, len);
 	return len;

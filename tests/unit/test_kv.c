@@ -214,6 +214,15 @@ Test(kv, cookies_without_name_or_equals_are_dropped)
 	cr_expect_eq(l.dropped, 5, "%zu dropped", l.dropped);
 }
 
+Test(kv, only_values_are_unquoted)
+{
+	struct kv_list l = cookies("\"S  \" =1; v=\" x \"");
+
+	cr_assert_eq(l.n, 2);
+	expect_pair(&l, 0, "\"S  \"", "1");
+	expect_pair(&l, 1, "v", " x ");
+}
+
 Test(kv, first_cookie_of_a_name_wins)
 {
 	struct kv_list l = cookies("sid=path-specific; sid=site-wide");
