@@ -42,7 +42,9 @@ CORE_SRCS := gateway/config.c gateway/log.c gateway/arena.c gateway/router.c \
              gateway/config_value.c gateway/uwsgi.c gateway/systemd.c gateway/trace.c \
              gateway/handoff.c gateway/holder.c gateway/access.c \
              gateway/proctitle.c gateway/output.c gateway/stats.c gateway/status.c \
-             gateway/status_cli.c gateway/top.c
+             gateway/status_cli.c gateway/top.c gateway/headlines.c gateway/escape.c \
+             gateway/kv.c gateway/lazy.c gateway/query.c gateway/form.c gateway/body.c \
+             gateway/cookie.c gateway/respond.c gateway/text.c
 MAIN_SRCS := gateway/main.c
 # The profile chooses files, not #ifdefs: the development seam (dev.h) is
 # stubs in production and the real thing in the dev profile.
@@ -76,7 +78,7 @@ BENCH_BIN := $(BUILD)/bench/fcgi-floor
 BENCH_LIBFCGI := $(BUILD)/bench/libfcgi-hello
 
 .PHONY: all run dev test tests bench check-prod install deps-run deps-test deps-dev deps-bench clean \
-        test-fresh test-arm64 deps-arm64
+        test-fresh test-arm64 deps-arm64 fuzz fuzz-run deps-fuzz
 all: $(BUILD)/sluice $(APP_SOS)
 
 # Modules resolve the sl_* API against the executable: export exactly
@@ -139,6 +141,8 @@ DEPS_TEST  += libmicrohttpd-dev binutils procps apache2 libapache2-mod-fcgid sys
               logrotate prometheus jq python3-prometheus-client tmux
 DEPS_DEV   := $(DEPS_BUILD) libmicrohttpd-dev curl
 DEPS_BENCH := $(DEPS_RUN) wrk strace valgrind libfcgi-dev
+# clang ships libFuzzer; only `make fuzz` needs it.
+DEPS_FUZZ  := clang
 
 # A name without ":arch" means this machine's architecture (or "all"): the
 # arm64 copy of a library, installed by test-arm64, does not count.
@@ -165,6 +169,8 @@ deps-bench:
 	$(call install_missing,$(DEPS_BENCH))
 deps-dev:
 	$(call install_missing,$(DEPS_DEV))
+deps-fuzz:
+	$(call install_missing,$(DEPS_FUZZ))
 
 # ---- The quick-start commands -------------------------------------------
 run: deps-run
@@ -270,6 +276,33 @@ test-arm64: deps-arm64
 	  all tests
 	LD_LIBRARY_PATH=$(ARM64_LIBDIR) \
 	  $(ARM64_ROOT)/prod/sluice-tests --jobs=2 --filter='$(ARM64_FILTER)'
+
+# ---- Fuzzing ---------------------------------------------------------------
+# libFuzzer harnesses for the request parsers (tests/fuzz/), built with
+# clang and the address and undefined-behaviour sanitizers against the
+# pure parser files only.  `make fuzz-run` runs each FUZZ_RUNS times from
+# the seeds in tests/fuzz/seeds/; what it finds goes to build/fuzz/.
+FUZZ_DIR     := $(BUILDROOT)/fuzz
+FUZZERS      := query form cookie
+FUZZ_SRCS    := gateway/kv.c gateway/escape.c gateway/arena.c
+FUZZ_CFLAGS  := -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
+                -fno-sanitize-recover=undefined $(WARN) -Wno-missing-prototypes
+FUZZ_RUNS    ?= 1000000
+
+fuzz: deps-fuzz
+	@$(MAKE) --no-print-directory $(FUZZERS:%=$(FUZZ_DIR)/fuzz-%)
+
+$(FUZZ_DIR)/fuzz-%: tests/fuzz/%.c tests/fuzz/fuzz.h $(FUZZ_SRCS)
+	@mkdir -p $(@D)
+	clang $(CPPFLAGS) -iquote tests/fuzz $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS)
+
+fuzz-run: fuzz
+	@for f in $(FUZZERS); do \
+	  mkdir -p $(FUZZ_DIR)/corpus-$$f $(FUZZ_DIR)/crashes-$$f && \
+	  $(FUZZ_DIR)/fuzz-$$f -runs=$(FUZZ_RUNS) -max_len=4096 \
+	    -artifact_prefix=$(FUZZ_DIR)/crashes-$$f/ \
+	    $(FUZZ_DIR)/corpus-$$f tests/fuzz/seeds/$$f || exit 1; \
+	done
 
 # The production build, where a system keeps such things.
 PREFIX ?= /usr/local

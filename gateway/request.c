@@ -21,6 +21,7 @@
 #include "conn.h"
 #include "dev.h"
 #include "header.h"
+#include "headlines.h"
 #include "log.h"
 #include "module.h"
 #include "proctitle.h"
@@ -107,6 +108,7 @@ void request_begin(struct sl_request *r, struct conn *c)
 	r->no_body = r->client_gone = r->aborted = r->ended = r->must_close = 0;
 	r->head_len = r->out_len = 0;
 	r->body_bytes = 0;
+	r->lazy = NULL;
 }
 
 /*
@@ -198,6 +200,25 @@ static size_t id_header(const struct sl_request *r, char *buf, size_t size)
 }
 
 /*
+ * A 204 or a 304 has no body, nor anything that describes one (RFC 9110
+ * sections 15.3.5 and 15.4.5): whatever the handler wrote or set for it
+ * is dropped before the head leaves.
+ */
+static int bodiless(int status)
+{
+	return status == 204 || status == 304;
+}
+
+static void strip_body(struct sl_request *r)
+{
+	r->head_len = headlines_remove(r->head, r->head_len, "Content-Type");
+	r->head_len = headlines_remove(r->head, r->head_len, "Content-Length");
+	r->has_content_type = r->has_content_length = 0;
+	r->no_body = 1;
+	r->out_len = 0;
+}
+
+/*
  * Hand everything pending to the codec: the head if it has not left yet,
  * the buffered body, and `extra` (a large write passed through without
  * copying).  `last` ends the response.  A peer that cannot be written to
@@ -218,11 +239,16 @@ static int emit(struct sl_request *r, const void *extra, size_t extra_len, int l
 		const char *reason = http_reason(r->status);
 		int sl = r->conn->proto->status_line(status, sizeof(status), r->status, reason);
 
+		if (bodiless(r->status)) {
+			strip_body(r);
+			extra_len = 0;
+		}
+
 		iov[n++] = (struct iovec){ status, (size_t)sl };
 		iov[n++] = (struct iovec){ r->head, r->head_len };
 		if (r->cfg->request_id_header && !r->has_id_header)
 			iov[n++] = (struct iovec){ idline, id_header(r, idline, sizeof(idline)) };
-		if (!r->has_content_type)
+		if (!r->has_content_type && !bodiless(r->status))
 			iov[n++] = (struct iovec){ (char *)(uintptr_t)default_type,
 						   sizeof(default_type) - 1 };
 		/* A response that ends before its first byte leaves has a
@@ -683,7 +709,7 @@ int sl_set_status(struct sl_request *r, int status)
 
 int sl_add_header(struct sl_request *r, const char *name, const char *value)
 {
-	size_t nlen, vlen;
+	size_t nlen, vlen, old = 0;
 
 	if (!name || !value || !header_name_ok(name) ||
 	    !header_value_ok(value, vlen = strlen(value))) {
@@ -692,17 +718,28 @@ int sl_add_header(struct sl_request *r, const char *name, const char *value)
 		errno = EINVAL;
 		return -1;
 	}
+	if (headlines_reserved(name)) {
+		log_msg(LOG_WARNING, "request %s: refused response header %s: sluice and the "
+			"web server write it themselves (set the status with sl_set_status)",
+			r->id, name);
+		errno = EINVAL;
+		return -1;
+	}
 	if (r->head_sent) {
 		errno = EALREADY;
 		return -1;
 	}
 	nlen = strlen(name);
-	if (r->head_len + nlen + vlen + 4 + HEAD_RESERVE > r->cfg->limits.max_header_bytes) {
+	if (headlines_single(name))
+		headlines_find(r->head, r->head_len, name, &old);	/* the line replaced */
+	if (r->head_len - old + nlen + vlen + 4 + HEAD_RESERVE > r->cfg->limits.max_header_bytes) {
 		log_msg(LOG_WARNING, "request %s: response head exceeds limits.max_header_bytes "
 			"(%zu); header %s dropped", r->id, r->cfg->limits.max_header_bytes, name);
 		errno = ENOSPC;
 		return -1;
 	}
+	if (old)
+		r->head_len = headlines_remove(r->head, r->head_len, name);
 	if (strcasecmp(name, "Content-Type") == 0)
 		r->has_content_type = 1;
 	if (strcasecmp(name, "Content-Length") == 0)

@@ -19,6 +19,7 @@
 
 struct conn;
 struct sl_config;
+struct lazy;
 
 struct param {
 	const char *name;
@@ -66,6 +67,7 @@ struct sl_request {
 	unsigned long long body_bytes;	/* body bytes handed to the codec so far */
 	size_t id_param_len;		/* strlen(cfg->request_id_param), 0: none */
 	unsigned long long served;	/* requests this worker has served */
+	struct lazy *lazy;		/* what sl_query_*, sl_form_*, sl_cookie parsed (lazy.c) */
 };
 
 /* Allocate the request's buffers once per worker; -1 on ENOMEM. */

@@ -254,9 +254,22 @@ int sl_set_status(struct sl_request *req, int status);
 /*
  * Add a response header.  The name must be an HTTP token and the value
  * must not contain CR, LF, NUL or another control character but tab;
- * anything else fails with EINVAL and is never sent.  Adding "Content-Type" replaces the default
- * "text/plain; charset=utf-8".  Fails with EALREADY once the head has
- * been sent, and with ENOSPC past the head size limit.
+ * anything else fails with EINVAL and is never sent.  Names that sluice
+ * and the web server write themselves (Status, Transfer-Encoding,
+ * Connection, Keep-Alive, Upgrade) fail with EINVAL and a log line: use
+ * sl_set_status for the status.
+ *
+ * A header that a response carries once (Content-Type, Content-Length,
+ * Content-Encoding, Content-Disposition, Content-Location, Content-Range,
+ * Location, ETag, Last-Modified, Expires, Retry-After, Age,
+ * Access-Control-Allow-Origin, Access-Control-Max-Age, Referrer-Policy,
+ * Strict-Transport-Security, X-Content-Type-Options, X-Frame-Options)
+ * replaces an earlier one of the same name, case-insensitive; any other
+ * (Set-Cookie, Vary, Link, ...) is added once per call.  Content-Type
+ * replaces the default "text/plain; charset=utf-8".  A 204 or 304
+ * response leaves without Content-Type, Content-Length or body, whatever
+ * was set or written.  Fails with EALREADY once the head has been sent,
+ * and with ENOSPC past the head size limit.
  */
 int sl_add_header(struct sl_request *req, const char *name, const char *value);
 
@@ -289,6 +302,209 @@ enum sl_log_level { SL_LOG_ERROR, SL_LOG_WARNING, SL_LOG_NOTICE,
  */
 void sl_log(const struct sl_request *req, enum sl_log_level level,
 	    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* ---- Request helpers: query and form fields ------------------------- */
+
+/*
+ * The fields of the query string and of an
+ * application/x-www-form-urlencoded body, decoded as browsers encode
+ * them: pairs split at '&', name and value at the first '=', '+' is a
+ * space, %XX is a byte, and a '%' without two hex digits after it is
+ * kept as it is.  Empty pieces ("a&&b") are skipped; a pair without
+ * '=', with an empty name, or holding a NUL byte once decoded (%00) is
+ * left out, with an info line in the log.  A name may repeat: the
+ * getters give the first, sl_*_at gives each in order.
+ *
+ * Nothing is parsed until a handler first asks; then the list is parsed
+ * once, into per-request memory, and every string handed out stays
+ * valid until the handler returns.  Names are case-sensitive.
+ *
+ * A list that cannot be parsed behaves as empty for the getters (NULL,
+ * the default, a count of 0) and the reason is logged once under the
+ * request id; sl_query_parse and sl_form_parse tell it to the handler.
+ */
+
+/* Most fields a query string or a form may have; past it, none are read. */
+#define SL_MAX_FIELDS 1000
+
+/* The largest form body sl_form_* reads (1 MiB). */
+#define SL_FORM_MAX_BYTES 1048576
+
+/*
+ * The first value of query field `name`, decoded, or NULL when it is
+ * absent ("?a" has no field; "?a=" has "a" with value "").
+ */
+const char *sl_query_get(struct sl_request *req, const char *name);
+
+/*
+ * Query field `name` as a whole decimal number (an optional sign and
+ * digits, within long long), or `def` when it is absent, empty or
+ * anything else ("12abc", " 12", "0x10", an overflow).
+ */
+long long sl_query_int(struct sl_request *req, const char *name, long long def);
+
+/* The number of query fields, and the i-th (0-based): -1 with ERANGE past the end. */
+size_t sl_query_count(struct sl_request *req);
+int sl_query_at(struct sl_request *req, size_t i, const char **name, const char **value);
+
+/*
+ * Parse the query string now: 0, or -1 with errno E2BIG (more than
+ * SL_MAX_FIELDS fields) or ENOMEM (per-request memory exhausted).
+ */
+int sl_query_parse(struct sl_request *req);
+
+/*
+ * The same for a form body.  The first call reads the whole body (as
+ * sl_read_body with SL_FORM_MAX_BYTES), so read it with these or with
+ * sl_read, not both.  A request without a body has an empty form.
+ * sl_form_parse fails with EMEDIUMTYPE when the body's Content-Type is
+ * not application/x-www-form-urlencoded (parameters such as
+ * "; charset=utf-8" are fine), EFBIG past SL_FORM_MAX_BYTES, E2BIG past
+ * SL_MAX_FIELDS, or an error of sl_read (ETIMEDOUT, ECONNABORTED, ...).
+ */
+const char *sl_form_get(struct sl_request *req, const char *name);
+long long sl_form_int(struct sl_request *req, const char *name, long long def);
+size_t sl_form_count(struct sl_request *req);
+int sl_form_at(struct sl_request *req, size_t i, const char **name, const char **value);
+int sl_form_parse(struct sl_request *req);
+
+/* ---- Request helpers: the whole body -------------------------------- */
+
+/*
+ * Read the rest of the body into per-request memory, NUL-terminated
+ * (the body itself may hold NUL bytes: use *len).  Returns the body, or
+ * NULL with errno: EFBIG when it is longer than `limit` (at once, without
+ * reading, when the client announced such a length; answer it with
+ * sl_error(req, 413)), or sl_read's errors.  Whatever is left unread is
+ * discarded by sluice after the handler.  The first outcome is kept:
+ * calling it again gives the same body or the same error.  Bytes already
+ * taken with sl_read are not in it.
+ */
+const char *sl_read_body(struct sl_request *req, size_t limit, size_t *len);
+
+/* ---- Request helpers: cookies --------------------------------------- */
+
+/*
+ * The value of cookie `name` from the Cookie header, or NULL.  Values
+ * are given as the browser sent them (one pair of double quotes
+ * removed, nothing decoded); when a name repeats, the first wins (the
+ * browser sends the most specific path first).
+ */
+const char *sl_cookie(struct sl_request *req, const char *name);
+
+enum sl_same_site {
+	SL_SAME_SITE_LAX = 0,	/* the default: sent on top-level navigations */
+	SL_SAME_SITE_STRICT,	/* never sent from another site */
+	SL_SAME_SITE_NONE,	/* sent everywhere; browsers require Secure with it */
+};
+
+/*
+ * Attributes of a cookie being set.  A zeroed struct (or NULL) gives the
+ * safe defaults: Path=/, host-only (no Domain), a session cookie (no
+ * Max-Age nor Expires), HttpOnly, SameSite=Lax, and not Secure.
+ *
+ * Secure is opt-in because sluice cannot know whether the client reached
+ * the web server over HTTPS; set it whenever the site is served over
+ * HTTPS, which a browser requires for SameSite=None.
+ */
+struct sl_cookie_opts {
+	const char *path;		/* NULL: "/" */
+	const char *domain;		/* NULL: the host that set it, only */
+	long long max_age;		/* seconds, > 0; 0: not sent */
+	time_t expires;			/* Unix time, > 0; 0: not sent */
+	int secure;			/* 1: Secure */
+	int script_visible;		/* 1: leave out HttpOnly (JavaScript may read it) */
+	enum sl_same_site same_site;
+};
+
+/*
+ * Add a Set-Cookie header (one per call; many cookies may be set).  The
+ * name must be an HTTP token (no separator such as ';', ',', '=' or a
+ * space, no control character), the value cookie-octets (printable
+ * ASCII but space, '"', ',', ';' and '\\'; encode anything else, e.g.
+ * with sl_url_encode), path and domain free of control characters and
+ * ';', name and value together at most 4096 bytes, and max_age and
+ * expires not negative.  Anything else fails with EINVAL and a log line
+ * naming what is wrong and where, and nothing is sent.  Otherwise fails
+ * as sl_add_header does.
+ */
+int sl_set_cookie(struct sl_request *req, const char *name, const char *value,
+		  const struct sl_cookie_opts *opts);
+
+/*
+ * Tell the browser to drop cookie `name`: an empty value with Max-Age=0
+ * and an Expires in the past.  `opts` must give the same path and domain
+ * as when it was set (NULL for the defaults).  Errors as sl_set_cookie.
+ */
+int sl_clear_cookie(struct sl_request *req, const char *name,
+		    const struct sl_cookie_opts *opts);
+
+/* ---- Request helpers: redirects and error responses ----------------- */
+
+/*
+ * Answer with a redirect to `location` (a path like "/notes" or an
+ * absolute URL, sent as given: encode what needs it).  `status` must be
+ * 301, 302, 303, 307 or 308 (303 after a POST: the browser follows with
+ * a GET).  Fails with EINVAL for another status or a location that is
+ * empty or holds a control character, EALREADY once the head was sent.
+ */
+int sl_redirect(struct sl_request *req, int status, const char *location);
+
+/*
+ * Answer with the standard error response for `status` (400-599): the
+ * status, and a small body that names it and carries the request id,
+ * JSON ({"status":404,"error":"Not Found","request_id":"..."}) when the
+ * Accept header prefers application/json (or a +json type) to
+ * text/html, else HTML.  What the handler had written to the body and
+ * not yet sent is discarded; its headers stay (Content-Type is
+ * replaced).  Returns 0, so that a handler may `return sl_error(req,
+ * 404);`, or -1 with EINVAL for a status out of range, EALREADY once
+ * the head was sent, EPIPE when the client is gone.
+ */
+int sl_error(struct sl_request *req, int status);
+
+/* ---- Request helpers: encoding and escaping ------------------------- */
+
+/* For sl_url_decode and sl_url_encode: '+' stands for a space (forms). */
+#define SL_URL_PLUS 1u
+
+/*
+ * Percent-decode `s` into per-request memory.  Returns the decoded
+ * string, or NULL with errno: EILSEQ for a '%' not followed by two hex
+ * digits or for a %00 (it would end the C string early), ENOMEM.
+ */
+char *sl_url_decode(struct sl_request *req, const char *s, unsigned flags);
+
+/*
+ * Percent-encode `s` into per-request memory: every byte but the
+ * unreserved A-Z a-z 0-9 - . _ ~ becomes %XX (so '/' too: encode a path
+ * segment by segment); with SL_URL_PLUS a space becomes '+'.  NULL
+ * (ENOMEM) when memory is short.
+ */
+char *sl_url_encode(struct sl_request *req, const char *s, unsigned flags);
+
+/*
+ * Escape `s` for the inside of a JSON string (without the quotes):
+ * '"', '\\' and control characters escaped, '<', '>', '&', U+2028 and
+ * U+2029 as \uXXXX (safe inside an HTML <script> too), and bytes that
+ * are not well-formed UTF-8 replaced by U+FFFD, so the result is always
+ * valid JSON.  Into per-request memory; NULL (ENOMEM) when it is short.
+ */
+char *sl_json_escape(struct sl_request *req, const char *s);
+
+/*
+ * Escape `s` for HTML text or a quoted attribute value: & < > " ' as
+ * entities.  Into per-request memory; NULL (ENOMEM) when it is short.
+ */
+char *sl_html_escape(struct sl_request *req, const char *s);
+
+/*
+ * Write `s` to the body as a JSON string, quotes included, or escaped
+ * for HTML; streamed, so any length takes no per-request memory.
+ * Errors as sl_write.
+ */
+int sl_write_json_string(struct sl_request *req, const char *s);
+int sl_write_html(struct sl_request *req, const char *s);
 
 #ifdef __cplusplus
 }
