@@ -37,30 +37,48 @@
 /* Fields a format may hold; a longer format is refused at start. */
 #define ACCESS_MAX_OPS		64
 
+/* Nanoseconds in a second: %t and %T are made again when the second changes. */
+#define NSEC_PER_SEC		1000000000LL
+
 /* A failing write is reported at most once per this many ms. */
 #define ACCESS_ERROR_LOG_MS	10000
 
 enum unit { UNIT_S, UNIT_MS, UNIT_US };
 
-/* One piece of a compiled format: literal text, or a field. */
+/*
+ * A compiled format is the literal text before the first field, then one
+ * op per field, each with the literal text that follows it: a line costs
+ * one step per field, and the text between fields is copied as it stands
+ * in the format, never looked at again.
+ */
 struct op {
-	char field;		/* 0: literal text; else the letter */
+	char field;		/* the letter; %R is compiled as %{REMOTE_ADDR}e */
+	char bare;		/* %q right after %Q: an empty query is nothing, not "-" */
 	enum unit unit;		/* %d and %C */
-	const char *arg;	/* the text, or %{NAME}'s parameter name */
+	const char *arg;	/* %{NAME}'s parameter name */
 	size_t len;
+	size_t hint;		/* where that parameter was found last time */
+	const char *text;	/* the literal text after the field */
+	size_t text_len;
+};
+
+struct format {
+	const char *lead;	/* the literal text before the first field */
+	size_t lead_len;
+	struct op ops[ACCESS_MAX_OPS];
+	int nops;
 };
 
 static struct {
 	int fd;			/* -1: off */
 	char *path;
-	char *format;		/* a private copy: ops point into it */
-	struct op ops[ACCESS_MAX_OPS];
-	int nops;
+	char *format;		/* a private copy: the ops point into it */
+	struct format f;
 	int wants_rusage;	/* %C or %M */
 	struct timespec start;
 	long long cpu_start_us;
 	long long error_logged_ms;
-	time_t time_sec;	/* the second time_local and time_iso were made for */
+	long long time_until_ns;	/* CLOCK_MONOTONIC when time_local and time_iso go stale */
 	char time_local[32];
 	char time_iso[32];
 	size_t time_local_len, time_iso_len;
@@ -97,72 +115,88 @@ static int braced_ok(char field)
 }
 
 /*
- * Compile `fmt` into `ops`: 0 with *nops set, or -1 and the reason.  The
- * ops point into `fmt`, which must outlive them.
+ * Parse the field at `p` (just past its '%') into `op`: the position
+ * after it, or NULL and the reason.
  */
-static int compile(const char *fmt, struct op *ops, int *nops, char *why, size_t len)
+static const char *parse_field(const char *p, struct op *op, char *why, size_t len)
+{
+	if (*p == '{') {
+		const char *end = strchr(p, '}');
+
+		if (!end || end == p + 1) {
+			snprintf(why, len, "\"%%{\" without a name and \"}\"");
+			return NULL;
+		}
+		op->arg = p + 1;
+		op->len = (size_t)(end - p - 1);
+		p = end + 1;
+	}
+	if (!*p || (!strchr(known_fields, *p) && *p != 'e' && *p != 'i')) {
+		snprintf(why, len, "unknown field \"%%%.1s\" (known: %%R %%m %%r %%q %%Q "
+			 "%%s %%b %%l %%d %%C %%M %%I %%f %%n %%p %%t %%T %%{NAME}e "
+			 "%%{Name}i %%%%)", *p ? p : "");
+		return NULL;
+	}
+	op->field = *p++;
+	if (op->arg && !braced_ok(op->field)) {
+		snprintf(why, len, "%%%c takes no {argument}", op->field);
+		return NULL;
+	}
+	if ((op->field == 'e' || op->field == 'i') && !op->arg) {
+		snprintf(why, len, "%%%c needs a name: %%{NAME}%c", op->field, op->field);
+		return NULL;
+	}
+	if ((op->field == 'd' || op->field == 'C') && unit_of(op->arg, op->len, &op->unit) < 0) {
+		snprintf(why, len, "%%{%.*s}%c: the unit is s, ms or us", (int)op->len,
+			 op->arg, op->field);
+		return NULL;
+	}
+	if (op->field == 'R') {
+		/* One way to find a parameter, and it remembers where. */
+		op->field = 'e';
+		op->arg = "REMOTE_ADDR";
+		op->len = strlen(op->arg);
+	}
+	return p;
+}
+
+/*
+ * Compile `fmt` into `f`: 0, or -1 and the reason.  The ops point into
+ * `fmt`, which must outlive them.
+ */
+static int compile(const char *fmt, struct format *f, char *why, size_t len)
 {
 	const char *p = fmt;
-	int n = 0;
+	size_t lit;
 
-	while (*p) {
-		struct op op = { 0 };
+	memset(f, 0, sizeof(*f));
+	f->lead = p;
+	f->lead_len = lit = strcspn(p, "%");
+	for (p += lit; *p; p += lit) {
+		struct op *op = &f->ops[f->nops];
 
-		if (n == ACCESS_MAX_OPS) {
-			snprintf(why, len, "more than %d fields and pieces of text", ACCESS_MAX_OPS);
+		if (f->nops == ACCESS_MAX_OPS) {
+			snprintf(why, len, "more than %d fields", ACCESS_MAX_OPS);
 			return -1;
 		}
-		if (*p != '%') {
-			op.arg = p;
-			op.len = strcspn(p, "%");
-			p += op.len;
-			ops[n++] = op;
-			continue;
-		}
-		p++;
-		if (*p == '{') {
-			const char *end = strchr(p, '}');
-
-			if (!end || end == p + 1) {
-				snprintf(why, len, "\"%%{\" without a name and \"}\"");
-				return -1;
-			}
-			op.arg = p + 1;
-			op.len = (size_t)(end - p - 1);
-			p = end + 1;
-		}
-		if (!*p || (!strchr(known_fields, *p) && *p != 'e' && *p != 'i')) {
-			snprintf(why, len, "unknown field \"%%%.1s\" (known: %%R %%m %%r %%q %%Q "
-				 "%%s %%b %%l %%d %%C %%M %%I %%f %%n %%p %%t %%T %%{NAME}e "
-				 "%%{Name}i %%%%)", *p ? p : "");
+		memset(op, 0, sizeof(*op));
+		if (!(p = parse_field(p + 1, op, why, len)))
 			return -1;
-		}
-		op.field = *p++;
-		if (op.arg && !braced_ok(op.field)) {
-			snprintf(why, len, "%%%c takes no {argument}", op.field);
-			return -1;
-		}
-		if ((op.field == 'e' || op.field == 'i') && !op.arg) {
-			snprintf(why, len, "%%%c needs a name: %%{NAME}%c", op.field, op.field);
-			return -1;
-		}
-		if ((op.field == 'd' || op.field == 'C') && unit_of(op.arg, op.len, &op.unit) < 0) {
-			snprintf(why, len, "%%{%.*s}%c: the unit is s, ms or us", (int)op.len,
-				 op.arg, op.field);
-			return -1;
-		}
-		ops[n++] = op;
+		/* "%r%Q%q" rebuilds the URI: without a query, it is the path alone. */
+		op->bare = op->field == 'q' && f->nops > 0 && op[-1].field == 'Q' &&
+			   op[-1].text_len == 0;
+		op->text = p;
+		op->text_len = lit = strcspn(p, "%");
+		f->nops++;
 	}
-	*nops = n;
 	return 0;
 }
 
 int access_format_check(const char *fmt, char *why, size_t len)
 {
-	struct op ops[ACCESS_MAX_OPS];
-	int n;
+	struct format f;
 
-	return compile(fmt, ops, &n, why, len);
+	return compile(fmt, &f, why, len);
 }
 
 /*
@@ -188,13 +222,13 @@ static int open_path(const char *path)
 int access_open(const struct sl_config *cfg)
 {
 	char why[256], *format, *path = NULL;
-	struct op ops[ACCESS_MAX_OPS];
+	struct format f;
 	int fd = -1, n;
 
 	format = strdup(cfg->access_format);
 	if (!format || (cfg->access_log && !(path = strdup(cfg->access_log))))
 		goto fail;
-	if (compile(format, ops, &n, why, sizeof(why)) < 0) {
+	if (compile(format, &f, why, sizeof(why)) < 0) {
 		errno = EINVAL;
 		goto fail;
 	}
@@ -207,15 +241,15 @@ int access_open(const struct sl_config *cfg)
 	a.fd = fd;
 	a.path = path;
 	a.format = format;
-	memcpy(a.ops, ops, sizeof(ops));
-	a.nops = n;
+	a.f = f;
 	a.wants_rusage = 0;
+	a.time_until_ns = 0;
 	for (int c = 0; c < 256; c++)
 		a.escape[c] = c < 0x20 || c > 0x7e || c == '"' || c == '\\';	/* NUL too */
-	for (int i = 0; i < n; i++) {
-		if (a.ops[i].field == 'i')
-			header_to_param(&a.ops[i]);
-		if (a.ops[i].field == 'C' || a.ops[i].field == 'M')
+	for (int i = 0; i < f.nops; i++) {
+		if (a.f.ops[i].field == 'i')
+			header_to_param(&a.f.ops[i]);
+		if (a.f.ops[i].field == 'C' || a.f.ops[i].field == 'M')
 			a.wants_rusage = 1;
 	}
 	return 0;
@@ -271,140 +305,167 @@ void access_start(void)
 
 /*
  * The appenders below write into a line buffer of `size` bytes at `at`,
- * never past size - 1, and return the new length.  They copy with memcpy
- * rather than byte by byte: the access log's whole cost is these copies.
+ * never past size - 1, and return the new length.  The access log's whole
+ * cost is in them, so each makes one pass over its bytes and calls
+ * nothing but memcpy.
  */
 static size_t put_mem(char *buf, size_t size, size_t at, const char *s, size_t n)
 {
 	if (n > size - 1 - at)
 		n = size - 1 - at;
-	memcpy(buf + at, s, n);
+	if (n == 1)
+		buf[at] = *s;	/* the text between fields is mostly one space */
+	else if (n)
+		memcpy(buf + at, s, n);
 	return at + n;
 }
 
-/* Unsigned decimal, zero-padded to `width` digits, written in place. */
+/*
+ * Unsigned decimal, zero-padded to `width` digits, written in place: the
+ * digits are counted against powers of ten (a comparison each, where a
+ * division would cost a multiplication), then made from the right.
+ */
 static size_t put_uint(char *buf, size_t size, size_t at, unsigned long long v, int width)
 {
-	unsigned long long t = v;
-	size_t digits = 1, end;
+	static const unsigned long long pow10[] = {
+		1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL,
+		100000000ULL, 1000000000ULL, 10000000000ULL, 100000000000ULL,
+		1000000000000ULL, 10000000000000ULL, 100000000000000ULL,
+		1000000000000000ULL, 10000000000000000ULL, 100000000000000000ULL,
+		1000000000000000000ULL, 10000000000000000000ULL,
+	};
+	const size_t max = sizeof(pow10) / sizeof(pow10[0]);
+	size_t digits = 1;
 
-	while (t >= 10) {
-		t /= 10;
+	while (digits < max && v >= pow10[digits])
 		digits++;
-	}
 	if (digits < (size_t)width)
 		digits = (size_t)width;
 	if (digits > size - 1 - at)
 		return at;	/* cut rather than show a wrong number */
-	end = at + digits;
-	for (size_t i = end; i > at; v /= 10)
-		buf[--i] = (char)('0' + v % 10);
-	return end;
+	for (char *o = buf + at + digits; o > buf + at; v /= 10)
+		*--o = (char)('0' + v % 10);
+	return at + digits;
 }
 
 /*
  * Append the C string `s` escaped: control characters, '"', '\\' and bytes
  * past 0x7e as \xNN (nginx's escaping), so that request data can neither
- * end the line nor close a quoted field.  Empty or NULL is "-".  One pass
- * that copies as it checks (no strlen, no memcpy call for a handful of
- * bytes); escape[0] is set, so the NUL stops it.
+ * end the line nor close a quoted field.  Empty or NULL is "-", or nothing
+ * when `bare`.  Each run of bytes that need no escape is found with one
+ * test a byte and copied whole; escape[0] is set, so the NUL ends a run.
  */
-static size_t put_str(char *buf, size_t size, size_t at, const char *s)
+static size_t put_str(char *buf, size_t size, size_t at, const char *s, int bare)
 {
 	static const char hex[] = "0123456789abcdef";
-	const unsigned char *p = (const unsigned char *)s;
+	const unsigned char *esc = a.escape, *p = (const unsigned char *)s;
 
 	if (!s || !*s)
-		return put_mem(buf, size, at, "-", 1);
-	for (;; p++) {
-		unsigned char c = *p;
+		return bare ? at : put_mem(buf, size, at, "-", 1);
+	for (;;) {
+		size_t run = 0;
 
-		if (!a.escape[c]) {
-			if (at + 1 >= size)
-				return at;
-			buf[at++] = (char)c;
-			continue;
-		}
-		if (c == '\0' || at + 4 >= size)
+		while (!esc[p[run]])
+			run++;
+		at = put_mem(buf, size, at, (const char *)p, run);
+		p += run;
+		if (!*p || at + 4 >= size)
 			return at;
 		buf[at++] = '\\';
 		buf[at++] = 'x';
-		buf[at++] = hex[c >> 4];
-		buf[at++] = hex[c & 15];
+		buf[at++] = hex[*p >> 4];
+		buf[at++] = hex[*p++ & 15];
 	}
 }
 
 /* A span of microseconds in `u`: "0.012" seconds, "12.345" ms or "12345" us. */
 static size_t put_span(char *buf, size_t size, size_t at, long long us, enum unit u)
 {
-	if (us < 0)
-		us = 0;
+	unsigned long long v = us < 0 ? 0 : (unsigned long long)us;
+
 	if (u == UNIT_US)
-		return put_uint(buf, size, at, (unsigned long long)us, 0);
-	if (u == UNIT_MS) {
-		at = put_uint(buf, size, at, (unsigned long long)(us / 1000), 0);
-		at = put_mem(buf, size, at, ".", 1);
-		return put_uint(buf, size, at, (unsigned long long)(us % 1000), 3);
-	}
-	at = put_uint(buf, size, at, (unsigned long long)(us / 1000000), 0);
+		return put_uint(buf, size, at, v, 0);
+	if (u == UNIT_S)
+		v /= 1000;	/* milliseconds: the three decimals of a second */
+	at = put_uint(buf, size, at, v / 1000, 0);
 	at = put_mem(buf, size, at, ".", 1);
-	return put_uint(buf, size, at, (unsigned long long)(us / 1000 % 1000), 3);
+	return put_uint(buf, size, at, v % 1000, 3);
 }
 
-/* REMOTE_ADDR, found with a comparison the compiler unrolls: %R is in most formats. */
-static const char *remote_addr(const struct sl_request *r)
+/*
+ * The request id needs no escaping: request.c makes it, or takes the web
+ * server's only when it is letters, digits and "-_.:".
+ */
+static size_t put_id(char *buf, size_t size, size_t at, const char *id, size_t max)
 {
+	size_t n = strnlen(id, max);
+
+	return n ? put_mem(buf, size, at, id, n) : put_mem(buf, size, at, "-", 1);
+}
+
+/*
+ * The parameter `op` names (after "HTTP_" for a header), or NULL.  A web
+ * server sends its parameters in the same order every time, so the place
+ * it was found last is looked at first.
+ */
+static int param_is(const struct param *p, const struct op *op)
+{
+	if (op->field == 'i')
+		return p->name_len == op->len + 5 && memcmp(p->name, "HTTP_", 5) == 0 &&
+		       memcmp(p->name + 5, op->arg, op->len) == 0;
+	return p->name_len == op->len && memcmp(p->name, op->arg, op->len) == 0;
+}
+
+static const char *param_value(const struct sl_request *r, struct op *op)
+{
+	if (op->hint < r->nparams && param_is(&r->params[op->hint], op))
+		return r->params[op->hint].value;
 	for (size_t i = 0; i < r->nparams; i++)
-		if (r->params[i].name_len == 11 && memcmp(r->params[i].name, "REMOTE_ADDR", 11) == 0)
+		if (param_is(&r->params[i], op)) {
+			op->hint = i;
 			return r->params[i].value;
-	return NULL;
-}
-
-/* The parameter named by op (exactly), or NULL. */
-static const char *param_value(const struct sl_request *r, const char *name, size_t len,
-			       int header)
-{
-	for (size_t i = 0; i < r->nparams; i++) {
-		const struct param *p = &r->params[i];
-
-		if (header) {
-			if (p->name_len == len + 5 && memcmp(p->name, "HTTP_", 5) == 0 &&
-			    memcmp(p->name + 5, name, len) == 0)
-				return p->value;
-		} else if (p->name_len == len && memcmp(p->name, name, len) == 0) {
-			return p->value;
 		}
-	}
 	return NULL;
 }
 
-/* The times of %t and %T, made once a second. */
-static void refresh_time(void)
+/*
+ * The times of %t and %T, made when the second changes.  The line's end
+ * was read on the monotonic clock; the wall clock is read only when the
+ * second those strings were made for is over, so a line costs one clock
+ * read.  A step of the wall clock shows from the next second on.
+ */
+static void refresh_time(const struct timespec *mono)
 {
-	struct timespec now;
+	long long now_ns = mono->tv_sec * NSEC_PER_SEC + mono->tv_nsec;
+	struct timespec wall;
 	struct tm tm;
 
-	clock_gettime(CLOCK_REALTIME, &now);
-	if (now.tv_sec == a.time_sec && a.time_local[0])
+	if (now_ns < a.time_until_ns)
 		return;
-	a.time_sec = now.tv_sec;
-	localtime_r(&now.tv_sec, &tm);
+	clock_gettime(CLOCK_REALTIME, &wall);
+	a.time_until_ns = now_ns + NSEC_PER_SEC - wall.tv_nsec;
+	localtime_r(&wall.tv_sec, &tm);
 	a.time_local_len = strftime(a.time_local, sizeof(a.time_local), "%d/%b/%Y:%H:%M:%S %z",
 				    &tm);
 	a.time_iso_len = strftime(a.time_iso, sizeof(a.time_iso), "%Y-%m-%dT%H:%M:%S%z", &tm);
 }
 
-static size_t put_field(char *buf, size_t size, size_t at, const struct op *op,
-			const struct sl_request *r, long long span_us, long long cpu)
+/* What a line's fields are made of besides the request. */
+struct line_ctx {
+	struct timespec end;	/* CLOCK_MONOTONIC when the response was handed over */
+	long long span_us, cpu_us;
+};
+
+static size_t put_field(char *buf, size_t size, size_t at, struct op *op,
+			const struct sl_request *r, const struct line_ctx *x)
 {
 	const struct route *rt = r->match.route;
 
 	switch (op->field) {
 	case '%': return put_mem(buf, size, at, "%", 1);
-	case 'R': return put_str(buf, size, at, remote_addr(r));
-	case 'm': return put_str(buf, size, at, r->method);
-	case 'r': return put_str(buf, size, at, r->path);
-	case 'q': return put_str(buf, size, at, r->query);
+	case 'm': return put_str(buf, size, at, r->method, 0);
+	case 'r': return put_str(buf, size, at, r->path, 0);
+	case 'q': return put_str(buf, size, at, r->query, op->bare);
 	case 'Q': return put_mem(buf, size, at, "?", r->query && *r->query ? 1 : 0);
 	case 's': return put_uint(buf, size, at, (unsigned long long)r->status, 0);
 	case 'b': return put_uint(buf, size, at, r->body_bytes, 0);
@@ -412,8 +473,8 @@ static size_t put_field(char *buf, size_t size, size_t at, const struct op *op,
 		if (r->content_length < 0)
 			return put_mem(buf, size, at, "-", 1);
 		return put_uint(buf, size, at, (unsigned long long)r->content_length, 0);
-	case 'd': return put_span(buf, size, at, span_us, op->unit);
-	case 'C': return put_span(buf, size, at, cpu, op->unit);
+	case 'd': return put_span(buf, size, at, x->span_us, op->unit);
+	case 'C': return put_span(buf, size, at, x->cpu_us, op->unit);
 	case 'M': {
 		struct rusage ru;
 
@@ -421,18 +482,22 @@ static size_t put_field(char *buf, size_t size, size_t at, const struct op *op,
 			return put_mem(buf, size, at, "-", 1);
 		return put_uint(buf, size, at, (unsigned long long)ru.ru_maxrss, 0);
 	}
-	case 'I': return put_str(buf, size, at, r->id);
-	case 'f': return put_str(buf, size, at, rt ? rt->pattern : NULL);
-	case 'n': return put_str(buf, size, at, rt ? module_name(rt->module) : NULL);
+	case 'I': return put_id(buf, size, at, r->id, sizeof(r->id));
+	case 'f': return put_str(buf, size, at, rt ? rt->pattern : NULL, 0);
+	case 'n': return put_str(buf, size, at, rt ? module_name(rt->module) : NULL, 0);
 	case 'p':
 		/* getpid(2) is a system call: once per worker (the master writes no line). */
 		if (!a.pid)
 			a.pid = getpid();
 		return put_uint(buf, size, at, (unsigned long long)a.pid, 0);
-	case 't': refresh_time(); return put_mem(buf, size, at, a.time_local, a.time_local_len);
-	case 'T': refresh_time(); return put_mem(buf, size, at, a.time_iso, a.time_iso_len);
-	case 'e': return put_str(buf, size, at, param_value(r, op->arg, op->len, 0));
-	case 'i': return put_str(buf, size, at, param_value(r, op->arg, op->len, 1));
+	case 't':
+		refresh_time(&x->end);
+		return put_mem(buf, size, at, a.time_local, a.time_local_len);
+	case 'T':
+		refresh_time(&x->end);
+		return put_mem(buf, size, at, a.time_iso, a.time_iso_len);
+	case 'e':
+	case 'i': return put_str(buf, size, at, param_value(r, op), 0);
 	default: return at;
 	}
 }
@@ -458,25 +523,23 @@ void access_write(const struct sl_request *r)
 	static const char ellipsis[] = "...";
 	static char line[ACCESS_LINE_MAX];
 	const size_t room = sizeof(line) - sizeof(ellipsis);	/* keeps "...\n" possible */
-	struct timespec end;
-	long long span_us, cpu = 0;
-	size_t n = 0;
+	struct line_ctx x = { .cpu_us = 0 };
+	size_t n;
 	ssize_t w;
 
 	if (a.fd < 0)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &end);
-	span_us = (end.tv_sec - a.start.tv_sec) * 1000000LL +
-		  (end.tv_nsec - a.start.tv_nsec) / 1000;
+	clock_gettime(CLOCK_MONOTONIC, &x.end);
+	x.span_us = (x.end.tv_sec - a.start.tv_sec) * 1000000LL +
+		    (x.end.tv_nsec - a.start.tv_nsec) / 1000;
 	if (a.wants_rusage)
-		cpu = cpu_us() - a.cpu_start_us;
-	for (int i = 0; i < a.nops && n + 1 < room; i++) {
-		const struct op *op = &a.ops[i];
+		x.cpu_us = cpu_us() - a.cpu_start_us;
+	n = put_mem(line, room, 0, a.f.lead, a.f.lead_len);
+	for (int i = 0; i < a.f.nops && n + 1 < room; i++) {
+		struct op *op = &a.f.ops[i];
 
-		if (op->field)
-			n = put_field(line, room, n, op, r, span_us, cpu);
-		else
-			n = put_mem(line, room, n, op->arg, op->len);
+		n = put_field(line, room, n, op, r, &x);
+		n = put_mem(line, room, n, op->text, op->text_len);
 	}
 	if (n + 1 >= room) {
 		memcpy(line + n, ellipsis, sizeof(ellipsis) - 1);

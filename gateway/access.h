@@ -9,7 +9,9 @@
  *	%R		the client's address (REMOTE_ADDR)
  *	%m		the method
  *	%r		the path, as routed (without the query string)
- *	%q		the query string; %Q: "?" when there is one
+ *	%q		the query string; %Q: "?" when there is one (and
+ *			%q right after %Q writes nothing for no query, so
+ *			that "%r%Q%q" is the URI)
  *	%s		the status
  *	%b		bytes of response body
  *	%l		the request body's announced length (CONTENT_LENGTH)
@@ -32,7 +34,8 @@
  * in one write(2) of at most ACCESS_LINE_MAX bytes on a descriptor opened
  * with O_APPEND, so lines of all workers never interleave.  %C and %M
  * cost a getrusage(2) each side of the request; every other field costs
- * no system call.
+ * no system call, and a line reads the clock once (%t and %T read the
+ * wall clock once a second).
  */
 #ifndef SLUICE_ACCESS_H
 #define SLUICE_ACCESS_H
