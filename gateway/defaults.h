@@ -131,6 +131,10 @@
  */
 #define DOZE_AFTER_MS			1000
 
+/* ondemand: how long the master leaves a waiting connection to the
+ * workers (one starting, or one free) before it looks at it again. */
+#define DEMAND_WAIT_MS			100
+
 /* Idle kept-alive connections are closed after this many seconds
  * (nginx's own keepalive_timeout for upstreams is 60 s). */
 #define DEFAULT_IDLE_TIMEOUT		60

@@ -650,18 +650,25 @@ static void size_pool(long long now)
 	}
 }
 
-/* ondemand: a connection waits and nobody is idle: start a worker. */
+/*
+ * ondemand: a connection waits and nobody is idle: start a worker.
+ * Whatever is decided, the listener is not looked at again for
+ * DEMAND_WAIT_MS: the connection stays readable until a worker takes it,
+ * and a master that polled it meanwhile (a worker starting, an idle one
+ * about to accept, the pool at max_children) would spin.
+ */
 static void on_demand(long long now)
 {
 	const struct sl_config *cfg = &m.gen->cfg;
 
-	if (idle_workers() == 0 && serving(m.gen) >= cfg->pm.max_children)
-		note_max_children();
-	if (idle_workers() > 0 || serving(m.gen) >= cfg->pm.max_children)
+	m.demand_wait_ms = now + DEMAND_WAIT_MS;
+	if (idle_workers() > 0)
 		return;
+	if (serving(m.gen) >= cfg->pm.max_children) {
+		note_max_children();
+		return;
+	}
 	m.want = serving(m.gen) + 1;
-	/* Give it time to start before the waiting connection counts again. */
-	m.demand_wait_ms = now + 100;
 	log_msg(LOG_INFO, "pool: a connection is waiting and no worker is idle; starting one");
 }
 

@@ -968,6 +968,25 @@ long harness_rss_kb(pid_t pid)
 	return kb;
 }
 
+long harness_cpu_ticks(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut = 0, st = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	p = fgets(buf, sizeof(buf), f);
+	fclose(f);
+	/* Fields after the name: state is 3rd; utime and stime are 14th, 15th. */
+	if (!p || !(p = strrchr(buf, ')')) ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+		return -1;
+	return (long)(ut + st);
+}
+
 #define CGI_FCGI		"/usr/bin/cgi-fcgi"
 #define FCGI_TIMEOUT_MS		10000
 

@@ -304,4 +304,7 @@ int harness_has_pid(const pid_t *set, int n, pid_t pid);
 /* VmRSS of `pid` in kB, from /proc/PID/status; -1 when it is gone. */
 long harness_rss_kb(pid_t pid);
 
+/* CPU time (utime + stime) of `pid` in clock ticks, from /proc/PID/stat; -1 when it is gone. */
+long harness_cpu_ticks(pid_t pid);
+
 #endif

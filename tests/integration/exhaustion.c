@@ -42,26 +42,6 @@ static pid_t the_worker(pid_t master)
 	return pid;
 }
 
-/* utime + stime of `pid`, in clock ticks. */
-static long cpu_ticks(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long ut = 0, st = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "r");
-	cr_assert_not_null(f);
-	cr_assert_not_null(fgets(buf, sizeof(buf), f));
-	fclose(f);
-	p = strrchr(buf, ')');
-	cr_assert_not_null(p);
-	/* Fields after the name: state is 3rd; utime and stime are 14th, 15th. */
-	cr_assert_eq(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-			    &ut, &st), 2);
-	return (long)(ut + st);
-}
-
 static int count_lines(const char *text, const char *needle)
 {
 	int n = 0;
@@ -101,9 +81,9 @@ Test(exhaustion, emfile_pauses_accepts_without_spinning_and_recovers, .fini = te
 	cr_assert_gt(n, 30, "only %d connections made", n);
 	cr_assert_eq(harness_log_wait(&sp, "pausing accepts", 3000), 0,
 		     "no log line for the failed accept");
-	before = cpu_ticks(worker);
+	before = harness_cpu_ticks(worker);
 	sleep(2);
-	used = cpu_ticks(worker) - before;
+	used = harness_cpu_ticks(worker) - before;
 	log = harness_sluice_log(&sp);
 	cr_assert_leq(count_lines(log, "pausing accepts"), 4,
 		      "the accept failure is logged more than once a second:\n%s", log);

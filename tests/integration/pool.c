@@ -626,6 +626,37 @@ Test(pool, ondemand_pool_starts_on_demand_and_retires_idle_workers, .init = setu
 	free(line);
 }
 
+/*
+ * ondemand at max_children: a connection waits while the one worker runs
+ * a 2.5 s handler.  The master, which watches the listener for waiting
+ * connections, must not spin on it meanwhile (it used to: 77% of a core).
+ */
+Test(pool, ondemand_at_max_children_does_not_spin_the_master, .init = setup,
+     .fini = teardown, .timeout = 30)
+{
+	struct job slow, waiting;
+	long before, used;
+
+	start_pool("pm = { mode = \"ondemand\"; max_children = 1; };", hang_whoami);
+	job_start(&slow, "/fresh/sleep?ms=2500");
+	harness_sleep_ms(300);
+	job_start(&waiting, "/fresh/pid");
+	harness_sleep_ms(300);
+	before = harness_cpu_ticks(sp.pid);
+	harness_sleep_ms(1000);
+	used = harness_cpu_ticks(sp.pid) - before;
+	job_join(&slow);
+	job_join(&waiting);
+	cr_log_info("master CPU while a connection waited at max_children: %ld ticks in 1 s", used);
+	cr_assert_geq(before, 0, "no master");
+	cr_assert_lt(used, sysconf(_SC_CLK_TCK) / 10, "the master used %ld ticks in 1 s while a "
+		     "connection waited for the pool at max_children", used);
+	cr_assert_eq(slow.reply.status, 200, "the slow request: %ld", slow.reply.status);
+	cr_assert_eq(waiting.reply.status, 200, "the waiting request: %ld", waiting.reply.status);
+	http_reply_free(&slow.reply);
+	http_reply_free(&waiting.reply);
+}
+
 /* ---- 3. Keep-alive does not pin workers --------------------------------- */
 
 #define KA_CLIENTS	16
