@@ -18,15 +18,9 @@ static char dir[] = "/tmp/sluice-readme-XXXXXX";
 /* The first ```c block of the "Writing a module" section, into `out`. */
 static void example(char *out, size_t len)
 {
-	static char text[1 << 16];
-	FILE *f = fopen("README.md", "r");
-	size_t n;
-	char *start, *end;
+	char *text = harness_read_file("README.md"), *start, *end;
 
-	cr_assert_not_null(f, "cannot open README.md");
-	n = fread(text, 1, sizeof(text) - 1, f);
-	fclose(f);
-	text[n] = '\0';
+	cr_assert_not_null(text, "cannot read README.md");
 	start = strstr(text, "## Writing a module");
 	cr_assert_not_null(start, "README.md has no \"Writing a module\" section");
 	start = strstr(start, "```c\n");
@@ -37,6 +31,7 @@ static void example(char *out, size_t len)
 	cr_assert_lt((size_t)(end - start), len);
 	memcpy(out, start, (size_t)(end - start));
 	out[end - start] = '\0';
+	free(text);
 }
 
 static void run(const char *cmd)

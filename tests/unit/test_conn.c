@@ -74,8 +74,14 @@ static size_t pattern_mismatch(const unsigned char *p, size_t from, size_t n)
  */
 static struct conn *open_conn(int *peer, const struct sl_config *cfg)
 {
+	static struct sl_config defaults = {
+		.limits.max_temp_file_size = DEFAULT_MAX_TEMP_FILE_SIZE,
+	};
 	int sv[2];
 	struct conn *c;
+
+	if (!cfg)
+		cfg = &defaults;
 
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	cr_assert_eq(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
