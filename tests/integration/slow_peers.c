@@ -602,13 +602,15 @@ Test(slow_peers, get_values_flood_never_read_holds_no_worker_and_is_cut_by_min_r
 	free(line);
 }
 
-/* The largest deleted file (a spilled response) that the `n` processes hold open. */
-static long long largest_temp_file(const pid_t *pids, int n)
+/*
+ * Call `fn` with each descriptor the `n` processes hold: its
+ * /proc/PID/fd path and what the link names ("socket:[...]", a file).
+ */
+static void each_fd(const pid_t *pids, int n,
+		    void (*fn)(const char *path, const char *target, void *arg), void *arg)
 {
 	char dir[64], path[320], target[512];
-	long long most = 0;
 	struct dirent *e;
-	struct stat st;
 	DIR *d;
 
 	for (int i = 0; i < n; i++) {
@@ -623,12 +625,43 @@ static long long largest_temp_file(const pid_t *pids, int n)
 			if (k <= 0)
 				continue;
 			target[k] = '\0';
-			if (target[0] == '/' && strstr(target, " (deleted)") &&
-			    stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > most)
-				most = st.st_size;
+			fn(path, target, arg);
 		}
 		closedir(d);
 	}
+}
+
+static void count_socket(const char *path, const char *target, void *arg)
+{
+	(void)path;
+	*(int *)arg += strncmp(target, "socket:", 7) == 0;
+}
+
+/* Sockets the `n` processes hold open. */
+static int sockets_held(const pid_t *pids, int n)
+{
+	int count = 0;
+
+	each_fd(pids, n, count_socket, &count);
+	return count;
+}
+
+static void note_temp_file(const char *path, const char *target, void *arg)
+{
+	long long *most = arg;
+	struct stat st;
+
+	if (target[0] == '/' && strstr(target, " (deleted)") && stat(path, &st) == 0 &&
+	    S_ISREG(st.st_mode) && st.st_size > *most)
+		*most = st.st_size;
+}
+
+/* The largest deleted file (a spilled response) that the `n` processes hold open. */
+static long long largest_temp_file(const pid_t *pids, int n)
+{
+	long long most = 0;
+
+	each_fd(pids, n, note_temp_file, &most);
 	return most;
 }
 
@@ -890,30 +923,6 @@ Test(slow_peers, crowd_of_4000_trickled_heads_is_cut_and_the_cap_frees_by_itself
 /* ---- 12. Memory for unfinished requests --------------------------------------- */
 
 #define HALF_SENT 1024
-
-/* Sockets the `n` processes hold open, from their /proc/PID/fd links. */
-static int sockets_held(const pid_t *pids, int n)
-{
-	char dir[64], link[320], target[64];
-	struct dirent *e;
-	int count = 0;
-	DIR *d;
-
-	for (int i = 0; i < n; i++) {
-		snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pids[i]);
-		if ((d = opendir(dir)) == NULL)
-			continue;
-		while ((e = readdir(d)) != NULL) {
-			ssize_t k;
-
-			snprintf(link, sizeof(link), "%s/%s", dir, e->d_name);
-			k = readlink(link, target, sizeof(target) - 1);
-			count += k > 7 && strncmp(target, "socket:", 7) == 0;
-		}
-		closedir(d);
-	}
-	return count;
-}
 
 /* VmRSS of `n` pids, in kB, into `kb`. */
 static void rss_of(const pid_t *pids, int n, long *kb)
