@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness.h"
 #include "modules_conf.h"
 
 int modules_conf_path(char *out, size_t len, const char *name)
@@ -58,4 +59,18 @@ char *modules_conf(const char *settings, const char *const *mods)
 	}
 	snprintf(text + n, cap - n, ");\n%s\n", settings);
 	return text;
+}
+
+int modules_conf_start(struct sluice_proc *sp, const char *listeners, const char *settings,
+		       const char *const *mods)
+{
+	char *body = modules_conf(settings, mods);
+	int rc;
+
+	if (!body)
+		return -1;
+	rc = listeners ? harness_sluice_start_listeners(sp, listeners, body)
+		       : harness_sluice_start(sp, body);
+	free(body);
+	return rc;
 }

@@ -22,4 +22,14 @@ int modules_conf_path(char *out, size_t len, const char *name);
  */
 char *modules_conf(const char *settings, const char *const *mods);
 
+struct sluice_proc;
+
+/*
+ * Start sluice with `mods` and `settings` as modules_conf makes them, and
+ * `listeners` besides the private socket unless NULL: 0, or -1 when the
+ * config could not be made or sluice did not start.
+ */
+int modules_conf_start(struct sluice_proc *sp, const char *listeners, const char *settings,
+		       const char *const *mods);
+
 #endif

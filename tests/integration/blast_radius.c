@@ -73,11 +73,7 @@ static void teardown(void)
 /* sluice with `settings` and `mods` ("NAME MOUNT" entries). */
 static void start_sluice(const char *settings, const char *const *mods)
 {
-	char *body = modules_conf(settings, mods);
-
-	cr_assert_not_null(body, "no config for the modules");
-	cr_assert_eq(harness_sluice_start(&sp, body), 0, "sluice did not start");
-	free(body);
+	cr_assert_eq(modules_conf_start(&sp, NULL, settings, mods), 0, "sluice did not start");
 }
 
 static const char locations[] = HARNESS_KEEPALIVE_LOCATION;

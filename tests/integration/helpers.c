@@ -21,12 +21,8 @@ static struct nginx_proc np;
 static void setup(void)
 {
 	static const char *const mods[] = { "notes /", NULL };
-	char *body = modules_conf("pm = { max_children = 1; };\n", mods);
-
-	cr_assert_not_null(body);
 	cr_assert_eq(curl_global_init(CURL_GLOBAL_ALL), CURLE_OK);
-	cr_assert_eq(harness_sluice_start(&sp, body), 0);
-	free(body);
+	cr_assert_eq(modules_conf_start(&sp, NULL, "pm = { max_children = 1; };\n", mods), 0);
 	cr_assert_eq(harness_nginx_start(&np, sp.sock, HARNESS_KEEPALIVE_LOCATION), 0);
 }
 

@@ -65,14 +65,10 @@ static const char uwsgi_listener[] =
 /* sluice with `settings` and `mods`, with a uwsgi listener too when `uwsgi`. */
 static void start(const char *settings, const char *const *mods, int uwsgi)
 {
-	char *body = modules_conf(settings, mods);
 	pid_t w[MAX_KIDS];
 	int rc, n;
 
-	cr_assert_not_null(body, "no config for the modules");
-	rc = uwsgi ? harness_sluice_start_listeners(&sp, uwsgi_listener, body)
-		   : harness_sluice_start(&sp, body);
-	free(body);
+	rc = modules_conf_start(&sp, uwsgi ? uwsgi_listener : NULL, settings, mods);
 	cr_assert_eq(rc, 0, "sluice did not start");
 	snprintf(usock, sizeof(usock), "%s/uwsgi.sock", sp.dir);
 	for (long deadline = harness_now_ms() + 3000; harness_now_ms() < deadline;
@@ -868,16 +864,14 @@ Test(slow_peers, crowd_of_4000_trickled_heads_is_cut_and_the_cap_frees_by_itself
 	static int fds[CROWD];
 	static const char crowd_listener[] =
 		"{ address = \"crowd.sock\"; mode = \"0666\"; backlog = 4096; }";
-	char crowd[300], *body, *line;
+	char crowd[300], *line;
 	long t0, took = -1, cut_by = -1;
 	int opened = 0, closed = 0;
 
 	want_fds(CROWD + 512);
-	body = modules_conf(STATIC_2 "limits = { read_timeout = 2; };", sink_only);
-	cr_assert_not_null(body);
-	cr_assert_eq(harness_sluice_start_listeners(&sp, crowd_listener, body), 0,
+	cr_assert_eq(modules_conf_start(&sp, crowd_listener,
+				       STATIC_2 "limits = { read_timeout = 2; };", sink_only), 0,
 		     "sluice did not start");
-	free(body);
 	snprintf(crowd, sizeof(crowd), "%s/crowd.sock", sp.dir);
 	cr_assert_eq(harness_wait_socket(sp.pid, crowd), 0, "no crowd socket");
 	cr_assert_geq(fresh_fcgi(FRESH_WAIT_MS), 0, "no answer before the crowd came");

@@ -34,11 +34,7 @@ static char status_sock[256];
 
 static void start(const char *settings, const char *const *mods)
 {
-	char *body = modules_conf(settings, mods);
-
-	cr_assert_not_null(body);
-	cr_assert_eq(harness_sluice_start(&sp, body), 0, "sluice did not start");
-	free(body);
+	cr_assert_eq(modules_conf_start(&sp, NULL, settings, mods), 0, "sluice did not start");
 	snprintf(status_sock, sizeof(status_sock), "%s/status.sock", sp.dir);
 	cr_assert_eq(harness_wait_socket(sp.pid, status_sock), 0, "no status socket");
 }

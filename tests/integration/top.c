@@ -27,11 +27,9 @@ static char tmux_sock[256];
 static void start(void)
 {
 	static const char *const mods[] = { "hang /", NULL };
-	char *body = modules_conf(POOL_CONF, mods), path[256];
+	char path[256];
 
-	cr_assert_not_null(body);
-	cr_assert_eq(harness_sluice_start(&sp, body), 0, "sluice did not start");
-	free(body);
+	cr_assert_eq(modules_conf_start(&sp, NULL, POOL_CONF, mods), 0, "sluice did not start");
 	snprintf(path, sizeof(path), "%s/status.sock", sp.dir);
 	cr_assert_eq(harness_wait_socket(sp.pid, path), 0, "no status socket");
 	snprintf(tmux_sock, sizeof(tmux_sock), "%s/tmux.sock", sp.dir);
