@@ -135,3 +135,66 @@ Test(request, known_parameters_first_wins)
 	cr_expect_null(k->method);
 	cr_expect_eq(k->nlength, 0);
 }
+
+/*
+ * A wire block as FastCGI lays it out (one-byte lengths, then the name
+ * and the value), and the pairs added from it in order, as fcgi.c does.
+ * Returns what the last request_add_param returned.
+ */
+static int add_wire(const char *const *pairs, size_t npairs)
+{
+	static char wire[512];
+	const char *at[16][2];
+	size_t len[16][2], w = 0;
+	int rc = 0;
+
+	cr_assert_leq(npairs, 16);
+	for (size_t i = 0; i < npairs; i++) {
+		for (int j = 0; j < 2; j++)
+			len[i][j] = strlen(pairs[2 * i + j]);
+		if (strcmp(pairs[2 * i + 1], "(nul)") == 0)
+			len[i][1] = 3;	/* "a", NUL, "b" */
+		wire[w++] = (char)len[i][0];
+		wire[w++] = (char)len[i][1];
+		for (int j = 0; j < 2; j++) {
+			at[i][j] = wire + w;
+			if (j == 1 && len[i][1] == 3 && strcmp(pairs[2 * i + 1], "(nul)") == 0)
+				memcpy(wire + w, "a\0b", 3);
+			else
+				memcpy(wire + w, pairs[2 * i + j], len[i][j]);
+			w += len[i][j];
+		}
+	}
+	request_reserve_params(&req, w);
+	for (size_t i = 0; i < npairs && rc == 0; i++)
+		rc = request_add_param(&req, at[i][0], len[i][0], at[i][1], len[i][1]);
+	return rc;
+}
+
+/* NUL bytes in the lengths (empty values) are not in any string. */
+Test(request, wire_block_with_empty_values)
+{
+	static const char *const pairs[] = {
+		"QUERY_STRING", "", "REQUEST_METHOD", "GET", "CONTENT_TYPE", "",
+		"CONTENT_LENGTH", "", "SCRIPT_NAME", "/", "HTTP_HOST", "localhost",
+	};
+
+	cr_assert_eq(add_wire(pairs, 6), 0);
+	cr_assert_eq(sl_param_count(&req), 6);
+	cr_expect_str_eq(sl_param(&req, "QUERY_STRING"), "");
+	cr_expect_str_eq(sl_param(&req, "REQUEST_METHOD"), "GET");
+	cr_expect_str_eq(sl_param(&req, "CONTENT_LENGTH"), "");
+	cr_expect_str_eq(sl_param(&req, "HTTP_HOST"), "localhost");
+}
+
+/* A NUL inside a value is found after NULs in lengths were passed over. */
+Test(request, wire_block_nul_in_a_later_value)
+{
+	static const char *const pairs[] = {
+		"A", "", "B", "x", "C", "", "D", "(nul)", "E", "y",
+	};
+
+	cr_expect_eq(add_wire(pairs, 5), -1);
+	cr_expect_eq(req.early_status, 400);
+	cr_expect_eq(sl_param_count(&req), 3);
+}
