@@ -294,6 +294,18 @@ static size_t id_header(const struct sl_request *r, char *buf)
 	return n + id_len + 4;
 }
 
+/* "Content-Length: N\r\n" and the blank line into `buf` (48 bytes); its length. */
+static size_t length_line(char *buf, unsigned long long len)
+{
+	static const char name[] = "Content-Length: ";
+	size_t n;
+
+	memcpy(buf, name, sizeof(name) - 1);
+	n = sf_uint(buf, 44, sizeof(name) - 1, len, 0);	/* 20 digits at most */
+	memcpy(buf + n, "\r\n\r\n", 4);
+	return n + 4;
+}
+
 /*
  * Hand everything pending to the codec: the head if it has not left yet,
  * the buffered body, and `extra` (a large write passed through without
@@ -325,11 +337,7 @@ static int emit(struct sl_request *r, const void *extra, size_t extra_len, int l
 		/* A response that ends before its first byte leaves has a
 		 * known length: say it, so nginx need not chunk it. */
 		if (last && !r->has_content_length && !r->no_body) {
-			size_t ll = sf_str(length, sizeof(length), 0, "Content-Length: ");
-
-			ll = sf_uint(length, sizeof(length), ll, r->out_len + extra_len, 0);
-			ll = sf_str(length, sizeof(length), ll, "\r\n\r\n");
-			iov[n++] = (struct iovec){ length, ll };
+			iov[n++] = (struct iovec){ length, length_line(length, r->out_len + extra_len) };
 		} else {
 			iov[n++] = (struct iovec){ (char *)(uintptr_t)"\r\n", 2 };
 		}
