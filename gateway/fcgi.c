@@ -143,39 +143,52 @@ static int send_end_request(struct conn *c, unsigned id, unsigned status)
 }
 
 /*
- * Decode one name-value pair (section 3.4) from [*p, end).  Each length
- * is one byte below 128, else four bytes with the top bit set.  Every
- * length is checked against what is actually there, in size_t, before it
- * is used.  Returns 1 with the pair, 0 at the end, -1 when malformed.
+ * One length of a name-value pair (section 3.4) at *p: one byte below
+ * 128, else four bytes with the top bit set.  0, or -1 when it runs past
+ * `end`.
  */
-static int next_pair(const unsigned char **p, const unsigned char *end,
-		     const unsigned char **name, size_t *nlen,
-		     const unsigned char **value, size_t *vlen)
+static inline int pair_length(const unsigned char **pp, const unsigned char *end, size_t *len)
 {
-	size_t len[2];
+	const unsigned char *p = *pp;
 
-	if (*p == end)
-		return 0;
-	for (int i = 0; i < 2; i++) {
-		if (*p == end)
-			return -1;
-		if (**p < 0x80) {
-			len[i] = *(*p)++;
-			continue;
-		}
-		if (end - *p < 4)
-			return -1;
-		len[i] = (size_t)((*p)[0] & 0x7f) << 24 | (size_t)(*p)[1] << 16 |
-			 (size_t)(*p)[2] << 8 | (*p)[3];
-		*p += 4;
-	}
-	if (len[0] > (size_t)(end - *p) || len[1] > (size_t)(end - *p) - len[0])
+	if (p == end)
 		return -1;
-	*name = *p;
-	*nlen = len[0];
-	*value = *p + len[0];
-	*vlen = len[1];
-	*p += len[0] + len[1];
+	if (*p < 0x80) {
+		*len = *p;
+		*pp = p + 1;
+		return 0;
+	}
+	if (end - p < 4)
+		return -1;
+	*len = (size_t)(p[0] & 0x7f) << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
+	*pp = p + 4;
+	return 0;
+}
+
+/*
+ * Decode one name-value pair (section 3.4) from [*p, end).  Every length
+ * is checked against what is actually there, in size_t, before it is
+ * used.  Returns 1 with the pair, 0 at the end, -1 when malformed.  Run
+ * for every parameter of every request, so it is kept free of arrays
+ * and of stores through `p` until the pair is whole.
+ */
+static inline int next_pair(const unsigned char **pp, const unsigned char *end,
+			    const unsigned char **name, size_t *nlen,
+			    const unsigned char **value, size_t *vlen)
+{
+	const unsigned char *p = *pp;
+	size_t n, v;
+
+	if (p == end)
+		return 0;
+	if (pair_length(&p, end, &n) < 0 || pair_length(&p, end, &v) < 0 ||
+	    n > (size_t)(end - p) || v > (size_t)(end - p) - n)
+		return -1;
+	*name = p;
+	*nlen = n;
+	*value = p + n;
+	*vlen = v;
+	*pp = p + n + v;
 	return 1;
 }
 
@@ -290,6 +303,33 @@ static int begin_request(struct conn *c, const struct rec *rec)
 	return 0;
 }
 
+/* The first size of a parameter buffer: nginx's usual set fits in it. */
+#define PARAMS_FIRST_CAP 4096
+
+/*
+ * One parameter buffer of the first size is kept for the next request
+ * rather than freed: a worker serves one request after another, and a
+ * malloc and a free for each were a visible part of their cost.  Only
+ * one, and no larger one, so that idle connections and a rare large
+ * request pin nothing.
+ */
+static struct {
+	unsigned char *buf;
+	size_t cap;
+} spare;
+
+static void release_params(struct conn *c)
+{
+	if (!spare.buf && c->params_cap <= PARAMS_FIRST_CAP) {
+		spare.buf = c->params;
+		spare.cap = c->params_cap;
+	} else {
+		free(c->params);
+	}
+	c->params = NULL;
+	c->params_len = c->params_cap = 0;
+}
+
 /* Append PARAMS content, growing the buffer up to limits.max_params_bytes. */
 static void gather_params(struct conn *c, const struct rec *rec)
 {
@@ -304,8 +344,13 @@ static void gather_params(struct conn *c, const struct rec *rec)
 		st(c)->params_over = 1;
 		return;
 	}
+	if (!c->params && spare.buf) {
+		c->params = spare.buf;
+		c->params_cap = spare.cap;
+		spare.buf = NULL;
+	}
 	if (need > c->params_cap) {
-		size_t cap = c->params_cap ? c->params_cap : 4096;
+		size_t cap = c->params_cap ? c->params_cap : PARAMS_FIRST_CAP;
 		unsigned char *p;
 
 		while (cap < need)
@@ -326,10 +371,11 @@ static void gather_params(struct conn *c, const struct rec *rec)
 }
 
 /*
- * The request is ready: start it and decode the gathered pairs into it.
- * A malformed stream becomes a 400, an oversized one a 431; either way
- * the connection is closed after the answer, since its framing can no
- * longer be trusted.  The raw pairs are freed: they are in the arena now.
+ * The request is ready: start it and decode the gathered pairs into it,
+ * in one pass.  A malformed stream becomes a 400, an oversized one a 431;
+ * either way the connection is closed after the answer, since its
+ * framing can no longer be trusted.  The raw pairs are let go of: they
+ * are in the arena now.
  */
 static void decode_params(struct conn *c, struct sl_request *r)
 {
@@ -343,6 +389,7 @@ static void decode_params(struct conn *c, struct sl_request *r)
 		st(c)->broken = 1;
 		goto done;
 	}
+	request_reserve_params(r, c->params_len);
 	while ((rc = next_pair(&p, end, &name, &nlen, &value, &vlen)) == 1)
 		if (request_add_param(r, (const char *)name, nlen,
 				      (const char *)value, vlen) < 0) {
@@ -356,9 +403,7 @@ static void decode_params(struct conn *c, struct sl_request *r)
 		st(c)->broken = 1;
 	}
 done:
-	free(c->params);
-	c->params = NULL;
-	c->params_len = c->params_cap = 0;
+	release_params(c);
 }
 
 /* The request goes to its handler: body bytes gathered so far go first. */
@@ -433,6 +478,34 @@ static int abort_unrun(struct conn *c, const struct rec *rec)
 	return send_end_request(c, rec->id, FCGI_REQUEST_COMPLETE);
 }
 
+/*
+ * The PARAMS stream has ended (section 5.2).  A request without a body
+ * has its empty STDIN record right behind, since nginx sends the two in
+ * one write: it is taken at once, and the parameters need not be looked
+ * through for CONTENT_LENGTH.  Otherwise the body is gathered first when
+ * it is worth it.  Returns 1 when the request is ready.
+ */
+static int params_end(struct conn *c)
+{
+	struct fcgi_state *s = st(c);
+	struct rec next;
+
+	c->body_len = c->body_off = 0;
+	/* The version is checked here so that a bad header is reported
+	 * once, by the loop, not also by this look ahead. */
+	if (!s->params_over && c->end - c->start >= FCGI_HEADER_LEN &&
+	    c->in[c->start] == FCGI_VERSION_1 && peek_record(c, &next) == 1 &&
+	    next.type == FCGI_STDIN && next.id == s->req_id && next.len == 0) {
+		consume(c, &next);
+		s->stdin_end = 1;
+		return 1;
+	}
+	if (!worth_gathering(c))
+		return 1;
+	s->phase = PH_STDIN;
+	return 0;
+}
+
 static enum proto_rc fcgi_parse(struct conn *c, struct sl_request *r)
 {
 	struct fcgi_state *s = st(c);
@@ -461,10 +534,8 @@ static enum proto_rc fcgi_parse(struct conn *c, struct sl_request *r)
 				gather_params(c, &rec);
 				continue;
 			}
-			if (!worth_gathering(c))
+			if (params_end(c))
 				return ready(c, r);
-			s->phase = PH_STDIN;
-			c->body_len = c->body_off = 0;
 			continue;
 		} else {
 			rc = protocol_error(&rec, s->phase == PH_PARAMS && rec.id == s->req_id

@@ -164,15 +164,39 @@ const char *http_reason(int status)
 	}
 }
 
+/*
+ * Append `n` bytes of `s` as sf_str does (cut to fit, NUL-terminated),
+ * but with memcpy: every response's status line is built here.  memcpy
+ * and strlen are async-signal-safe (POSIX.1-2008 TC2), as the crash
+ * handlers need.
+ */
+static size_t put(char *buf, size_t size, size_t at, const char *s, size_t n)
+{
+	if (at >= size)
+		return at;
+	if (n > size - 1 - at)
+		n = size - 1 - at;
+	memcpy(buf + at, s, n);
+	buf[at + n] = '\0';
+	return at + n;
+}
+
 size_t header_status_line(char *buf, size_t size, const char *prefix, int status,
 			  const char *reason)
 {
-	size_t n = sf_str(buf, size, 0, prefix);
+	size_t n = put(buf, size, 0, prefix, strlen(prefix));
 
-	n = sf_uint(buf, size, n, (unsigned)status, 0);
-	n = sf_str(buf, size, n, " ");
-	n = sf_str(buf, size, n, reason);
-	return sf_str(buf, size, n, "\r\n");
+	if (status >= 100 && status <= 999) {
+		char d[4] = { (char)('0' + status / 100), (char)('0' + status / 10 % 10),
+			      (char)('0' + status % 10), ' ' };
+
+		n = put(buf, size, n, d, sizeof(d));
+	} else {
+		n = sf_uint(buf, size, n, (unsigned)status, 0);
+		n = put(buf, size, n, " ", 1);
+	}
+	n = put(buf, size, n, reason, strlen(reason));
+	return put(buf, size, n, "\r\n", 2);
 }
 
 size_t header_canned_head(char *buf, size_t size, const char *prefix, int status,

@@ -8,7 +8,9 @@
  * the first NUL (it takes it for a setproctitle), so ps shows all of it.
  * After the title, the span is cleared as far as the previous title
  * reached (the rest is still clear), so that a shorter title leaves no
- * tail of a longer one and a title costs about its own length.
+ * tail of a longer one.  The prefix is written only when it changes, so
+ * a worker's busy and idle titles cost about the length of what follows
+ * it: a few stores, twice a request.
  */
 #include <stdarg.h>
 #include <stdlib.h>
@@ -26,6 +28,7 @@ static struct {
 	size_t used;		/* where the previous title ended */
 	char prefix[PREFIX_MAX];
 	size_t prefix_len;
+	int prefix_shown;	/* the area starts with the prefix already */
 	char **argv, *argv_block;	/* the copies main and getenv read, */
 	char **env, *env_block;		/* kept for the process's life */
 } t;
@@ -103,6 +106,7 @@ void proctitle_prefix(const char *prefix)
 	memcpy(t.prefix, prefix, len);
 	t.prefix[len] = '\0';
 	t.prefix_len = len;
+	t.prefix_shown = 0;
 }
 
 void proctitle_set(const char *s, ...)
@@ -114,7 +118,10 @@ void proctitle_set(const char *s, ...)
 		return;
 	room = t.size - 1;	/* a NUL always ends it */
 	n = t.prefix_len < room ? t.prefix_len : room;
-	memcpy(t.area, t.prefix, n);
+	if (!t.prefix_shown) {
+		memcpy(t.area, t.prefix, n);
+		t.prefix_shown = 1;
+	}
 	va_start(ap, s);
 	for (; s && n < room; s = va_arg(ap, const char *)) {
 		size_t len = strlen(s);

@@ -8,7 +8,8 @@
  * The title is written over the memory that held argv (and the
  * environment after it, moved away first), nginx's and php-fpm's
  * setproctitle: ps reads it from /proc/PID/cmdline, so changing it is a
- * few stores and never a system call, cheap enough for every request.
+ * few stores and never a system call, cheap enough for every request
+ * (a worker sets two per request: busy with its route, then idle).
  */
 #ifndef SLUICE_PROCTITLE_H
 #define SLUICE_PROCTITLE_H

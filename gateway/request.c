@@ -42,19 +42,51 @@ static const char default_type[] = "Content-Type: text/plain; charset=utf-8\r\n"
 /* The request whose handler runs now, for the signal handlers in crash.c. */
 static struct sl_request *volatile current;
 
-/* Request ids are a per-worker random prefix and a counter. */
-static unsigned id_prefix;
-static unsigned id_counter;
+/*
+ * Request ids are a per-worker random prefix and a counter, both in hex.
+ * The counter is kept as its digits and counted up in place: a request
+ * pays a carry or two, not a conversion.
+ */
+static char id_prefix[8];
+static char id_counter[8] = "00000000";
+
+static void hex8(char *dst, unsigned v)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (int i = 7; i >= 0; i--, v >>= 4)
+		dst[i] = digits[v & 15];
+}
+
+/* The next counter value, in its hex digits; wraps to 0 like an unsigned. */
+static void count_up(char digits[8])
+{
+	for (int i = 7; i >= 0; i--) {
+		if (digits[i] == '9') {
+			digits[i] = 'a';
+			return;
+		}
+		if (digits[i] != 'f') {
+			digits[i]++;
+			return;
+		}
+		digits[i] = '0';
+	}
+}
 
 int request_init(struct sl_request *r, const struct sl_config *cfg,
 		 const struct router *router)
 {
+	unsigned seed;
+
 	memset(r, 0, sizeof(*r));
 	r->cfg = cfg;
 	r->router = router;
 	r->id_param_len = cfg->request_id_param ? strlen(cfg->request_id_param) : 0;
-	if (getrandom(&id_prefix, sizeof(id_prefix), 0) != sizeof(id_prefix))
-		id_prefix = (unsigned)getpid() * 2654435761u;
+	r->id_header_len = cfg->request_id_header ? strlen(cfg->request_id_header) : 0;
+	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+		seed = (unsigned)getpid() * 2654435761u;
+	hex8(id_prefix, seed);
 	if (arena_init(&r->arena, ARENA_BLOCK_SIZE, (size_t)cfg->limits.max_request_memory) < 0)
 		return -1;
 	r->params = malloc((size_t)cfg->limits.max_params * sizeof(*r->params));
@@ -78,22 +110,18 @@ void request_free(struct sl_request *r)
 	r->out = NULL;
 }
 
-static void hex8(char *dst, unsigned v)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (int i = 7; i >= 0; i--, v >>= 4)
-		dst[i] = digits[v & 15];
-}
-
 void request_begin(struct sl_request *r, struct conn *c)
 {
 	arena_reset(&r->arena);
 	r->conn = c;
-	hex8(r->id, id_prefix);
-	hex8(r->id + 8, ++id_counter);
+	count_up(id_counter);
+	memcpy(r->id, id_prefix, 8);
+	memcpy(r->id + 8, id_counter, 8);
 	r->id[16] = '\0';
 	r->nparams = 0;
+	r->strings = NULL;
+	r->strings_left = 0;
+	memset(&r->known, 0, sizeof(r->known));
 	r->method = "";
 	r->path = "";
 	r->query = "";
@@ -141,10 +169,81 @@ static void adopt_id(struct sl_request *r, const char *v, size_t len)
 	r->id[len] = '\0';
 }
 
+void request_reserve_params(struct sl_request *r, size_t bytes)
+{
+	r->strings = arena_alloc(&r->arena, bytes);
+	r->strings_left = r->strings ? bytes : 0;
+}
+
+/* Room for `n` bytes of parameter strings: the reserved room, else its own. */
+static char *param_room(struct sl_request *r, size_t n)
+{
+	char *s = r->strings;
+
+	if (n > r->strings_left)
+		return arena_alloc(&r->arena, n);
+	r->strings += n;
+	r->strings_left -= n;
+	return s;
+}
+
+/*
+ * Parameters are C strings to modules: a NUL inside one would make two
+ * readers see two different names or values.  FastCGI puts a value right
+ * after its name, so one scan usually covers both.
+ */
+static int holds_nul(const char *name, size_t name_len, const char *value, size_t value_len)
+{
+	if (value == name + name_len)
+		return memchr(name, '\0', name_len + value_len) != NULL;
+	return memchr(name, '\0', name_len) || memchr(value, '\0', value_len);
+}
+
+/* Is parameter `p` named `lit` (a literal)?  Only called once the lengths match. */
+#define NAMED(p, lit) (memcmp((p)->name, lit, sizeof(lit) - 1) == 0)
+
+static void take(const char **slot, const struct param *p)
+{
+	if (!*slot)		/* the first wins, as with sl_param */
+		*slot = p->value;
+}
+
+/* Note `p` if it is one of the parameters sluice reads (struct request_known). */
+static void note_known(struct request_known *k, const struct param *p)
+{
+	switch (p->name_len) {
+	case 14:
+		if (NAMED(p, "CONTENT_LENGTH")) {
+			take(&k->length, p);
+			k->nlength++;
+		} else if (NAMED(p, "REQUEST_METHOD")) {
+			take(&k->method, p);
+		}
+		break;
+	case 12:
+		if (NAMED(p, "DOCUMENT_URI"))
+			take(&k->document_uri, p);
+		else if (NAMED(p, "QUERY_STRING"))
+			take(&k->query, p);
+		break;
+	case 11:
+		if (NAMED(p, "SCRIPT_NAME"))
+			take(&k->script_name, p);
+		else if (NAMED(p, "REQUEST_URI"))
+			take(&k->request_uri, p);
+		break;
+	case 9:
+		if (NAMED(p, "PATH_INFO"))
+			take(&k->path_info, p);
+		break;
+	}
+}
+
 int request_add_param(struct sl_request *r, const char *name, size_t name_len,
 		      const char *value, size_t value_len)
 {
 	struct param *p;
+	char *s;
 
 	if (r->nparams == (size_t)r->cfg->limits.max_params) {
 		log_msg(LOG_WARNING, "request %s has more than limits.max_params (%d) "
@@ -152,35 +251,27 @@ int request_add_param(struct sl_request *r, const char *name, size_t name_len,
 		r->early_status = 431;
 		return -1;
 	}
-	/* Parameters are C strings to modules: a NUL inside one would make
-	 * two readers see two different names or values. */
-	if (memchr(name, '\0', name_len) || memchr(value, '\0', value_len)) {
+	if (holds_nul(name, name_len, value, value_len)) {
 		log_msg(LOG_WARNING, "request %s: a parameter holds a NUL byte; answering 400", r->id);
 		r->early_status = 400;
 		return -1;
 	}
-	p = &r->params[r->nparams];
-	/* One allocation for both strings: parameters are most of a
+	/* Name and value in one piece of room: parameters are most of a
 	 * request's parsing cost. */
-	p->name = arena_alloc(&r->arena, name_len + value_len + 2);
-	if (p->name) {
-		char *s = (char *)(uintptr_t)p->name;
-
-		memcpy(s, name, name_len);
-		s[name_len] = '\0';
-		memcpy(s + name_len + 1, value, value_len);
-		s[name_len + 1 + value_len] = '\0';
-		p->value = s + name_len + 1;
-	}
-	if (!p->name) {
+	s = param_room(r, name_len + value_len + 2);
+	if (!s) {
 		log_msg(LOG_ERROR, "request %s: parameters exceed limits.max_request_memory; "
 			"answering 431", r->id);
 		r->early_status = 431;
 		return -1;
 	}
-	p->name_len = name_len;
-	p->value_len = value_len;
-	r->nparams++;
+	memcpy(s, name, name_len);
+	s[name_len] = '\0';
+	memcpy(s + name_len + 1, value, value_len);
+	s[name_len + 1 + value_len] = '\0';
+	p = &r->params[r->nparams++];
+	*p = (struct param){ s, s + name_len + 1, name_len, value_len };
+	note_known(&r->known, p);
 	if (name_len == r->id_param_len && r->id_param_len &&
 	    memcmp(name, r->cfg->request_id_param, name_len) == 0)
 		adopt_id(r, value, value_len);
@@ -189,14 +280,32 @@ int request_add_param(struct sl_request *r, const char *name, size_t name_len,
 
 /* ---- Sending -------------------------------------------------------- */
 
-/* "X-Request-Id: ID\r\n" (request_id.header) into `buf`; its length. */
-static size_t id_header(const struct sl_request *r, char *buf, size_t size)
+/*
+ * "X-Request-Id: ID\r\n" (request_id.header) into `buf`, which has room
+ * for the longest (REQUEST_ID_HEADER_MAX, REQUEST_ID_MAX); its length.
+ * Every response carries it, so it is copied, not formatted.
+ */
+static size_t id_header(const struct sl_request *r, char *buf)
 {
-	size_t n = sf_str(buf, size, 0, r->cfg->request_id_header);
+	size_t n = r->id_header_len, id_len = strlen(r->id);
 
-	n = sf_str(buf, size, n, ": ");
-	n = sf_str(buf, size, n, r->id);
-	return sf_str(buf, size, n, "\r\n");
+	memcpy(buf, r->cfg->request_id_header, n);
+	memcpy(buf + n, ": ", 2);
+	memcpy(buf + n + 2, r->id, id_len);
+	memcpy(buf + n + 2 + id_len, "\r\n", 2);
+	return n + id_len + 4;
+}
+
+/* "Content-Length: N\r\n" and the blank line into `buf` (48 bytes); its length. */
+static size_t length_line(char *buf, unsigned long long len)
+{
+	static const char name[] = "Content-Length: ";
+	size_t n;
+
+	memcpy(buf, name, sizeof(name) - 1);
+	n = sf_uint(buf, 44, sizeof(name) - 1, len, 0);	/* 20 digits at most */
+	memcpy(buf + n, "\r\n\r\n", 4);
+	return n + 4;
 }
 
 /*
@@ -247,18 +356,14 @@ static int emit(struct sl_request *r, const void *extra, size_t extra_len, int l
 		iov[n++] = (struct iovec){ status, (size_t)sl };
 		iov[n++] = (struct iovec){ r->head, r->head_len };
 		if (r->cfg->request_id_header && !r->has_id_header)
-			iov[n++] = (struct iovec){ idline, id_header(r, idline, sizeof(idline)) };
+			iov[n++] = (struct iovec){ idline, id_header(r, idline) };
 		if (!r->has_content_type && !bodiless(r->status))
 			iov[n++] = (struct iovec){ (char *)(uintptr_t)default_type,
 						   sizeof(default_type) - 1 };
 		/* A response that ends before its first byte leaves has a
 		 * known length: say it, so nginx need not chunk it. */
 		if (last && !r->has_content_length && !r->no_body) {
-			size_t ll = sf_str(length, sizeof(length), 0, "Content-Length: ");
-
-			ll = sf_uint(length, sizeof(length), ll, r->out_len + extra_len, 0);
-			ll = sf_str(length, sizeof(length), ll, "\r\n\r\n");
-			iov[n++] = (struct iovec){ length, ll };
+			iov[n++] = (struct iovec){ length, length_line(length, r->out_len + extra_len) };
 		} else {
 			iov[n++] = (struct iovec){ (char *)(uintptr_t)"\r\n", 2 };
 		}
@@ -362,47 +467,6 @@ int request_parse_length(const char *s, size_t len, long long *out)
 	return 0;
 }
 
-/* The parameters sluice itself reads, gathered in one pass over the list. */
-struct known {
-	const char *method, *document_uri, *script_name, *path_info, *request_uri;
-	const char *query, *length;
-	int nlength;
-};
-
-static void take(const char **slot, const struct param *p)
-{
-	if (!*slot)		/* the first wins, as with sl_param */
-		*slot = p->value;
-}
-
-/* Does parameter `p` have the name `lit` (a literal)? Lengths first: it is cheap. */
-#define IS(p, lit) ((p)->name_len == sizeof(lit) - 1 && memcmp((p)->name, lit, sizeof(lit) - 1) == 0)
-
-static void gather(const struct sl_request *r, struct known *k)
-{
-	memset(k, 0, sizeof(*k));
-	for (size_t i = 0; i < r->nparams; i++) {
-		const struct param *p = &r->params[i];
-
-		if (IS(p, "CONTENT_LENGTH")) {
-			take(&k->length, p);
-			k->nlength++;
-		} else if (IS(p, "REQUEST_METHOD")) {
-			take(&k->method, p);
-		} else if (IS(p, "DOCUMENT_URI")) {
-			take(&k->document_uri, p);
-		} else if (IS(p, "SCRIPT_NAME")) {
-			take(&k->script_name, p);
-		} else if (IS(p, "PATH_INFO")) {
-			take(&k->path_info, p);
-		} else if (IS(p, "REQUEST_URI")) {
-			take(&k->request_uri, p);
-		} else if (IS(p, "QUERY_STRING")) {
-			take(&k->query, p);
-		}
-	}
-}
-
 static int empty(const char *s)
 {
 	return !s || !*s;
@@ -412,7 +476,7 @@ static int empty(const char *s)
  * The path routing uses: DOCUMENT_URI (nginx's normalized, decoded $uri),
  * else SCRIPT_NAME + PATH_INFO (CGI), else REQUEST_URI up to the query.
  */
-static const char *request_path(struct sl_request *r, const struct known *k)
+static const char *request_path(struct sl_request *r, const struct request_known *k)
 {
 	const char *q;
 
@@ -445,16 +509,15 @@ static const char *request_path(struct sl_request *r, const struct known *k)
 /* Check what the request says about itself; 0, or an HTTP status to refuse with. */
 static int check_request(struct sl_request *r)
 {
-	struct known k;
+	const struct request_known *k = &r->known;
 
-	gather(r, &k);
-	if (k.nlength > 1) {
+	if (k->nlength > 1) {
 		log_msg(LOG_WARNING, "request %s: duplicate CONTENT_LENGTH; answering 400", r->id);
 		return 400;
 	}
-	if (k.length && request_parse_length(k.length, strlen(k.length), &r->content_length) < 0) {
+	if (k->length && request_parse_length(k->length, strlen(k->length), &r->content_length) < 0) {
 		log_msg(LOG_WARNING, "request %s: malformed CONTENT_LENGTH \"%.40s\"; answering 400",
-			r->id, k.length);
+			r->id, k->length);
 		return 400;
 	}
 	if (r->content_length > r->cfg->limits.max_body_bytes) {
@@ -463,15 +526,15 @@ static int check_request(struct sl_request *r)
 			r->cfg->limits.max_body_bytes);
 		return 413;
 	}
-	r->method = k.method ? k.method : "";
-	r->path = request_path(r, &k);
+	r->method = k->method ? k->method : "";
+	r->path = request_path(r, k);
 	if (!*r->method || !r->path || r->path[0] != '/') {
 		log_msg(LOG_WARNING, "request %s: no REQUEST_METHOD or no absolute path "
 			"(DOCUMENT_URI, SCRIPT_NAME, REQUEST_URI); answering 400", r->id);
 		r->path = r->path ? r->path : "";
 		return 400;
 	}
-	r->query = k.query ? k.query : "";
+	r->query = k->query ? k->query : "";
 	r->no_body = strcmp(r->method, "HEAD") == 0;
 	return 0;
 }

@@ -28,6 +28,18 @@ struct param {
 	size_t value_len;
 };
 
+/*
+ * The parameters sluice reads itself, noted as each is added so that
+ * the list is not walked again to find them.  The first of each wins, as
+ * with sl_param; CONTENT_LENGTH is also counted, since a repeated one is
+ * refused.
+ */
+struct request_known {
+	const char *method, *document_uri, *script_name, *path_info, *request_uri;
+	const char *query, *length;
+	int nlength;
+};
+
 struct sl_request {
 	struct conn *conn;
 	const struct sl_config *cfg;
@@ -37,6 +49,9 @@ struct sl_request {
 
 	struct param *params;
 	size_t nparams;
+	char *strings;			/* room reserved for parameter strings, */
+	size_t strings_left;		/* in the arena (request_reserve_params) */
+	struct request_known known;
 	const char *method;
 	const char *path;
 	const char *query;
@@ -66,6 +81,7 @@ struct sl_request {
 	size_t out_len;
 	unsigned long long body_bytes;	/* body bytes handed to the codec so far */
 	size_t id_param_len;		/* strlen(cfg->request_id_param), 0: none */
+	size_t id_header_len;		/* strlen(cfg->request_id_header), 0: none */
 	unsigned long long served;	/* requests this worker has served */
 	struct lazy *lazy;		/* what sl_query_*, sl_form_*, sl_cookie parsed (lazy.c) */
 };
@@ -80,6 +96,15 @@ int request_init(struct sl_request *r, const struct sl_config *cfg,
  * request begins, before it decodes parameters into the arena.
  */
 void request_begin(struct sl_request *r, struct conn *c);
+
+/*
+ * Reserve room in the arena for the strings of parameters whose wire
+ * form takes `bytes`, so that adding them costs one allocation, not one
+ * each.  Optional: without it, or past it, each parameter is allocated
+ * alone.  Both codecs spend at least two bytes of a pair's wire form on
+ * its lengths, which become the two NULs, so `bytes` is enough.
+ */
+void request_reserve_params(struct sl_request *r, size_t bytes);
 
 /*
  * Add one request parameter, copied into the arena with a terminating

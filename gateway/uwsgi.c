@@ -134,6 +134,7 @@ static enum proto_rc head_done(struct conn *c, struct sl_request *r, const unsig
 			"answering 431", c->cfg->limits.max_params_bytes);
 		r->early_status = 431;
 	} else {
+		request_reserve_params(r, size);
 		decode_vars(r, vars, size);
 	}
 	c->start += UWSGI_HEADER_LEN + size;

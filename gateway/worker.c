@@ -550,14 +550,17 @@ static void wake_dozing_master(void)
 	}
 }
 
-/* The scoreboard sees every request start and end: plain stores, no system call. */
+/*
+ * The scoreboard sees every request start and end: plain stores, no
+ * system call.  The busy title is set once the route is known
+ * (request.c), which is before anything that can take time.
+ */
 static void score_busy(long long now)
 {
 	w.score->req_start_ms = now;
 	memcpy(w.score->request_id, w.req.id, sizeof(w.score->request_id));
 	w.score->state = SCORE_BUSY;
 	wake_dozing_master();
-	proctitle_set("busy", NULL);
 }
 
 static void score_idle(void)

@@ -39,8 +39,10 @@
 # BENCH_ROUNDS (rounds of the throughput cases, 3),
 # BENCH_CONNS (wrk connections, 16), BENCH_PATH (URL path, /),
 # BENCH_CG_N1 / BENCH_CG_N2 (callgrind request counts, 500 / 2500),
-# BENCH_KEEP=1 (keep the temporary directory and print where it is);
-# pool.sh's own are listed there.
+# BENCH_KEEP=1 (keep the temporary directory and print where it is),
+# BENCH_PARTS (which parts run, of "throughput syscalls instructions
+# pool"; all of them unless set: "instructions" alone gives the exact
+# figures in a minute or two); pool.sh's own are listed there.
 
 # Several functions are only called through waitfor or the traps.
 # shellcheck disable=SC2317
@@ -54,6 +56,7 @@ CONNS=${BENCH_CONNS:-16}
 URLPATH=${BENCH_PATH:-/}
 CG_N1=${BENCH_CG_N1:-500}
 CG_N2=${BENCH_CG_N2:-2500}
+PARTS=" ${BENCH_PARTS:-throughput syscalls instructions pool} "
 NGINX=${NGINX:-/usr/sbin/nginx}
 TICK=$(getconf CLK_TCK)
 
@@ -188,6 +191,12 @@ fail() {
 tail_log() {
 	[ -s "$1" ] && tail -n 5 "$1" | sed "s|^|    $(basename "$1"): |"
 	return 0
+}
+
+# part NAME: true when NAME is one of the parts this run does (BENCH_PARTS).
+part() {
+	case $PARTS in *" $1 "*) return 0 ;; esac
+	return 1
 }
 
 # ---- set-up ------------------------------------------------------------
@@ -671,69 +680,78 @@ else
 	fail "sluice parts skipped: $SLUICE or $HELLO is not built"
 fi
 
-echo "== throughput and CPU time per request: median over $ROUNDS round(s), cases interleaved"
-for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
-	measure nginx "nginx alone (return 200)" "$P_NGINX"
-	measure floor "floor" "$P_FLOOR" "$FLOOR_PID"
-	measure floor_ka "floor, keep_conn" "$P_FLOOR_KA" "$FLOOR_PID"
+if part throughput; then
+	echo "== throughput and CPU time per request: median over $ROUNDS round(s), cases interleaved"
+	for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
+		measure nginx "nginx alone (return 200)" "$P_NGINX"
+		measure floor "floor" "$P_FLOOR" "$FLOOR_PID"
+		measure floor_ka "floor, keep_conn" "$P_FLOOR_KA" "$FLOOR_PID"
+		if [ "$HAVE_SLUICE" = 1 ]; then
+			measure sluice "sluice" "$P_SLUICE" "$SLUICE_PID"
+			measure sluice_ka "sluice, keep_conn" "$P_SLUICE_KA" "$SLUICE_PID"
+		fi
+	done
+	# shellcheck disable=SC2059
+	printf "$ROW_FMT" "case" "req/s" "p99" "nginx" "backend" "backend by round"
+	# shellcheck disable=SC2059
+	printf "$ROW_FMT" "" "" "" "us/req" "us/req" "us/req"
+	for key in nginx floor floor_ka sluice sluice_ka; do report "$key"; done
+fi
+
+if part syscalls; then
+	echo
+	echo "== system calls per request in the serving process (strace -c, wrk -d2s)"
+	syscalls floor "floor" "$P_FLOOR" "$FLOOR_PID"
+	syscalls floor_ka "floor, keep_conn" "$P_FLOOR_KA" "$FLOOR_PID"
 	if [ "$HAVE_SLUICE" = 1 ]; then
-		measure sluice "sluice" "$P_SLUICE" "$SLUICE_PID"
-		measure sluice_ka "sluice, keep_conn" "$P_SLUICE_KA" "$SLUICE_PID"
-	fi
-done
-# shellcheck disable=SC2059
-printf "$ROW_FMT" "case" "req/s" "p99" "nginx" "backend" "backend by round"
-# shellcheck disable=SC2059
-printf "$ROW_FMT" "" "" "" "us/req" "us/req" "us/req"
-for key in nginx floor floor_ka sluice sluice_ka; do report "$key"; done
-
-echo
-echo "== system calls per request in the serving process (strace -c, wrk -d2s)"
-syscalls floor "floor" "$P_FLOOR" "$FLOOR_PID"
-syscalls floor_ka "floor, keep_conn" "$P_FLOOR_KA" "$FLOOR_PID"
-if [ "$HAVE_SLUICE" = 1 ]; then
-	# shellcheck disable=SC2046
-	syscalls sluice "sluice worker" "$P_SLUICE" $(children "$SLUICE_PID")
-	# shellcheck disable=SC2046
-	syscalls sluice_ka "sluice worker, keep_conn" "$P_SLUICE_KA" $(children "$SLUICE_PID")
-fi
-
-echo
-echo "== user-space instructions per request (callgrind, (Ir at $CG_N2 req - Ir at $CG_N1 req)" \
-	"/ $((CG_N2 - CG_N1)), sequential requests on one client connection)"
-instructions floor "floor" floor "$P_FLOOR"
-instructions floor_ka "floor, keep_conn" floor "$P_FLOOR_KA"
-if [ "$HAVE_SLUICE" = 1 ]; then
-	instructions sluice "sluice worker" sluice "$P_SLUICE"
-	instructions sluice_ka "sluice worker, keep_conn" sluice "$P_SLUICE_KA"
-	# The same with the access log on, in its default format.
-	echo "access_log = \"$DIR/access.log\";" >>"$DIR/sluice.conf"
-	CG_TAG=log instructions sluice_ka_log "sluice worker, keep_conn, access log" sluice \
-		"$P_SLUICE_KA"
-	sluice_conf sluice warning 1
-	if [ -n "${IR_REQ[sluice_ka]:-}" ] && [ -n "${IR_REQ[sluice_ka_log]:-}" ]; then
-		awk -v on="${IR_REQ[sluice_ka_log]}" -v off="${IR_REQ[sluice_ka]}" 'BEGIN {
-			printf "access log on vs off, instructions/req: %.3fx (target <= 1.10x;" \
-				" plus one write(2) per request)\n", on / off }'
+		# shellcheck disable=SC2046
+		syscalls sluice "sluice worker" "$P_SLUICE" $(children "$SLUICE_PID")
+		# shellcheck disable=SC2046
+		syscalls sluice_ka "sluice worker, keep_conn" "$P_SLUICE_KA" $(children "$SLUICE_PID")
 	fi
 fi
 
-echo
-for key in "" _ka; do
-	what=without
-	[ "$key" = _ka ] && what=with
-	f=$(median "${BE_US[floor$key]:-}")
-	s=$(median "${BE_US[sluice$key]:-}")
-	if [ -z "$f" ] || [ -z "$s" ]; then
-		echo "sluice CPU/req vs floor: n/a (target <= 1.20x), $what keep_conn"
-	else
-		awk -v s="$s" -v f="$f" -v what="$what" 'BEGIN {
-			printf "sluice CPU/req vs floor: %.2fx (target <= 1.20x), %s keep_conn\n",
-				s / f, what }'
+if part instructions; then
+	echo
+	echo "== user-space instructions per request (callgrind, (Ir at $CG_N2 req - Ir at $CG_N1 req)" \
+		"/ $((CG_N2 - CG_N1)), sequential requests on one client connection)"
+	instructions floor "floor" floor "$P_FLOOR"
+	instructions floor_ka "floor, keep_conn" floor "$P_FLOOR_KA"
+	if [ "$HAVE_SLUICE" = 1 ]; then
+		instructions sluice "sluice worker" sluice "$P_SLUICE"
+		instructions sluice_ka "sluice worker, keep_conn" sluice "$P_SLUICE_KA"
+		# The same with the access log on, in its default format.
+		echo "access_log = \"$DIR/access.log\";" >>"$DIR/sluice.conf"
+		CG_TAG=log instructions sluice_ka_log "sluice worker, keep_conn, access log" sluice \
+			"$P_SLUICE_KA"
+		sluice_conf sluice warning 1
+		if [ -n "${IR_REQ[sluice_ka]:-}" ] && [ -n "${IR_REQ[sluice_ka_log]:-}" ]; then
+			awk -v on="${IR_REQ[sluice_ka_log]}" -v off="${IR_REQ[sluice_ka]}" 'BEGIN {
+				printf "access log on vs off, instructions/req: %.3fx (target <= 1.10x;" \
+					" plus one write(2) per request)\n", on / off }'
+		fi
 	fi
-done
+fi
 
-pool_cases
+if part throughput; then
+	echo
+	echo "== sluice's backend CPU per request against the floor's (medians above)"
+	for key in "" _ka; do
+		what=without
+		[ "$key" = _ka ] && what=with
+		f=$(median "${BE_US[floor$key]:-}")
+		s=$(median "${BE_US[sluice$key]:-}")
+		if [ -z "$f" ] || [ -z "$s" ]; then
+			echo "sluice CPU/req vs floor: n/a (target <= 1.20x), $what keep_conn"
+		else
+			awk -v s="$s" -v f="$f" -v what="$what" 'BEGIN {
+				printf "sluice CPU/req vs floor: %.2fx (target <= 1.20x), %s keep_conn\n",
+					s / f, what }'
+		fi
+	done
+fi
+
+part pool && pool_cases
 
 echo
 echo "bench took ${SECONDS}s"

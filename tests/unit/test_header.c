@@ -215,3 +215,51 @@ Test(header, every_reason_phrase_is_a_valid_field_text)
 			  "http_reason(%d) is not sendable", s);
 	}
 }
+
+/* ---- Status lines ---------------------------------------------------- */
+
+Test(header, status_line_bytes)
+{
+	char buf[64];
+	size_t n = header_status_line(buf, sizeof(buf), "Status: ", 200, "OK");
+
+	cr_assert_eq(n, 16);
+	cr_expect_str_eq(buf, "Status: 200 OK\r\n");
+	n = header_status_line(buf, sizeof(buf), "HTTP/1.1 ", 431,
+			       http_reason(431));
+	cr_expect_str_eq(buf, "HTTP/1.1 431 Request Header Fields Too Large\r\n");
+	cr_expect_eq(n, strlen(buf));
+}
+
+/* A line cut to fit stays NUL-terminated, never past `size`. */
+Test(header, status_line_cut_to_fit)
+{
+	char buf[16];
+
+	for (size_t size = 0; size <= 12; size++) {
+		size_t n;
+
+		memset(buf, 'x', sizeof(buf));
+		n = header_status_line(buf, size, "Status: ", 404, "Not Found");
+		cr_expect_eq(n, size ? size - 1 : 0, "size %zu: length %zu", size, n);
+		if (size)
+			cr_expect_eq(memcmp(buf, "Status: 404 Not Found\r\n", n), 0,
+				     "size %zu", size);
+		if (size)
+			cr_expect_eq(buf[n], '\0', "size %zu: not terminated", size);
+		cr_expect_eq(buf[size], 'x', "size %zu: written past the end", size);
+	}
+}
+
+/* Three digits or not, the number is written in full. */
+Test(header, status_line_numbers)
+{
+	static const int statuses[] = { 0, 7, 99, 100, 200, 599, 999, 1000, 65535 };
+	char buf[64], want[64];
+
+	for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
+		snprintf(want, sizeof(want), "Status: %d X\r\n", statuses[i]);
+		header_status_line(buf, sizeof(buf), "Status: ", statuses[i], "X");
+		cr_expect_str_eq(buf, want);
+	}
+}
