@@ -42,7 +42,8 @@ CORE_SRCS := gateway/config.c gateway/log.c gateway/arena.c gateway/router.c \
              gateway/config_value.c gateway/uwsgi.c gateway/systemd.c gateway/trace.c \
              gateway/handoff.c gateway/holder.c gateway/access.c \
              gateway/proctitle.c gateway/output.c gateway/stats.c gateway/status.c \
-             gateway/status_cli.c gateway/top.c
+             gateway/status_cli.c gateway/top.c gateway/config_check.c \
+             gateway/pidfile.c
 MAIN_SRCS := gateway/main.c
 # The profile chooses files, not #ifdefs: the development seam (dev.h) is
 # stubs in production and the real thing in the dev profile.
