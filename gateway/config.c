@@ -1127,9 +1127,9 @@ static int parse_env(struct loader *ld, const config_setting_t *root)
 	const config_setting_t *g;
 	int n;
 
-	if (get_group(ld, root, "env", &g) < 0 || !g)
-		return 0;
-	n = config_setting_length(g);
+	if (get_group(ld, root, "env", &g) < 0)
+		return -1;
+	n = g ? config_setting_length(g) : 0;
 	if (n > MAX_ENV)
 		return fail(ld, g, "env has %d variables; at most %d can be set (or set "
 			    "clear_env = false; to pass the master's whole environment)",
