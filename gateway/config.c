@@ -72,7 +72,8 @@ static const char *const top_keys[] = {
 	"error_log", "log_level", "user", "group", "listen", "pm", "limits",
 	"modules", "request_terminate_timeout", "request_slowlog_timeout",
 	"slowlog", "emergency_restart_threshold", "emergency_restart_interval",
-	"access_log", "access_format", "request_id", "status", NULL
+	"access_log", "access_format", "request_id", "status", "pid", "clear_env",
+	"env", "chdir", "rlimit_files", "rlimit_core", NULL
 };
 static const char *const listen_keys[] = {
 	"address", "protocol", "backlog", "mode", "owner", "group", NULL
@@ -159,6 +160,26 @@ static int fail_nomem(struct loader *ld, const config_setting_t *s)
 	return fail(ld, s, "out of memory");
 }
 
+/*
+ * Keep "FILE:LINE" of setting `s` in *at, for the checks config_check
+ * makes once the whole file is read.  An absent setting leaves *at NULL.
+ */
+static int note_origin(struct loader *ld, const config_setting_t *s, char **at)
+{
+	char buf[PATH_MAX];
+
+	if (!s)
+		return 0;
+	free(*at);
+	if (asprintf(at, "%s:%u", source_path(ld, config_setting_source_file(s), buf,
+					       sizeof(buf)),
+		     (unsigned)config_setting_source_line(s)) < 0) {
+		*at = NULL;
+		return fail_nomem(ld, s);
+	}
+	return 0;
+}
+
 /* "a string", "a group", ... for "X must be an integer, not a string". */
 static const char *type_name(const config_setting_t *s)
 {
@@ -202,6 +223,11 @@ static int check_keys(struct loader *ld, const config_setting_t *group,
 		name = config_setting_name(s);
 		if (known(ks->names, name))
 			continue;
+		snprintf(hint, sizeof(hint), "%s%s%s", path, *path ? "." : "", name);
+		if (config_value_hint(hint))
+			return fail(ld, s, "unknown key \"%s\": %s", hint,
+				    config_value_hint(hint));
+		hint[0] = '\0';
 		want = config_value_suggest(keysets, NKEYSETS, ks, name, &where);
 		if (want) {
 			prefix = where == ks ? path : where->prefix;
@@ -495,6 +521,8 @@ static int parse_address(struct loader *ld, const config_setting_t *s, const cha
 		return -1;
 	if (config_value_address(key, addr, &path, why, sizeof(why)) < 0)
 		return fail(ld, s, "%s", why);
+	if (note_origin(ld, s, &lc->at) < 0)
+		return -1;
 	lc->address = path ? resolve(ld, path) : strdup(addr);
 	if (!lc->address)
 		return fail_nomem(ld, s);
@@ -841,6 +869,8 @@ static int parse_watchdog(struct loader *ld, const config_setting_t *root)
 	    || get_seconds(ld, root, "emergency_restart_interval", 1,
 			   &cfg->emergency_restart_interval) < 0)
 		return -1;
+	if (note_origin(ld, member(root, "slowlog"), &cfg->at[AT_SLOWLOG]) < 0)
+		return -1;
 	if (cfg->slowlog && strcmp(cfg->slowlog, "stderr") == 0)
 		return fail(ld, member(root, "slowlog"), "slowlog must be a file; leave it "
 			    "unset to write slow-request reports to error_log");
@@ -1094,7 +1124,8 @@ static int parse_access(struct loader *ld, const config_setting_t *root)
 	char why[256];
 
 	if (get_path(ld, root, "access_log", &cfg->access_log) < 0
-	    || get_string(ld, root, "access_format", &cfg->access_format) < 0)
+	    || get_string(ld, root, "access_format", &cfg->access_format) < 0
+	    || note_origin(ld, member(root, "access_log"), &cfg->at[AT_ACCESS_LOG]) < 0)
 		return -1;
 	if (cfg->access_log && strcmp(cfg->access_log, "stderr") == 0)
 		return fail(ld, member(root, "access_log"), "access_log must be a file; "
@@ -1114,8 +1145,16 @@ static int parse_process(struct loader *ld, const config_setting_t *root)
 
 	if (get_string(ld, root, "user", &cfg->user) < 0
 	    || get_string(ld, root, "group", &cfg->group) < 0
-	    || get_path(ld, root, "error_log", &cfg->error_log) < 0)
+	    || get_path(ld, root, "error_log", &cfg->error_log) < 0
+	    || note_origin(ld, member(root, "user"), &cfg->at[AT_USER]) < 0
+	    || note_origin(ld, member(root, "group"), &cfg->at[AT_GROUP]) < 0
+	    || note_origin(ld, member(root, "error_log"), &cfg->at[AT_ERROR_LOG]) < 0)
 		return -1;
+	/* Workers switch to `user`, taking `group` as its group: alone, a
+	 * group would be ignored. */
+	if (cfg->group && !cfg->user)
+		return fail(ld, member(root, "group"), "group is set without user: workers "
+			    "change group only with user (user = \"www-data\";)");
 	s = member(root, "log_level");
 	if (!s)
 		return 0;
@@ -1126,6 +1165,105 @@ static int parse_process(struct loader *ld, const config_setting_t *root)
 		return fail(ld, s, "log_level must be error, warning, notice, info or "
 			    "debug, not \"%s\"", str);
 	cfg->log_level = (enum log_level)level;
+	return 0;
+}
+
+/* ---- How workers start ---------------------------------------------- */
+
+/*
+ * env = { NAME = "value"; PATH = "$PATH"; }: a value that is exactly "$"
+ * and a variable name is the master's value of that variable (absent in
+ * the master, absent in the worker); any other value is taken literally,
+ * with no expansion inside it.
+ */
+static int parse_env_entry(struct loader *ld, const config_setting_t *s, struct env_config *e)
+{
+	const char *name = config_setting_name(s), *value;
+	char key[96];
+
+	snprintf(key, sizeof(key), "env.%s", name);
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return fail(ld, s, "%s must be a string, not %s", key, type_name(s));
+	if (strchr(name, '-') || strchr(name, '*'))
+		return fail(ld, s, "%s: an environment variable's name is letters, digits "
+			    "and '_'", key);
+	value = config_setting_get_string(s);
+	e->pass = value[0] == '$' && value[1] && !value[1 + strspn(value + 1,
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")];
+	e->name = strdup(name);
+	e->value = strdup(e->pass ? value + 1 : value);
+	if (!e->name || !e->value)
+		return fail_nomem(ld, s);
+	return 0;
+}
+
+static int parse_env(struct loader *ld, const config_setting_t *root)
+{
+	const config_setting_t *g;
+	int n;
+
+	if (get_group(ld, root, "env", &g) < 0)
+		return -1;
+	n = g ? config_setting_length(g) : 0;
+	if (n > MAX_ENV)
+		return fail(ld, g, "env has %d variables; at most %d can be set (or set "
+			    "clear_env = false; to pass the master's whole environment)",
+			    n, MAX_ENV);
+	for (int i = 0; i < n; i++) {
+		if (parse_env_entry(ld, config_setting_get_elem(g, (unsigned)i),
+				    &ld->cfg->env[i]) < 0)
+			return -1;
+		ld->cfg->nenv = i + 1;
+	}
+	return 0;
+}
+
+/* rlimit_core: bytes as a size, or "unlimited". */
+static int parse_rlimit_core(struct loader *ld, const config_setting_t *root)
+{
+	const config_setting_t *s = member(root, "rlimit_core");
+
+	if (s && config_setting_type(s) == CONFIG_TYPE_STRING
+	    && strcmp(config_setting_get_string(s), "unlimited") == 0) {
+		ld->cfg->rlimit_core = CONFIG_RLIMIT_NONE;
+		return 0;
+	}
+	return get_size(ld, root, "rlimit_core", 0, MAX_BYTES, &ld->cfg->rlimit_core);
+}
+
+/*
+ * php-fpm's clear_env, env, chdir, rlimit_files and rlimit_core: what
+ * each worker process starts with.  The master applies them in the
+ * child, between fork and the worker's start.
+ */
+static int parse_workers(struct loader *ld, const config_setting_t *root)
+{
+	struct sl_config *cfg = ld->cfg;
+	const config_setting_t *s = member(root, "clear_env");
+	int files = -1;
+
+	if (s && config_setting_type(s) != CONFIG_TYPE_BOOL)
+		return fail(ld, s, "clear_env must be true or false, not %s", type_name(s));
+	if (s)
+		cfg->clear_env = config_setting_get_bool(s);
+	if (parse_env(ld, root) < 0
+	    || get_string(ld, root, "chdir", &cfg->chdir) < 0
+	    || get_int(ld, root, "rlimit_files", 1, MAX_CONNS, &files) < 0
+	    || parse_rlimit_core(ld, root) < 0
+	    || get_path(ld, root, "pid", &cfg->pid_file) < 0)
+		return -1;
+	if (files > 0)
+		cfg->rlimit_files = files;
+	if (cfg->chdir[0] != '/')
+		return fail(ld, member(root, "chdir"), "chdir must be an absolute path, "
+			    "not \"%s\"", cfg->chdir);
+	if (cfg->pid_file && strcmp(cfg->pid_file, "stderr") == 0)
+		return fail(ld, member(root, "pid"), "pid must be a file path");
+	if (note_origin(ld, member(root, "chdir"), &cfg->at[AT_CHDIR]) < 0
+	    || note_origin(ld, member(root, "pid"), &cfg->at[AT_PID]) < 0
+	    || note_origin(ld, member(root, "rlimit_files"), &cfg->at[AT_RLIMIT_FILES]) < 0
+	    || note_origin(ld, member(root, "rlimit_core"), &cfg->at[AT_RLIMIT_CORE]) < 0)
+		return -1;
 	return 0;
 }
 
@@ -1140,9 +1278,13 @@ static int set_defaults(struct sl_config *cfg, const char *path)
 	cfg->access_format = strdup(DEFAULT_ACCESS_FORMAT);
 	cfg->request_id_param = strdup(DEFAULT_REQUEST_ID_PARAM);
 	cfg->request_id_header = strdup(DEFAULT_REQUEST_ID_HEADER);
+	cfg->chdir = strdup("/");
 	if (!cfg->file || !cfg->error_log || !cfg->access_format || !cfg->request_id_param
-	    || !cfg->request_id_header)
+	    || !cfg->request_id_header || !cfg->chdir)
 		return -1;
+	cfg->clear_env = 1;
+	cfg->rlimit_files = CONFIG_RLIMIT_KEEP;
+	cfg->rlimit_core = CONFIG_RLIMIT_KEEP;
 	cfg->log_level = LOG_NOTICE;
 	cfg->pm.mode = PM_STATIC;
 	cfg->pm.max_children = DEFAULT_MAX_CHILDREN;
@@ -1186,6 +1328,33 @@ static char *folder_of(const char *path)
 }
 
 /*
+ * The hint for a php-fpm line that libconfig cannot read: "a.b = v" is
+ * `a = { b = v; }` here, unless php-fpm's a.b has no such equivalent
+ * (config_value_hint), and "env[NAME] = v" is `env = { NAME = "v"; }`.
+ */
+static void dotted_hint(const char *line, char *name, size_t namelen, char *hint,
+			size_t size)
+{
+	const char *dot, *fpm;
+
+	if (strncmp(line + strspn(line, " \t"), "env[", 4) == 0) {
+		snprintf(hint, size, " (php-fpm's env[NAME] = value is env = { NAME = "
+			 "\"value\"; } here)");
+		return;
+	}
+	if (config_value_dotted_name(line, name, namelen) < 0)
+		return;
+	fpm = config_value_hint(name);
+	dot = strchr(name, '.');
+	if (fpm)
+		snprintf(hint, size, " (php-fpm's %s: %s)", name, fpm);
+	else
+		snprintf(hint, size, " (names cannot contain '.': php-fpm's \"%s = ...;\" "
+			 "is \"%.*s = { %s = ...; };\" here)", name, (int)(dot - name), name,
+			 dot + 1);
+}
+
+/*
  * A syntax error, as libconfig reports it, with a hint for the one
  * mistake every php-fpm user makes: dotted names are groups here.
  */
@@ -1194,12 +1363,10 @@ static int syntax_error(struct loader *ld, const config_t *lc)
 	char path[PATH_MAX], buf[1024];
 	const char *file = source_path(ld, config_error_file(lc), path, sizeof(path));
 	int line = config_error_line(lc);
-	const char *hint = "";
+	char name[64], hint[512] = "";
 
-	if (line > 0 && config_value_source_line(file, (unsigned)line, buf, sizeof(buf)) == 0
-	    && config_value_dotted(buf))
-		hint = " (names cannot contain '.': php-fpm's "
-		       "\"pm.max_children = 4;\" is \"pm = { max_children = 4; };\" here)";
+	if (line > 0 && config_value_source_line(file, (unsigned)line, buf, sizeof(buf)) == 0)
+		dotted_hint(buf, name, sizeof(name), hint, sizeof(hint));
 	if (ld->errlen)
 		snprintf(ld->err, ld->errlen, "%s:%d: %s%s", file, line,
 			 config_error_text(lc), hint);
@@ -1239,6 +1406,7 @@ static int parse_root(struct loader *ld, const config_setting_t *root)
 	    || parse_watchdog(ld, root) < 0
 	    || parse_limits(ld, root) < 0
 	    || parse_access(ld, root) < 0
+	    || parse_workers(ld, root) < 0
 	    || parse_modules(ld, root) < 0)
 		return -1;
 	return 0;
@@ -1293,6 +1461,14 @@ static void free_settings(struct module_config *mc)
 	free(mc->settings);
 }
 
+static void free_listen(struct listen_config *lc)
+{
+	free(lc->address);
+	free(lc->owner);
+	free(lc->group);
+	free(lc->at);
+}
+
 /*
  * Free what config_load allocated and zero the struct; safe twice.  All
  * module slots are visited, since a failed load may have filled part of
@@ -1309,14 +1485,17 @@ void config_free(struct sl_config *cfg)
 	free(cfg->access_format);
 	free(cfg->request_id_param);
 	free(cfg->request_id_header);
-	for (int i = 0; i < MAX_LISTEN; i++) {
-		free(cfg->listen[i].address);
-		free(cfg->listen[i].owner);
-		free(cfg->listen[i].group);
+	free(cfg->pid_file);
+	free(cfg->chdir);
+	for (int i = 0; i < MAX_ENV; i++) {
+		free(cfg->env[i].name);
+		free(cfg->env[i].value);
 	}
-	free(cfg->status.address);
-	free(cfg->status.owner);
-	free(cfg->status.group);
+	for (int i = 0; i < AT_COUNT; i++)
+		free(cfg->at[i]);
+	for (int i = 0; i < MAX_LISTEN; i++)
+		free_listen(&cfg->listen[i]);
+	free_listen(&cfg->status);
 	for (int i = 0; i < MAX_MODULES; i++) {
 		free(cfg->modules[i].path);
 		free(cfg->modules[i].mount);

@@ -8,6 +8,7 @@
 #ifndef SLUICE_CONFIG_H
 #define SLUICE_CONFIG_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -26,6 +27,7 @@ struct listen_config {
 	mode_t mode;		/* unix sockets only */
 	char *owner;		/* unix sockets only, NULL: leave as created */
 	char *group;
+	char *at;		/* "FILE:LINE" of the address, for config_check */
 };
 
 /* The types a module setting may have: libconfig's scalars. */
@@ -56,12 +58,43 @@ struct module_config {
 	int nsettings;
 };
 
+/* One `env` entry: the worker's variable `name` is `value`, or, when
+ * `pass` is set, the master's own value of variable `value`. */
+struct env_config {
+	char *name;
+	char *value;
+	int pass;
+};
+
+/* A limit that is written "unlimited"; -1 (CONFIG_RLIMIT_KEEP): as the master's. */
+#define CONFIG_RLIMIT_KEEP	(-1LL)
+#define CONFIG_RLIMIT_NONE	LLONG_MAX
+
+/*
+ * Where a key that config_check looks at was written, as "FILE:LINE"
+ * (NULL when it was not written): the system is asked about it only
+ * after the file is parsed, and the error must still name the line.
+ */
+enum config_at {
+	AT_USER, AT_GROUP, AT_ERROR_LOG, AT_ACCESS_LOG, AT_SLOWLOG, AT_PID,
+	AT_CHDIR, AT_RLIMIT_FILES, AT_RLIMIT_CORE, AT_COUNT
+};
+
 struct sl_config {
 	char *file;		/* the config file, as given */
 	char *user;		/* workers drop to this user, NULL: stay */
 	char *group;
 	char *error_log;	/* "stderr" or a file path */
 	enum log_level log_level;
+	char *pid_file;		/* written by the master; NULL: none */
+
+	/* How each worker process starts, php-fpm's pool keys. */
+	int clear_env;		/* start from an empty environment plus `env` */
+	struct env_config env[MAX_ENV];
+	int nenv;
+	char *chdir;		/* absolute; "/" by default */
+	long long rlimit_files;	/* RLIMIT_NOFILE, or CONFIG_RLIMIT_KEEP */
+	long long rlimit_core;	/* RLIMIT_CORE in bytes, _KEEP or _NONE */
 
 	struct listen_config listen[MAX_LISTEN];	/* in config order */
 	int nlisten;					/* 0 when the file has no listen */
@@ -110,6 +143,8 @@ struct sl_config {
 
 	struct module_config modules[MAX_MODULES];
 	int nmodules;
+
+	char *at[AT_COUNT];
 };
 
 /*
@@ -119,5 +154,16 @@ struct sl_config {
  */
 int config_load(const char *path, struct sl_config *cfg, char *err, size_t errlen);
 void config_free(struct sl_config *cfg);
+
+/*
+ * Ask the system about what `cfg` names, without changing anything: the
+ * users and groups exist (and the master is root, which alone can become
+ * them), host names resolve, the folders of sockets, logs and the pid
+ * file exist and are writable, chdir is a folder, rlimits can be had.
+ * What would otherwise fail after start (or in every worker, in a loop)
+ * fails here, before anything is bound or forked.  Returns 0, or -1 with
+ * "FILE:LINE: what is wrong" in `err`.  config_check.c.
+ */
+int config_check(const struct sl_config *cfg, char *err, size_t errlen);
 
 #endif

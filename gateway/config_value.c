@@ -7,6 +7,7 @@
  * with the walk over the file and the rules between keys, and keeps
  * libconfig behind that one door.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -173,9 +174,47 @@ const char *config_value_host_port(const char *addr, char *host, size_t hostlen,
 	return NULL;
 }
 
+/* Does every dot-separated label of `h` (`n` bytes) start with a digit? */
+static int looks_numeric(const char *h, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((i == 0 || h[i - 1] == '.') && (h[i] < '0' || h[i] > '9'))
+			return 0;
+	return n > 0;
+}
+
 /*
- * A TCP address, "host:port" or "[v6]:port".  The host is resolved when
- * the socket is bound; here it only has to be well formed.
+ * A host as the resolver would take it, checked strictly: inet_aton reads
+ * "10.0.0.300" as 10.0.1.44 and "127.1" as 127.0.0.1, so a host whose
+ * every label starts with a digit must be a dotted quad that inet_pton
+ * accepts; a bracketed one must be IPv6 (a %zone is left to the
+ * resolver); anything else is a name, made of letters, digits, '-' and
+ * '.', which config_check resolves.  NULL, or what is wrong.
+ */
+static const char *host_syntax(const char *addr, const char *host)
+{
+	static const char name_ok[] = "abcdefghijklmnopqrstuvwxyz"
+				      "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.";
+	unsigned char bin[sizeof(struct in6_addr)];
+	char v6[INET6_ADDRSTRLEN + 1];
+
+	if (addr[0] == '[') {
+		snprintf(v6, sizeof(v6), "%.*s", (int)strcspn(host, "%"), host);
+		if (inet_pton(AF_INET6, v6, bin) != 1)
+			return "not a valid IPv6 address";
+		return NULL;
+	}
+	if (looks_numeric(host, strlen(host)))
+		return inet_pton(AF_INET, host, bin) == 1 ? NULL :
+		       "not a valid IPv4 address (four numbers from 0 to 255, 10.0.0.1)";
+	if (host[strspn(host, name_ok)] != '\0' || host[0] == '-' || host[0] == '.')
+		return "not a valid host name";
+	return NULL;
+}
+
+/*
+ * A TCP address, "host:port" or "[v6]:port".  A numeric host must be a
+ * valid address here; a name is resolved by config_check, before start.
  */
 static int check_tcp(const char *key, const char *addr, char *why, size_t size)
 {
@@ -184,24 +223,36 @@ static int check_tcp(const char *key, const char *addr, char *why, size_t size)
 
 	if (bad)
 		return say(why, size, "%s: %s, not \"%s\"", key, bad, addr);
+	bad = host_syntax(addr, host);
+	if (bad)
+		return say(why, size, "%s: \"%s\" is %s", key, host, bad);
 	return 0;
 }
 
 /*
- * "unix:PATH", a path starting with '/' or '.', or a name without ':' is
- * a unix socket; anything else with a ':' is host:port.
+ * "unix:PATH" or a path with a '/' in it is a unix socket; else a ':'
+ * makes host:port.  A bare name ("127.0.0.1", "localhost", "app.sock")
+ * is neither: it is most often a host whose port was forgotten, which
+ * read as a socket file would listen somewhere nobody connects to.
  */
 int config_value_address(const char *key, const char *addr, const char **path,
 			 char *why, size_t size)
 {
-	*path = strncmp(addr, "unix:", 5) == 0 ? addr + 5 : addr;
-	if (*path == addr && addr[0] != '/' && addr[0] != '.' && strchr(addr, ':')) {
-		*path = NULL;
-		return check_tcp(key, addr, why, size);
+	if (strncmp(addr, "unix:", 5) == 0) {
+		*path = addr + 5;
+		if (**path == '\0')
+			return say(why, size, "%s: \"unix:\" needs a socket path after it", key);
+		return 0;
 	}
-	if (**path == '\0')
-		return say(why, size, "%s: \"unix:\" needs a socket path after it", key);
-	return 0;
+	*path = addr;
+	if (strchr(addr, '/'))
+		return 0;
+	*path = NULL;
+	if (strchr(addr, ':'))
+		return check_tcp(key, addr, why, size);
+	return say(why, size, "%s: \"%s\" is neither a unix socket path nor host:port: "
+		   "write \"%s:PORT\" for TCP, or \"unix:%s\" (or \"./%s\") for a socket "
+		   "in the config's folder", key, addr, addr, addr, addr);
 }
 
 /* A mount is "/" or an absolute prefix without a trailing or double '/'. */
@@ -281,6 +332,86 @@ const char *config_value_suggest(const struct config_keyset *sets, size_t nsets,
 		}
 	}
 	return NULL;
+}
+
+/*
+ * Keys php-fpm operators type from habit, by their full dotted name, and
+ * what sluice has instead.  Each is a better answer than the nearest
+ * spelling: "pid" is one letter from "pm" and means something else.
+ */
+static const struct {
+	const char *key, *hint;
+} phpfpm_hints[] = {
+	{ "listen.allowed_clients", "sluice has no client list: the socket's "
+	  "mode, owner and group (listen = { mode = \"0660\"; owner = ...; }) say "
+	  "who may connect; a TCP port is bound to one address, 127.0.0.1 for the "
+	  "local web server" },
+	{ "listen.acl_users", "write listen = { owner = \"...\"; mode = \"0660\"; }" },
+	{ "listen.acl_groups", "write listen = { group = \"...\"; mode = \"0660\"; }" },
+	{ "pm.status_path", "the status page has its own socket here: status = "
+	  "{ listen = \"/run/sluice/status.sock\"; }, and the web server routes "
+	  "/status to it" },
+	{ "pm.status_listen", "write status = { listen = \"...\"; }" },
+	{ "ping.path", "/ping is answered on the status socket: status = { listen "
+	  "= \"...\"; }" },
+	{ "ping.response", "/ping answers \"pong\" on the status socket, which "
+	  "cannot be changed" },
+	{ "catch_workers_output", "workers' stdout and stderr always go to "
+	  "error_log, a line at a time" },
+	{ "decorate_workers_output", "workers' output lines in error_log always "
+	  "name the worker" },
+	{ "access.log", "write access_log = \"...\";" },
+	{ "access.format", "write access_format = \"...\";" },
+	{ "php_value", "there is no PHP here: a module's own settings belong to "
+	  "its modules entry" },
+	{ "php_flag", "there is no PHP here: a module's own settings belong to "
+	  "its modules entry" },
+	{ "php_admin_value", "there is no PHP here: a module's own settings belong "
+	  "to its modules entry" },
+	{ "php_admin_flag", "there is no PHP here: a module's own settings belong "
+	  "to its modules entry" },
+	{ "security.limit_extensions", "there are no scripts to limit: only the "
+	  "modules listed in modules run" },
+	{ "process_control_timeout", "write limits = { shutdown_timeout = ...; }" },
+	{ "process.max", "write pm = { max_children = ...; }" },
+	{ "process.priority", "there is none: start sluice under nice(1) or "
+	  "systemd's Nice=" },
+	{ "daemonize", "sluice stays in the foreground: run it under systemd, "
+	  "supervisord or runit (conf/)" },
+	{ "chroot", "there is none: a module is native code, and a chroot does "
+	  "not contain it; use systemd's RootDirectory= or a container" },
+	{ "prefix", "there is none: relative paths are taken from the config "
+	  "file's folder" },
+	{ "syslog.facility", "there is no syslog: error_log = \"stderr\" under "
+	  "systemd goes to the journal" },
+	{ "syslog.ident", "there is no syslog: error_log = \"stderr\" under "
+	  "systemd goes to the journal" },
+	{ "include", "write @include \"file.conf\" (libconfig's directive)" },
+	{ "events.mechanism", "there is none: sluice uses epoll" },
+};
+
+const char *config_value_hint(const char *key)
+{
+	for (size_t i = 0; i < sizeof(phpfpm_hints) / sizeof(phpfpm_hints[0]); i++)
+		if (strcmp(phpfpm_hints[i].key, key) == 0)
+			return phpfpm_hints[i].hint;
+	return NULL;
+}
+
+int config_value_dotted_name(const char *line, char *name, size_t size)
+{
+	size_t n;
+
+	if (!config_value_dotted(line))
+		return -1;
+	line += strspn(line, " \t");
+	n = strspn(line, name_chars);
+	n += 1 + strspn(line + n + 1, name_chars);
+	if (n >= size)
+		return -1;
+	memcpy(name, line, n);
+	name[n] = '\0';
+	return 0;
 }
 
 /* ---- The source text -------------------------------------------------- */

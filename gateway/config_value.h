@@ -41,9 +41,11 @@ int config_value_duration(const char *str, long long max_ms, long long *ms);
 int config_value_mode(const char *str, mode_t *out);
 
 /*
- * A listen address.  Returns 0 and sets *path to the unix socket path
- * (after any "unix:"), or to NULL for a host:port that passed its
- * checks; -1 with the reason in `why`.
+ * A listen address: "unix:PATH" or a path containing '/' is a unix
+ * socket, "host:port" or "[v6]:port" is TCP (a numeric host checked
+ * strictly), and a bare name is refused.  Returns 0 and sets *path to the
+ * unix socket path (after any "unix:"), or to NULL for a host:port that
+ * passed its checks; -1 with the reason in `why`.
  */
 int config_value_address(const char *key, const char *addr, const char **path,
 			 char *why, size_t size);
@@ -67,6 +69,15 @@ int config_value_mount(const char *key, const char *mount, char *why, size_t siz
 const char *config_value_suggest(const struct config_keyset *sets, size_t nsets,
 				 const struct config_keyset *here, const char *name,
 				 const struct config_keyset **where);
+
+/*
+ * What sluice has instead of php-fpm's `key` (its full dotted name,
+ * "pm.status_path"), as a phrase; NULL when it is not one of php-fpm's.
+ */
+const char *config_value_hint(const char *key);
+
+/* The dotted name ("listen.owner") `line` starts with, into `name`; 0 or -1. */
+int config_value_dotted_name(const char *line, char *name, size_t size);
 
 /* Line `line` (1-based) of `file` into `buf`; 0, or -1 when it cannot be had. */
 int config_value_source_line(const char *file, unsigned line, char *buf, size_t size);

@@ -270,6 +270,12 @@
 #define DEFAULT_ACCESS_FORMAT \
 	"%R - - [%t] \"%m %r%Q%q\" %s %b %{ms}d %I"
 
+/*
+ * `env` entries a pool may set for its workers: php-fpm pools set a
+ * handful; more than this is a generated file that wants clear_env off.
+ */
+#define MAX_ENV				64
+
 /* Listening sockets one sluice serves (one per protocol is the usual case). */
 #define MAX_LISTEN			8
 #define MAX_ROUTE_CAPTURES		16

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -159,7 +160,11 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* "2026-11-29 04:50:00.123 [notice] IDENT: " into buf; returns its length. */
+/*
+ * "2026-11-29 04:50:00.123 +0100 [notice] IDENT: " into buf; returns its
+ * length.  The offset from UTC makes lines from machines in other zones,
+ * or from either side of a daylight saving change, comparable.
+ */
 static size_t format_prefix(char *buf, size_t size, enum log_level level)
 {
 	struct timespec ts;
@@ -170,8 +175,10 @@ static size_t format_prefix(char *buf, size_t size, enum log_level level)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	localtime_r(&ts.tv_sec, &tm);
 	n = strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm);
-	r = snprintf(buf + n, size - n, ".%03ld [%s] %s: ",
-		     ts.tv_nsec / 1000000, level_names[level], log_ident);
+	r = snprintf(buf + n, size - n, ".%03ld %c%02ld%02ld [%s] %s: ",
+		     ts.tv_nsec / 1000000, tm.tm_gmtoff < 0 ? '-' : '+',
+		     labs(tm.tm_gmtoff) / 3600, labs(tm.tm_gmtoff) / 60 % 60,
+		     level_names[level], log_ident);
 	if (r < 0)
 		return n;
 	n += (size_t)r;
@@ -290,6 +297,9 @@ void log_signal_safe(int fd, enum log_level level, const char *msg)
 	n = sf_uint(line, sizeof(line), n, (unsigned long long)(t % 60), 2);
 	n = sf_str(line, sizeof(line), n, ".");
 	n = sf_uint(line, sizeof(line), n, (unsigned long long)(ts.tv_nsec / 1000000), 3);
+	n = sf_str(line, sizeof(line), n, tz_offset < 0 ? " -" : " +");
+	n = sf_uint(line, sizeof(line), n, (unsigned long long)(labs(tz_offset) / 3600), 2);
+	n = sf_uint(line, sizeof(line), n, (unsigned long long)(labs(tz_offset) / 60 % 60), 2);
 	n = sf_str(line, sizeof(line), n, " [");
 	n = sf_str(line, sizeof(line), n, level_names[level]);
 	n = sf_str(line, sizeof(line), n, "] ");

@@ -1,10 +1,12 @@
 /*
  * main.c - command line and start-up, in order.
  *
- * Start-up reads in one place: parse the config, open the log, load the
- * modules (in the master, before any fork, so that a bad module stops
- * start-up), bind the socket, hand over to the master.  Every failure on
- * the way is one line on stderr naming the file and what is wrong.
+ * Start-up reads in one place: parse the config and check it against the
+ * system, load the modules (in the master, before any fork, so that a bad
+ * module stops start-up), then, unless -t asked only for that, open the
+ * logs, claim the pid file, bind the socket, hand over to the master.
+ * Every failure on the way is one line on stderr naming the file and
+ * what is wrong.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +23,7 @@
 #include "listen.h"
 #include "log.h"
 #include "master.h"
+#include "pidfile.h"
 #include "proctitle.h"
 #include "proto.h"
 #include "scoreboard.h"
@@ -110,6 +113,15 @@ static int fail(const struct sl_config *cfg, const char *what)
 	return 1;
 }
 
+/* A failure once the pid file is claimed and `n` listeners are bound. */
+static int refuse(const struct sl_config *cfg, const char *what,
+		  const struct listener *ls, int n)
+{
+	listen_cleanup(ls, n);
+	pidfile_release();
+	return fail(cfg, what);
+}
+
 /*
  * `sluice status` and `sluice top`: only the config is read, for the
  * status socket's address; the running pool answers.  `interval_ms` > 0
@@ -168,7 +180,7 @@ int main(int argc, char **argv)
 	static struct generation *gen;
 	static struct listener listeners[MAX_LISTEN], status;
 	char err[1024];
-	int test = 0, fcgid, opt, nls;
+	int test = 0, fcgid, opt, nls, rc;
 
 	proctitle_init(argc, &argv);
 	while ((opt = getopt_long(argc, argv, "c:tvhd:", opts, NULL)) != -1) {
@@ -213,6 +225,19 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sluice: %s\n", err);
 		return 1;
 	}
+	fcgid = !dev && !test && started_by_fcgid();
+	if (gen->cfg.nlisten == 0 && !fcgid) {
+		fprintf(stderr, "sluice: %s: listen is missing: say where to accept connections, "
+			"e.g. listen = \"/run/sluice/sluice.sock\"; (only under mod_fcgid, which "
+			"hands sluice its socket, may it be left out)\n", file);
+		return 1;
+	}
+	/* Everything that could be checked was: -t stops before the first
+	 * file is created. */
+	if (test) {
+		printf("sluice: configuration file %s test is successful\n", file);
+		return 0;
+	}
 	if (log_open(gen->cfg.error_log, gen->cfg.log_level) < 0) {
 		fprintf(stderr, "sluice: error_log %s: cannot open: %m\n", gen->cfg.error_log);
 		return 1;
@@ -221,31 +246,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sluice: access_log %s: cannot open: %m\n", gen->cfg.access_log);
 		return 1;
 	}
-	fcgid = !dev && !test && started_by_fcgid();
-	if (gen->cfg.nlisten == 0 && !fcgid) {
-		fprintf(stderr, "sluice: %s: listen is missing: say where to accept connections, "
-			"e.g. listen = \"/run/sluice/sluice.sock\"; (only under mod_fcgid, which "
-			"hands sluice its socket, may it be left out)\n", file);
-		return 1;
-	}
-	if (test) {
-		printf("sluice: configuration file %s test is successful\n", file);
-		return 0;
-	}
 	if (fcgid)
 		return serve_fcgid(gen);
+	if (gen->cfg.pid_file && pidfile_claim(gen->cfg.pid_file, err, sizeof(err)) < 0)
+		return fail(&gen->cfg, err);
 	nls = listen_open_all(&gen->cfg, listeners, err, sizeof(err));
 	if (nls < 0)
-		return fail(&gen->cfg, err);
+		return refuse(&gen->cfg, err, listeners, 0);
 	if (gen->cfg.status.address &&
-	    listen_open_one(&gen->cfg.status, &status, err, sizeof(err)) < 0) {
-		listen_cleanup(listeners, nls);
-		return fail(&gen->cfg, err);
-	}
-	if (dev_master_start(gen, err, sizeof(err)) < 0) {
-		listen_cleanup(listeners, nls);
-		return fail(&gen->cfg, err);
-	}
+	    listen_open_one(&gen->cfg.status, &status, err, sizeof(err)) < 0)
+		return refuse(&gen->cfg, err, listeners, nls);
+	if (dev_master_start(gen, err, sizeof(err)) < 0)
+		return refuse(&gen->cfg, err, listeners, nls);
 	for (int i = 0; i < nls; i++)
 		log_msg(LOG_NOTICE, "listening on %s (%s%s)", listeners[i].address,
 			listeners[i].proto->name,
@@ -255,5 +267,7 @@ int main(int argc, char **argv)
 		gen->cfg.pm.max_children,
 		gen->cfg.pm.mode == PM_STATIC ? "static" :
 		gen->cfg.pm.mode == PM_DYNAMIC ? "dynamic" : "ondemand");
-	return master_run(gen, listeners, nls, gen->cfg.status.address ? &status : NULL);
+	rc = master_run(gen, listeners, nls, gen->cfg.status.address ? &status : NULL);
+	pidfile_release();
+	return rc;
 }

@@ -147,6 +147,11 @@ struct generation *master_load(const char *file, const struct generation *prev,
 		free(g);
 		return NULL;
 	}
+	if (config_check(&g->cfg, err, errlen) < 0) {
+		config_free(&g->cfg);
+		free(g);
+		return NULL;
+	}
 	if (module_load_all(&g->cfg, prev ? &prev->modules : NULL, &g->modules,
 			    &g->router, err, errlen) < 0) {
 		router_free(&g->router);
@@ -208,6 +213,65 @@ static pid_t fork_child(void)
 }
 
 /*
+ * The worker's environment: empty with clear_env (php-fpm's default, so
+ * that a secret in the master's environment reaches no module by
+ * accident), then each `env` entry.  A pass-through entry is read from
+ * the master's environment before it is cleared.
+ */
+static int child_env(const struct sl_config *cfg)
+{
+	const char *val[MAX_ENV];
+
+	for (int i = 0; i < cfg->nenv; i++)
+		val[i] = cfg->env[i].pass ? getenv(cfg->env[i].value) : cfg->env[i].value;
+	if (cfg->clear_env && clearenv() != 0)
+		return -1;
+	for (int i = 0; i < cfg->nenv; i++)
+		if (val[i] ? setenv(cfg->env[i].name, val[i], 1) < 0
+			   : unsetenv(cfg->env[i].name) < 0)
+			return -1;
+	return 0;
+}
+
+/* Soft and hard limit both, as php-fpm's rlimit_* set them. */
+static int child_limit(int resource, long long want)
+{
+	struct rlimit rl;
+
+	if (want == CONFIG_RLIMIT_KEEP)
+		return 0;
+	rl.rlim_cur = want == CONFIG_RLIMIT_NONE ? RLIM_INFINITY : (rlim_t)want;
+	rl.rlim_max = rl.rlim_cur;
+	return setrlimit(resource, &rl);
+}
+
+/*
+ * In a new worker, before it runs anything: its limits (the master's own
+ * descriptor limit was raised for the master alone), its environment and
+ * its folder.  config_check made sure these can succeed; if one fails
+ * anyway, the worker says which and leaves.
+ */
+static void child_setup(const struct sl_config *cfg, int i)
+{
+	const char *what = NULL;
+
+	if (cfg->rlimit_files == CONFIG_RLIMIT_KEEP && fd_limit.rlim_cur)
+		setrlimit(RLIMIT_NOFILE, &fd_limit);
+	if (child_limit(RLIMIT_NOFILE, cfg->rlimit_files) < 0)
+		what = "rlimit_files";
+	else if (child_limit(RLIMIT_CORE, cfg->rlimit_core) < 0)
+		what = "rlimit_core";
+	else if (child_env(cfg) < 0)
+		what = "env";
+	else if (chdir(cfg->chdir) < 0)
+		what = "chdir";
+	if (!what)
+		return;
+	log_msg(LOG_ERROR, "worker %d: cannot apply %s: %s", i + 1, what, strerror(errno));
+	_exit(2);
+}
+
+/*
  * Fork a worker of generation `g`.  Signals are blocked across fork so
  * that the child never runs the master's handler; the child resets them.
  * Returns the slot index, or -1.
@@ -240,8 +304,7 @@ static int spawn(struct generation *g)
 	if (pid == 0) {
 		holder_in_child(i);
 		output_in_child(i);
-		if (fd_limit.rlim_cur)
-			setrlimit(RLIMIT_NOFILE, &fd_limit);
+		child_setup(&g->cfg, i);
 		worker_main(&args);
 	}
 	sigprocmask(SIG_SETMASK, &fork_mask, NULL);

@@ -47,7 +47,7 @@ int harness_sluice_start_args(struct sluice_proc *sp, const char *body,
 /*
  * The same, with more listeners: `listeners` is pasted into a `listen`
  * list after the group of dir/sluice.sock (which stays the first, and the
- * one waited for), e.g. "{ address = \"uwsgi.sock\"; protocol =
+ * one waited for), e.g. "{ address = \"unix:uwsgi.sock\"; protocol =
  * \"uwsgi\"; mode = \"0666\"; }".  A relative unix socket path is taken
  * from the private folder, like every relative path in the config.
  */

@@ -49,7 +49,7 @@ static void stop_all(void)
 
 /* The second listener, in the harness's private folder (relative paths are). */
 static const char uwsgi_listener[] =
-	"{ address = \"uwsgi.sock\"; protocol = \"uwsgi\"; mode = \"0666\"; }";
+	"{ address = \"unix:uwsgi.sock\"; protocol = \"uwsgi\"; mode = \"0666\"; }";
 
 /*
  * What a user writes to put sluice behind uwsgi_pass: the `location /`

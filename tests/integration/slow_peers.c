@@ -60,7 +60,7 @@ static void teardown(void)
 /* ---- Starting ------------------------------------------------------------ */
 
 static const char uwsgi_listener[] =
-	"{ address = \"uwsgi.sock\"; protocol = \"uwsgi\"; mode = \"0666\"; }";
+	"{ address = \"unix:uwsgi.sock\"; protocol = \"uwsgi\"; mode = \"0666\"; }";
 
 /* sluice with `settings` and `mods`, with a uwsgi listener too when `uwsgi`. */
 static void start(const char *settings, const char *const *mods, int uwsgi)
@@ -863,7 +863,7 @@ Test(slow_peers, crowd_of_4000_trickled_heads_is_cut_and_the_cap_frees_by_itself
 {
 	static int fds[CROWD];
 	static const char crowd_listener[] =
-		"{ address = \"crowd.sock\"; mode = \"0666\"; backlog = 4096; }";
+		"{ address = \"unix:crowd.sock\"; mode = \"0666\"; backlog = 4096; }";
 	char crowd[300], *line;
 	long t0, took = -1, cut_by = -1;
 	int opened = 0, closed = 0;

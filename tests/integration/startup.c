@@ -139,8 +139,8 @@ static int exit_code(const struct run *r)
  * Write dir/sluice.conf, one setting per line so that line numbers are
  * known: 1 listen, 2 error_log, 3 modules, 4 `extra` (may be "").
  */
-static void write_conf(char *conf, size_t len, const char *module_rel,
-		       const char *extra)
+static void write_conf_as(char *conf, size_t len, const char *module_rel,
+			  const char *listen, const char *error_log, const char *extra)
 {
 	char mod[4096];
 	FILE *f;
@@ -149,11 +149,20 @@ static void write_conf(char *conf, size_t len, const char *module_rel,
 	snprintf(conf, len, "%s/sluice.conf", dir);
 	f = fopen(conf, "w");
 	cr_assert_not_null(f);
-	fprintf(f, "listen = \"%s/sluice.sock\";\n", dir);
-	fprintf(f, "error_log = \"stderr\";\n");
+	if (listen)
+		fprintf(f, "listen = \"%s\";\n", listen);
+	else
+		fprintf(f, "listen = \"%s/sluice.sock\";\n", dir);
+	fprintf(f, "error_log = \"%s\";\n", error_log);
 	fprintf(f, "modules = ( { path = \"%s\"; mount = \"/\"; } );\n", mod);
 	fprintf(f, "%s\n", extra);
 	fclose(f);
+}
+
+/* The same, with the usual listen and error_log on stderr. */
+static void write_conf(char *conf, size_t len, const char *module_rel, const char *extra)
+{
+	write_conf_as(conf, len, module_rel, NULL, "stderr", extra);
 }
 
 /* 0 if something accepts on dir/sluice.sock. */
@@ -229,6 +238,66 @@ Test(startup, test_typo_names_file_and_line, .init = make_dir, .fini = remove_di
 	snprintf(where, sizeof(where), "%s:4:", conf);
 	cr_assert_not_null(strstr(r.err, where), "no \"%s\" in stderr:\n%s", where, r.err);
 	cr_assert_not_null(strstr(r.err, "max_chidren"), "stderr:\n%s", r.err);
+}
+
+/*
+ * `sluice -t` on dir/sluice.conf with `listen` (NULL: the usual one) on
+ * line 1, error_log on dir/error.log, and `extra` on line 4: refused,
+ * with one line naming line `line` and holding `why`, and nothing created
+ * in the folder (no log file, no socket).
+ */
+static void test_refuses(const char *listen, const char *extra, int line, const char *why)
+{
+	char conf[256], where[300], log[300];
+	const char *args[] = { "-t", "-c", conf, NULL };
+	struct run r;
+	struct stat st;
+
+	write_conf_as(conf, sizeof(conf), "apps/hello.so", listen, "error.log", extra);
+	run_sluice(args, &r);
+	cr_assert_eq(exit_code(&r), 1, "accepted (wanted \"%s\"); stderr:\n%s", why, r.err);
+	snprintf(where, sizeof(where), "%s:%d: ", conf, line);
+	cr_assert_not_null(strstr(r.err, where), "no \"%s\" in stderr:\n%s", where, r.err);
+	cr_assert_not_null(strstr(r.err, why), "no \"%s\" in stderr:\n%s", why, r.err);
+	snprintf(log, sizeof(log), "%s/error.log", dir);
+	cr_assert_neq(stat(log, &st), 0, "-t created %s", log);
+	cr_assert_neq(listening(), 0, "-t must not start serving");
+}
+
+Test(startup, test_refuses_what_would_fail_at_start, .init = make_dir, .fini = remove_dir)
+{
+	test_refuses("127.0.0.1", "", 1,
+		     "\"127.0.0.1\" is neither a unix socket path nor host:port");
+	test_refuses("10.0.0.300:39001", "", 1,
+		     "\"10.0.0.300\" is not a valid IPv4 address");
+	test_refuses("no-such-host.invalid:39001", "", 1, "cannot resolve");
+	test_refuses("/nonexistent-dir/s.sock", "", 1,
+		     "the folder /nonexistent-dir: No such file or directory");
+	test_refuses(NULL, "access_log = \"logs/access.log\";", 4, "access_log: the folder");
+	if (geteuid() == 0)
+		test_refuses(NULL, "user = \"no-such-user-x\";", 4,
+			     "user \"no-such-user-x\" does not exist");
+}
+
+/* -t opens no log: a good config with a log file leaves no file behind. */
+Test(startup, test_creates_nothing, .init = make_dir, .fini = remove_dir)
+{
+	char conf[256], log[300];
+	const char *args[] = { "-t", "-c", conf, NULL };
+	struct run r;
+	struct stat st;
+
+	write_conf_as(conf, sizeof(conf), "apps/hello.so", NULL, "error.log",
+		      "access_log = \"access.log\"; pid = \"sluice.pid\";");
+	run_sluice(args, &r);
+	cr_assert_eq(exit_code(&r), 0, "stderr:\n%s", r.err);
+	snprintf(log, sizeof(log), "%s/error.log", dir);
+	cr_assert_neq(stat(log, &st), 0, "-t created %s", log);
+	snprintf(log, sizeof(log), "%s/access.log", dir);
+	cr_assert_neq(stat(log, &st), 0, "-t created %s", log);
+	snprintf(log, sizeof(log), "%s/sluice.pid", dir);
+	cr_assert_neq(stat(log, &st), 0, "-t created %s", log);
+	cr_assert_neq(listening(), 0, "-t must not start serving");
 }
 
 /* Without mod_fcgid handing it a socket, a config without listen is refused. */

@@ -21,7 +21,7 @@
 #include "harness.h"
 #include "modules_conf.h"
 
-#define STATUS_CONF	"status = { listen = \"status.sock\"; };\n"
+#define STATUS_CONF	"status = { listen = \"unix:status.sock\"; };\n"
 #define STATIC_2	"pm = { mode = \"static\"; max_children = 2; };\n"
 
 #define note(...) (fprintf(stderr, "status: " __VA_ARGS__), fputc('\n', stderr))

@@ -25,7 +25,7 @@
 #include "logscan.h"
 #include "modules_conf.h"
 
-#define STATUS_CONF	"status = { listen = \"status.sock\"; };\n"
+#define STATUS_CONF	"status = { listen = \"unix:status.sock\"; };\n"
 #define STATIC_2	"pm = { mode = \"static\"; max_children = 2; };\n"
 
 static struct sluice_proc sp;

@@ -18,7 +18,7 @@
 #include "harness.h"
 #include "modules_conf.h"
 
-#define POOL_CONF "status = { listen = \"status.sock\"; };\n" \
+#define POOL_CONF "status = { listen = \"unix:status.sock\"; };\n" \
 		  "pm = { mode = \"static\"; max_children = 2; };\n"
 
 static struct sluice_proc sp;

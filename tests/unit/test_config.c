@@ -236,6 +236,12 @@ Test(config, defaults)
 	cr_assert_eq(cfg.limits.write_timeout, DEFAULT_WRITE_TIMEOUT);
 	cr_assert_eq(cfg.limits.idle_timeout, DEFAULT_IDLE_TIMEOUT);
 	cr_assert_eq(cfg.limits.shutdown_timeout, DEFAULT_SHUTDOWN_TIMEOUT);
+	cr_assert_eq(cfg.clear_env, 1);
+	cr_assert_eq(cfg.nenv, 0);
+	cr_assert_str_eq(cfg.chdir, "/");
+	cr_assert_eq(cfg.rlimit_files, CONFIG_RLIMIT_KEEP);
+	cr_assert_eq(cfg.rlimit_core, CONFIG_RLIMIT_KEEP);
+	cr_assert_null(cfg.pid_file);
 	cr_assert_eq(cfg.nmodules, 1);
 	cr_assert_str_eq(cfg.modules[0].path, "/m.so");
 	cr_assert_str_eq(cfg.modules[0].mount, "/");
@@ -359,7 +365,6 @@ Test(config, address_forms)
 	static const struct { const char *given, *want; int in_dir; } forms[] = {
 		{ "/run/sluice/s.sock", "/run/sluice/s.sock", 0 },
 		{ "unix:/run/sluice/s.sock", "/run/sluice/s.sock", 0 },
-		{ "s.sock", "s.sock", 1 },
 		{ "unix:s.sock", "s.sock", 1 },
 		{ "./run/s.sock", "./run/s.sock", 1 },
 		{ "../s.sock", "../s.sock", 1 },
@@ -395,12 +400,37 @@ Test(config, bad_addresses)
 		{ "[::1]9000", "an IPv6 address is written [address]:port" },
 		{ "[::1", "an IPv6 address is written [address]:port" },
 		{ "unix:", "\"unix:\" needs a socket path" },
+		{ "10.0.0.300:39001", "\"10.0.0.300\" is not a valid IPv4 address" },
+		{ "127.1:9000", "\"127.1\" is not a valid IPv4 address" },
+		{ "0x7f000001:9000", "not a valid IPv4 address" },
+		{ "[::1::2]:9000", "\"::1::2\" is not a valid IPv6 address" },
+		{ "[127.0.0.1]:9000", "not a valid IPv6 address" },
+		{ "bad_host!:9000", "\"bad_host!\" is not a valid host name" },
 		{ "", "listen.address must not be empty" },
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		must_fail(with(MODULES "listen = {\n address = \"%s\";\n};\n", bad[i].given),
 			  3, bad[i].needle);
+}
+
+/*
+ * A bare name is neither a socket path nor host:port: the error names
+ * both spellings, so that a forgotten port is not a socket file in the
+ * config's folder.
+ */
+Test(config, bare_names_are_refused)
+{
+	static const char *const bare[] = { "127.0.0.1", "localhost", "sluice.sock" };
+
+	for (size_t i = 0; i < sizeof(bare) / sizeof(bare[0]); i++) {
+		must_fail(with(MODULES "listen = \"%s\";\n", bare[i]), 2,
+			  "is neither a unix socket path nor host:port");
+		cr_assert_not_null(strstr(err, with("\"%s:PORT\"", bare[i])), "%s", err);
+		cr_assert_not_null(strstr(err, with("\"unix:%s\"", bare[i])), "%s", err);
+	}
+	must_fail(MODULES "status = {\n listen = \"status.sock\";\n};\n", 3,
+		  "status.listen: \"status.sock\" is neither");
 }
 
 Test(config, unix_path_length)
@@ -487,7 +517,7 @@ Test(config, listen_list_of_strings_and_groups)
 
 	must_load(MODULES
 		  "listen = (\n"
-		  "  \"a.sock\",\n"
+		  "  \"unix:a.sock\",\n"
 		  "  { address = \"/run/b.sock\"; protocol = \"uwsgi\"; mode = \"0600\"; },\n"
 		  "  { address = \"127.0.0.1:9000\"; protocol = \"fastcgi\"; backlog = 64; },\n"
 		  "  \"unix:/run/d.sock\",\n"
@@ -570,7 +600,7 @@ Test(config, listen_duplicate_addresses)
 		  "  { address = \"unix:/a.sock\"; protocol = \"uwsgi\"; }\n"
 		  ");\n", 4,
 		  "listen[1].address: /a.sock is already a listen address");
-	must_fail(with(MODULES "listen = (\n  \"a.sock\",\n  \"%s/a.sock\",\n  \"/b\"\n);\n",
+	must_fail(with(MODULES "listen = (\n  \"unix:a.sock\",\n  \"%s/a.sock\",\n  \"/b\"\n);\n",
 		       dir), 4,
 		  "is already a listen address");
 	must_fail(MODULES
@@ -1291,6 +1321,73 @@ Test(config, unknown_keys)
 }
 
 /* The key check runs first: a typo is reported as such, not as "missing". */
+/*
+ * php-fpm's keys get what sluice has instead, not the nearest spelling
+ * ("pid" is a key here; "ping.path" is not "pm.path").
+ */
+Test(config, phpfpm_keys_get_a_hint)
+{
+	must_fail(MINIMAL "catch_workers_output = true;\n", 3,
+		  "unknown key \"catch_workers_output\": workers' stdout and stderr always go");
+	must_fail(MINIMAL "php_admin_value = { memory_limit = \"1G\"; };\n", 3,
+		  "\"php_admin_value\": there is no PHP here");
+	must_fail(MINIMAL "pm = { status_path = \"/status\"; };\n", 3,
+		  "\"pm.status_path\": the status page has its own socket here");
+	must_fail(MODULES "listen = { address = \"/a.sock\"; allowed_clients = \"127.0.0.1\"; };\n",
+		  2, "\"listen.allowed_clients\": sluice has no client list");
+	cr_assert_null(strstr(err, "did you mean"), "%s", err);
+	must_fail(MINIMAL "daemonize = false;\n", 3, "sluice stays in the foreground");
+}
+
+/* Written php-fpm's way, dotted, the same hints come with the syntax error. */
+Test(config, phpfpm_dotted_lines_get_a_hint)
+{
+	must_fail(MINIMAL "listen.allowed_clients = \"127.0.0.1\";\n", 3,
+		  "(php-fpm's listen.allowed_clients: sluice has no client list");
+	must_fail(MINIMAL "ping.path = \"/ping\";\n", 3, "/ping is answered on the status socket");
+	must_fail(MINIMAL "access.log = \"/a.log\";\n", 3, "write access_log = ");
+	must_fail(MINIMAL "listen.owner = \"www-data\";\n", 3,
+		  "php-fpm's \"listen.owner = ...;\" is \"listen = { owner = ...; };\" here");
+	must_fail(MINIMAL "env[PATH] = $PATH\n", 3, "env = { NAME = \"value\"; }");
+}
+
+/* ---- How workers start ------------------------------------------------ */
+
+Test(config, worker_knobs)
+{
+	must_load(MINIMAL "clear_env = false;\nchdir = \"/srv\";\nrlimit_files = 4096;\n"
+		  "rlimit_core = \"unlimited\";\npid = \"run/sluice.pid\";\n"
+		  "env = { PATH = \"$PATH\"; APP_MODE = \"prod\"; PRICE = \"$5 and $PATH\"; };\n");
+	cr_assert_eq(cfg.clear_env, 0);
+	cr_assert_str_eq(cfg.chdir, "/srv");
+	cr_assert_eq(cfg.rlimit_files, 4096);
+	cr_assert_eq(cfg.rlimit_core, CONFIG_RLIMIT_NONE);
+	cr_assert_str_eq(cfg.pid_file, with("%s/run/sluice.pid", dir));
+	cr_assert_eq(cfg.nenv, 3);
+	cr_assert_str_eq(cfg.env[0].name, "PATH");
+	cr_assert_str_eq(cfg.env[0].value, "PATH");
+	cr_assert_eq(cfg.env[0].pass, 1);
+	cr_assert_str_eq(cfg.env[1].value, "prod");
+	cr_assert_eq(cfg.env[1].pass, 0);
+	cr_assert_str_eq(cfg.env[2].value, "$5 and $PATH", "only a whole $NAME passes through");
+	cr_assert_eq(cfg.env[2].pass, 0);
+	config_free(&cfg);
+	must_load(MINIMAL "rlimit_core = \"1G\";\n");
+	cr_assert_eq(cfg.rlimit_core, 1LL << 30);
+}
+
+Test(config, worker_knobs_refused)
+{
+	must_fail(MINIMAL "clear_env = \"no\";\n", 3, "clear_env must be true or false, not a string");
+	must_fail(MINIMAL "chdir = \"srv\";\n", 3, "chdir must be an absolute path, not \"srv\"");
+	must_fail(MINIMAL "rlimit_files = 0;\n", 3, "rlimit_files must be between 1 and");
+	must_fail(MINIMAL "rlimit_core = \"lots\";\n", 3, "rlimit_core must be a size");
+	must_fail(MINIMAL "env = { PORT = 80; };\n", 3, "env.PORT must be a string, not an integer");
+	must_fail(MINIMAL "env = [ \"A=b\" ];\n", 3, "env must be a group");
+	must_fail(MINIMAL "pid = \"stderr\";\n", 3, "pid must be a file path");
+	must_fail(MINIMAL "\ngroup = \"www-data\";\n", 4, "group is set without user");
+}
+
 Test(config, unknown_key_before_missing_key)
 {
 	must_fail("modles = ( { path = \"/m.so\"; } );\n", 1,
@@ -1457,7 +1554,7 @@ Test(config, status_listen_is_resolved_and_has_a_mode)
 {
 	char want[256];
 
-	must_load(with(MINIMAL "status = { listen = \"status.sock\"; mode = \"0600\"; };\n"));
+	must_load(with(MINIMAL "status = { listen = \"unix:status.sock\"; mode = \"0600\"; };\n"));
 	snprintf(want, sizeof(want), "%s/status.sock", dir);
 	cr_assert_str_eq(cfg.status.address, want);
 	cr_assert_eq(cfg.status.mode, 0600);

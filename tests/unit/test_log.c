@@ -77,7 +77,7 @@ static void assert_matches(const char *text, const char *pattern)
 	regfree(&re);
 }
 
-#define STAMP	"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3} "
+#define STAMP	"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3} [+-][0-9]{4} "
 
 Test(log, line_format)
 {
@@ -121,6 +121,37 @@ Test(log, timestamp_is_now)
 		strftime(want, sizeof(want), "%Y-%m-%d %H:%M:%S", &tm);
 	}
 	cr_assert_eq(strncmp(text, want, strlen(want)), 0, "\"%s\" is not %s", text, want);
+	free(text);
+}
+
+/*
+ * The stamp carries the zone's offset from UTC, in both writers: the
+ * ordinary one and the signal-safe one (which takes the offset when the
+ * ident is set).  A zone of +05:30 tells minutes from hours.
+ */
+Test(log, stamp_has_utc_offset)
+{
+	char *saved = getenv("TZ") ? strdup(getenv("TZ")) : NULL;
+	char *text;
+
+	setenv("TZ", "XST-5:30", 1);
+	tzset();
+	cr_assert_eq(log_open(path, LOG_NOTICE), 0);
+	log_set_ident("master");
+	log_msg(LOG_NOTICE, "plain");
+	log_signal_safe(-1, LOG_ERROR, "from a handler");
+	text = slurp(NULL);
+	if (saved)
+		setenv("TZ", saved, 1);
+	else
+		unsetenv("TZ");
+	tzset();
+	free(saved);
+	assert_matches(text, STAMP "\\[notice\\] master: plain\n");
+	cr_assert_not_null(strstr(text, " +0530 [notice] master: plain\n"),
+			   "no +0530 offset: %s", text);
+	cr_assert_not_null(strstr(text, " +0530 [error] master: from a handler\n"),
+			   "the signal-safe line has no +0530 offset: %s", text);
 	free(text);
 }
 
