@@ -256,13 +256,72 @@ test-arm64: deps-arm64
 	LD_LIBRARY_PATH=$(ARM64_LIBDIR) \
 	  $(ARM64_ROOT)/prod/sluice-tests --jobs=2 --filter='$(ARM64_FILTER)'
 
-# The production build, where a system keeps such things.
-PREFIX ?= /usr/local
+# ---- Installing ----------------------------------------------------------
+# The production build and everything a deployment needs, where a system
+# keeps such things: the daemon, the header, the sample modules, the
+# mod_fcgid wrapper, the config, the systemd units, the sysusers.d and
+# tmpfiles.d entries (the user `sluice`, /run/sluice, /var/log/sluice) and
+# the logrotate file; the nginx and Apache examples in DATADIR/sluice.
+# PREFIX=/usr is the Debian package's layout (`make deb`).
+#
+# The files under conf/ name the /usr/local layout (/usr/local/sbin,
+# /usr/local/lib/sluice, /etc/sluice), as the integration suites run
+# them; they are installed with those paths replaced by the real ones.
+# The config is always written: keeping an edited one is the package's
+# job (it is a conffile there).  Installed as root without DESTDIR, the
+# user and the folders are made at once, as the package's scripts do.
+PREFIX        ?= /usr/local
+SYSCONFDIR    ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+SBINDIR       ?= $(PREFIX)/sbin
+LIBDIR        ?= $(PREFIX)/lib
+INCLUDEDIR    ?= $(PREFIX)/include
+DATADIR       ?= $(PREFIX)/share
+# Debian 12 still keeps its own units in /lib/systemd/system.
+SYSTEMDUNITDIR ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+SYSUSERSDIR   ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR   ?= $(PREFIX)/lib/tmpfiles.d
+
+# The compiled-in default config follows SYSCONFDIR.  The stamp changes
+# only when SYSCONFDIR does, and main.o depends on it, so that
+# `make install PREFIX=/usr` after a plain `make` does not keep the old path.
+SYSCONFDIR_STAMP := $(BUILD)/sysconfdir
+$(shell mkdir -p $(BUILD) && [ "$$(cat $(SYSCONFDIR_STAMP) 2>/dev/null)" = '$(SYSCONFDIR)' ] || \
+        printf '%s\n' '$(SYSCONFDIR)' >$(SYSCONFDIR_STAMP))
+$(BUILD)/obj/gateway/main.o: CPPFLAGS += -DSYSCONFDIR='"$(SYSCONFDIR)"'
+$(BUILD)/obj/gateway/main.o: $(SYSCONFDIR_STAMP)
+
+SUBST := sed -e 's|/usr/local/sbin/sluice|$(SBINDIR)/sluice|g' \
+             -e 's|/usr/local/lib/sluice|$(LIBDIR)/sluice|g' \
+             -e 's|/etc/sluice/|$(SYSCONFDIR)/sluice/|g'
+# install_subst SOURCE, MODE, TARGET: SOURCE with the paths replaced.
+define install_subst
+	$(SUBST) $(1) >$(3).tmp && chmod $(2) $(3).tmp && mv $(3).tmp $(3)
+endef
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/sluice
-	install -m 0755 $(BUILD)/sluice $(DESTDIR)$(PREFIX)/sbin/sluice
-	install -m 0644 include/sluice.h $(DESTDIR)$(PREFIX)/include/sluice.h
-	install -m 0644 $(APP_SOS) $(DESTDIR)$(PREFIX)/lib/sluice/
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR)/sluice \
+	  $(DESTDIR)$(SYSCONFDIR)/sluice $(DESTDIR)$(SYSCONFDIR)/logrotate.d \
+	  $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
+	  $(DESTDIR)$(DATADIR)/sluice/nginx $(DESTDIR)$(DATADIR)/sluice/apache
+	install -m 0755 $(BUILD)/sluice $(DESTDIR)$(SBINDIR)/sluice
+	install -m 0644 include/sluice.h $(DESTDIR)$(INCLUDEDIR)/sluice.h
+	install -m 0644 $(APP_SOS) $(DESTDIR)$(LIBDIR)/sluice/
+	$(call install_subst,conf/apache/sluice-fcgid.sh,0755,$(DESTDIR)$(LIBDIR)/sluice/sluice-fcgid.sh)
+	$(call install_subst,conf/sluice.conf,0644,$(DESTDIR)$(SYSCONFDIR)/sluice/sluice.conf)
+	$(call install_subst,conf/logrotate/sluice,0644,$(DESTDIR)$(SYSCONFDIR)/logrotate.d/sluice)
+	$(call install_subst,conf/systemd/sluice.service,0644,$(DESTDIR)$(SYSTEMDUNITDIR)/sluice.service)
+	$(call install_subst,conf/systemd/sluice.socket,0644,$(DESTDIR)$(SYSTEMDUNITDIR)/sluice.socket)
+	install -m 0644 conf/sysusers/sluice.conf $(DESTDIR)$(SYSUSERSDIR)/sluice.conf
+	install -m 0644 conf/tmpfiles/sluice.conf $(DESTDIR)$(TMPFILESDIR)/sluice.conf
+	for f in conf/nginx/*.conf; do \
+	  $(call install_subst,$$f,0644,$(DESTDIR)$(DATADIR)/sluice/nginx/$${f##*/}) || exit 1; done
+	for f in conf/apache/*.conf; do \
+	  $(call install_subst,$$f,0644,$(DESTDIR)$(DATADIR)/sluice/apache/$${f##*/}) || exit 1; done
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" -eq 0 ] && command -v systemd-sysusers >/dev/null; then \
+	  echo "systemd-sysusers $(SYSUSERSDIR)/sluice.conf; systemd-tmpfiles --create"; \
+	  systemd-sysusers $(SYSUSERSDIR)/sluice.conf && \
+	  systemd-tmpfiles --create $(TMPFILESDIR)/sluice.conf; \
+	fi
 
 clean:
 	rm -rf $(BUILDROOT)
