@@ -8,6 +8,9 @@
 #   make bench           the benchmark (nginx + wrk on loopback)
 #   make test-fresh      make run and make test on a pristine Debian 12 root
 #   make test-arm64      cross-build for arm64, run the unit suites under qemu
+#   make install         PREFIX, DESTDIR, SYSCONFDIR: the daemon and its deployment
+#   make deb             the Debian packages sluice and sluice-dev, lintian-checked
+#   make test-deb        install the package on a pristine Debian 12 root and serve
 
 PROFILE ?= prod
 # BUILDROOT lets a second checkout or a parallel run build elsewhere.
@@ -73,7 +76,7 @@ BENCH_BIN := $(BUILD)/bench/fcgi-floor
 BENCH_LIBFCGI := $(BUILD)/bench/libfcgi-hello
 
 .PHONY: all run dev test tests bench check-prod install deps-run deps-test deps-dev deps-bench clean \
-        test-fresh test-arm64 deps-arm64
+        test-fresh test-arm64 deps-arm64 deb deps-deb test-deb
 all: $(BUILD)/sluice $(APP_SOS)
 
 # Modules resolve the sl_* API against the executable: export exactly
@@ -260,8 +263,9 @@ test-arm64: deps-arm64
 # The production build and everything a deployment needs, where a system
 # keeps such things: the daemon, the header, the sample modules, the
 # mod_fcgid wrapper, the config, the systemd units, the sysusers.d and
-# tmpfiles.d entries (the user `sluice`, /run/sluice, /var/log/sluice) and
-# the logrotate file; the nginx and Apache examples in DATADIR/sluice.
+# tmpfiles.d entries (the user `sluice`, /run/sluice, /var/log/sluice),
+# the logrotate file and the man page; the nginx and Apache examples in
+# DATADIR/sluice and a pkg-config file for the header.
 # PREFIX=/usr is the Debian package's layout (`make deb`).
 #
 # The files under conf/ name the /usr/local layout (/usr/local/sbin,
@@ -280,6 +284,10 @@ DATADIR       ?= $(PREFIX)/share
 SYSTEMDUNITDIR ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
 SYSUSERSDIR   ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR   ?= $(PREFIX)/lib/tmpfiles.d
+# The header alone is the API (modules resolve sl_* against the daemon),
+# so the pkg-config file is architecture-independent.
+PKGCONFIGDIR  ?= $(DATADIR)/pkgconfig
+MANDIR        ?= $(DATADIR)/man
 
 # The compiled-in default config follows SYSCONFDIR.  The stamp changes
 # only when SYSCONFDIR does, and main.o depends on it, so that
@@ -302,15 +310,20 @@ install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR)/sluice \
 	  $(DESTDIR)$(SYSCONFDIR)/sluice $(DESTDIR)$(SYSCONFDIR)/logrotate.d \
 	  $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
-	  $(DESTDIR)$(DATADIR)/sluice/nginx $(DESTDIR)$(DATADIR)/sluice/apache
+	  $(DESTDIR)$(DATADIR)/sluice/nginx $(DESTDIR)$(DATADIR)/sluice/apache \
+	  $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(BUILD)/sluice $(DESTDIR)$(SBINDIR)/sluice
 	install -m 0644 include/sluice.h $(DESTDIR)$(INCLUDEDIR)/sluice.h
+	printf '%s\n' 'includedir=$(INCLUDEDIR)' '' 'Name: sluice' \
+	  'Description: module API of the sluice application server' \
+	  'Version: $(VERSION)' 'Cflags: -I$${includedir}' >$(DESTDIR)$(PKGCONFIGDIR)/sluice.pc
 	install -m 0644 $(APP_SOS) $(DESTDIR)$(LIBDIR)/sluice/
 	$(call install_subst,conf/apache/sluice-fcgid.sh,0755,$(DESTDIR)$(LIBDIR)/sluice/sluice-fcgid.sh)
 	$(call install_subst,conf/sluice.conf,0644,$(DESTDIR)$(SYSCONFDIR)/sluice/sluice.conf)
 	$(call install_subst,conf/logrotate/sluice,0644,$(DESTDIR)$(SYSCONFDIR)/logrotate.d/sluice)
 	$(call install_subst,conf/systemd/sluice.service,0644,$(DESTDIR)$(SYSTEMDUNITDIR)/sluice.service)
 	$(call install_subst,conf/systemd/sluice.socket,0644,$(DESTDIR)$(SYSTEMDUNITDIR)/sluice.socket)
+	$(call install_subst,conf/sluice.8,0644,$(DESTDIR)$(MANDIR)/man8/sluice.8)
 	install -m 0644 conf/sysusers/sluice.conf $(DESTDIR)$(SYSUSERSDIR)/sluice.conf
 	install -m 0644 conf/tmpfiles/sluice.conf $(DESTDIR)$(TMPFILESDIR)/sluice.conf
 	for f in conf/nginx/*.conf; do \
@@ -323,7 +336,36 @@ install: all
 	  systemd-tmpfiles --create $(TMPFILESDIR)/sluice.conf; \
 	fi
 
+# ---- The Debian packages --------------------------------------------------
+# sluice and sluice-dev, built by dpkg-buildpackage from debian/ in a copy
+# of the tree (tracked and new files, not ignored ones) under
+# $(BUILDROOT)/deb, where the .deb files land, so that neither the
+# checkout nor its parent folder gets build products.  Then lintian, which
+# must find nothing at warning level or above.
+DEB_DIR   := $(BUILDROOT)/deb
+DEPS_DEB  := $(DEPS_BUILD) dpkg-dev debhelper lintian git
+DEPS_TEST_DEB := debootstrap git
+
+deps-deb:
+	$(call install_missing,$(DEPS_DEB))
+
+deb: deps-deb
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/sluice-$(VERSION)
+	git ls-files -z -co --exclude-standard | tar -c --null -T - -f - | \
+	  tar -x -C $(DEB_DIR)/sluice-$(VERSION) -f -
+	cd $(DEB_DIR)/sluice-$(VERSION) && dpkg-buildpackage -us -uc -b -j2
+	lintian --fail-on warning $(DEB_DIR)/*.deb
+	@ls -l $(DEB_DIR)/*.deb
+
+# The package on a pristine Debian 12 root: apt installs it, the packaged
+# config passes `sluice -t`, sluice started as the unit does serves a page
+# through nginx with the packaged example, and the nginx examples copied
+# together give no warning.  Needs root (as test-fresh).
+test-deb: deb
+	$(call install_missing,$(DEPS_TEST_DEB))
+	tests/deb-check.sh $(DEB_DIR)
+
 clean:
 	rm -rf $(BUILDROOT)
 
--include $(shell find $(BUILDROOT) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILDROOT) -name '*.d' -type f 2>/dev/null)
