@@ -8,6 +8,9 @@
 #   make bench           the benchmark (nginx + wrk on loopback)
 #   make test-fresh      make run and make test on a pristine Debian 12 root
 #   make test-arm64      cross-build for arm64, run the unit suites under qemu
+#   make install         PREFIX, DESTDIR, SYSCONFDIR: the daemon and its deployment
+#   make deb             the Debian packages sluice and sluice-dev, lintian-checked
+#   make test-deb        install the package on a pristine Debian 12 root and serve
 
 PROFILE ?= prod
 # BUILDROOT lets a second checkout or a parallel run build elsewhere.
@@ -79,7 +82,7 @@ BENCH_BIN := $(BUILD)/bench/fcgi-floor
 BENCH_LIBFCGI := $(BUILD)/bench/libfcgi-hello
 
 .PHONY: all run dev test tests bench check-prod install deps-run deps-test deps-dev deps-bench clean \
-        test-fresh test-arm64 deps-arm64 fuzz fuzz-run deps-fuzz
+        test-fresh test-arm64 deps-arm64 fuzz fuzz-run deps-fuzz deb deps-deb test-deb
 all: $(BUILD)/sluice $(APP_SOS)
 
 # Modules resolve the sl_* API against the executable: export exactly
@@ -305,15 +308,113 @@ fuzz-run: fuzz
 	    $(FUZZ_DIR)/corpus-$$f tests/fuzz/seeds/$$f || exit 1; \
 	done
 
-# The production build, where a system keeps such things.
-PREFIX ?= /usr/local
+# ---- Installing ----------------------------------------------------------
+# The production build and everything a deployment needs, where a system
+# keeps such things: the daemon, the header, the sample modules, the
+# mod_fcgid wrapper, the config, the systemd units, the sysusers.d and
+# tmpfiles.d entries (the user `sluice`, /run/sluice, /var/log/sluice),
+# the logrotate file and the man page; the nginx and Apache examples in
+# DATADIR/sluice and a pkg-config file for the header.
+# PREFIX=/usr is the Debian package's layout (`make deb`).
+#
+# The files under conf/ name the /usr/local layout (/usr/local/sbin,
+# /usr/local/lib/sluice, /etc/sluice), as the integration suites run
+# them; they are installed with those paths replaced by the real ones.
+# The config is always written: keeping an edited one is the package's
+# job (it is a conffile there).  Installed as root without DESTDIR, the
+# user and the folders are made at once, as the package's scripts do.
+PREFIX        ?= /usr/local
+SYSCONFDIR    ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+SBINDIR       ?= $(PREFIX)/sbin
+LIBDIR        ?= $(PREFIX)/lib
+INCLUDEDIR    ?= $(PREFIX)/include
+DATADIR       ?= $(PREFIX)/share
+# Debian 12 still keeps its own units in /lib/systemd/system.
+SYSTEMDUNITDIR ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+SYSUSERSDIR   ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR   ?= $(PREFIX)/lib/tmpfiles.d
+# The header alone is the API (modules resolve sl_* against the daemon),
+# so the pkg-config file is architecture-independent.
+PKGCONFIGDIR  ?= $(DATADIR)/pkgconfig
+MANDIR        ?= $(DATADIR)/man
+
+# The compiled-in default config follows SYSCONFDIR.  The stamp changes
+# only when SYSCONFDIR does, and main.o depends on it, so that
+# `make install PREFIX=/usr` after a plain `make` does not keep the old path.
+SYSCONFDIR_STAMP := $(BUILD)/sysconfdir
+$(shell mkdir -p $(BUILD) && [ "$$(cat $(SYSCONFDIR_STAMP) 2>/dev/null)" = '$(SYSCONFDIR)' ] || \
+        printf '%s\n' '$(SYSCONFDIR)' >$(SYSCONFDIR_STAMP))
+$(BUILD)/obj/gateway/main.o: CPPFLAGS += -DSYSCONFDIR='"$(SYSCONFDIR)"'
+$(BUILD)/obj/gateway/main.o: $(SYSCONFDIR_STAMP)
+
+SUBST := sed -e 's|/usr/local/sbin/sluice|$(SBINDIR)/sluice|g' \
+             -e 's|/usr/local/lib/sluice|$(LIBDIR)/sluice|g' \
+             -e 's|/etc/sluice/|$(SYSCONFDIR)/sluice/|g'
+# install_subst SOURCE, MODE, TARGET: SOURCE with the paths replaced.
+define install_subst
+	$(SUBST) $(1) >$(3).tmp && chmod $(2) $(3).tmp && mv $(3).tmp $(3)
+endef
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/sluice
-	install -m 0755 $(BUILD)/sluice $(DESTDIR)$(PREFIX)/sbin/sluice
-	install -m 0644 include/sluice.h $(DESTDIR)$(PREFIX)/include/sluice.h
-	install -m 0644 $(APP_SOS) $(DESTDIR)$(PREFIX)/lib/sluice/
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR)/sluice \
+	  $(DESTDIR)$(SYSCONFDIR)/sluice $(DESTDIR)$(SYSCONFDIR)/logrotate.d \
+	  $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
+	  $(DESTDIR)$(DATADIR)/sluice/nginx $(DESTDIR)$(DATADIR)/sluice/apache \
+	  $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 $(BUILD)/sluice $(DESTDIR)$(SBINDIR)/sluice
+	install -m 0644 include/sluice.h $(DESTDIR)$(INCLUDEDIR)/sluice.h
+	printf '%s\n' 'includedir=$(INCLUDEDIR)' '' 'Name: sluice' \
+	  'Description: module API of the sluice application server' \
+	  'Version: $(VERSION)' 'Cflags: -I$${includedir}' >$(DESTDIR)$(PKGCONFIGDIR)/sluice.pc
+	install -m 0644 $(APP_SOS) $(DESTDIR)$(LIBDIR)/sluice/
+	$(call install_subst,conf/apache/sluice-fcgid.sh,0755,$(DESTDIR)$(LIBDIR)/sluice/sluice-fcgid.sh)
+	$(call install_subst,conf/sluice.conf,0644,$(DESTDIR)$(SYSCONFDIR)/sluice/sluice.conf)
+	$(call install_subst,conf/logrotate/sluice,0644,$(DESTDIR)$(SYSCONFDIR)/logrotate.d/sluice)
+	$(call install_subst,conf/systemd/sluice.service,0644,$(DESTDIR)$(SYSTEMDUNITDIR)/sluice.service)
+	$(call install_subst,conf/systemd/sluice.socket,0644,$(DESTDIR)$(SYSTEMDUNITDIR)/sluice.socket)
+	$(call install_subst,conf/sluice.8,0644,$(DESTDIR)$(MANDIR)/man8/sluice.8)
+	install -m 0644 conf/sysusers/sluice.conf $(DESTDIR)$(SYSUSERSDIR)/sluice.conf
+	install -m 0644 conf/tmpfiles/sluice.conf $(DESTDIR)$(TMPFILESDIR)/sluice.conf
+	for f in conf/nginx/*.conf; do \
+	  $(call install_subst,$$f,0644,$(DESTDIR)$(DATADIR)/sluice/nginx/$${f##*/}) || exit 1; done
+	for f in conf/apache/*.conf; do \
+	  $(call install_subst,$$f,0644,$(DESTDIR)$(DATADIR)/sluice/apache/$${f##*/}) || exit 1; done
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" -eq 0 ] && command -v systemd-sysusers >/dev/null; then \
+	  echo "systemd-sysusers $(SYSUSERSDIR)/sluice.conf; systemd-tmpfiles --create"; \
+	  systemd-sysusers $(SYSUSERSDIR)/sluice.conf && \
+	  systemd-tmpfiles --create $(TMPFILESDIR)/sluice.conf; \
+	fi
+
+# ---- The Debian packages --------------------------------------------------
+# sluice and sluice-dev, built by dpkg-buildpackage from debian/ in a copy
+# of the tree (tracked and new files, not ignored ones) under
+# $(BUILDROOT)/deb, where the .deb files land, so that neither the
+# checkout nor its parent folder gets build products.  Then lintian, which
+# must find nothing at warning level or above.
+DEB_DIR   := $(BUILDROOT)/deb
+DEPS_DEB  := $(DEPS_BUILD) dpkg-dev debhelper lintian git
+DEPS_TEST_DEB := debootstrap git
+
+deps-deb:
+	$(call install_missing,$(DEPS_DEB))
+
+deb: deps-deb
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/sluice-$(VERSION)
+	git ls-files -z -co --exclude-standard | tar -c --null -T - -f - | \
+	  tar -x -C $(DEB_DIR)/sluice-$(VERSION) -f -
+	cd $(DEB_DIR)/sluice-$(VERSION) && dpkg-buildpackage -us -uc -b -j2
+	lintian --fail-on warning $(DEB_DIR)/*.deb
+	@ls -l $(DEB_DIR)/*.deb
+
+# The package on a pristine Debian 12 root: apt installs it, the packaged
+# config passes `sluice -t`, sluice started as the unit does serves a page
+# through nginx with the packaged example, and the nginx examples copied
+# together give no warning.  Needs root (as test-fresh).
+test-deb: deb
+	$(call install_missing,$(DEPS_TEST_DEB))
+	tests/deb-check.sh $(DEB_DIR)
 
 clean:
 	rm -rf $(BUILDROOT)
 
--include $(shell find $(BUILDROOT) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILDROOT) -name '*.d' -type f 2>/dev/null)

@@ -31,7 +31,16 @@
 #include "top.h"
 #include "worker.h"
 
-#define DEFAULT_CONFIG "/etc/sluice/sluice.conf"
+/*
+ * The config read without -c or $SLUICE_CONFIG.  The Makefile passes
+ * SYSCONFDIR, so that the path follows where `make install` put the
+ * config (/usr/local/etc/sluice for PREFIX=/usr/local, /etc/sluice for
+ * PREFIX=/usr and the Debian package).
+ */
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+#define DEFAULT_CONFIG SYSCONFDIR "/sluice/sluice.conf"
 
 /*
  * The build profile as an ELF note (owner "sluice", type 1), so that a
