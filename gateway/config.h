@@ -166,4 +166,7 @@ void config_free(struct sl_config *cfg);
  */
 int config_check(const struct sl_config *cfg, char *err, size_t errlen);
 
+/* Whether config_check looks at the listen addresses (not under mod_fcgid). */
+void config_check_listeners(int used);
+
 #endif

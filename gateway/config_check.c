@@ -188,6 +188,14 @@ static int check_chdir(const struct sl_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+/* Under mod_fcgid the socket is descriptor 0 and the listen addresses go unused. */
+static int listeners_used = 1;
+
+void config_check_listeners(int used)
+{
+	listeners_used = used;
+}
+
 int config_check(const struct sl_config *cfg, char *err, size_t errlen)
 {
 	if (check_user(cfg, err, errlen) < 0
@@ -201,12 +209,12 @@ int config_check(const struct sl_config *cfg, char *err, size_t errlen)
 	    || check_rlimit(cfg, AT_RLIMIT_CORE, "rlimit_core", RLIMIT_CORE,
 			    cfg->rlimit_core, err, errlen) < 0)
 		return -1;
-	for (int i = 0; i < cfg->nlisten; i++)
+	for (int i = 0; i < cfg->nlisten && listeners_used; i++)
 		if (check_listener(cfg, &cfg->listen[i], err, errlen) < 0
 		    || check_owner(cfg, &cfg->listen[i], err, errlen) < 0)
 			return -1;
-	if (check_listener(cfg, &cfg->status, err, errlen) < 0
-	    || check_owner(cfg, &cfg->status, err, errlen) < 0)
+	if (listeners_used && (check_listener(cfg, &cfg->status, err, errlen) < 0
+			       || check_owner(cfg, &cfg->status, err, errlen) < 0))
 		return -1;
 	return 0;
 }

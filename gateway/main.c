@@ -229,12 +229,13 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	log_set_ident("master");
+	fcgid = !dev && !test && started_by_fcgid();
+	config_check_listeners(!fcgid);
 	gen = master_load(file, NULL, err, sizeof(err));
 	if (!gen) {
 		fprintf(stderr, "sluice: %s\n", err);
 		return 1;
 	}
-	fcgid = !dev && !test && started_by_fcgid();
 	if (gen->cfg.nlisten == 0 && !fcgid) {
 		fprintf(stderr, "sluice: %s: listen is missing: say where to accept connections, "
 			"e.g. listen = \"/run/sluice/sluice.sock\"; (only under mod_fcgid, which "
