@@ -68,8 +68,10 @@ static sqlite3 *db;
 static sqlite3_stmt *stmt[NSTMT];
 static long long page_size, max_body;
 
-static void close_db(void)
+/* Also what a failing init calls, since fini follows only an init that worked. */
+static void notes_fini(struct sl_context *ctx)
 {
+	(void)ctx;
 	for (int i = 0; i < NSTMT; i++) {
 		sqlite3_finalize(stmt[i]);
 		stmt[i] = NULL;
@@ -91,7 +93,6 @@ static int open_db(const char *path)
 	return 0;
 }
 
-/* A failing init is not followed by fini: it closes what it opened. */
 static int notes_init(struct sl_context *ctx)
 {
 	const char *path = sl_setting_str(ctx, "db", NULL);
@@ -105,17 +106,11 @@ static int notes_init(struct sl_context *ctx)
 	}
 	if (open_db(path) < 0) {
 		sl_log(NULL, SL_LOG_ERROR, "%s: %s", path, db ? sqlite3_errmsg(db) : "no memory");
-		close_db();
+		notes_fini(ctx);
 		return -1;
 	}
 	sl_log(NULL, SL_LOG_NOTICE, "notes kept in %s", path);
 	return 0;
-}
-
-static void notes_fini(struct sl_context *ctx)
-{
-	(void)ctx;
-	close_db();
 }
 
 /*
@@ -227,12 +222,12 @@ static int del(struct sl_request *req)
 	return sl_set_status(req, 204);
 }
 
-/* Store a note: its id, or -1.  An empty author is "anonymous". */
+/* Store a note: its id, or -1.  No author, or an empty one, is "anonymous". */
 static long long insert(struct sl_request *req, const char *author, const char *text)
 {
 	sqlite3_stmt *s = stmt[ADD];
 
-	sqlite3_bind_text(s, 1, *author ? author : "anonymous", -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 1, author && *author ? author : "anonymous", -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, text, -1, SQLITE_STATIC);
 	return step(req, s) < 0 ? -1 : sqlite3_last_insert_rowid(db);
 }
@@ -289,10 +284,8 @@ static int create_from_form(struct sl_request *req)
 
 	if (!text || !*text)
 		return sl_error(req, 400);
-	if (!author)
-		author = "";
 	if (insert(req, author, text) < 0 ||
-	    sl_set_cookie(req, "author", sl_url_encode(req, author, 0), &keep) < 0)
+	    sl_set_cookie(req, "author", sl_url_encode(req, author ? author : "", 0), &keep) < 0)
 		return -1;
 	return sl_redirect(req, 303, sl_mount(req));
 }
