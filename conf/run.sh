@@ -111,7 +111,8 @@ sluice and nginx are serving on http://127.0.0.1:$port (Ctrl-C stops both):
   curl http://127.0.0.1:$port/demo/files/a/b
   curl http://127.0.0.1:$port/demo/broken         a failing handler: 500
   http://127.0.0.1:$port/notes                    notes (apps/notes.c): a page, in a browser
-  curl http://127.0.0.1:$port/notes/notes -d '{"text":"hi"}'   its JSON API
+  curl http://127.0.0.1:$port/notes/notes -H 'Content-Type: application/json' \
+       -d '{"text":"hi"}'                          its JSON API: 201
   curl 'http://127.0.0.1:$port/notes/notes?limit=5'
 
 TEXT
