@@ -62,7 +62,10 @@ MAIN_OBJS := $(MAIN_SRCS:%.c=$(BUILD)/obj/%.o)
 LIBS       = -lconfig -lsystemd -ldl -lunwind-ptrace -lunwind-generic -lunwind $(LIBS_$(PROFILE))
 
 # Sample modules and test fixture modules, one .so per .c.
-APPS         := hello echo routes
+APPS         := hello echo routes notes
+# Libraries a sample links, by name: notes keeps its notes in SQLite and
+# reads JSON with jansson.
+APP_LIBS_notes := -lsqlite3 -ljansson
 APP_SOS      := $(APPS:%=$(BUILD)/apps/%.so)
 FIXTURE_SRCS := $(wildcard tests/fixtures/*.c)
 FIXTURE_SOS  := $(FIXTURE_SRCS:tests/fixtures/%.c=$(BUILD)/fixtures/%.so)
@@ -99,7 +102,7 @@ $(BUILD)/obj/%.o: %.c
 # Modules are built like a user would build theirs: only include/ is visible.
 $(BUILD)/apps/%.so: apps/%.c include/sluice.h
 	@mkdir -p $(@D)
-	$(CC) -Iinclude $(CFLAGS) -fPIC -shared $(LDFLAGS) -o $@ $<
+	$(CC) -Iinclude $(CFLAGS) -fPIC -shared $(LDFLAGS) -o $@ $< $(APP_LIBS_$*)
 
 $(BUILD)/fixtures/%.so: tests/fixtures/%.c include/sluice.h
 	@mkdir -p $(@D)
@@ -139,6 +142,8 @@ $(BENCH_LIBFCGI): tests/bench/libfcgi-hello.c
 # `gcc` installed without recommends does not bring the C library's
 # headers (libc6-dev); `make test-fresh` proves these lists complete.
 DEPS_BUILD := gcc libc6-dev make pkg-config libconfig-dev libsystemd-dev libunwind-dev
+# The notes sample stores in SQLite and parses JSON with jansson.
+DEPS_BUILD += libsqlite3-dev libjansson-dev
 DEPS_RUN   := $(DEPS_BUILD) nginx-light curl
 DEPS_TEST  := $(DEPS_RUN) libcriterion-dev libcurl4-openssl-dev libfcgi-bin g++
 DEPS_TEST  += libmicrohttpd-dev binutils procps apache2 libapache2-mod-fcgid systemd supervisor \
@@ -249,7 +254,8 @@ BINFMT        := /proc/sys/fs/binfmt_misc
 ARM64_UNPACK  := libcriterion3:arm64 libcriterion-dev:arm64 libnanomsg5:arm64
 DEPS_ARM64    := gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static \
                  libconfig-dev:arm64 libsystemd-dev:arm64 libcurl4-openssl-dev:arm64 \
-                 libffi8:arm64 libgit2-1.5:arm64 libunwind-dev:arm64
+                 libffi8:arm64 libgit2-1.5:arm64 libunwind-dev:arm64 \
+                 libsqlite3-dev:arm64 libjansson-dev:arm64
 # trace's suite is left out: it ptraces a child, which qemu-user cannot do.
 ARM64_SUITES  := $(filter-out trace,$(sort $(shell sed -n 's/^Test.\([a-z_]*\),.*/\1/p' tests/unit/*.c)))
 ARM64_FILTER  := @($(subst $() ,|,$(ARM64_SUITES)))/*

@@ -52,7 +52,9 @@ pm = { max_children = 2; };
 modules = (
   { path = "$build/apps/hello.so";  mount = "/"; },
   { path = "$build/apps/echo.so";   mount = "/echo"; },
-  { path = "$build/apps/routes.so"; mount = "/demo"; }
+  { path = "$build/apps/routes.so"; mount = "/demo"; },
+  { path = "$build/apps/notes.so";  mount = "/notes";
+    settings = { db = "$dir/notes.db"; page_size = 20; }; }
 );
 CONF
 
@@ -108,6 +110,10 @@ sluice and nginx are serving on http://127.0.0.1:$port (Ctrl-C stops both):
   curl http://127.0.0.1:$port/demo/users/2
   curl http://127.0.0.1:$port/demo/files/a/b
   curl http://127.0.0.1:$port/demo/broken         a failing handler: 500
+  http://127.0.0.1:$port/notes                    notes (apps/notes.c): a page, in a browser
+  curl http://127.0.0.1:$port/notes/notes -H 'Content-Type: application/json' \
+       -d '{"text":"hi"}'                          its JSON API: 201
+  curl 'http://127.0.0.1:$port/notes/notes?limit=5'
 
 TEXT
 
