@@ -52,10 +52,12 @@ CORE_SRCS := gateway/config.c gateway/log.c gateway/arena.c gateway/router.c \
 MAIN_SRCS := gateway/main.c
 # The profile chooses files, not #ifdefs: the development seam (dev.h) is
 # stubs in production and the real thing in the dev profile.
-DEV_SRCS_prod := gateway/dev_none.c
-DEV_SRCS_dev  := gateway/dev.c gateway/dev_http.c gateway/dev_relay.c
+# The same holds for source lines in backtraces (symbols.h): libdw reads
+# DWARF in the dev profile only.
+DEV_SRCS_prod := gateway/dev_none.c gateway/symbols_none.c
+DEV_SRCS_dev  := gateway/dev.c gateway/dev_http.c gateway/dev_relay.c gateway/symbols_dwarf.c
 CORE_SRCS     += $(DEV_SRCS_$(PROFILE))
-LIBS_dev      := -lmicrohttpd
+LIBS_dev      := -lmicrohttpd -ldw
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
 MAIN_OBJS := $(MAIN_SRCS:%.c=$(BUILD)/obj/%.o)
 # libunwind-ptrace walks a slow worker's stack from the master (trace.c).
@@ -146,9 +148,9 @@ DEPS_BUILD := gcc libc6-dev make pkg-config libconfig-dev libsystemd-dev libunwi
 DEPS_BUILD += libsqlite3-dev libjansson-dev
 DEPS_RUN   := $(DEPS_BUILD) nginx-light curl
 DEPS_TEST  := $(DEPS_RUN) libcriterion-dev libcurl4-openssl-dev libfcgi-bin g++
-DEPS_TEST  += libmicrohttpd-dev binutils procps apache2 libapache2-mod-fcgid systemd supervisor \
+DEPS_TEST  += libmicrohttpd-dev libdw-dev binutils procps apache2 libapache2-mod-fcgid systemd supervisor \
               logrotate prometheus jq python3-prometheus-client tmux
-DEPS_DEV   := $(DEPS_BUILD) libmicrohttpd-dev curl
+DEPS_DEV   := $(DEPS_BUILD) libmicrohttpd-dev libdw-dev curl
 DEPS_BENCH := $(DEPS_RUN) wrk strace valgrind libfcgi-dev
 # clang ships libFuzzer; only `make fuzz` needs it.
 DEPS_FUZZ  := clang

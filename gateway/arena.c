@@ -6,8 +6,17 @@
  * chained behind the first and freed by the next arena_reset; `cap`
  * bounds the bytes those extra blocks may take, so one request cannot
  * eat the worker's memory.
+ *
+ * Under AddressSanitizer (the dev profile) the first block's payload is
+ * poisoned while nobody holds it, from arena_init and again at every
+ * arena_reset, and each allocation unpoisons its own bytes: a pointer a
+ * module kept from an earlier request is reported as use-after-poison
+ * instead of reading stale data.  The extra blocks are freed, which ASan
+ * watches by itself.  Without ASan the macros are empty: no cost in
+ * production.
  */
 #include <errno.h>
+#include <sanitizer/asan_interface.h>
 #include <stdalign.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -68,6 +77,7 @@ int arena_init(struct arena *a, size_t first_size, size_t cap)
 		return -1;
 	a->cur = a->first;
 	a->cap = cap;
+	ASAN_POISON_MEMORY_REGION(a->first->data, a->first->size);
 	return 0;
 }
 
@@ -124,6 +134,7 @@ void *arena_alloc(struct arena *a, size_t size)
 	}
 	p = (char *)b->data + b->used;
 	b->used += need;
+	ASAN_UNPOISON_MEMORY_REGION(p, need);
 	return p;
 }
 
@@ -160,6 +171,7 @@ void arena_reset(struct arena *a)
 		free(b);
 	}
 	a->first->next = NULL;
+	ASAN_POISON_MEMORY_REGION(a->first->data, a->first->used);
 	a->first->used = 0;
 	a->cur = a->first;
 	a->used_extra = 0;
@@ -169,6 +181,8 @@ void arena_reset(struct arena *a)
 void arena_free(struct arena *a)
 {
 	arena_reset(a);
+	if (a->first)
+		ASAN_UNPOISON_MEMORY_REGION(a->first->data, a->first->size);
 	free(a->first);
 	memset(a, 0, sizeof(*a));
 }

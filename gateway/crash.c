@@ -26,6 +26,8 @@
 #define ALT_STACK_SIZE (256 * 1024)
 #define MAX_FRAMES 32
 #define LINE_MAX_BYTES 8192
+/* A sanitizer's report with its shadow-memory map is a few KiB. */
+#define REPORT_MAX_BYTES (32 * 1024)
 
 static struct {
 	struct score *score;
@@ -229,6 +231,26 @@ static void on_terminate(int sig, siginfo_t *si, void *uc)
 	log_signal_safe(-1, LOG_ERROR, line);
 	reply(r, 504, "Gateway Timeout", line);
 	_exit(EXIT_TERMINATED);
+}
+
+/*
+ * A runtime checker (AddressSanitizer in the dev profile) found an error
+ * and is about to end the worker: `summary` (one line) is logged with the
+ * request in hand, which is answered with 502 and, in development mode,
+ * a page holding the whole `report`.  The checker then exits by itself.
+ */
+void crash_last_words(const char *summary, const char *report)
+{
+	static char line[REPORT_MAX_BYTES];
+	struct sl_request *r = request_current();
+	size_t at;
+
+	at = sf_str(line, sizeof(line), 0, summary);
+	at = put_where(line, sizeof(line), at, r);
+	log_signal_safe(-1, LOG_ERROR, line);
+	at = sf_str(line, sizeof(line), at, "\n\n");
+	sf_str(line, sizeof(line), at, report);
+	reply(r, 502, "Bad Gateway", line);
 }
 
 static int install(int sig, void (*fn)(int, siginfo_t *, void *), int flags)

@@ -32,4 +32,10 @@
  */
 int crash_init(int score_index, int ctl_fd);
 
+/*
+ * A runtime checker's report ends the worker: log `summary` with the
+ * request in hand and answer it (502; the dev page shows `report`).
+ */
+void crash_last_words(const char *summary, const char *report);
+
 #endif

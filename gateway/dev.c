@@ -10,6 +10,7 @@
  * appenders, because crash.c builds them inside a signal handler.
  */
 #include <errno.h>
+#include <sanitizer/asan_interface.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,19 +20,24 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "crash.h"
 #include "dev.h"
 #include "dev_http.h"
+#include "escape.h"
 #include "header.h"
 #include "io.h"
 #include "log.h"
 #include "master.h"
 #include "module.h"
 #include "request.h"
+#include "respond.h"
 #include "safefmt.h"
 #include "scoreboard.h"
 
 #define DEV_PREFIX "/_sluice/"
 #define RELOAD_ERROR_MAX 1024
+#define INIT_LOG_MAX 8192	/* what a failing init logged: its last lines */
+#define SUMMARY_MAX 512
 
 /* Shown at the top of every page, so nobody mistakes it for production. */
 #define DEV_BANNER "sluice development mode (--dev): this page shows internals " \
@@ -46,10 +52,21 @@ static struct {
 	const struct generation *gen;
 } dev = { .inotify_fd = -1 };
 
+/* In a worker whose modules' init failed: what to say on every page. */
+static struct {
+	int failed;
+	const char *module;
+	int rc;
+	char log[INIT_LOG_MAX + 1];	/* the lines logged during init */
+	size_t len;
+} init;
+
 int dev_built(void)
 {
 	return 1;
 }
+
+static void on_sanitizer_report(const char *report);
 
 int dev_enable(const char *http_addr, char *err, size_t errlen)
 {
@@ -66,6 +83,72 @@ int dev_enable(const char *http_addr, char *err, size_t errlen)
 	dev.reload_error[0] = '\0';
 	dev.http_addr = http_addr;
 	dev.enabled = 1;
+	/* Inherited by every worker: AddressSanitizer hands us its report
+	 * before it ends the process. */
+	__asan_set_error_report_callback(on_sanitizer_report);
+	return 0;
+}
+
+/*
+ * AddressSanitizer's report, whole, just before it exits the process: its
+ * SUMMARY line goes to the log with the request in hand, and the whole
+ * report to that request's page (crash.c answers it).
+ */
+static void on_sanitizer_report(const char *report)
+{
+	char summary[SUMMARY_MAX];
+	const char *s = strstr(report, "SUMMARY: ");
+	size_t n;
+
+	if (!s)
+		s = report;
+	n = strcspn(s, "\n");
+	if (n >= sizeof(summary))
+		n = sizeof(summary) - 1;
+	memcpy(summary, s, n);
+	summary[n] = '\0';
+	crash_last_words(summary, report);
+}
+
+/* ---- Worker: a module's init that fails ------------------------------ */
+
+/* Keep the last INIT_LOG_MAX bytes of whole lines logged during init. */
+static void keep_init_line(const char *line, size_t len)
+{
+	if (len > INIT_LOG_MAX)
+		return;
+	if (init.len + len > INIT_LOG_MAX) {
+		const char *cut = init.log + init.len + len - INIT_LOG_MAX;
+		const char *nl = memchr(cut, '\n', (size_t)(init.log + init.len - cut));
+		size_t drop = nl ? (size_t)(nl + 1 - init.log) : init.len;
+
+		memmove(init.log, init.log + drop, init.len - drop);
+		init.len -= drop;
+	}
+	memcpy(init.log + init.len, line, len);
+	init.len += len;
+}
+
+void dev_init_begin(void)
+{
+	if (dev.enabled)
+		log_tap(keep_init_line);
+}
+
+int dev_init_end(const struct modset *ms, int rc)
+{
+	log_tap(NULL);
+	if (rc == 0)
+		return 0;
+	if (!dev.enabled)
+		return -1;
+	init.failed = 1;
+	init.module = ms->failed >= 0 ? ms->mods[ms->failed]->name : "?";
+	init.rc = ms->failed_rc;
+	init.log[init.len] = '\0';
+	log_msg(LOG_WARNING, "dev: module %s failed its init (returned %d): every request "
+		"gets a page saying so until the module is fixed and reloads", init.module,
+		init.rc);
 	return 0;
 }
 
@@ -498,12 +581,87 @@ static void show_index(struct page *p)
 	}
 }
 
+/* ---- After a failed init: the same answer to every request ----------- */
+
+static void json_string(struct page *p, const char *s)
+{
+	size_t used, n = strlen(s);
+
+	put(p, "\"");
+	if (p->at < p->size)
+		p->at += json_escape(p->buf + p->at, p->size - p->at - 1, s, n, &used);
+	put(p, "\"");
+}
+
+/* {"error": ..., "module": ..., "returned": N, "log": "..."} for tools. */
+static void init_failed_json(struct page *p)
+{
+	char rc[32];
+
+	snprintf(rc, sizeof(rc), "%d", init.rc);
+	put(p, "{\"error\": \"module init failed\", \"module\": ");
+	json_string(p, init.module);
+	put(p, ", \"returned\": ");
+	put(p, rc);
+	put(p, ", \"log\": ");
+	json_string(p, init.log);
+	put(p, "}\n");
+}
+
+static void init_failed_text(struct page *p, const struct sl_request *r)
+{
+	char line[256];
+
+	begin_page(p, "500 Module init failed");
+	heading(p, "Error");
+	snprintf(line, sizeof(line), "module %s: init failed (it returned %d); no request "
+		 "is served until the module is fixed: a rebuilt file is reloaded", init.module,
+		 init.rc);
+	preformatted(p, line);
+	heading(p, "What the init logged");
+	preformatted(p, init.len ? init.log : "(nothing)");
+	route_section(p, r);
+	if (dev.reload_error[0]) {
+		heading(p, "Last reload failed: the previous modules still serve");
+		preformatted(p, dev.reload_error);
+	}
+	if (p->html)
+		put(p, "</body></html>\n");
+}
+
+/*
+ * Every request, the debug endpoints included, learns that the init
+ * failed and why: JSON under /_sluice/ and for clients that ask for it,
+ * a page for the rest.  Nothing of the modules runs.
+ */
+static int init_failed_page(struct sl_request *r)
+{
+	static char body[INIT_LOG_MAX * 2];
+	struct page p = { body, sizeof(body), 0, 0 };
+	int json = strncmp(r->path, DEV_PREFIX, strlen(DEV_PREFIX) - 1) == 0 ||
+		   respond_wants_json(sl_header(r, "Accept"));
+
+	p.html = !json && wants_html(r);
+	if (json)
+		init_failed_json(&p);
+	else
+		init_failed_text(&p, r);
+	sl_set_status(r, 500);
+	sl_add_header(r, "Content-Type", json ? "application/json" : p.html
+		      ? "text/html; charset=utf-8" : "text/plain; charset=utf-8");
+	sl_add_header(r, "Cache-Control", "no-store");
+	sl_write(r, body, p.at);
+	return 1;
+}
+
 int dev_route(struct sl_request *r)
 {
 	static char body[65536];
 	struct page p = { body, sizeof(body), 0, 0 };
 	const char *what;
 
+	if (init.failed)
+		return init_failed_page(r);
 	if (!dev.enabled || strncmp(r->path, DEV_PREFIX, strlen(DEV_PREFIX) - 1) != 0)
 		return 0;
 	what = r->path + strlen(DEV_PREFIX) - 1;

@@ -15,6 +15,7 @@
 #include <stddef.h>
 
 struct generation;
+struct modset;
 struct sl_request;
 
 /* 1 when this binary has a development mode (the dev profile). */
@@ -56,7 +57,22 @@ void dev_master_stop(void);
 
 /* ---- In a worker ---- */
 
-/* Answer a request for a debug endpoint; 1 if it was one (and answered). */
+/* Before a worker's modules run their init: keep what they log. */
+void dev_init_begin(void);
+
+/*
+ * The modules of `ms` finished their init with `rc` (module_init_all's
+ * 0 or -1).  Returns 0 when the worker goes on: the init succeeded, or it
+ * failed in development mode, where the worker then answers every
+ * request with a page saying which module failed and why (dev_route)
+ * until a fixed module is reloaded.  Returns -1 when the worker must exit.
+ */
+int dev_init_end(const struct modset *ms, int rc);
+
+/*
+ * Answer a request for a debug endpoint, or any request after a failed
+ * init; 1 if it was one (and answered).
+ */
 int dev_route(struct sl_request *r);
 
 /*

@@ -50,6 +50,16 @@ void dev_master_stop(void)
 {
 }
 
+void dev_init_begin(void)
+{
+}
+
+int dev_init_end(const struct modset *ms, int rc)
+{
+	(void)ms;
+	return rc;
+}
+
 int dev_route(struct sl_request *r)
 {
 	(void)r;

@@ -32,6 +32,7 @@ static int log_fd = STDERR_FILENO;
 static char log_path[PATH_MAX];		/* "" while the log is stderr */
 static enum log_level log_level = LOG_NOTICE;
 static char log_ident[LOG_IDENT_MAX] = "sluice";
+static void (*log_tap_fn)(const char *line, size_t len);
 
 static const char *const level_names[] = {
 	[LOG_ERROR] = "error",
@@ -249,7 +250,14 @@ void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 	do
 		w = write(log_fd, line, n);
 	while (w < 0 && errno == EINTR);
+	if (log_tap_fn)
+		log_tap_fn(line, n);
 	errno = saved;
+}
+
+void log_tap(void (*fn)(const char *line, size_t len))
+{
+	log_tap_fn = fn;
 }
 
 /* Days since 1970-01-01 to a civil date (H. Hinnant's algorithm): pure arithmetic. */

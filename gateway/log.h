@@ -10,6 +10,7 @@
 #define SLUICE_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 /* Same order and numbers as enum sl_log_level in sluice.h. */
 enum log_level { LOG_ERROR, LOG_WARNING, LOG_NOTICE, LOG_INFO, LOG_DEBUG };
@@ -53,6 +54,13 @@ int log_enabled(enum log_level level);
  * master for the slow log, the one line that may go elsewhere.
  */
 void log_signal_safe(int fd, enum log_level level, const char *msg);
+/*
+ * Also hand every line this process logs to `fn` (NULL: stop), as
+ * written, newline included.  Development mode keeps what a module's init
+ * logged this way, to show it on the page that says the init failed.
+ */
+void log_tap(void (*fn)(const char *line, size_t len));
+
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void log_vmsg(enum log_level level, const char *fmt, va_list ap)

@@ -270,11 +270,17 @@ static int call_init(struct modset *ms, int i, struct sl_context *ctx)
 int module_init_all(struct modset *ms)
 {
 	active = ms;
+	ms->failed = -1;
 	for (ms->ninited = 0; ms->ninited < ms->n; ms->ninited++) {
 		struct sl_context ctx = { .ms = ms, .index = ms->ninited };
 		const char *name = ms->mods[ms->ninited]->name;
+		int rc = call_init(ms, ms->ninited, &ctx);
 
-		if (call_init(ms, ms->ninited, &ctx) != 0) {
+		if (rc != 0 || ctx.bad) {
+			ms->failed = ms->ninited;
+			ms->failed_rc = rc;
+		}
+		if (rc != 0) {
 			log_msg(LOG_ERROR, "module %s: init failed", name);
 			module_fini_all(ms);
 			return -1;

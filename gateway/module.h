@@ -53,6 +53,8 @@ struct modset {
 	unsigned char shared[MAX_MODULES];	/* handle taken over from the previous set */
 	int n;
 	int ninited;
+	int failed;			/* the module whose init failed last, -1: none */
+	int failed_rc;			/* what that init returned */
 };
 
 /*

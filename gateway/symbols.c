@@ -26,6 +26,7 @@ struct object {
 	struct sym *syms;	/* sorted by addr */
 	size_t nsyms;
 	char *pool;
+	struct symbols_lines *lines;	/* file:line, in the dev profile */
 };
 
 #define MAX_OBJECTS 64
@@ -195,6 +196,7 @@ static int add_object(struct dl_phdr_info *info, size_t size, void *data)
 	*o = (struct object){ .lo = lo, .hi = hi };
 	o->file = display_name(info->dlpi_name);
 	load_file(o, path, info->dlpi_addr);
+	o->lines = symbols_lines_load(path, info->dlpi_addr);
 	return 0;
 }
 
@@ -204,6 +206,7 @@ void symbols_load(void)
 		free(objects[i].syms);
 		free(objects[i].pool);
 		free((char *)(uintptr_t)objects[i].file);
+		symbols_lines_free(objects[i].lines);
 	}
 	nobjects = 0;
 	dl_iterate_phdr(add_object, NULL);
@@ -247,13 +250,15 @@ size_t symbols_format(uintptr_t addr, char *buf, size_t len)
 			at = sf_str(buf, len, at, s->name);
 			at = sf_str(buf, len, at, "+");
 			at = sf_hex(buf, len, at, addr - s->addr);
+			at = symbols_lines_put(o->lines, addr, buf, len, at);
 			at = sf_str(buf, len, at, " (");
 			at = sf_str(buf, len, at, o->file);
 			return sf_str(buf, len, at, ")");
 		}
 		at = sf_str(buf, len, at, o->file);
 		at = sf_str(buf, len, at, "+");
-		return sf_hex(buf, len, at, addr - o->lo);
+		at = sf_hex(buf, len, at, addr - o->lo);
+		return symbols_lines_put(o->lines, addr, buf, len, at);
 	}
 	return sf_hex(buf, len, at, addr);
 }

@@ -36,4 +36,23 @@ size_t symbols_format(uintptr_t addr, char *buf, size_t len);
  */
 void symbols_load_range(const struct dl_phdr_info *info, uintptr_t *lo, uintptr_t *hi);
 
+/*
+ * Source lines: the dev profile links symbols_dwarf.c, which reads an
+ * object's DWARF line table (libdw) ahead of time like the symbols; the
+ * production profile links symbols_none.c, whose backtraces keep the
+ * symbol-table names alone.
+ *
+ * symbols_lines_load returns the line table of the file at `path`, whose
+ * addresses move by `bias`, or NULL when it has none.
+ * symbols_lines_put appends " at file.c:12" for `addr` to `buf` at `at`
+ * when the table covers it, and returns the new length; it only reads the
+ * table, so it is async-signal-safe.
+ */
+struct symbols_lines;
+
+struct symbols_lines *symbols_lines_load(const char *path, uintptr_t bias);
+size_t symbols_lines_put(const struct symbols_lines *l, uintptr_t addr, char *buf, size_t len,
+			 size_t at);
+void symbols_lines_free(struct symbols_lines *l);
+
 #endif

@@ -45,6 +45,7 @@
 #include "config.h"
 #include "conn.h"
 #include "crash.h"
+#include "dev.h"
 #include "handoff.h"
 #include "io.h"
 #include "listen.h"
@@ -1019,7 +1020,10 @@ void worker_main(const struct worker_args *args)
 		log_msg(LOG_ERROR, "cannot start: %s", strerror(errno));
 		exit(2);
 	}
-	if (module_init_all(&args->gen->modules) < 0)
+	/* In development mode a failed init leaves the worker serving a page
+	 * that says why (dev.h); otherwise it exits, and the master backs off. */
+	dev_init_begin();
+	if (dev_init_end(&args->gen->modules, module_init_all(&args->gen->modules)) < 0)
 		exit(3);
 	w.epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (w.epfd < 0 || watch(w.sigfd, &mark_signal) < 0 ||

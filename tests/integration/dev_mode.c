@@ -663,6 +663,10 @@ Test(dev_mode, dev_crash_page_explains, .init = start_dev_errors, .fini = stop_s
 		assert_has(r.body, "crash_fixture_store_null");
 		assert_has(r.body, "crash_fixture_walk");
 		assert_has(r.body, "crash.so");
+		/* The frames carry file:line, from the fixture's DWARF. */
+		cr_assert_eq(regex_find(r.body, "crash_fixture_store_null\\+0x[0-9a-f]+ at "
+					"[^ ]*crash\\.c:[0-9]+ \\(crash\\.so\\)", NULL, 0), 0,
+			     "no file:line in:\n%s", r.body);
 		http_reply_free(&r);
 	}
 }
@@ -921,27 +925,37 @@ Test(dev_mode, dev_without_http_serves_debug_endpoints, .init = start_dev_withou
 
 /* ---- Auto-reload ------------------------------------------------------ */
 
+/* The handler that answers the version a module was built as (-DVER=...). */
+#define VERSION_HANDLER \
+	"static int version(struct sl_request *req)\n" \
+	"{\n" \
+	"\treturn sl_puts(req, VER \"\\n\");\n" \
+	"}\n"
+
 static const char ver_source[] =
 	"#include <sluice.h>\n"
 	"\n"
-	"static int version(struct sl_request *req)\n"
-	"{\n"
-	"\treturn sl_puts(req, VER \"\\n\");\n"
-	"}\n"
+	VERSION_HANDLER
 	"\n"
 	"static const struct sl_route routes[] = { { \"GET\", \"/ver\", version }, { 0, 0, 0 } };\n"
 	"\n"
 	"SLUICE_MODULE = { .abi = SLUICE_ABI_VERSION, .name = \"ver\", .routes = routes };\n";
 
-/* Build moddir/ver.c, answering `ver`, into `out`, as a developer would. */
-static void compile_ver(const char *ver, const char *out)
+/*
+ * Build moddir/ver.c, answering `ver`, into `out`, as a developer would,
+ * with `debug` adding -g and AddressSanitizer as a dev build's module has.
+ */
+static void compile_with(const char *ver, const char *out, int debug)
 {
 	char src[192], def[64], inc[4096];
 	char *argv[] = { (char *)(uintptr_t)"cc", (char *)(uintptr_t)"-shared",
 			 (char *)(uintptr_t)"-fPIC", (char *)(uintptr_t)"-I", inc, def,
-			 (char *)(uintptr_t)"-o", (char *)(uintptr_t)out, src, NULL };
+			 (char *)(uintptr_t)"-o", (char *)(uintptr_t)out, src,
+			 (char *)(uintptr_t)"-g", (char *)(uintptr_t)"-fsanitize=address", NULL };
 	struct run r;
 
+	if (!debug)
+		argv[9] = NULL;
 	cr_assert_not_null(realpath("include", inc));
 	snprintf(src, sizeof(src), "%s/ver.c", moddir);
 	snprintf(def, sizeof(def), "-DVER=\"%s\"", ver);
@@ -950,13 +964,21 @@ static void compile_ver(const char *ver, const char *out)
 		  "cc failed:\n%s", r.err);
 }
 
+static void compile_ver(const char *ver, const char *out)
+{
+	compile_with(ver, out, 0);
+}
+
 static void mod_path(char *out, size_t cap, const char *name)
 {
 	snprintf(out, cap, "%s/%s", moddir, name);
 }
 
-/* The module built as "v1" into a private folder, served under --dev. */
-static void start_reload(void)
+/*
+ * `source` built as `ver` into moddir/ver.so, a private folder, and
+ * served under --dev by `workers` workers.
+ */
+static void start_module(const char *source, const char *ver, int debug, int workers)
 {
 	char path[256], conf[1024];
 	char tmpl[] = "/tmp/sluice-test-XXXXXX";
@@ -968,13 +990,19 @@ static void start_reload(void)
 	mod_path(path, sizeof(path), "ver.c");
 	f = fopen(path, "w");
 	cr_assert_not_null(f);
-	fputs(ver_source, f);
+	fputs(source, f);
 	cr_assert_eq(fclose(f), 0);
 	mod_path(path, sizeof(path), "ver.so");
-	compile_ver("v1", path);
-	snprintf(conf, sizeof(conf), "pm = { max_children = 2; };\n"
-		 "modules = ( { path = \"%s\"; mount = \"/\"; } );\n", path);
+	compile_with(ver, path, debug);
+	snprintf(conf, sizeof(conf), "pm = { max_children = %d; };\n"
+		 "modules = ( { path = \"%s\"; mount = \"/\"; } );\n", workers, path);
 	start_dev_with(conf);
+}
+
+/* The module built as "v1" into a private folder, served under --dev. */
+static void start_reload(void)
+{
+	start_module(ver_source, "v1", 0, 2);
 }
 
 static void stop_reload(void)
@@ -1153,6 +1181,180 @@ Test(dev_mode, reload_after_writing_in_place, .init = start_reload, .fini = stop
 }
 
 /* ---- The command line ------------------------------------------------- */
+
+/* ---- Dev mode tells the truth ----------------------------------------- */
+
+/*
+ * A module whose init fails when built as "broken", as one given a wrong
+ * database path does, and whose handlers overflow a heap buffer and keep
+ * a pointer to request memory across requests.
+ */
+static const char truth_source[] =
+	"#include <stdlib.h>\n"
+	"#include <string.h>\n"
+	"#include <sluice.h>\n"
+	"\n"
+	"static char *kept;\n"
+	"\n"
+	"static int notes_init(struct sl_context *ctx)\n"
+	"{\n"
+	"\t(void)ctx;\n"
+	"\tif (strcmp(VER, \"broken\") != 0)\n"
+	"\t\treturn 0;\n"
+	"\tsl_log(NULL, SL_LOG_ERROR, \"cannot open database /nonexistent/notes.db\");\n"
+	"\treturn -2;\n"
+	"}\n"
+	"\n"
+	VERSION_HANDLER
+	"\n"
+	"static int overflow(struct sl_request *req)\n"
+	"{\n"
+	"\tchar *volatile p = malloc(16);\n"
+	"\n"
+	"\tp[16] = 'x';\n"
+	"\tfree(p);\n"
+	"\treturn sl_puts(req, \"not reached\\n\");\n"
+	"}\n"
+	"\n"
+	"static int keep(struct sl_request *req)\n"
+	"{\n"
+	"\tkept = sl_alloc(req, 64);\n"
+	"\tstrcpy(kept, \"from the first request\");\n"
+	"\treturn sl_puts(req, \"kept\\n\");\n"
+	"}\n"
+	"\n"
+	"static int reuse(struct sl_request *req)\n"
+	"{\n"
+	"\treturn sl_puts(req, kept);\n"
+	"}\n"
+	"\n"
+	"static const struct sl_route routes[] = {\n"
+	"\t{ \"GET\", \"/ver\", version }, { \"GET\", \"/overflow\", overflow },\n"
+	"\t{ \"GET\", \"/keep\", keep }, { \"GET\", \"/reuse\", reuse }, { 0, 0, 0 } };\n"
+	"\n"
+	"SLUICE_MODULE = { .abi = SLUICE_ABI_VERSION, .name = \"notes\", .init = notes_init,\n"
+	"\t\t  .routes = routes };\n";
+
+static void start_broken(void)
+{
+	start_module(truth_source, "broken", 0, 1);
+}
+
+/* One worker, so that a pointer kept by one request meets the next. */
+static void start_truth(void)
+{
+	start_module(truth_source, "v1", 1, 1);
+}
+
+static void get_timed(const char *path, const char *accept, struct http_reply *r,
+		      long long *ms)
+{
+	const char *const hdrs[] = { accept, NULL };
+	long long start = harness_now_ms();
+
+	cr_assert_eq(http_request("GET", url(path), NULL, 0, hdrs, r), 0, "GET %s failed", path);
+	*ms = harness_now_ms() - start;
+}
+
+Test(dev_mode, failed_init_says_why_at_once, .init = start_broken, .fini = stop_reload,
+     .timeout = 60)
+{
+	static const char *const paths[] = { "/ver", "/nothing/here", "/_sluice/",
+					     "/_sluice/workers" };
+	struct http_reply r;
+	long long ms;
+
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		int json = strncmp(paths[i], "/_sluice/", 9) == 0;
+
+		get_timed(paths[i], "Accept: text/html", &r, &ms);
+		cr_assert_eq(r.status, 500, "GET %s: %ld\n%s", paths[i], r.status, r.body);
+		cr_assert_lt(ms, 2000, "GET %s took %lld ms", paths[i], ms);
+		assert_has(r.body, "cannot open database /nonexistent/notes.db");
+		if (json) {
+			assert_has(r.headers, "Content-Type: application/json");
+			assert_has(r.body, "\"module\": \"notes\"");
+			assert_has(r.body, "\"returned\": -2");
+		} else {
+			assert_has(r.headers, "Content-Type: text/html");
+			assert_has(r.body, "module notes: init failed (it returned -2)");
+		}
+		http_reply_free(&r);
+	}
+}
+
+Test(dev_mode, failed_init_page_goes_when_the_module_is_fixed, .init = start_broken,
+     .fini = stop_reload, .timeout = 60)
+{
+	char path[256], fresh[256];
+	struct http_reply r;
+	long long start;
+
+	mod_path(fresh, sizeof(fresh), "ver.so.new");
+	mod_path(path, sizeof(path), "ver.so");
+	compile_with("v2", fresh, 0);
+	cr_assert_eq(rename(fresh, path), 0);
+	for (start = harness_now_ms(); harness_now_ms() - start < RELOAD_MS;
+	     harness_sleep_ms(50)) {
+		cr_assert_eq(http_request("GET", url("/ver"), NULL, 0, NULL, &r), 0);
+		if (r.status == 200) {
+			cr_assert_str_eq(r.body, "v2\n");
+			http_reply_free(&r);
+			return;
+		}
+		cr_assert_eq(r.status, 500, "while reloading: %ld\n%s", r.status, r.body);
+		http_reply_free(&r);
+	}
+	cr_assert_fail("the fixed module did not serve within %d ms", RELOAD_MS);
+}
+
+/* The 16 hex digits of the request id on a dev page. */
+static void page_request_id(const char *body, char *id)
+{
+	cr_assert_eq(regex_find(body, "request id = ([0-9a-f]{16})", id, 17), 0,
+		     "no request id in:\n%s", body);
+}
+
+/*
+ * GET `path` ends in AddressSanitizer's report of `kind`: on the page of
+ * that request, whose id the log line with the report's summary carries.
+ */
+static void assert_sanitized(const char *path, const char *kind, struct http_reply *r)
+{
+	char summary[128], id[17];
+	const char *const needles[] = { summary, NULL };
+
+	snprintf(summary, sizeof(summary), "SUMMARY: AddressSanitizer: %s", kind);
+	dev_get(path, 0, r);
+	cr_assert_eq(r->status, 502, "GET %s: %ld\n%s", path, r->status, r->body);
+	assert_has(r->body, kind);
+	assert_has(r->body, path);
+	page_request_id(r->body, id);
+	assert_logged_under(id, needles);
+}
+
+Test(dev_mode, sanitizer_report_on_the_page_and_in_the_log, .init = start_truth,
+     .fini = stop_reload, .timeout = 60)
+{
+	struct http_reply r;
+
+	assert_sanitized("/overflow", "heap-buffer-overflow", &r);
+	assert_has(r.body, "WRITE of size 1");
+	assert_has(r.body, "ver.c:");
+	http_reply_free(&r);
+	assert_answers("/ver", "v1\n");
+}
+
+Test(dev_mode, kept_request_memory_is_use_after_poison, .init = start_truth,
+     .fini = stop_reload, .timeout = 60)
+{
+	struct http_reply r;
+
+	assert_answers("/keep", "kept\n");
+	assert_sanitized("/reuse", "use-after-poison", &r);
+	assert_lacks(r.body, "from the first request");
+	http_reply_free(&r);
+}
 
 static char *bin(void)
 {
