@@ -30,24 +30,6 @@ static ssize_t body_read(void *arg, void *buf, size_t len)
 	return sl_read(arg, buf, len);
 }
 
-/* The request's parser, made on first use; NULL (ENOMEM) if it cannot be. */
-static struct multipart *parser_of(struct sl_request *r)
-{
-	struct lazy *z = lazy_of(r);
-	const char *type;
-
-	if (z && !z->multipart && (z->multipart = arena_alloc(&r->arena, sizeof(*z->multipart)))) {
-		type = sl_header(r, "Content-Type");
-		/* A bad type fails the parser, which every call then reports. */
-		multipart_init(z->multipart, type ? type : "", &r->arena, body_read, r);
-	}
-	if (!z || !z->multipart) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	return z->multipart;
-}
-
 static const char *why(int err)
 {
 	switch (err) {
@@ -76,6 +58,28 @@ static void note_failure(struct sl_request *r, int was)
 		log_msg(LOG_INFO, "request %s: the multipart body was not read: %s", r->id,
 			why(err));
 	errno = err;
+}
+
+/*
+ * The request's parser, made on first use; NULL (ENOMEM) if it cannot
+ * be.  A bad Content-Type fails the parser, logged here, and every call
+ * then reports it.
+ */
+static struct multipart *parser_of(struct sl_request *r)
+{
+	struct lazy *z = lazy_of(r);
+	const char *type;
+
+	if (z && !z->multipart && (z->multipart = arena_alloc(&r->arena, sizeof(*z->multipart)))) {
+		type = sl_header(r, "Content-Type");
+		if (multipart_init(z->multipart, type ? type : "", &r->arena, body_read, r) < 0)
+			note_failure(r, 0);
+	}
+	if (!z || !z->multipart) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return z->multipart;
 }
 
 enum sl_part_status sl_multipart_next(struct sl_request *r, struct sl_part *part)
