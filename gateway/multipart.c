@@ -224,6 +224,8 @@ static int scan(struct multipart *m, size_t *data, int *at_delim)
 		*at_delim = q && real == 1;
 		if (q)
 			*data = (size_t)(q - b);
+		else if (m->eof)
+			*data = avail;	/* no delimiter can come: all data, then EBADMSG */
 		else
 			*data = avail >= m->dlen ? avail - (m->dlen - 1) : 0;
 		if (*data || *at_delim)
@@ -327,7 +329,9 @@ static int disposition(struct multipart *m, struct multipart_part *p, const char
 	if (!is_name(s, (size_t)(t - s), "form-data"))
 		return fail(m, EBADMSG);
 	for (t = skip_ows(t, end); t < end && *t == ';';) {
-		if (!(t = param(t + 1, end, &name, &nlen, &val, &vlen)))
+		if ((t = skip_ows(t + 1, end)) == end)
+			break;		/* a trailing ';', as some clients send */
+		if (!(t = param(t, end, &name, &nlen, &val, &vlen)))
 			return fail(m, EBADMSG);
 		if (is_name(name, nlen, "name") && set_once(m, &p->name, val, vlen) < 0)
 			return -1;
