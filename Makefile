@@ -48,7 +48,7 @@ CORE_SRCS := gateway/config.c gateway/log.c gateway/arena.c gateway/router.c \
              gateway/status_cli.c gateway/top.c gateway/headlines.c gateway/escape.c \
              gateway/kv.c gateway/lazy.c gateway/query.c gateway/form.c gateway/body.c \
              gateway/cookie.c gateway/respond.c gateway/text.c gateway/config_check.c \
-             gateway/pidfile.c
+             gateway/pidfile.c gateway/multipart.c gateway/parts.c
 MAIN_SRCS := gateway/main.c
 # The profile chooses files, not #ifdefs: the development seam (dev.h) is
 # stubs in production and the real thing in the dev profile.
@@ -295,8 +295,8 @@ test-arm64: deps-arm64
 # pure parser files only.  `make fuzz-run` runs each FUZZ_RUNS times from
 # the seeds in tests/fuzz/seeds/; what it finds goes to build/fuzz/.
 FUZZ_DIR     := $(BUILDROOT)/fuzz
-FUZZERS      := query form cookie
-FUZZ_SRCS    := gateway/kv.c gateway/escape.c gateway/arena.c
+FUZZERS      := query form cookie multipart
+FUZZ_SRCS    := gateway/kv.c gateway/escape.c gateway/arena.c gateway/multipart.c
 FUZZ_CFLAGS  := -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=undefined $(WARN) -Wno-missing-prototypes
 FUZZ_RUNS    ?= 1000000

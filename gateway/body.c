@@ -29,13 +29,9 @@ static char *grow(struct sl_request *r, char *buf, size_t len, size_t want)
 	return bigger;
 }
 
-/*
- * Read until the end of the body, or until more than `limit` bytes came.
- * Returns 0 with *out and *len (NUL-terminated), or -1 with errno.
- */
-static int read_all(struct sl_request *r, size_t limit, char **out, size_t *len)
+int body_collect(struct sl_request *r, body_reader read, size_t cap, size_t limit,
+		 char **out, size_t *len)
 {
-	size_t cap = r->content_length >= 0 ? (size_t)r->content_length + 1 : BODY_FIRST_CHUNK;
 	size_t n = 0;
 	char *buf = NULL;
 	ssize_t got;
@@ -56,7 +52,7 @@ static int read_all(struct sl_request *r, size_t limit, char **out, size_t *len)
 			if (!(buf = grow(r, buf, n, cap + 1)))
 				return -1;
 		}
-		got = sl_read(r, buf + n, cap - n);
+		got = read(r, buf + n, cap - n);
 		if (got < 0)
 			return -1;
 		if (got == 0)
@@ -85,7 +81,9 @@ int body_read_all(struct sl_request *r, size_t limit, char **body, size_t *len)
 		if (r->content_length > 0 && (unsigned long long)r->content_length > limit) {
 			z->body_state = -1;
 			z->body_err = EFBIG;	/* refused before reading any of it */
-		} else if (read_all(r, limit, &z->body, &z->body_len) < 0) {
+		} else if (body_collect(r, sl_read, r->content_length >= 0 ?
+					(size_t)r->content_length + 1 : BODY_FIRST_CHUNK,
+					limit, &z->body, &z->body_len) < 0) {
 			z->body_state = -1;
 			z->body_err = errno;
 		} else {

@@ -1,11 +1,13 @@
 /*
  * form.c - the fields of an application/x-www-form-urlencoded body
- * (sl_form_*), read and parsed on first use.
+ * (sl_form_*), read and parsed on first use; a multipart/form-data body
+ * is handed to parts.c.
  */
 #include <errno.h>
 #include <string.h>
 
 #include "lazy.h"
+#include "multipart.h"
 #include "request.h"
 
 int form_load(struct sl_request *r, struct kv_list *out)
@@ -19,6 +21,8 @@ int form_load(struct sl_request *r, struct kv_list *out)
 		memset(out, 0, sizeof(*out));
 		return 0;
 	}
+	if (type && multipart_type_ok(type))
+		return parts_form_load(r, out);
 	if (!type || !kv_form_type_ok(type)) {
 		errno = EMEDIUMTYPE;
 		return -1;

@@ -45,7 +45,10 @@ static const char *why(int err)
 	case E2BIG:
 		return "it has more than " STR(KV_MAX_PAIRS) " fields";
 	case EMEDIUMTYPE:
-		return "its Content-Type is not application/x-www-form-urlencoded";
+		return "its Content-Type is not application/x-www-form-urlencoded or "
+		       "multipart/form-data";
+	case EBADMSG:
+		return "it is not well-formed multipart/form-data";
 	case EFBIG:
 		return "it is larger than SL_FORM_MAX_BYTES (" STR(SL_FORM_MAX_BYTES) " bytes)";
 	default:

@@ -10,10 +10,12 @@
 #define SLUICE_LAZY_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "kv.h"
 
 struct sl_request;
+struct multipart;
 
 enum lazy_which { LAZY_QUERY, LAZY_FORM, LAZY_COOKIES, LAZY_NLISTS };
 
@@ -29,6 +31,7 @@ struct lazy {
 	size_t body_len;
 	int body_state;		/* as lazy_list.state */
 	int body_err;
+	struct multipart *multipart;	/* sl_multipart_*'s parser (parts.c) */
 };
 
 /* The request's lazy state, made on first use; NULL (ENOMEM) if it cannot be. */
@@ -53,11 +56,26 @@ int query_load(struct sl_request *r, struct kv_list *out);
 int form_load(struct sl_request *r, struct kv_list *out);
 int cookie_load(struct sl_request *r, struct kv_list *out);
 
+/* The text fields of a multipart/form-data body, for sl_form_* (parts.c). */
+int parts_form_load(struct sl_request *r, struct kv_list *out);
+
 /*
  * The whole body into the arena, at most `limit` bytes: 0 with *body and
  * *len set, or -1 with errno (EFBIG past `limit`, or sl_read's errors).
  * The first outcome is kept: later calls give it again.
  */
 int body_read_all(struct sl_request *r, size_t limit, char **body, size_t *len);
+
+/* sl_read, or a reader of one part of the body (parts.c). */
+typedef ssize_t (*body_reader)(struct sl_request *r, void *buf, size_t len);
+
+/*
+ * What `read` gives until its end into the arena, NUL-terminated, in a
+ * buffer of `cap` bytes to start with that doubles as needed: 0 with
+ * *out and *len, or -1 with errno (EFBIG when more than `limit` bytes
+ * came, ENOMEM, or the reader's).  Never more than limits.max_body_bytes.
+ */
+int body_collect(struct sl_request *r, body_reader read, size_t cap, size_t limit,
+		 char **out, size_t *len);
 
 #endif

@@ -356,11 +356,14 @@ int sl_query_parse(struct sl_request *req);
 /*
  * The same for a form body.  The first call reads the whole body (as
  * sl_read_body with SL_FORM_MAX_BYTES), so read it with these or with
- * sl_read, not both.  A request without a body has an empty form.
- * sl_form_parse fails with EMEDIUMTYPE when the body's Content-Type is
- * not application/x-www-form-urlencoded (parameters such as
- * "; charset=utf-8" are fine), EFBIG past SL_FORM_MAX_BYTES, E2BIG past
- * SL_MAX_FIELDS, or an error of sl_read (ETIMEDOUT, ECONNABORTED, ...).
+ * sl_read, not both.  A request without a body has an empty form.  A
+ * multipart/form-data body gives its text fields (see "multipart/form-data
+ * uploads" below).  sl_form_parse fails with EMEDIUMTYPE when the body's
+ * Content-Type is neither application/x-www-form-urlencoded (parameters
+ * such as "; charset=utf-8" are fine) nor multipart/form-data, EFBIG past
+ * SL_FORM_MAX_BYTES, E2BIG past SL_MAX_FIELDS, EBADMSG for a multipart
+ * body that is not well-formed, or an error of sl_read (ETIMEDOUT,
+ * ECONNABORTED, ...).
  */
 const char *sl_form_get(struct sl_request *req, const char *name);
 long long sl_form_int(struct sl_request *req, const char *name, long long def);
@@ -505,6 +508,97 @@ char *sl_html_escape(struct sl_request *req, const char *s);
  */
 int sl_write_json_string(struct sl_request *req, const char *s);
 int sl_write_html(struct sl_request *req, const char *s);
+
+/* ---- Request helpers: multipart/form-data uploads ------------------ */
+
+/*
+ * A multipart/form-data body (RFC 7578: what a browser sends for a form
+ * with a file input) read part by part, each part's data streamed: a
+ * file of any size passes through a fixed buffer of 16 KiB and is never
+ * held whole, so a handler may hash it, store it or refuse it as it
+ * comes.  The boundary comes from the request's Content-Type, quoted or
+ * not.
+ *
+ *	struct sl_part part;
+ *	enum sl_part_status rc;
+ *	char buf[8192];
+ *	ssize_t n;
+ *
+ *	while ((rc = sl_multipart_next(req, &part)) == SL_PART_NEXT)
+ *		while ((n = sl_multipart_read(req, buf, sizeof(buf))) > 0)
+ *			consume(part.name, buf, n);
+ *	if (rc == SL_PART_BAD)
+ *		return sl_error(req, 400);
+ *	return rc == SL_PART_END ? 0 : -1;
+ *
+ * (A failed sl_multipart_read fails the next sl_multipart_next the same
+ * way, so the loop above needs no other check.)
+ *
+ * The body must be well-formed: lines end with CRLF (a bare LF is
+ * refused), each part has a Content-Disposition of form-data with a
+ * name, and the body ends with the close delimiter.  Text that looks
+ * like a delimiter but is not followed by "--", a space, a tab or a CR
+ * is data.  The preamble and the epilogue are ignored.
+ *
+ * sl_form_* read such a body too, when only its fields matter: each
+ * part without a filename becomes a field (within SL_FORM_MAX_BYTES of
+ * values in all), file parts are skipped unread.  Read the body with
+ * sl_multipart_*, with sl_form_* or with sl_read, not two of them.
+ */
+
+/* Most parts a body may have, and most bytes one part's headers may have. */
+#define SL_MULTIPART_MAX_PARTS 1000
+#define SL_MULTIPART_MAX_HEADER_BYTES 8192
+
+/*
+ * A part, as its headers describe it.  The strings stay valid until the
+ * handler returns.  `name` and `filename` are given as sent, without the
+ * quotes and undecoded (browsers send '"' as %22); `filename` is NULL for
+ * a field that is not a file ("" for a file input left empty);
+ * `content_type` is "text/plain" when the part has none.  filename* is
+ * ignored.
+ */
+struct sl_part {
+	const char *name;
+	const char *filename;
+	const char *content_type;
+};
+
+enum sl_part_status {
+	SL_PART_BAD = -2,	/* the body was refused: errno as below */
+	SL_PART_ERROR = -1,	/* it could not be read: errno as sl_read's */
+	SL_PART_END = 0,	/* no more parts */
+	SL_PART_NEXT = 1,	/* *part is the next part */
+};
+
+/*
+ * Move to the next part, skipping whatever of the current part was not
+ * read.  SL_PART_BAD comes with errno EMEDIUMTYPE (the Content-Type is
+ * not multipart/form-data), EBADMSG (no usable boundary, or a body that
+ * is not well-formed, the final delimiter missing included), E2BIG (more
+ * than SL_MULTIPART_MAX_PARTS parts) or EMSGSIZE (a part's headers
+ * longer than SL_MULTIPART_MAX_HEADER_BYTES); answer it with
+ * sl_error(req, 400).  SL_PART_ERROR comes with sl_read's errors or
+ * ENOMEM.  An outcome of BAD or ERROR is kept, logged once at info, and
+ * every later call gives it again.
+ */
+enum sl_part_status sl_multipart_next(struct sl_request *req, struct sl_part *part);
+
+/*
+ * Up to `len` bytes of the current part's data.  Returns the count, 0
+ * at the end of the part (or when there is no current part), or -1 with
+ * the errno of sl_multipart_next's failures (EBADMSG: the body ended
+ * before the part did).
+ */
+ssize_t sl_multipart_read(struct sl_request *req, void *buf, size_t len);
+
+/*
+ * The rest of the current part's data in per-request memory,
+ * NUL-terminated (use *len for data that holds NUL bytes): for the small
+ * text fields of a form.  NULL with errno EFBIG when it is longer than
+ * `limit` (what was read of it is then gone), or sl_multipart_read's.
+ */
+const char *sl_multipart_text(struct sl_request *req, size_t limit, size_t *len);
 
 #ifdef __cplusplus
 }

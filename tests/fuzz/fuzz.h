@@ -11,7 +11,7 @@
 #include "defaults.h"
 #include "kv.h"
 
-static struct arena *fuzz_arena(void)
+static inline struct arena *fuzz_arena(void)
 {
 	static struct arena a;
 	static int ready;
@@ -25,7 +25,7 @@ static struct arena *fuzz_arena(void)
 }
 
 /* Names non-empty, lengths true, no NUL inside, `sep` nowhere; else abort. */
-static void fuzz_check_list(const struct kv_list *l, char sep)
+static inline void fuzz_check_list(const struct kv_list *l, char sep)
 {
 	if (l->n > KV_MAX_PAIRS)
 		abort();
