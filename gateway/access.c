@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,9 +31,33 @@
 #include "log.h"
 #include "module.h"
 #include "request.h"
+#include "scoreboard.h"
 
-/* One write(2) per line: PIPE_BUF is what O_APPEND is trusted with. */
+/* The longest line; longer ones end in "...". */
 #define ACCESS_LINE_MAX		PIPE_BUF
+
+/*
+ * Lines wait in a buffer of this size per worker, in memory shared with
+ * the master, and leave in one write(2) of whole lines (nginx's
+ * access_log buffer=): when the buffer cannot take another line, when
+ * the worker is about to wait for work, and when the oldest line has
+ * waited ACCESS_FLUSH_NS.  A worker that dies (crash, kill -9,
+ * request_terminate_timeout) leaves its lines to the master, which
+ * writes them: no line is lost with the worker.  O_APPEND writes to a
+ * file are whole, so lines of different workers never interleave.
+ */
+#define ACCESS_BUFFER		(8 * 1024)
+#define ACCESS_FLUSH_NS		1000000000LL
+
+_Static_assert(ACCESS_BUFFER >= ACCESS_LINE_MAX, "a line must fit the buffer");
+
+/* One worker's waiting lines.  `len` is written by the worker only, and
+ * read by the master only once the worker is gone. */
+struct pending {
+	size_t len;		/* bytes of whole lines in data */
+	long long since_ns;	/* CLOCK_MONOTONIC when the oldest of them was added */
+	char data[ACCESS_BUFFER];
+};
 
 /* Fields a format may hold; a longer format is refused at start. */
 #define ACCESS_MAX_OPS		64
@@ -84,6 +109,8 @@ static struct {
 	size_t time_local_len, time_iso_len;
 	pid_t pid;		/* this worker's, once asked for */
 	unsigned char escape[256];	/* bytes put_escaped writes as \xNN */
+	struct pending *slots;	/* [SCOREBOARD_SLOTS], mapped by the master; NULL: none */
+	struct pending *mine;	/* a worker's own slot */
 } a = { .fd = -1 };
 
 static const char known_fields[] = "RmrqQsbldCMIfnptT%";
@@ -212,6 +239,22 @@ static void header_to_param(struct op *op)
 		s[i] = s[i] == '-' ? '_' : (char)(s[i] >= 'a' && s[i] <= 'z' ? s[i] - 32 : s[i]);
 }
 
+/*
+ * The waiting lines of every worker, in one shared mapping made before
+ * the first fork.  Pages are only touched by workers that log, so the
+ * mapping's size is address space, not memory.
+ */
+static int map_slots(void)
+{
+	void *p = mmap(NULL, SCOREBOARD_SLOTS * sizeof(struct pending), PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (p == MAP_FAILED)
+		return -1;
+	a.slots = p;
+	return 0;
+}
+
 /* ---- Opening -------------------------------------------------------- */
 
 static int open_path(const char *path)
@@ -232,6 +275,8 @@ int access_open(const struct sl_config *cfg)
 		errno = EINVAL;
 		goto fail;
 	}
+	if (path && !a.slots && map_slots() < 0)
+		goto fail;
 	if (path && (fd = open_path(path)) < 0)
 		goto fail;
 	if (a.fd >= 0)
@@ -277,6 +322,7 @@ int access_fd(void)
 
 void access_adopt(int fd)
 {
+	access_flush();		/* what came before the rotation goes to the old file */
 	if (a.fd >= 0 && fd != a.fd)
 		dup3(fd, a.fd, O_CLOEXEC);
 	close(fd);
@@ -513,22 +559,76 @@ static void write_failed(void)
 		a.path, strerror(errno));
 }
 
+/* Whole lines to the log: one write(2), unless the kernel takes part. */
+static void write_lines(const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(a.fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			write_failed();
+			return;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+void access_worker(int index)
+{
+	a.mine = a.slots && a.fd >= 0 ? &a.slots[index] : NULL;
+	if (a.mine)
+		a.mine->len = 0;
+}
+
+int access_pending(void)
+{
+	return a.mine && a.mine->len > 0;
+}
+
+void access_flush(void)
+{
+	if (!access_pending())
+		return;
+	write_lines(a.mine->data, a.mine->len);
+	a.mine->len = 0;
+}
+
+void access_salvage(int index)
+{
+	struct pending *p = a.slots ? &a.slots[index] : NULL;
+
+	if (!p || !p->len)
+		return;
+	if (a.fd >= 0)
+		write_lines(p->data, p->len > sizeof(p->data) ? sizeof(p->data) : p->len);
+	p->len = 0;
+}
+
 /*
- * One line for the request just answered.  The buffer is static: a
- * worker writes one line at a time, and a page of stack is left to the
- * handlers.
+ * One line for the request just answered, made in place at the end of
+ * the worker's waiting lines (or, without them, in a static buffer: a
+ * page of stack is left to the handlers).
  */
 void access_write(const struct sl_request *r)
 {
 	static const char ellipsis[] = "...";
-	static char line[ACCESS_LINE_MAX];
-	const size_t room = sizeof(line) - sizeof(ellipsis);	/* keeps "...\n" possible */
+	static char spare[ACCESS_LINE_MAX];
+	const size_t room = ACCESS_LINE_MAX - sizeof(ellipsis);	/* keeps "...\n" possible */
 	struct line_ctx x = { .cpu_us = 0 };
+	char *line = spare;
+	long long now_ns;
 	size_t n;
-	ssize_t w;
 
 	if (a.fd < 0)
 		return;
+	if (a.mine) {
+		if (sizeof(a.mine->data) - a.mine->len < ACCESS_LINE_MAX)
+			access_flush();
+		line = a.mine->data + a.mine->len;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &x.end);
 	x.span_us = (x.end.tv_sec - a.start.tv_sec) * 1000000LL +
 		    (x.end.tv_nsec - a.start.tv_nsec) / 1000;
@@ -546,9 +646,14 @@ void access_write(const struct sl_request *r)
 		n += sizeof(ellipsis) - 1;
 	}
 	line[n++] = '\n';
-	do
-		w = write(a.fd, line, n);
-	while (w < 0 && errno == EINTR);
-	if (w != (ssize_t)n)
-		write_failed();
+	if (!a.mine) {
+		write_lines(line, n);
+		return;
+	}
+	now_ns = x.end.tv_sec * NSEC_PER_SEC + x.end.tv_nsec;
+	if (a.mine->len == 0)
+		a.mine->since_ns = now_ns;
+	a.mine->len += n;	/* the line counts once it is whole */
+	if (now_ns - a.mine->since_ns >= ACCESS_FLUSH_NS)
+		access_flush();
 }

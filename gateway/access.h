@@ -30,9 +30,12 @@
  *
  * A field with no value is "-".  Request data is escaped (control
  * characters, '"', '\' and bytes past 0x7e as \xNN) so that a line is
- * always one line and its quoted fields can be split.  Each line leaves
- * in one write(2) of at most ACCESS_LINE_MAX bytes on a descriptor opened
- * with O_APPEND, so lines of all workers never interleave.  %C and %M
+ * always one line and its quoted fields can be split.  Lines wait in a
+ * small per-worker buffer shared with the master and leave in one
+ * write(2) of whole lines on a descriptor opened with O_APPEND, so lines
+ * of all workers never interleave; they leave when the buffer is full,
+ * when the worker has nothing else to do, and at most a second late, and
+ * the master writes those of a worker that died.  %C and %M
  * cost a getrusage(2) each side of the request; every other field costs
  * no system call, and a line reads the clock once (%t and %T read the
  * wall clock once a second).
@@ -70,5 +73,15 @@ void access_adopt(int fd);
  */
 void access_start(void);
 void access_write(const struct sl_request *r);
+
+/* A new worker, with its scoreboard index: its lines wait in its own buffer. */
+void access_worker(int index);
+
+/* A worker: are lines waiting?  Write them (before it waits for work, or leaves). */
+int access_pending(void);
+void access_flush(void);
+
+/* The master, once worker `index` is gone: write the lines it left. */
+void access_salvage(int index);
 
 #endif

@@ -623,6 +623,7 @@ static void reap(void)
 			/* Its kept-alive connections outlive it. */
 			holder_worker_gone(i);
 			output_worker_gone(i);
+			access_salvage(i);
 			break;
 		}
 	}

@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <limits.h>
 #include <regex.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,9 +19,11 @@
 #include <criterion/criterion.h>
 #include <curl/curl.h>
 
+#include "fcgi_client.h"
 #include "harness.h"
 #include "load.h"
 #include "logscan.h"
+#include "modules_conf.h"
 
 #define PARAMS	"/etc/nginx/fastcgi_params"
 
@@ -187,6 +190,52 @@ Test(access_log, one_whole_line_per_request_under_load_with_4_workers, .init = s
 	regfree(&re);
 	free(text);
 	load_free(&l);
+}
+
+/*
+ * Lines wait in the worker's buffer until it has nothing to do.  Ten
+ * requests pipelined on one connection with a 3 s sleep behind them:
+ * the worker answers the ten and enters the sleep without waiting for
+ * work in between, so their lines are still waiting when it is killed
+ * with SIGKILL.  The master writes them: all ten are in the log.
+ */
+Test(access_log, lines_of_a_killed_worker_are_not_lost, .init = setup, .fini = teardown,
+     .timeout = 20)
+{
+	static const char *const mods[] = { "whoami /", "hang /h", NULL };
+	struct fcgi_buf params = { 0 }, sleep_params = { 0 }, req = { 0 };
+	struct fcgi_conn c;
+	struct fcgi_resp rs;
+	pid_t w[8];
+	int n, lines;
+
+	cr_assert_eq(modules_conf_start(&sp, NULL, "access_log = \"access.log\";\n"
+					"pm = { mode = \"static\"; max_children = 1; };", mods), 0);
+	for (long until = harness_now_ms() + 3000;
+	     (n = logscan_workers(&sp, w, 8)) < 1 && harness_now_ms() < until;)
+		harness_sleep_ms(10);
+	cr_assert_eq(n, 1, "no worker");
+	cr_assert_eq(fcgi_client_open(&c, sp.sock), 0);
+	fcgi_client_params(&params, "GET", "/pid", NULL);
+	fcgi_client_params(&sleep_params, "GET", "/h/sleep?ms=3000", NULL);
+	for (int i = 0; i < 10; i++)
+		fcgi_client_request(&req, 1, FC_KEEP_CONN, &params, NULL, 0);
+	fcgi_client_request(&req, 1, FC_KEEP_CONN, &sleep_params, NULL, 0);
+	cr_assert_eq(fcgi_client_send(&c, req.p, req.len), 0);
+	for (int i = 0; i < 10; i++) {
+		fcgi_client_read_response(&c, 1, &rs, 5000);
+		cr_assert_eq(rs.end, FC_R_END, "response %d did not come", i);
+		fcgi_client_resp_free(&rs);
+	}
+	harness_sleep_ms(300);	/* in the sleep now */
+	cr_assert_eq(kill(w[0], SIGKILL), 0);
+	lines = wait_lines(10, 3000);
+	fcgi_client_close(&c);
+	fcgi_client_buf_free(&params);
+	fcgi_client_buf_free(&sleep_params);
+	fcgi_client_buf_free(&req);
+	cr_assert_eq(lines, 10, "%d of the 10 lines of a worker killed with SIGKILL are in "
+		     "the access log", lines);
 }
 
 Test(access_log, every_field_of_the_format, .init = setup, .fini = teardown)
