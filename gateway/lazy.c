@@ -62,8 +62,10 @@ static void parse_once(struct sl_request *r, enum lazy_which w, struct lazy_list
 		l->state = -1;
 		l->err = errno;
 		memset(&l->list, 0, sizeof(l->list));
-		log_msg(LOG_INFO, "request %s: the %s was not parsed: %s", r->id, lists[w].what,
-			why(l->err));
+		/* A body that is not a form at all is an answer, not a fault. */
+		if (l->err != EMEDIUMTYPE)
+			log_msg(LOG_INFO, "request %s: the %s was not parsed: %s", r->id,
+				lists[w].what, why(l->err));
 		return;
 	}
 	l->state = 1;
