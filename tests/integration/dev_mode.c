@@ -1218,6 +1218,7 @@ static const char truth_source[] =
 	"\n"
 	"static int keep(struct sl_request *req)\n"
 	"{\n"
+	"\tsl_alloc(req, 8192); /* past what the next request's own parsing takes */\n"
 	"\tkept = sl_alloc(req, 64);\n"
 	"\tstrcpy(kept, \"from the first request\");\n"
 	"\treturn sl_puts(req, \"kept\\n\");\n"
