@@ -254,10 +254,10 @@ ARM64_SYSROOT := $(ARM64_ROOT)/sysroot
 ARM64_LIBDIR  := $(abspath $(ARM64_SYSROOT)/usr/lib/aarch64-linux-gnu)
 BINFMT        := /proc/sys/fs/binfmt_misc
 ARM64_UNPACK  := libcriterion3:arm64 libcriterion-dev:arm64 libnanomsg5:arm64
-DEPS_ARM64    := gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static \
+DEPS_ARM64    := gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static \
                  libconfig-dev:arm64 libsystemd-dev:arm64 libcurl4-openssl-dev:arm64 \
                  libffi8:arm64 libgit2-1.5:arm64 libunwind-dev:arm64 \
-                 libsqlite3-dev:arm64 libjansson-dev:arm64
+                 libsqlite3-dev:arm64 libjansson-dev:arm64 libstdc++6:arm64
 # trace's suite is left out: it ptraces a child, which qemu-user cannot do.
 ARM64_SUITES  := $(filter-out trace,$(sort $(shell sed -n 's/^Test.\([a-z_]*\),.*/\1/p' tests/unit/*.c)))
 ARM64_FILTER  := @($(subst $() ,|,$(ARM64_SUITES)))/*
@@ -284,6 +284,7 @@ deps-arm64:
 test-arm64: deps-arm64
 	@$(MAKE) --no-print-directory BUILDROOT=$(ARM64_ROOT) PROFILE=prod \
 	  CC='aarch64-linux-gnu-gcc -isystem $(ARM64_SYSROOT)/usr/include' \
+	  CXX='aarch64-linux-gnu-g++ -isystem $(ARM64_SYSROOT)/usr/include' \
 	  TEST_LIBS='-L$(ARM64_LIBDIR) -Wl,-rpath-link,$(ARM64_LIBDIR) -lcriterion -lcurl' \
 	  all tests
 	LD_LIBRARY_PATH=$(ARM64_LIBDIR) \
