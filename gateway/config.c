@@ -1284,7 +1284,7 @@ static int set_defaults(struct sl_config *cfg, const char *path)
 		return -1;
 	cfg->clear_env = 1;
 	cfg->rlimit_files = CONFIG_RLIMIT_KEEP;
-	cfg->rlimit_core = CONFIG_RLIMIT_KEEP;
+	cfg->rlimit_core = 0;	/* a worker's core holds requests' secrets: only when asked */
 	cfg->log_level = LOG_NOTICE;
 	cfg->pm.mode = PM_STATIC;
 	cfg->pm.max_children = DEFAULT_MAX_CHILDREN;

@@ -22,6 +22,7 @@
 
 #include "config.h"
 #include "config_value.h"
+#include "perm.h"
 
 /* "AT: message", AT being "FILE:LINE" or the config file; returns -1. */
 static int say(const struct sl_config *cfg, const char *at, char *err, size_t errlen,
@@ -106,20 +107,22 @@ static int check_user(const struct sl_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
-/* A listener's socket file: its folder exists, and nothing else is in the way. */
+/*
+ * A listener's socket file: its folder exists, no one but the folders'
+ * owners can put another file in its place (perm.h), and nothing else
+ * is in the way.
+ */
 static int check_unix(const struct sl_config *cfg, const struct listen_config *lc,
 		      const char *path, char *err, size_t errlen)
 {
 	char why[4200];
 	struct stat st;
 
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			return say(cfg, lc->at, err, errlen, "listen %s: a file that is not "
-				   "a socket is in the way", path);
-		return 0;
-	}
-	if (writable(path, why, sizeof(why)))
+	if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode))
+		return say(cfg, lc->at, err, errlen, "listen %s: a file that is not "
+			   "a socket is in the way", path);
+	if ((lstat(path, &st) < 0 && writable(path, why, sizeof(why)))
+	    || perm_check_folders(path, why, sizeof(why)))
 		return say(cfg, lc->at, err, errlen, "listen %s: %s", path, why);
 	return 0;
 }

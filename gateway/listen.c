@@ -23,6 +23,7 @@
 #include "config.h"
 #include "config_value.h"
 #include "listen.h"
+#include "perm.h"
 #include "proto.h"
 #include "systemd.h"
 
@@ -65,6 +66,12 @@ static int clear_stale(const char *path, char *err, size_t errlen)
 	return unlink(path);
 }
 
+/*
+ * The socket's owner and group, set on the name itself and never on
+ * what a symlink there points to (AT_SYMLINK_NOFOLLOW): the master is
+ * root, and a chown that followed a link raced into the folder would
+ * hand any file on the system to the socket's owner.
+ */
 static int set_owner(const struct listen_config *lc, const char *path, char *err, size_t errlen)
 {
 	uid_t uid = (uid_t)-1;
@@ -88,7 +95,8 @@ static int set_owner(const struct listen_config *lc, const char *path, char *err
 		}
 		gid = gr->gr_gid;
 	}
-	if ((lc->owner || lc->group) && chown(path, uid, gid) < 0) {
+	if ((lc->owner || lc->group) &&
+	    fchownat(AT_FDCWD, path, uid, gid, AT_SYMLINK_NOFOLLOW) < 0) {
 		snprintf(err, errlen, "listen %s: chown: %s", path, strerror(errno));
 		return -1;
 	}
@@ -98,12 +106,17 @@ static int set_owner(const struct listen_config *lc, const char *path, char *err
 static int open_unix(const struct listen_config *lc, const char *path, char *err, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char why[1024];
 	mode_t old;
 	int fd, rc;
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		snprintf(err, errlen, "listen %s: path longer than %zu bytes", path,
 			 sizeof(sa.sun_path) - 1);
+		return -1;
+	}
+	if (perm_check_folders(path, why, sizeof(why))) {
+		snprintf(err, errlen, "listen %s: %s", path, why);
 		return -1;
 	}
 	if (clear_stale(path, err, errlen) < 0) {
@@ -115,12 +128,14 @@ static int open_unix(const struct listen_config *lc, const char *path, char *err
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		goto fail;
-	/* Created owner-only, then opened up to the configured mode: never
-	 * world-connectable in between, whatever the umask. */
-	old = umask(0177);
+	/* Created with the configured mode by the umask, not by a chmod
+	 * after bind: a chmod follows a symlink that another user could
+	 * have put in the socket's place by then (Linux ignores fchmod on a
+	 * socket's descriptor for the file's mode). */
+	old = umask(~lc->mode & 0777);
 	rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
-	if (rc < 0 || chmod(path, lc->mode) < 0)
+	if (rc < 0)
 		goto fail;
 	if (set_owner(lc, path, err, errlen) < 0 || listen(fd, lc->backlog) < 0) {
 		if (!*err)

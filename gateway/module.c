@@ -15,6 +15,7 @@
 #include "config.h"
 #include "log.h"
 #include "module.h"
+#include "perm.h"
 #include "router.h"
 #include "sluice.h"
 
@@ -191,6 +192,11 @@ static int load_one(const struct module_config *mc, const struct modset *prev,
 		snprintf(why, whylen, "cannot load: %s", strerror(errno));
 		return -1;
 	}
+	/* The master maps the module and runs its constructors as root: a
+	 * file that others could rewrite or replace would run their code. */
+	if (perm_check_file(mc->path, &st, why, whylen)
+	    || perm_check_folders(mc->path, why, whylen))
+		return -1;
 	/* RTLD_NOW: an unresolved symbol fails here, in the master. */
 	h = unchanged_in(prev, &st);
 	ms->shared[ms->n] = h != NULL;
@@ -229,7 +235,7 @@ static int load_one(const struct module_config *mc, const struct modset *prev,
 int module_load_all(const struct sl_config *cfg, const struct modset *prev,
 		    struct modset *ms, struct router *rt, char *err, size_t errlen)
 {
-	char why[512];
+	char why[1024];
 
 	memset(ms, 0, sizeof(*ms));
 	for (int i = 0; i < cfg->nmodules; i++) {

@@ -156,11 +156,21 @@ static void on_signals(void)
 	}
 }
 
+/*
+ * Become the configured user, for good: after initgroups, setgid and
+ * setuid, PR_SET_NO_NEW_PRIVS keeps module code from regaining
+ * privileges through a set-user-ID program it executes (it is set in
+ * every worker, whoever runs the master).
+ */
 int worker_drop_privileges(const struct sl_config *cfg)
 {
 	struct passwd *pw;
 	gid_t gid;
 
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		log_msg(LOG_ERROR, "cannot set no_new_privs: %s", strerror(errno));
+		return -1;
+	}
 	if (!cfg->user || geteuid() != 0)
 		return 0;
 	pw = getpwnam(cfg->user);

@@ -279,6 +279,33 @@ Test(startup, test_refuses_what_would_fail_at_start, .init = make_dir, .fini = r
 			     "user \"no-such-user-x\" does not exist");
 }
 
+/*
+ * A socket folder that anyone can write to, without the sticky bit: the
+ * root master would create and chown a file where others can swap names.
+ * Refused by -t and at start, naming line 1; a sticky one (as /tmp) is fine.
+ */
+Test(startup, refuses_socket_folder_others_can_write, .init = make_dir, .fini = remove_dir)
+{
+	char open_dir[128], sock[160], conf[256], where[700];
+	const char *args[] = { "-c", conf, NULL };
+	struct run r;
+
+	snprintf(open_dir, sizeof(open_dir), "%s/run", dir);
+	cr_assert_eq(mkdir(open_dir, 0700), 0);
+	cr_assert_eq(chmod(open_dir, 0777), 0);
+	snprintf(sock, sizeof(sock), "%s/s.sock", open_dir);
+	test_refuses(sock, "", 1, "(mode 0777) can be written by anyone");
+	write_conf_as(conf, sizeof(conf), "apps/hello.so", sock, "stderr", "");
+	run_sluice(args, &r);
+	cr_assert_neq(exit_code(&r), 0, "started; stderr:\n%s", r.err);
+	snprintf(where, sizeof(where), "%s:1: listen %s: the folder %s (mode 0777)", conf, sock,
+		 open_dir);
+	cr_assert_not_null(strstr(r.err, where), "no \"%s\" in stderr:\n%s", where, r.err);
+	cr_assert_eq(chmod(open_dir, 01777), 0);
+	run_sluice((const char *[]){ "-t", "-c", conf, NULL }, &r);
+	cr_assert_eq(exit_code(&r), 0, "a sticky folder was refused; stderr:\n%s", r.err);
+}
+
 /* -t opens no log: a good config with a log file leaves no file behind. */
 Test(startup, test_creates_nothing, .init = make_dir, .fini = remove_dir)
 {

@@ -242,7 +242,7 @@ Test(config, defaults)
 	cr_assert_eq(cfg.nenv, 0);
 	cr_assert_str_eq(cfg.chdir, "/");
 	cr_assert_eq(cfg.rlimit_files, CONFIG_RLIMIT_KEEP);
-	cr_assert_eq(cfg.rlimit_core, CONFIG_RLIMIT_KEEP);
+	cr_assert_eq(cfg.rlimit_core, 0);
 	cr_assert_null(cfg.pid_file);
 	cr_assert_eq(cfg.nmodules, 1);
 	cr_assert_str_eq(cfg.modules[0].path, "/m.so");

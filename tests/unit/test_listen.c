@@ -15,6 +15,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <arpa/inet.h>
@@ -508,4 +510,81 @@ Test(listen, systemd_tcp_socket_on_another_port_is_an_error)
 	add(addr, LISTEN_FASTCGI, 0);
 	as_activated(fd, refuses_other_address);
 	close(fd);
+}
+
+/* ---- Who may write the socket's folder ------------------------------- */
+
+/*
+ * Another user who can write to the socket's folder swaps the socket
+ * for a symlink to someone else's file, over and over, while the master
+ * binds: neither the socket's mode nor its owner may reach that file.
+ */
+static volatile int swapping;
+static char victim[128], swapped[128];
+
+static void *swap_in_links(void *arg)
+{
+	char tmp[160];
+
+	(void)arg;
+	snprintf(tmp, sizeof(tmp), "%s.new", swapped);
+	while (swapping) {
+		unlink(tmp);
+		if (symlink(victim, tmp) == 0)
+			rename(tmp, swapped);
+	}
+	unlink(tmp);
+	return NULL;
+}
+
+Test(listen, mode_and_owner_never_follow_a_symlink, .timeout = 60)
+{
+	struct passwd *nobody = getpwnam("nobody");
+	long until = harness_now_ms() + 3000;
+	pthread_t t;
+	struct stat st;
+	int fd;
+
+	in_dir(victim, sizeof(victim), "victim");
+	in_dir(swapped, sizeof(swapped), "sluice.sock");
+	fd = open(victim, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	cr_assert_eq(chmod(victim, 0600), 0);
+	add(swapped, LISTEN_FASTCGI, 0666);
+	if (geteuid() == 0 && nobody)
+		cfg.listen[0].owner = (char *)(uintptr_t)"nobody";
+	swapping = 1;
+	cr_assert_eq(pthread_create(&t, NULL, swap_in_links, NULL), 0);
+	while (harness_now_ms() < until) {
+		if (listen_open_all(&cfg, ls, err, sizeof(err)) == 1)
+			close(ls[0].fd);
+		unlink(swapped);
+	}
+	swapping = 0;
+	pthread_join(t, NULL);
+	cr_assert_eq(lstat(victim, &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0600, "the socket's mode reached %s: %04o", victim,
+		     (unsigned)(st.st_mode & 07777));
+	cr_assert_eq(st.st_uid, geteuid(), "the socket's owner reached %s: uid %d", victim,
+		     (int)st.st_uid);
+}
+
+/* A folder others can write to, without the sticky bit: refused, naming it and its mode. */
+Test(listen, socket_folder_others_can_write_is_refused)
+{
+	char path[128], needle[160];
+
+	in_dir(path, sizeof(path), "sluice.sock");
+	add(path, LISTEN_FASTCGI, 0660);
+	cr_assert_eq(chmod(dir, 0777), 0);
+	cr_assert_eq(open_all(), -1, "a socket in a folder anyone can write to was bound");
+	snprintf(needle, sizeof(needle), "the folder %s (mode 0777) can be written by anyone", dir);
+	assert_one_line_naming(path, needle);
+	cr_assert_eq(chmod(dir, 0770), 0);
+	cr_assert_eq(open_all(), -1, "a socket in a folder its group can write to was bound");
+	assert_one_line_naming(path, "can be written by its group");
+	cr_assert_eq(chmod(dir, 01777), 0);
+	cr_assert_eq(open_all(), 1, "a sticky folder (as /tmp) was refused: %s", err);
+	cr_assert_eq(chmod(dir, 0700), 0);
 }

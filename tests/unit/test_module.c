@@ -764,3 +764,55 @@ Test(module, hidden_visibility_module_loads)
 	cr_assert_eq(routed(&rt, "GET", "/h/x"), ms.mods[0]->handler);
 	router_free(&rt);
 }
+
+/* ---- Who may write a module ------------------------------------------ */
+
+/* A copy of hello.so in the test folder, with `mode`; its path in `path`. */
+static void hello_copy(char *path, size_t len, mode_t mode)
+{
+	snprintf(path, len, "%s/hello.so", dir);
+	copy_file(HELLO_SO, path);
+	cr_assert_eq(chmod(path, mode), 0);
+}
+
+/* Does `path` load alone? */
+static void expect_loaded(const char *path)
+{
+	const char *paths[] = { path };
+	struct sl_config cfg;
+	struct modset ms;
+	struct router rt = { 0 };
+	char err[1024] = "";
+
+	make_config(&cfg, paths, 1);
+	cr_assert_eq(module_load_all(&cfg, NULL, &ms, &rt, err, sizeof(err)), 0, "%s", err);
+	router_free(&rt);
+}
+
+/* The master runs a module's constructors as root: a file others could rewrite is refused. */
+Test(module, module_others_can_write_is_refused_naming_its_mode)
+{
+	char path[128];
+
+	hello_copy(path, sizeof(path), 0666);
+	expect_refused(path, "(mode 0666) can be written by anyone");
+	cr_assert_eq(chmod(path, 0664), 0);
+	expect_refused(path, "(mode 0664) can be written by its group");
+	cr_assert_eq(chmod(path, 0755), 0);
+	expect_loaded(path);
+}
+
+/* A folder others can write to lets them put another file in the module's place. */
+Test(module, module_in_a_folder_others_can_write_is_refused)
+{
+	char path[128], needle[160];
+
+	hello_copy(path, sizeof(path), 0755);
+	cr_assert_eq(chmod(dir, 0777), 0);
+	snprintf(needle, sizeof(needle), "the folder %s (mode 0777) can be written by anyone",
+		 dir);
+	expect_refused(path, needle);
+	cr_assert_eq(chmod(dir, 01777), 0);
+	expect_loaded(path);
+	cr_assert_eq(chmod(dir, 0700), 0);
+}
