@@ -80,6 +80,15 @@ TEST_SRCS := $(wildcard tests/unit/*.c) $(wildcard tests/integration/*.c) tests/
              tests/load.c tests/logscan.c tests/uwsgi_packet.c \
              tests/modules_conf.c
 TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/obj/%.o)
+# The test client (sluice_test.h): not in the daemon, but in the test
+# binary and in libsluice-test.a with the daemon's objects, so that a
+# module's own tests run its handlers through sluice's request code.
+# The archive is linked whole (a module's sl_* calls are not seen at
+# link time) and the sl_* symbols exported, as from the daemon.
+TESTCLIENT_OBJS := $(BUILD)/obj/gateway/testclient.o
+TESTCLIENT_LIB  := $(BUILD)/libsluice-test.a
+TESTCLIENT_LDLIBS = -Wl,--whole-archive -lsluice-test -Wl,--no-whole-archive \
+                    -Wl,--export-dynamic-symbol='sl_*' $(LIBS)
 TEST_BIN  := $(BUILD)/sluice-tests
 TEST_LIBS := -lcriterion -lcurl
 
@@ -122,7 +131,7 @@ $(BUILD)/fixtures/%.so: tests/fixtures/%.cc include/sluice.h
 	@mkdir -p $(@D)
 	$(CXX) -Iinclude $(CXXFLAGS) -fPIC -shared $(LDFLAGS) -o $@ $<
 
-$(TEST_BIN): $(TEST_OBJS) $(CORE_OBJS)
+$(TEST_BIN): $(TEST_OBJS) $(CORE_OBJS) $(TESTCLIENT_OBJS)
 	$(CC) $(CFLAGS) -pie $(LDFLAGS) $(EXPORTS) -o $@ $^ $(LIBS) $(TEST_LIBS)
 
 $(BUILD)/obj/tests/%.o: CFLAGS += -Wno-missing-prototypes
@@ -197,7 +206,10 @@ test: deps-test
 	$(call run_tests,$(BUILDROOT)/prod/sluice-tests)
 	$(call run_tests,LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp $(BUILDROOT)/dev/sluice-tests)
 
-tests: $(TEST_BIN) $(FIXTURE_SOS)
+tests: $(TEST_BIN) $(FIXTURE_SOS) $(TESTCLIENT_LIB)
+
+$(TESTCLIENT_LIB): $(CORE_OBJS) $(TESTCLIENT_OBJS)
+	rm -f $@ && ar rcs $@ $^
 
 # The suites that bound latencies under load (none over 100 ms, a fresh
 # request answered within 100 ms, status within 10 ms while the workers
