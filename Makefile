@@ -49,7 +49,7 @@ CORE_SRCS := gateway/config.c gateway/log.c gateway/arena.c gateway/router.c \
              gateway/kv.c gateway/lazy.c gateway/query.c gateway/form.c gateway/body.c \
              gateway/cookie.c gateway/respond.c gateway/text.c gateway/config_check.c \
              gateway/pidfile.c gateway/multipart.c gateway/parts.c
-MAIN_SRCS := gateway/main.c
+MAIN_SRCS := gateway/main.c gateway/scaffold.c
 # The profile chooses files, not #ifdefs: the development seam (dev.h) is
 # stubs in production and the real thing in the dev profile.
 # The same holds for source lines in backtraces (symbols.h): libdw reads
