@@ -49,7 +49,7 @@ CORE_SRCS := gateway/config.c gateway/log.c gateway/arena.c gateway/router.c \
              gateway/kv.c gateway/lazy.c gateway/query.c gateway/form.c gateway/body.c \
              gateway/cookie.c gateway/respond.c gateway/text.c gateway/config_check.c \
              gateway/pidfile.c gateway/multipart.c gateway/parts.c gateway/perm.c
-MAIN_SRCS := gateway/main.c
+MAIN_SRCS := gateway/main.c gateway/scaffold.c
 # The profile chooses files, not #ifdefs: the development seam (dev.h) is
 # stubs in production and the real thing in the dev profile.
 # The same holds for source lines in backtraces (symbols.h): libdw reads
@@ -80,6 +80,15 @@ TEST_SRCS := $(wildcard tests/unit/*.c) $(wildcard tests/integration/*.c) tests/
              tests/load.c tests/logscan.c tests/uwsgi_packet.c \
              tests/modules_conf.c
 TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/obj/%.o)
+# The test client (sluice_test.h): not in the daemon, but in the test
+# binary and in libsluice-test.a with the daemon's objects, so that a
+# module's own tests run its handlers through sluice's request code.
+# The archive is linked whole (a module's sl_* calls are not seen at
+# link time) and the sl_* symbols exported, as from the daemon.
+TESTCLIENT_OBJS := $(BUILD)/obj/gateway/testclient.o
+TESTCLIENT_LIB  := $(BUILD)/libsluice-test.a
+TESTCLIENT_LDLIBS = -Wl,--whole-archive -lsluice-test -Wl,--no-whole-archive \
+                    -Wl,--export-dynamic-symbol='sl_*' $(LIBS)
 TEST_BIN  := $(BUILD)/sluice-tests
 TEST_LIBS := -lcriterion -lcurl
 
@@ -88,7 +97,7 @@ BENCH_LIBFCGI := $(BUILD)/bench/libfcgi-hello
 
 .PHONY: all run dev test tests bench check-prod install deps-run deps-test deps-dev deps-bench clean \
         test-fresh test-arm64 deps-arm64 fuzz fuzz-run deps-fuzz deb deps-deb test-deb
-all: $(BUILD)/sluice $(APP_SOS)
+all: $(BUILD)/sluice $(APP_SOS) $(BUILD)/man/sluice.conf.5
 
 # Modules resolve the sl_* API against the executable: export exactly
 # those symbols, not the daemon's internals.
@@ -122,7 +131,7 @@ $(BUILD)/fixtures/%.so: tests/fixtures/%.cc include/sluice.h
 	@mkdir -p $(@D)
 	$(CXX) -Iinclude $(CXXFLAGS) -fPIC -shared $(LDFLAGS) -o $@ $<
 
-$(TEST_BIN): $(TEST_OBJS) $(CORE_OBJS)
+$(TEST_BIN): $(TEST_OBJS) $(CORE_OBJS) $(TESTCLIENT_OBJS)
 	$(CC) $(CFLAGS) -pie $(LDFLAGS) $(EXPORTS) -o $@ $^ $(LIBS) $(TEST_LIBS)
 
 $(BUILD)/obj/tests/%.o: CFLAGS += -Wno-missing-prototypes
@@ -197,7 +206,25 @@ test: deps-test
 	$(call run_tests,$(BUILDROOT)/prod/sluice-tests)
 	$(call run_tests,LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp $(BUILDROOT)/dev/sluice-tests)
 
-tests: $(TEST_BIN) $(FIXTURE_SOS)
+tests: $(TEST_BIN) $(FIXTURE_SOS) $(TESTCLIENT_LIB) lint-man
+
+# sluice.conf(5) is made from README.md's configuration table, so that the
+# two cannot drift; both pages must render without a groff warning.
+$(BUILD)/man/sluice.conf.5: conf/sluice.conf.5.in conf/sluice.conf.5.awk README.md
+	@mkdir -p $(@D)
+	awk -f conf/sluice.conf.5.awk README.md >$@.keys
+	sed -e '/@KEYS@/r $@.keys' -e '/@KEYS@/d' -e 's|@VERSION@|$(VERSION)|' \
+	    -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|' conf/sluice.conf.5.in >$@.tmp
+	rm -f $@.keys && mv $@.tmp $@
+
+.PHONY: lint-man
+lint-man: $(BUILD)/man/sluice.conf.5
+	@for m in $< conf/sluice.3 conf/sluice.8; do \
+	  w=$$(LC_ALL=C.UTF-8 groff -man -Tutf8 -ww -z $$m 2>&1); \
+	  if [ -n "$$w" ]; then echo "$$m: $$w"; exit 1; fi; done
+
+$(TESTCLIENT_LIB): $(CORE_OBJS) $(TESTCLIENT_OBJS)
+	rm -f $@ && ar rcs $@ $^
 
 # The suites that bound latencies under load (none over 100 ms, a fresh
 # request answered within 100 ms, status within 10 ms while the workers
@@ -364,12 +391,13 @@ define install_subst
 	$(SUBST) $(1) >$(3).tmp && chmod $(2) $(3).tmp && mv $(3).tmp $(3)
 endef
 
-install: all
+install: all $(TESTCLIENT_LIB)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR)/sluice \
 	  $(DESTDIR)$(SYSCONFDIR)/sluice $(DESTDIR)$(SYSCONFDIR)/logrotate.d \
 	  $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
 	  $(DESTDIR)$(DATADIR)/sluice/nginx $(DESTDIR)$(DATADIR)/sluice/apache \
-	  $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man8
+	  $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
+	  $(DESTDIR)$(MANDIR)/man3
 	install -m 0755 $(BUILD)/sluice $(DESTDIR)$(SBINDIR)/sluice
 	install -m 0644 include/sluice.h $(DESTDIR)$(INCLUDEDIR)/sluice.h
 	printf '%s\n' 'includedir=$(INCLUDEDIR)' '' 'Name: sluice' \
@@ -382,6 +410,14 @@ install: all
 	$(call install_subst,conf/systemd/sluice.service,0644,$(DESTDIR)$(SYSTEMDUNITDIR)/sluice.service)
 	$(call install_subst,conf/systemd/sluice.socket,0644,$(DESTDIR)$(SYSTEMDUNITDIR)/sluice.socket)
 	$(call install_subst,conf/sluice.8,0644,$(DESTDIR)$(MANDIR)/man8/sluice.8)
+	install -m 0644 $(BUILD)/man/sluice.conf.5 $(DESTDIR)$(MANDIR)/man5/sluice.conf.5
+	install -m 0644 conf/sluice.3 $(DESTDIR)$(MANDIR)/man3/sluice.3
+	install -m 0644 include/sluice_test.h $(DESTDIR)$(INCLUDEDIR)/sluice_test.h
+	install -m 0644 $(TESTCLIENT_LIB) $(DESTDIR)$(LIBDIR)/libsluice-test.a
+	printf '%s\n' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' 'Name: sluice-test' \
+	  'Description: test client for sluice modules (sluice_test.h)' \
+	  'Version: $(VERSION)' 'Requires: sluice' \
+	  "Libs: -L\$${libdir} $(TESTCLIENT_LDLIBS)" >$(DESTDIR)$(PKGCONFIGDIR)/sluice-test.pc
 	install -m 0644 conf/sysusers/sluice.conf $(DESTDIR)$(SYSUSERSDIR)/sluice.conf
 	install -m 0644 conf/tmpfiles/sluice.conf $(DESTDIR)$(TMPFILESDIR)/sluice.conf
 	for f in conf/nginx/*.conf; do \

@@ -26,6 +26,7 @@
 #include "pidfile.h"
 #include "proctitle.h"
 #include "proto.h"
+#include "scaffold.h"
 #include "scoreboard.h"
 #include "status.h"
 #include "top.h"
@@ -62,6 +63,7 @@ static void usage(FILE *f)
 		"usage: sluice [-t] [-c FILE]\n"
 		"       sluice status [-c FILE] [/status?json | /metrics | /ping | /ready]\n"
 		"       sluice top [-c FILE] [-d SECONDS]\n"
+		"       sluice new NAME [DIR]  write a new module NAME, its test and Makefile\n"
 		"  -c, --config FILE  configuration file (default $SLUICE_CONFIG, else\n"
 		"                     " DEFAULT_CONFIG ")\n"
 		"  -t, --test         check the configuration and the modules, then exit\n"
@@ -220,6 +222,13 @@ int main(int argc, char **argv)
 	if (delay) {
 		fprintf(stderr, "sluice: -d goes with top\n");
 		return 2;
+	}
+	if (optind < argc && strcmp(argv[optind], "new") == 0) {
+		if (optind + 1 >= argc || optind + 3 < argc) {
+			usage(stderr);
+			return 2;
+		}
+		return scaffold_new(argv[optind + 1], optind + 2 < argc ? argv[optind + 2] : NULL);
 	}
 	if (optind < argc && strcmp(argv[optind], "status") == 0)
 		return ask_pool(file, optind + 1 < argc ? argv[optind + 1] : "/status", 0);
