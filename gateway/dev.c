@@ -630,6 +630,22 @@ static void init_failed_text(struct page *p, const struct sl_request *r)
 }
 
 /*
+ * What follows the debug prefix in `path`: "" for "/_sluice" and
+ * "/_sluice/", NULL when the path is not under it ("/_sluiceconfig" is
+ * a module's path, not the config page).
+ */
+static const char *under_prefix(const char *path)
+{
+	size_t n = strlen(DEV_PREFIX) - 1;	/* "/_sluice" */
+
+	if (strncmp(path, DEV_PREFIX, n) != 0)
+		return NULL;
+	if (path[n] == '\0')
+		return path + n;
+	return path[n] == '/' ? path + n + 1 : NULL;
+}
+
+/*
  * Every request, the debug endpoints included, learns that the init
  * failed and why: JSON under /_sluice/ and for clients that ask for it,
  * a page for the rest.  Nothing of the modules runs.
@@ -638,8 +654,7 @@ static int init_failed_page(struct sl_request *r)
 {
 	static char body[INIT_LOG_MAX * 2];
 	struct page p = { body, sizeof(body), 0, 0 };
-	int json = strncmp(r->path, DEV_PREFIX, strlen(DEV_PREFIX) - 1) == 0 ||
-		   respond_wants_json(sl_header(r, "Accept"));
+	int json = under_prefix(r->path) || respond_wants_json(sl_header(r, "Accept"));
 
 	p.html = !json && wants_html(r);
 	if (json)
@@ -662,10 +677,8 @@ int dev_route(struct sl_request *r)
 
 	if (init.failed)
 		return init_failed_page(r);
-	if (!dev.enabled || strncmp(r->path, DEV_PREFIX, strlen(DEV_PREFIX) - 1) != 0)
+	if (!dev.enabled || !(what = under_prefix(r->path)))
 		return 0;
-	what = r->path + strlen(DEV_PREFIX) - 1;
-	what += *what == '/';
 	p.html = wants_html(r);
 	begin_page(&p, r->path);
 	if (!*what)

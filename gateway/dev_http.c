@@ -422,11 +422,37 @@ static int check_framing(struct MHD_Connection *c)
  * then read and dropped and the error answered once it is in, since
  * libmicrohttpd takes a response only before or after the body.
  */
+/*
+ * The listener is on loopback, but a page the developer's browser opened
+ * elsewhere can point a name of its own at 127.0.0.1 (DNS rebinding) and
+ * then read /_sluice/ as same-origin.  Its requests carry that name in
+ * Host: only loopback names are served (no Host, an HTTP/1.0 tool's
+ * request, is).  The port is not looked at.
+ */
+static int loopback_host(const char *host)
+{
+	static const char *const names[] = { "localhost", "[::1]", NULL };
+	size_t n;
+
+	if (!host)
+		return 1;
+	n = host[0] == '[' ? strcspn(host, "]") + 1 : strcspn(host, ":");
+	for (int i = 0; names[i]; i++)
+		if (n == strlen(names[i]) && strncasecmp(host, names[i], n) == 0)
+			return 1;
+	if (n > 4 && strncmp(host, "127.", 4) == 0 && strspn(host, "0123456789.") >= n)
+		return 1;
+	return n > 10 && strncasecmp(host + n - 10, ".localhost", 10) == 0;
+}
+
 static void relay_begin(struct relay *r, struct MHD_Connection *c, const char *version)
 {
 	char *path = malloc(strlen(r->fc.uri) + 1);
 
-	if (path == NULL)
+	if (!loopback_host(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host")))
+		dev_relay_fail(&r->fc, 421, "this listener answers loopback names only "
+			       "(localhost, 127.0.0.1, [::1]), not the Host this request names");
+	else if (path == NULL)
 		dev_relay_fail(&r->fc, 502, "out of memory");
 	else if (decode_path(r->fc.uri, path) < 0 || normalize_path(path) < 0)
 		dev_relay_fail(&r->fc, 400, "malformed path, or one that climbs above the root");

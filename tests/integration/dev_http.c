@@ -441,6 +441,37 @@ Test(dev_http, proxy_and_underscore_headers_do_not_pass, .init = start_sluice,
 }
 
 /*
+ * A page elsewhere that points a name of its own at 127.0.0.1 (DNS
+ * rebinding) sends that name in Host: refused with 421, nothing relayed
+ * to the workers.  Loopback names, with or without a port, are served.
+ */
+Test(dev_http, only_loopback_host_names_are_served, .init = start_sluice, .fini = stop_sluice)
+{
+	static const char *const evil[] = { "Host: attacker.example", NULL };
+	static const char *const evil_port[] = { "Host: rebind.attacker.example:8081", NULL };
+	static const char *const lookalike[] = { "Host: 127.0.0.1.attacker.example", NULL };
+	static const char *const good[][2] = {
+		{ "Host: localhost", NULL }, { "Host: 127.0.0.1:9", NULL },
+		{ "Host: [::1]:8081", NULL }, { "Host: app.localhost", NULL },
+	};
+	const char *const *bad[] = { evil, evil_port, lookalike };
+	struct http_reply r;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		get("/hello", bad[i], &r);
+		cr_assert_eq(r.status, 421, "%s: %ld\n%s", bad[i][0], r.status, r.body);
+		assert_lacks(r.body, "Hello from sluice");
+		http_reply_free(&r);
+	}
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		get("/hello", good[i], &r);
+		cr_assert_eq(r.status, 200, "%s: %ld\n%s", good[i][0], r.status, r.body);
+		cr_assert_str_eq(r.body, "Hello from sluice!\n");
+		http_reply_free(&r);
+	}
+}
+
+/*
  * The path the router sees is decoded and normalized as nginx's $uri;
  * curl would normalize dot segments itself, so the requests go raw.
  */

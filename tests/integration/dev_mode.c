@@ -767,6 +767,22 @@ Test(dev_mode, debug_config_shows_file_and_pm, .init = start_dev_errors, .fini =
 	http_reply_free(&r);
 }
 
+/* The debug pages are under /_sluice exactly: /_sluiceconfig is a module's path. */
+Test(dev_mode, debug_pages_only_under_their_exact_prefix, .init = start_dev_errors,
+     .fini = stop_sluice, .timeout = 30)
+{
+	struct http_reply r;
+
+	dev_get("/_sluiceconfig", 0, &r);
+	cr_assert_neq(r.status, 200, "/_sluiceconfig: %ld\n%s", r.status, r.body);
+	assert_lacks(r.body, "max_children");
+	http_reply_free(&r);
+	dev_get("/_sluice/config", 0, &r);
+	cr_assert_eq(r.status, 200);
+	assert_has(r.body, "max_children = 2");
+	http_reply_free(&r);
+}
+
 /*
  * The endpoints only read: whatever method and body, /_sluice/config
  * answers the same page (or refuses the method) and the config it shows
