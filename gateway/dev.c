@@ -33,6 +33,7 @@
 #include "respond.h"
 #include "safefmt.h"
 #include "scoreboard.h"
+#include "symbols.h"
 
 #define DEV_PREFIX "/_sluice/"
 #define RELOAD_ERROR_MAX 1024
@@ -83,6 +84,7 @@ int dev_enable(const char *http_addr, char *err, size_t errlen)
 	dev.reload_error[0] = '\0';
 	dev.http_addr = http_addr;
 	dev.enabled = 1;
+	symbols_lines_enable();
 	/* Inherited by every worker: AddressSanitizer hands us its report
 	 * before it ends the process. */
 	__asan_set_error_report_callback(on_sanitizer_report);

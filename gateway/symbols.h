@@ -50,6 +50,14 @@ void symbols_load_range(const struct dl_phdr_info *info, uintptr_t *lo, uintptr_
  */
 struct symbols_lines;
 
+/*
+ * Only in development mode (--dev, dev_enable): the tables cost the
+ * master and every worker tens of MiB under AddressSanitizer, which a
+ * dev-profile binary serving without --dev should not pay.  Before
+ * symbols_load.
+ */
+void symbols_lines_enable(void);
+
 struct symbols_lines *symbols_lines_load(const char *path, uintptr_t bias);
 size_t symbols_lines_put(const struct symbols_lines *l, uintptr_t addr, char *buf, size_t len,
 			 size_t at);

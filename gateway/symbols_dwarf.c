@@ -114,13 +114,20 @@ static void read_units(struct symbols_lines *l, Dwarf *dw, uintptr_t bias)
 	}
 }
 
+static int lines_enabled;
+
+void symbols_lines_enable(void)
+{
+	lines_enabled = 1;
+}
+
 struct symbols_lines *symbols_lines_load(const char *path, uintptr_t bias)
 {
 	struct symbols_lines *l;
 	Dwarf *dw;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd;
 
-	if (fd < 0)
+	if (!lines_enabled || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return NULL;
 	dw = dwarf_begin(fd, DWARF_C_READ);
 	l = dw ? calloc(1, sizeof(*l)) : NULL;
