@@ -524,6 +524,7 @@ static struct MHD_Response *response_new(struct relay *r, const struct dev_relay
 static enum MHD_Result answer_error(struct MHD_Connection *c, int status)
 {
 	const char *text = status == 400 ? "400 Bad Request\n" :
+			   status == 421 ? "421 Misdirected Request: loopback names only\n" :
 			   status == 504 ? "504 Gateway Timeout\n" : "502 Bad Gateway\n";
 	struct MHD_Response *resp;
 	enum MHD_Result rc;
