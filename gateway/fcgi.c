@@ -506,6 +506,19 @@ static int params_end(struct conn *c)
 	return 0;
 }
 
+/*
+ * Is `id` the request being received?  Records for any other id (one
+ * refused with CANT_MPX_CONN, one already ended, whose ABORT_REQUEST
+ * crossed our END_REQUEST on the wire) are ignored, as section 3.3 has
+ * it: a web server that multiplexes anyway costs its refused request,
+ * not the one in progress nor the connection.  Nothing is logged for
+ * them, since a peer could send them without end.
+ */
+static int active(const struct fcgi_state *s, unsigned id)
+{
+	return s->phase != PH_IDLE && id == s->req_id;
+}
+
 static enum proto_rc fcgi_parse(struct conn *c, struct sl_request *r)
 {
 	struct fcgi_state *s = st(c);
@@ -523,13 +536,11 @@ static enum proto_rc fcgi_parse(struct conn *c, struct sl_request *r)
 			rc = management(c, &rec);
 		} else if (rec.type == FCGI_BEGIN_REQUEST) {
 			rc = begin_request(c, &rec);
+		} else if (!active(s, rec.id)) {
+			continue;
 		} else if (rec.type == FCGI_ABORT_REQUEST) {
-			/* An abort for a request we already finished crossed our
-			 * END_REQUEST on the wire: nothing to do. */
-			if ((s->phase != PH_PARAMS && s->phase != PH_STDIN) || rec.id != s->req_id)
-				continue;
 			rc = abort_unrun(c, &rec);
-		} else if (rec.type == FCGI_PARAMS && s->phase == PH_PARAMS && rec.id == s->req_id) {
+		} else if (rec.type == FCGI_PARAMS && s->phase == PH_PARAMS) {
 			if (rec.len > 0) {
 				gather_params(c, &rec);
 				continue;
@@ -538,9 +549,9 @@ static enum proto_rc fcgi_parse(struct conn *c, struct sl_request *r)
 				return ready(c, r);
 			continue;
 		} else {
-			rc = protocol_error(&rec, s->phase == PH_PARAMS && rec.id == s->req_id
+			rc = protocol_error(&rec, s->phase == PH_PARAMS
 					    ? "record out of order before the end of PARAMS"
-					    : "record for a request that is not active");
+					    : "record out of order while gathering STDIN");
 		}
 		if (rc < 0 || s->broken)
 			return PROTO_CLOSE;
@@ -674,15 +685,17 @@ static int body_record(struct conn *c, struct sl_request *r, const struct rec *r
 			goto proto;
 		return 2;
 	}
-	if (rec->type == FCGI_ABORT_REQUEST && rec->id == s->req_id) {
+	if (!active(s, rec->id)) {
+		/* Only another request's BEGIN_REQUEST is answered (5.5). */
+		if (rec->type == FCGI_BEGIN_REQUEST &&
+		    send_end_request(c, rec->id, FCGI_CANT_MPX_CONN) < 0)
+			goto proto;
+		return 2;
+	}
+	if (rec->type == FCGI_ABORT_REQUEST) {
 		r->aborted = 1;
 		errno = ECONNABORTED;
 		return -1;
-	}
-	if (rec->type == FCGI_BEGIN_REQUEST && rec->id != s->req_id) {
-		if (send_end_request(c, rec->id, FCGI_CANT_MPX_CONN) < 0)
-			goto proto;
-		return 2;
 	}
 	protocol_error(rec, "unexpected record while reading STDIN");
 proto:
