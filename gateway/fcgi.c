@@ -371,6 +371,16 @@ static void gather_params(struct conn *c, const struct rec *rec)
 }
 
 /*
+ * The end of the gathered pairs.  An empty PARAMS stream gathers none and
+ * leaves c->params NULL, and NULL + 0 is undefined (C11 6.5.6): the end
+ * is then NULL too, which next_pair takes as the end at once.
+ */
+static const unsigned char *params_stop(const struct conn *c)
+{
+	return c->params ? c->params + c->params_len : NULL;
+}
+
+/*
  * The request is ready: start it and decode the gathered pairs into it,
  * in one pass.  A malformed stream becomes a 400, an oversized one a 431;
  * either way the connection is closed after the answer, since its
@@ -379,7 +389,7 @@ static void gather_params(struct conn *c, const struct rec *rec)
  */
 static void decode_params(struct conn *c, struct sl_request *r)
 {
-	const unsigned char *p = c->params, *end = p + c->params_len, *name, *value;
+	const unsigned char *p = c->params, *end = params_stop(c), *name, *value;
 	size_t nlen, vlen;
 	int rc;
 
@@ -450,7 +460,7 @@ static int gather_stdin(struct conn *c, const struct rec *rec)
 static int worth_gathering(const struct conn *c)
 {
 	static const char name[] = "CONTENT_LENGTH";
-	const unsigned char *p = c->params, *end = p + c->params_len, *n, *v;
+	const unsigned char *p = c->params, *end = params_stop(c), *n, *v;
 	size_t nlen, vlen;
 	long long len = -1;
 

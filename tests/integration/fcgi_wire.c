@@ -1311,6 +1311,36 @@ ParameterizedTest(size_t *i, fcgi_wire, malformed, .init = setup_small, .fini = 
 	fcgi_client_buf_free(&b);
 }
 
+/*
+ * BEGIN_REQUEST, an empty PARAMS stream and an empty STDIN on a fresh
+ * connection: refused as a client error, without undefined behaviour on
+ * the way.  The dev profile's UBSan reports what it finds on the
+ * worker's stderr, which the master copies into the error log.  This
+ * one (NULL + 0) only clang's UBSan checks, not gcc's: built with
+ * CC=clang the dev profile catches it here, and the fcgi fuzzer (clang)
+ * replays the same input from its seeds.
+ */
+Test(fcgi_wire, empty_params_without_undefined_behaviour, .init = setup_echo,
+     .fini = teardown, .timeout = 10)
+{
+	struct fcgi_buf b = { 0 };
+	struct fcgi_resp rs;
+	pid_t worker = the_worker();
+
+	build_empty_params(&b, NULL);
+	send_hostile(&b, 1, &rs);
+	assert_reply("empty PARAMS", &rs, &(struct outcome){ ANSWERED_4XX, 0, NULL });
+	assert_worker_serves(worker, "an empty PARAMS stream");
+	if (harness_log_wait(&sp, "runtime error", 300) == 0) {
+		char *log = harness_sluice_log(&sp);
+
+		cr_assert_fail("undefined behaviour reported:\n%s", log);
+	}
+	fcgi_client_resp_free(&rs);
+	fcgi_client_buf_free(&b);
+}
+
+
 /* ---- CONTENT_LENGTH and the body: one table ----------------------------- */
 
 /*
