@@ -359,6 +359,72 @@ Test(fcgi_wire, hello_answers_200, .init = setup_hello, .fini = teardown, .timeo
 	fcgi_client_close(&c);
 }
 
+/* `method` with CONTENT_LENGTH `clen` (NULL: none) on a fresh connection. */
+static void method_exchange(const char *method, const char *clen, struct fcgi_resp *rs)
+{
+	struct fcgi_buf b = { 0 }, pb = { 0 };
+	struct fcgi_conn c;
+
+	std_params(&pb, method, clen);
+	fcgi_client_request(&b, 1, 0, &pb, NULL, 0);
+	conn_open(&c);
+	conn_send_buf(&c, &b);
+	fcgi_client_read_response(&c, 1, rs, REPLY_MS);
+	cr_assert_eq(rs->end, FC_R_END, "%s: %s", method, describe(rs));
+	fcgi_client_close(&c);
+	fcgi_client_buf_free(&b);
+	fcgi_client_buf_free(&pb);
+}
+
+/* The response head's Content-Length, -1 without one; *body_len: what follows the head. */
+static long long head_length(const struct fcgi_resp *rs, size_t *body_len)
+{
+	const unsigned char *end = memmem(rs->out.p, rs->out.len, "\r\n\r\n", 4);
+	const unsigned char *cl;
+
+	cr_assert_not_null(end, "no blank line after the response head: %s", describe(rs));
+	*body_len = rs->out.len - (size_t)(end + 4 - rs->out.p);
+	cl = memmem(rs->out.p, (size_t)(end + 2 - rs->out.p), "\r\nContent-Length: ", 18);
+	return cl ? strtoll((const char *)cl + 18, NULL, 10) : -1;
+}
+
+/*
+ * RFC 9110 section 9.3.2: HEAD gets the header fields GET would get,
+ * Content-Length included, and no content.  `clen` makes the request
+ * refused (an error response) rather than served.
+ */
+static void assert_head_like_get(const char *clen)
+{
+	struct fcgi_resp get, head;
+	size_t get_body, head_body;
+	long long get_len, head_len;
+
+	method_exchange("GET", clen, &get);
+	method_exchange("HEAD", clen, &head);
+	get_len = head_length(&get, &get_body);
+	head_len = head_length(&head, &head_body);
+	cr_assert_eq(resp_code(&head), resp_code(&get), "HEAD %s, GET %s", describe(&head),
+		     describe(&get));
+	cr_assert(get_len > 0 && (size_t)get_len == get_body, "GET: %s", describe(&get));
+	cr_assert_eq(head_len, get_len, "HEAD says Content-Length %lld, GET %lld: %s",
+		     head_len, get_len, describe(&head));
+	cr_assert_eq(head_body, 0, "HEAD response with content: %s", describe(&head));
+	fcgi_client_resp_free(&get);
+	fcgi_client_resp_free(&head);
+}
+
+Test(fcgi_wire, head_has_the_length_get_has, .init = setup_hello, .fini = teardown,
+     .timeout = 10)
+{
+	assert_head_like_get(NULL);
+}
+
+Test(fcgi_wire, refused_head_has_the_length_get_has, .init = setup_hello, .fini = teardown,
+     .timeout = 10)
+{
+	assert_head_like_get("12abc");
+}
+
 /*
  * The PARAMS stream cut into records of `chunk` bytes, so that lengths,
  * names and values are split across records everywhere; a 200-byte value
