@@ -371,6 +371,16 @@ static void gather_params(struct conn *c, const struct rec *rec)
 }
 
 /*
+ * The end of the gathered pairs.  An empty PARAMS stream gathers none and
+ * leaves c->params NULL, and NULL + 0 is undefined (C11 6.5.6): the end
+ * is then NULL too, which next_pair takes as the end at once.
+ */
+static const unsigned char *params_stop(const struct conn *c)
+{
+	return c->params ? c->params + c->params_len : NULL;
+}
+
+/*
  * The request is ready: start it and decode the gathered pairs into it,
  * in one pass.  A malformed stream becomes a 400, an oversized one a 431;
  * either way the connection is closed after the answer, since its
@@ -379,7 +389,7 @@ static void gather_params(struct conn *c, const struct rec *rec)
  */
 static void decode_params(struct conn *c, struct sl_request *r)
 {
-	const unsigned char *p = c->params, *end = p + c->params_len, *name, *value;
+	const unsigned char *p = c->params, *end = params_stop(c), *name, *value;
 	size_t nlen, vlen;
 	int rc;
 
@@ -450,7 +460,7 @@ static int gather_stdin(struct conn *c, const struct rec *rec)
 static int worth_gathering(const struct conn *c)
 {
 	static const char name[] = "CONTENT_LENGTH";
-	const unsigned char *p = c->params, *end = p + c->params_len, *n, *v;
+	const unsigned char *p = c->params, *end = params_stop(c), *n, *v;
 	size_t nlen, vlen;
 	long long len = -1;
 
@@ -506,6 +516,19 @@ static int params_end(struct conn *c)
 	return 0;
 }
 
+/*
+ * Is `id` the request being received?  Records for any other id (one
+ * refused with CANT_MPX_CONN, one already ended, whose ABORT_REQUEST
+ * crossed our END_REQUEST on the wire) are ignored, as section 3.3 has
+ * it: a web server that multiplexes anyway costs its refused request,
+ * not the one in progress nor the connection.  Nothing is logged for
+ * them, since a peer could send them without end.
+ */
+static int active(const struct fcgi_state *s, unsigned id)
+{
+	return s->phase != PH_IDLE && id == s->req_id;
+}
+
 static enum proto_rc fcgi_parse(struct conn *c, struct sl_request *r)
 {
 	struct fcgi_state *s = st(c);
@@ -523,13 +546,11 @@ static enum proto_rc fcgi_parse(struct conn *c, struct sl_request *r)
 			rc = management(c, &rec);
 		} else if (rec.type == FCGI_BEGIN_REQUEST) {
 			rc = begin_request(c, &rec);
+		} else if (!active(s, rec.id)) {
+			continue;
 		} else if (rec.type == FCGI_ABORT_REQUEST) {
-			/* An abort for a request we already finished crossed our
-			 * END_REQUEST on the wire: nothing to do. */
-			if ((s->phase != PH_PARAMS && s->phase != PH_STDIN) || rec.id != s->req_id)
-				continue;
 			rc = abort_unrun(c, &rec);
-		} else if (rec.type == FCGI_PARAMS && s->phase == PH_PARAMS && rec.id == s->req_id) {
+		} else if (rec.type == FCGI_PARAMS && s->phase == PH_PARAMS) {
 			if (rec.len > 0) {
 				gather_params(c, &rec);
 				continue;
@@ -538,9 +559,9 @@ static enum proto_rc fcgi_parse(struct conn *c, struct sl_request *r)
 				return ready(c, r);
 			continue;
 		} else {
-			rc = protocol_error(&rec, s->phase == PH_PARAMS && rec.id == s->req_id
+			rc = protocol_error(&rec, s->phase == PH_PARAMS
 					    ? "record out of order before the end of PARAMS"
-					    : "record for a request that is not active");
+					    : "record out of order while gathering STDIN");
 		}
 		if (rc < 0 || s->broken)
 			return PROTO_CLOSE;
@@ -674,15 +695,17 @@ static int body_record(struct conn *c, struct sl_request *r, const struct rec *r
 			goto proto;
 		return 2;
 	}
-	if (rec->type == FCGI_ABORT_REQUEST && rec->id == s->req_id) {
+	if (!active(s, rec->id)) {
+		/* Only another request's BEGIN_REQUEST is answered (5.5). */
+		if (rec->type == FCGI_BEGIN_REQUEST &&
+		    send_end_request(c, rec->id, FCGI_CANT_MPX_CONN) < 0)
+			goto proto;
+		return 2;
+	}
+	if (rec->type == FCGI_ABORT_REQUEST) {
 		r->aborted = 1;
 		errno = ECONNABORTED;
 		return -1;
-	}
-	if (rec->type == FCGI_BEGIN_REQUEST && rec->id != s->req_id) {
-		if (send_end_request(c, rec->id, FCGI_CANT_MPX_CONN) < 0)
-			goto proto;
-		return 2;
 	}
 	protocol_error(rec, "unexpected record while reading STDIN");
 proto:

@@ -92,9 +92,12 @@ int header_param_is(const char *param, const char *name)
 
 /*
  * The IANA HTTP Status Code Registry's phrases, with the names RFC 9110
- * gives (413 Content Too Large, 422 Unprocessable Content).  306 and
- * 418 are reserved as unused there and 104 is only a temporary
- * registration, so they get "Unknown" like any unregistered code.
+ * gives (413 Content Too Large, 422 Unprocessable Content).  418 is
+ * reserved there (RFC 9110 section 15.5.19) because RFC 2324's "I'm a
+ * teapot" is deployed too widely to reuse the code: applications send
+ * it, so it goes out with that phrase.  306 is reserved as unused and
+ * 104 is only a temporary registration, so they get "Unknown" like any
+ * unregistered code.
  */
 const char *http_reason(int status)
 {
@@ -139,6 +142,7 @@ const char *http_reason(int status)
 	case 415: return "Unsupported Media Type";
 	case 416: return "Range Not Satisfiable";
 	case 417: return "Expectation Failed";
+	case 418: return "I'm a teapot";
 	case 421: return "Misdirected Request";
 	case 422: return "Unprocessable Content";
 	case 423: return "Locked";

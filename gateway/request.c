@@ -135,7 +135,7 @@ void request_begin(struct sl_request *r, struct conn *c)
 	r->head_sent = r->has_content_type = r->has_content_length = r->has_id_header = 0;
 	r->no_body = r->client_gone = r->aborted = r->ended = r->must_close = 0;
 	r->head_len = r->out_len = 0;
-	r->body_bytes = 0;
+	r->body_bytes = r->head_only = 0;
 	r->lazy = NULL;
 }
 
@@ -361,9 +361,12 @@ static int emit(struct sl_request *r, const void *extra, size_t extra_len, int l
 			iov[n++] = (struct iovec){ (char *)(uintptr_t)default_type,
 						   sizeof(default_type) - 1 };
 		/* A response that ends before its first byte leaves has a
-		 * known length: say it, so nginx need not chunk it. */
-		if (last && !r->has_content_length && !r->no_body) {
-			iov[n++] = (struct iovec){ length, length_line(length, r->out_len + extra_len) };
+		 * known length: say it, so nginx need not chunk it.  A HEAD
+		 * response says the length the GET's content would have had
+		 * (RFC 9110 sections 8.6 and 9.3.2). */
+		if (last && !r->has_content_length && !bodiless(r->status)) {
+			iov[n++] = (struct iovec){ length, length_line(length, r->no_body ? r->head_only
+								: r->out_len + extra_len) };
 		} else {
 			iov[n++] = (struct iovec){ (char *)(uintptr_t)"\r\n", 2 };
 		}
@@ -422,6 +425,7 @@ static void error_response(struct sl_request *r, int status, const char *allow,
 		len = (size_t)snprintf((char *)r->out, OUTBUF_SIZE, "%d %s\nrequest id: %s\n",
 				       status, http_reason(status), r->id);
 	r->out_len = r->no_body ? 0 : len;
+	r->head_only = r->no_body ? len : 0;
 }
 
 /* printf into the arena, for error details; a fixed text if memory is short. */
@@ -526,7 +530,6 @@ static int check_request(struct sl_request *r)
 			r->cfg->limits.max_body_bytes);
 		return 413;
 	}
-	r->method = k->method ? k->method : "";
 	r->path = request_path(r, k);
 	if (!*r->method || !r->path || r->path[0] != '/') {
 		log_msg(LOG_WARNING, "request %s: no REQUEST_METHOD or no absolute path "
@@ -535,7 +538,6 @@ static int check_request(struct sl_request *r)
 		return 400;
 	}
 	r->query = k->query ? k->query : "";
-	r->no_body = strcmp(r->method, "HEAD") == 0;
 	return 0;
 }
 
@@ -636,7 +638,12 @@ static void run_handler(struct sl_request *r)
  */
 void request_run(struct sl_request *r)
 {
-	int status = r->early_status ? r->early_status : check_request(r);
+	int status;
+
+	/* Known before anything is refused: a refused HEAD has no content either. */
+	r->method = r->known.method ? r->known.method : "";
+	r->no_body = strcmp(r->method, "HEAD") == 0;
+	status = r->early_status ? r->early_status : check_request(r);
 
 	r->served++;
 	if (status) {
@@ -825,8 +832,10 @@ int sl_write(struct sl_request *r, const void *data, size_t len)
 		errno = EPIPE;
 		return -1;
 	}
-	if (r->no_body)
+	if (r->no_body) {
+		r->head_only += len;	/* counted for HEAD's Content-Length, not sent */
 		return 0;
+	}
 	if (len <= OUTBUF_SIZE - r->out_len) {
 		memcpy(r->out + r->out_len, data, len);
 		r->out_len += len;
@@ -860,6 +869,8 @@ int sl_vprintf(struct sl_request *r, const char *fmt, va_list ap)
 	if ((size_t)n < room) {
 		if (!r->no_body)
 			r->out_len += (size_t)n;
+		else
+			r->head_only += (size_t)n;
 		return 0;
 	}
 	big = arena_alloc(&r->arena, (size_t)n + 1);

@@ -80,6 +80,7 @@ struct sl_request {
 	unsigned char *out;		/* body bytes not yet sent */
 	size_t out_len;
 	unsigned long long body_bytes;	/* body bytes handed to the codec so far */
+	unsigned long long head_only;	/* HEAD: body bytes written and not sent */
 	size_t id_param_len;		/* strlen(cfg->request_id_param), 0: none */
 	size_t id_header_len;		/* strlen(cfg->request_id_header), 0: none */
 	unsigned long long served;	/* requests this worker has served */

@@ -175,7 +175,8 @@ Test(header, reason_phrases)
 		{ 411, "Length Required" }, { 412, "Precondition Failed" },
 		{ 413, "Content Too Large" }, { 414, "URI Too Long" },
 		{ 415, "Unsupported Media Type" }, { 416, "Range Not Satisfiable" },
-		{ 417, "Expectation Failed" }, { 421, "Misdirected Request" },
+		{ 417, "Expectation Failed" }, { 418, "I'm a teapot" },
+		{ 421, "Misdirected Request" },
 		{ 422, "Unprocessable Content" }, { 423, "Locked" },
 		{ 424, "Failed Dependency" }, { 425, "Too Early" },
 		{ 426, "Upgrade Required" }, { 428, "Precondition Required" },
@@ -191,7 +192,7 @@ Test(header, reason_phrases)
 		/* Unassigned, reserved or out of range. */
 		{ 0, "Unknown" }, { -1, "Unknown" }, { 99, "Unknown" },
 		{ 104, "Unknown" }, { 199, "Unknown" }, { 209, "Unknown" },
-		{ 299, "Unknown" }, { 306, "Unknown" }, { 418, "Unknown" },
+		{ 299, "Unknown" }, { 306, "Unknown" },
 		{ 420, "Unknown" }, { 430, "Unknown" }, { 499, "Unknown" },
 		{ 509, "Unknown" }, { 512, "Unknown" }, { 599, "Unknown" },
 		{ 600, "Unknown" }, { 1200, "Unknown" },
