@@ -9,14 +9,15 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "config.h"
+#include "harness.h"
 
 /* The smallest valid config: the two required keys. */
 #define LISTEN	"listen = \"/run/t.sock\";\n"
@@ -28,20 +29,11 @@ static char conf[128];		/* dir/sluice.conf */
 static struct sl_config cfg;
 static char err[512];
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void setup(void)
 {
 	char *real;
 
-	strcpy(dir, "/tmp/sluice-config-XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
+	cr_assert_eq(harness_make_dir(dir, sizeof(dir)), 0);
 	real = realpath(dir, NULL);
 	cr_assert_not_null(real);
 	snprintf(dir, sizeof(dir), "%s", real);
@@ -52,7 +44,7 @@ static void setup(void)
 static void teardown(void)
 {
 	config_free(&cfg);
-	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	harness_remove_dir(dir);
 }
 
 TestSuite(config, .init = setup, .fini = teardown);

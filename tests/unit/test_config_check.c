@@ -5,7 +5,6 @@
  * and line of the key, and nothing is created while looking.
  */
 #include <criterion/criterion.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,26 +12,18 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "harness.h"
 
 static char dir[64];
 static char conf[128];
 static struct sl_config cfg;
 static char err[1024];
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void setup(void)
 {
 	char *real;
 
-	strcpy(dir, "/tmp/sluice-check-XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
+	cr_assert_eq(harness_make_dir(dir, sizeof(dir)), 0);
 	real = realpath(dir, NULL);
 	cr_assert_not_null(real);
 	snprintf(dir, sizeof(dir), "%s", real);
@@ -43,7 +34,7 @@ static void setup(void)
 static void teardown(void)
 {
 	config_free(&cfg);
-	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	harness_remove_dir(dir);
 }
 
 TestSuite(config_check, .init = setup, .fini = teardown);
