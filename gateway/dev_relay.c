@@ -242,13 +242,9 @@ static void params_add(struct dev_relay *r, const void *data, size_t len)
  */
 static void params_len(struct dev_relay *r, size_t n)
 {
-	unsigned char b[4] = { (unsigned char)(n >> 24 | 0x80), (unsigned char)(n >> 16),
-			       (unsigned char)(n >> 8), (unsigned char)n };
+	unsigned char b[4];
 
-	if (n < 128)
-		params_add(r, b + 3, 1);
-	else
-		params_add(r, b, 4);
+	params_add(r, b, fcgi_put_len(b, n));
 }
 
 void dev_relay_param(struct dev_relay *r, const char *name, const char *value)

@@ -47,4 +47,22 @@ static inline void fcgi_put_header(unsigned char *h, unsigned type, unsigned id,
 	h[7] = 0;
 }
 
+/*
+ * Write a name-value pair's length `n` (section 3.4: one byte below 128,
+ * else four with the high bit set) into `out` (4 bytes of room); returns
+ * how many bytes it took.
+ */
+static inline size_t fcgi_put_len(unsigned char *out, size_t n)
+{
+	if (n < 128) {
+		out[0] = (unsigned char)n;
+		return 1;
+	}
+	out[0] = (unsigned char)(n >> 24 | 0x80);
+	out[1] = (unsigned char)(n >> 16);
+	out[2] = (unsigned char)(n >> 8);
+	out[3] = (unsigned char)n;
+	return 4;
+}
+
 #endif

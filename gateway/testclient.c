@@ -33,6 +33,7 @@
 #include "sluice_test.h"
 #include "config.h"
 #include "conn.h"
+#include "fcgi.h"
 #include "io.h"
 #include "log.h"
 #include "master.h"
@@ -352,13 +353,9 @@ static void record(struct buf *b, unsigned type, const void *content, size_t len
 
 static void pair_len(struct buf *b, size_t n)
 {
-	unsigned char l[4] = { (unsigned char)(n >> 24 | 0x80), (unsigned char)(n >> 16),
-			       (unsigned char)(n >> 8), (unsigned char)n };
+	unsigned char l[4];
 
-	if (n < 128)
-		buf_add(b, l + 3, 1);
-	else
-		buf_add(b, l, 4);
+	buf_add(b, l, fcgi_put_len(l, n));
 }
 
 static void param(struct buf *b, const char *name, const char *value)
