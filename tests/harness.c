@@ -827,6 +827,22 @@ int harness_make_dir(char *dir, size_t len)
 	return make_dir(dir, len);
 }
 
+int harness_make_real_dir(char *dir, size_t len)
+{
+	char *real;
+
+	if (make_dir(dir, len) < 0)
+		return -1;
+	real = realpath(dir, NULL);
+	if (!real) {
+		remove_tree(dir);
+		return -1;
+	}
+	snprintf(dir, len, "%s", real);
+	free(real);
+	return 0;
+}
+
 void harness_remove_dir(const char *dir)
 {
 	remove_tree(dir);

@@ -250,6 +250,8 @@ int harness_sockets_on(const char *path);
 
 /* A private folder under /tmp (mkdtemp), and its removal with all in it. */
 int harness_make_dir(char *dir, size_t len);
+/* The same, named as realpath(3) names it (paths a config resolves compare equal). */
+int harness_make_real_dir(char *dir, size_t len);
 void harness_remove_dir(const char *dir);
 
 /* The whole of `path`, malloc'ed and NUL-terminated; "" when unreadable. */

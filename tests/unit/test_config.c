@@ -31,13 +31,7 @@ static char err[512];
 
 static void setup(void)
 {
-	char *real;
-
-	cr_assert_eq(harness_make_dir(dir, sizeof(dir)), 0);
-	real = realpath(dir, NULL);
-	cr_assert_not_null(real);
-	snprintf(dir, sizeof(dir), "%s", real);
-	free(real);
+	cr_assert_eq(harness_make_real_dir(dir, sizeof(dir)), 0);
 	snprintf(conf, sizeof(conf), "%s/sluice.conf", dir);
 }
 
