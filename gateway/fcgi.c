@@ -307,25 +307,32 @@ static int begin_request(struct conn *c, const struct rec *rec)
 #define PARAMS_FIRST_CAP 4096
 
 /*
- * One parameter buffer of the first size is kept for the next request
- * rather than freed: a worker serves one request after another, and a
- * malloc and a free for each were a visible part of their cost.  Only
- * one, and no larger one, so that idle connections and a rare large
- * request pin nothing.
+ * Parameter buffers are decoded in place (decode_params), so the one of
+ * the request being served is held until the next request is decoded,
+ * when it becomes the spare: a worker serves one request after another,
+ * and a malloc and a free for each were a visible part of their cost.
+ * Only one spare, and no larger one, so that idle connections and a rare
+ * large request pin nothing.
  */
-static struct {
+struct params_buf {
 	unsigned char *buf;
 	size_t cap;
-} spare;
+};
+static struct params_buf spare, held;
 
-static void release_params(struct conn *c)
+static void to_spare(struct params_buf b)
 {
-	if (!spare.buf && c->params_cap <= PARAMS_FIRST_CAP) {
-		spare.buf = c->params;
-		spare.cap = c->params_cap;
-	} else {
-		free(c->params);
-	}
+	if (!spare.buf && b.cap <= PARAMS_FIRST_CAP)
+		spare = b;
+	else
+		free(b.buf);
+}
+
+/* The connection's buffer now backs the request's parameters. */
+static void hold_params(struct conn *c)
+{
+	to_spare(held);
+	held = (struct params_buf){ c->params, c->params_cap };
 	c->params = NULL;
 	c->params_len = c->params_cap = 0;
 }
@@ -349,14 +356,16 @@ static void gather_params(struct conn *c, const struct rec *rec)
 		c->params_cap = spare.cap;
 		spare.buf = NULL;
 	}
-	if (need > c->params_cap) {
+	/* One byte more than the pairs: decode_params ends the last value
+	 * with a NUL there. */
+	if (need >= c->params_cap) {
 		size_t cap = c->params_cap ? c->params_cap : PARAMS_FIRST_CAP;
 		unsigned char *p;
 
-		while (cap < need)
+		while (cap <= need)
 			cap *= 2;
-		if (cap > cfg->limits.max_params_bytes)
-			cap = cfg->limits.max_params_bytes;
+		if (cap > cfg->limits.max_params_bytes + 1)
+			cap = cfg->limits.max_params_bytes + 1;
 		p = realloc(c->params, cap);
 		if (!p) {
 			log_msg(LOG_ERROR, "out of memory for request parameters; answering 431");
@@ -381,15 +390,42 @@ static const unsigned char *params_stop(const struct conn *c)
 }
 
 /*
+ * Make the pair at `name` C strings where it lies.  Its name moves one
+ * byte down, over the last of its own length bytes (a pair spends at
+ * least two on them), and gains a NUL at its old last byte (an empty
+ * name is that length byte, now a NUL); the value
+ * stays, and its NUL is written over the first length byte of the next
+ * pair once that has been read (decode_params).
+ */
+static char *terminate_name(unsigned char *name, size_t nlen)
+{
+	/* Most CGI names are 8 to 16 bytes: two overlapping words, both
+	 * loaded before either is stored, move them without a call. */
+	if (nlen >= 8 && nlen <= 16) {
+		uint64_t head, tail;
+
+		memcpy(&head, name, 8);
+		memcpy(&tail, name + nlen - 8, 8);
+		memcpy(name - 1, &head, 8);
+		memcpy(name + nlen - 9, &tail, 8);
+	} else {
+		memmove(name - 1, name, nlen);
+	}
+	name[nlen - 1] = '\0';
+	return (char *)name - 1;
+}
+
+/*
  * The request is ready: start it and decode the gathered pairs into it,
- * in one pass.  A malformed stream becomes a 400, an oversized one a 431;
- * either way the connection is closed after the answer, since its
- * framing can no longer be trusted.  The raw pairs are let go of: they
- * are in the arena now.
+ * in one pass, in place: the strings stay in the parameter buffer, which
+ * the request holds (hold_params).  A malformed stream becomes a 400, an
+ * oversized one a 431; either way the connection is closed after the
+ * answer, since its framing can no longer be trusted.
  */
 static void decode_params(struct conn *c, struct sl_request *r)
 {
-	const unsigned char *p = c->params, *end = params_stop(c), *name, *value;
+	unsigned char *p = c->params, *end = p ? p + c->params_len : NULL, *vend = NULL;
+	const unsigned char *at = p, *name, *value;
 	size_t nlen, vlen;
 	int rc;
 
@@ -399,13 +435,28 @@ static void decode_params(struct conn *c, struct sl_request *r)
 		st(c)->broken = 1;
 		goto done;
 	}
-	request_reserve_params(r, c->params_len);
-	while ((rc = next_pair(&p, end, &name, &nlen, &value, &vlen)) == 1)
-		if (request_add_param(r, (const char *)name, nlen,
-				      (const char *)value, vlen) < 0) {
+	for (;;) {
+		struct param *slot;
+
+		rc = next_pair(&at, end, &name, &nlen, &value, &vlen);
+		if (vend)		/* the previous value: its next byte is read now */
+			*vend = '\0';
+		if (rc != 1)
+			break;
+		if (memchr(name, '\0', nlen + vlen)) {
+			request_param_nul(r);
 			st(c)->broken = 1;
 			goto done;
 		}
+		if (!(slot = request_param_slot(r))) {
+			request_params_full(r);
+			st(c)->broken = 1;
+			goto done;
+		}
+		vend = p + (value - p) + vlen;
+		*slot = (struct param){ terminate_name(p + (name - p), nlen), (const char *)value,
+					nlen, vlen };
+	}
 	if (rc < 0) {
 		log_msg(LOG_WARNING, "fastcgi protocol error: malformed name-value pair in PARAMS; "
 			"answering 400");
@@ -413,7 +464,8 @@ static void decode_params(struct conn *c, struct sl_request *r)
 		st(c)->broken = 1;
 	}
 done:
-	release_params(c);
+	request_note_params(r, 0);
+	hold_params(c);
 }
 
 /* The request goes to its handler: body bytes gathered so far go first. */

@@ -89,7 +89,8 @@ int request_init(struct sl_request *r, const struct sl_config *cfg,
 	hex8(id_prefix, seed);
 	if (arena_init(&r->arena, ARENA_BLOCK_SIZE, (size_t)cfg->limits.max_request_memory) < 0)
 		return -1;
-	r->params = malloc((size_t)cfg->limits.max_params * sizeof(*r->params));
+	r->params_cap = (size_t)cfg->limits.max_params;
+	r->params = malloc(r->params_cap * sizeof(*r->params));
 	r->head = malloc(cfg->limits.max_header_bytes);
 	r->out = malloc(OUTBUF_SIZE);
 	if (!r->params || !r->head || !r->out) {
@@ -239,23 +240,44 @@ static void note_known(struct request_known *k, const struct param *p)
 	}
 }
 
+int request_params_full(struct sl_request *r)
+{
+	log_msg(LOG_WARNING, "request %s has more than limits.max_params (%d) "
+		"parameters; answering 431", r->id, r->cfg->limits.max_params);
+	r->early_status = 431;
+	return -1;
+}
+
+int request_param_nul(struct sl_request *r)
+{
+	log_msg(LOG_WARNING, "request %s: a parameter holds a NUL byte; answering 400", r->id);
+	r->early_status = 400;
+	return -1;
+}
+
+void request_note_params(struct sl_request *r, size_t from)
+{
+	const struct param *p = r->params + from, *end = r->params + r->nparams;
+	size_t id_len = r->id_param_len;
+
+	for (; p < end; p++) {
+		note_known(&r->known, p);
+		if (p->name_len == id_len && id_len &&
+		    memcmp(p->name, r->cfg->request_id_param, id_len) == 0)
+			adopt_id(r, p->value, p->value_len);
+	}
+}
+
 int request_add_param(struct sl_request *r, const char *name, size_t name_len,
 		      const char *value, size_t value_len)
 {
 	struct param *p;
 	char *s;
 
-	if (r->nparams == (size_t)r->cfg->limits.max_params) {
-		log_msg(LOG_WARNING, "request %s has more than limits.max_params (%d) "
-			"parameters; answering 431", r->id, r->cfg->limits.max_params);
-		r->early_status = 431;
-		return -1;
-	}
-	if (holds_nul(name, name_len, value, value_len)) {
-		log_msg(LOG_WARNING, "request %s: a parameter holds a NUL byte; answering 400", r->id);
-		r->early_status = 400;
-		return -1;
-	}
+	if (r->nparams == r->params_cap)
+		return request_params_full(r);
+	if (holds_nul(name, name_len, value, value_len))
+		return request_param_nul(r);
 	/* Name and value in one piece of room: parameters are most of a
 	 * request's parsing cost. */
 	s = param_room(r, name_len + value_len + 2);
@@ -271,10 +293,7 @@ int request_add_param(struct sl_request *r, const char *name, size_t name_len,
 	s[name_len + 1 + value_len] = '\0';
 	p = &r->params[r->nparams++];
 	*p = (struct param){ s, s + name_len + 1, name_len, value_len };
-	note_known(&r->known, p);
-	if (name_len == r->id_param_len && r->id_param_len &&
-	    memcmp(name, r->cfg->request_id_param, name_len) == 0)
-		adopt_id(r, value, value_len);
+	request_note_params(r, r->nparams - 1);
 	return 0;
 }
 

@@ -520,6 +520,88 @@ Test(fcgi_wire, long_length_form_for_short_pair, .init = setup_echo, .fini = tea
 }
 
 /*
+ * Pairs are made C strings where they arrive (fcgi.c's decode_params):
+ * each name moves into its own length bytes and each value ends on the
+ * next pair's first length byte.  Every edge of that: empty names and
+ * values, 4-byte lengths, one-letter names, a value ending the stream,
+ * on one kept connection twice, so that the second request decodes into
+ * the buffer the first one's strings were in.
+ */
+static void put_edge_pairs(struct fcgi_buf *pb, const char *round)
+{
+	char big[300];
+
+	memset(big, 'b', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	big[0] = round[0];
+	fcgi_client_params(pb, "GET", "/wire", NULL);
+	fcgi_client_pair(pb, "HTTP_X_EMPTY", "");
+	fcgi_client_pair(pb, "", "nameless");
+	fcgi_client_pair(pb, "Z", round);
+	fcgi_client_len(pb, strlen("HTTP_X_LONG"), 1);
+	fcgi_client_len(pb, strlen(round), 1);
+	fcgi_client_buf_str(pb, "HTTP_X_LONG");
+	fcgi_client_buf_str(pb, round);
+	fcgi_client_pair(pb, "HTTP_X_BIG", big);
+	/* Names either side of terminate_name's word moves (8 to 16). */
+	fcgi_client_pair(pb, "HTTP_X7", round);
+	fcgi_client_pair(pb, "HTTP_X_8", round);
+	fcgi_client_pair(pb, "HTTP_X_SIXTEEN_1", round);
+	fcgi_client_pair(pb, "HTTP_X_SEVENTEEN1", round);
+	fcgi_client_pair(pb, "", "");
+	fcgi_client_pair(pb, "HTTP_X_LAST", round);
+}
+
+static void assert_edge_pairs(const struct fcgi_resp *rs, const char *round)
+{
+	char want[400];
+
+	assert_ok(rs, 1);
+	cr_assert(resp_has(rs, "\"HTTP_X_EMPTY\":\"\","), "%s", describe(rs));
+	cr_assert(resp_has(rs, "\"\":\"nameless\""), "%s", describe(rs));
+	cr_assert(resp_has(rs, "\"\":\"\""), "%s", describe(rs));
+	snprintf(want, sizeof(want), "\"Z\":\"%s\"", round);
+	cr_assert(resp_has(rs, want), "%s", describe(rs));
+	snprintf(want, sizeof(want), "\"HTTP_X_LONG\":\"%s\"", round);
+	cr_assert(resp_has(rs, want), "%s", describe(rs));
+	for (size_t i = 0; i < 4; i++) {
+		static const char *const names[] = { "HTTP_X7", "HTTP_X_8", "HTTP_X_SIXTEEN_1",
+						     "HTTP_X_SEVENTEEN1" };
+
+		snprintf(want, sizeof(want), "\"%s\":\"%s\"", names[i], round);
+		cr_assert(resp_has(rs, want), "%s", describe(rs));
+	}
+	snprintf(want, sizeof(want), "\"HTTP_X_LAST\":\"%s\"}", round);
+	cr_assert(resp_has(rs, want), "%s", describe(rs));
+	snprintf(want, sizeof(want), "\"HTTP_X_BIG\":\"%c%0298d\"", round[0], 0);
+	memset(want + 15, 'b', 298);
+	cr_assert(resp_has(rs, want), "%s", describe(rs));
+}
+
+Test(fcgi_wire, pairs_decoded_in_place_keep_every_edge, .init = setup_echo,
+     .fini = teardown, .timeout = 10)
+{
+	static const char *const rounds[] = { "first", "2nd" };
+	struct fcgi_conn c;
+
+	conn_open(&c);
+	for (size_t i = 0; i < 2; i++) {
+		struct fcgi_buf b = { 0 }, pb = { 0 };
+		struct fcgi_resp rs;
+
+		put_edge_pairs(&pb, rounds[i]);
+		fcgi_client_request(&b, 1, FC_KEEP_CONN, &pb, NULL, 0);
+		conn_send_buf(&c, &b);
+		fcgi_client_read_response(&c, 1, &rs, REPLY_MS);
+		assert_edge_pairs(&rs, rounds[i]);
+		fcgi_client_resp_free(&rs);
+		fcgi_client_buf_free(&b);
+		fcgi_client_buf_free(&pb);
+	}
+	fcgi_client_close(&c);
+}
+
+/*
  * A 150 000-byte body (STDIN records of 32 KiB, as nginx sends) comes
  * back in several STDOUT records, in order, all for request 1.
  */
