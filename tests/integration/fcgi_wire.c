@@ -602,6 +602,44 @@ Test(fcgi_wire, pairs_decoded_in_place_keep_every_edge, .init = setup_echo,
 }
 
 /*
+ * A whole response up to 1 KiB leaves as one copied piece (fcgi.c's
+ * send_small), a larger one as a vector: responses either side of that
+ * size, on one kept connection, each framed whole (records read back where
+ * their headers say, padding included) and with
+ * every byte of the body in place.
+ */
+Test(fcgi_wire, responses_either_side_of_one_piece, .init = setup_echo, .fini = teardown,
+     .timeout = 20)
+{
+	struct fcgi_conn c;
+	char body[1200], want[1300];
+
+	conn_open(&c);
+	for (size_t len = 700; len <= 1100; len += 13) {
+		struct fcgi_buf b = { 0 }, pb = { 0 };
+		struct fcgi_resp rs;
+		char clen[16];
+
+		for (size_t i = 0; i < len; i++)
+			body[i] = (char)('a' + (i + len) % 26);
+		snprintf(clen, sizeof(clen), "%zu", len);
+		fcgi_client_params(&pb, "POST", "/wire", clen);
+		fcgi_client_request(&b, 1, FC_KEEP_CONN, &pb, body, len);
+		conn_send_buf(&c, &b);
+		fcgi_client_read_response(&c, 1, &rs, REPLY_MS);
+		assert_ok(&rs, 1);
+		snprintf(want, sizeof(want), "\"body\":\"%.*s\"}\n", (int)len, body);
+		cr_assert(rs.out.len >= strlen(want) &&
+			  memcmp(rs.out.p + rs.out.len - strlen(want), want, strlen(want)) == 0,
+			  "a %zu-byte body did not come back whole: %s", len, describe(&rs));
+		fcgi_client_resp_free(&rs);
+		fcgi_client_buf_free(&b);
+		fcgi_client_buf_free(&pb);
+	}
+	fcgi_client_close(&c);
+}
+
+/*
  * A 150 000-byte body (STDIN records of 32 KiB, as nginx sends) comes
  * back in several STDOUT records, in order, all for request 1.
  */
