@@ -425,7 +425,7 @@ static char *terminate_name(unsigned char *name, size_t nlen)
 static void decode_params(struct conn *c, struct sl_request *r)
 {
 	unsigned char *p = c->params, *end = p ? p + c->params_len : NULL, *vend = NULL;
-	const unsigned char *at = p, *name, *value;
+	const unsigned char *at = p, *name, *value, *zero;
 	size_t nlen, vlen;
 	int rc;
 
@@ -435,6 +435,11 @@ static void decode_params(struct conn *c, struct sl_request *r)
 		st(c)->broken = 1;
 		goto done;
 	}
+	/* The first NUL byte ahead: one in a pair's length bytes is fine, one
+	 * in its name or value refuses the request.  One scan of the whole
+	 * buffer, taken up again past each NUL met in length bytes, costs less
+	 * than a scan per pair. */
+	zero = p ? memchr(p, '\0', c->params_len) : NULL;
 	for (;;) {
 		struct param *slot;
 
@@ -443,10 +448,14 @@ static void decode_params(struct conn *c, struct sl_request *r)
 			*vend = '\0';
 		if (rc != 1)
 			break;
-		if (memchr(name, '\0', nlen + vlen)) {
-			request_param_nul(r);
-			st(c)->broken = 1;
-			goto done;
+		if (zero && zero < value + vlen) {
+			if (zero < name)
+				zero = memchr(name, '\0', (size_t)(end - name));
+			if (zero && zero < value + vlen) {
+				request_param_nul(r);
+				st(c)->broken = 1;
+				goto done;
+			}
 		}
 		if (!(slot = request_param_slot(r))) {
 			request_params_full(r);

@@ -1450,6 +1450,14 @@ static const struct malformed malformed_cases[] = {
 	  BYTES("\x10" "\x01" "CONTENT_LENGTH\0x" "5"), 0, 1, NUL_IN_PARAM },
 	{ "nul_in_a_parameter_value", build_std_params_and,
 	  BYTES("\x0c" "\x03" "HTTP_X_THING" "a\0b"), 0, 1, NUL_IN_PARAM },
+	/* NULs in length bytes are fine, and the search goes on past them. */
+	{ "nul_in_a_value_after_an_empty_one", build_std_params_and,
+	  BYTES("\x0c" "\x00" "HTTP_X_EMPTY" "\x0c" "\x03" "HTTP_X_THING" "a\0b"), 0, 1,
+	  NUL_IN_PARAM },
+	{ "nul_ending_the_last_value", build_std_params_and,
+	  BYTES("\x0c" "\x03" "HTTP_X_THING" "ab\0"), 0, 1, NUL_IN_PARAM },
+	{ "nul_starting_a_name_after_4_byte_length", build_std_params_and,
+	  BYTES("\x80\x00\x00\x0c" "\x01" "\0TTP_X_THING" "v"), 0, 1, NUL_IN_PARAM },
 
 	{ "params_over_max_params_bytes", build_big_param, NULL, 0, 0, 1,
 	  { REFUSED, 431, "exceed limits.max_params_bytes (1024)" } },
