@@ -48,7 +48,8 @@ CORE_SRCS := gateway/config.c gateway/log.c gateway/arena.c gateway/router.c \
              gateway/status_cli.c gateway/top.c gateway/headlines.c gateway/escape.c \
              gateway/kv.c gateway/lazy.c gateway/query.c gateway/form.c gateway/body.c \
              gateway/cookie.c gateway/respond.c gateway/text.c gateway/config_check.c \
-             gateway/pidfile.c gateway/multipart.c gateway/parts.c gateway/perm.c
+             gateway/pidfile.c gateway/multipart.c gateway/parts.c gateway/perm.c \
+             gateway/serve.c
 MAIN_SRCS := gateway/main.c gateway/scaffold.c
 # The profile chooses files, not #ifdefs: the development seam (dev.h) is
 # stubs in production and the real thing in the dev profile.
@@ -92,12 +93,22 @@ TESTCLIENT_LDLIBS = -Wl,--whole-archive -lsluice-test -Wl,--no-whole-archive \
 TEST_BIN  := $(BUILD)/sluice-tests
 TEST_LIBS := -lcriterion -lcurl
 
+# libsluice.a: the daemon's objects, for programs that are their own
+# sluice (sluice_serve.h).  A program links it like the test client,
+# with the daemon's libraries; the profile's objects go in, so only the
+# dev build of the library has development mode.  Single-binary samples,
+# apps/single/NAME.c, are built against it as a user would.
+SERVE_LIB     := $(BUILD)/libsluice.a
+SERVE_LDLIBS   = -lsluice -Wl,--export-dynamic-symbol='sl_*' $(LIBS)
+SINGLE_APPS   := hello
+SINGLE_BINS   := $(SINGLE_APPS:%=$(BUILD)/single/%)
+
 BENCH_BIN := $(BUILD)/bench/fcgi-floor
 BENCH_LIBFCGI := $(BUILD)/bench/libfcgi-hello
 
 .PHONY: all run dev test tests bench check-prod install deps-run deps-test deps-dev deps-bench clean \
         test-fresh test-arm64 deps-arm64 fuzz fuzz-run fuzz-smoke deps-fuzz deb deps-deb test-deb
-all: $(BUILD)/sluice $(APP_SOS) $(BUILD)/man/sluice.conf.5
+all: $(BUILD)/sluice $(APP_SOS) $(SERVE_LIB) $(SINGLE_BINS) $(BUILD)/man/sluice.conf.5
 
 # Modules resolve the sl_* API against the executable: export exactly
 # those symbols, not the daemon's internals.
@@ -130,6 +141,13 @@ CXXFLAGS += -std=c++20 -g -Wall -Wextra -Werror -Wshadow -fvisibility=hidden \
 $(BUILD)/fixtures/%.so: tests/fixtures/%.cc include/sluice.h
 	@mkdir -p $(@D)
 	$(CXX) -Iinclude $(CXXFLAGS) -fPIC -shared $(LDFLAGS) -o $@ $<
+
+$(SERVE_LIB): $(CORE_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/single/%: apps/single/%.c include/sluice.h include/sluice_serve.h $(SERVE_LIB)
+	@mkdir -p $(@D)
+	$(CC) -Iinclude $(CFLAGS) $(LDFLAGS) -o $@ $< -L$(BUILD) $(SERVE_LDLIBS)
 
 $(TEST_BIN): $(TEST_OBJS) $(CORE_OBJS) $(TESTCLIENT_OBJS)
 	$(CC) $(CFLAGS) -pie $(LDFLAGS) $(EXPORTS) -o $@ $^ $(LIBS) $(TEST_LIBS)
@@ -245,6 +263,8 @@ check-prod:
 	@$(MAKE) --no-print-directory PROFILE=prod all
 	@$(MAKE) --no-print-directory PROFILE=dev $(DEV_OBJS)
 	tests/check-prod.sh $(BUILDROOT)/prod/sluice $(BUILDROOT)/prod/obj $(DEV_OBJS)
+	@for b in $(SINGLE_APPS:%=$(BUILDROOT)/prod/single/%); do \
+	  tests/check-prod.sh $$b $(BUILDROOT)/prod/obj $(DEV_OBJS) || exit 1; done
 
 # The development loop: dev build, --dev, direct HTTP on :8081, auto-reload.
 dev: deps-dev
@@ -421,7 +441,7 @@ define install_subst
 	$(SUBST) $(1) >$(3).tmp && chmod $(2) $(3).tmp && mv $(3).tmp $(3)
 endef
 
-install: all $(TESTCLIENT_LIB)
+install: all $(TESTCLIENT_LIB) $(SERVE_LIB)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR)/sluice \
 	  $(DESTDIR)$(SYSCONFDIR)/sluice $(DESTDIR)$(SYSCONFDIR)/logrotate.d \
 	  $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
@@ -442,6 +462,12 @@ install: all $(TESTCLIENT_LIB)
 	$(call install_subst,conf/sluice.8,0644,$(DESTDIR)$(MANDIR)/man8/sluice.8)
 	install -m 0644 $(BUILD)/man/sluice.conf.5 $(DESTDIR)$(MANDIR)/man5/sluice.conf.5
 	install -m 0644 conf/sluice.3 $(DESTDIR)$(MANDIR)/man3/sluice.3
+	install -m 0644 include/sluice_serve.h $(DESTDIR)$(INCLUDEDIR)/sluice_serve.h
+	install -m 0644 $(SERVE_LIB) $(DESTDIR)$(LIBDIR)/libsluice.a
+	printf '%s\n' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' 'Name: sluice-serve' \
+	  'Description: programs that are their own sluice (sluice_serve.h)' \
+	  'Version: $(VERSION)' 'Requires: sluice' \
+	  "Libs: -L\$${libdir} $(SERVE_LDLIBS)" >$(DESTDIR)$(PKGCONFIGDIR)/sluice-serve.pc
 	install -m 0644 include/sluice_test.h $(DESTDIR)$(INCLUDEDIR)/sluice_test.h
 	install -m 0644 $(TESTCLIENT_LIB) $(DESTDIR)$(LIBDIR)/libsluice-test.a
 	printf '%s\n' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' 'Name: sluice-test' \
