@@ -98,17 +98,35 @@ TEST_LIBS := -lcriterion -lcurl
 # with the daemon's libraries; the profile's objects go in, so only the
 # dev build of the library has development mode.  Single-binary samples,
 # apps/single/NAME.c, are built against it as a user would.
+# Both link with pkg-config, from $(BUILD)/pkgconfig: the files `make
+# install` writes, naming this tree.  The dev profile's Libs carry its
+# sanitizers, which its objects need.
 SERVE_LIB     := $(BUILD)/libsluice.a
-SERVE_LDLIBS   = -lsluice -Wl,--export-dynamic-symbol='sl_*' $(LIBS)
+SERVE_LDLIBS   = -lsluice -Wl,--export-dynamic-symbol='sl_*' $(LIBS) $(LDFLAGS_$(PROFILE))
+SERVE_PC      := $(BUILD)/pkgconfig/sluice-serve.pc
 SINGLE_APPS   := hello
 SINGLE_BINS   := $(SINGLE_APPS:%=$(BUILD)/single/%)
+
+# The pkg-config files of the header and of libsluice.a: $(1) the
+# includedir, $(2) the libdir.
+define sluice_pc
+printf '%s\n' 'includedir=$(1)' '' 'Name: sluice' \
+  'Description: module API of the sluice application server' \
+  'Version: $(VERSION)' 'Cflags: -I$${includedir}'
+endef
+define serve_pc
+printf '%s\n' 'libdir=$(2)' 'includedir=$(1)' '' 'Name: sluice-serve' \
+  'Description: programs that are their own sluice (sluice_serve.h)' \
+  'Version: $(VERSION)' 'Requires: sluice' \
+  "Libs: -L\$${libdir} $(SERVE_LDLIBS)"
+endef
 
 BENCH_BIN := $(BUILD)/bench/fcgi-floor
 BENCH_LIBFCGI := $(BUILD)/bench/libfcgi-hello
 
 .PHONY: all run dev test tests bench check-prod install deps-run deps-test deps-dev deps-bench clean \
         test-fresh test-arm64 deps-arm64 fuzz fuzz-run fuzz-smoke deps-fuzz deb deps-deb test-deb
-all: $(BUILD)/sluice $(APP_SOS) $(SERVE_LIB) $(SINGLE_BINS) $(BUILD)/man/sluice.conf.5
+all: $(BUILD)/sluice $(APP_SOS) $(SERVE_LIB) $(SERVE_PC) $(SINGLE_BINS) $(BUILD)/man/sluice.conf.5
 
 # Modules resolve the sl_* API against the executable: export exactly
 # those symbols, not the daemon's internals.
@@ -145,9 +163,15 @@ $(BUILD)/fixtures/%.so: tests/fixtures/%.cc include/sluice.h
 $(SERVE_LIB): $(CORE_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/single/%: apps/single/%.c include/sluice.h include/sluice_serve.h $(SERVE_LIB)
+$(SERVE_PC): Makefile
 	@mkdir -p $(@D)
-	$(CC) -Iinclude $(CFLAGS) $(LDFLAGS) -o $@ $< -L$(BUILD) $(SERVE_LDLIBS)
+	$(call sluice_pc,$(abspath include)) >$(@D)/sluice.pc
+	$(call serve_pc,$(abspath include),$(abspath $(BUILD))) >$@
+
+$(BUILD)/single/%: apps/single/%.c include/sluice.h include/sluice_serve.h $(SERVE_LIB) $(SERVE_PC)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< \
+	  $$(PKG_CONFIG_PATH=$(BUILD)/pkgconfig pkg-config --cflags --libs sluice-serve)
 
 $(TEST_BIN): $(TEST_OBJS) $(CORE_OBJS) $(TESTCLIENT_OBJS)
 	$(CC) $(CFLAGS) -pie $(LDFLAGS) $(EXPORTS) -o $@ $^ $(LIBS) $(TEST_LIBS)
@@ -450,9 +474,7 @@ install: all $(TESTCLIENT_LIB) $(SERVE_LIB)
 	  $(DESTDIR)$(MANDIR)/man3
 	install -m 0755 $(BUILD)/sluice $(DESTDIR)$(SBINDIR)/sluice
 	install -m 0644 include/sluice.h $(DESTDIR)$(INCLUDEDIR)/sluice.h
-	printf '%s\n' 'includedir=$(INCLUDEDIR)' '' 'Name: sluice' \
-	  'Description: module API of the sluice application server' \
-	  'Version: $(VERSION)' 'Cflags: -I$${includedir}' >$(DESTDIR)$(PKGCONFIGDIR)/sluice.pc
+	$(call sluice_pc,$(INCLUDEDIR)) >$(DESTDIR)$(PKGCONFIGDIR)/sluice.pc
 	install -m 0644 $(APP_SOS) $(DESTDIR)$(LIBDIR)/sluice/
 	$(call install_subst,conf/apache/sluice-fcgid.sh,0755,$(DESTDIR)$(LIBDIR)/sluice/sluice-fcgid.sh)
 	$(call install_subst,conf/sluice.conf,0644,$(DESTDIR)$(SYSCONFDIR)/sluice/sluice.conf)
@@ -464,10 +486,7 @@ install: all $(TESTCLIENT_LIB) $(SERVE_LIB)
 	install -m 0644 conf/sluice.3 $(DESTDIR)$(MANDIR)/man3/sluice.3
 	install -m 0644 include/sluice_serve.h $(DESTDIR)$(INCLUDEDIR)/sluice_serve.h
 	install -m 0644 $(SERVE_LIB) $(DESTDIR)$(LIBDIR)/libsluice.a
-	printf '%s\n' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' 'Name: sluice-serve' \
-	  'Description: programs that are their own sluice (sluice_serve.h)' \
-	  'Version: $(VERSION)' 'Requires: sluice' \
-	  "Libs: -L\$${libdir} $(SERVE_LDLIBS)" >$(DESTDIR)$(PKGCONFIGDIR)/sluice-serve.pc
+	$(call serve_pc,$(INCLUDEDIR),$(LIBDIR)) >$(DESTDIR)$(PKGCONFIGDIR)/sluice-serve.pc
 	install -m 0644 include/sluice_test.h $(DESTDIR)$(INCLUDEDIR)/sluice_test.h
 	install -m 0644 $(TESTCLIENT_LIB) $(DESTDIR)$(LIBDIR)/libsluice-test.a
 	printf '%s\n' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' 'Name: sluice-test' \
