@@ -226,6 +226,9 @@ Test(single_binary, production_build_has_no_development_code)
 	text = harness_read_file(out);
 	cr_assert(strstr(text, "this build has no development mode"), "%s", text);
 	free(text);
+	/* Linked against the development library, the same program has it. */
+	dev[0] = ARG(BUILD_ROOT "/dev/single/hello");
+	cr_assert_eq(run(dev), 0, "%s", harness_read_file(out));
 }
 
 /* The first ```c block of the "Single-binary apps" section, malloc'ed. */
