@@ -62,14 +62,18 @@ struct cmdline {
 	int test;
 };
 
-static void usage(FILE *f, const char *prog, int plain)
+/*
+ * `plain`: the sluice binary, which also has `new`.  `file`: the config
+ * read without -c, NULL: none (the in-code settings).
+ */
+static void usage(FILE *f, const char *prog, int plain, const char *file)
 {
 	fprintf(f,
 		"usage: %s [-t] [-c FILE]\n"
 		"       %s status [-c FILE] [/status?json | /metrics | /ping | /ready]\n"
 		"       %s top [-c FILE] [-d SECONDS]\n"
 		"%s"
-		"  -c, --config FILE  configuration file%s\n"
+		"  -c, --config FILE  configuration file (default %s)\n"
 		"  -t, --test         check the configuration and the modules, then exit\n"
 		"  -d, --delay SECS   with top: seconds between refreshes (default 1)\n"
 		"      --dev          development mode (dev builds only)\n"
@@ -78,8 +82,7 @@ static void usage(FILE *f, const char *prog, int plain)
 		"  -h, --help         this text\n", prog, prog, prog,
 		plain ? "       sluice new NAME [DIR]  write a new module NAME, its test and "
 			"Makefile\n" : "",
-		plain ? " (default $SLUICE_CONFIG, else\n                     "
-			"the installed sluice.conf)" : "");
+		file ? file : "none: the settings built into the program");
 }
 
 /*
@@ -202,11 +205,11 @@ static int parse_options(int argc, char **argv, int plain, struct cmdline *cl)
 		case 'c': cl->file = optarg; break;
 		case 't': cl->test = 1; break;
 		case 'v': printf("sluice %s (%s profile)\n", SLUICE_VERSION, SLUICE_PROFILE); return 0;
-		case 'h': usage(stdout, prog, plain); return 0;
+		case 'h': usage(stdout, prog, plain, cl->file); return 0;
 		case 'D': cl->dev = 1; break;
 		case 'H': cl->http = optarg; break;
 		case 'd': cl->delay = optarg; break;
-		default: usage(stderr, prog, plain); return 2;
+		default: usage(stderr, prog, plain, cl->file); return 2;
 		}
 	}
 	if (optind < argc && (strcmp(argv[optind], "status") == 0 ||
@@ -217,7 +220,7 @@ static int parse_options(int argc, char **argv, int plain, struct cmdline *cl)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "sluice: unexpected argument \"%s\"\n", argv[optind]);
-		usage(stderr, prog, plain);
+		usage(stderr, prog, plain, cl->file);
 		return 2;
 	}
 	return -1;
