@@ -99,10 +99,14 @@ TEST_LIBS := -lcriterion -lcurl
 # dev build of the library has development mode.  Single-binary samples,
 # apps/single/NAME.c, are built against it as a user would.
 # Both link with pkg-config, from $(BUILD)/pkgconfig: the files `make
-# install` writes, naming this tree.  The dev profile's Libs carry its
-# sanitizers, which its objects need.
+# install` writes, naming this tree.  The archive is linked whole and
+# the sl_* symbols exported (libsluice.exports), so that modules loaded
+# from files find the whole API, as in the daemon.  The dev profile's
+# Libs carry its sanitizers, which its objects need.
 SERVE_LIB     := $(BUILD)/libsluice.a
-SERVE_LDLIBS   = -lsluice -Wl,--export-dynamic-symbol='sl_*' $(LIBS) $(LDFLAGS_$(PROFILE))
+SERVE_EXPORTS := $(BUILD)/libsluice.exports
+SERVE_LDLIBS   = -Wl,--whole-archive -lsluice -Wl,--no-whole-archive \
+                 -Wl,--dynamic-list=\$${libdir}/libsluice.exports $(LIBS) $(LDFLAGS_$(PROFILE))
 SERVE_PC      := $(BUILD)/pkgconfig/sluice-serve.pc
 SINGLE_APPS   := hello
 SINGLE_BINS   := $(SINGLE_APPS:%=$(BUILD)/single/%)
@@ -126,7 +130,7 @@ BENCH_LIBFCGI := $(BUILD)/bench/libfcgi-hello
 
 .PHONY: all run dev test tests bench check-prod install deps-run deps-test deps-dev deps-bench clean \
         test-fresh test-arm64 deps-arm64 fuzz fuzz-run fuzz-smoke deps-fuzz deb deps-deb test-deb
-all: $(BUILD)/sluice $(APP_SOS) $(SERVE_LIB) $(SERVE_PC) $(SINGLE_BINS) $(BUILD)/man/sluice.conf.5
+all: $(BUILD)/sluice $(APP_SOS) $(SERVE_LIB) $(SERVE_EXPORTS) $(SERVE_PC) $(SINGLE_BINS) $(BUILD)/man/sluice.conf.5
 
 # Modules resolve the sl_* API against the executable: export exactly
 # those symbols, not the daemon's internals.
@@ -163,12 +167,16 @@ $(BUILD)/fixtures/%.so: tests/fixtures/%.cc include/sluice.h
 $(SERVE_LIB): $(CORE_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
+$(SERVE_EXPORTS): gateway/libsluice.exports
+	cp $< $@
+
 $(SERVE_PC): Makefile
 	@mkdir -p $(@D)
 	$(call sluice_pc,$(abspath include)) >$(@D)/sluice.pc
 	$(call serve_pc,$(abspath include),$(abspath $(BUILD))) >$@
 
-$(BUILD)/single/%: apps/single/%.c include/sluice.h include/sluice_serve.h $(SERVE_LIB) $(SERVE_PC)
+$(BUILD)/single/%: apps/single/%.c include/sluice.h include/sluice_serve.h $(SERVE_LIB) \
+                   $(SERVE_EXPORTS) $(SERVE_PC)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< \
 	  $$(PKG_CONFIG_PATH=$(BUILD)/pkgconfig pkg-config --cflags --libs sluice-serve)
@@ -465,7 +473,7 @@ define install_subst
 	$(SUBST) $(1) >$(3).tmp && chmod $(2) $(3).tmp && mv $(3).tmp $(3)
 endef
 
-install: all $(TESTCLIENT_LIB) $(SERVE_LIB)
+install: all $(TESTCLIENT_LIB)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR)/sluice \
 	  $(DESTDIR)$(SYSCONFDIR)/sluice $(DESTDIR)$(SYSCONFDIR)/logrotate.d \
 	  $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
@@ -486,6 +494,7 @@ install: all $(TESTCLIENT_LIB) $(SERVE_LIB)
 	install -m 0644 conf/sluice.3 $(DESTDIR)$(MANDIR)/man3/sluice.3
 	install -m 0644 include/sluice_serve.h $(DESTDIR)$(INCLUDEDIR)/sluice_serve.h
 	install -m 0644 $(SERVE_LIB) $(DESTDIR)$(LIBDIR)/libsluice.a
+	install -m 0644 $(SERVE_EXPORTS) $(DESTDIR)$(LIBDIR)/libsluice.exports
 	$(call serve_pc,$(INCLUDEDIR),$(LIBDIR)) >$(DESTDIR)$(PKGCONFIGDIR)/sluice-serve.pc
 	install -m 0644 include/sluice_test.h $(DESTDIR)$(INCLUDEDIR)/sluice_test.h
 	install -m 0644 $(TESTCLIENT_LIB) $(DESTDIR)$(LIBDIR)/libsluice-test.a
