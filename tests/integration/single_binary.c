@@ -6,7 +6,8 @@
  * bad config names the file and line; the production build holds no
  * development code (and the check says so of the dev build); and the
  * README's example, cut out of README.md and built with its own command
- * line, serves with its in-code settings alone, without any config file.
+ * line, serves with its in-code settings alone, without any config file;
+ * and what `make install` installs is enough to build one.
  */
 #include <criterion/criterion.h>
 #include <limits.h>
@@ -296,4 +297,31 @@ Test(single_binary, readme_example_serves_with_in_code_settings_alone)
 	     harness_now_ms() < end;)
 		harness_sleep_ms(20);
 	cr_assert_eq(harness_children(app, kids, 16, 0), 4);
+}
+
+/*
+ * What `make install` puts in place is enough to build one: the header,
+ * the archive, its export list and sluice-serve.pc, found through
+ * pkg-config under DESTDIR (PKG_CONFIG_SYSROOT_DIR moves its -I and -L
+ * there).  The production build must be complete: install builds
+ * nothing then.
+ */
+Test(single_binary, make_install_is_enough_to_build_one)
+{
+	char cmd[2048];
+	char bin[256];
+	char *argv[] = { bin, ARG("-t"), NULL };
+
+	snprintf(cmd, sizeof(cmd), "env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL "
+		 "make -s --no-print-directory BUILDROOT=" BUILD_ROOT
+		 " PROFILE=prod install DESTDIR=%s/root >%s 2>&1", dir, out);
+	cr_assert_eq(system(cmd), 0, "%s\n%s", cmd, harness_read_file(out));
+	snprintf(bin, sizeof(bin), "%s/hello", dir);
+	snprintf(cmd, sizeof(cmd), "export PKG_CONFIG_SYSROOT_DIR=%s/root "
+		 "PKG_CONFIG_LIBDIR=%s/root/usr/local/share/pkgconfig; "
+		 "cc -O2 -Wall -Werror -o %s apps/single/hello.c "
+		 "$(pkg-config --cflags --libs sluice-serve) >%s 2>&1", dir, dir, bin, out);
+	cr_assert_eq(system(cmd), 0, "%s\n%s", cmd, harness_read_file(out));
+	cr_assert_eq(run(argv), 0, "%s", harness_read_file(out));
+	cr_assert(strstr(harness_read_file(out), "in-code settings test is successful"));
 }
