@@ -66,6 +66,11 @@ struct sl_serve_opts {
  * files as usual.  `app` NULL is the sluice binary: every module comes
  * from the config.
  *
+ * Call it once, from main(), before the program starts any thread: the
+ * master forks its workers, and a fork keeps only the calling thread.
+ * The descriptor and `opts` must stay valid while it runs (a static
+ * descriptor and literal strings do).
+ *
  * Returns what main() should return: 0 after a clean stop, 1 when the
  * config or start-up failed (with one line on stderr naming the file and
  * line, or "in-code settings" for a value given here), 2 for a bad
