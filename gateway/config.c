@@ -252,6 +252,7 @@ static int check_keys(struct loader *ld, const config_setting_t *group,
 	}
 	return 0;
 }
+
 /* ---- Values ---------------------------------------------------------- */
 
 /* The part of a dotted key after the last dot: the member's own name. */
