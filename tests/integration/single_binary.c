@@ -2,7 +2,9 @@
  * single_binary.c - programs that are their own sluice (sluice_serve.h),
  * as their authors and operators meet them: the sample apps/single/hello
  * serves through the real nginx from a config file that gives its own
- * module's settings, and a SIGHUP reloads them into new workers; -t on a
+ * module's settings (and a module loaded from a file next to it), a
+ * SIGHUP reloads them into new workers, and systemd's socket activation
+ * hands it its socket; -t on a
  * bad config names the file and line; the production build holds no
  * development code (and the check says so of the dev build); and the
  * README's example, cut out of README.md and built with its own command
@@ -324,4 +326,28 @@ Test(single_binary, make_install_is_enough_to_build_one)
 	cr_assert_eq(system(cmd), 0, "%s\n%s", cmd, harness_read_file(out));
 	cr_assert_eq(run(argv), 0, "%s", harness_read_file(out));
 	cr_assert(strstr(harness_read_file(out), "in-code settings test is successful"));
+}
+
+/*
+ * Socket activation, as the sluice binary has it: systemd-socket-activate
+ * binds the socket and, on the first connection, execs the program with
+ * it as fd 3; the program serves on it instead of binding its own (its
+ * log says so), through nginx.  env -u: no notify socket or descriptors
+ * of the test's own environment leak in.
+ */
+Test(single_binary, serves_a_socket_from_systemd)
+{
+	char *argv[] = { ARG("/usr/bin/env"), ARG("-u"), ARG("LISTEN_FDS"), ARG("-u"),
+			 ARG("LISTEN_PID"), ARG("-u"), ARG("LISTEN_FDNAMES"), ARG("-u"),
+			 ARG("NOTIFY_SOCKET"), ARG("/usr/bin/systemd-socket-activate"), ARG("-l"),
+			 sock, ARG(HELLO), ARG("-c"), conf, NULL };
+	char want[256], *body;
+
+	write_conf("Activated");
+	start(argv);
+	body = get("/");
+	cr_assert(strncmp(body, "Activated from a single binary", 30) == 0, "%s", body);
+	free(body);
+	snprintf(want, sizeof(want), "listening on %s (fastcgi, socket from systemd)", sock);
+	cr_assert(output_has(want, 5000), "%s", harness_read_file(out));
 }
