@@ -4,12 +4,12 @@
  * serves through the real nginx from a config file that gives its own
  * module's settings (and a module loaded from a file next to it), a
  * SIGHUP reloads them into new workers, and systemd's socket activation
- * hands it its socket; -t on a
- * bad config names the file and line; the production build holds no
- * development code (and the check says so of the dev build); and the
- * README's example, cut out of README.md and built with its own command
- * line, serves with its in-code settings alone, without any config file;
- * and what `make install` installs is enough to build one.
+ * hands it its socket; -t on a bad config names the file and line; the
+ * production build holds no development code (and the check says so of
+ * the dev build); the README's example, cut out of README.md and built
+ * with its own command line, serves with its in-code settings alone,
+ * without any config file; and what `make install` installs is enough
+ * to build one.
  */
 #include <criterion/criterion.h>
 #include <limits.h>
