@@ -994,7 +994,7 @@ static void master_reload(const char *why)
 	/* systemd waits for READY=1 after RELOADING=1, whatever the outcome. */
 	systemd_reloading();
 	m.told_ready = 0;
-	g = master_load(m.gen->cfg.file, m.gen, err, sizeof(err));
+	g = master_load(m.gen->cfg.no_file ? NULL : m.gen->cfg.file, m.gen, err, sizeof(err));
 	dev_reload_result(g ? NULL : err);
 	if (!g) {
 		log_msg(LOG_ERROR, "reload failed, still serving generation %d: %s",
