@@ -40,7 +40,7 @@ LDFLAGS  += $(LDFLAGS_$(PROFILE))
 # The daemon.  main.c is left out of CORE so that the tests link the rest.
 CORE_SRCS := gateway/config.c gateway/log.c gateway/arena.c gateway/router.c \
              gateway/header.c gateway/module.c gateway/listen.c gateway/master.c \
-             gateway/worker.c gateway/conn.c gateway/request.c gateway/fcgi.c \
+             gateway/worker.c gateway/conn.c gateway/request.c gateway/response.c gateway/fcgi.c \
              gateway/io.c gateway/scoreboard.c gateway/crash.c gateway/symbols.c \
              gateway/config_value.c gateway/uwsgi.c gateway/systemd.c gateway/trace.c \
              gateway/handoff.c gateway/holder.c gateway/access.c \
