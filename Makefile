@@ -93,6 +93,9 @@ TESTCLIENT_LDLIBS = -Wl,--whole-archive -lsluice-test -Wl,--no-whole-archive \
 TEST_BIN  := $(BUILD)/sluice-tests
 TEST_LIBS := -lcriterion -lcurl
 
+# Unchanged libfcgi programs that the supervised-program suite runs.
+PROGRAMS  := $(patsubst tests/programs/%.c,$(BUILD)/programs/%,$(wildcard tests/programs/*.c))
+
 BENCH_BIN := $(BUILD)/bench/fcgi-floor
 BENCH_LIBFCGI := $(BUILD)/bench/libfcgi-hello
 
@@ -143,6 +146,12 @@ $(BENCH_BIN): tests/bench/fcgi-floor.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $<
 
+# They stand for programs built elsewhere: the same plain build in both
+# profiles, without the dev profile's sanitizers.
+$(BUILD)/programs/%: tests/programs/%.c
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -O2 -g $(WARN) -Wno-missing-prototypes -o $@ $< -lfcgi
+
 # The libfcgi program the keep-alive case compares against.
 $(BENCH_LIBFCGI): tests/bench/libfcgi-hello.c
 	@mkdir -p $(@D)
@@ -157,7 +166,7 @@ DEPS_BUILD := gcc libc6-dev make pkg-config libconfig-dev libsystemd-dev libunwi
 # The notes sample stores in SQLite and parses JSON with jansson.
 DEPS_BUILD += libsqlite3-dev libjansson-dev
 DEPS_RUN   := $(DEPS_BUILD) nginx-light curl
-DEPS_TEST  := $(DEPS_RUN) libcriterion-dev libcurl4-openssl-dev libfcgi-bin g++
+DEPS_TEST  := $(DEPS_RUN) libcriterion-dev libcurl4-openssl-dev libfcgi-bin libfcgi-dev g++
 DEPS_TEST  += libmicrohttpd-dev libdw-dev binutils procps apache2 libapache2-mod-fcgid systemd supervisor \
               logrotate prometheus jq python3-prometheus-client tmux iproute2 groff-base
 DEPS_DEV   := $(DEPS_BUILD) libmicrohttpd-dev libdw-dev curl
@@ -207,7 +216,7 @@ test: deps-test
 	$(call run_tests,$(BUILDROOT)/prod/sluice-tests)
 	$(call run_tests,LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp $(BUILDROOT)/dev/sluice-tests)
 
-tests: $(TEST_BIN) $(FIXTURE_SOS) $(TESTCLIENT_LIB) lint-man
+tests: $(TEST_BIN) $(FIXTURE_SOS) $(PROGRAMS) $(TESTCLIENT_LIB) lint-man
 
 # sluice.conf(5) is made from README.md's configuration table, so that the
 # two cannot drift; both pages must render without a groff warning.
@@ -285,7 +294,7 @@ ARM64_UNPACK  := libcriterion3:arm64 libcriterion-dev:arm64 libnanomsg5:arm64
 DEPS_ARM64    := gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static \
                  libconfig-dev:arm64 libsystemd-dev:arm64 libcurl4-openssl-dev:arm64 \
                  libffi8:arm64 libgit2-1.5:arm64 libunwind-dev:arm64 \
-                 libsqlite3-dev:arm64 libjansson-dev:arm64 libstdc++6:arm64
+                 libsqlite3-dev:arm64 libjansson-dev:arm64 libstdc++6:arm64 libfcgi-dev:arm64
 # trace's suite is left out: it ptraces a child, which qemu-user cannot do.
 ARM64_SUITES  := $(filter-out trace,$(sort $(shell sed -n 's/^Test.\([a-z_]*\),.*/\1/p' tests/unit/*.c)))
 ARM64_FILTER  := @($(subst $() ,|,$(ARM64_SUITES)))/*

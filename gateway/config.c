@@ -1368,7 +1368,9 @@ static int parse_program(struct loader *ld, const config_setting_t *root)
 	const config_setting_t *g, *p;
 	const char *str;
 
-	if (get_group(ld, root, "program", &g) < 0 || !g)
+	if (get_group(ld, root, "program", &g) < 0)
+		return -1;
+	if (!g)
 		return 0;
 	if (check_keys(ld, g, &keysets[KS_PROGRAM], "program") < 0)
 		return -1;
