@@ -49,14 +49,19 @@ static void take_body(FCGX_Request *r)
 	FCGX_FPrintF(r->out, "got %ld bytes\n", total);
 }
 
-/* Memory touched page by page, so that it is resident, and never freed. */
+/* Memory written to, so that it is resident, and kept for good. */
+static char *volatile kept[64];
+static int nkept;
+
 static void grow(FCGX_Request *r, const char *query)
 {
 	long mb = query ? atol(query) : 0;
-	char *p = mb > 0 && mb <= 1024 ? malloc((size_t)mb << 20) : NULL;
+	char *p = mb > 0 && mb <= 1024 && nkept < 64 ? malloc((size_t)mb << 20) : NULL;
 
-	if (p)
+	if (p) {
 		memset(p, 1, (size_t)mb << 20);
+		kept[nkept++] = p;
+	}
 	FCGX_FPrintF(r->out, "grew %ld MiB\n", p ? mb : 0L);
 }
 
