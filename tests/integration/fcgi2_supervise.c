@@ -430,3 +430,31 @@ Test(fcgi2_supervise, user_group_env_and_chdir_are_applied)
 	assert_has(body, "HOME=-\n");
 	free(body);
 }
+
+/* ---- Status ---------------------------------------------------------------- */
+
+/* The status responder lists each copy with what can be known of it. */
+Test(fcgi2_supervise, status_lists_the_copies)
+{
+	char sock[256], needle[96], *out = NULL;
+	pid_t pids[MAX_COPIES];
+
+	start("", "pm = { max_children = 2; };\nstatus = { listen = \"unix:status.sock\"; };");
+	wait_copies(2, 0, 2, 5000);
+	snprintf(sock, sizeof(sock), "%s/status.sock", sp.dir);
+	cr_assert_eq(harness_wait_socket(sp.pid, sock), 0, "no status socket");
+	cr_assert_eq(copies(pids), 2);
+	/* The master looks at idle copies on its tick: give it one. */
+	harness_sleep_ms(400);
+	cr_assert_eq(harness_fcgi_get(sock, "/status?json", &out), 0, "%s", out ? out : "");
+	for (int i = 0; i < 2; i++) {
+		snprintf(needle, sizeof(needle), "\"pid\":%d,\"generation\":1,\"state\":\"idle\","
+			 "\"program\":true,\"requests\":null", (int)pids[i]);
+		assert_has(out, needle);
+	}
+	assert_has(out, "\"idle processes\":2");
+	free(out);
+	cr_assert_eq(harness_fcgi_get(sock, "/status", &out), 0, "%s", out ? out : "");
+	assert_has(out, "(program)");
+	free(out);
+}
