@@ -147,6 +147,16 @@ $(BENCH_LIBFCGI): tests/bench/libfcgi-hello.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< -lfcgi
 
+# fcgi2 programs (tests/fcgi2/), written against fcgi2's headers only and
+# built as their users build them: once against Debian's libfcgi, into
+# BUILD/fcgi2/NAME-libfcgi, for the suites that compare or supervise.
+FCGI2_PROGS := stdio_app fcgx_app
+FCGI2_BINS  := $(FCGI2_PROGS:%=$(BUILD)/fcgi2/%-libfcgi)
+
+$(BUILD)/fcgi2/%-libfcgi: tests/fcgi2/%.c tests/fcgi2/route.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -pthread -o $@ $< -lfcgi
+
 # ---- Installing what is missing -----------------------------------------
 # Debian 12 package names.  Only what is absent is installed, as root or
 # through sudo, so a machine that has everything is left untouched.
@@ -157,6 +167,8 @@ DEPS_BUILD := gcc libc6-dev make pkg-config libconfig-dev libsystemd-dev libunwi
 DEPS_BUILD += libsqlite3-dev libjansson-dev
 DEPS_RUN   := $(DEPS_BUILD) nginx-light curl
 DEPS_TEST  := $(DEPS_RUN) libcriterion-dev libcurl4-openssl-dev libfcgi-bin g++
+# The fcgi2 test programs are built against libfcgi too (tests/fcgi2/).
+DEPS_TEST  += libfcgi-dev
 DEPS_TEST  += libmicrohttpd-dev libdw-dev binutils procps apache2 libapache2-mod-fcgid systemd supervisor \
               logrotate prometheus jq python3-prometheus-client tmux iproute2 groff-base
 DEPS_DEV   := $(DEPS_BUILD) libmicrohttpd-dev libdw-dev curl
@@ -206,7 +218,7 @@ test: deps-test
 	$(call run_tests,$(BUILDROOT)/prod/sluice-tests)
 	$(call run_tests,LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp $(BUILDROOT)/dev/sluice-tests)
 
-tests: $(TEST_BIN) $(FIXTURE_SOS) $(TESTCLIENT_LIB) lint-man
+tests: $(TEST_BIN) $(FIXTURE_SOS) $(TESTCLIENT_LIB) $(FCGI2_BINS) lint-man
 
 # sluice.conf(5) is made from README.md's configuration table, so that the
 # two cannot drift; both pages must render without a groff warning.
