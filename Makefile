@@ -97,7 +97,7 @@ BENCH_LIBFCGI := $(BUILD)/bench/libfcgi-hello
 
 .PHONY: all run dev test tests bench check-prod install deps-run deps-test deps-dev deps-bench clean \
         test-fresh test-arm64 deps-arm64 fuzz fuzz-run fuzz-smoke deps-fuzz deb deps-deb test-deb
-all: $(BUILD)/sluice $(APP_SOS) $(BUILD)/man/sluice.conf.5
+all: $(BUILD)/sluice $(APP_SOS) $(BUILD)/man/sluice.conf.5 $(FCGI2_LIB)
 
 # Modules resolve the sl_* API against the executable: export exactly
 # those symbols, not the daemon's internals.
@@ -147,15 +147,33 @@ $(BENCH_LIBFCGI): tests/bench/libfcgi-hello.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< -lfcgi
 
+# sluice-fcgi: fcgi2's API (include/fcgi2/) on sluice's FastCGI reader,
+# for fcgi2 programs relinked with `pkg-config --libs sluice-fcgi`.  Its
+# own objects, apart from the daemon's CORE_SRCS.
+FCGI2_SRCS := gateway/fcgi2/wire.c gateway/fcgi2/stream.c gateway/fcgi2/accept.c \
+              gateway/fcgi2/stdio.c
+FCGI2_OBJS := $(FCGI2_SRCS:%.c=$(BUILD)/obj/%.o)
+FCGI2_LIB  := $(BUILD)/libsluice-fcgi.a
+$(FCGI2_OBJS): CPPFLAGS += -iquote include/fcgi2
+
+$(FCGI2_LIB): $(FCGI2_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
 # fcgi2 programs (tests/fcgi2/), written against fcgi2's headers only and
-# built as their users build them: once against Debian's libfcgi, into
-# BUILD/fcgi2/NAME-libfcgi, for the suites that compare or supervise.
+# built as their users build them, twice: against Debian's libfcgi into
+# BUILD/fcgi2/NAME-libfcgi, and against sluice-fcgi into NAME-sluice.
 FCGI2_PROGS := stdio_app fcgx_app
-FCGI2_BINS  := $(FCGI2_PROGS:%=$(BUILD)/fcgi2/%-libfcgi)
+FCGI2_BINS  := $(FCGI2_PROGS:%=$(BUILD)/fcgi2/%-libfcgi) $(FCGI2_PROGS:%=$(BUILD)/fcgi2/%-sluice)
 
 $(BUILD)/fcgi2/%-libfcgi: tests/fcgi2/%.c tests/fcgi2/route.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -pthread -o $@ $< -lfcgi
+
+$(BUILD)/fcgi2/%-sluice: tests/fcgi2/%.c tests/fcgi2/route.h $(FCGI2_LIB) \
+                         $(wildcard include/fcgi2/*.h)
+	@mkdir -p $(@D)
+	$(CC) -Iinclude/fcgi2 $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -pthread -o $@ $< \
+	  $(FCGI2_LIB)
 
 # ---- Installing what is missing -----------------------------------------
 # Debian 12 package names.  Only what is absent is installed, as root or
@@ -460,6 +478,13 @@ install: all $(TESTCLIENT_LIB)
 	  'Description: test client for sluice modules (sluice_test.h)' \
 	  'Version: $(VERSION)' 'Requires: sluice' \
 	  "Libs: -L\$${libdir} $(TESTCLIENT_LDLIBS)" >$(DESTDIR)$(PKGCONFIGDIR)/sluice-test.pc
+	install -d $(DESTDIR)$(INCLUDEDIR)/sluice-fcgi
+	install -m 0644 include/fcgi2/*.h $(DESTDIR)$(INCLUDEDIR)/sluice-fcgi/
+	install -m 0644 $(FCGI2_LIB) $(DESTDIR)$(LIBDIR)/libsluice-fcgi.a
+	printf '%s\n' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' 'Name: sluice-fcgi' \
+	  'Description: fcgi2 (libfcgi) API on sluice'"'"'s FastCGI reader' \
+	  'Version: $(VERSION)' 'Cflags: -I$${includedir}/sluice-fcgi' \
+	  'Libs: -L$${libdir} -lsluice-fcgi' >$(DESTDIR)$(PKGCONFIGDIR)/sluice-fcgi.pc
 	install -m 0644 conf/sysusers/sluice.conf $(DESTDIR)$(SYSUSERSDIR)/sluice.conf
 	install -m 0644 conf/tmpfiles/sluice.conf $(DESTDIR)$(TMPFILESDIR)/sluice.conf
 	for f in conf/nginx/*.conf; do \
