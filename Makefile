@@ -101,7 +101,7 @@ BENCH_LIBFCGI := $(BUILD)/bench/libfcgi-hello
 
 .PHONY: all run dev test tests bench check-prod install deps-run deps-test deps-dev deps-bench clean \
         test-fresh test-arm64 deps-arm64 fuzz fuzz-run fuzz-smoke deps-fuzz deb deps-deb test-deb
-all: $(BUILD)/sluice $(APP_SOS) $(BUILD)/man/sluice.conf.5
+all: $(BUILD)/sluice $(APP_SOS) $(BUILD)/man/sluice.conf.5 $(FCGI2_LIB)
 
 # Modules resolve the sl_* API against the executable: export exactly
 # those symbols, not the daemon's internals.
@@ -157,6 +157,34 @@ $(BENCH_LIBFCGI): tests/bench/libfcgi-hello.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< -lfcgi
 
+# sluice-fcgi: fcgi2's API (include/fcgi2/) on sluice's FastCGI reader,
+# for fcgi2 programs relinked with `pkg-config --libs sluice-fcgi`.  Its
+# own objects, apart from the daemon's CORE_SRCS.
+FCGI2_SRCS := gateway/fcgi2/wire.c gateway/fcgi2/stream.c gateway/fcgi2/accept.c \
+              gateway/fcgi2/stdio.c
+FCGI2_OBJS := $(FCGI2_SRCS:%.c=$(BUILD)/obj/%.o)
+FCGI2_LIB  := $(BUILD)/libsluice-fcgi.a
+$(FCGI2_OBJS): CPPFLAGS += -iquote include/fcgi2
+
+$(FCGI2_LIB): $(FCGI2_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+# fcgi2 programs (tests/fcgi2/), written against fcgi2's headers only and
+# built as their users build them, twice: against Debian's libfcgi into
+# BUILD/fcgi2/NAME-libfcgi, and against sluice-fcgi into NAME-sluice.
+FCGI2_PROGS := stdio_app fcgx_app
+FCGI2_BINS  := $(FCGI2_PROGS:%=$(BUILD)/fcgi2/%-libfcgi) $(FCGI2_PROGS:%=$(BUILD)/fcgi2/%-sluice)
+
+$(BUILD)/fcgi2/%-libfcgi: tests/fcgi2/%.c tests/fcgi2/route.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -pthread -o $@ $< -lfcgi
+
+$(BUILD)/fcgi2/%-sluice: tests/fcgi2/%.c tests/fcgi2/route.h $(FCGI2_LIB) \
+                         $(wildcard include/fcgi2/*.h)
+	@mkdir -p $(@D)
+	$(CC) -Iinclude/fcgi2 $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -pthread -o $@ $< \
+	  $(FCGI2_LIB)
+
 # ---- Installing what is missing -----------------------------------------
 # Debian 12 package names.  Only what is absent is installed, as root or
 # through sudo, so a machine that has everything is left untouched.
@@ -166,7 +194,9 @@ DEPS_BUILD := gcc libc6-dev make pkg-config libconfig-dev libsystemd-dev libunwi
 # The notes sample stores in SQLite and parses JSON with jansson.
 DEPS_BUILD += libsqlite3-dev libjansson-dev
 DEPS_RUN   := $(DEPS_BUILD) nginx-light curl
-DEPS_TEST  := $(DEPS_RUN) libcriterion-dev libcurl4-openssl-dev libfcgi-bin libfcgi-dev g++
+DEPS_TEST  := $(DEPS_RUN) libcriterion-dev libcurl4-openssl-dev libfcgi-bin g++
+# The fcgi2 test programs are built against libfcgi too (tests/fcgi2/).
+DEPS_TEST  += libfcgi-dev
 DEPS_TEST  += libmicrohttpd-dev libdw-dev binutils procps apache2 libapache2-mod-fcgid systemd supervisor \
               logrotate prometheus jq python3-prometheus-client tmux iproute2 groff-base
 DEPS_DEV   := $(DEPS_BUILD) libmicrohttpd-dev libdw-dev curl
@@ -216,7 +246,7 @@ test: deps-test
 	$(call run_tests,$(BUILDROOT)/prod/sluice-tests)
 	$(call run_tests,LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp $(BUILDROOT)/dev/sluice-tests)
 
-tests: $(TEST_BIN) $(FIXTURE_SOS) $(PROGRAMS) $(TESTCLIENT_LIB) lint-man
+tests: $(TEST_BIN) $(FIXTURE_SOS) $(PROGRAMS) $(TESTCLIENT_LIB) $(FCGI2_BINS) lint-man
 
 # sluice.conf(5) is made from README.md's configuration table, so that the
 # two cannot drift; both pages must render without a groff warning.
@@ -458,6 +488,13 @@ install: all $(TESTCLIENT_LIB)
 	  'Description: test client for sluice modules (sluice_test.h)' \
 	  'Version: $(VERSION)' 'Requires: sluice' \
 	  "Libs: -L\$${libdir} $(TESTCLIENT_LDLIBS)" >$(DESTDIR)$(PKGCONFIGDIR)/sluice-test.pc
+	install -d $(DESTDIR)$(INCLUDEDIR)/sluice-fcgi
+	install -m 0644 include/fcgi2/*.h $(DESTDIR)$(INCLUDEDIR)/sluice-fcgi/
+	install -m 0644 $(FCGI2_LIB) $(DESTDIR)$(LIBDIR)/libsluice-fcgi.a
+	printf '%s\n' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' 'Name: sluice-fcgi' \
+	  'Description: fcgi2 (libfcgi) API on sluice'"'"'s FastCGI reader' \
+	  'Version: $(VERSION)' 'Cflags: -I$${includedir}/sluice-fcgi' \
+	  'Libs: -L$${libdir} -lsluice-fcgi' >$(DESTDIR)$(PKGCONFIGDIR)/sluice-fcgi.pc
 	install -m 0644 conf/sysusers/sluice.conf $(DESTDIR)$(SYSUSERSDIR)/sluice.conf
 	install -m 0644 conf/tmpfiles/sluice.conf $(DESTDIR)$(TMPFILESDIR)/sluice.conf
 	for f in conf/nginx/*.conf; do \
