@@ -458,3 +458,85 @@ Test(fcgi2_supervise, status_lists_the_copies)
 	assert_has(out, "(program)");
 	free(out);
 }
+
+/* ---- fcgi2's own test programs (tests/fcgi2/, built against libfcgi) -------- */
+
+/* Start sluice on BUILD_DIR/fcgi2/`name`-libfcgi, with `more` in its program group. */
+static void start_fcgi2(const char *name, const char *more, const char *settings)
+{
+	char rel[128], prog[512];
+
+	snprintf(rel, sizeof(rel), "fcgi2/%s-libfcgi", name);
+	assert_built(prog, sizeof(prog), rel);
+	start_with(prog, more, settings);
+}
+
+/* fcgi_stdio.h's FCGI_Accept and printf, unchanged, behind nginx. */
+Test(fcgi2_supervise, an_fcgi_stdio_program_serves_and_a_crash_costs_its_request)
+{
+	struct load_opts o = { .method = "POST", .body_len = 2048, .clients = 2,
+			       .duration_ms = 30000, .max_requests = 100000,
+			       .timeout_ms = REQ_TIMEOUT_MS, .pace_ms = 5 };
+	struct http_reply r;
+	struct load l;
+	char *body;
+
+	start_fcgi2("stdio_app", "", "pm = { max_children = 2; };");
+	wait_copies(2, 0, 2, 5000);
+	body = get("/app/echo?a=1");
+	assert_has(body, "method=GET\nquery=a=1\n");
+	free(body);
+	o.url = url("/app/echo");
+	cr_assert_eq(load_start(&l, &o), 0);
+	harness_sleep_ms(300);
+	cr_assert_eq(http_request("GET", url("/app/crash"), NULL, 0, NULL, &r), 0);
+	cr_assert_eq(r.status, 502, "the crashing request got %ld", r.status);
+	http_reply_free(&r);
+	harness_sleep_ms(500);
+	load_stop(&l);
+	report_load("POST /echo while a copy crashes", &l);
+	cr_assert_gt(l.n, 20, "too few requests to tell");
+	cr_assert_eq(load_failed(&l), 0, "%ld other requests failed", load_failed(&l));
+	cr_assert_eq(load_answered_since(&l, 0, "method=POST"), l.n);
+	cr_assert_eq(log_count("killed by signal 6 (SIGABRT)"), 1, "%s", logscan_tail(&sp, 3000));
+	wait_copies(2, 0, 3, 2000);
+	load_free(&l);
+}
+
+/*
+ * fcgiapp.h with 4 threads, as fcgi2's threaded.c: a reload asks each
+ * old copy to leave through the thread that waits in accept; the others
+ * end as they finish, and no copy has to be killed.
+ */
+Test(fcgi2_supervise, a_threaded_fcgiapp_program_leaves_on_reload_without_a_kill)
+{
+	struct load_opts o = { .method = "POST", .body_len = 1024, .clients = 6,
+			       .duration_ms = 30000, .max_requests = 100000,
+			       .timeout_ms = REQ_TIMEOUT_MS, .pace_ms = 2 };
+	struct load l;
+	char needle[64], *line;
+
+	start_fcgi2("fcgx_app", "args = [ \"4\" ];", "pm = { max_children = 2; };");
+	wait_copies(2, 0, 2, 5000);
+	o.url = url("/app/echo");
+	cr_assert_eq(load_start(&l, &o), 0);
+	for (int g = 2; g <= 4; g++) {
+		harness_sleep_ms(400);
+		cr_assert_eq(kill(sp.pid, SIGHUP), 0);
+		snprintf(needle, sizeof(needle), "generation %d serves", g);
+		line = logscan_wait(&sp, needle, NULL, 5000);
+		cr_assert_not_null(line, "no \"%s\":\n%s", needle, logscan_tail(&sp, 3000));
+		free(line);
+	}
+	harness_sleep_ms(400);
+	load_stop(&l);
+	report_load("3 reloads of a 4-thread program under POST load", &l);
+	cr_assert_gt(l.n, 50, "too few requests to tell");
+	cr_assert_eq(load_failed(&l), 0, "%ld POSTs failed across the reloads", load_failed(&l));
+	/* Generations 1 to 3 left: 6 copies, each by itself. */
+	for (int i = 0; i < 100 && log_count("exited with status 0") < 6; i++)
+		harness_sleep_ms(50);
+	cr_assert_eq(log_count("exited with status 0"), 6, "%s", logscan_tail(&sp, 4000));
+	cr_assert_eq(log_count("did not leave"), 0, "%s", logscan_tail(&sp, 4000));
+	load_free(&l);
+}
