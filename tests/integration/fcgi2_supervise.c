@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -539,4 +540,81 @@ Test(fcgi2_supervise, a_threaded_fcgiapp_program_leaves_on_reload_without_a_kill
 	cr_assert_eq(log_count("exited with status 0"), 6, "%s", logscan_tail(&sp, 4000));
 	cr_assert_eq(log_count("did not leave"), 0, "%s", logscan_tail(&sp, 4000));
 	load_free(&l);
+}
+
+/* ---- The README's example ---------------------------------------------------- */
+
+/* The first code block of the README's "Supervising fcgi2 programs", malloc'ed. */
+static char *readme_example(void)
+{
+	char *text = harness_read_file("README.md"), *start, *end, *out;
+
+	cr_assert_not_null(text, "cannot read README.md");
+	start = strstr(text, "## Supervising fcgi2 programs");
+	cr_assert_not_null(start, "README.md has no \"Supervising fcgi2 programs\" section");
+	start = strstr(start, "```\n");
+	cr_assert_not_null(start, "the section has no config example");
+	start += 4;
+	end = strstr(start, "```");
+	cr_assert_not_null(end);
+	out = strndup(start, (size_t)(end - start));
+	free(text);
+	return out;
+}
+
+/*
+ * The README's config, with only its paths and users replaced by this
+ * test's, passes -t, and serves through nginx as it says: the program
+ * as user and group, in its folder, with its environment.
+ */
+Test(fcgi2_supervise, the_readme_example_runs)
+{
+	char prog[256], *text, *argv[5], test_out[400], *body;
+	char bin[] = BUILD_DIR "/sluice", opt_t[] = "-t", opt_c[] = "-c";
+	int status;
+	const char *ex = "README.md";
+	FILE *fp;
+
+	if (geteuid() != 0)
+		cr_skip_test("the example switches users, which takes root");
+	install_for_nobody(prog, sizeof(prog));
+	cr_assert_eq(harness_make_dir(sp.dir, sizeof(sp.dir)), 0);
+	snprintf(sp.sock, sizeof(sp.sock), "%s/app.sock", sp.dir);
+	snprintf(sp.conf, sizeof(sp.conf), "%s/sluice.conf", sp.dir);
+	snprintf(sp.log, sizeof(sp.log), "%s/error.log", sp.dir);
+	text = readme_example();
+	text = example_replace(text, "/run/sluice/app.sock", sp.sock, ex);
+	text = example_replace(text, "\"www-data\"", "\"nogroup\"", ex);
+	text = example_replace(text, "user = \"app\"", "user = \"nobody\"", ex);
+	text = example_replace(text, "group = \"app\"", "group = \"nogroup\"", ex);
+	text = example_replace(text, "/srv/app\"", "/tmp\"", ex);
+	text = example_replace(text, "/usr/lib/cgi-bin/app.fcgi", prog, ex);
+	fp = fopen(sp.conf, "w");
+	cr_assert_not_null(fp);
+	fputs(text, fp);
+	cr_assert_eq(fclose(fp), 0);
+	free(text);
+	snprintf(test_out, sizeof(test_out), "%s/t.out", sp.dir);
+	argv[0] = bin;
+	argv[1] = opt_t;
+	argv[2] = opt_c;
+	argv[3] = sp.conf;
+	argv[4] = NULL;
+	status = harness_wait_exit(harness_spawn(argv, test_out, NULL, NULL), 5000);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "sluice -t refused it:\n%s",
+		  harness_read_file(test_out));
+	argv[1] = opt_c;
+	argv[2] = sp.conf;
+	argv[3] = NULL;
+	sp.pid = harness_spawn(argv, sp.log, NULL, NULL);
+	cr_assert_gt(sp.pid, 0);
+	cr_assert_eq(harness_wait_socket(sp.pid, sp.sock), 0, "sluice did not listen:\n%s",
+		     logscan_tail(&sp, 3000));
+	cr_assert_eq(chmod(sp.sock, 0666), 0);	/* nginx's workers are not in nogroup */
+	cr_assert_eq(harness_nginx_start(&np, sp.sock, LOCATION), 0, "nginx did not start");
+	wait_copies(4, 0, 0, 5000);	/* at notice, readiness is not logged */
+	body = get("/?APP_DB");
+	assert_has(body, "uid 65534\ngid 65534\ncwd /tmp\n");
+	assert_has(body, "APP_DB=/srv/app/db\n");
+	free(body);
 }
