@@ -335,7 +335,7 @@ static int spawn(struct generation *g)
 		output_in_child(i);
 		child_setup(&g->cfg, i);
 		if (program)
-			program_exec(&g->cfg, m.listeners[0].fd, args.master);
+			program_exec(&g->cfg, m.listeners[0].fd, args.master, i);
 		worker_main(&args);
 	}
 	sigprocmask(SIG_SETMASK, &fork_mask, NULL);
@@ -928,10 +928,12 @@ static void observe_program(int i, long long now)
 	enum program_seen seen = program_look(s->pid, NULL);
 
 	if (seen == PROGRAM_ACCEPTING) {
-		if (sc->state == SCORE_STARTING)
+		if (sc->state == SCORE_STARTING) {
 			log_msg(LOG_INFO, "worker %d (pid %d): the program waits in accept, "
 				"ready %lld ms after its start", i + 1, (int)s->pid,
 				now - s->started_ms);
+			m.fast_exits = 0;	/* a copy got going: no crash loop */
+		}
 		if (sc->state != SCORE_IDLE)
 			sc->idle_since_ms = now;
 		sc->state = SCORE_IDLE;

@@ -63,9 +63,13 @@ static int listener_as_stdin(int fd)
 	return flags < 0 ? -1 : fcntl(0, F_SETFL, flags & ~O_NONBLOCK);
 }
 
-void program_exec(const struct sl_config *cfg, int listen_fd, pid_t master)
+void program_exec(const struct sl_config *cfg, int listen_fd, pid_t master, int index)
 {
 	const char *path = cfg->program.path;
+	char ident[64];
+
+	snprintf(ident, sizeof(ident), "worker %d (pid %d)", index + 1, (int)getpid());
+	log_set_ident(ident);
 
 	if (listener_as_stdin(listen_fd) < 0) {
 		log_msg(LOG_ERROR, "program %s: cannot make the socket descriptor 0: %s", path,

@@ -31,9 +31,10 @@ enum program_seen {
  * folder are set: make `listen_fd` descriptor 0 (blocking, as
  * FCGI_Accept expects), become the configured user, follow the master's
  * death, give every signal back its default, and execute the program.
- * Never returns: a failed exec is one log line and exit status 127.
+ * Never returns: a failed exec is one log line, naming worker `index`,
+ * and exit status 127.
  */
-void program_exec(const struct sl_config *cfg, int listen_fd, pid_t master)
+void program_exec(const struct sl_config *cfg, int listen_fd, pid_t master, int index)
 	__attribute__((noreturn));
 
 /*

@@ -249,16 +249,18 @@ static void bad_get_values(struct fcgi_buf *b)
 }
 
 /*
- * Kill the only copy with `b`, and measure from the send until a
- * request through nginx is answered by the new copy: under a second.
+ * Kill the only copy, once it waits in accept (the `ready`th such line),
+ * with `b`, and measure from the send until a request through nginx is
+ * answered by the new copy: under a second.
  */
-static long kill_and_time(const struct fcgi_buf *b, const char *what)
+static long kill_and_time(const struct fcgi_buf *b, int ready, const char *what)
 {
 	pid_t before[MAX_COPIES];
 	long long t0;
 	long took;
 	char *body;
 
+	wait_copies(1, 0, ready, 2000);
 	cr_assert_eq(copies(before), 1);
 	t0 = harness_now_us();
 	send_raw(b);
@@ -286,9 +288,9 @@ Test(fcgi2_supervise, malformed_input_that_kills_libfcgi_costs_one_request)
 	bad_get_values(&b[2]);
 	o.url = url("/");
 	cr_assert_eq(load_start(&l, &o), 0);
-	kill_and_time(&b[0], "PARAMS name length 0x7ffffffe");
-	kill_and_time(&b[1], "PARAMS lengths 0x40000000");
-	kill_and_time(&b[2], "GET_VALUES with FCGI_MAX_CONNS 3000 times");
+	kill_and_time(&b[0], 1, "PARAMS name length 0x7ffffffe");
+	kill_and_time(&b[1], 2, "PARAMS lengths 0x40000000");
+	kill_and_time(&b[2], 3, "GET_VALUES with FCGI_MAX_CONNS 3000 times");
 	harness_sleep_ms(500);
 	load_stop(&l);
 	report_load("light load meanwhile", &l);
