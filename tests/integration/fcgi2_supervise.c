@@ -620,3 +620,20 @@ Test(fcgi2_supervise, the_readme_example_runs)
 	assert_has(body, "APP_DB=/srv/app/db\n");
 	free(body);
 }
+
+/* ---- The master's death ---------------------------------------------------- */
+
+/* Copies follow a master killed with SIGKILL: SIGUSR1, and libfcgi's loop ends. */
+Test(fcgi2_supervise, copies_leave_when_the_master_is_killed)
+{
+	pid_t pids[MAX_COPIES];
+
+	start("", "pm = { max_children = 2; };");
+	wait_copies(2, 0, 2, 5000);
+	cr_assert_eq(copies(pids), 2);
+	cr_assert_eq(kill(sp.pid, SIGKILL), 0);
+	cr_assert_neq(harness_wait_exit(sp.pid, 2000), -1, "the master did not die");
+	for (int i = 0; i < 2; i++)
+		cr_assert(harness_wait_gone(pids[i], 2000), "copy %d (pid %d) outlived the master",
+			  i + 1, (int)pids[i]);
+}
