@@ -16,6 +16,12 @@
  * Replacing a worker (recycling, a reload) always starts the new one
  * first and stops the old one only once the new one is ready, so capacity
  * never dips; stopping is graceful (the worker finishes what it holds).
+ *
+ * A pool of supervised programs (program.h) lives in the same table: its
+ * copies are exec'ed instead of running worker_main, the master writes
+ * their scoreboard entries from what /proc shows, and stop_program asks
+ * them to leave between two requests; backoff, recycling and reloads are
+ * the workers'.
  */
 #include <errno.h>
 #include <fcntl.h>
