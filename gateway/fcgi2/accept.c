@@ -367,6 +367,21 @@ int FCGX_Accept_r(FCGX_Request *rq)
 }
 
 /*
+ * The rest of a body the program did not read, so that a kept
+ * connection is at a record boundary between requests: what waits on it
+ * then is the next request, not leftovers that would make it look busy.
+ * The web server sends the whole body anyway; each record has the read
+ * deadline, and a failure marks the connection broken.
+ */
+static void skip_body(struct fcgi2_req *q)
+{
+	if (!q->keep || q->broken || q->in.eof || q->in.err || q->in.type != FCGI_STDIN)
+		return;
+	while (fcgi2_wire_content(q, FCGI_STDIN) > 0)
+		;
+}
+
+/*
  * End the request: the output and error streams are closed (their
  * buffered bytes and end records sent), END_REQUEST carries the exit
  * status, and the connection is kept only if the web server asked for
@@ -385,6 +400,7 @@ void FCGX_Finish_r(FCGX_Request *rq)
 		rc |= fcgi2_stream_close(&q->out);
 		if (rc < 0 || fcgi2_wire_end(q, FCGI_REQUEST_COMPLETE) < 0)
 			q->broken = 1;
+		skip_body(q);
 	}
 	FCGX_Free(rq, !q->keep || q->broken || q->detached);
 }
