@@ -143,7 +143,7 @@ static void same(const char *method, const char *uri, const char *body, size_t l
 	cr_expect_eq(b.body_len, a.body_len, "%s %s: %zu bytes, libfcgi's %zu", method, uri,
 		     b.body_len, a.body_len);
 	cr_expect(a.body_len == b.body_len && memcmp(a.body, b.body, a.body_len) == 0,
-		  "%s %s: the bodies differ", method, uri);
+		  "%s %s: the bodies differ:\n%.300s\n----\n%.300s", method, uri, a.body, b.body);
 	cr_expect_eq(harness_has_header_line(b.headers, "Content-Type: text/plain"),
 		     harness_has_header_line(a.headers, "Content-Type: text/plain"));
 	http_reply_free(&a);
