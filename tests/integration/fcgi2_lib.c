@@ -26,9 +26,11 @@
 #include <sys/wait.h>
 
 #include <criterion/criterion.h>
+#include <curl/curl.h>
 
 #include "fcgi_client.h"
 #include "harness.h"
+#include "load.h"
 
 #define WAIT_MS 10000
 
@@ -53,13 +55,19 @@ static void idle_env(void *arg)
 	setenv("SLUICE_FCGI_IDLE_TIMEOUT_MS", "300", 1);
 }
 
-/* Start BUILD_DIR/fcgi2/NAME on dir/NAME.sock; `in_child` puts the socket on fd 0. */
-static void prog_start(struct prog *p, const char *name, void (*in_child)(void *))
+/*
+ * Start BUILD_DIR/fcgi2/NAME on dir/NAME.sock; `in_child` puts the socket
+ * on fd 0.  `arg`, when not NULL, is the program's one argument (fcgx_app's
+ * thread count).
+ */
+static void prog_start_arg(struct prog *p, const char *name, void (*in_child)(void *),
+			   const char *arg)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char path[256];
-	char *argv[] = { path, NULL };
+	char path[256], argbuf[16];
+	char *argv[] = { path, arg ? argbuf : NULL, NULL };
 
+	snprintf(argbuf, sizeof(argbuf), "%s", arg ? arg : "");
 	snprintf(path, sizeof(path), "%s/fcgi2/%s", BUILD_DIR, name);
 	cr_assert_eq(access(path, X_OK), 0, "%s is not built (make tests)", path);
 	snprintf(p->sock, sizeof(p->sock), "%s/%s.sock", dir, name);
@@ -74,6 +82,11 @@ static void prog_start(struct prog *p, const char *name, void (*in_child)(void *
 	p->pid = harness_spawn(argv, p->log, in_child ? in_child : child_fd0, &p->lfd);
 	cr_assert_gt(p->pid, 0, "cannot start %s", path);
 	close(p->lfd);
+}
+
+static void prog_start(struct prog *p, const char *name, void (*in_child)(void *))
+{
+	prog_start_arg(p, name, in_child, NULL);
 }
 
 static void prog_stop(struct prog *p)
@@ -105,15 +118,15 @@ static struct nginx_proc np;
 	"location /s/ { include /etc/nginx/fastcgi_params; fastcgi_pass sluice;\n" \
 	"  fastcgi_keep_conn on; }\n"
 
-static void start_pair(const char *name)
+static void start_pair(const char *name, const char *arg)
 {
 	char prog[64], locs[1024];
 
 	setup();
 	snprintf(prog, sizeof(prog), "%s-libfcgi", name);
-	prog_start(&lib, prog, NULL);
+	prog_start_arg(&lib, prog, NULL, arg);
 	snprintf(prog, sizeof(prog), "%s-sluice", name);
-	prog_start(&ours, prog, NULL);
+	prog_start_arg(&ours, prog, NULL, arg);
 	snprintf(locs, sizeof(locs), LOCATIONS, lib.sock);
 	cr_assert_eq(harness_nginx_start(&np, ours.sock, locs), 0, "nginx did not start");
 }
@@ -182,15 +195,46 @@ static void same_set(void)
 
 Test(fcgi2_lib, stdio_same_bytes_through_nginx, .init = NULL, .timeout = 120)
 {
-	start_pair("stdio_app");
+	start_pair("stdio_app", NULL);
 	same_set();
 	stop_pair();
 }
 
 Test(fcgi2_lib, fcgx_same_bytes_through_nginx, .timeout = 120)
 {
-	start_pair("fcgx_app");
+	start_pair("fcgx_app", NULL);
 	same_set();
+	stop_pair();
+}
+
+/*
+ * fcgi2's threaded.c shape: 4 threads, each its own request, one accept
+ * lock.  Besides the same bytes, 8 requests of 300 ms through nginx's
+ * kept-alive upstream, 4 at a time, must run 4 at a time (one after
+ * another they take 2.4 s): no thread waits on a kept connection while
+ * holding the lock.
+ */
+Test(fcgi2_lib, threaded_same_bytes_through_nginx, .timeout = 120)
+{
+	struct load l;
+	struct load_opts o = { .method = "GET", .clients = 4, .duration_ms = 10000,
+			       .max_requests = 8, .timeout_ms = 10000 };
+	char url[256], summary[512];
+	long long t0;
+
+	cr_assert_eq(curl_global_init(CURL_GLOBAL_ALL), CURLE_OK);
+	start_pair("fcgx_app", "4");
+	same_set();
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/s/sleep?ms=300", np.port);
+	o.url = url;
+	t0 = harness_now_us();
+	cr_assert_eq(load_start(&l, &o), 0);
+	load_wait(&l);
+	cr_expect_eq(l.n, 8, "%ld requests ran, not 8", l.n);
+	cr_expect_eq(load_failed(&l), 0, "%s", load_summary(&l, summary, sizeof(summary)));
+	cr_expect_lt(harness_now_us() - t0, 1800000, "8 requests of 300 ms took %lld ms on 4 threads",
+		     (harness_now_us() - t0) / 1000);
+	load_free(&l);
 	stop_pair();
 }
 
