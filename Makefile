@@ -169,6 +169,9 @@ $(FCGI2_OBJS): CPPFLAGS += -iquote include/fcgi2
 $(FCGI2_LIB): $(FCGI2_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
+# Its unit suite (tests/unit/test_fcgi2.c) runs in the test binary.
+$(TEST_BIN): $(FCGI2_OBJS)
+
 # fcgi2 programs (tests/fcgi2/), written against fcgi2's headers only and
 # built as their users build them, twice: against Debian's libfcgi into
 # BUILD/fcgi2/NAME-libfcgi, and against sluice-fcgi into NAME-sluice.

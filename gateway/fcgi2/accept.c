@@ -11,9 +11,13 @@
  *   - another connection is waiting on the listening socket and this
  *     process took it (accept succeeded): the waiting one is served.
  * The web server sees an idle upstream connection closed, which nginx
- * and Apache handle by opening a new one.  A threaded program that holds
- * its own mutex around FCGX_Accept_r (fcgi2's threaded.c does) keeps one
- * thread in there at a time; the idle deadline bounds how long.
+ * and Apache handle by opening a new one.
+ *
+ * A threaded program (more than one FCGX_Request initialized) has its
+ * connections closed after every request instead: such programs hold
+ * their own mutex around FCGX_Accept_r (fcgi2's threaded.c does), so a
+ * thread waiting there on its kept connection would keep every other
+ * thread from reading the next request on theirs.
  *
  * The listening socket is made non-blocking and waited on with poll(2),
  * so that a process can wait on it and on its kept connection at once,
@@ -25,6 +29,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +45,7 @@
 #define FCGI_LISTENSOCK_FILENO 0
 
 static volatile sig_atomic_t shutdown_pending;
+static atomic_int requests_made;	/* FCGX_InitRequest calls: above 1, threads */
 static int idle_ms = FCGI2_IDLE_TIMEOUT_MS;
 static int initialized;
 
@@ -189,6 +195,7 @@ int FCGX_InitRequest(FCGX_Request *request, int sock, int flags)
 	q->fd = -1;
 	q->read_ms = FCGI2_READ_TIMEOUT_MS;
 	q->write_ms = FCGI2_WRITE_TIMEOUT_MS;
+	atomic_fetch_add(&requests_made, 1);
 	request->priv = q;
 	request->listen_sock = sock;
 	request->flags = flags;
@@ -367,6 +374,21 @@ int FCGX_Accept_r(FCGX_Request *rq)
 }
 
 /*
+ * The rest of a body the program did not read, so that a kept
+ * connection is at a record boundary between requests: what waits on it
+ * then is the next request, not leftovers that would make it look busy.
+ * The web server sends the whole body anyway; each record has the read
+ * deadline, and a failure marks the connection broken.
+ */
+static void skip_body(struct fcgi2_req *q)
+{
+	if (!q->keep || atomic_load(&requests_made) > 1 || q->broken || q->in.eof || q->in.err || q->in.type != FCGI_STDIN)
+		return;
+	while (fcgi2_wire_content(q, FCGI_STDIN) > 0)
+		;
+}
+
+/*
  * End the request: the output and error streams are closed (their
  * buffered bytes and end records sent), END_REQUEST carries the exit
  * status, and the connection is kept only if the web server asked for
@@ -385,8 +407,9 @@ void FCGX_Finish_r(FCGX_Request *rq)
 		rc |= fcgi2_stream_close(&q->out);
 		if (rc < 0 || fcgi2_wire_end(q, FCGI_REQUEST_COMPLETE) < 0)
 			q->broken = 1;
+		skip_body(q);
 	}
-	FCGX_Free(rq, !q->keep || q->broken || q->detached);
+	FCGX_Free(rq, !q->keep || q->broken || q->detached || atomic_load(&requests_made) > 1);
 }
 
 /* Let go of the request's parameters and streams; `close`: of its connection too. */

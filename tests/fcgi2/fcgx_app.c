@@ -37,10 +37,12 @@ static const char *param(FCGX_Request *rq, const char *name)
 static void route_echo(FCGX_Request *rq)
 {
 	static __thread char buf[ROUTE_BUF];
-	long long total = 0;
+	struct route_body body = { NULL, 0, 0 };
 	char **e;
 	int n;
 
+	while ((n = FCGX_GetStr(buf, sizeof(buf), rq->in)) > 0)
+		route_body_add(&body, buf, (size_t)n);
 	FCGX_PutS(ROUTE_OK, rq->out);
 	FCGX_FPrintF(rq->out, "method=%s\nquery=%s\ncontent_length=%s\n",
 		     param(rq, "REQUEST_METHOD"), param(rq, "QUERY_STRING"),
@@ -49,11 +51,10 @@ static void route_echo(FCGX_Request *rq)
 		if (strncmp(*e, "HTTP_X_", 7) == 0)
 			FCGX_FPrintF(rq->out, "%s\n", *e);
 	FCGX_PutS("body:\n", rq->out);
-	while ((n = FCGX_GetStr(buf, sizeof(buf), rq->in)) > 0) {
-		FCGX_PutStr(buf, n, rq->out);
-		total += n;
-	}
-	FCGX_FPrintF(rq->out, "\nbody %lld bytes\n", total);
+	if (body.len)
+		FCGX_PutStr(body.p, (int)body.len, rq->out);
+	FCGX_FPrintF(rq->out, "\nbody %lu bytes\n", (unsigned long)body.len);
+	free(body.p);
 }
 
 static void route_lines(FCGX_Request *rq)

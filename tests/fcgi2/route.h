@@ -10,7 +10,8 @@
  * PATH_INFO) and as a CGI program:
  *
  *	echo	the request's method, query and length, its X-* headers in
- *		the order received, then the body as read, then its size
+ *		the order received, then the body (read whole first), then
+ *		its size
  *	lines	the body line by line (fgets / FCGX_GetLine), each as "> "
  *	env	?names=A,B: each parameter's value, or "A unset"
  *	stderr	?n=K: K lines to the error stream, one line to the output
@@ -22,6 +23,9 @@
  *	quit	?code=N: answer, finish the request, exit(N)
  *	crash	abort() before answering
  *	other	404
+ *
+ * Formats stay within what libfcgi's own printf knows: it has no %zu
+ * (it prints "body " and stops), so sizes go out as unsigned long.
  */
 #ifndef SLUICE_FCGI2_ROUTE_H
 #define SLUICE_FCGI2_ROUTE_H
@@ -104,6 +108,29 @@ static inline void route_sleep_ms(long ms)
 		return;
 	while (nanosleep(&ts, &ts) != 0)
 		;
+}
+
+/*
+ * A request body kept whole: the echo case reads all of it before it
+ * answers, as most programs do, since nginx does not read a response
+ * while it is still sending the body (a program that echoed as it read
+ * would deadlock with it on a large body).  Allocation failure aborts.
+ */
+struct route_body {
+	char *p;
+	size_t len, cap;
+};
+
+static inline void route_body_add(struct route_body *b, const char *data, size_t n)
+{
+	if (b->len + n > b->cap) {
+		b->cap = (b->len + n) * 2;
+		b->p = realloc(b->p, b->cap);
+		if (!b->p)
+			abort();
+	}
+	memcpy(b->p + b->len, data, n);
+	b->len += n;
 }
 
 /* Byte `i` of big.c's pattern, the one harness_http_download checks. */

@@ -21,32 +21,29 @@
 
 extern char **environ;
 
-/* The body: the first byte with getchar, the rest with fread; its size. */
-static long long echo_body(void)
+/* The body, whole: the first byte with getchar, the rest with fread. */
+static void read_body(struct route_body *b)
 {
 	static char buf[ROUTE_BUF];
-	long long total = 0;
 	size_t n;
 	int c = getchar();
 
 	if (c == EOF)
-		return 0;
-	putchar(c);
-	total = 1;
-	while ((n = fread(buf, 1, sizeof(buf), stdin)) > 0) {
-		fwrite(buf, 1, n, stdout);
-		total += (long long)n;
-	}
-	return total;
+		return;
+	buf[0] = (char)c;
+	route_body_add(b, buf, 1);
+	while ((n = fread(buf, 1, sizeof(buf), stdin)) > 0)
+		route_body_add(b, buf, n);
 }
 
 static void route_echo(void)
 {
 	const char *m = getenv("REQUEST_METHOD"), *q = getenv("QUERY_STRING"),
 		   *cl = getenv("CONTENT_LENGTH");
+	struct route_body body = { NULL, 0, 0 };
 	char **e;
-	long long n;
 
+	read_body(&body);
 	printf(ROUTE_OK);
 	printf("method=%s\nquery=%s\ncontent_length=%s\n", m ? m : "", q ? q : "",
 	       cl ? cl : "");
@@ -54,8 +51,10 @@ static void route_echo(void)
 		if (strncmp(*e, "HTTP_X_", 7) == 0)
 			printf("%s\n", *e);
 	printf("body:\n");
-	n = echo_body();
-	printf("\nbody %lld bytes\n", n);
+	if (body.len)
+		fwrite(body.p, 1, body.len, stdout);
+	printf("\nbody %lu bytes\n", (unsigned long)body.len);
+	free(body.p);
 }
 
 static void route_lines(void)
