@@ -49,7 +49,7 @@ CORE_SRCS := gateway/config.c gateway/log.c gateway/arena.c gateway/router.c \
              gateway/kv.c gateway/lazy.c gateway/query.c gateway/form.c gateway/body.c \
              gateway/cookie.c gateway/respond.c gateway/text.c gateway/config_check.c \
              gateway/pidfile.c gateway/multipart.c gateway/parts.c gateway/perm.c \
-             gateway/serve.c
+             gateway/serve.c gateway/program.c
 MAIN_SRCS := gateway/main.c gateway/scaffold.c
 # The profile chooses files, not #ifdefs: the development seam (dev.h) is
 # stubs in production and the real thing in the dev profile.
@@ -124,6 +124,8 @@ printf '%s\n' 'libdir=$(2)' 'includedir=$(1)' '' 'Name: sluice-serve' \
   'Version: $(VERSION)' 'Requires: sluice' \
   "Libs: -L\$${libdir} $(SERVE_LDLIBS)"
 endef
+# Unchanged libfcgi programs that the supervised-program suite runs.
+PROGRAMS  := $(patsubst tests/programs/%.c,$(BUILD)/programs/%,$(wildcard tests/programs/*.c))
 
 BENCH_BIN := $(BUILD)/bench/fcgi-floor
 BENCH_LIBFCGI := $(BUILD)/bench/libfcgi-hello
@@ -131,6 +133,7 @@ BENCH_LIBFCGI := $(BUILD)/bench/libfcgi-hello
 .PHONY: all run dev test tests bench check-prod install deps-run deps-test deps-dev deps-bench clean \
         test-fresh test-arm64 deps-arm64 fuzz fuzz-run fuzz-smoke deps-fuzz deb deps-deb test-deb
 all: $(BUILD)/sluice $(APP_SOS) $(SERVE_LIB) $(SERVE_EXPORTS) $(SERVE_PC) $(SINGLE_BINS) $(BUILD)/man/sluice.conf.5
+all: $(BUILD)/sluice $(APP_SOS) $(BUILD)/man/sluice.conf.5 $(FCGI2_LIB)
 
 # Modules resolve the sl_* API against the executable: export exactly
 # those symbols, not the daemon's internals.
@@ -192,10 +195,47 @@ $(BENCH_BIN): tests/bench/fcgi-floor.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $<
 
+# They stand for programs built elsewhere: the same plain build in both
+# profiles, without the dev profile's sanitizers.
+$(BUILD)/programs/%: tests/programs/%.c
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -O2 -g $(WARN) -Wno-missing-prototypes -o $@ $< -lfcgi
+
 # The libfcgi program the keep-alive case compares against.
 $(BENCH_LIBFCGI): tests/bench/libfcgi-hello.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< -lfcgi
+
+# sluice-fcgi: fcgi2's API (include/fcgi2/) on sluice's FastCGI reader,
+# for fcgi2 programs relinked with `pkg-config --libs sluice-fcgi`.  Its
+# own objects, apart from the daemon's CORE_SRCS.
+FCGI2_SRCS := gateway/fcgi2/wire.c gateway/fcgi2/stream.c gateway/fcgi2/accept.c \
+              gateway/fcgi2/stdio.c
+FCGI2_OBJS := $(FCGI2_SRCS:%.c=$(BUILD)/obj/%.o)
+FCGI2_LIB  := $(BUILD)/libsluice-fcgi.a
+$(FCGI2_OBJS): CPPFLAGS += -iquote include/fcgi2
+
+$(FCGI2_LIB): $(FCGI2_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+# Its unit suite (tests/unit/test_fcgi2.c) runs in the test binary.
+$(TEST_BIN): $(FCGI2_OBJS)
+
+# fcgi2 programs (tests/fcgi2/), written against fcgi2's headers only and
+# built as their users build them, twice: against Debian's libfcgi into
+# BUILD/fcgi2/NAME-libfcgi, and against sluice-fcgi into NAME-sluice.
+FCGI2_PROGS := stdio_app fcgx_app
+FCGI2_BINS  := $(FCGI2_PROGS:%=$(BUILD)/fcgi2/%-libfcgi) $(FCGI2_PROGS:%=$(BUILD)/fcgi2/%-sluice)
+
+$(BUILD)/fcgi2/%-libfcgi: tests/fcgi2/%.c tests/fcgi2/route.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -pthread -o $@ $< -lfcgi
+
+$(BUILD)/fcgi2/%-sluice: tests/fcgi2/%.c tests/fcgi2/route.h $(FCGI2_LIB) \
+                         $(wildcard include/fcgi2/*.h)
+	@mkdir -p $(@D)
+	$(CC) -Iinclude/fcgi2 $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -pthread -o $@ $< \
+	  $(FCGI2_LIB)
 
 # ---- Installing what is missing -----------------------------------------
 # Debian 12 package names.  Only what is absent is installed, as root or
@@ -207,6 +247,8 @@ DEPS_BUILD := gcc libc6-dev make pkg-config libconfig-dev libsystemd-dev libunwi
 DEPS_BUILD += libsqlite3-dev libjansson-dev
 DEPS_RUN   := $(DEPS_BUILD) nginx-light curl
 DEPS_TEST  := $(DEPS_RUN) libcriterion-dev libcurl4-openssl-dev libfcgi-bin g++
+# The fcgi2 test programs are built against libfcgi too (tests/fcgi2/).
+DEPS_TEST  += libfcgi-dev
 DEPS_TEST  += libmicrohttpd-dev libdw-dev binutils procps apache2 libapache2-mod-fcgid systemd supervisor \
               logrotate prometheus jq python3-prometheus-client tmux iproute2 groff-base
 DEPS_DEV   := $(DEPS_BUILD) libmicrohttpd-dev libdw-dev curl
@@ -256,7 +298,7 @@ test: deps-test
 	$(call run_tests,$(BUILDROOT)/prod/sluice-tests)
 	$(call run_tests,LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp $(BUILDROOT)/dev/sluice-tests)
 
-tests: $(TEST_BIN) $(FIXTURE_SOS) $(TESTCLIENT_LIB) lint-man
+tests: $(TEST_BIN) $(FIXTURE_SOS) $(PROGRAMS) $(TESTCLIENT_LIB) $(FCGI2_BINS) lint-man
 
 # sluice.conf(5) is made from README.md's configuration table, so that the
 # two cannot drift; both pages must render without a groff warning.
@@ -336,7 +378,7 @@ ARM64_UNPACK  := libcriterion3:arm64 libcriterion-dev:arm64 libnanomsg5:arm64
 DEPS_ARM64    := gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static \
                  libconfig-dev:arm64 libsystemd-dev:arm64 libcurl4-openssl-dev:arm64 \
                  libffi8:arm64 libgit2-1.5:arm64 libunwind-dev:arm64 \
-                 libsqlite3-dev:arm64 libjansson-dev:arm64 libstdc++6:arm64
+                 libsqlite3-dev:arm64 libjansson-dev:arm64 libstdc++6:arm64 libfcgi-dev:arm64
 # trace's suite is left out: it ptraces a child, which qemu-user cannot do.
 ARM64_SUITES  := $(filter-out trace,$(sort $(shell sed -n 's/^Test.\([a-z_]*\),.*/\1/p' tests/unit/*.c)))
 ARM64_FILTER  := @($(subst $() ,|,$(ARM64_SUITES)))/*
@@ -502,6 +544,13 @@ install: all $(TESTCLIENT_LIB)
 	  'Description: test client for sluice modules (sluice_test.h)' \
 	  'Version: $(VERSION)' 'Requires: sluice' \
 	  "Libs: -L\$${libdir} $(TESTCLIENT_LDLIBS)" >$(DESTDIR)$(PKGCONFIGDIR)/sluice-test.pc
+	install -d $(DESTDIR)$(INCLUDEDIR)/sluice-fcgi
+	install -m 0644 include/fcgi2/*.h $(DESTDIR)$(INCLUDEDIR)/sluice-fcgi/
+	install -m 0644 $(FCGI2_LIB) $(DESTDIR)$(LIBDIR)/libsluice-fcgi.a
+	printf '%s\n' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' 'Name: sluice-fcgi' \
+	  'Description: fcgi2 (libfcgi) API on sluice'"'"'s FastCGI reader' \
+	  'Version: $(VERSION)' 'Cflags: -I$${includedir}/sluice-fcgi' \
+	  'Libs: -L$${libdir} -lsluice-fcgi' >$(DESTDIR)$(PKGCONFIGDIR)/sluice-fcgi.pc
 	install -m 0644 conf/sysusers/sluice.conf $(DESTDIR)$(SYSUSERSDIR)/sluice.conf
 	install -m 0644 conf/tmpfiles/sluice.conf $(DESTDIR)$(TMPFILESDIR)/sluice.conf
 	for f in conf/nginx/*.conf; do \

@@ -278,6 +278,20 @@
 
 /* Listening sockets one sluice serves (one per protocol is the usual case). */
 #define MAX_LISTEN			8
+
+/*
+ * Arguments a supervised program (program.c) may be given: spawn-fcgi
+ * and mod_fcgid command lines carry a few; more is a script's job.
+ */
+#define MAX_PROGRAM_ARGS		32
+
+/*
+ * How often the master looks, in /proc, at what a program copy is doing
+ * while that matters at once: a copy starting (is it waiting in accept
+ * yet?) or asked to leave (is it between requests, so that it can be
+ * told to go without cutting one?).  Otherwise every MAINTENANCE_TICK_MS.
+ */
+#define PROGRAM_WATCH_MS		10
 #define MAX_ROUTE_CAPTURES		16
 
 #endif

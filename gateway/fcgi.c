@@ -142,56 +142,6 @@ static int send_end_request(struct conn *c, unsigned id, unsigned status)
 	return send_record(c, FCGI_END_REQUEST, id, body, sizeof(body));
 }
 
-/*
- * One length of a name-value pair (section 3.4) at *p: one byte below
- * 128, else four bytes with the top bit set.  0, or -1 when it runs past
- * `end`.
- */
-static inline int pair_length(const unsigned char **pp, const unsigned char *end, size_t *len)
-{
-	const unsigned char *p = *pp;
-
-	if (p == end)
-		return -1;
-	if (*p < 0x80) {
-		*len = *p;
-		*pp = p + 1;
-		return 0;
-	}
-	if (end - p < 4)
-		return -1;
-	*len = (size_t)(p[0] & 0x7f) << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
-	*pp = p + 4;
-	return 0;
-}
-
-/*
- * Decode one name-value pair (section 3.4) from [*p, end).  Every length
- * is checked against what is actually there, in size_t, before it is
- * used.  Returns 1 with the pair, 0 at the end, -1 when malformed.  Run
- * for every parameter of every request, so it is kept free of arrays
- * and of stores through `p` until the pair is whole.
- */
-static inline int next_pair(const unsigned char **pp, const unsigned char *end,
-			    const unsigned char **name, size_t *nlen,
-			    const unsigned char **value, size_t *vlen)
-{
-	const unsigned char *p = *pp;
-	size_t n, v;
-
-	if (p == end)
-		return 0;
-	if (pair_length(&p, end, &n) < 0 || pair_length(&p, end, &v) < 0 ||
-	    n > (size_t)(end - p) || v > (size_t)(end - p) - n)
-		return -1;
-	*name = p;
-	*nlen = n;
-	*value = p + n;
-	*vlen = v;
-	*pp = p + n + v;
-	return 1;
-}
-
 static void put_pair(unsigned char **w, const char *name, const char *value)
 {
 	size_t nlen = strlen(name), vlen = strlen(value);

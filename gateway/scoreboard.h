@@ -41,6 +41,10 @@ struct score {
 	int generation;			/* written by the master at fork */
 	int route;			/* stats.h entry of the request in hand or the last one */
 	long long last_us;		/* how long the last request took */
+	int program;			/* written by the master at fork: a supervised
+					 * program (program.h), whose entry the master
+					 * writes, from what /proc shows; it counts no
+					 * requests and names no route */
 };
 
 /*

@@ -343,6 +343,12 @@ static int start(const struct cmdline *cl)
 			"hands sluice its socket, may it be left out)\n", name);
 		return 1;
 	}
+	if (fcgid && gen->cfg.program.path) {
+		fprintf(stderr, "sluice: %s: program is set, but mod_fcgid started sluice as "
+			"its application: let mod_fcgid start %s itself, or run sluice on its "
+			"own listen to supervise it\n", name, gen->cfg.program.path);
+		return 1;
+	}
 	/* Everything that could be checked was: -t stops before the first
 	 * file is created. */
 	if (cl->test) {
