@@ -50,12 +50,12 @@ CORE_SRCS := gateway/config.c gateway/log.c gateway/arena.c gateway/router.c \
              gateway/cookie.c gateway/respond.c gateway/text.c gateway/config_check.c \
              gateway/pidfile.c gateway/multipart.c gateway/parts.c gateway/perm.c
 MAIN_SRCS := gateway/main.c gateway/scaffold.c
-# The profile chooses files, not #ifdefs: the development seam (dev.h) is
+# The profile chooses files, not #ifdefs: the development seam (dev/dev.h) is
 # stubs in production and the real thing in the dev profile.
 # The same holds for source lines in backtraces (symbols.h): libdw reads
 # DWARF in the dev profile only.
-DEV_SRCS_prod := gateway/dev_none.c gateway/symbols_none.c
-DEV_SRCS_dev  := gateway/dev.c gateway/dev_http.c gateway/dev_relay.c gateway/symbols_dwarf.c
+DEV_SRCS_prod := gateway/dev/dev_none.c gateway/symbols_none.c
+DEV_SRCS_dev  := gateway/dev/dev.c gateway/dev/dev_http.c gateway/dev/dev_relay.c gateway/symbols_dwarf.c
 CORE_SRCS     += $(DEV_SRCS_$(PROFILE))
 LIBS_dev      := -lmicrohttpd -ldw
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)

@@ -11,7 +11,7 @@
 
 #include "conn.h"
 #include "crash.h"
-#include "dev.h"
+#include "dev/dev.h"
 #include "handoff.h"
 #include "io.h"
 #include "log.h"

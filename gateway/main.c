@@ -19,7 +19,7 @@
 
 #include "access.h"
 #include "config.h"
-#include "dev.h"
+#include "dev/dev.h"
 #include "listen.h"
 #include "log.h"
 #include "master.h"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # check-prod.sh BINARY PROD_OBJ_DIR DEV_OBJECT...
 #
-# Proves that BINARY holds nothing of development mode: not the debug
+# Proves that BINARY holds nothing of development mode: no source file
+# of gateway/dev/ but the production stubs (dev_none.c), not the debug
 # endpoint prefix, not the error page templates, no function that only the
 # development sources define, not the HTTP library; and that its profile
 # note says "prod".  Prints one line per leak and exits 1 if there is any.
@@ -12,6 +13,15 @@ leaks=0
 leak() { echo "check-prod: $bin $*"; leaks=1; }
 
 [ -x "$bin" ] || { echo "check-prod: $bin: no such binary"; exit 2; }
+
+# The compile units the binary was linked from, as its DWARF names them
+# (both profiles build with -g): development mode is the folder
+# gateway/dev/, of which production links only the seam's stubs.
+units=$(readelf --debug-dump=info "$bin" 2>/dev/null |
+	awk '/DW_TAG_compile_unit/ { cu = 1; next } cu && /DW_AT_name/ { print $NF; cu = 0 }')
+[ -n "$units" ] || { echo "check-prod: $bin has no DWARF compile units (built without -g?)"; exit 2; }
+from_dev=$(echo "$units" | grep '^gateway/dev/' | grep -vx 'gateway/dev/dev_none.c')
+[ -n "$from_dev" ] && leak "is built from sources of gateway/dev/:" $from_dev
 
 strings -a "$bin" | grep -qF '/_sluice/' &&
 	leak "contains the debug endpoint prefix /_sluice/"
