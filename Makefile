@@ -48,7 +48,8 @@ CORE_SRCS := gateway/config.c gateway/log.c gateway/arena.c gateway/router.c \
              gateway/status_cli.c gateway/top.c gateway/headlines.c gateway/escape.c \
              gateway/kv.c gateway/lazy.c gateway/query.c gateway/form.c gateway/body.c \
              gateway/cookie.c gateway/respond.c gateway/text.c gateway/config_check.c \
-             gateway/pidfile.c gateway/multipart.c gateway/parts.c gateway/perm.c
+             gateway/pidfile.c gateway/multipart.c gateway/parts.c gateway/perm.c \
+             gateway/allow.c
 MAIN_SRCS := gateway/main.c gateway/scaffold.c
 # The profile chooses files, not #ifdefs: the development seam (dev/dev.h) is
 # stubs in production and the real thing in the dev profile.

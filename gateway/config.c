@@ -76,7 +76,7 @@ static const char *const top_keys[] = {
 	"env", "chdir", "rlimit_files", "rlimit_core", NULL
 };
 static const char *const listen_keys[] = {
-	"address", "protocol", "backlog", "mode", "owner", "group", NULL
+	"address", "protocol", "backlog", "mode", "owner", "group", "allowed_clients", NULL
 };
 static const char *const pm_keys[] = {
 	"mode", "max_children", "start_servers", "min_spare_servers",
@@ -589,6 +589,33 @@ static int parse_protocol(struct loader *ld, const config_setting_t *group, cons
 }
 
 /*
+ * listen.allowed_clients, php-fpm's list of the addresses a TCP listener
+ * serves.  A unix socket has no peer address to compare: who may connect
+ * to it is its mode, owner and group, so the key is refused there rather
+ * than ignored.
+ */
+static int parse_allowed(struct loader *ld, const config_setting_t *group, const char *key,
+			 struct listen_config *lc)
+{
+	const config_setting_t *s = member(group, key);
+	const char *list;
+	char why[256];
+
+	if (!s)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return fail(ld, s, "%s must be a string of addresses, such as "
+			    "\"127.0.0.1, ::1\", not %s", key, type_name(s));
+	list = config_setting_get_string(s);
+	if (lc->address[0] == '/')
+		return fail(ld, s, "%s applies to TCP listeners; %s is a unix socket, "
+			    "whose mode, owner and group say who may connect", key, lc->address);
+	if (allow_parse(list, &lc->allowed, why, sizeof(why)) < 0)
+		return fail(ld, s, "%s %s", key, why);
+	return 0;
+}
+
+/*
  * One listener: an address string, or a group.  `name` is how messages
  * call it: "listen", or "listen[1]" inside a list.
  */
@@ -596,7 +623,7 @@ static int parse_listener(struct loader *ld, const config_setting_t *s, const ch
 {
 	struct listen_config *lc = &ld->cfg->listen[ld->cfg->nlisten++];
 	const config_setting_t *addr;
-	char key[6][48];
+	char key[7][48];
 
 	lc->backlog = DEFAULT_BACKLOG;
 	lc->mode = 0660;
@@ -614,6 +641,7 @@ static int parse_listener(struct loader *ld, const config_setting_t *s, const ch
 	snprintf(key[3], sizeof(key[3]), "%s.owner", name);
 	snprintf(key[4], sizeof(key[4]), "%s.group", name);
 	snprintf(key[5], sizeof(key[5]), "%s.protocol", name);
+	snprintf(key[6], sizeof(key[6]), "%s.allowed_clients", name);
 	addr = member(s, key[0]);
 	if (!addr)
 		return fail(ld, s, "%s is missing", key[0]);
@@ -622,7 +650,8 @@ static int parse_listener(struct loader *ld, const config_setting_t *s, const ch
 	    || get_int(ld, s, key[1], 1, MAX_BACKLOG, &lc->backlog) < 0
 	    || parse_mode(ld, s, key[2], lc) < 0
 	    || get_string(ld, s, key[3], &lc->owner) < 0
-	    || get_string(ld, s, key[4], &lc->group) < 0)
+	    || get_string(ld, s, key[4], &lc->group) < 0
+	    || parse_allowed(ld, s, key[6], lc) < 0)
 		return -1;
 	return 0;
 }

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "allow.h"
 #include "defaults.h"
 #include "log.h"
 
@@ -27,6 +28,7 @@ struct listen_config {
 	mode_t mode;		/* unix sockets only */
 	char *owner;		/* unix sockets only, NULL: leave as created */
 	char *group;
+	struct allow_list allowed;	/* TCP only; empty: every client */
 	char *at;		/* "FILE:LINE" of the address, for config_check */
 };
 

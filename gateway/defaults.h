@@ -280,4 +280,18 @@
 #define MAX_LISTEN			8
 #define MAX_ROUTE_CAPTURES		16
 
+/*
+ * listen.allowed_clients names web servers, not a network: php-fpm's
+ * lists hold a handful of addresses.  16 per listener covers a balancer
+ * pair per site with room to spare, and keeps the check a short loop.
+ */
+#define MAX_ALLOWED_CLIENTS		16
+
+/*
+ * A client that is not allowed and keeps connecting (a scanner, a
+ * misrouted balancer) must not flood the error log: each worker writes
+ * at most one line per this many milliseconds, counting the rest.
+ */
+#define REFUSED_LOG_MS			10000
+
 #endif

@@ -42,10 +42,11 @@
 #include <unistd.h>
 
 #include "access.h"
+#include "allow.h"
 #include "config.h"
 #include "conn.h"
 #include "crash.h"
-#include "dev.h"
+#include "dev/dev.h"
 #include "handoff.h"
 #include "io.h"
 #include "listen.h"
@@ -785,15 +786,38 @@ static void at_cap(void)
 	}
 }
 
+/*
+ * listen.allowed_clients: a peer the listener's list does not name is
+ * closed before a byte of it is read, logged (rate-limited) and counted
+ * in the pool's status.  Listeners line up with the config's listen list;
+ * mod_fcgid's inherited socket has no entry and no list.
+ */
+static int admitted(const struct listener *l, const struct sockaddr *peer)
+{
+	int i = (int)(l - w.args->listeners);
+
+	if (i >= w.cfg->nlisten || allow_match(&w.cfg->listen[i].allowed, peer))
+		return 1;
+	allow_log_refused(l->address, peer);
+	__atomic_add_fetch(&scoreboard_pool()->refused_clients, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
 static void accept_one(const struct listener *l)
 {
+	struct sockaddr_storage peer;
+	socklen_t plen = sizeof(peer);
 	struct conn *c;
-	int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	int fd = accept4(l->fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 	if (fd < 0) {
 		/* EAGAIN: another worker took it. */
 		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 			accept_failed();
+		return;
+	}
+	if (!admitted(l, (struct sockaddr *)&peer)) {
+		close(fd);
 		return;
 	}
 	c = conn_get(fd, l->proto, w.cfg);
