@@ -49,7 +49,8 @@ CORE_SRCS := gateway/config.c gateway/log.c gateway/arena.c gateway/router.c \
              gateway/kv.c gateway/lazy.c gateway/query.c gateway/form.c gateway/body.c \
              gateway/cookie.c gateway/respond.c gateway/text.c gateway/config_check.c \
              gateway/pidfile.c gateway/multipart.c gateway/parts.c gateway/perm.c \
-             gateway/allow.c
+             gateway/allow.c gateway/elf.c gateway/audit.c gateway/audit_rules.c \
+             gateway/audit_host.c gateway/audit_pkg.c
 MAIN_SRCS := gateway/main.c gateway/scaffold.c
 # The profile chooses files, not #ifdefs: the development seam (dev/dev.h) is
 # stubs in production and the real thing in the dev profile.
@@ -123,6 +124,10 @@ $(BUILD)/fixtures/%.so: tests/fixtures/%.c include/sluice.h
 # Libraries are often built with hidden visibility: the descriptor must
 # still be exported.
 $(BUILD)/fixtures/hidden.so: CFLAGS += -fvisibility=hidden
+
+# What `sluice audit` flags in a module: no stack protector, no RELRO.
+$(BUILD)/fixtures/unhardened.so: CFLAGS += -fno-stack-protector
+$(BUILD)/fixtures/unhardened.so: LDFLAGS += -Wl,-z,norelro,-z,lazy
 
 CXX      ?= g++
 CXXFLAGS += -std=c++20 -g -Wall -Wextra -Werror -Wshadow -fvisibility=hidden \

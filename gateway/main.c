@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "access.h"
+#include "audit.h"
 #include "config.h"
 #include "dev/dev.h"
 #include "listen.h"
@@ -64,6 +65,8 @@ static void usage(FILE *f)
 		"       sluice status [-c FILE] [/status?json | /metrics | /ping | /ready]\n"
 		"       sluice top [-c FILE] [-d SECONDS]\n"
 		"       sluice new NAME [DIR]  write a new module NAME, its test and Makefile\n"
+		"       sluice audit [-c FILE] [--json] [--unit FILE] [--pid PID]  the deployment\n"
+		"                     checklist (sluice audit --help)\n"
 		"  -c, --config FILE  configuration file (default $SLUICE_CONFIG, else\n"
 		"                     " DEFAULT_CONFIG ")\n"
 		"  -t, --test         check the configuration and the modules, then exit\n"
@@ -194,6 +197,9 @@ int main(int argc, char **argv)
 	int test = 0, fcgid, opt, nls, rc;
 
 	proctitle_init(argc, &argv);
+	/* audit has options of its own, so it takes the command line first. */
+	if (argc > 1 && strcmp(argv[1], "audit") == 0)
+		return audit_main(argc - 1, argv + 1, file);
 	while ((opt = getopt_long(argc, argv, "c:tvhd:", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': file = optarg; break;

@@ -5,7 +5,9 @@
 # of gateway/dev/ but the production stubs (dev_none.c), not the debug
 # endpoint prefix, not the error page templates, no function that only the
 # development sources define, not the HTTP library; and that its profile
-# note says "prod".  Prints one line per leak and exits 1 if there is any.
+# note says "prod" and that it is built hardened (PIE, full RELRO, stack
+# protector), as `sluice audit --elf` reads them.  Prints one line per
+# leak and exits 1 if there is any.
 set -u
 bin=$1 prod_objs=$2
 shift 2
@@ -40,8 +42,14 @@ found=$(comm -12 <(symbols "$bin") <(echo "$dev_only"))
 readelf -d "$bin" | grep NEEDED | grep -qi microhttpd && leak "links libmicrohttpd"
 strings -a "$bin" | grep -q 'MHD_' && leak "contains libmicrohttpd symbols"
 
-readelf -n "$bin" | grep -A2 '^ *sluice' | grep -q 'description data: 70 72 6f 64 00' ||
-	leak "does not carry the profile note \"prod\""
+# The profile note and the hardening flags, read by the same code that
+# `sluice audit` judges binaries and modules with (gateway/elf.c).
+elf=$("$bin" audit --elf "$bin") || { echo "check-prod: $bin audit --elf failed"; exit 2; }
+echo "$elf" | grep -qx 'profile: prod' || leak "does not carry the profile note \"prod\""
+for want in 'pie: yes' 'relro: full' 'stack protector: yes'; do
+	echo "$elf" | grep -qx "$want" || leak "is not hardened: wants \"$want\", has" \
+		"\"$(echo "$elf" | grep "^${want%%:*}:")\""
+done
 
 [ $leaks -eq 0 ] && echo "check-prod: $bin holds nothing of development mode"
 exit $leaks

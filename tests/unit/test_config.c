@@ -135,7 +135,7 @@ Test(config, example_loads)
 
 /*
  * The example says "every value below is the default" of its limits and
- * of pm but for mode and max_children, and shows the default of
+ * of pm but for mode, max_children and the recycling, and shows the default of
  * log_level, backlog, mode and emergency_restart_interval: check that
  * what it documents is what sluice does without it.
  */
@@ -144,7 +144,8 @@ Test(config, example_shows_the_real_defaults)
 	struct sl_config ex;
 
 	cr_assert_eq(config_load("conf/sluice.conf", &ex, err, sizeof(err)), 0, "%s", err);
-	must_load(MINIMAL "pm = { mode = \"dynamic\"; max_children = 8; };\n");
+	must_load(MINIMAL "pm = { mode = \"dynamic\"; max_children = 8; max_requests = 10000;\n"
+		  "       max_requests_jitter = 1000; };\n");
 	cr_assert_eq(memcmp(&ex.limits, &cfg.limits, sizeof(cfg.limits)), 0,
 		     "conf/sluice.conf's limits are not the defaults");
 	cr_assert_eq(memcmp(&ex.pm, &cfg.pm, sizeof(cfg.pm)), 0,
