@@ -50,7 +50,7 @@ CORE_SRCS := gateway/config.c gateway/log.c gateway/arena.c gateway/router.c \
              gateway/cookie.c gateway/respond.c gateway/text.c gateway/config_check.c \
              gateway/pidfile.c gateway/multipart.c gateway/parts.c gateway/perm.c \
              gateway/allow.c gateway/elf.c gateway/audit.c gateway/audit_rules.c \
-             gateway/audit_host.c gateway/audit_pkg.c
+             gateway/audit_host.c gateway/audit_pkg.c gateway/sandbox.c
 MAIN_SRCS := gateway/main.c gateway/scaffold.c
 # The profile chooses files, not #ifdefs: the development seam (dev/dev.h) is
 # stubs in production and the real thing in the dev profile.
@@ -63,7 +63,9 @@ LIBS_dev      := -lmicrohttpd -ldw
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
 MAIN_OBJS := $(MAIN_SRCS:%.c=$(BUILD)/obj/%.o)
 # libunwind-ptrace walks a slow worker's stack from the master (trace.c).
-LIBS       = -lconfig -lsystemd -ldl -lunwind-ptrace -lunwind-generic -lunwind $(LIBS_$(PROFILE))
+# libseccomp: the workers' optional system call allow-list (sandbox.c).
+LIBS       = -lconfig -lsystemd -ldl -lunwind-ptrace -lunwind-generic -lunwind -lseccomp \
+             $(LIBS_$(PROFILE))
 
 # Sample modules and test fixture modules, one .so per .c.
 APPS         := hello echo routes notes
@@ -158,7 +160,8 @@ $(BENCH_LIBFCGI): tests/bench/libfcgi-hello.c
 # through sudo, so a machine that has everything is left untouched.
 # `gcc` installed without recommends does not bring the C library's
 # headers (libc6-dev); `make test-fresh` proves these lists complete.
-DEPS_BUILD := gcc libc6-dev make pkg-config libconfig-dev libsystemd-dev libunwind-dev
+DEPS_BUILD := gcc libc6-dev make pkg-config libconfig-dev libsystemd-dev libunwind-dev \
+              libseccomp-dev
 # The notes sample stores in SQLite and parses JSON with jansson.
 DEPS_BUILD += libsqlite3-dev libjansson-dev
 DEPS_RUN   := $(DEPS_BUILD) nginx-light curl
@@ -289,6 +292,7 @@ BINFMT        := /proc/sys/fs/binfmt_misc
 ARM64_UNPACK  := libcriterion3:arm64 libcriterion-dev:arm64 libnanomsg5:arm64
 DEPS_ARM64    := gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static \
                  libconfig-dev:arm64 libsystemd-dev:arm64 libcurl4-openssl-dev:arm64 \
+                 libseccomp-dev:arm64 \
                  libffi8:arm64 libgit2-1.5:arm64 libunwind-dev:arm64 \
                  libsqlite3-dev:arm64 libjansson-dev:arm64 libstdc++6:arm64
 # trace's suite is left out: it ptraces a child, which qemu-user cannot do.

@@ -31,6 +31,7 @@
 #include "config.h"
 #include "config_value.h"
 #include "header.h"
+#include "sandbox.h"
 
 /*
  * Bounds the parser accepts where defaults.h has none.  They are wide: they
@@ -73,7 +74,7 @@ static const char *const top_keys[] = {
 	"modules", "request_terminate_timeout", "request_slowlog_timeout",
 	"slowlog", "emergency_restart_threshold", "emergency_restart_interval",
 	"access_log", "access_format", "request_id", "status", "pid", "clear_env",
-	"env", "chdir", "rlimit_files", "rlimit_core", NULL
+	"env", "chdir", "rlimit_files", "rlimit_core", "seccomp", "seccomp_allow", NULL
 };
 static const char *const listen_keys[] = {
 	"address", "protocol", "backlog", "mode", "owner", "group", "allowed_clients", NULL
@@ -1296,6 +1297,48 @@ static int parse_workers(struct loader *ld, const config_setting_t *root)
 	return 0;
 }
 
+/*
+ * `seccomp = true;` and `seccomp_allow = [ "name", ... ];`: the workers'
+ * allow-list (sandbox.h).  A name libseccomp does not know is refused
+ * here, with its line, rather than skipped by every worker.
+ */
+static int parse_seccomp(struct loader *ld, const config_setting_t *root)
+{
+	struct sl_config *cfg = ld->cfg;
+	const config_setting_t *s = member(root, "seccomp"), *list = member(root, "seccomp_allow");
+	int n = list ? config_setting_length(list) : 0;
+
+	if (s && config_setting_type(s) != CONFIG_TYPE_BOOL)
+		return fail(ld, s, "seccomp must be true or false, not %s", type_name(s));
+	if (s)
+		cfg->seccomp = config_setting_get_bool(s);
+	if (list && config_setting_type(list) != CONFIG_TYPE_ARRAY &&
+	    config_setting_type(list) != CONFIG_TYPE_LIST)
+		return fail(ld, list, "seccomp_allow must be a list of system call names, "
+			    "such as [ \"ptrace\" ], not %s", type_name(list));
+	if (n > MAX_SECCOMP_ALLOW)
+		return fail(ld, list, "seccomp_allow names %d system calls; at most %d", n,
+			    MAX_SECCOMP_ALLOW);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
+		const char *name;
+
+		if (string_value(ld, e, "seccomp_allow", &name) < 0)
+			return -1;
+		if (!sandbox_known(name))
+			return fail(ld, e, "seccomp_allow: \"%s\" is not a system call on this "
+				    "machine", name);
+		cfg->seccomp_allow[i] = strdup(name);
+		if (!cfg->seccomp_allow[i])
+			return fail_nomem(ld, e);
+		cfg->nseccomp_allow = i + 1;
+	}
+	if (n && !cfg->seccomp)
+		return fail(ld, list, "seccomp_allow without seccomp = true; allows nothing: "
+			    "every system call already is");
+	return 0;
+}
+
 /* ---- Loading --------------------------------------------------------- */
 
 /* Every default, from defaults.h; the strings are owned like parsed ones. */
@@ -1436,6 +1479,7 @@ static int parse_root(struct loader *ld, const config_setting_t *root)
 	    || parse_limits(ld, root) < 0
 	    || parse_access(ld, root) < 0
 	    || parse_workers(ld, root) < 0
+	    || parse_seccomp(ld, root) < 0
 	    || parse_modules(ld, root) < 0)
 		return -1;
 	return 0;
@@ -1522,6 +1566,8 @@ void config_free(struct sl_config *cfg)
 	}
 	for (int i = 0; i < AT_COUNT; i++)
 		free(cfg->at[i]);
+	for (int i = 0; i < MAX_SECCOMP_ALLOW; i++)
+		free(cfg->seccomp_allow[i]);
 	for (int i = 0; i < MAX_LISTEN; i++)
 		free_listen(&cfg->listen[i]);
 	free_listen(&cfg->status);

@@ -97,6 +97,9 @@ struct sl_config {
 	char *chdir;		/* absolute; "/" by default */
 	long long rlimit_files;	/* RLIMIT_NOFILE, or CONFIG_RLIMIT_KEEP */
 	long long rlimit_core;	/* RLIMIT_CORE in bytes, _KEEP or _NONE */
+	int seccomp;		/* workers install sandbox.h's allow-list */
+	char *seccomp_allow[MAX_SECCOMP_ALLOW];	/* system calls it adds */
+	int nseccomp_allow;
 
 	struct listen_config listen[MAX_LISTEN];	/* in config order */
 	int nlisten;					/* 0 when the file has no listen */

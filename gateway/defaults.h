@@ -294,4 +294,10 @@
  */
 #define REFUSED_LOG_MS			10000
 
+/*
+ * System calls seccomp_allow may add to the default list: a module that
+ * needs more than a few beyond it wants a list of its own, or none.
+ */
+#define MAX_SECCOMP_ALLOW		64
+
 #endif

@@ -56,6 +56,7 @@
 #include "proctitle.h"
 #include "proto.h"
 #include "request.h"
+#include "sandbox.h"
 #include "scoreboard.h"
 #include "stats.h"
 #include "worker.h"
@@ -191,6 +192,23 @@ int worker_drop_privileges(const struct sl_config *cfg)
 	}
 	if (initgroups(cfg->user, gid) < 0 || setgid(gid) < 0 || setuid(pw->pw_uid) < 0) {
 		log_msg(LOG_ERROR, "cannot become user %s: %s", cfg->user, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The seccomp allow-list, after the privileges are dropped and the crash
+ * handler is in place (it reports a forbidden call), and before any
+ * module's init: module code never runs unfiltered.
+ */
+static int install_sandbox(const struct sl_config *cfg)
+{
+	char err[256];
+
+	if (sandbox_install((const char *const *)cfg->seccomp_allow, cfg->nseccomp_allow, err,
+			    sizeof(err)) < 0) {
+		log_msg(LOG_ERROR, "%s", err);
 		return -1;
 	}
 	return 0;
@@ -1061,6 +1079,8 @@ void worker_main(const struct worker_args *args)
 		log_msg(LOG_ERROR, "cannot start: %s", strerror(errno));
 		exit(2);
 	}
+	if (cfg->seccomp && install_sandbox(cfg) < 0)
+		exit(2);
 	/* In development mode a failed init leaves the worker serving a page
 	 * that says why (dev.h); otherwise it exits, and the master backs off. */
 	dev_init_begin();

@@ -363,6 +363,26 @@ Test(config, listen_allowed_clients)
 		  MODULES, 1, "listen.allowed_clients must be a string of addresses");
 }
 
+/* The seccomp keys: a boolean, and names libseccomp knows, each wrong one at its line. */
+Test(config, seccomp_keys)
+{
+	must_load(MINIMAL "seccomp = true;\nseccomp_allow = [ \"ptrace\", \"mount\" ];\n");
+	cr_assert_eq(cfg.seccomp, 1);
+	cr_assert_eq(cfg.nseccomp_allow, 2);
+	cr_assert_str_eq(cfg.seccomp_allow[1], "mount");
+	config_free(&cfg);
+	must_load(MINIMAL);
+	cr_assert_eq(cfg.seccomp, 0);
+	config_free(&cfg);
+	must_fail(MINIMAL "seccomp = \"on\";\n", 3, "seccomp must be true or false");
+	must_fail(MINIMAL "seccomp = true;\nseccomp_allow = [ \"ptrace\",\n \"pttrace\" ];\n", 5,
+		  "seccomp_allow: \"pttrace\" is not a system call on this machine");
+	must_fail(MINIMAL "seccomp_allow = [ \"ptrace\" ];\n", 3,
+		  "seccomp_allow without seccomp = true");
+	must_fail(MINIMAL "seccomp = true; seccomp_allow = \"ptrace\";\n", 3,
+		  "seccomp_allow must be a list of system call names");
+}
+
 Test(config, listen_shorthand)
 {
 	must_load("listen = \"127.0.0.1:9000\";\n" MODULES);
