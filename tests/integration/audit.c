@@ -313,6 +313,25 @@ Test(audit, no_process_manager)
 	harness_sluice_stop(&sp);
 }
 
+/* Without --pid, the master is found through the status socket the config names. */
+Test(audit, running_instance_found_through_the_status_socket)
+{
+	static struct sluice_proc sp;
+	static const char *const mods[] = { "apps/hello /", NULL };
+	char master[64];
+	char *out;
+	int rc;
+
+	cr_assert_eq(modules_conf_start(&sp, NULL, "status = { listen = \"unix:status.sock\"; };\n",
+					mods), 0);
+	snprintf(conf, sizeof(conf), "%s", sp.conf);
+	snprintf(master, sizeof(master), "master %d was started by", (int)sp.pid);
+	out = audit("--no-packages", &rc);
+	harness_sluice_stop(&sp);
+	cr_expect(has(out, "no-process-manager", "low") && strstr(out, master), "%s", out);
+	free(out);
+}
+
 /*
  * Every mistake at once, and every rule fires.  The running instance is
  * started from the same config but for its listener (a unix socket in
