@@ -165,6 +165,7 @@ static int parse_args(int argc, char **argv, struct audit_args *o)
 	int opt;
 
 	optind = 1;
+	opterr = 0;		/* said below, with the command's name */
 	while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': o->file = optarg; break;
@@ -183,7 +184,11 @@ static int parse_args(int argc, char **argv, struct audit_args *o)
 			}
 			o->pid = (pid_t)v;
 			break;
-		default: usage(stderr); return -1;
+		default:
+			fprintf(stderr, "sluice audit: \"%s\" is an unknown option, or one "
+				"without its value\n", argv[optind - 1]);
+			usage(stderr);
+			return -1;
 		}
 	}
 	if (optind < argc) {
