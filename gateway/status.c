@@ -473,6 +473,8 @@ static void metrics_pool(struct sl_request *r, const struct view *v)
 	metric(r, "sluice_max_children_reached", "counter", NULL,
 	       "Times the pool wanted a worker more than pm.max_children allows.",
 	       v->pool.max_children_reached);
+	metric(r, "sluice_refused_clients", "counter", NULL,
+	       "Connections closed by listen.allowed_clients.", v->pool.refused_clients);
 }
 
 /*

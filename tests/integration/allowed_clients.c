@@ -72,6 +72,20 @@ static long long refused_count(void)
 	return n;
 }
 
+/* sluice_refused_clients_total from /metrics. */
+static long long metric_count(void)
+{
+	char sock[256], *out = NULL, *at;
+	long long n = -1;
+
+	snprintf(sock, sizeof(sock), "%s/status.sock", sp.dir);
+	if (harness_fcgi_get(sock, "/metrics", &out) == 0 &&
+	    (at = strstr(out, "\nsluice_refused_clients_total ")))
+		sscanf(at + strlen("\nsluice_refused_clients_total "), "%lld", &n);
+	free(out);
+	return n;
+}
+
 Test(allowed_clients, listed_address_is_served, .init = start_local_only, .fini = stop)
 {
 	struct fcgi_resp rs;
@@ -98,6 +112,7 @@ Test(allowed_clients, other_address_is_closed_logged_and_counted, .init = start_
 	cr_assert_not_null(line, "no log line:\n%s", logscan_tail(&sp, 4000));
 	free(line);
 	cr_assert_eq(refused_count(), 1);
+	cr_assert_eq(metric_count(), 1);
 	/* The listed address is still served alongside. */
 	get_from("127.0.0.1", &rs);
 	cr_assert_eq(rs.end, FC_R_END);
