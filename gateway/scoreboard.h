@@ -63,7 +63,7 @@ struct pool_score {
 	unsigned long long refused_clients;	/* connections closed by listen.allowed_clients:
 					 * bumped atomically by the workers */
 	int master_dozing;		/* set by the master before it sleeps past
-					 * STEAL_CHECK_MS; cleared by whoever wakes it
+					 * STEAL_AFTER_MS; cleared by whoever wakes it
 					 * (DOZE_AFTER_MS) */
 };
 

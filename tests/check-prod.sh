@@ -43,8 +43,11 @@ readelf -d "$bin" | grep NEEDED | grep -qi microhttpd && leak "links libmicrohtt
 strings -a "$bin" | grep -q 'MHD_' && leak "contains libmicrohttpd symbols"
 
 # The profile note and the hardening flags, read by the same code that
-# `sluice audit` judges binaries and modules with (gateway/elf.c).
-elf=$("$bin" audit --elf "$bin") || { echo "check-prod: $bin audit --elf failed"; exit 2; }
+# `sluice audit` judges binaries and modules with (gateway/elf.c), run
+# from the production sluice next to PROD_OBJ_DIR (a single-binary app
+# has no `audit` of its own).
+reader=$(dirname "$prod_objs")/sluice
+elf=$("$reader" audit --elf "$bin") || { echo "check-prod: $reader audit --elf $bin failed"; exit 2; }
 echo "$elf" | grep -qx 'profile: prod' || leak "does not carry the profile note \"prod\""
 for want in 'pie: yes' 'relro: full' 'stack protector: yes'; do
 	echo "$elf" | grep -qx "$want" || leak "is not hardened: wants \"$want\", has" \
