@@ -49,20 +49,24 @@ CORE_SRCS := gateway/config.c gateway/log.c gateway/arena.c gateway/router.c \
              gateway/kv.c gateway/lazy.c gateway/query.c gateway/form.c gateway/body.c \
              gateway/cookie.c gateway/respond.c gateway/text.c gateway/config_check.c \
              gateway/pidfile.c gateway/multipart.c gateway/parts.c gateway/perm.c \
-             gateway/serve.c gateway/program.c
+             gateway/serve.c gateway/allow.c gateway/elf.c gateway/audit.c \
+             gateway/audit_rules.c gateway/audit_host.c gateway/audit_pkg.c gateway/sandbox.c \
+             gateway/program.c
 MAIN_SRCS := gateway/main.c gateway/scaffold.c
-# The profile chooses files, not #ifdefs: the development seam (dev.h) is
+# The profile chooses files, not #ifdefs: the development seam (dev/dev.h) is
 # stubs in production and the real thing in the dev profile.
 # The same holds for source lines in backtraces (symbols.h): libdw reads
 # DWARF in the dev profile only.
-DEV_SRCS_prod := gateway/dev_none.c gateway/symbols_none.c
-DEV_SRCS_dev  := gateway/dev.c gateway/dev_http.c gateway/dev_relay.c gateway/symbols_dwarf.c
+DEV_SRCS_prod := gateway/dev/dev_none.c gateway/symbols_none.c
+DEV_SRCS_dev  := gateway/dev/dev.c gateway/dev/dev_http.c gateway/dev/dev_relay.c gateway/symbols_dwarf.c
 CORE_SRCS     += $(DEV_SRCS_$(PROFILE))
 LIBS_dev      := -lmicrohttpd -ldw
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
 MAIN_OBJS := $(MAIN_SRCS:%.c=$(BUILD)/obj/%.o)
 # libunwind-ptrace walks a slow worker's stack from the master (trace.c).
-LIBS       = -lconfig -lsystemd -ldl -lunwind-ptrace -lunwind-generic -lunwind $(LIBS_$(PROFILE))
+# libseccomp: the workers' optional system call allow-list (sandbox.c).
+LIBS       = -lconfig -lsystemd -ldl -lunwind-ptrace -lunwind-generic -lunwind -lseccomp \
+             $(LIBS_$(PROFILE))
 
 # Sample modules and test fixture modules, one .so per .c.
 APPS         := hello echo routes notes
@@ -159,6 +163,10 @@ $(BUILD)/fixtures/%.so: tests/fixtures/%.c include/sluice.h
 # still be exported.
 $(BUILD)/fixtures/hidden.so: CFLAGS += -fvisibility=hidden
 
+# What `sluice audit` flags in a module: no stack protector, no RELRO.
+$(BUILD)/fixtures/unhardened.so: CFLAGS += -fno-stack-protector
+$(BUILD)/fixtures/unhardened.so: LDFLAGS += -Wl,-z,norelro,-z,lazy
+
 CXX      ?= g++
 CXXFLAGS += -std=c++20 -g -Wall -Wextra -Werror -Wshadow -fvisibility=hidden \
             $(CFLAGS_$(PROFILE))
@@ -242,7 +250,8 @@ $(BUILD)/fcgi2/%-sluice: tests/fcgi2/%.c tests/fcgi2/route.h $(FCGI2_LIB) \
 # through sudo, so a machine that has everything is left untouched.
 # `gcc` installed without recommends does not bring the C library's
 # headers (libc6-dev); `make test-fresh` proves these lists complete.
-DEPS_BUILD := gcc libc6-dev make pkg-config libconfig-dev libsystemd-dev libunwind-dev
+DEPS_BUILD := gcc libc6-dev make pkg-config libconfig-dev libsystemd-dev libunwind-dev \
+              libseccomp-dev
 # The notes sample stores in SQLite and parses JSON with jansson.
 DEPS_BUILD += libsqlite3-dev libjansson-dev
 DEPS_RUN   := $(DEPS_BUILD) nginx-light curl
@@ -377,6 +386,7 @@ BINFMT        := /proc/sys/fs/binfmt_misc
 ARM64_UNPACK  := libcriterion3:arm64 libcriterion-dev:arm64 libnanomsg5:arm64
 DEPS_ARM64    := gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static \
                  libconfig-dev:arm64 libsystemd-dev:arm64 libcurl4-openssl-dev:arm64 \
+                 libseccomp-dev:arm64 \
                  libffi8:arm64 libgit2-1.5:arm64 libunwind-dev:arm64 \
                  libsqlite3-dev:arm64 libjansson-dev:arm64 libstdc++6:arm64 libfcgi-dev:arm64
 # trace's suite is left out: it ptraces a child, which qemu-user cannot do.

@@ -31,6 +31,7 @@
 #include "config.h"
 #include "config_value.h"
 #include "header.h"
+#include "sandbox.h"
 
 /*
  * Bounds the parser accepts where defaults.h has none.  They are wide: they
@@ -73,10 +74,11 @@ static const char *const top_keys[] = {
 	"modules", "request_terminate_timeout", "request_slowlog_timeout",
 	"slowlog", "emergency_restart_threshold", "emergency_restart_interval",
 	"access_log", "access_format", "request_id", "status", "pid", "clear_env",
-	"env", "chdir", "rlimit_files", "rlimit_core", "program", NULL
+	"env", "chdir", "rlimit_files", "rlimit_core", "program", "seccomp", "seccomp_allow",
+	NULL
 };
 static const char *const listen_keys[] = {
-	"address", "protocol", "backlog", "mode", "owner", "group", NULL
+	"address", "protocol", "backlog", "mode", "owner", "group", "allowed_clients", NULL
 };
 static const char *const pm_keys[] = {
 	"mode", "max_children", "start_servers", "min_spare_servers",
@@ -604,6 +606,33 @@ static int parse_protocol(struct loader *ld, const config_setting_t *group, cons
 }
 
 /*
+ * listen.allowed_clients, php-fpm's list of the addresses a TCP listener
+ * serves.  A unix socket has no peer address to compare: who may connect
+ * to it is its mode, owner and group, so the key is refused there rather
+ * than ignored.
+ */
+static int parse_allowed(struct loader *ld, const config_setting_t *group, const char *key,
+			 struct listen_config *lc)
+{
+	const config_setting_t *s = member(group, key);
+	const char *list;
+	char why[256];
+
+	if (!s)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return fail(ld, s, "%s must be a string of addresses, such as "
+			    "\"127.0.0.1, ::1\", not %s", key, type_name(s));
+	list = config_setting_get_string(s);
+	if (lc->address[0] == '/')
+		return fail(ld, s, "%s applies to TCP listeners; %s is a unix socket, "
+			    "whose mode, owner and group say who may connect", key, lc->address);
+	if (allow_parse(list, &lc->allowed, why, sizeof(why)) < 0)
+		return fail(ld, s, "%s %s", key, why);
+	return 0;
+}
+
+/*
  * One listener: an address string, or a group.  `name` is how messages
  * call it: "listen", or "listen[1]" inside a list.
  */
@@ -611,7 +640,7 @@ static int parse_listener(struct loader *ld, const config_setting_t *s, const ch
 {
 	struct listen_config *lc = &ld->cfg->listen[ld->cfg->nlisten++];
 	const config_setting_t *addr;
-	char key[6][48];
+	char key[7][48];
 
 	lc->backlog = DEFAULT_BACKLOG;
 	lc->mode = 0660;
@@ -629,6 +658,7 @@ static int parse_listener(struct loader *ld, const config_setting_t *s, const ch
 	snprintf(key[3], sizeof(key[3]), "%s.owner", name);
 	snprintf(key[4], sizeof(key[4]), "%s.group", name);
 	snprintf(key[5], sizeof(key[5]), "%s.protocol", name);
+	snprintf(key[6], sizeof(key[6]), "%s.allowed_clients", name);
 	addr = member(s, key[0]);
 	if (!addr)
 		return fail(ld, s, "%s is missing", key[0]);
@@ -637,7 +667,8 @@ static int parse_listener(struct loader *ld, const config_setting_t *s, const ch
 	    || get_int(ld, s, key[1], 1, MAX_BACKLOG, &lc->backlog) < 0
 	    || parse_mode(ld, s, key[2], lc) < 0
 	    || get_string(ld, s, key[3], &lc->owner) < 0
-	    || get_string(ld, s, key[4], &lc->group) < 0)
+	    || get_string(ld, s, key[4], &lc->group) < 0
+	    || parse_allowed(ld, s, key[6], lc) < 0)
 		return -1;
 	return 0;
 }
@@ -1403,6 +1434,15 @@ static int check_program_pool(struct loader *ld, const config_setting_t *root)
 	if (cfg->nlisten == 1 && cfg->listen[0].protocol != LISTEN_FASTCGI)
 		return fail(ld, member(root, "listen"), "a program speaks FastCGI on its "
 			    "descriptor 0: listen.protocol must be \"fastcgi\"");
+	if (cfg->nlisten == 1 && cfg->listen[0].allowed.n > 0)
+		return fail(ld, member(root, "listen"), "listen.allowed_clients cannot "
+			    "apply to a program, which accepts its connections itself: "
+			    "sluice never sees who connects (let the firewall or a unix "
+			    "socket decide)");
+	if (member(root, "seccomp") || member(root, "seccomp_allow"))
+		return fail(ld, member(root, member(root, "seccomp") ? "seccomp" : "seccomp_allow"),
+			    "seccomp applies to sluice's workers, not to a program it "
+			    "starts: a program's own system calls are its own");
 	return 0;
 }
 
@@ -1439,6 +1479,48 @@ static int parse_program(struct loader *ld, const config_setting_t *root)
 	    || get_seconds(ld, g, "program.max_lifetime", 0, &pc->max_lifetime) < 0)
 		return -1;
 	return check_program_pool(ld, root);
+}
+
+/*
+ * `seccomp = true;` and `seccomp_allow = [ "name", ... ];`: the workers'
+ * allow-list (sandbox.h).  A name libseccomp does not know is refused
+ * here, with its line, rather than skipped by every worker.
+ */
+static int parse_seccomp(struct loader *ld, const config_setting_t *root)
+{
+	struct sl_config *cfg = ld->cfg;
+	const config_setting_t *s = member(root, "seccomp"), *list = member(root, "seccomp_allow");
+	int n = list ? config_setting_length(list) : 0;
+
+	if (s && config_setting_type(s) != CONFIG_TYPE_BOOL)
+		return fail(ld, s, "seccomp must be true or false, not %s", type_name(s));
+	if (s)
+		cfg->seccomp = config_setting_get_bool(s);
+	if (list && config_setting_type(list) != CONFIG_TYPE_ARRAY &&
+	    config_setting_type(list) != CONFIG_TYPE_LIST)
+		return fail(ld, list, "seccomp_allow must be a list of system call names, "
+			    "such as [ \"ptrace\" ], not %s", type_name(list));
+	if (n > MAX_SECCOMP_ALLOW)
+		return fail(ld, list, "seccomp_allow names %d system calls; at most %d", n,
+			    MAX_SECCOMP_ALLOW);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
+		const char *name;
+
+		if (string_value(ld, e, "seccomp_allow", &name) < 0)
+			return -1;
+		if (!sandbox_known(name))
+			return fail(ld, e, "seccomp_allow: \"%s\" is not a system call on this "
+				    "machine", name);
+		cfg->seccomp_allow[i] = strdup(name);
+		if (!cfg->seccomp_allow[i])
+			return fail_nomem(ld, e);
+		cfg->nseccomp_allow = i + 1;
+	}
+	if (n && !cfg->seccomp)
+		return fail(ld, list, "seccomp_allow without seccomp = true; allows nothing: "
+			    "every system call already is");
+	return 0;
 }
 
 /* ---- Loading --------------------------------------------------------- */
@@ -1609,6 +1691,7 @@ static int parse_root(struct loader *ld, config_setting_t *root)
 	    || parse_access(ld, root) < 0
 	    || parse_workers(ld, root) < 0
 	    || parse_program(ld, root) < 0
+	    || parse_seccomp(ld, root) < 0
 	    || parse_modules(ld, root) < 0)
 		return -1;
 	return 0;
@@ -1697,6 +1780,8 @@ void config_free(struct sl_config *cfg)
 	}
 	for (int i = 0; i < AT_COUNT; i++)
 		free(cfg->at[i]);
+	for (int i = 0; i < MAX_SECCOMP_ALLOW; i++)
+		free(cfg->seccomp_allow[i]);
 	for (int i = 0; i < MAX_LISTEN; i++)
 		free_listen(&cfg->listen[i]);
 	free_listen(&cfg->status);

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "allow.h"
 #include "defaults.h"
 #include "log.h"
 
@@ -27,6 +28,7 @@ struct listen_config {
 	mode_t mode;		/* unix sockets only */
 	char *owner;		/* unix sockets only, NULL: leave as created */
 	char *group;
+	struct allow_list allowed;	/* TCP only; empty: every client */
 	char *at;		/* "FILE:LINE" of the address, for config_check */
 };
 
@@ -108,6 +110,9 @@ struct sl_config {
 	char *chdir;		/* absolute; "/" by default */
 	long long rlimit_files;	/* RLIMIT_NOFILE, or CONFIG_RLIMIT_KEEP */
 	long long rlimit_core;	/* RLIMIT_CORE in bytes, _KEEP or _NONE */
+	int seccomp;		/* workers install sandbox.h's allow-list */
+	char *seccomp_allow[MAX_SECCOMP_ALLOW];	/* system calls it adds */
+	int nseccomp_allow;
 
 	struct listen_config listen[MAX_LISTEN];	/* in config order */
 	int nlisten;					/* 0 when the file has no listen */

@@ -294,4 +294,24 @@
 #define PROGRAM_WATCH_MS		10
 #define MAX_ROUTE_CAPTURES		16
 
+/*
+ * listen.allowed_clients names web servers, not a network: php-fpm's
+ * lists hold a handful of addresses.  16 per listener covers a balancer
+ * pair per site with room to spare, and keeps the check a short loop.
+ */
+#define MAX_ALLOWED_CLIENTS		16
+
+/*
+ * A client that is not allowed and keeps connecting (a scanner, a
+ * misrouted balancer) must not flood the error log: each worker writes
+ * at most one line per this many milliseconds, counting the rest.
+ */
+#define REFUSED_LOG_MS			10000
+
+/*
+ * System calls seccomp_allow may add to the default list: a module that
+ * needs more than a few beyond it wants a list of its own, or none.
+ */
+#define MAX_SECCOMP_ALLOW		64
+
 #endif

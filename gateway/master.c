@@ -38,7 +38,7 @@
 #include "access.h"
 #include "config.h"
 #include "crash.h"
-#include "dev.h"
+#include "dev/dev.h"
 #include "handoff.h"
 #include "holder.h"
 #include "io.h"

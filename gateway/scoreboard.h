@@ -49,7 +49,7 @@ struct score {
 
 /*
  * The pool as a whole, written only by the master (but for
- * master_dozing), read by the status responder (status.h).  Counters
+ * master_dozing and refused_clients), read by the status responder (status.h).  Counters
  * only grow.
  */
 struct pool_score {
@@ -64,6 +64,8 @@ struct pool_score {
 	unsigned long long recycles;	/* workers replaced (pm.max_requests, reload_on_rss) */
 	unsigned long long max_children_reached;	/* times the pool wanted more than pm.max_children */
 	unsigned long long slow_requests;	/* requests past request_slowlog_timeout */
+	unsigned long long refused_clients;	/* connections closed by listen.allowed_clients:
+					 * bumped atomically by the workers */
 	int master_dozing;		/* set by the master before it sleeps past
 					 * STEAL_AFTER_MS; cleared by whoever wakes it
 					 * (DOZE_AFTER_MS) */

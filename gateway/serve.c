@@ -22,7 +22,7 @@
 
 #include "access.h"
 #include "config.h"
-#include "dev.h"
+#include "dev/dev.h"
 #include "listen.h"
 #include "log.h"
 #include "master.h"
@@ -81,7 +81,9 @@ static void usage(FILE *f, const char *prog, int plain, const char *file)
 		"  -v, --version      print the version and the build profile\n"
 		"  -h, --help         this text\n", prog, prog, prog,
 		plain ? "       sluice new NAME [DIR]  write a new module NAME, its test and "
-			"Makefile\n" : "",
+			"Makefile\n"
+			"       sluice audit [-c FILE] [--json] [--unit FILE] [--pid PID]  the "
+			"deployment\n                     checklist (sluice audit --help)\n" : "",
 		file ? file : "none: the settings built into the program");
 }
 

@@ -234,13 +234,14 @@ static void text_pool(struct sl_request *r, const struct view *v)
 		  "reloads:              %llu\n"
 		  "crashes:              %llu\n"
 		  "terminate timeouts:   %llu\n"
-		  "recycles:             %llu\n",
+		  "recycles:             %llu\n"
+		  "refused clients:      %llu\n",
 		  name, pm_name(v->pool.pm_mode), started,
 		  (long long)time(NULL) - v->pool.start_time, v->accepted, q[0], q[1], q[2],
 		  v->idle, v->active, v->total, v->pool.max_active,
 		  v->pool.max_children_reached, v->pool.slow_requests, v->pool.generation,
 		  v->pool.reloads, v->pool.crashes, v->pool.terminate_timeouts,
-		  v->pool.recycles);
+		  v->pool.recycles, v->pool.refused_clients);
 }
 
 static void text_workers(struct sl_request *r, const struct view *v)
@@ -295,13 +296,13 @@ static void json_pool(struct sl_request *r, const struct view *v)
 		  "\"total processes\":%d,\"max active processes\":%d,"
 		  "\"max children reached\":%llu,\"slow requests\":%llu,\"generation\":%d,"
 		  "\"reloads\":%llu,\"crashes\":%llu,\"terminate timeouts\":%llu,"
-		  "\"recycles\":%llu,\"ready\":%s",
+		  "\"recycles\":%llu,\"refused clients\":%llu,\"ready\":%s",
 		  pm_name(v->pool.pm_mode), v->pool.start_time,
 		  (long long)time(NULL) - v->pool.start_time, v->accepted, q[0], q[1], q[2],
 		  v->idle, v->active, v->total, v->pool.max_active,
 		  v->pool.max_children_reached, v->pool.slow_requests, v->pool.generation,
 		  v->pool.reloads, v->pool.crashes, v->pool.terminate_timeouts,
-		  v->pool.recycles, v->ready ? "true" : "false");
+		  v->pool.recycles, v->pool.refused_clients, v->ready ? "true" : "false");
 }
 
 static void json_workers(struct sl_request *r, const struct view *v)
@@ -487,6 +488,8 @@ static void metrics_pool(struct sl_request *r, const struct view *v)
 	metric(r, "sluice_max_children_reached", "counter", NULL,
 	       "Times the pool wanted a worker more than pm.max_children allows.",
 	       v->pool.max_children_reached);
+	metric(r, "sluice_refused_clients", "counter", NULL,
+	       "Connections closed by listen.allowed_clients.", v->pool.refused_clients);
 }
 
 /*

@@ -130,6 +130,10 @@ Test(program, what_a_program_pool_cannot_do)
 		1, "a program has one listening socket");
 	refused("listen = { address = \"/run/a.sock\"; protocol = \"uwsgi\"; };\n"
 		"program = { path = \"/a\"; };\n", 1, "listen.protocol must be \"fastcgi\"");
+	refused("listen = { address = \"127.0.0.1:9000\"; allowed_clients = \"127.0.0.1\"; };\n"
+		"program = { path = \"/a\"; };\n", 1, "listen.allowed_clients cannot apply");
+	refused(LISTEN "program = { path = \"/a\"; };\nseccomp = true;\n", 3,
+		"seccomp applies to sluice's workers, not to a program");
 	cr_assert_eq(load(LISTEN "program = { path = \"/a\"; };\nlimits = { shutdown_timeout = 3; };\n"
 			  "pm = { reload_on_rss = \"64M\"; max_children = 3; };\n"), 0, "%s", err);
 }
