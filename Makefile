@@ -79,7 +79,7 @@ FIXTURE_SOS  += $(FIXTURE_CXX_SRCS:tests/fixtures/%.cc=$(BUILD)/fixtures/%.so)
 # The one test binary: every unit and integration suite.
 TEST_SRCS := $(wildcard tests/unit/*.c) $(wildcard tests/integration/*.c) tests/harness.c tests/fcgi_client.c tests/scenarios.c \
              tests/load.c tests/logscan.c tests/uwsgi_packet.c \
-             tests/modules_conf.c
+             tests/modules_conf.c tests/netns.c
 TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/obj/%.o)
 # The test client (sluice_test.h): not in the daemon, but in the test
 # binary and in libsluice-test.a with the daemon's objects, so that a
