@@ -455,11 +455,11 @@ TMPFILESDIR   ?= $(PREFIX)/lib/tmpfiles.d
 # so the pkg-config file is architecture-independent.
 PKGCONFIGDIR  ?= $(DATADIR)/pkgconfig
 MANDIR        ?= $(DATADIR)/man
-# The test client is a static library of this machine's code, so it and
-# its pkg-config file are architecture-dependent: the package puts both
-# under /usr/lib/TRIPLET (debian/rules).
-TESTCLIENT_LIBDIR ?= $(LIBDIR)
-TESTCLIENT_PCDIR  ?= $(PKGCONFIGDIR)
+# The static libraries (libsluice.a, the test client) are this machine's
+# code, so they and their pkg-config files are architecture-dependent:
+# the package puts them under /usr/lib/TRIPLET (debian/rules).
+ARCH_LIBDIR       ?= $(LIBDIR)
+ARCH_PKGCONFIGDIR ?= $(PKGCONFIGDIR)
 
 # The compiled-in default config follows SYSCONFDIR.  The stamp changes
 # only when SYSCONFDIR does, and main.o depends on it, so that
@@ -498,16 +498,16 @@ install: all $(TESTCLIENT_LIB)
 	install -m 0644 $(BUILD)/man/sluice.conf.5 $(DESTDIR)$(MANDIR)/man5/sluice.conf.5
 	install -m 0644 conf/sluice.3 $(DESTDIR)$(MANDIR)/man3/sluice.3
 	install -m 0644 include/sluice_serve.h $(DESTDIR)$(INCLUDEDIR)/sluice_serve.h
-	install -m 0644 $(SERVE_LIB) $(DESTDIR)$(LIBDIR)/libsluice.a
-	install -m 0644 $(SERVE_EXPORTS) $(DESTDIR)$(LIBDIR)/libsluice.exports
-	$(call serve_pc,$(INCLUDEDIR),$(LIBDIR)) >$(DESTDIR)$(PKGCONFIGDIR)/sluice-serve.pc
+	install -d $(DESTDIR)$(ARCH_LIBDIR) $(DESTDIR)$(ARCH_PKGCONFIGDIR)
+	install -m 0644 $(SERVE_LIB) $(DESTDIR)$(ARCH_LIBDIR)/libsluice.a
+	install -m 0644 $(SERVE_EXPORTS) $(DESTDIR)$(ARCH_LIBDIR)/libsluice.exports
+	$(call serve_pc,$(INCLUDEDIR),$(ARCH_LIBDIR)) >$(DESTDIR)$(ARCH_PKGCONFIGDIR)/sluice-serve.pc
 	install -m 0644 include/sluice_test.h $(DESTDIR)$(INCLUDEDIR)/sluice_test.h
-	install -d $(DESTDIR)$(TESTCLIENT_LIBDIR) $(DESTDIR)$(TESTCLIENT_PCDIR)
-	install -m 0644 $(TESTCLIENT_LIB) $(DESTDIR)$(TESTCLIENT_LIBDIR)/libsluice-test.a
-	printf '%s\n' 'libdir=$(TESTCLIENT_LIBDIR)' 'includedir=$(INCLUDEDIR)' '' 'Name: sluice-test' \
+	install -m 0644 $(TESTCLIENT_LIB) $(DESTDIR)$(ARCH_LIBDIR)/libsluice-test.a
+	printf '%s\n' 'libdir=$(ARCH_LIBDIR)' 'includedir=$(INCLUDEDIR)' '' 'Name: sluice-test' \
 	  'Description: test client for sluice modules (sluice_test.h)' \
 	  'Version: $(VERSION)' 'Requires: sluice' \
-	  "Libs: -L\$${libdir} $(TESTCLIENT_LDLIBS)" >$(DESTDIR)$(TESTCLIENT_PCDIR)/sluice-test.pc
+	  "Libs: -L\$${libdir} $(TESTCLIENT_LDLIBS)" >$(DESTDIR)$(ARCH_PKGCONFIGDIR)/sluice-test.pc
 	install -m 0644 conf/sysusers/sluice.conf $(DESTDIR)$(SYSUSERSDIR)/sluice.conf
 	install -m 0644 conf/tmpfiles/sluice.conf $(DESTDIR)$(TMPFILESDIR)/sluice.conf
 	for f in conf/nginx/*.conf; do \
