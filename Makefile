@@ -83,7 +83,7 @@ FIXTURE_SOS  += $(FIXTURE_CXX_SRCS:tests/fixtures/%.cc=$(BUILD)/fixtures/%.so)
 # The one test binary: every unit and integration suite.
 TEST_SRCS := $(wildcard tests/unit/*.c) $(wildcard tests/integration/*.c) tests/harness.c tests/fcgi_client.c tests/scenarios.c \
              tests/load.c tests/logscan.c tests/uwsgi_packet.c \
-             tests/modules_conf.c
+             tests/modules_conf.c tests/netns.c
 TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/obj/%.o)
 # The test client (sluice_test.h): not in the daemon, but in the test
 # binary and in libsluice-test.a with the daemon's objects, so that a
@@ -507,6 +507,11 @@ TMPFILESDIR   ?= $(PREFIX)/lib/tmpfiles.d
 # so the pkg-config file is architecture-independent.
 PKGCONFIGDIR  ?= $(DATADIR)/pkgconfig
 MANDIR        ?= $(DATADIR)/man
+# The static libraries (libsluice.a, the test client) are this machine's
+# code, so they and their pkg-config files are architecture-dependent:
+# the package puts them under /usr/lib/TRIPLET (debian/rules).
+ARCH_LIBDIR       ?= $(LIBDIR)
+ARCH_PKGCONFIGDIR ?= $(PKGCONFIGDIR)
 
 # The compiled-in default config follows SYSCONFDIR.  The stamp changes
 # only when SYSCONFDIR does, and main.o depends on it, so that
@@ -545,22 +550,23 @@ install: all $(TESTCLIENT_LIB)
 	install -m 0644 $(BUILD)/man/sluice.conf.5 $(DESTDIR)$(MANDIR)/man5/sluice.conf.5
 	install -m 0644 conf/sluice.3 $(DESTDIR)$(MANDIR)/man3/sluice.3
 	install -m 0644 include/sluice_serve.h $(DESTDIR)$(INCLUDEDIR)/sluice_serve.h
-	install -m 0644 $(SERVE_LIB) $(DESTDIR)$(LIBDIR)/libsluice.a
-	install -m 0644 $(SERVE_EXPORTS) $(DESTDIR)$(LIBDIR)/libsluice.exports
-	$(call serve_pc,$(INCLUDEDIR),$(LIBDIR)) >$(DESTDIR)$(PKGCONFIGDIR)/sluice-serve.pc
+	install -d $(DESTDIR)$(ARCH_LIBDIR) $(DESTDIR)$(ARCH_PKGCONFIGDIR)
+	install -m 0644 $(SERVE_LIB) $(DESTDIR)$(ARCH_LIBDIR)/libsluice.a
+	install -m 0644 $(SERVE_EXPORTS) $(DESTDIR)$(ARCH_LIBDIR)/libsluice.exports
+	$(call serve_pc,$(INCLUDEDIR),$(ARCH_LIBDIR)) >$(DESTDIR)$(ARCH_PKGCONFIGDIR)/sluice-serve.pc
 	install -m 0644 include/sluice_test.h $(DESTDIR)$(INCLUDEDIR)/sluice_test.h
-	install -m 0644 $(TESTCLIENT_LIB) $(DESTDIR)$(LIBDIR)/libsluice-test.a
-	printf '%s\n' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' 'Name: sluice-test' \
+	install -m 0644 $(TESTCLIENT_LIB) $(DESTDIR)$(ARCH_LIBDIR)/libsluice-test.a
+	printf '%s\n' 'libdir=$(ARCH_LIBDIR)' 'includedir=$(INCLUDEDIR)' '' 'Name: sluice-test' \
 	  'Description: test client for sluice modules (sluice_test.h)' \
 	  'Version: $(VERSION)' 'Requires: sluice' \
-	  "Libs: -L\$${libdir} $(TESTCLIENT_LDLIBS)" >$(DESTDIR)$(PKGCONFIGDIR)/sluice-test.pc
+	  "Libs: -L\$${libdir} $(TESTCLIENT_LDLIBS)" >$(DESTDIR)$(ARCH_PKGCONFIGDIR)/sluice-test.pc
 	install -d $(DESTDIR)$(INCLUDEDIR)/sluice-fcgi
 	install -m 0644 include/fcgi2/*.h $(DESTDIR)$(INCLUDEDIR)/sluice-fcgi/
-	install -m 0644 $(FCGI2_LIB) $(DESTDIR)$(LIBDIR)/libsluice-fcgi.a
-	printf '%s\n' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' 'Name: sluice-fcgi' \
+	install -m 0644 $(FCGI2_LIB) $(DESTDIR)$(ARCH_LIBDIR)/libsluice-fcgi.a
+	printf '%s\n' 'libdir=$(ARCH_LIBDIR)' 'includedir=$(INCLUDEDIR)' '' 'Name: sluice-fcgi' \
 	  'Description: fcgi2 (libfcgi) API on sluice'"'"'s FastCGI reader' \
 	  'Version: $(VERSION)' 'Cflags: -I$${includedir}/sluice-fcgi' \
-	  'Libs: -L$${libdir} -lsluice-fcgi' >$(DESTDIR)$(PKGCONFIGDIR)/sluice-fcgi.pc
+	  'Libs: -L$${libdir} -lsluice-fcgi' >$(DESTDIR)$(ARCH_PKGCONFIGDIR)/sluice-fcgi.pc
 	install -m 0644 conf/sysusers/sluice.conf $(DESTDIR)$(SYSUSERSDIR)/sluice.conf
 	install -m 0644 conf/tmpfiles/sluice.conf $(DESTDIR)$(TMPFILESDIR)/sluice.conf
 	for f in conf/nginx/*.conf; do \

@@ -243,10 +243,11 @@ static void on_terminate(int sig, siginfo_t *si, void *uc)
 }
 
 /*
- * A runtime checker (AddressSanitizer in the dev profile) found an error
- * and is about to end the worker: `summary` (one line) is logged with the
- * request in hand, which is answered with 502 and, in development mode,
- * a page holding the whole `report`.  The checker then exits by itself.
+ * A runtime checker (AddressSanitizer or UndefinedBehaviorSanitizer in
+ * the dev profile) found an error and is about to end the worker:
+ * `summary` (one line) is logged with the request in hand, which is
+ * answered with 502 and, in development mode, a page holding the whole
+ * `report`.  The checker then exits by itself.
  */
 void crash_last_words(const char *summary, const char *report)
 {
