@@ -128,6 +128,17 @@ printf '%s\n' 'libdir=$(2)' 'includedir=$(1)' '' 'Name: sluice-serve' \
   'Version: $(VERSION)' 'Requires: sluice' \
   "Libs: -L\$${libdir} $(SERVE_LDLIBS)"
 endef
+# The test client's, for a module's own tests: linked whole, its sl_*
+# symbols exported by the same list as libsluice.a's (a '*' in a .pc's
+# Libs would reach the linker escaped).
+TESTCLIENT_PC_LIBS = -Wl,--whole-archive -lsluice-test -Wl,--no-whole-archive \
+                     -Wl,--dynamic-list=\$${libdir}/libsluice.exports $(LIBS) $(LDFLAGS_$(PROFILE))
+define test_pc
+printf '%s\n' 'libdir=$(2)' 'includedir=$(1)' '' 'Name: sluice-test' \
+  'Description: test client for sluice modules (sluice_test.h)' \
+  'Version: $(VERSION)' 'Requires: sluice' \
+  "Libs: -L\$${libdir} $(TESTCLIENT_PC_LIBS)"
+endef
 # Unchanged libfcgi programs that the supervised-program suite runs.
 PROGRAMS  := $(patsubst tests/programs/%.c,$(BUILD)/programs/%,$(wildcard tests/programs/*.c))
 
@@ -184,6 +195,7 @@ $(SERVE_EXPORTS): gateway/libsluice.exports
 $(SERVE_PC): Makefile
 	@mkdir -p $(@D)
 	$(call sluice_pc,$(abspath include)) >$(@D)/sluice.pc
+	$(call test_pc,$(abspath include),$(abspath $(BUILD))) >$(@D)/sluice-test.pc
 	$(call serve_pc,$(abspath include),$(abspath $(BUILD))) >$@
 
 $(BUILD)/single/%: apps/single/%.c include/sluice.h include/sluice_serve.h $(SERVE_LIB) \
@@ -556,10 +568,7 @@ install: all $(TESTCLIENT_LIB)
 	$(call serve_pc,$(INCLUDEDIR),$(ARCH_LIBDIR)) >$(DESTDIR)$(ARCH_PKGCONFIGDIR)/sluice-serve.pc
 	install -m 0644 include/sluice_test.h $(DESTDIR)$(INCLUDEDIR)/sluice_test.h
 	install -m 0644 $(TESTCLIENT_LIB) $(DESTDIR)$(ARCH_LIBDIR)/libsluice-test.a
-	printf '%s\n' 'libdir=$(ARCH_LIBDIR)' 'includedir=$(INCLUDEDIR)' '' 'Name: sluice-test' \
-	  'Description: test client for sluice modules (sluice_test.h)' \
-	  'Version: $(VERSION)' 'Requires: sluice' \
-	  "Libs: -L\$${libdir} $(TESTCLIENT_LDLIBS)" >$(DESTDIR)$(ARCH_PKGCONFIGDIR)/sluice-test.pc
+	$(call test_pc,$(INCLUDEDIR),$(ARCH_LIBDIR)) >$(DESTDIR)$(ARCH_PKGCONFIGDIR)/sluice-test.pc
 	install -d $(DESTDIR)$(INCLUDEDIR)/sluice-fcgi
 	install -m 0644 include/fcgi2/*.h $(DESTDIR)$(INCLUDEDIR)/sluice-fcgi/
 	install -m 0644 $(FCGI2_LIB) $(DESTDIR)$(ARCH_LIBDIR)/libsluice-fcgi.a
