@@ -1,6 +1,7 @@
 /*
  * logscan.c - lines of a log, as logscan.h describes.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,18 @@ char *logscan_wait(const struct sluice_proc *sp, const char *a, const char *b, l
 			return line;
 		harness_sleep_ms(20);
 	}
+}
+
+int logscan_reload(const struct sluice_proc *sp, int g, long ms)
+{
+	char needle[64], *line;
+
+	if (kill(sp->pid, SIGHUP) != 0)
+		return -1;
+	snprintf(needle, sizeof(needle), "generation %d serves", g);
+	line = logscan_wait(sp, needle, NULL, ms);
+	free(line);
+	return line != NULL ? 0 : -1;
 }
 
 const char *logscan_tail(const struct sluice_proc *sp, size_t max)

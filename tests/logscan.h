@@ -20,6 +20,12 @@ char *logscan_line(const char *text, const char *a, const char *b);
  */
 char *logscan_wait(const struct sluice_proc *sp, const char *a, const char *b, long ms);
 
+/*
+ * A reload as operators see it: SIGHUP to the master, then up to `ms`
+ * for "generation `g` serves" in its log.  0, or -1 if it did not come.
+ */
+int logscan_reload(const struct sluice_proc *sp, int g, long ms);
+
 /* The last `max` bytes of sluice's error log, for failure messages; static storage. */
 const char *logscan_tail(const struct sluice_proc *sp, size_t max);
 

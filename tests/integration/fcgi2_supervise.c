@@ -328,7 +328,6 @@ Test(fcgi2_supervise, reloads_under_post_load_lose_nothing)
 			       .duration_ms = 30000, .max_requests = 100000,
 			       .timeout_ms = REQ_TIMEOUT_MS, .pace_ms = 5 };
 	struct load l;
-	char needle[64], *line;
 
 	start("", "pm = { max_children = 2; };");
 	wait_copies(2, 0, 2, 5000);
@@ -336,11 +335,8 @@ Test(fcgi2_supervise, reloads_under_post_load_lose_nothing)
 	cr_assert_eq(load_start(&l, &o), 0);
 	for (int g = 2; g <= 6; g++) {
 		harness_sleep_ms(300);
-		cr_assert_eq(kill(sp.pid, SIGHUP), 0);
-		snprintf(needle, sizeof(needle), "generation %d serves", g);
-		line = logscan_wait(&sp, needle, NULL, 5000);
-		cr_assert_not_null(line, "no \"%s\":\n%s", needle, logscan_tail(&sp, 3000));
-		free(line);
+		cr_assert_eq(logscan_reload(&sp, g, 5000), 0, "no \"generation %d serves\":\n%s",
+			     g, logscan_tail(&sp, 3000));
 	}
 	harness_sleep_ms(300);
 	load_stop(&l);
@@ -517,7 +513,6 @@ Test(fcgi2_supervise, a_threaded_fcgiapp_program_leaves_on_reload_without_a_kill
 			       .duration_ms = 30000, .max_requests = 100000,
 			       .timeout_ms = REQ_TIMEOUT_MS, .pace_ms = 2 };
 	struct load l;
-	char needle[64], *line;
 
 	start_fcgi2("fcgx_app", "args = [ \"4\" ];", "pm = { max_children = 2; };");
 	wait_copies(2, 0, 2, 5000);
@@ -525,11 +520,8 @@ Test(fcgi2_supervise, a_threaded_fcgiapp_program_leaves_on_reload_without_a_kill
 	cr_assert_eq(load_start(&l, &o), 0);
 	for (int g = 2; g <= 4; g++) {
 		harness_sleep_ms(400);
-		cr_assert_eq(kill(sp.pid, SIGHUP), 0);
-		snprintf(needle, sizeof(needle), "generation %d serves", g);
-		line = logscan_wait(&sp, needle, NULL, 5000);
-		cr_assert_not_null(line, "no \"%s\":\n%s", needle, logscan_tail(&sp, 3000));
-		free(line);
+		cr_assert_eq(logscan_reload(&sp, g, 5000), 0, "no \"generation %d serves\":\n%s",
+			     g, logscan_tail(&sp, 3000));
 	}
 	harness_sleep_ms(400);
 	load_stop(&l);
