@@ -202,6 +202,23 @@ int FCGX_InitRequest(FCGX_Request *request, int sock, int flags)
 	return 0;
 }
 
+/* 1 if `addr` is one of the comma-separated entries of `list`. */
+static int listed(const char *list, const char *addr)
+{
+	size_t n = strlen(addr);
+
+	for (const char *p = list; *p; ) {
+		size_t len = strcspn(p, ",");
+
+		if (len == n && strncmp(p, addr, n) == 0)
+			return 1;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
 /*
  * FCGI_WEB_SERVER_ADDRS, as in libfcgi: when set, a TCP peer whose
  * address is not in this comma-separated list is refused.
@@ -212,22 +229,17 @@ static int peer_allowed(int fd)
 	struct sockaddr_storage sa;
 	socklen_t len = sizeof(sa);
 	char addr[INET6_ADDRSTRLEN];
-	size_t n;
+	const void *in;
 
 	if (!list || getpeername(fd, (struct sockaddr *)&sa, &len) < 0 ||
 	    (sa.ss_family != AF_INET && sa.ss_family != AF_INET6))
 		return 1;
-	if (!inet_ntop(sa.ss_family, sa.ss_family == AF_INET
-		       ? (void *)&((struct sockaddr_in *)&sa)->sin_addr
-		       : (void *)&((struct sockaddr_in6 *)&sa)->sin6_addr, addr, sizeof(addr)))
+	in = sa.ss_family == AF_INET ? (const void *)&((struct sockaddr_in *)&sa)->sin_addr
+				     : (const void *)&((struct sockaddr_in6 *)&sa)->sin6_addr;
+	if (!inet_ntop(sa.ss_family, in, addr, sizeof(addr)))
 		return 0;
-	n = strlen(addr);
-	for (const char *p = list; *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ',')) {
-		if (strncmp(p, addr, n) == 0 && (p[n] == ',' || p[n] == '\0'))
-			return 1;
-		if (!p[strcspn(p, ",")])
-			break;
-	}
+	if (listed(list, addr))
+		return 1;
 	fcgi2_wire_log("refusing a connection from %s, not in FCGI_WEB_SERVER_ADDRS", addr);
 	return 0;
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <netinet/in.h>
 
 #include <criterion/criterion.h>
 
@@ -274,4 +275,38 @@ Test(fcgi2, filter_reads_stdin_then_data)
 	cr_expect_eq(rs.end, FC_R_END);
 	fcgi_client_resp_free(&rs);
 	fcgi_client_close(&c);
+}
+
+/* FCGX_OpenSocket's TCP form, and FCGI_WEB_SERVER_ADDRS letting a listed peer in. */
+Test(fcgi2, open_socket_tcp_with_allowed_peers)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	struct fcgi_conn c = { .fd = -1 };
+	struct fcgi_buf req = { 0 }, params = { 0 };
+	struct fcgi_resp rs;
+	FCGX_Request rq;
+	int fd = FCGX_OpenSocket("127.0.0.1:0", 8);
+
+	cr_assert_geq(fd, 0, "FCGX_OpenSocket(127.0.0.1:0) failed");
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	setenv("FCGI_WEB_SERVER_ADDRS", "10.9.9.9,127.0.0.1", 1);
+	c.fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_eq(connect(c.fd, (struct sockaddr *)&sa, len), 0);
+	fcgi_client_params(&params, "GET", "/tcp", NULL);
+	fcgi_client_request(&req, 1, 0, &params, NULL, 0);
+	cr_assert_eq(fcgi_client_send(&c, req.p, req.len), 0);
+	cr_assert_eq(FCGX_InitRequest(&rq, fd, 0), 0);
+	cr_assert_eq(FCGX_Accept_r(&rq), 0);
+	cr_expect_str_eq(FCGX_GetParam("DOCUMENT_URI", rq.envp), "/tcp");
+	FCGX_PutS("Status: 204 No Content\r\n\r\n", rq.out);
+	FCGX_Finish_r(&rq);
+	fcgi_client_read_response(&c, 1, &rs, 5000);
+	cr_expect_eq(rs.end, FC_R_END);
+	fcgi_client_resp_free(&rs);
+	fcgi_client_buf_free(&req);
+	fcgi_client_buf_free(&params);
+	fcgi_client_close(&c);
+	close(fd);
+	cr_expect_eq(FCGX_OpenSocket("/nonexistent-dir/x.sock", 8), -1);
 }
