@@ -285,6 +285,10 @@ static int accept_one(FCGX_Request *rq, int wait)
 static void close_conn(struct fcgi2_req *q)
 {
 	if (q->fd >= 0 && !q->detached)
+		fcgi2_wire_flush(q);
+	q->ipos = q->iend = 0;
+	q->olen = 0;
+	if (q->fd >= 0 && !q->detached)
 		close(q->fd);
 	q->fd = -1;
 	q->broken = 0;
@@ -300,7 +304,11 @@ static int wait_kept(FCGX_Request *rq, struct fcgi2_req *q)
 {
 	struct pollfd p[2] = { { .fd = q->fd, .events = POLLIN },
 			       { .fd = rq->listen_sock, .events = POLLIN } };
-	int rc = poll(p, 2, idle_ms);
+	int rc;
+
+	if (q->ipos < q->iend)
+		return 1;	/* the next request is already read in */
+	rc = poll(p, 2, idle_ms);
 
 	if (shutdown_pending)
 		return -1;
@@ -337,11 +345,13 @@ static void start(FCGX_Request *rq, struct fcgi2_req *q)
 	rq->envp = q->envp;
 }
 
-static int ensure_record_buffer(struct fcgi2_req *q)
+static int ensure_buffers(struct fcgi2_req *q)
 {
 	if (!q->rec)
 		q->rec = malloc(FCGI2_RECORD_MAX);
-	return q->rec ? 0 : -1;
+	if (!q->ibuf)
+		q->ibuf = malloc(FCGI2_READ_BUF);
+	return q->rec && q->ibuf ? 0 : -1;
 }
 
 /*
@@ -359,7 +369,7 @@ int FCGX_Accept_r(FCGX_Request *rq)
 	if (!q || (!initialized && FCGX_Init() < 0))
 		return -1;
 	FCGX_Finish_r(rq);
-	if (ensure_record_buffer(q) < 0)
+	if (ensure_buffers(q) < 0)
 		return -1;
 	for (;;) {
 		int rc;
@@ -417,7 +427,8 @@ void FCGX_Finish_r(FCGX_Request *rq)
 		int rc = fcgi2_stream_close(&q->err);
 
 		rc |= fcgi2_stream_close(&q->out);
-		if (rc < 0 || fcgi2_wire_end(q, FCGI_REQUEST_COMPLETE) < 0)
+		if (rc < 0 || fcgi2_wire_end(q, FCGI_REQUEST_COMPLETE) < 0 ||
+		    fcgi2_wire_flush(q) < 0)
 			q->broken = 1;
 		skip_body(q);
 	}
