@@ -494,3 +494,54 @@ Test(fcgi2_lib, cgi_fallback_runs_once)
 	free(b);
 	teardown();
 }
+
+/* ---- The relink, as the README tells it ---------------------------------- */
+
+/*
+ * `make install` into a private DESTDIR, then a program's Makefile with
+ * the README's two lines (pkg-config's sysroot pointing into DESTDIR)
+ * builds stdio_app.c unchanged against the installed sluice-fcgi; the
+ * result must not need libfcgi and must answer as the in-tree build does.
+ */
+Test(fcgi2_lib, relink_with_pkg_config, .timeout = 300)
+{
+	const char *profile = strrchr(BUILD_DIR, '/') + 1;
+	char cmd[2048], mk[256], log[256], cwd[1024], *out, *want;
+	FILE *f;
+
+	cr_assert_not_null(getcwd(cwd, sizeof(cwd)));
+	setup();
+	snprintf(cmd, sizeof(cmd), "make -s --no-print-directory PROFILE=%s BUILDROOT=%s "
+		 "DESTDIR=%s/root PREFIX=/usr install >%s/install.log 2>&1", profile, BUILD_ROOT,
+		 dir, dir);
+	snprintf(log, sizeof(log), "%s/install.log", dir);
+	cr_assert_eq(system(cmd), 0, "make install failed: %s", harness_read_file(log));
+	snprintf(mk, sizeof(mk), "%s/Makefile", dir);
+	f = fopen(mk, "w");
+	cr_assert_not_null(f);
+	/* The development profile's library is built with the sanitizers. */
+	if (strcmp(profile, "dev") == 0)
+		fprintf(f, "CFLAGS += -fsanitize=address,undefined\n");
+	fprintf(f, "CFLAGS += -I%s/tests/fcgi2 $(shell pkg-config --cflags sluice-fcgi)\n"
+		   "LDLIBS = $(shell pkg-config --libs sluice-fcgi)\n"
+		   "app: %s/tests/fcgi2/stdio_app.c\n"
+		   "\t$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)\n", cwd, cwd);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "cd %s && PKG_CONFIG_PATH=%s/root/usr/share/pkgconfig "
+		 "PKG_CONFIG_SYSROOT_DIR=%s/root make -s app >build.log 2>&1 && "
+		 "! ldd app | grep -q libfcgi", dir, dir, dir);
+	snprintf(log, sizeof(log), "%s/build.log", dir);
+	cr_assert_eq(system(cmd), 0, "the relinked build failed or still needs libfcgi: %s",
+		     harness_read_file(log));
+	snprintf(cmd, sizeof(cmd), "printf 'line one\\nline two\\n' | env -i REQUEST_METHOD=POST "
+		 "CONTENT_LENGTH=18 QUERY_STRING=q=1 SCRIPT_NAME=/cgi/echo HTTP_X_TEST=yes "
+		 "%s/app >%s/app.cgi 2>&1", dir, dir);
+	cr_assert_eq(system(cmd), 0);
+	snprintf(mk, sizeof(mk), "%s/app.cgi", dir);
+	out = harness_read_file(mk);
+	want = run_cgi("stdio_app-sluice");
+	cr_expect_str_eq(out, want, "the relinked program answers differently");
+	free(out);
+	free(want);
+	teardown();
+}
