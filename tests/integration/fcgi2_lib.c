@@ -465,6 +465,34 @@ Test(fcgi2_lib, idle_kept_connection_closed_after_deadline, .timeout = 60)
 	teardown();
 }
 
+/* The client's Proxy: header never becomes HTTP_PROXY in a stdio program's environment. */
+Test(fcgi2_lib, no_httpoxy_in_environ)
+{
+	struct fcgi_conn c = { .fd = -1 };
+	struct fcgi_buf req = { 0 }, params = { 0 };
+	struct fcgi_resp rs;
+	struct prog p;
+
+	setup();
+	prog_start(&p, "stdio_app-sluice", NULL);
+	cr_assert_eq(harness_wait_socket(p.pid, p.sock), 0);
+	cr_assert_eq(fcgi_client_open(&c, p.sock), 0);
+	fcgi_client_params(&params, "GET", "/env?names=HTTP_PROXY,HTTP_HOST", NULL);
+	fcgi_client_pair(&params, "HTTP_PROXY", "http://evil.example:8080");
+	fcgi_client_pair(&params, "HTTP_HOST", "app.example");
+	fcgi_client_request(&req, 1, 0, &params, NULL, 0);
+	cr_assert_eq(fcgi_client_send(&c, req.p, req.len), 0);
+	fcgi_client_read_response(&c, 1, &rs, WAIT_MS);
+	cr_expect(says(&rs, "HTTP_PROXY unset") && says(&rs, "HTTP_HOST=app.example"),
+		  "environ: %.*s", (int)rs.out.len, rs.out.p);
+	fcgi_client_resp_free(&rs);
+	fcgi_client_buf_free(&req);
+	fcgi_client_buf_free(&params);
+	fcgi_client_close(&c);
+	prog_stop(&p);
+	teardown();
+}
+
 /* ---- CGI fallback -------------------------------------------------------- */
 
 static char *run_cgi(const char *name)
