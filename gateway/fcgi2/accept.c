@@ -47,6 +47,8 @@
 static volatile sig_atomic_t shutdown_pending;
 static atomic_int requests_made;	/* FCGX_InitRequest calls: above 1, threads */
 static int idle_ms = FCGI2_IDLE_TIMEOUT_MS;
+static int read_ms = FCGI2_READ_TIMEOUT_MS;
+static int write_ms = FCGI2_WRITE_TIMEOUT_MS;
 static int initialized;
 
 int fcgi2_accept_idle_ms(void)
@@ -80,10 +82,10 @@ static void install_signals(void)
 			sigaction(sigs[i], &sa, NULL);
 }
 
-/* SLUICE_FCGI_IDLE_TIMEOUT_MS, when set: digits only, 1 to 3600000. */
-static int read_idle_env(void)
+/* Environment variable `name`, when set: milliseconds, 1 to 3600000, into *ms. */
+static int read_ms_env(const char *name, int *ms)
 {
-	const char *v = getenv("SLUICE_FCGI_IDLE_TIMEOUT_MS");
+	const char *v = getenv(name);
 	char *end;
 	long n;
 
@@ -92,11 +94,10 @@ static int read_idle_env(void)
 	errno = 0;
 	n = strtol(v, &end, 10);
 	if (*v < '0' || *v > '9' || *end || errno || n < 1 || n > 3600000) {
-		fcgi2_wire_log("SLUICE_FCGI_IDLE_TIMEOUT_MS='%s': expected milliseconds, "
-			       "1 to 3600000", v);
+		fcgi2_wire_log("%s='%s': expected milliseconds, 1 to 3600000", name, v);
 		return -1;
 	}
-	idle_ms = (int)n;
+	*ms = (int)n;
 	return 0;
 }
 
@@ -104,7 +105,9 @@ int FCGX_Init(void)
 {
 	if (initialized)
 		return 0;
-	if (read_idle_env() < 0)
+	if (read_ms_env("SLUICE_FCGI_IDLE_TIMEOUT_MS", &idle_ms) < 0 ||
+	    read_ms_env("SLUICE_FCGI_READ_TIMEOUT_MS", &read_ms) < 0 ||
+	    read_ms_env("SLUICE_FCGI_WRITE_TIMEOUT_MS", &write_ms) < 0)
 		return -1;
 	install_signals();
 	initialized = 1;
@@ -193,8 +196,8 @@ int FCGX_InitRequest(FCGX_Request *request, int sock, int flags)
 	if (!q)
 		return -1;
 	q->fd = -1;
-	q->read_ms = FCGI2_READ_TIMEOUT_MS;
-	q->write_ms = FCGI2_WRITE_TIMEOUT_MS;
+	q->read_ms = read_ms;
+	q->write_ms = write_ms;
 	atomic_fetch_add(&requests_made, 1);
 	request->priv = q;
 	request->listen_sock = sock;
@@ -368,6 +371,8 @@ int FCGX_Accept_r(FCGX_Request *rq)
 
 	if (!q || (!initialized && FCGX_Init() < 0))
 		return -1;
+	q->read_ms = read_ms;
+	q->write_ms = write_ms;
 	FCGX_Finish_r(rq);
 	if (ensure_buffers(q) < 0)
 		return -1;

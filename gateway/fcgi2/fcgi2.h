@@ -23,7 +23,8 @@
 /*
  * The caps and deadlines are sluice's shipped defaults (defaults.h says
  * why each number), so that a relinked program refuses what sluice
- * refuses.
+ * refuses.  SLUICE_FCGI_READ_TIMEOUT_MS and SLUICE_FCGI_WRITE_TIMEOUT_MS
+ * in the environment change the deadlines.
  */
 #define FCGI2_MAX_PARAMS_BYTES	DEFAULT_MAX_PARAMS_BYTES
 #define FCGI2_MAX_PARAMS	DEFAULT_MAX_PARAMS

@@ -55,6 +55,12 @@ static void idle_env(void *arg)
 	setenv("SLUICE_FCGI_IDLE_TIMEOUT_MS", "300", 1);
 }
 
+static void read_env(void *arg)
+{
+	child_fd0(arg);
+	setenv("SLUICE_FCGI_READ_TIMEOUT_MS", "300", 1);
+}
+
 /*
  * Start BUILD_DIR/fcgi2/NAME on dir/NAME.sock; `in_child` puts the socket
  * on fd 0.  `arg`, when not NULL, is the program's one argument (fcgx_app's
@@ -462,6 +468,49 @@ Test(fcgi2_lib, idle_kept_connection_closed_after_deadline, .timeout = 60)
 	cr_expect_lt(harness_now_ms() - t0, 1500);
 	fcgi_client_close(&a);
 	prog_stop(&p);
+	teardown();
+}
+
+/*
+ * A web server that stops inside a record: sluice-fcgi drops that
+ * connection at its read deadline and serves the next; the libfcgi build
+ * waits on it for ever, and the next connection is not served.
+ */
+Test(fcgi2_lib, stalled_peer_meets_the_read_deadline, .timeout = 60)
+{
+	static const char *const names[] = { "fcgx_app-libfcgi", "fcgx_app-sluice" };
+
+	setup();
+	for (int i = 0; i < 2; i++) {
+		struct fcgi_conn stall = { .fd = -1 }, next = { .fd = -1 };
+		struct fcgi_buf b = { 0 };
+		struct fcgi_resp rs;
+		struct prog p;
+
+		prog_start(&p, names[i], read_env);
+		cr_assert_eq(harness_wait_socket(p.pid, p.sock), 0);
+		cr_assert_eq(fcgi_client_open(&stall, p.sock), 0);
+		fcgi_client_begin(&b, 1, FC_RESPONDER, 0);
+		fcgi_client_header(&b, 1, FC_PARAMS, 1, 100, 4);
+		fcgi_client_buf_str(&b, "REQUEST_");
+		cr_assert_eq(fcgi_client_send(&stall, b.p, b.len), 0);
+		harness_sleep_ms(100);
+		raw_get(&next, p.sock, "/env?names=REQUEST_METHOD", 0, &rs);
+		if (i == 0)
+			cr_expect_neq(rs.end, FC_R_END, "libfcgi served the next connection while a "
+				      "peer stalled (the test cannot fail)");
+		else
+			cr_expect(rs.end == FC_R_END && says(&rs, "REQUEST_METHOD=GET"),
+				  "the next connection was not served after the read deadline");
+		if (i == 1)
+			cr_expect_eq(fcgi_client_fill(&stall, 2000), 0,
+				     "the stalled connection was not closed");
+		fcgi_client_resp_free(&rs);
+		fcgi_client_buf_free(&b);
+		fcgi_client_close(&stall);
+		fcgi_client_close(&next);
+		prog_stop(&p);
+	}
 	teardown();
 }
 
