@@ -15,6 +15,7 @@
 #ifndef SLUICE_FCGI2_H
 #define SLUICE_FCGI2_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 #include "fcgi.h"
@@ -107,6 +108,16 @@ int fcgi2_wire_end(struct fcgi2_req *q, unsigned proto_status);
 int fcgi2_wire_flush(struct fcgi2_req *q);
 void fcgi2_wire_release(struct fcgi2_req *q);
 void fcgi2_wire_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * The public headers leave out the format attribute (a program that
+ * passes its own format strings must build as with libfcgi); inside,
+ * the compilers check the forwarding.
+ */
+int FCGX_VFPrintF(FCGX_Stream *stream, const char *format, va_list arg)
+	__attribute__((format(printf, 2, 0)));
+int FCGX_FPrintF(FCGX_Stream *stream, const char *format, ...)
+	__attribute__((format(printf, 2, 3)));
 
 /* stream.c */
 void fcgi2_stream_open(struct FCGX_Stream *s, struct fcgi2_req *q, int reader, unsigned type);

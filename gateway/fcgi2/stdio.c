@@ -26,6 +26,13 @@
 
 extern char **environ;
 
+/* As in fcgi2.h: the format attribute for the inside only. */
+int FCGI_vfprintf(FCGI_FILE *fp, const char *format, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+int FCGI_vprintf(const char *format, va_list ap) __attribute__((format(printf, 1, 0)));
+int FCGI_fprintf(FCGI_FILE *fp, const char *format, ...) __attribute__((format(printf, 2, 3)));
+int FCGI_printf(const char *format, ...) __attribute__((format(printf, 1, 2)));
+
 FCGI_FILE _fcgi_sF[3];
 
 static int accepted;		/* FCGI_Accept was called */
