@@ -40,7 +40,7 @@ LDFLAGS  += $(LDFLAGS_$(PROFILE))
 # The daemon.  main.c is left out of CORE so that the tests link the rest.
 CORE_SRCS := gateway/config.c gateway/log.c gateway/arena.c gateway/router.c \
              gateway/header.c gateway/module.c gateway/listen.c gateway/master.c \
-             gateway/worker.c gateway/conn.c gateway/request.c gateway/fcgi.c \
+             gateway/worker.c gateway/conn.c gateway/request.c gateway/response.c gateway/fcgi.c \
              gateway/io.c gateway/scoreboard.c gateway/crash.c gateway/symbols.c \
              gateway/config_value.c gateway/uwsgi.c gateway/systemd.c gateway/trace.c \
              gateway/handoff.c gateway/holder.c gateway/access.c \
@@ -48,7 +48,8 @@ CORE_SRCS := gateway/config.c gateway/log.c gateway/arena.c gateway/router.c \
              gateway/status_cli.c gateway/top.c gateway/headlines.c gateway/escape.c \
              gateway/kv.c gateway/lazy.c gateway/query.c gateway/form.c gateway/body.c \
              gateway/cookie.c gateway/respond.c gateway/text.c gateway/config_check.c \
-             gateway/pidfile.c gateway/multipart.c gateway/parts.c gateway/perm.c
+             gateway/pidfile.c gateway/multipart.c gateway/parts.c gateway/perm.c \
+             gateway/serve.c
 MAIN_SRCS := gateway/main.c gateway/scaffold.c
 # The profile chooses files, not #ifdefs: the development seam (dev.h) is
 # stubs in production and the real thing in the dev profile.
@@ -92,12 +93,44 @@ TESTCLIENT_LDLIBS = -Wl,--whole-archive -lsluice-test -Wl,--no-whole-archive \
 TEST_BIN  := $(BUILD)/sluice-tests
 TEST_LIBS := -lcriterion -lcurl
 
+# libsluice.a: the daemon's objects, for programs that are their own
+# sluice (sluice_serve.h).  A program links it like the test client,
+# with the daemon's libraries; the profile's objects go in, so only the
+# dev build of the library has development mode.  Single-binary samples,
+# apps/single/NAME.c, are built against it as a user would.
+# Both link with pkg-config, from $(BUILD)/pkgconfig: the files `make
+# install` writes, naming this tree.  The archive is linked whole and
+# the sl_* symbols exported (libsluice.exports), so that modules loaded
+# from files find the whole API, as in the daemon.  The dev profile's
+# Libs carry its sanitizers, which its objects need.
+SERVE_LIB     := $(BUILD)/libsluice.a
+SERVE_EXPORTS := $(BUILD)/libsluice.exports
+SERVE_LDLIBS   = -Wl,--whole-archive -lsluice -Wl,--no-whole-archive \
+                 -Wl,--dynamic-list=\$${libdir}/libsluice.exports $(LIBS) $(LDFLAGS_$(PROFILE))
+SERVE_PC      := $(BUILD)/pkgconfig/sluice-serve.pc
+SINGLE_APPS   := hello
+SINGLE_BINS   := $(SINGLE_APPS:%=$(BUILD)/single/%)
+
+# The pkg-config files of the header and of libsluice.a: $(1) the
+# includedir, $(2) the libdir.
+define sluice_pc
+printf '%s\n' 'includedir=$(1)' '' 'Name: sluice' \
+  'Description: module API of the sluice application server' \
+  'Version: $(VERSION)' 'Cflags: -I$${includedir}'
+endef
+define serve_pc
+printf '%s\n' 'libdir=$(2)' 'includedir=$(1)' '' 'Name: sluice-serve' \
+  'Description: programs that are their own sluice (sluice_serve.h)' \
+  'Version: $(VERSION)' 'Requires: sluice' \
+  "Libs: -L\$${libdir} $(SERVE_LDLIBS)"
+endef
+
 BENCH_BIN := $(BUILD)/bench/fcgi-floor
 BENCH_LIBFCGI := $(BUILD)/bench/libfcgi-hello
 
 .PHONY: all run dev test tests bench check-prod install deps-run deps-test deps-dev deps-bench clean \
         test-fresh test-arm64 deps-arm64 fuzz fuzz-run fuzz-smoke deps-fuzz deb deps-deb test-deb
-all: $(BUILD)/sluice $(APP_SOS) $(BUILD)/man/sluice.conf.5 $(FCGI2_LIB)
+all: $(BUILD)/sluice $(APP_SOS) $(SERVE_LIB) $(SERVE_EXPORTS) $(SERVE_PC) $(SINGLE_BINS) $(BUILD)/man/sluice.conf.5
 
 # Modules resolve the sl_* API against the executable: export exactly
 # those symbols, not the daemon's internals.
@@ -131,6 +164,23 @@ $(BUILD)/fixtures/%.so: tests/fixtures/%.cc include/sluice.h
 	@mkdir -p $(@D)
 	$(CXX) -Iinclude $(CXXFLAGS) -fPIC -shared $(LDFLAGS) -o $@ $<
 
+$(SERVE_LIB): $(CORE_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(SERVE_EXPORTS): gateway/libsluice.exports
+	cp $< $@
+
+$(SERVE_PC): Makefile
+	@mkdir -p $(@D)
+	$(call sluice_pc,$(abspath include)) >$(@D)/sluice.pc
+	$(call serve_pc,$(abspath include),$(abspath $(BUILD))) >$@
+
+$(BUILD)/single/%: apps/single/%.c include/sluice.h include/sluice_serve.h $(SERVE_LIB) \
+                   $(SERVE_EXPORTS) $(SERVE_PC)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< \
+	  $$(PKG_CONFIG_PATH=$(BUILD)/pkgconfig pkg-config --cflags --libs sluice-serve)
+
 $(TEST_BIN): $(TEST_OBJS) $(CORE_OBJS) $(TESTCLIENT_OBJS)
 	$(CC) $(CFLAGS) -pie $(LDFLAGS) $(EXPORTS) -o $@ $^ $(LIBS) $(TEST_LIBS)
 
@@ -158,6 +208,8 @@ $(FCGI2_OBJS): CPPFLAGS += -iquote include/fcgi2
 
 $(FCGI2_LIB): $(FCGI2_OBJS)
 	rm -f $@ && ar rcs $@ $^
+
+all: $(FCGI2_LIB)
 
 # Its unit suite (tests/unit/test_fcgi2.c) runs in the test binary.
 $(TEST_BIN): $(FCGI2_OBJS)
@@ -278,6 +330,8 @@ check-prod:
 	@$(MAKE) --no-print-directory PROFILE=prod all
 	@$(MAKE) --no-print-directory PROFILE=dev $(DEV_OBJS)
 	tests/check-prod.sh $(BUILDROOT)/prod/sluice $(BUILDROOT)/prod/obj $(DEV_OBJS)
+	@for b in $(SINGLE_APPS:%=$(BUILDROOT)/prod/single/%); do \
+	  tests/check-prod.sh $$b $(BUILDROOT)/prod/obj $(DEV_OBJS) || exit 1; done
 
 # The development loop: dev build, --dev, direct HTTP on :8081, auto-reload.
 dev: deps-dev
@@ -463,9 +517,7 @@ install: all $(TESTCLIENT_LIB)
 	  $(DESTDIR)$(MANDIR)/man3
 	install -m 0755 $(BUILD)/sluice $(DESTDIR)$(SBINDIR)/sluice
 	install -m 0644 include/sluice.h $(DESTDIR)$(INCLUDEDIR)/sluice.h
-	printf '%s\n' 'includedir=$(INCLUDEDIR)' '' 'Name: sluice' \
-	  'Description: module API of the sluice application server' \
-	  'Version: $(VERSION)' 'Cflags: -I$${includedir}' >$(DESTDIR)$(PKGCONFIGDIR)/sluice.pc
+	$(call sluice_pc,$(INCLUDEDIR)) >$(DESTDIR)$(PKGCONFIGDIR)/sluice.pc
 	install -m 0644 $(APP_SOS) $(DESTDIR)$(LIBDIR)/sluice/
 	$(call install_subst,conf/apache/sluice-fcgid.sh,0755,$(DESTDIR)$(LIBDIR)/sluice/sluice-fcgid.sh)
 	$(call install_subst,conf/sluice.conf,0644,$(DESTDIR)$(SYSCONFDIR)/sluice/sluice.conf)
@@ -475,6 +527,10 @@ install: all $(TESTCLIENT_LIB)
 	$(call install_subst,conf/sluice.8,0644,$(DESTDIR)$(MANDIR)/man8/sluice.8)
 	install -m 0644 $(BUILD)/man/sluice.conf.5 $(DESTDIR)$(MANDIR)/man5/sluice.conf.5
 	install -m 0644 conf/sluice.3 $(DESTDIR)$(MANDIR)/man3/sluice.3
+	install -m 0644 include/sluice_serve.h $(DESTDIR)$(INCLUDEDIR)/sluice_serve.h
+	install -m 0644 $(SERVE_LIB) $(DESTDIR)$(LIBDIR)/libsluice.a
+	install -m 0644 $(SERVE_EXPORTS) $(DESTDIR)$(LIBDIR)/libsluice.exports
+	$(call serve_pc,$(INCLUDEDIR),$(LIBDIR)) >$(DESTDIR)$(PKGCONFIGDIR)/sluice-serve.pc
 	install -m 0644 include/sluice_test.h $(DESTDIR)$(INCLUDEDIR)/sluice_test.h
 	install -m 0644 $(TESTCLIENT_LIB) $(DESTDIR)$(LIBDIR)/libsluice-test.a
 	printf '%s\n' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' 'Name: sluice-test' \

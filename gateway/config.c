@@ -106,6 +106,14 @@ static const struct config_keyset keysets[] = {
 
 #define NKEYSETS	(sizeof(keysets) / sizeof(keysets[0]))
 
+/* What the program gives in code (sl_serve); zero: a plain sluice. */
+static struct config_builtin builtin;
+
+void config_set_builtin(const struct config_builtin *b)
+{
+	builtin = *b;
+}
+
 /* ---- Reporting ------------------------------------------------------- */
 
 /*
@@ -142,6 +150,9 @@ static int fail(struct loader *ld, const config_setting_t *s, const char *fmt, .
 	if (ld->errlen == 0)
 		return -1;
 	file = source_path(ld, s ? config_setting_source_file(s) : NULL, buf, sizeof(buf));
+	/* Only a setting added from the program's code has no line. */
+	if (s && config_setting_source_line(s) == 0)
+		file = CONFIG_IN_CODE;
 	if (s && config_setting_source_line(s) > 0)
 		n = snprintf(ld->err, ld->errlen, "%s:%u: ", file,
 			     (unsigned)config_setting_source_line(s));
@@ -171,12 +182,14 @@ static int note_origin(struct loader *ld, const config_setting_t *s, char **at)
 	if (!s)
 		return 0;
 	free(*at);
-	if (asprintf(at, "%s:%u", source_path(ld, config_setting_source_file(s), buf,
-					       sizeof(buf)),
-		     (unsigned)config_setting_source_line(s)) < 0) {
+	if (config_setting_source_line(s) == 0)
+		*at = strdup(CONFIG_IN_CODE);
+	else if (asprintf(at, "%s:%u", source_path(ld, config_setting_source_file(s), buf,
+						    sizeof(buf)),
+			  (unsigned)config_setting_source_line(s)) < 0)
 		*at = NULL;
+	if (!*at)
 		return fail_nomem(ld, s);
-	}
 	return 0;
 }
 
@@ -1006,6 +1019,32 @@ static int parse_settings(struct loader *ld, const config_setting_t *entry, int 
 	return 0;
 }
 
+/* The index of the entry that is the program's own module, or -1. */
+static int builtin_entry(const struct loader *ld)
+{
+	for (int i = 0; i < ld->cfg->nmodules; i++)
+		if (ld->cfg->modules[i].builtin)
+			return i;
+	return -1;
+}
+
+/*
+ * A program that serves itself and whose config has no `modules`: its
+ * own module, alone, at "/", without settings.
+ */
+static int builtin_alone(struct loader *ld)
+{
+	struct module_config *mc = &ld->cfg->modules[0];
+
+	mc->builtin = 1;
+	mc->path = strdup(builtin.module);
+	mc->mount = strdup("/");
+	if (!mc->path || !mc->mount)
+		return fail_nomem(ld, NULL);
+	ld->cfg->nmodules = 1;
+	return 0;
+}
+
 static int parse_module(struct loader *ld, const config_setting_t *s, int i)
 {
 	struct module_config *mc = &ld->cfg->modules[i];
@@ -1023,13 +1062,18 @@ static int parse_module(struct loader *ld, const config_setting_t *s, int i)
 
 	snprintf(key, sizeof(key), "modules[%d].path", i);
 	p = member(s, key);
-	if (!p)
+	if (!p && !builtin.module)
 		return fail(ld, s, "%s is missing", key);
-	if (string_value(ld, p, key, &str) < 0)
+	if (!p && builtin_entry(ld) >= 0)
+		return fail(ld, s, "%s is missing: modules[%d] is already the program's own "
+			    "module (the entry without path), and there is only one",
+			    key, builtin_entry(ld));
+	if (p && string_value(ld, p, key, &str) < 0)
 		return -1;
-	mc->path = resolve(ld, str);
+	mc->builtin = !p;
+	mc->path = p ? resolve(ld, str) : strdup(builtin.module);
 	if (!mc->path)
-		return fail_nomem(ld, p);
+		return fail_nomem(ld, p ? p : s);
 
 	snprintf(key, sizeof(key), "modules[%d].mount", i);
 	p = member(s, key);
@@ -1049,6 +1093,8 @@ static int parse_modules(struct loader *ld, const config_setting_t *root)
 	const config_setting_t *list = member(root, "modules");
 	int n;
 
+	if (!list && builtin.module)
+		return builtin_alone(ld);
 	if (!list)
 		return fail(ld, NULL, "modules is missing: at least one module is "
 			    "required, e.g. modules = ( { path = \"hello.so\"; } );");
@@ -1066,6 +1112,9 @@ static int parse_modules(struct loader *ld, const config_setting_t *root)
 			return -1;
 		ld->cfg->nmodules = i + 1;
 	}
+	if (builtin.module && builtin_entry(ld) < 0)
+		return fail(ld, list, "modules names no entry for the program's own module: "
+			    "add one without path, e.g. { mount = \"/\"; }");
 	return 0;
 }
 
@@ -1396,9 +1445,36 @@ static int read_error(struct loader *ld, const config_t *lc, const char *path)
 	return fail(ld, NULL, "cannot open: %s", strerror(errno));
 }
 
-static int parse_root(struct loader *ld, const config_setting_t *root)
+/*
+ * The program's in-code settings, added to the parsed tree where the file
+ * has no such key, so that they are checked like written ones (their
+ * errors name CONFIG_IN_CODE: an added setting has no line).
+ */
+static int add_builtin(struct loader *ld, config_setting_t *root)
 {
-	if (check_keys(ld, root, &keysets[KS_TOP], "") < 0
+	config_setting_t *s, *pm = config_setting_get_member(root, "pm");
+
+	if (builtin.listen && !config_setting_get_member(root, "listen")) {
+		s = config_setting_add(root, "listen", CONFIG_TYPE_STRING);
+		if (!s || !config_setting_set_string(s, builtin.listen))
+			return fail_nomem(ld, NULL);
+	}
+	if (builtin.workers == 0 || (pm && !config_setting_is_group(pm)))
+		return 0;
+	if (!pm)
+		pm = config_setting_add(root, "pm", CONFIG_TYPE_GROUP);
+	if (pm && config_setting_get_member(pm, "max_children"))
+		return 0;
+	s = pm ? config_setting_add(pm, "max_children", CONFIG_TYPE_INT) : NULL;
+	if (!s || !config_setting_set_int(s, builtin.workers))
+		return fail_nomem(ld, NULL);
+	return 0;
+}
+
+static int parse_root(struct loader *ld, config_setting_t *root)
+{
+	if (add_builtin(ld, root) < 0
+	    || check_keys(ld, root, &keysets[KS_TOP], "") < 0
 	    || parse_process(ld, root) < 0
 	    || parse_listen(ld, root) < 0
 	    || parse_status(ld, root) < 0
@@ -1414,7 +1490,7 @@ static int parse_root(struct loader *ld, const config_setting_t *root)
 
 /*
  * Read `path` into `cfg`: defaults first, then every key of the file,
- * checked.  `cfg` is always left fit for config_free, and on failure it
+ * checked; without a file (NULL), the in-code settings alone.  `cfg` is always left fit for config_free, and on failure it
  * holds nothing (everything is already freed).  Includes (@include) are
  * looked up in the config file's folder.
  */
@@ -1426,12 +1502,14 @@ int config_load(const char *path, struct sl_config *cfg, char *err, size_t errle
 
 	if (errlen)
 		err[0] = '\0';
-	if (set_defaults(cfg, path) < 0) {
-		snprintf(err, errlen, "%s: out of memory", path);
+	if (set_defaults(cfg, path ? path : CONFIG_IN_CODE) < 0) {
+		snprintf(err, errlen, "%s: out of memory", path ? path : CONFIG_IN_CODE);
 		config_free(cfg);
 		return -1;
 	}
-	ld.dir = folder_of(path);
+	cfg->no_file = !path;
+	/* Without a file, relative paths are taken from the working folder. */
+	ld.dir = folder_of(path ? path : "./");
 	if (!ld.dir) {
 		fail(&ld, NULL, "cannot open: %s", strerror(errno));
 		config_free(cfg);
@@ -1439,7 +1517,7 @@ int config_load(const char *path, struct sl_config *cfg, char *err, size_t errle
 	}
 	config_init(&lc);
 	config_set_include_dir(&lc, ld.dir);
-	if (!config_read_file(&lc, path))
+	if (path ? !config_read_file(&lc, path) : !config_read_string(&lc, ""))
 		read_error(&ld, &lc, path);
 	else
 		rc = parse_root(&ld, config_root_setting(&lc));

@@ -52,6 +52,7 @@ struct module_setting {
 
 struct module_config {
 	char *path;		/* resolved against the config file's folder */
+	int builtin;		/* the program's own module (sl_serve): path is the program */
 	char *mount;		/* URL prefix the module's routes live under, "/" by default */
 	int line;		/* where it was declared, for load errors */
 	struct module_setting *settings;	/* in file order, malloc'ed */
@@ -81,7 +82,8 @@ enum config_at {
 };
 
 struct sl_config {
-	char *file;		/* the config file, as given */
+	char *file;		/* the config file, as given, or CONFIG_IN_CODE */
+	int no_file;		/* in-code settings only: a reload reads no file */
 	char *user;		/* workers drop to this user, NULL: stay */
 	char *group;
 	char *error_log;	/* "stderr" or a file path */
@@ -147,8 +149,29 @@ struct sl_config {
 	char *at[AT_COUNT];
 };
 
+/* How messages name the settings a program gives sl_serve in code. */
+#define CONFIG_IN_CODE "in-code settings"
+
 /*
- * Parse `path` into `cfg`.  On failure returns -1 and writes one line
+ * What a program that serves itself (sl_serve) says in code.  They fill
+ * in what the config file leaves out, key by key: the file wins.
+ */
+struct config_builtin {
+	const char *listen;	/* `listen` where the file has none; NULL: none */
+	int workers;		/* pm.max_children where the file has none; 0: none */
+	const char *module;	/* the program's path: its own module is built in; NULL: none */
+};
+
+/*
+ * Set, once at start-up, what every later config_load fills in.  With a
+ * built-in module, `modules` may be left out (the program's module then
+ * serves at "/"), and the one entry without `path` is the program's own.
+ */
+void config_set_builtin(const struct config_builtin *b);
+
+/*
+ * Parse `path` into `cfg`; a NULL `path` reads no file, only what
+ * config_set_builtin gave.  On failure returns -1 and writes one line
  * "FILE:LINE: what is wrong" into `err`.  The struct owns its strings;
  * config_free releases them.
  */

@@ -117,14 +117,14 @@
  * A handler running longer than this gives up its worker's idle kept-alive
  * connections: the master takes them and hands them to a worker that is
  * free, so that a slow handler delays no other request by more than about
- * this much.  The master looks this often while the pool is in use.
+ * this much.  While the pool is in use the master looks when the soonest
+ * running handler passes it, or this long after a look that found none.
  */
 #define STEAL_AFTER_MS			20
-#define STEAL_CHECK_MS			10
 
 /*
  * After this long with no request started or running, the master stops
- * looking every STEAL_CHECK_MS and dozes until its maintenance tick; the
+ * looking for slow handlers and dozes until its maintenance tick; the
  * first request that starts then, in a worker holding other kept-alive
  * connections, wakes it (worker.c).  So an idle pool costs no wake-ups,
  * and a busy one no system call per request.

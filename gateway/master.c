@@ -389,22 +389,34 @@ static int pick_worker(void)
 }
 
 /*
+ * When worker `i`'s handler is to lose the worker's idle connections: in
+ * how many ms it passes STEAL_AFTER_MS (0: now), or -1 if it will not
+ * (not busy, on its way out, or already taken from for this request).
+ */
+static long long steal_due(int i, long long now)
+{
+	const struct slot *s = &m.slots[i];
+	const struct score *sc = scoreboard_slot(i);
+	long long left;
+
+	if (!s->pid || s->stopping || sc->state != SCORE_BUSY || s->taken_for == sc->req_start_ms)
+		return -1;
+	left = sc->req_start_ms + STEAL_AFTER_MS - now;
+	return left > 0 ? left : 0;
+}
+
+/*
  * A handler past STEAL_AFTER_MS holds its worker: the idle kept-alive
  * connections of that worker go to others, once per long request, so
  * that requests the web server writes to them are not stuck behind it.
  */
 static void take_from_stuck(long long now)
 {
-	for (int i = 0; i < m.top; i++) {
-		struct slot *s = &m.slots[i];
-		const struct score *sc = scoreboard_slot(i);
-
-		if (!s->pid || s->stopping || sc->state != SCORE_BUSY ||
-		    now - sc->req_start_ms < STEAL_AFTER_MS || s->taken_for == sc->req_start_ms)
-			continue;
-		s->taken_for = sc->req_start_ms;
-		holder_take(i);
-	}
+	for (int i = 0; i < m.top; i++)
+		if (steal_due(i, now) == 0) {
+			m.slots[i].taken_for = scoreboard_slot(i)->req_start_ms;
+			holder_take(i);
+		}
 }
 
 /* Workers of generation `g` that are not on their way out. */
@@ -982,7 +994,7 @@ static void master_reload(const char *why)
 	/* systemd waits for READY=1 after RELOADING=1, whatever the outcome. */
 	systemd_reloading();
 	m.told_ready = 0;
-	g = master_load(m.gen->cfg.file, m.gen, err, sizeof(err));
+	g = master_load(m.gen->cfg.no_file ? NULL : m.gen->cfg.file, m.gen, err, sizeof(err));
 	dev_reload_result(g ? NULL : err);
 	if (!g) {
 		log_msg(LOG_ERROR, "reload failed, still serving generation %d: %s",
@@ -1217,37 +1229,45 @@ static void retitle(void)
 }
 
 /*
- * How soon to look again for a handler past STEAL_AFTER_MS: every
- * STEAL_CHECK_MS while the pool is in use (a request running, or one
- * served within DOZE_AFTER_MS), else not at all (-1): the master dozes,
- * and says so in the scoreboard, so that the next request to start wakes
- * it.  The flag is set before the last look at the workers and a worker
- * marks itself busy before it looks at the flag (both with full
- * barriers), so a request that starts meanwhile is seen by one or the
- * other.
+ * How soon to look again for a handler past STEAL_AFTER_MS.  While the
+ * pool is in use (a request running, or one served within
+ * DOZE_AFTER_MS): when the soonest running handler passes it, or, with
+ * none running, STEAL_AFTER_MS from now, since a handler that starts
+ * later cannot pass it sooner.  Each look is a wake-up of the master,
+ * which costs about what a few requests do, so they are not spent at a
+ * fixed rate.  Otherwise not at all (-1): the master dozes, and says so
+ * in the scoreboard, so that the next request to start wakes it.  The
+ * flag is set before the last look at the workers and a worker marks
+ * itself busy before it looks at the flag (both with full barriers), so
+ * a request that starts meanwhile is seen by one or the other.
  */
 static int steal_timeout(long long now)
 {
 	struct pool_score *p = scoreboard_pool();
 	unsigned long long served = 0;
+	long long soonest = STEAL_AFTER_MS;
 	int busy = 0;
 
 	for (int i = 0; i < m.top; i++)
 		if (m.slots[i].pid) {
+			long long due = steal_due(i, now);
+
 			busy |= scoreboard_slot(i)->state == SCORE_BUSY;
 			served += scoreboard_slot(i)->requests;
+			if (due > 0 && due < soonest)
+				soonest = due;
 		}
 	if (busy || served != m.served_seen) {
 		m.served_seen = served;
 		m.in_use_until_ms = now + DOZE_AFTER_MS;
 	}
 	if (now < m.in_use_until_ms)
-		return STEAL_CHECK_MS;
+		return (int)soonest;
 	__atomic_store_n(&p->master_dozing, 1, __ATOMIC_SEQ_CST);
 	for (int i = 0; i < m.top; i++)
 		if (m.slots[i].pid && scoreboard_slot(i)->state == SCORE_BUSY) {
 			__atomic_store_n(&p->master_dozing, 0, __ATOMIC_SEQ_CST);
-			return STEAL_CHECK_MS;
+			return (int)soonest;
 		}
 	return -1;
 }

@@ -61,7 +61,7 @@ struct pool_score {
 	unsigned long long max_children_reached;	/* times the pool wanted more than pm.max_children */
 	unsigned long long slow_requests;	/* requests past request_slowlog_timeout */
 	int master_dozing;		/* set by the master before it sleeps past
-					 * STEAL_CHECK_MS; cleared by whoever wakes it
+					 * STEAL_AFTER_MS; cleared by whoever wakes it
 					 * (DOZE_AFTER_MS) */
 };
 
