@@ -49,20 +49,24 @@ CORE_SRCS := gateway/config.c gateway/log.c gateway/arena.c gateway/router.c \
              gateway/kv.c gateway/lazy.c gateway/query.c gateway/form.c gateway/body.c \
              gateway/cookie.c gateway/respond.c gateway/text.c gateway/config_check.c \
              gateway/pidfile.c gateway/multipart.c gateway/parts.c gateway/perm.c \
-             gateway/serve.c
+             gateway/serve.c gateway/allow.c gateway/elf.c gateway/audit.c \
+             gateway/audit_rules.c gateway/audit_host.c gateway/audit_pkg.c gateway/sandbox.c \
+             gateway/program.c
 MAIN_SRCS := gateway/main.c gateway/scaffold.c
-# The profile chooses files, not #ifdefs: the development seam (dev.h) is
+# The profile chooses files, not #ifdefs: the development seam (dev/dev.h) is
 # stubs in production and the real thing in the dev profile.
 # The same holds for source lines in backtraces (symbols.h): libdw reads
 # DWARF in the dev profile only.
-DEV_SRCS_prod := gateway/dev_none.c gateway/symbols_none.c
-DEV_SRCS_dev  := gateway/dev.c gateway/dev_http.c gateway/dev_relay.c gateway/symbols_dwarf.c
+DEV_SRCS_prod := gateway/dev/dev_none.c gateway/symbols_none.c
+DEV_SRCS_dev  := gateway/dev/dev.c gateway/dev/dev_http.c gateway/dev/dev_relay.c gateway/symbols_dwarf.c
 CORE_SRCS     += $(DEV_SRCS_$(PROFILE))
 LIBS_dev      := -lmicrohttpd -ldw
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
 MAIN_OBJS := $(MAIN_SRCS:%.c=$(BUILD)/obj/%.o)
 # libunwind-ptrace walks a slow worker's stack from the master (trace.c).
-LIBS       = -lconfig -lsystemd -ldl -lunwind-ptrace -lunwind-generic -lunwind $(LIBS_$(PROFILE))
+# libseccomp: the workers' optional system call allow-list (sandbox.c).
+LIBS       = -lconfig -lsystemd -ldl -lunwind-ptrace -lunwind-generic -lunwind -lseccomp \
+             $(LIBS_$(PROFILE))
 
 # Sample modules and test fixture modules, one .so per .c.
 APPS         := hello echo routes notes
@@ -79,7 +83,7 @@ FIXTURE_SOS  += $(FIXTURE_CXX_SRCS:tests/fixtures/%.cc=$(BUILD)/fixtures/%.so)
 # The one test binary: every unit and integration suite.
 TEST_SRCS := $(wildcard tests/unit/*.c) $(wildcard tests/integration/*.c) tests/harness.c tests/fcgi_client.c tests/scenarios.c \
              tests/load.c tests/logscan.c tests/uwsgi_packet.c \
-             tests/modules_conf.c
+             tests/modules_conf.c tests/netns.c
 TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/obj/%.o)
 # The test client (sluice_test.h): not in the daemon, but in the test
 # binary and in libsluice-test.a with the daemon's objects, so that a
@@ -124,6 +128,19 @@ printf '%s\n' 'libdir=$(2)' 'includedir=$(1)' '' 'Name: sluice-serve' \
   'Version: $(VERSION)' 'Requires: sluice' \
   "Libs: -L\$${libdir} $(SERVE_LDLIBS)"
 endef
+# The test client's, for a module's own tests: linked whole, its sl_*
+# symbols exported by the same list as libsluice.a's (a '*' in a .pc's
+# Libs would reach the linker escaped).
+TESTCLIENT_PC_LIBS = -Wl,--whole-archive -lsluice-test -Wl,--no-whole-archive \
+                     -Wl,--dynamic-list=\$${libdir}/libsluice.exports $(LIBS) $(LDFLAGS_$(PROFILE))
+define test_pc
+printf '%s\n' 'libdir=$(2)' 'includedir=$(1)' '' 'Name: sluice-test' \
+  'Description: test client for sluice modules (sluice_test.h)' \
+  'Version: $(VERSION)' 'Requires: sluice' \
+  "Libs: -L\$${libdir} $(TESTCLIENT_PC_LIBS)"
+endef
+# Unchanged libfcgi programs that the supervised-program suite runs.
+PROGRAMS  := $(patsubst tests/programs/%.c,$(BUILD)/programs/%,$(wildcard tests/programs/*.c))
 
 BENCH_BIN := $(BUILD)/bench/fcgi-floor
 BENCH_LIBFCGI := $(BUILD)/bench/libfcgi-hello
@@ -156,6 +173,10 @@ $(BUILD)/fixtures/%.so: tests/fixtures/%.c include/sluice.h
 # still be exported.
 $(BUILD)/fixtures/hidden.so: CFLAGS += -fvisibility=hidden
 
+# What `sluice audit` flags in a module: no stack protector, no RELRO.
+$(BUILD)/fixtures/unhardened.so: CFLAGS += -fno-stack-protector
+$(BUILD)/fixtures/unhardened.so: LDFLAGS += -Wl,-z,norelro,-z,lazy
+
 CXX      ?= g++
 CXXFLAGS += -std=c++20 -g -Wall -Wextra -Werror -Wshadow -fvisibility=hidden \
             $(CFLAGS_$(PROFILE))
@@ -173,6 +194,7 @@ $(SERVE_EXPORTS): gateway/libsluice.exports
 $(SERVE_PC): Makefile
 	@mkdir -p $(@D)
 	$(call sluice_pc,$(abspath include)) >$(@D)/sluice.pc
+	$(call test_pc,$(abspath include),$(abspath $(BUILD))) >$(@D)/sluice-test.pc
 	$(call serve_pc,$(abspath include),$(abspath $(BUILD))) >$@
 
 $(BUILD)/single/%: apps/single/%.c include/sluice.h include/sluice_serve.h $(SERVE_LIB) \
@@ -191,6 +213,12 @@ $(BUILD)/obj/tests/%.o: CPPFLAGS += -iquote tests -DBUILD_DIR='"$(BUILD)"' \
 $(BENCH_BIN): tests/bench/fcgi-floor.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $<
+
+# They stand for programs built elsewhere: the same plain build in both
+# profiles, without the dev profile's sanitizers.
+$(BUILD)/programs/%: tests/programs/%.c
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -O2 -g $(WARN) -Wno-missing-prototypes -o $@ $< -lfcgi
 
 # The libfcgi program the keep-alive case compares against.
 $(BENCH_LIBFCGI): tests/bench/libfcgi-hello.c
@@ -235,7 +263,8 @@ $(BUILD)/fcgi2/%-sluice: tests/fcgi2/%.c tests/fcgi2/route.h $(FCGI2_LIB) \
 # through sudo, so a machine that has everything is left untouched.
 # `gcc` installed without recommends does not bring the C library's
 # headers (libc6-dev); `make test-fresh` proves these lists complete.
-DEPS_BUILD := gcc libc6-dev make pkg-config libconfig-dev libsystemd-dev libunwind-dev
+DEPS_BUILD := gcc libc6-dev make pkg-config libconfig-dev libsystemd-dev libunwind-dev \
+              libseccomp-dev
 # The notes sample stores in SQLite and parses JSON with jansson.
 DEPS_BUILD += libsqlite3-dev libjansson-dev
 DEPS_RUN   := $(DEPS_BUILD) nginx-light curl
@@ -291,7 +320,7 @@ test: deps-test
 	$(call run_tests,$(BUILDROOT)/prod/sluice-tests)
 	$(call run_tests,LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp $(BUILDROOT)/dev/sluice-tests)
 
-tests: $(TEST_BIN) $(FIXTURE_SOS) $(TESTCLIENT_LIB) $(FCGI2_BINS) lint-man
+tests: $(TEST_BIN) $(FIXTURE_SOS) $(PROGRAMS) $(TESTCLIENT_LIB) $(FCGI2_BINS) lint-man
 
 # sluice.conf(5) is made from README.md's configuration table, so that the
 # two cannot drift; both pages must render without a groff warning.
@@ -370,8 +399,9 @@ BINFMT        := /proc/sys/fs/binfmt_misc
 ARM64_UNPACK  := libcriterion3:arm64 libcriterion-dev:arm64 libnanomsg5:arm64
 DEPS_ARM64    := gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static \
                  libconfig-dev:arm64 libsystemd-dev:arm64 libcurl4-openssl-dev:arm64 \
+                 libseccomp-dev:arm64 \
                  libffi8:arm64 libgit2-1.5:arm64 libunwind-dev:arm64 \
-                 libsqlite3-dev:arm64 libjansson-dev:arm64 libstdc++6:arm64
+                 libsqlite3-dev:arm64 libjansson-dev:arm64 libstdc++6:arm64 libfcgi-dev:arm64
 # trace's suite is left out: it ptraces a child, which qemu-user cannot do.
 ARM64_SUITES  := $(filter-out trace,$(sort $(shell sed -n 's/^Test.\([a-z_]*\),.*/\1/p' tests/unit/*.c)))
 ARM64_FILTER  := @($(subst $() ,|,$(ARM64_SUITES)))/*
@@ -490,6 +520,11 @@ TMPFILESDIR   ?= $(PREFIX)/lib/tmpfiles.d
 # so the pkg-config file is architecture-independent.
 PKGCONFIGDIR  ?= $(DATADIR)/pkgconfig
 MANDIR        ?= $(DATADIR)/man
+# The static libraries (libsluice.a, the test client) are this machine's
+# code, so they and their pkg-config files are architecture-dependent:
+# the package puts them under /usr/lib/TRIPLET (debian/rules).
+ARCH_LIBDIR       ?= $(LIBDIR)
+ARCH_PKGCONFIGDIR ?= $(PKGCONFIGDIR)
 
 # The compiled-in default config follows SYSCONFDIR.  The stamp changes
 # only when SYSCONFDIR does, and main.o depends on it, so that
@@ -528,22 +563,20 @@ install: all $(TESTCLIENT_LIB)
 	install -m 0644 $(BUILD)/man/sluice.conf.5 $(DESTDIR)$(MANDIR)/man5/sluice.conf.5
 	install -m 0644 conf/sluice.3 $(DESTDIR)$(MANDIR)/man3/sluice.3
 	install -m 0644 include/sluice_serve.h $(DESTDIR)$(INCLUDEDIR)/sluice_serve.h
-	install -m 0644 $(SERVE_LIB) $(DESTDIR)$(LIBDIR)/libsluice.a
-	install -m 0644 $(SERVE_EXPORTS) $(DESTDIR)$(LIBDIR)/libsluice.exports
-	$(call serve_pc,$(INCLUDEDIR),$(LIBDIR)) >$(DESTDIR)$(PKGCONFIGDIR)/sluice-serve.pc
+	install -d $(DESTDIR)$(ARCH_LIBDIR) $(DESTDIR)$(ARCH_PKGCONFIGDIR)
+	install -m 0644 $(SERVE_LIB) $(DESTDIR)$(ARCH_LIBDIR)/libsluice.a
+	install -m 0644 $(SERVE_EXPORTS) $(DESTDIR)$(ARCH_LIBDIR)/libsluice.exports
+	$(call serve_pc,$(INCLUDEDIR),$(ARCH_LIBDIR)) >$(DESTDIR)$(ARCH_PKGCONFIGDIR)/sluice-serve.pc
 	install -m 0644 include/sluice_test.h $(DESTDIR)$(INCLUDEDIR)/sluice_test.h
-	install -m 0644 $(TESTCLIENT_LIB) $(DESTDIR)$(LIBDIR)/libsluice-test.a
-	printf '%s\n' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' 'Name: sluice-test' \
-	  'Description: test client for sluice modules (sluice_test.h)' \
-	  'Version: $(VERSION)' 'Requires: sluice' \
-	  "Libs: -L\$${libdir} $(TESTCLIENT_LDLIBS)" >$(DESTDIR)$(PKGCONFIGDIR)/sluice-test.pc
+	install -m 0644 $(TESTCLIENT_LIB) $(DESTDIR)$(ARCH_LIBDIR)/libsluice-test.a
+	$(call test_pc,$(INCLUDEDIR),$(ARCH_LIBDIR)) >$(DESTDIR)$(ARCH_PKGCONFIGDIR)/sluice-test.pc
 	install -d $(DESTDIR)$(INCLUDEDIR)/sluice-fcgi
 	install -m 0644 include/fcgi2/*.h $(DESTDIR)$(INCLUDEDIR)/sluice-fcgi/
-	install -m 0644 $(FCGI2_LIB) $(DESTDIR)$(LIBDIR)/libsluice-fcgi.a
-	printf '%s\n' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' 'Name: sluice-fcgi' \
+	install -m 0644 $(FCGI2_LIB) $(DESTDIR)$(ARCH_LIBDIR)/libsluice-fcgi.a
+	printf '%s\n' 'libdir=$(ARCH_LIBDIR)' 'includedir=$(INCLUDEDIR)' '' 'Name: sluice-fcgi' \
 	  'Description: fcgi2 (libfcgi) API on sluice'"'"'s FastCGI reader' \
 	  'Version: $(VERSION)' 'Cflags: -I$${includedir}/sluice-fcgi' \
-	  'Libs: -L$${libdir} -lsluice-fcgi' >$(DESTDIR)$(PKGCONFIGDIR)/sluice-fcgi.pc
+	  'Libs: -L$${libdir} -lsluice-fcgi' >$(DESTDIR)$(ARCH_PKGCONFIGDIR)/sluice-fcgi.pc
 	install -m 0644 conf/sysusers/sluice.conf $(DESTDIR)$(SYSUSERSDIR)/sluice.conf
 	install -m 0644 conf/tmpfiles/sluice.conf $(DESTDIR)$(TMPFILESDIR)/sluice.conf
 	for f in conf/nginx/*.conf; do \

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "allow.h"
 #include "defaults.h"
 #include "log.h"
 
@@ -27,6 +28,7 @@ struct listen_config {
 	mode_t mode;		/* unix sockets only */
 	char *owner;		/* unix sockets only, NULL: leave as created */
 	char *group;
+	struct allow_list allowed;	/* TCP only; empty: every client */
 	char *at;		/* "FILE:LINE" of the address, for config_check */
 };
 
@@ -67,6 +69,17 @@ struct env_config {
 	int pass;
 };
 
+/*
+ * A FastCGI program that sluice supervises instead of running modules
+ * (program.c): an unchanged libfcgi or spawn-fcgi program, started
+ * pm.max_children times with the listening socket as descriptor 0.
+ */
+struct program_config {
+	char *path;		/* the executable, absolute; NULL: a module pool */
+	char *argv[MAX_PROGRAM_ARGS + 2];	/* path, program.args..., NULL */
+	int max_lifetime;	/* seconds a copy serves before it is replaced; 0: off */
+};
+
 /* A limit that is written "unlimited"; -1 (CONFIG_RLIMIT_KEEP): as the master's. */
 #define CONFIG_RLIMIT_KEEP	(-1LL)
 #define CONFIG_RLIMIT_NONE	LLONG_MAX
@@ -78,7 +91,7 @@ struct env_config {
  */
 enum config_at {
 	AT_USER, AT_GROUP, AT_ERROR_LOG, AT_ACCESS_LOG, AT_SLOWLOG, AT_PID,
-	AT_CHDIR, AT_RLIMIT_FILES, AT_RLIMIT_CORE, AT_COUNT
+	AT_CHDIR, AT_RLIMIT_FILES, AT_RLIMIT_CORE, AT_PROGRAM, AT_COUNT
 };
 
 struct sl_config {
@@ -97,6 +110,9 @@ struct sl_config {
 	char *chdir;		/* absolute; "/" by default */
 	long long rlimit_files;	/* RLIMIT_NOFILE, or CONFIG_RLIMIT_KEEP */
 	long long rlimit_core;	/* RLIMIT_CORE in bytes, _KEEP or _NONE */
+	int seccomp;		/* workers install sandbox.h's allow-list */
+	char *seccomp_allow[MAX_SECCOMP_ALLOW];	/* system calls it adds */
+	int nseccomp_allow;
 
 	struct listen_config listen[MAX_LISTEN];	/* in config order */
 	int nlisten;					/* 0 when the file has no listen */
@@ -145,6 +161,7 @@ struct sl_config {
 
 	struct module_config modules[MAX_MODULES];
 	int nmodules;
+	struct program_config program;	/* path NULL: none, modules serve */
 
 	char *at[AT_COUNT];
 };

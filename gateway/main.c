@@ -1,12 +1,14 @@
 /*
  * main.c - the sluice binary: sl_serve (serve.c) without a module of its
- * own, so that every module comes from the config, plus `sluice new`.
+ * own, so that every module comes from the config, plus `sluice new` and
+ * `sluice audit`.
  * A program that is its own sluice calls sl_serve the same way.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "scaffold.h"
 #include "sluice_serve.h"
 
@@ -36,5 +38,8 @@ int main(int argc, char **argv)
 		}
 		return scaffold_new(argv[2], argc > 3 ? argv[3] : NULL);
 	}
+	/* audit has options of its own, so it takes the command line first. */
+	if (argc > 1 && strcmp(argv[1], "audit") == 0)
+		return audit_main(argc - 1, argv + 1, opts.config);
 	return sl_serve(NULL, argc, argv, &opts);
 }

@@ -14,7 +14,7 @@
 
 #include "config.h"
 #include "conn.h"
-#include "dev.h"
+#include "dev/dev.h"
 #include "header.h"
 #include "log.h"
 #include "module.h"

@@ -15,7 +15,7 @@
 
 #include "config.h"
 #include "conn.h"
-#include "dev.h"
+#include "dev/dev.h"
 #include "header.h"
 #include "headlines.h"
 #include "log.h"

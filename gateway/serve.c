@@ -22,7 +22,7 @@
 
 #include "access.h"
 #include "config.h"
-#include "dev.h"
+#include "dev/dev.h"
 #include "listen.h"
 #include "log.h"
 #include "master.h"
@@ -81,7 +81,9 @@ static void usage(FILE *f, const char *prog, int plain, const char *file)
 		"  -v, --version      print the version and the build profile\n"
 		"  -h, --help         this text\n", prog, prog, prog,
 		plain ? "       sluice new NAME [DIR]  write a new module NAME, its test and "
-			"Makefile\n" : "",
+			"Makefile\n"
+			"       sluice audit [-c FILE] [--json] [--unit FILE] [--pid PID]  the "
+			"deployment\n                     checklist (sluice audit --help)\n" : "",
 		file ? file : "none: the settings built into the program");
 }
 
@@ -341,6 +343,12 @@ static int start(const struct cmdline *cl)
 		fprintf(stderr, "sluice: %s: listen is missing: say where to accept connections, "
 			"e.g. listen = \"/run/sluice/sluice.sock\"; (only under mod_fcgid, which "
 			"hands sluice its socket, may it be left out)\n", name);
+		return 1;
+	}
+	if (fcgid && gen->cfg.program.path) {
+		fprintf(stderr, "sluice: %s: program is set, but mod_fcgid started sluice as "
+			"its application: let mod_fcgid start %s itself, or run sluice on its "
+			"own listen to supervise it\n", name, gen->cfg.program.path);
 		return 1;
 	}
 	/* Everything that could be checked was: -t stops before the first

@@ -101,7 +101,9 @@ int logscan_workers(const struct sluice_proc *sp, pid_t *out, int max)
 	char *log = harness_sluice_log(sp), tag[48];
 
 	for (int i = 0; i < n && k < max; i++) {
-		snprintf(tag, sizeof(tag), "(pid %d) started", (int)kids[i]);
+		/* "worker 1 (pid N) started (generation 1)"; the status
+		 * responder's line goes on "started on". */
+		snprintf(tag, sizeof(tag), "(pid %d) started (generation", (int)kids[i]);
 		if (strstr(log, tag) != NULL)
 			out[k++] = kids[i];
 	}

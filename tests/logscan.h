@@ -25,7 +25,7 @@ const char *logscan_tail(const struct sluice_proc *sp, size_t max);
 
 /*
  * The master's live children that its log shows started as workers
- * ("(pid N) started"), at most `max`, into `out` sorted by pid; how
+ * ("(pid N) started (generation G)"), at most `max`, into `out` sorted by pid; how
  * many.  A helper process of the master is never taken for a worker.
  */
 int logscan_workers(const struct sluice_proc *sp, pid_t *out, int max);

@@ -213,8 +213,8 @@ Test(single_binary, test_flag_names_the_file_and_line)
 static int check_prod(const char *bin)
 {
 	char *argv[] = { ARG("tests/check-prod.sh"), ARG(bin), ARG(BUILD_ROOT "/prod/obj"),
-			 ARG(BUILD_ROOT "/dev/obj/gateway/dev.o"),
-			 ARG(BUILD_ROOT "/dev/obj/gateway/dev_http.o"), NULL };
+			 ARG(BUILD_ROOT "/dev/obj/gateway/dev/dev.o"),
+			 ARG(BUILD_ROOT "/dev/obj/gateway/dev/dev_http.o"), NULL };
 
 	return run(argv);
 }
