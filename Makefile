@@ -148,7 +148,6 @@ BENCH_LIBFCGI := $(BUILD)/bench/libfcgi-hello
 .PHONY: all run dev test tests bench check-prod install deps-run deps-test deps-dev deps-bench clean \
         test-fresh test-arm64 deps-arm64 fuzz fuzz-run fuzz-smoke deps-fuzz deb deps-deb test-deb
 all: $(BUILD)/sluice $(APP_SOS) $(SERVE_LIB) $(SERVE_EXPORTS) $(SERVE_PC) $(SINGLE_BINS) $(BUILD)/man/sluice.conf.5
-all: $(BUILD)/sluice $(APP_SOS) $(BUILD)/man/sluice.conf.5 $(FCGI2_LIB)
 
 # Modules resolve the sl_* API against the executable: export exactly
 # those symbols, not the daemon's internals.
@@ -237,6 +236,8 @@ $(FCGI2_OBJS): CPPFLAGS += -iquote include/fcgi2
 
 $(FCGI2_LIB): $(FCGI2_OBJS)
 	rm -f $@ && ar rcs $@ $^
+
+all: $(FCGI2_LIB)
 
 # Its unit suite (tests/unit/test_fcgi2.c) runs in the test binary.
 $(TEST_BIN): $(FCGI2_OBJS)

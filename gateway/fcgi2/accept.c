@@ -47,6 +47,8 @@
 static volatile sig_atomic_t shutdown_pending;
 static atomic_int requests_made;	/* FCGX_InitRequest calls: above 1, threads */
 static int idle_ms = FCGI2_IDLE_TIMEOUT_MS;
+static int read_ms = FCGI2_READ_TIMEOUT_MS;
+static int write_ms = FCGI2_WRITE_TIMEOUT_MS;
 static int initialized;
 
 int fcgi2_accept_idle_ms(void)
@@ -80,10 +82,10 @@ static void install_signals(void)
 			sigaction(sigs[i], &sa, NULL);
 }
 
-/* SLUICE_FCGI_IDLE_TIMEOUT_MS, when set: digits only, 1 to 3600000. */
-static int read_idle_env(void)
+/* Environment variable `name`, when set: milliseconds, 1 to 3600000, into *ms. */
+static int read_ms_env(const char *name, int *ms)
 {
-	const char *v = getenv("SLUICE_FCGI_IDLE_TIMEOUT_MS");
+	const char *v = getenv(name);
 	char *end;
 	long n;
 
@@ -92,11 +94,10 @@ static int read_idle_env(void)
 	errno = 0;
 	n = strtol(v, &end, 10);
 	if (*v < '0' || *v > '9' || *end || errno || n < 1 || n > 3600000) {
-		fcgi2_wire_log("SLUICE_FCGI_IDLE_TIMEOUT_MS='%s': expected milliseconds, "
-			       "1 to 3600000", v);
+		fcgi2_wire_log("%s='%s': expected milliseconds, 1 to 3600000", name, v);
 		return -1;
 	}
-	idle_ms = (int)n;
+	*ms = (int)n;
 	return 0;
 }
 
@@ -104,7 +105,9 @@ int FCGX_Init(void)
 {
 	if (initialized)
 		return 0;
-	if (read_idle_env() < 0)
+	if (read_ms_env("SLUICE_FCGI_IDLE_TIMEOUT_MS", &idle_ms) < 0 ||
+	    read_ms_env("SLUICE_FCGI_READ_TIMEOUT_MS", &read_ms) < 0 ||
+	    read_ms_env("SLUICE_FCGI_WRITE_TIMEOUT_MS", &write_ms) < 0)
 		return -1;
 	install_signals();
 	initialized = 1;
@@ -193,12 +196,29 @@ int FCGX_InitRequest(FCGX_Request *request, int sock, int flags)
 	if (!q)
 		return -1;
 	q->fd = -1;
-	q->read_ms = FCGI2_READ_TIMEOUT_MS;
-	q->write_ms = FCGI2_WRITE_TIMEOUT_MS;
+	q->read_ms = read_ms;
+	q->write_ms = write_ms;
 	atomic_fetch_add(&requests_made, 1);
 	request->priv = q;
 	request->listen_sock = sock;
 	request->flags = flags;
+	return 0;
+}
+
+/* 1 if `addr` is one of the comma-separated entries of `list`. */
+static int listed(const char *list, const char *addr)
+{
+	size_t n = strlen(addr);
+
+	for (const char *p = list; *p; ) {
+		size_t len = strcspn(p, ",");
+
+		if (len == n && strncmp(p, addr, n) == 0)
+			return 1;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
 	return 0;
 }
 
@@ -212,22 +232,17 @@ static int peer_allowed(int fd)
 	struct sockaddr_storage sa;
 	socklen_t len = sizeof(sa);
 	char addr[INET6_ADDRSTRLEN];
-	size_t n;
+	const void *in;
 
 	if (!list || getpeername(fd, (struct sockaddr *)&sa, &len) < 0 ||
 	    (sa.ss_family != AF_INET && sa.ss_family != AF_INET6))
 		return 1;
-	if (!inet_ntop(sa.ss_family, sa.ss_family == AF_INET
-		       ? (void *)&((struct sockaddr_in *)&sa)->sin_addr
-		       : (void *)&((struct sockaddr_in6 *)&sa)->sin6_addr, addr, sizeof(addr)))
+	in = sa.ss_family == AF_INET ? (const void *)&((struct sockaddr_in *)&sa)->sin_addr
+				     : (const void *)&((struct sockaddr_in6 *)&sa)->sin6_addr;
+	if (!inet_ntop(sa.ss_family, in, addr, sizeof(addr)))
 		return 0;
-	n = strlen(addr);
-	for (const char *p = list; *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ',')) {
-		if (strncmp(p, addr, n) == 0 && (p[n] == ',' || p[n] == '\0'))
-			return 1;
-		if (!p[strcspn(p, ",")])
-			break;
-	}
+	if (listed(list, addr))
+		return 1;
 	fcgi2_wire_log("refusing a connection from %s, not in FCGI_WEB_SERVER_ADDRS", addr);
 	return 0;
 }
@@ -273,6 +288,10 @@ static int accept_one(FCGX_Request *rq, int wait)
 static void close_conn(struct fcgi2_req *q)
 {
 	if (q->fd >= 0 && !q->detached)
+		fcgi2_wire_flush(q);
+	q->ipos = q->iend = 0;
+	q->olen = 0;
+	if (q->fd >= 0 && !q->detached)
 		close(q->fd);
 	q->fd = -1;
 	q->broken = 0;
@@ -288,7 +307,11 @@ static int wait_kept(FCGX_Request *rq, struct fcgi2_req *q)
 {
 	struct pollfd p[2] = { { .fd = q->fd, .events = POLLIN },
 			       { .fd = rq->listen_sock, .events = POLLIN } };
-	int rc = poll(p, 2, idle_ms);
+	int rc;
+
+	if (q->ipos < q->iend)
+		return 1;	/* the next request is already read in */
+	rc = poll(p, 2, idle_ms);
 
 	if (shutdown_pending)
 		return -1;
@@ -325,11 +348,13 @@ static void start(FCGX_Request *rq, struct fcgi2_req *q)
 	rq->envp = q->envp;
 }
 
-static int ensure_record_buffer(struct fcgi2_req *q)
+static int ensure_buffers(struct fcgi2_req *q)
 {
 	if (!q->rec)
 		q->rec = malloc(FCGI2_RECORD_MAX);
-	return q->rec ? 0 : -1;
+	if (!q->ibuf)
+		q->ibuf = malloc(FCGI2_READ_BUF);
+	return q->rec && q->ibuf ? 0 : -1;
 }
 
 /*
@@ -346,8 +371,10 @@ int FCGX_Accept_r(FCGX_Request *rq)
 
 	if (!q || (!initialized && FCGX_Init() < 0))
 		return -1;
+	q->read_ms = read_ms;
+	q->write_ms = write_ms;
 	FCGX_Finish_r(rq);
-	if (ensure_record_buffer(q) < 0)
+	if (ensure_buffers(q) < 0)
 		return -1;
 	for (;;) {
 		int rc;
@@ -405,7 +432,8 @@ void FCGX_Finish_r(FCGX_Request *rq)
 		int rc = fcgi2_stream_close(&q->err);
 
 		rc |= fcgi2_stream_close(&q->out);
-		if (rc < 0 || fcgi2_wire_end(q, FCGI_REQUEST_COMPLETE) < 0)
+		if (rc < 0 || fcgi2_wire_end(q, FCGI_REQUEST_COMPLETE) < 0 ||
+		    fcgi2_wire_flush(q) < 0)
 			q->broken = 1;
 		skip_body(q);
 	}

@@ -15,6 +15,7 @@
 #ifndef SLUICE_FCGI2_H
 #define SLUICE_FCGI2_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 #include "fcgi.h"
@@ -23,7 +24,8 @@
 /*
  * The caps and deadlines are sluice's shipped defaults (defaults.h says
  * why each number), so that a relinked program refuses what sluice
- * refuses.
+ * refuses.  SLUICE_FCGI_READ_TIMEOUT_MS and SLUICE_FCGI_WRITE_TIMEOUT_MS
+ * in the environment change the deadlines.
  */
 #define FCGI2_MAX_PARAMS_BYTES	DEFAULT_MAX_PARAMS_BYTES
 #define FCGI2_MAX_PARAMS	DEFAULT_MAX_PARAMS
@@ -40,6 +42,15 @@
 
 /* What a writer collects before it sends a record: nginx reads 32 KiB at a time. */
 #define FCGI2_WRITE_BUF		32768
+
+/* What one read(2) takes from the web server: a request's head, usually. */
+#define FCGI2_READ_BUF		16384
+
+/*
+ * Records held before they are written: a writer's full buffer plus its
+ * header and padding, or a small response with its end records.
+ */
+#define FCGI2_WRITE_HOLD	(FCGI2_WRITE_BUF + 1024)
 
 /* The whole of one record: header, the largest content, the largest padding. */
 #define FCGI2_RECORD_MAX	(FCGI_HEADER_LEN + FCGI_MAX_CONTENT + FCGI_MAX_PADDING)
@@ -69,6 +80,10 @@ struct fcgi2_req {
 	int broken;		/* the connection cannot carry another request */
 	int detached;		/* FCGX_Detach: the program owns the connection */
 	unsigned char *rec;	/* the last record read, FCGI2_RECORD_MAX bytes */
+	unsigned char *ibuf;	/* read but not yet taken: [ipos, iend) */
+	size_t ipos, iend;
+	unsigned char *obuf;	/* records not yet written: olen bytes */
+	size_t olen;
 	unsigned char *params;
 	size_t params_len;
 	char **envp;
@@ -90,8 +105,19 @@ int fcgi2_wire_begin(struct fcgi2_req *q);
 int fcgi2_wire_content(struct fcgi2_req *q, unsigned type);
 int fcgi2_wire_send(struct fcgi2_req *q, unsigned type, const void *data, size_t len);
 int fcgi2_wire_end(struct fcgi2_req *q, unsigned proto_status);
+int fcgi2_wire_flush(struct fcgi2_req *q);
 void fcgi2_wire_release(struct fcgi2_req *q);
 void fcgi2_wire_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * The public headers leave out the format attribute (a program that
+ * passes its own format strings must build as with libfcgi); inside,
+ * the compilers check the forwarding.
+ */
+int FCGX_VFPrintF(FCGX_Stream *stream, const char *format, va_list arg)
+	__attribute__((format(printf, 2, 0)));
+int FCGX_FPrintF(FCGX_Stream *stream, const char *format, ...)
+	__attribute__((format(printf, 2, 3)));
 
 /* stream.c */
 void fcgi2_stream_open(struct FCGX_Stream *s, struct fcgi2_req *q, int reader, unsigned type);

@@ -26,6 +26,13 @@
 
 extern char **environ;
 
+/* As in fcgi2.h: the format attribute for the inside only. */
+int FCGI_vfprintf(FCGI_FILE *fp, const char *format, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+int FCGI_vprintf(const char *format, va_list ap) __attribute__((format(printf, 1, 0)));
+int FCGI_fprintf(FCGI_FILE *fp, const char *format, ...) __attribute__((format(printf, 2, 3)));
+int FCGI_printf(const char *format, ...) __attribute__((format(printf, 1, 2)));
+
 FCGI_FILE _fcgi_sF[3];
 
 static int accepted;		/* FCGI_Accept was called */
@@ -57,6 +64,22 @@ static void set_std(FILE *in, FILE *out, FILE *err, FCGX_Stream *fin, FCGX_Strea
 	_fcgi_sF[2] = (FCGI_FILE){ err, ferr };
 }
 
+/*
+ * HTTP_PROXY leaves the parameters before they become the process's
+ * environment: it is the client's `Proxy:` header, and libraries read
+ * it from the environment as the proxy to use (httpoxy, CVE-2016-5385).
+ * libfcgi keeps it; FCGX programs still see it with FCGX_GetParam.
+ */
+static void drop_httpoxy(char **envp)
+{
+	char **w = envp;
+
+	for (; *envp; envp++)
+		if (strncmp(*envp, "HTTP_PROXY=", 11) != 0)
+			*w++ = *envp;
+	*w = NULL;
+}
+
 int FCGI_Accept(void)
 {
 	FCGX_Stream *in, *out, *err;
@@ -79,6 +102,7 @@ int FCGI_Accept(void)
 	if (FCGX_Accept(&in, &out, &err, &envp) < 0)
 		return -1;
 	set_std(NULL, NULL, NULL, in, out, err);
+	drop_httpoxy(envp);
 	environ = envp;
 	return 0;
 }

@@ -224,7 +224,13 @@ int FCGX_FFlush(FCGX_Stream *stream)
 		return 0;
 	if (stream->closed)
 		return -1;
-	return drain(stream);
+	if (drain(stream) < 0)
+		return -1;
+	if (stream->req->fd >= 0 && fcgi2_wire_flush(stream->req) < 0) {
+		stream->err = errno;
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -253,7 +259,14 @@ int fcgi2_stream_close(FCGX_Stream *s)
 
 int FCGX_FClose(FCGX_Stream *stream)
 {
-	return stream ? fcgi2_stream_close(stream) : -1;
+	int rc;
+
+	if (!stream)
+		return -1;
+	rc = fcgi2_stream_close(stream);
+	if (!stream->reader && stream->req->fd >= 0 && fcgi2_wire_flush(stream->req) < 0)
+		rc = -1;
+	return rc;
 }
 
 int FCGX_GetError(FCGX_Stream *stream)
@@ -324,7 +337,9 @@ void FCGX_FreeStream(FCGX_Stream **stream)
 		return;
 	q = (*stream)->req;
 	fcgi2_stream_release(*stream);
-	if (*stream == &q->out && q->fd >= 0 && !q->rec)
+	if (*stream == &q->out && q->fd >= 0 && !q->rec) {
+		free(q->obuf);
 		free(q);
+	}
 	*stream = NULL;
 }

@@ -85,28 +85,63 @@ static int wait_until(int fd, short events, long deadline)
 }
 
 /*
- * Read exactly `n` bytes into `buf` by `deadline`.  1 when read, 0 when
- * the peer closed before the first byte and `may_end`, -1 otherwise
- * (ECONNRESET for a close in the middle).
+ * Refill the input buffer with what the peer has sent, waiting until
+ * `deadline` when nothing has come.  Output still held is sent first:
+ * the library never waits for the peer while owing it bytes.  1 when
+ * bytes came, 0 when the peer closed, -1 on error.
  */
-static int read_exact(int fd, unsigned char *buf, size_t n, long deadline, int may_end)
+static int refill(struct fcgi2_req *q, long deadline)
+{
+	for (;;) {
+		ssize_t r = read(q->fd, q->ibuf, FCGI2_READ_BUF);
+
+		if (r > 0) {
+			q->ipos = 0;
+			q->iend = (size_t)r;
+			return 1;
+		}
+		if (r == 0)
+			return 0;
+		if (errno == EAGAIN) {
+			if (fcgi2_wire_flush(q) < 0 || wait_until(q->fd, POLLIN, deadline) < 0)
+				return -1;
+		} else if (errno != EINTR) {
+			return -1;
+		}
+	}
+}
+
+/*
+ * Read exactly `n` bytes into `buf` by `deadline`, through the input
+ * buffer, so that a request's records (nginx sends them in one write)
+ * cost one read(2), not two per record.  1 when read, 0 when the peer
+ * closed before the first byte and `may_end`, -1 otherwise (ECONNRESET
+ * for a close in the middle).
+ */
+static int read_exact(struct fcgi2_req *q, unsigned char *buf, size_t n, long deadline,
+		      int may_end)
 {
 	size_t got = 0;
 
 	while (got < n) {
-		ssize_t r = read(fd, buf + got, n - got);
+		size_t take = q->iend - q->ipos;
+		int rc;
 
-		if (r > 0) {
-			got += (size_t)r;
-		} else if (r == 0) {
+		if (take > 0) {
+			if (take > n - got)
+				take = n - got;
+			memcpy(buf + got, q->ibuf + q->ipos, take);
+			q->ipos += take;
+			got += take;
+			continue;
+		}
+		rc = refill(q, deadline);
+		if (rc < 0)
+			return -1;
+		if (rc == 0) {
 			if (got == 0 && may_end)
 				return 0;
 			errno = ECONNRESET;
-			return -1;
-		} else if (errno == EAGAIN) {
-			if (wait_until(fd, POLLIN, deadline) < 0)
-				return -1;
-		} else if (errno != EINTR) {
 			return -1;
 		}
 	}
@@ -125,7 +160,7 @@ static int read_record(struct fcgi2_req *q, struct fcgi2_rec *r, int first_ms)
 	size_t rest;
 	int rc;
 
-	rc = read_exact(q->fd, h, FCGI_HEADER_LEN, now_ms() + first_ms, 1);
+	rc = read_exact(q, h, FCGI_HEADER_LEN, now_ms() + first_ms, 1);
 	if (rc <= 0)
 		return rc;
 	if (h[0] != FCGI_VERSION_1) {
@@ -140,7 +175,7 @@ static int read_record(struct fcgi2_req *q, struct fcgi2_rec *r, int first_ms)
 	rest = r->len + h[6];
 	if (rest == 0)
 		return 1;
-	return read_exact(q->fd, h + FCGI_HEADER_LEN, rest, now_ms() + q->read_ms, 0) < 0 ? -1 : 1;
+	return read_exact(q, h + FCGI_HEADER_LEN, rest, now_ms() + q->read_ms, 0) < 0 ? -1 : 1;
 }
 
 /* Send all of `iov` by the write deadline; MSG_NOSIGNAL: a gone peer is EPIPE, not SIGPIPE. */
@@ -172,7 +207,23 @@ static int send_all(struct fcgi2_req *q, struct iovec *iov, int n)
 	return 0;
 }
 
-/* One record of `type` for `id`, padded to a multiple of 8 (section 3.3). */
+/* Send what the output buffer holds. */
+int fcgi2_wire_flush(struct fcgi2_req *q)
+{
+	struct iovec iov = { q->obuf, q->olen };
+
+	if (q->olen == 0)
+		return 0;
+	q->olen = 0;
+	return send_all(q, &iov, 1);
+}
+
+/*
+ * One record of `type` for `id`, padded to a multiple of 8 (section
+ * 3.3).  Records are gathered in the output buffer, so that a response,
+ * its end records and END_REQUEST leave in one write; one that does not
+ * fit goes out at once, after what is held.
+ */
 static int send_record(struct fcgi2_req *q, unsigned type, unsigned id,
 		       const void *content, size_t len)
 {
@@ -185,7 +236,19 @@ static int send_record(struct fcgi2_req *q, unsigned type, unsigned id,
 	};
 
 	fcgi_put_header(h, type, id, len, pad);
-	return send_all(q, iov, 3);
+	if (!q->obuf)
+		q->obuf = malloc(FCGI2_WRITE_HOLD);
+	if (q->obuf && q->olen + sizeof(h) + len + pad > FCGI2_WRITE_HOLD &&
+	    fcgi2_wire_flush(q) < 0)
+		return -1;
+	if (!q->obuf || sizeof(h) + len + pad > FCGI2_WRITE_HOLD)
+		return send_all(q, iov, 3);
+	for (int i = 0; i < 3; i++) {
+		if (iov[i].iov_len)
+			memcpy(q->obuf + q->olen, iov[i].iov_base, iov[i].iov_len);
+		q->olen += iov[i].iov_len;
+	}
+	return 0;
 }
 
 /*

@@ -55,6 +55,12 @@ static void idle_env(void *arg)
 	setenv("SLUICE_FCGI_IDLE_TIMEOUT_MS", "300", 1);
 }
 
+static void read_env(void *arg)
+{
+	child_fd0(arg);
+	setenv("SLUICE_FCGI_READ_TIMEOUT_MS", "300", 1);
+}
+
 /*
  * Start BUILD_DIR/fcgi2/NAME on dir/NAME.sock; `in_child` puts the socket
  * on fd 0.  `arg`, when not NULL, is the program's one argument (fcgx_app's
@@ -465,6 +471,77 @@ Test(fcgi2_lib, idle_kept_connection_closed_after_deadline, .timeout = 60)
 	teardown();
 }
 
+/*
+ * A web server that stops inside a record: sluice-fcgi drops that
+ * connection at its read deadline and serves the next; the libfcgi build
+ * waits on it for ever, and the next connection is not served.
+ */
+Test(fcgi2_lib, stalled_peer_meets_the_read_deadline, .timeout = 60)
+{
+	static const char *const names[] = { "fcgx_app-libfcgi", "fcgx_app-sluice" };
+
+	setup();
+	for (int i = 0; i < 2; i++) {
+		struct fcgi_conn stall = { .fd = -1 }, next = { .fd = -1 };
+		struct fcgi_buf b = { 0 };
+		struct fcgi_resp rs;
+		struct prog p;
+
+		prog_start(&p, names[i], read_env);
+		cr_assert_eq(harness_wait_socket(p.pid, p.sock), 0);
+		cr_assert_eq(fcgi_client_open(&stall, p.sock), 0);
+		fcgi_client_begin(&b, 1, FC_RESPONDER, 0);
+		fcgi_client_header(&b, 1, FC_PARAMS, 1, 100, 4);
+		fcgi_client_buf_str(&b, "REQUEST_");
+		cr_assert_eq(fcgi_client_send(&stall, b.p, b.len), 0);
+		harness_sleep_ms(100);
+		raw_get(&next, p.sock, "/env?names=REQUEST_METHOD", 0, &rs);
+		if (i == 0)
+			cr_expect_neq(rs.end, FC_R_END, "libfcgi served the next connection while a "
+				      "peer stalled (the test cannot fail)");
+		else
+			cr_expect(rs.end == FC_R_END && says(&rs, "REQUEST_METHOD=GET"),
+				  "the next connection was not served after the read deadline");
+		if (i == 1)
+			cr_expect_eq(fcgi_client_fill(&stall, 2000), 0,
+				     "the stalled connection was not closed");
+		fcgi_client_resp_free(&rs);
+		fcgi_client_buf_free(&b);
+		fcgi_client_close(&stall);
+		fcgi_client_close(&next);
+		prog_stop(&p);
+	}
+	teardown();
+}
+
+/* The client's Proxy: header never becomes HTTP_PROXY in a stdio program's environment. */
+Test(fcgi2_lib, no_httpoxy_in_environ)
+{
+	struct fcgi_conn c = { .fd = -1 };
+	struct fcgi_buf req = { 0 }, params = { 0 };
+	struct fcgi_resp rs;
+	struct prog p;
+
+	setup();
+	prog_start(&p, "stdio_app-sluice", NULL);
+	cr_assert_eq(harness_wait_socket(p.pid, p.sock), 0);
+	cr_assert_eq(fcgi_client_open(&c, p.sock), 0);
+	fcgi_client_params(&params, "GET", "/env?names=HTTP_PROXY,HTTP_HOST", NULL);
+	fcgi_client_pair(&params, "HTTP_PROXY", "http://evil.example:8080");
+	fcgi_client_pair(&params, "HTTP_HOST", "app.example");
+	fcgi_client_request(&req, 1, 0, &params, NULL, 0);
+	cr_assert_eq(fcgi_client_send(&c, req.p, req.len), 0);
+	fcgi_client_read_response(&c, 1, &rs, WAIT_MS);
+	cr_expect(says(&rs, "HTTP_PROXY unset") && says(&rs, "HTTP_HOST=app.example"),
+		  "environ: %.*s", (int)rs.out.len, rs.out.p);
+	fcgi_client_resp_free(&rs);
+	fcgi_client_buf_free(&req);
+	fcgi_client_buf_free(&params);
+	fcgi_client_close(&c);
+	prog_stop(&p);
+	teardown();
+}
+
 /* ---- CGI fallback -------------------------------------------------------- */
 
 static char *run_cgi(const char *name)
@@ -492,5 +569,56 @@ Test(fcgi2_lib, cgi_fallback_runs_once)
 	cr_expect_str_eq(b, a, "CGI output differs from libfcgi's");
 	free(a);
 	free(b);
+	teardown();
+}
+
+/* ---- The relink, as the README tells it ---------------------------------- */
+
+/*
+ * `make install` into a private DESTDIR, then a program's Makefile with
+ * the README's two lines (pkg-config's sysroot pointing into DESTDIR)
+ * builds stdio_app.c unchanged against the installed sluice-fcgi; the
+ * result must not need libfcgi and must answer as the in-tree build does.
+ */
+Test(fcgi2_lib, relink_with_pkg_config, .timeout = 300)
+{
+	const char *profile = strrchr(BUILD_DIR, '/') + 1;
+	char cmd[2048], mk[256], log[256], cwd[1024], *out, *want;
+	FILE *f;
+
+	cr_assert_not_null(getcwd(cwd, sizeof(cwd)));
+	setup();
+	snprintf(cmd, sizeof(cmd), "make -s --no-print-directory PROFILE=%s BUILDROOT=%s "
+		 "DESTDIR=%s/root PREFIX=/usr install >%s/install.log 2>&1", profile, BUILD_ROOT,
+		 dir, dir);
+	snprintf(log, sizeof(log), "%s/install.log", dir);
+	cr_assert_eq(system(cmd), 0, "make install failed: %s", harness_read_file(log));
+	snprintf(mk, sizeof(mk), "%s/Makefile", dir);
+	f = fopen(mk, "w");
+	cr_assert_not_null(f);
+	/* The development profile's library is built with the sanitizers. */
+	if (strcmp(profile, "dev") == 0)
+		fprintf(f, "CFLAGS += -fsanitize=address,undefined\n");
+	fprintf(f, "CFLAGS += -I%s/tests/fcgi2 $(shell pkg-config --cflags sluice-fcgi)\n"
+		   "LDLIBS = $(shell pkg-config --libs sluice-fcgi)\n"
+		   "app: %s/tests/fcgi2/stdio_app.c\n"
+		   "\t$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)\n", cwd, cwd);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "cd %s && PKG_CONFIG_PATH=%s/root/usr/share/pkgconfig "
+		 "PKG_CONFIG_SYSROOT_DIR=%s/root make -s app >build.log 2>&1 && "
+		 "! ldd app | grep -q libfcgi", dir, dir, dir);
+	snprintf(log, sizeof(log), "%s/build.log", dir);
+	cr_assert_eq(system(cmd), 0, "the relinked build failed or still needs libfcgi: %s",
+		     harness_read_file(log));
+	snprintf(cmd, sizeof(cmd), "printf 'line one\\nline two\\n' | env -i REQUEST_METHOD=POST "
+		 "CONTENT_LENGTH=18 QUERY_STRING=q=1 SCRIPT_NAME=/cgi/echo HTTP_X_TEST=yes "
+		 "%s/app >%s/app.cgi 2>&1", dir, dir);
+	cr_assert_eq(system(cmd), 0);
+	snprintf(mk, sizeof(mk), "%s/app.cgi", dir);
+	out = harness_read_file(mk);
+	want = run_cgi("stdio_app-sluice");
+	cr_expect_str_eq(out, want, "the relinked program answers differently");
+	free(out);
+	free(want);
 	teardown();
 }

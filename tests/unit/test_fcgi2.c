@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <netinet/in.h>
 
 #include <criterion/criterion.h>
 
@@ -204,4 +205,108 @@ Test(fcgi2, misuse_fails_cleanly)
 	cr_expect_eq(FCGX_Detach(&rq), -1, "no connection to detach");
 	FCGX_ShutdownPending();
 	cr_expect_eq(FCGX_Accept_r(&rq), -1, "a pending shutdown must end the loop");
+}
+
+/* A request with `role`: params, then `in` as STDIN and `data` as DATA (NULL: none sent). */
+static void send_role(struct fcgi_conn *c, unsigned role, const char *in, const char *data)
+{
+	struct fcgi_buf b = { 0 }, params = { 0 };
+
+	cr_assert_eq(fcgi_client_open(c, path), 0);
+	fcgi_client_begin(&b, 1, role, 0);
+	fcgi_client_params(&params, "GET", "/role", NULL);
+	fcgi_client_record(&b, FC_PARAMS, 1, params.p, params.len);
+	fcgi_client_record(&b, FC_PARAMS, 1, NULL, 0);
+	if (in)
+		fcgi_client_stream(&b, FC_STDIN, 1, in, strlen(in), 100);
+	if (data)
+		fcgi_client_stream(&b, FC_DATA, 1, data, strlen(data), 100);
+	cr_assert_eq(fcgi_client_send(c, b.p, b.len), 0);
+	fcgi_client_buf_free(&b);
+	fcgi_client_buf_free(&params);
+}
+
+/* An Authorizer is sent no body (spec section 6.3): its input is at its end at once. */
+Test(fcgi2, authorizer_gets_params_and_no_body)
+{
+	struct fcgi_conn c = { .fd = -1 };
+	struct fcgi_resp rs;
+	FCGX_Request rq;
+
+	send_role(&c, FC_AUTHORIZER, NULL, NULL);
+	cr_assert_eq(FCGX_InitRequest(&rq, lfd, 0), 0);
+	cr_assert_eq(FCGX_Accept_r(&rq), 0);
+	cr_expect_eq(rq.role, FC_AUTHORIZER);
+	cr_expect_str_eq(FCGX_GetParam("REQUEST_METHOD", rq.envp), "GET");
+	cr_expect_eq(FCGX_GetChar(rq.in), EOF, "an Authorizer's input must be empty");
+	FCGX_PutS("Status: 200 OK\r\nVariable-USER: alice\r\n\r\n", rq.out);
+	FCGX_Finish_r(&rq);
+	fcgi_client_read_response(&c, 1, &rs, 5000);
+	cr_expect_eq(rs.end, FC_R_END);
+	cr_expect(rs.out.len > 0 && memmem(rs.out.p, rs.out.len, "Variable-USER: alice", 20),
+		  "the Authorizer's answer did not come back as written");
+	fcgi_client_resp_free(&rs);
+	fcgi_client_close(&c);
+}
+
+/* A Filter reads STDIN, then FCGX_StartFilterData switches it to DATA (section 6.4). */
+Test(fcgi2, filter_reads_stdin_then_data)
+{
+	struct fcgi_conn c = { .fd = -1 };
+	struct fcgi_resp rs;
+	FCGX_Request rq;
+	char buf[64];
+	int n;
+
+	send_role(&c, FC_FILTER, "the stdin", "the file data");
+	cr_assert_eq(FCGX_InitRequest(&rq, lfd, 0), 0);
+	cr_assert_eq(FCGX_Accept_r(&rq), 0);
+	cr_expect_eq(rq.role, FC_FILTER);
+	cr_expect_eq(FCGX_StartFilterData(rq.in), -1, "DATA before STDIN's end must be refused");
+	FCGX_ClearError(rq.in);
+	n = FCGX_GetStr(buf, sizeof(buf), rq.in);
+	cr_expect(n == 9 && memcmp(buf, "the stdin", 9) == 0, "stdin: %.*s", n, buf);
+	cr_expect_eq(FCGX_StartFilterData(rq.in), 0);
+	n = FCGX_GetStr(buf, sizeof(buf), rq.in);
+	cr_expect(n == 13 && memcmp(buf, "the file data", 13) == 0, "data: %.*s", n, buf);
+	FCGX_PutS("Status: 200 OK\r\n\r\nfiltered", rq.out);
+	FCGX_Finish_r(&rq);
+	fcgi_client_read_response(&c, 1, &rs, 5000);
+	cr_expect_eq(rs.end, FC_R_END);
+	fcgi_client_resp_free(&rs);
+	fcgi_client_close(&c);
+}
+
+/* FCGX_OpenSocket's TCP form, and FCGI_WEB_SERVER_ADDRS letting a listed peer in. */
+Test(fcgi2, open_socket_tcp_with_allowed_peers)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	struct fcgi_conn c = { .fd = -1 };
+	struct fcgi_buf req = { 0 }, params = { 0 };
+	struct fcgi_resp rs;
+	FCGX_Request rq;
+	int fd = FCGX_OpenSocket("127.0.0.1:0", 8);
+
+	cr_assert_geq(fd, 0, "FCGX_OpenSocket(127.0.0.1:0) failed");
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	setenv("FCGI_WEB_SERVER_ADDRS", "10.9.9.9,127.0.0.1", 1);
+	c.fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_eq(connect(c.fd, (struct sockaddr *)&sa, len), 0);
+	fcgi_client_params(&params, "GET", "/tcp", NULL);
+	fcgi_client_request(&req, 1, 0, &params, NULL, 0);
+	cr_assert_eq(fcgi_client_send(&c, req.p, req.len), 0);
+	cr_assert_eq(FCGX_InitRequest(&rq, fd, 0), 0);
+	cr_assert_eq(FCGX_Accept_r(&rq), 0);
+	cr_expect_str_eq(FCGX_GetParam("DOCUMENT_URI", rq.envp), "/tcp");
+	FCGX_PutS("Status: 204 No Content\r\n\r\n", rq.out);
+	FCGX_Finish_r(&rq);
+	fcgi_client_read_response(&c, 1, &rs, 5000);
+	cr_expect_eq(rs.end, FC_R_END);
+	fcgi_client_resp_free(&rs);
+	fcgi_client_buf_free(&req);
+	fcgi_client_buf_free(&params);
+	fcgi_client_close(&c);
+	close(fd);
+	cr_expect_eq(FCGX_OpenSocket("/nonexistent-dir/x.sock", 8), -1);
 }
