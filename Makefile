@@ -94,6 +94,12 @@ TEST_LIBS := -lcriterion -lcurl
 
 BENCH_BIN := $(BUILD)/bench/fcgi-floor
 BENCH_LIBFCGI := $(BUILD)/bench/libfcgi-hello
+# The workloads' sluice modules, the uWSGI symcall handler and the
+# start-up timer (tests/bench/workloads.sh, curves.sh).
+BENCH_ROUTES := 1 100 10000
+BENCH_SOS := $(BUILD)/bench/work.so $(BUILD)/bench/symcall-work.so \
+             $(BENCH_ROUTES:%=$(BUILD)/bench/routes-%.so)
+BENCH_TOOLS := $(BUILD)/bench/notify-wait
 
 .PHONY: all run dev test tests bench check-prod install deps-run deps-test deps-dev deps-bench clean \
         test-fresh test-arm64 deps-arm64 fuzz fuzz-run fuzz-smoke deps-fuzz deb deps-deb test-deb
@@ -147,6 +153,23 @@ $(BENCH_LIBFCGI): tests/bench/libfcgi-hello.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< -lfcgi
 
+$(BUILD)/bench/work.so: tests/bench/work.c include/sluice.h
+	@mkdir -p $(@D)
+	$(CC) -Iinclude $(CFLAGS) -fPIC -shared $(LDFLAGS) -o $@ $<
+
+$(BUILD)/bench/routes-%.so: tests/bench/routes-n.c include/sluice.h
+	@mkdir -p $(@D)
+	$(CC) -Iinclude $(CFLAGS) -DNROUTES=$* -fPIC -shared $(LDFLAGS) -o $@ $<
+
+# uWSGI resolves the handler's calls into its API when it loads it.
+$(BUILD)/bench/symcall-work.so: tests/bench/symcall-work.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fPIC -shared -o $@ $<
+
+$(BUILD)/bench/notify-wait: tests/bench/notify-wait.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
 # ---- Installing what is missing -----------------------------------------
 # Debian 12 package names.  Only what is absent is installed, as root or
 # through sudo, so a machine that has everything is left untouched.
@@ -161,6 +184,8 @@ DEPS_TEST  += libmicrohttpd-dev libdw-dev binutils procps apache2 libapache2-mod
               logrotate prometheus jq python3-prometheus-client tmux iproute2 groff-base
 DEPS_DEV   := $(DEPS_BUILD) libmicrohttpd-dev libdw-dev curl
 DEPS_BENCH := $(DEPS_RUN) wrk strace valgrind libfcgi-dev
+# The peers of the workloads, and the chart.
+DEPS_BENCH += php8.2-fpm uwsgi-core gnuplot-nox
 # clang ships libFuzzer; only `make fuzz` needs it.
 DEPS_FUZZ  := clang
 
@@ -252,7 +277,7 @@ dev: deps-dev
 	@conf/dev.sh $(BUILDROOT)/dev
 
 bench: deps-bench
-	@$(MAKE) --no-print-directory all $(BENCH_BIN) $(BENCH_LIBFCGI)
+	@$(MAKE) --no-print-directory all $(BENCH_BIN) $(BENCH_LIBFCGI) $(BENCH_SOS) $(BENCH_TOOLS)
 	tests/bench/run.sh $(BUILD)
 
 # The README's quick start on a pristine Debian 12 root (debootstrap,
