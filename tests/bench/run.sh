@@ -57,7 +57,7 @@ CONNS=${BENCH_CONNS:-16}
 URLPATH=${BENCH_PATH:-/}
 CG_N1=${BENCH_CG_N1:-500}
 CG_N2=${BENCH_CG_N2:-2500}
-PARTS=" ${BENCH_PARTS:-throughput syscalls instructions pool} "
+PARTS=" ${BENCH_PARTS:-throughput syscalls instructions pool workloads} "
 NGINX=${NGINX:-/usr/sbin/nginx}
 TICK=$(getconf CLK_TCK)
 
@@ -399,8 +399,11 @@ has_children() {
 # ---- measuring ---------------------------------------------------------
 
 # wrk_run SECONDS URL OUT: one bounded wrk run, its report in OUT.
+# WRK_ARGS, where a caller sets it, adds wrk options (a script).
+WRK_ARGS=()
 wrk_run() {
-	timeout --foreground $(($1 + 20)) wrk -t1 -c"$CONNS" -d"$1"s --latency "$2" >"$3" 2>&1
+	timeout --foreground $(($1 + 20)) wrk -t1 -c"$CONNS" -d"$1"s --latency \
+		"${WRK_ARGS[@]}" "$2" >"$3" 2>&1
 }
 
 wrk_requests() { awk '/ requests in / { print $1 }' "$1"; }
@@ -661,8 +664,16 @@ instructions() {
 	return 0
 }
 
+# result PART CASE BACKEND METRIC VALUE: one line of the results file.
+result() {
+	[ -n "$5" ] && echo "$1,$2,$3,$4,$5" >>"$RESULTS"
+	return 0
+}
+
 # shellcheck source=tests/bench/pool.sh
 . "$ROOT/tests/bench/pool.sh"
+# shellcheck source=tests/bench/workloads.sh
+. "$ROOT/tests/bench/workloads.sh"
 
 # ---- the run -----------------------------------------------------------
 
@@ -677,6 +688,11 @@ fi
 
 DIR=$(mktemp -d /tmp/sluice-bench.XXXXXX) || exit 1
 mkdir -p "$DIR/tmp"
+OUT=${BENCH_OUT:-$BUILD/bench/results}
+case $OUT in /*) ;; *) OUT=$ROOT/$OUT ;; esac
+mkdir -p "$OUT" || exit 1
+RESULTS=$DIR/results.csv
+echo "part,case,backend,metric,value" >"$RESULTS"
 P_NGINX=$(free_port)
 P_FLOOR=$(free_port)
 P_FLOOR_KA=$(free_port)
@@ -796,6 +812,7 @@ if part throughput && [ "$HAVE_SLUICE" = 1 ]; then
 fi
 
 part pool && pool_cases
+part workloads && wl_cases
 
 echo
 echo "bench took ${SECONDS}s"

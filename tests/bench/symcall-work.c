@@ -25,9 +25,11 @@
 
 struct wsgi_request;
 
+int uwsgi_parse_vars(struct wsgi_request *);
 char *uwsgi_get_var(struct wsgi_request *, const char *, uint16_t, uint16_t *);
 int uwsgi_response_prepare_headers(struct wsgi_request *, const char *, uint16_t);
-int uwsgi_response_add_content_type(struct wsgi_request *, const char *, uint16_t);
+int uwsgi_response_add_header(struct wsgi_request *, const char *, uint16_t, const char *,
+			      uint16_t);
 int uwsgi_response_write_body_do(struct wsgi_request *, const char *, size_t);
 char *uwsgi_request_body_read(struct wsgi_request *, ssize_t, ssize_t *);
 
@@ -42,7 +44,7 @@ static int head(struct wsgi_request *r, const char *type)
 {
 	if (uwsgi_response_prepare_headers(r, "200 OK", 6))
 		return -1;
-	return uwsgi_response_add_content_type(r, type, (uint16_t)strlen(type));
+	return uwsgi_response_add_header(r, "Content-Type", 12, type, (uint16_t)strlen(type));
 }
 
 static int body(struct wsgi_request *r)
@@ -51,9 +53,17 @@ static int body(struct wsgi_request *r)
 	ssize_t n = 0;
 	char line[64];
 
-	while (uwsgi_request_body_read(r, CHUNK, &n) != NULL && n > 0)
+	/* At the end of the body uWSGI returns an empty string and leaves
+	 * the length as it was: it is cleared before each call. */
+	for (;;) {
+		n = 0;
+		if (uwsgi_request_body_read(r, CHUNK, &n) == NULL)
+			return -1;
+		if (n <= 0)
+			break;
 		total += n;
-	if (n < 0 || head(r, "text/plain"))
+	}
+	if (head(r, "text/plain"))
 		return -1;
 	n = snprintf(line, sizeof(line), "read %lld bytes\n", total);
 	return uwsgi_response_write_body_do(r, line, (size_t)n);
@@ -79,7 +89,16 @@ int bench_work(struct wsgi_request *wsgi_req)
 {
 	static const char hello[] = "Hello from sluice!\n";
 	uint16_t len = 0;
-	char *uri = uwsgi_get_var(wsgi_req, "DOCUMENT_URI", 12, &len);
+	char *uri;
+
+	/*
+	 * A request that came in uwsgi's own protocol has its variables
+	 * parsed already, and parsing them again does not return; one from
+	 * an --http-socket does not (uWSGI's Symcall page parses first).
+	 */
+	uri = uwsgi_get_var(wsgi_req, "PATH_INFO", 9, &len);
+	if (uri == NULL && uwsgi_parse_vars(wsgi_req) == 0)
+		uri = uwsgi_get_var(wsgi_req, "PATH_INFO", 9, &len);
 
 	if (uri && len == 5 && memcmp(uri, "/body", 5) == 0)
 		body(wsgi_req);
