@@ -57,7 +57,7 @@ CONNS=${BENCH_CONNS:-16}
 URLPATH=${BENCH_PATH:-/}
 CG_N1=${BENCH_CG_N1:-500}
 CG_N2=${BENCH_CG_N2:-2500}
-PARTS=" ${BENCH_PARTS:-throughput syscalls instructions pool workloads} "
+PARTS=" ${BENCH_PARTS:-throughput syscalls instructions pool workloads workers chart} "
 NGINX=${NGINX:-/usr/sbin/nginx}
 TICK=$(getconf CLK_TCK)
 
@@ -670,10 +670,37 @@ result() {
 	return 0
 }
 
+# target WHAT VALUE OP LIMIT [NOTE]: one of the numbers to reach:
+# prints it with its target and whether it was met (OP is "<=" or "<"),
+# records it in the results file, and keeps the missed ones for the
+# closing note.  An empty VALUE is "n/a", and counts as missed.
+MISSED=()
+target() {
+	local what=$1 v=$2 op=$3 lim=$4 note=${5:-} ok
+	if [ -z "$v" ]; then
+		echo "  $what: n/a (target $op $lim): MISSED (not measured)"
+		MISSED+=("$what: not measured")
+		return
+	fi
+	ok=$(awk -v v="$v" -v l="$lim" -v op="$op" 'BEGIN { print (op == "<" ? v < l : v <= l) ? 1 : 0 }')
+	if [ "$ok" = 1 ]; then
+		echo "  $what: $v (target $op $lim): met${note:+; $note}"
+	else
+		echo "  $what: $v (target $op $lim): MISSED${note:+; $note}"
+		MISSED+=("$what: $v, target $op $lim${note:+ ($note)}")
+	fi
+	result target "$what" "" value "$v"
+	result target "$what" "" met "$ok"
+}
+
 # shellcheck source=tests/bench/pool.sh
 . "$ROOT/tests/bench/pool.sh"
 # shellcheck source=tests/bench/workloads.sh
 . "$ROOT/tests/bench/workloads.sh"
+# shellcheck source=tests/bench/curves.sh
+. "$ROOT/tests/bench/curves.sh"
+# shellcheck source=tests/bench/chart.sh
+. "$ROOT/tests/bench/chart.sh"
 
 # ---- the run -----------------------------------------------------------
 
@@ -813,6 +840,18 @@ fi
 
 part pool && pool_cases
 part workloads && wl_cases
+part workers && curve_cases
+part workloads && wl_targets
+part workers && curve_targets
+part chart && chart_write
+
+echo
+if [ ${#MISSED[@]} -gt 0 ]; then
+	echo "numbers missed (${#MISSED[@]}; causes in the README's benchmark section):"
+	printf '  %s\n' "${MISSED[@]}"
+elif part workloads || part workers; then
+	echo "every number measured was met"
+fi
 
 echo
 echo "bench took ${SECONDS}s"

@@ -433,3 +433,47 @@ wl_cases() {
 	done
 	wl_table
 }
+
+# wl_targets: the issue's numbers for the workloads.  Per workload,
+# sluice against the floor (the uwsgi rows against the FastCGI floor,
+# there being no uwsgi floor) and against every peer of the same run.
+wl_targets() {
+	local wl s f be p peers cheapest
+	echo
+	echo "== numbers to reach, workloads"
+	for wl in $WL_LIST; do
+		case $wl in routes*) continue ;; esac
+		s=$(wl_us "$wl.sluice")
+		f=$(wl_us "$wl.floor")
+		target "$wl: sluice CPU/req vs the floor's" \
+			"$(awk -v s="$s" -v f="$f" 'BEGIN { if (s != "" && f > 0) printf "%.2f", s / f }')" \
+			"<=" 1.20 "sluice ${s:-n/a} us, floor ${f:-n/a} us"
+		[ "$wl" = hello_ka ] && continue
+		peers="" cheapest=""
+		for be in libfcgi php uwsgi; do
+			p=$(wl_us "$wl.$be")
+			[ -n "$p" ] || continue
+			peers+="${peers:+, }${WL_BE_LABEL[$be]} $p"
+			[ -z "$cheapest" ] || awk -v a="$p" -v b="$cheapest" 'BEGIN { exit !(a < b) }' && cheapest=$p
+		done
+		target "$wl: sluice CPU/req vs the cheapest peer's" \
+			"$(awk -v s="$s" -v p="$cheapest" 'BEGIN { if (s != "" && p > 0) printf "%.2f", s / p }')" \
+			"<" 1 "sluice ${s:-n/a} us; ${peers:-no peer}"
+		s=$(wl_us "$wl.sluice_u")
+		p=$(wl_us "$wl.uwsgi")
+		[ -n "$p" ] && target "$wl: sluice uwsgi CPU/req vs uWSGI symcall's" \
+			"$(awk -v s="$s" -v p="$p" 'BEGIN { if (s != "" && p > 0) printf "%.2f", s / p }')" \
+			"<" 1 "sluice uwsgi ${s:-n/a} us, uWSGI ${p} us"
+	done
+	s=$(wl_us routes10000.sluice)
+	f=$(wl_us routes1.sluice)
+	target "routing: CPU/req at 10,000 routes vs 1 route" \
+		"$(awk -v s="$s" -v f="$f" 'BEGIN { if (s != "" && f > 0) printf "%.2f", s / f }')" \
+		"<=" 1.10 "${s:-n/a} us vs ${f:-n/a} us"
+	for wl in resp64m body16m; do
+		for be in sluice sluice_u; do
+			target "$wl: ${WL_BE_LABEL[$be]} worker RSS growth, kB" \
+				"$(median "${WL_RSS[$wl.$be]:-}")" "<=" 2048
+		done
+	done
+}
