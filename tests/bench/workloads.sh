@@ -187,15 +187,16 @@ wl_write_nginx_conf() {
 		    uwsgi_temp_path $DIR/tmp/uwsgi;
 		    scgi_temp_path $DIR/tmp/scgi;
 		    keepalive_requests 1000000;
-		    # Bodies are held in memory and sent whole, big answers are
-		    # passed on as the client reads them, never spooled to disk:
-		    # the disk is no backend's cost.
+		    # Bodies are held in memory and sent whole.  Answers are
+		    # buffered as nginx does by default (memory, then its
+		    # temporary file), so that it reads a backend as fast as
+		    # it can: with fastcgi_max_temp_file_size 0 it would read
+		    # at the client's pace, and a backend that spills what a
+		    # slow reader leaves (sluice) would pay for the client.
 		    client_max_body_size 64m;
 		    client_body_buffer_size 17m;
 		    fastcgi_buffers 16 64k;
-		    fastcgi_max_temp_file_size 0;
 		    uwsgi_buffers 16 64k;
-		    uwsgi_max_temp_file_size 0;
 		    upstream wl_floor_ka { server unix:$DIR/wl-floor.sock; keepalive 16; keepalive_requests 1000000; }
 		    upstream wl_sluice_ka { server unix:$DIR/wl-sluice.sock; keepalive 16; keepalive_requests 1000000; }
 		    server {
