@@ -1,4 +1,7 @@
 # shellcheck shell=bash
+# run.sh's measure reads URLPATH, CONNS, DURATION, WRK_ARGS and NGINX_PID,
+# which wl_run and wl_cases set as locals (bash scopes them dynamically).
+# shellcheck disable=SC2034,SC2153,SC2004
 # workloads.sh - the workloads of sluice's benchmark, sourced by run.sh
 # (part "workloads"), with run.sh's helpers (start, stop, waitfor, fail,
 # measure, median, ...) and its private directory $DIR.
