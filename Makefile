@@ -5,7 +5,8 @@
 #   make run             install what is missing, build, serve through nginx on :8080
 #   make test            install what is missing, build, run every test suite
 #   make test FILTER='config/*'   one suite (Criterion's --filter)
-#   make bench           the benchmark (nginx + wrk on loopback)
+#   make bench           the benchmark (nginx + wrk on loopback), its chart and results file
+#   BENCH_PARTS="workloads workers chart" make bench   some of its parts
 #   make test-fresh      make run and make test on a pristine Debian 12 root
 #   make test-arm64      cross-build for arm64, run the unit suites under qemu
 #   make install         PREFIX, DESTDIR, SYSCONFDIR: the daemon and its deployment
