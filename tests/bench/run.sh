@@ -437,7 +437,8 @@ median() {
 
 # measure KEY LABEL PORT [BACKEND_PID]: one measured wrk run of this
 # round, with CPU samples of nginx and the backend around it.  In the
-# first round it checks the answer and warms up for a second first; a
+# first round it checks the answer and warms up for a second first
+# (unless WARMUP=0: the workloads warm each backend once); a
 # case that failed once is not run again.  The backend's processes must
 # be the same before and after: the CPU time of one that died would be
 # missing from the sum.
@@ -455,7 +456,7 @@ measure() {
 			tail_log "$DIR/nginx-error.log"
 			return 1
 		fi
-		wrk_run 1 "$url" /dev/null
+		[ "${WARMUP:-1}" = 1 ] && wrk_run 1 "$url" /dev/null
 	fi
 	n0=$(ticks "$NGINX_PID")
 	[ -n "$be" ] && b0=$(ticks "$be") && k0=$(descendants "$be" | sort)

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# run.sh's measure reads URLPATH, CONNS, DURATION, WRK_ARGS and NGINX_PID,
+# run.sh's measure reads URLPATH, CONNS, DURATION, WARMUP, WRK_ARGS and NGINX_PID,
 # which wl_run and wl_cases set as locals (bash scopes them dynamically).
 # shellcheck disable=SC2034,SC2153,SC2004
 # workloads.sh - the workloads of sluice's benchmark, sourced by run.sh
@@ -348,7 +348,10 @@ rss_growth() {
 wl_run() {
 	local wl=$1 be=$2 pid port script before
 	local key="$wl.$be" WRK_ARGS=() URLPATH=${WL_PATH[$1]} CONNS=${WL_CONNS[$1]}
-	local DURATION=$WL_DURATION
+	local DURATION=$WL_DURATION WARMUP=0
+	# One warm-up per backend is enough (PHP's opcache, the first
+	# page faults): in the first workload, which all backends share.
+	[ "$wl" = "${WL_LIST%% *}" ] && WARMUP=1
 	pid=$(wl_pid "$wl" "$be")
 	if [ -z "$pid" ]; then
 		LABEL[$key]="${WL_BE_LABEL[$be]}"
