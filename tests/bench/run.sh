@@ -42,8 +42,16 @@
 # BENCH_CG_N1 / BENCH_CG_N2 (callgrind request counts, 500 / 2500),
 # BENCH_KEEP=1 (keep the temporary directory and print where it is),
 # BENCH_PARTS (which parts run, of "throughput syscalls instructions
-# pool"; all of them unless set: "instructions" alone gives the exact
-# figures in a minute or two); pool.sh's own are listed there.
+# pool workloads workers chart"; all of them unless set: "instructions"
+# alone gives the exact figures in a minute or two), BENCH_OUT (where
+# bench.csv and bench.png go, $BUILD/bench/results); the knobs of
+# pool.sh, workloads.sh and curves.sh are listed there.
+#
+# Then the workloads (tests/bench/workloads.sh: bodies, big answers, 100
+# headers, routes, against the floor, libfcgi, php-fpm and uWSGI in the
+# same run), the worker-count curve (tests/bench/curves.sh), every
+# number the project aims at with its target and whether it was met,
+# and the chart and results file (tests/bench/chart.sh).
 
 # Several functions are only called through waitfor or the traps.
 # shellcheck disable=SC2317
