@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # curves.sh - the worker-count curve of sluice's benchmark, sourced by
-# run.sh (part "workers"), with run.sh's helpers and its private $DIR.
+# run.sh (part "workers"), with run.sh's functions and its private $DIR.
 #
 # For each worker count (1 to 64 on any machine, whatever its cores),
 # sluice is started idle with apps/hello.so, pm static N, and measured:

@@ -3,7 +3,7 @@
 # which wl_run and wl_cases set as locals (bash scopes them dynamically).
 # shellcheck disable=SC2034,SC2153,SC2004
 # workloads.sh - the workloads of sluice's benchmark, sourced by run.sh
-# (part "workloads"), with run.sh's helpers (start, stop, waitfor, fail,
+# (part "workloads"), with run.sh's functions (start, stop, waitfor, fail,
 # measure, median, ...) and its private directory $DIR.
 #
 # Behind one more nginx (worker_processes 1), every backend gets the same
