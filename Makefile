@@ -5,7 +5,8 @@
 #   make run             install what is missing, build, serve through nginx on :8080
 #   make test            install what is missing, build, run every test suite
 #   make test FILTER='config/*'   one suite (Criterion's --filter)
-#   make bench           the benchmark (nginx + wrk on loopback)
+#   make bench           the benchmark (nginx + wrk on loopback), its chart and results file
+#   BENCH_PARTS="workloads workers chart" make bench   some of its parts
 #   make test-fresh      make run and make test on a pristine Debian 12 root
 #   make test-arm64      cross-build for arm64, run the unit suites under qemu
 #   make install         PREFIX, DESTDIR, SYSCONFDIR: the daemon and its deployment
@@ -144,6 +145,12 @@ PROGRAMS  := $(patsubst tests/programs/%.c,$(BUILD)/programs/%,$(wildcard tests/
 
 BENCH_BIN := $(BUILD)/bench/fcgi-floor
 BENCH_LIBFCGI := $(BUILD)/bench/libfcgi-hello
+# The workloads' sluice modules, the uWSGI symcall handler and the
+# start-up timer (tests/bench/workloads.sh, curves.sh).
+BENCH_ROUTES := 1 100 10000
+BENCH_SOS := $(BUILD)/bench/work.so $(BUILD)/bench/symcall-work.so \
+             $(BENCH_ROUTES:%=$(BUILD)/bench/routes-%.so)
+BENCH_TOOLS := $(BUILD)/bench/notify-wait
 
 .PHONY: all run dev test tests bench check-prod install deps-run deps-test deps-dev deps-bench clean \
         test-fresh test-arm64 deps-arm64 fuzz fuzz-run fuzz-smoke deps-fuzz deb deps-deb test-deb
@@ -258,6 +265,23 @@ $(BUILD)/fcgi2/%-sluice: tests/fcgi2/%.c tests/fcgi2/route.h $(FCGI2_LIB) \
 	$(CC) -Iinclude/fcgi2 $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -pthread -o $@ $< \
 	  $(FCGI2_LIB)
 
+$(BUILD)/bench/work.so: tests/bench/work.c include/sluice.h
+	@mkdir -p $(@D)
+	$(CC) -Iinclude $(CFLAGS) -fPIC -shared $(LDFLAGS) -o $@ $<
+
+$(BUILD)/bench/routes-%.so: tests/bench/routes-n.c include/sluice.h
+	@mkdir -p $(@D)
+	$(CC) -Iinclude $(CFLAGS) -DNROUTES=$* -fPIC -shared $(LDFLAGS) -o $@ $<
+
+# uWSGI resolves the handler's calls into its API when it loads it.
+$(BUILD)/bench/symcall-work.so: tests/bench/symcall-work.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fPIC -shared -o $@ $<
+
+$(BUILD)/bench/notify-wait: tests/bench/notify-wait.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
 # ---- Installing what is missing -----------------------------------------
 # Debian 12 package names.  Only what is absent is installed, as root or
 # through sudo, so a machine that has everything is left untouched.
@@ -275,6 +299,8 @@ DEPS_TEST  += libmicrohttpd-dev libdw-dev binutils procps apache2 libapache2-mod
               logrotate prometheus jq python3-prometheus-client tmux iproute2 groff-base
 DEPS_DEV   := $(DEPS_BUILD) libmicrohttpd-dev libdw-dev curl
 DEPS_BENCH := $(DEPS_RUN) wrk strace valgrind libfcgi-dev
+# The peers of the workloads, and the chart.
+DEPS_BENCH += php8.2-fpm uwsgi-core gnuplot-nox
 # clang ships libFuzzer; only `make fuzz` needs it.
 DEPS_FUZZ  := clang
 
@@ -368,7 +394,7 @@ dev: deps-dev
 	@conf/dev.sh $(BUILDROOT)/dev
 
 bench: deps-bench
-	@$(MAKE) --no-print-directory all $(BENCH_BIN) $(BENCH_LIBFCGI)
+	@$(MAKE) --no-print-directory all $(BENCH_BIN) $(BENCH_LIBFCGI) $(BENCH_SOS) $(BENCH_TOOLS)
 	tests/bench/run.sh $(BUILD)
 
 # The README's quick start on a pristine Debian 12 root (debootstrap,

@@ -11,7 +11,7 @@
  * parameter parsing, no limits beyond the record size, no GET_VALUES,
  * no UNKNOWN_TYPE answers, no multiplexing, no logging.
  *
- *	fcgi-floor /path/to/socket
+ *	fcgi-floor /path/to/socket [RESPONSE_BYTES]
  *
  * It listens on a unix socket (mode 0666), serves every connection from
  * one epoll loop in a single process, and runs until it is killed.
@@ -22,6 +22,18 @@
  *		"Hello from sluice!\n"
  *	STDOUT  (empty: end of stream)
  *	END_REQUEST  appStatus 0, FCGI_REQUEST_COMPLETE
+ *
+ * With RESPONSE_BYTES, for the response workloads of `make bench`, the
+ * answer is instead a header block and that many bytes of 'x', in
+ * STDOUT records of 65528 bytes gathered by writev(2) from one constant
+ * block: the size is fixed at start-up because finding it in the
+ * request would be work the floor need not do.  Such a response does
+ * not fit the socket buffer, so the floor waits in poll(2) for room,
+ * holding its other connections: nginx's many connections to a backend
+ * of one process wait the same way with sluice's one worker.
+ *
+ * The body workloads need nothing more: STDIN is read to its end in any
+ * case, in records of up to 64 KiB, and skipped.
  *
  * The connection is closed after END_REQUEST unless the BEGIN_REQUEST
  * record carried FCGI_KEEP_CONN (spec 5.1), in which case the next
@@ -37,10 +49,12 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -60,9 +74,21 @@
 
 #define MAX_EVENTS		64
 
+/* A big response's records: the largest multiple of 8 a record holds. */
+#define BIG_RECORD		65528
+/* Records per writev(2): 2 iovecs each, within IOV_MAX (1024). */
+#define BIG_BATCH		64
+
 static const char body[] =
 	"Status: 200 OK\r\nContent-Type: text/plain\r\n\r\n"
 	"Hello from sluice!\n";
+
+static const char big_head[] =
+	"Status: 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n";
+
+/* RESPONSE_BYTES, or 0 for the hello answer. */
+static long long big_size;
+static unsigned char big_block[BIG_RECORD];
 
 struct conn {
 	struct conn *next;	/* on the free list, once closed */
@@ -122,6 +148,80 @@ static int respond(int fd, unsigned id)
 }
 
 /*
+ * Writes all of iov[0..n), waiting in poll(2) whenever the socket is
+ * full.  Returns 0, or -1 when the peer is gone.
+ */
+static int write_all(int fd, struct iovec *iov, int n)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+
+	while (n > 0) {
+		ssize_t w = writev(fd, iov, n);
+
+		if (w == -1 && errno == EAGAIN) {
+			poll(&pfd, 1, -1);
+			continue;
+		}
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		while (n > 0 && (size_t)w >= iov->iov_len) {
+			w -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (char *)iov->iov_base + w;
+			iov->iov_len -= (size_t)w;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The response of RESPONSE_BYTES: the header block in a record of its
+ * own, then the bytes in batches of BIG_BATCH records, then the end of
+ * STDOUT and END_REQUEST.  The headers are one record of their own so
+ * that every data record is a whole multiple of 8 and needs no padding.
+ */
+static int respond_big(int fd, unsigned id)
+{
+	unsigned char hdrs[BIG_BATCH][FCGI_HEADER_LEN], first[FCGI_HEADER_LEN + sizeof(big_head) + 8];
+	unsigned char tail[3 * FCGI_HEADER_LEN];
+	struct iovec iov[2 * BIG_BATCH];
+	unsigned hlen = sizeof(big_head) - 1, hpad = (8 - hlen % 8) % 8;
+	long long left = big_size;
+
+	put_header(first, FCGI_STDOUT, id, hlen, hpad);
+	memcpy(first + FCGI_HEADER_LEN, big_head, hlen);
+	memset(first + FCGI_HEADER_LEN + hlen, 0, hpad);
+	iov[0] = (struct iovec){ first, FCGI_HEADER_LEN + hlen + hpad };
+	if (write_all(fd, iov, 1) == -1)
+		return -1;
+	while (left > 0) {
+		int n = 0;
+
+		for (; n < BIG_BATCH && left > 0; n++) {
+			unsigned clen = left < BIG_RECORD ? (unsigned)left : BIG_RECORD;
+			unsigned plen = (8 - clen % 8) % 8;
+
+			put_header(hdrs[n], FCGI_STDOUT, id, clen, plen);
+			iov[2 * n] = (struct iovec){ hdrs[n], FCGI_HEADER_LEN };
+			iov[2 * n + 1] = (struct iovec){ big_block, clen + plen };
+			left -= clen;
+		}
+		if (write_all(fd, iov, 2 * n) == -1)
+			return -1;
+	}
+	put_header(tail, FCGI_STDOUT, id, 0, 0);
+	put_header(tail + FCGI_HEADER_LEN, FCGI_END_REQUEST, id, 8, 0);
+	memset(tail + 2 * FCGI_HEADER_LEN, 0, 8);
+	iov[0] = (struct iovec){ tail, sizeof(tail) };
+	return write_all(fd, iov, 1);
+}
+
+/*
  * Acts on one complete record.  Returns 0 to keep reading, 1 when the
  * connection is to be closed in good order (a request answered without
  * FCGI_KEEP_CONN), -1 on a protocol or write error.  PARAMS and STDIN
@@ -146,7 +246,7 @@ static int on_record(struct conn *c, const unsigned char *rec)
 	case FCGI_STDIN:
 		if (clen != 0)
 			return 0;
-		if (respond(c->fd, id) == -1)
+		if ((big_size ? respond_big(c->fd, id) : respond(c->fd, id)) == -1)
 			return -1;
 		return c->keep ? 0 : 1;
 	default:
@@ -281,10 +381,15 @@ int main(int argc, char **argv)
 	struct epoll_event ev = { .events = EPOLLIN }, evs[MAX_EVENTS];
 	int ep, lfd, n, i;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: %s SOCKET\n", argv[0]);
+	if (argc != 2 && argc != 3) {
+		fprintf(stderr, "usage: %s SOCKET [RESPONSE_BYTES]\n", argv[0]);
 		return 2;
 	}
+	if (argc == 3 && (big_size = strtoll(argv[2], NULL, 10)) <= 0) {
+		fprintf(stderr, "fcgi-floor: %s: not a response size\n", argv[2]);
+		return 2;
+	}
+	memset(big_block, 'x', sizeof(big_block));
 	signal(SIGPIPE, SIG_IGN);
 	lfd = listen_on(argv[1]);
 	ep = epoll_create1(EPOLL_CLOEXEC);

@@ -22,7 +22,15 @@
  * others and exits 1.  Children also die with the parent (PDEATHSIG), so
  * a killed bench leaves nothing behind.
  *
- * The bench shows the one behaviour that matters here: when the web
+ * For the workloads of `make bench` it also does what tests/bench/work.c
+ * does for sluice, in libfcgi's own idiom (FCGX_GetParam, FCGX_GetStr,
+ * FCGX_PutStr):
+ *
+ *	/body		reads the request body to its end, answers its size
+ *	/resp/N		answers N bytes of 'x'
+ *	anything else	the hello response above
+ *
+ * The pool bench shows the one behaviour that matters here: when the web
  * server keeps its connections open (FCGI_KEEP_CONN), libfcgi, after
  * answering, blocks reading the next request on that same connection,
  * so a process is held by one connection, busy or idle, until the web
@@ -49,6 +57,50 @@ static const char response[] =
 	"\r\n"
 	"Hello from sluice!\n";
 
+#define CHUNK		65536
+
+static char block[CHUNK];
+
+static void body(FCGX_Request *req)
+{
+	long long total = 0;
+	int n;
+
+	while ((n = FCGX_GetStr(block, CHUNK, req->in)) > 0)
+		total += n;
+	FCGX_FPrintF(req->out, "Status: 200 OK\r\nContent-Type: text/plain\r\n\r\n"
+		     "read %lld bytes\n", total);
+}
+
+static void resp(FCGX_Request *req, long long left)
+{
+	static const char head[] =
+		"Status: 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n";
+
+	if (block[0] != 'x')
+		memset(block, 'x', sizeof(block));
+	FCGX_PutStr(head, (int)sizeof(head) - 1, req->out);
+	while (left > 0) {
+		int n = left < CHUNK ? (int)left : CHUNK;
+
+		if (FCGX_PutStr(block, n, req->out) != n)
+			return;
+		left -= n;
+	}
+}
+
+static void answer(FCGX_Request *req)
+{
+	const char *uri = FCGX_GetParam("DOCUMENT_URI", req->envp);
+
+	if (uri && strcmp(uri, "/body") == 0)
+		body(req);
+	else if (uri && strncmp(uri, "/resp/", 6) == 0)
+		resp(req, strtoll(uri + 6, NULL, 10));
+	else
+		FCGX_PutStr(response, (int)sizeof(response) - 1, req->out);
+}
+
 /*
  * The child: libfcgi's accept loop on the shared listening socket.  It
  * returns only when FCGX_Accept_r fails, which for a listening socket
@@ -61,7 +113,7 @@ static void serve(int sock)
 	if (FCGX_Init() != 0 || FCGX_InitRequest(&req, sock, 0) != 0)
 		_exit(1);
 	while (FCGX_Accept_r(&req) >= 0)
-		FCGX_PutStr(response, (int)sizeof(response) - 1, req.out);
+		answer(&req);
 	_exit(0);
 }
 

@@ -42,8 +42,16 @@
 # BENCH_CG_N1 / BENCH_CG_N2 (callgrind request counts, 500 / 2500),
 # BENCH_KEEP=1 (keep the temporary directory and print where it is),
 # BENCH_PARTS (which parts run, of "throughput syscalls instructions
-# pool"; all of them unless set: "instructions" alone gives the exact
-# figures in a minute or two); pool.sh's own are listed there.
+# pool workloads workers chart"; all of them unless set: "instructions"
+# alone gives the exact figures in a minute or two), BENCH_OUT (where
+# bench.csv and bench.png go, $BUILD/bench/results); the knobs of
+# pool.sh, workloads.sh and curves.sh are listed there.
+#
+# Then the workloads (tests/bench/workloads.sh: bodies, big answers, 100
+# headers, routes, against the floor, libfcgi, php-fpm and uWSGI in the
+# same run), the worker-count curve (tests/bench/curves.sh), every
+# number the project aims at with its target and whether it was met,
+# and the chart and results file (tests/bench/chart.sh).
 
 # Several functions are only called through waitfor or the traps.
 # shellcheck disable=SC2317
@@ -57,7 +65,7 @@ CONNS=${BENCH_CONNS:-16}
 URLPATH=${BENCH_PATH:-/}
 CG_N1=${BENCH_CG_N1:-500}
 CG_N2=${BENCH_CG_N2:-2500}
-PARTS=" ${BENCH_PARTS:-throughput syscalls instructions pool} "
+PARTS=" ${BENCH_PARTS:-throughput syscalls instructions pool workloads workers chart} "
 NGINX=${NGINX:-/usr/sbin/nginx}
 TICK=$(getconf CLK_TCK)
 
@@ -399,8 +407,11 @@ has_children() {
 # ---- measuring ---------------------------------------------------------
 
 # wrk_run SECONDS URL OUT: one bounded wrk run, its report in OUT.
+# WRK_ARGS, where a caller sets it, adds wrk options (a script).
+WRK_ARGS=()
 wrk_run() {
-	timeout --foreground $(($1 + 20)) wrk -t1 -c"$CONNS" -d"$1"s --latency "$2" >"$3" 2>&1
+	timeout --foreground $(($1 + 20)) wrk -t1 -c"$CONNS" -d"$1"s --latency \
+		"${WRK_ARGS[@]}" "$2" >"$3" 2>&1
 }
 
 wrk_requests() { awk '/ requests in / { print $1 }' "$1"; }
@@ -434,7 +445,8 @@ median() {
 
 # measure KEY LABEL PORT [BACKEND_PID]: one measured wrk run of this
 # round, with CPU samples of nginx and the backend around it.  In the
-# first round it checks the answer and warms up for a second first; a
+# first round it checks the answer and warms up for a second first
+# (unless WARMUP=0: the workloads warm each backend once); a
 # case that failed once is not run again.  The backend's processes must
 # be the same before and after: the CPU time of one that died would be
 # missing from the sum.
@@ -452,7 +464,7 @@ measure() {
 			tail_log "$DIR/nginx-error.log"
 			return 1
 		fi
-		wrk_run 1 "$url" /dev/null
+		[ "${WARMUP:-1}" = 1 ] && wrk_run 1 "$url" /dev/null
 	fi
 	n0=$(ticks "$NGINX_PID")
 	[ -n "$be" ] && b0=$(ticks "$be") && k0=$(descendants "$be" | sort)
@@ -661,8 +673,43 @@ instructions() {
 	return 0
 }
 
+# result PART CASE BACKEND METRIC VALUE: one line of the results file.
+result() {
+	[ -n "$5" ] && echo "$1,$2,$3,$4,$5" >>"$RESULTS"
+	return 0
+}
+
+# target WHAT VALUE OP LIMIT [NOTE]: one of the issue's numbers to reach:
+# prints it with its target and whether it was met (OP is "<=" or "<"),
+# records it in the results file, and keeps the missed ones for the
+# closing note.  An empty VALUE is "n/a", and counts as missed.
+MISSED=()
+target() {
+	local what=$1 v=$2 op=$3 lim=$4 note=${5:-} ok
+	if [ -z "$v" ]; then
+		echo "  $what: n/a (target $op $lim): MISSED (not measured)"
+		MISSED+=("$what: not measured")
+		return
+	fi
+	ok=$(awk -v v="$v" -v l="$lim" -v op="$op" 'BEGIN { print (op == "<" ? v < l : v <= l) ? 1 : 0 }')
+	if [ "$ok" = 1 ]; then
+		echo "  $what: $v (target $op $lim): met${note:+; $note}"
+	else
+		echo "  $what: $v (target $op $lim): MISSED${note:+; $note}"
+		MISSED+=("$what: $v, target $op $lim${note:+ ($note)}")
+	fi
+	result target "$what" "" value "$v"
+	result target "$what" "" met "$ok"
+}
+
 # shellcheck source=tests/bench/pool.sh
 . "$ROOT/tests/bench/pool.sh"
+# shellcheck source=tests/bench/workloads.sh
+. "$ROOT/tests/bench/workloads.sh"
+# shellcheck source=tests/bench/curves.sh
+. "$ROOT/tests/bench/curves.sh"
+# shellcheck source=tests/bench/chart.sh
+. "$ROOT/tests/bench/chart.sh"
 
 # ---- the run -----------------------------------------------------------
 
@@ -677,6 +724,11 @@ fi
 
 DIR=$(mktemp -d /tmp/sluice-bench.XXXXXX) || exit 1
 mkdir -p "$DIR/tmp"
+OUT=${BENCH_OUT:-$BUILD/bench/results}
+case $OUT in /*) ;; *) OUT=$ROOT/$OUT ;; esac
+mkdir -p "$OUT" || exit 1
+RESULTS=$DIR/results.csv
+echo "part,case,backend,metric,value" >"$RESULTS"
 P_NGINX=$(free_port)
 P_FLOOR=$(free_port)
 P_FLOOR_KA=$(free_port)
@@ -796,6 +848,19 @@ if part throughput && [ "$HAVE_SLUICE" = 1 ]; then
 fi
 
 part pool && pool_cases
+part workloads && wl_cases
+part workers && curve_cases
+part workloads && wl_targets
+part workers && curve_targets
+part chart && chart_write
+
+echo
+if [ ${#MISSED[@]} -gt 0 ]; then
+	echo "numbers missed (${#MISSED[@]}; causes in the README's benchmark section):"
+	printf '  %s\n' "${MISSED[@]}"
+elif part workloads || part workers; then
+	echo "every number measured was met"
+fi
 
 echo
 echo "bench took ${SECONDS}s"
