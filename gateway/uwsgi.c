@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
@@ -38,6 +39,7 @@ struct uwsgi_state {
 	int phase;
 	long long length;	/* CONTENT_LENGTH as announced; -1: none or malformed */
 	long long body_seen;	/* body bytes handed to the handler */
+	int vars_over;		/* the variables block is past limits.max_params_bytes */
 };
 
 _Static_assert(sizeof(struct uwsgi_state) <= PROTO_STATE_SIZE, "uwsgi_state fits pstate");
@@ -119,27 +121,50 @@ static long long announced_length(const unsigned char *p, size_t len)
 	return v;
 }
 
-/* The head is in: gather the body, or go. */
-static enum proto_rc head_done(struct conn *c, struct sl_request *r, const unsigned char *vars,
-			       size_t size)
+/*
+ * The head is in: keep its variables block with the connection, and
+ * gather the body.  The block is decoded into the request only when the
+ * request is about to run (start_request): while this body arrives, the
+ * worker may serve other connections' requests in the one request
+ * structure it has.
+ */
+static enum proto_rc head_done(struct conn *c, const unsigned char *vars, size_t size)
 {
 	struct uwsgi_state *s = st(c);
 
 	s->length = announced_length(vars, size);
 	s->body_seen = 0;
+	s->vars_over = size > c->cfg->limits.max_params_bytes;
 	c->body_len = c->body_off = 0;
+	c->params_len = 0;
+	if (!s->vars_over && size > 0 &&
+	    conn_append(&c->params, &c->params_len, &c->params_cap, vars, size,
+			c->cfg->limits.max_params_bytes) < 0)
+		s->vars_over = 1;	/* out of memory: refused like an oversized block */
+	c->start += UWSGI_HEADER_LEN + size;
+	s->phase = PH_BODY;
+	return PROTO_AGAIN;
+}
+
+/* The request runs now: decode its variables into `r`, and let the block go. */
+static enum proto_rc start_request(struct conn *c, struct sl_request *r)
+{
+	struct uwsgi_state *s = st(c);
+
 	request_begin(r, c);
-	if (size > c->cfg->limits.max_params_bytes) {
+	if (s->vars_over) {
 		log_msg(LOG_WARNING, "request variables exceed limits.max_params_bytes (%zu); "
 			"answering 431", c->cfg->limits.max_params_bytes);
 		r->early_status = 431;
 	} else {
-		request_reserve_params(r, size);
-		decode_vars(r, vars, size);
+		request_reserve_params(r, c->params_len);
+		decode_vars(r, c->params, c->params_len);
 	}
-	c->start += UWSGI_HEADER_LEN + size;
-	s->phase = PH_BODY;
-	return PROTO_AGAIN;
+	free(c->params);
+	c->params = NULL;
+	c->params_len = c->params_cap = 0;
+	s->phase = PH_RUN;
+	return PROTO_REQUEST;
 }
 
 /* Body bytes gathered before the handler starts: up to limits.body_buffer_size. */
@@ -177,12 +202,8 @@ static enum proto_rc uwsgi_parse(struct conn *c, struct sl_request *r)
 	const unsigned char *h = c->in + c->start;
 	size_t avail = c->end - c->start, size;
 
-	if (s->phase == PH_BODY) {
-		if (!gathered_enough(c))
-			return PROTO_AGAIN;
-		s->phase = PH_RUN;
-		return PROTO_REQUEST;
-	}
+	if (s->phase == PH_BODY)
+		return gathered_enough(c) ? start_request(c, r) : PROTO_AGAIN;
 	if (s->phase != PH_IDLE) {
 		/* One request per connection: anything after it is an error. */
 		log_msg(LOG_WARNING, "uwsgi protocol error: bytes after the request; "
@@ -201,7 +222,7 @@ static enum proto_rc uwsgi_parse(struct conn *c, struct sl_request *r)
 		conn_reserve(c, UWSGI_HEADER_LEN + size);
 		return PROTO_AGAIN;
 	}
-	head_done(c, r, h + UWSGI_HEADER_LEN, size);
+	head_done(c, h + UWSGI_HEADER_LEN, size);
 	return uwsgi_parse(c, r);
 }
 

@@ -10,8 +10,10 @@
 #include <string.h>
 
 #include <criterion/criterion.h>
+#include <curl/curl.h>
 
 #include "check.h"
+#include "load.h"
 #include "scenarios.h"
 
 /* `rel` under the front's prefix, in `out`. */
@@ -215,4 +217,20 @@ void scenario_routes_unknown_paths(const struct scenario_front *f, const char *c
 		assert_has(r.body, "request id");
 		http_reply_free(&r);
 	}
+}
+
+void scenario_concurrent_bodies(const char *url)
+{
+	struct load_opts o = { .url = url, .method = "POST", .body_len = 65536, .clients = 8,
+			       .duration_ms = 60000, .max_requests = 160, .timeout_ms = 20000 };
+	struct load l;
+
+	cr_assert_eq(curl_global_init(CURL_GLOBAL_ALL), CURLE_OK);
+	cr_assert_eq(load_start(&l, &o), 0);
+	load_wait(&l);
+	cr_assert_eq(l.n, 160, "%ld of 160 requests were sent", l.n);
+	cr_assert_eq(load_failed(&l), 0, "%ld of 160 POSTs of 64 KB failed", load_failed(&l));
+	cr_assert_eq(load_answered_since(&l, 0, "{\"method\":\"POST\""), 160,
+		     "not every POST was answered by echo as a POST");
+	load_free(&l);
 }

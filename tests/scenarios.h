@@ -74,6 +74,14 @@ void scenario_echo_escapes_json(const struct scenario_front *f);
 void scenario_echo_one_megabyte(const struct scenario_front *f);
 
 /*
+ * 160 POSTs of 64 KB to `url` (echo's route on the front's own port), 8
+ * at a time: every one is answered 200 by echo, as a POST.  While
+ * one connection's body arrives its worker serves others: nothing of one
+ * request may end up in another's.  Calls curl_global_init itself.
+ */
+void scenario_concurrent_bodies(const char *url);
+
+/*
  * POST `total` bytes to `url`, echo's route on the front's own port, in
  * uneven chunks (harness_http_chunked_post): 200, and echo's last field
  * is the bytes sent, whole and in order.  Returns the reply, malloc'ed,

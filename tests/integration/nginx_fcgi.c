@@ -231,6 +231,12 @@ Test(nginx_fcgi, echo_one_megabyte_body, .init = start_all, .fini = stop_all)
 	scenario_echo_one_megabyte(&front);
 }
 
+Test(nginx_fcgi, concurrent_bodies_each_to_its_request, .init = start_all, .fini = stop_all,
+     .timeout = 120)
+{
+	scenario_concurrent_bodies(url("/echo"));
+}
+
 /* A chunked upload of 200 KB in uneven pieces. */
 Test(nginx_fcgi, echo_chunked_body_unbuffered, .init = start_all, .fini = stop_all)
 {

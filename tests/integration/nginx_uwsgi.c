@@ -494,6 +494,19 @@ Test(nginx_uwsgi, echo_one_megabyte_body, .init = start_two, .fini = stop_all)
 }
 
 /*
+ * Bodies that arrive while the worker serves other connections: their
+ * variables were once decoded into the worker's one request at once, so
+ * that another request's overwrote them (the body was then read from the
+ * wrong connection, which nginx saw close early).
+ */
+Test(nginx_uwsgi, concurrent_bodies_each_to_its_request, .init = start_two, .fini = stop_all,
+     .timeout = 120)
+{
+	scenario_concurrent_bodies(url(&nu, "/echo"));
+	assert_no_log_errors();
+}
+
+/*
  * A chunked upload of 200 KB in uneven pieces: nginx buffers it and
  * gives uwsgi its length.
  */
