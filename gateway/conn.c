@@ -471,12 +471,40 @@ static int wait_for_room(struct conn *c)
 	return 0;
 }
 
+/*
+ * Output is still queued from an earlier write: give a peer that reads
+ * at memory speed (nginx) SPILL_WAIT_MS to take it, before more is queued
+ * behind it and spills past OUTQ_MEM_MAX (defaults.h).  A peer that lets
+ * that pass is slow: for the rest of this request it is not waited for
+ * again, and the queue takes its pace.  0, or -1 with errno.
+ */
+static int wait_for_reader(struct conn *c)
+{
+	struct outq *q = &c->out;
+	long long deadline;
+
+	if (q->slow_req == c->requests + 1)
+		return 0;
+	deadline = io_now_ms() + SPILL_WAIT_MS;
+	while (conn_pending(c) > 0) {
+		if (io_wait_writable(c->fd, deadline) < 0) {
+			if (errno != ETIMEDOUT)
+				return -1;
+			q->slow_req = c->requests + 1;
+			return 0;
+		}
+		if (conn_drain(c) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int conn_send(struct conn *c, const struct iovec *iov, int iovcnt)
 {
 	int i = 0;
 	size_t skip = 0;	/* bytes of iov[i] already written */
 
-	if (conn_pending(c) > 0 && conn_drain(c) < 0)
+	if (conn_pending(c) > 0 && (conn_drain(c) < 0 || wait_for_reader(c) < 0))
 		return -1;
 again:
 	while (i < iovcnt && conn_pending(c) == 0) {

@@ -50,6 +50,9 @@ struct outq {
 	 * at what byte count, in which request of the connection (0: not). */
 	long long wait_ms, wait_mark;
 	unsigned long wait_req;
+	/* 1 + the request of the connection whose peer let SPILL_WAIT_MS pass
+	 * without taking queued output (0: none): it is not waited for again. */
+	unsigned long slow_req;
 };
 
 struct conn {
