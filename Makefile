@@ -55,7 +55,8 @@ MAIN_SRCS := gateway/main.c gateway/scaffold.c
 # The same holds for source lines in backtraces (symbols.h): libdw reads
 # DWARF in the dev profile only.
 DEV_SRCS_prod := gateway/dev_none.c gateway/symbols_none.c
-DEV_SRCS_dev  := gateway/dev.c gateway/dev_http.c gateway/dev_relay.c gateway/symbols_dwarf.c
+DEV_SRCS_dev  := gateway/dev.c gateway/dev_http.c gateway/dev_path.c gateway/dev_relay.c \
+                 gateway/symbols_dwarf.c
 CORE_SRCS     += $(DEV_SRCS_$(PROFILE))
 LIBS_dev      := -lmicrohttpd -ldw
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
