@@ -81,6 +81,12 @@ TEST_SRCS := $(wildcard tests/unit/*.c) $(wildcard tests/integration/*.c) tests/
              tests/load.c tests/logscan.c tests/uwsgi_packet.c \
              tests/modules_conf.c
 TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/obj/%.o)
+# The fuzz harnesses that the fuzz_corpus suite replays the corpus
+# through, with the project's compiler (tests/unit/test_fuzz_corpus.c);
+# the dev listener's path code they reach is pure, and goes in too.
+FUZZ_REPLAYED := query form cookie multipart escape header router devpath config
+TEST_OBJS += $(FUZZ_REPLAYED:%=$(BUILD)/obj/tests/fuzz/%.o) \
+             $(if $(filter gateway/dev_path.c,$(CORE_SRCS)),,$(BUILD)/obj/gateway/dev_path.o)
 # The test client (sluice_test.h): not in the daemon, but in the test
 # binary and in libsluice-test.a with the daemon's objects, so that a
 # module's own tests run its handlers through sluice's request code.
@@ -138,6 +144,8 @@ $(TEST_BIN): $(TEST_OBJS) $(CORE_OBJS) $(TESTCLIENT_OBJS)
 $(BUILD)/obj/tests/%.o: CFLAGS += -Wno-missing-prototypes
 $(BUILD)/obj/tests/%.o: CPPFLAGS += -iquote tests -DBUILD_DIR='"$(BUILD)"' \
                                      -DBUILD_ROOT='"$(BUILDROOT)"'
+$(BUILD)/obj/tests/fuzz/%.o: CPPFLAGS += -iquote tests/fuzz \
+                                          -DLLVMFuzzerTestOneInput=fuzz_replay_$(notdir $*)
 
 $(BENCH_BIN): tests/bench/fcgi-floor.c
 	@mkdir -p $(@D)
