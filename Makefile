@@ -38,7 +38,7 @@ CFLAGS   += -std=c11 -g $(WARN) $(CFLAGS_$(PROFILE))
 LDFLAGS  += $(LDFLAGS_$(PROFILE))
 
 # The daemon.  main.c is left out of CORE so that the tests link the rest.
-CORE_SRCS := gateway/config.c gateway/log.c gateway/arena.c gateway/router.c \
+CORE_SRCS := gateway/config.c gateway/config_include.c gateway/log.c gateway/arena.c gateway/router.c \
              gateway/header.c gateway/module.c gateway/listen.c gateway/master.c \
              gateway/worker.c gateway/conn.c gateway/request.c gateway/fcgi.c \
              gateway/io.c gateway/scoreboard.c gateway/crash.c gateway/symbols.c \
