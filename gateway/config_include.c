@@ -82,9 +82,12 @@ static void skip_comment(struct scan *s)
 /*
  * At a line's start: 1 with the name in `name` if the line is an
  * include, 0 if not (what was read is then code, `*next` its first
- * character), -1 for a name too long to be a path.
+ * character), -1 with *why set for a name that cannot be taken as it is
+ * written.  libconfig builds the name as a C string, so a NUL byte would
+ * cut it short (to "", the folder), and it drops a backslash that
+ * escapes neither '\\' nor '"': such names are refused, not guessed.
  */
-static int read_include(struct scan *s, char *name, size_t size, int *next)
+static int read_include(struct scan *s, char *name, size_t size, int *next, const char **why)
 {
 	static const char word[] = "@include";
 	size_t n = 0;
@@ -108,13 +111,12 @@ static int read_include(struct scan *s, char *name, size_t size, int *next)
 		return 0;
 	}
 	while ((c = getc(s->fp)) != EOF && c != '"') {
-		if (c == '\\') {
-			int e = getc(s->fp);
-
-			c = e == '\\' || e == '"' ? e : (ungetc(e, s->fp), '\\');
-		}
+		if (c == '\\' && (c = getc(s->fp)) != '\\' && c != '"')
+			return *why = "a backslash that escapes neither \\ nor \"", -1;
+		if (c == '\0')
+			return *why = "a NUL byte", -1;
 		if (n + 1 >= size)
-			return -1;
+			return *why = "more than a path's length", -1;
 		name[n++] = (char)c;
 	}
 	name[n] = '\0';
@@ -152,16 +154,16 @@ static int check_include(struct scan *s, const char *name, int depth)
 static int scan(struct scan *s, int depth)
 {
 	char name[PATH_MAX];
-	int c = '\n', at_start;
+	const char *why;
+	int c = '\n';
 
 	for (;;) {
-		at_start = c == '\n';
-		if (at_start) {
-			int rc = read_include(s, name, sizeof(name), &c);
+		if (c == '\n') {
+			int rc = read_include(s, name, sizeof(name), &c, &why);
 
 			if (rc < 0) {
-				snprintf(s->w->err, s->w->errlen, "%s:%d: @include name too long",
-					 s->path, s->line);
+				snprintf(s->w->err, s->w->errlen, "%s:%d: @include name with %s",
+					 s->path, s->line, why);
 				return -1;
 			}
 			if (rc > 0) {

@@ -39,8 +39,8 @@ static void teardown(void)
 
 TestSuite(config_include, .init = setup, .fini = teardown, .timeout = 20);
 
-/* dir/NAME with `text` in it. */
-static void put(const char *name, const char *text)
+/* dir/NAME with the `len` bytes of `text` in it. */
+static void put_bytes(const char *name, const char *text, size_t len)
 {
 	char path[192];
 	FILE *fp;
@@ -48,8 +48,13 @@ static void put(const char *name, const char *text)
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	fp = fopen(path, "w");
 	cr_assert_not_null(fp, "cannot write %s", path);
-	fputs(text, fp);
+	cr_assert_eq(fwrite(text, 1, len, fp), len);
 	cr_assert_eq(fclose(fp), 0);
+}
+
+static void put(const char *name, const char *text)
+{
+	put_bytes(name, text, strlen(text));
 }
 
 static void make(const char *name, int fifo)
@@ -83,6 +88,24 @@ Test(config_include, the_config_folder_itself_is_refused)
 {
 	/* The fuzzer's input, reduced: the empty name is the folder. */
 	must_fail(MINIMAL "@include \"\"\n", "sluice.conf", 3, "@include \"\" names a folder");
+}
+
+/*
+ * libconfig keeps the name as a C string and drops a lone backslash, so
+ * that both of these would name the folder too (the fuzzer's second
+ * find was the first one).
+ */
+Test(config_include, names_libconfig_would_cut_are_refused)
+{
+	static const char nul[] = MINIMAL "@include \"\0x\"\n";
+	char prefix[256];
+
+	put_bytes("sluice.conf", nul, sizeof(nul) - 1);
+	snprintf(prefix, sizeof(prefix), "%s/sluice.conf:3: @include name with a NUL byte", dir);
+	cr_assert_eq(config_load(conf, &cfg, err, sizeof(err)), -1);
+	cr_assert_str_eq(err, prefix);
+	must_fail(MINIMAL "@include \"\\x\"\n", "sluice.conf", 3,
+		  "a backslash that escapes neither");
 }
 
 Test(config_include, a_folder_is_refused_with_its_line)
