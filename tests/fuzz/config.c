@@ -5,9 +5,11 @@
  * Each input is written to a file in a private folder made once per
  * process (libconfig reads files, and @include is looked up beside the
  * file).  Whatever the input: a refused config says why, naming the
- * file, and a loaded one frees cleanly.  An @include naming a path with
- * a '/' is skipped: it could make libconfig read any file on the machine
- * (/dev/zero, say), which tests the machine, not the loader.
+ * file, and a loaded one frees cleanly, and the process lives on (an
+ * @include naming a folder once made libconfig exit, config_include.c).
+ * An input with an @include whose name holds a '/' is skipped: it could
+ * reach any file on the machine, and an outcome that depends on the
+ * machine's files is no finding the fuzzer could reproduce.
  *
  * libconfig 1.5 leaks on some syntax errors (README, "Libraries, and
  * why"); config.supp names that leak, and nothing of sluice, for
