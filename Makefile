@@ -367,7 +367,7 @@ FUZZ_SECONDS_devpath   ?= 60
 FUZZ_SECONDS_config    ?= 900
 FUZZ_SECONDS_helpers   ?= 240
 FUZZ_SECONDS_fcgi      ?= 2400
-FUZZ_SECONDS_uwsgi     ?= 1800
+FUZZ_SECONDS_uwsgi     ?= 2100
 # libconfig's own leak on syntax errors, and nothing else (config.c).
 FUZZ_LSAN_config := tests/fuzz/config.supp
 
