@@ -40,7 +40,7 @@ LDFLAGS  += $(LDFLAGS_$(PROFILE))
 # The daemon.  main.c is left out of CORE so that the tests link the rest.
 CORE_SRCS := gateway/config.c gateway/config_include.c gateway/log.c gateway/arena.c gateway/router.c \
              gateway/header.c gateway/module.c gateway/listen.c gateway/master.c \
-             gateway/worker.c gateway/conn.c gateway/request.c gateway/fcgi.c \
+             gateway/worker.c gateway/conn.c gateway/request.c gateway/response.c gateway/fcgi.c \
              gateway/io.c gateway/scoreboard.c gateway/crash.c gateway/symbols.c \
              gateway/config_value.c gateway/uwsgi.c gateway/systemd.c gateway/trace.c \
              gateway/handoff.c gateway/holder.c gateway/access.c \
@@ -48,21 +48,26 @@ CORE_SRCS := gateway/config.c gateway/config_include.c gateway/log.c gateway/are
              gateway/status_cli.c gateway/top.c gateway/headlines.c gateway/escape.c \
              gateway/kv.c gateway/lazy.c gateway/query.c gateway/form.c gateway/body.c \
              gateway/cookie.c gateway/respond.c gateway/text.c gateway/config_check.c \
-             gateway/pidfile.c gateway/multipart.c gateway/parts.c gateway/perm.c
+             gateway/pidfile.c gateway/multipart.c gateway/parts.c gateway/perm.c \
+             gateway/serve.c gateway/allow.c gateway/elf.c gateway/audit.c \
+             gateway/audit_rules.c gateway/audit_host.c gateway/audit_pkg.c gateway/sandbox.c \
+             gateway/program.c
 MAIN_SRCS := gateway/main.c gateway/scaffold.c
-# The profile chooses files, not #ifdefs: the development seam (dev.h) is
+# The profile chooses files, not #ifdefs: the development seam (dev/dev.h) is
 # stubs in production and the real thing in the dev profile.
 # The same holds for source lines in backtraces (symbols.h): libdw reads
 # DWARF in the dev profile only.
-DEV_SRCS_prod := gateway/dev_none.c gateway/symbols_none.c
-DEV_SRCS_dev  := gateway/dev.c gateway/dev_http.c gateway/dev_path.c gateway/dev_relay.c \
-                 gateway/symbols_dwarf.c
+DEV_SRCS_prod := gateway/dev/dev_none.c gateway/symbols_none.c
+DEV_SRCS_dev  := gateway/dev/dev.c gateway/dev/dev_http.c gateway/dev/dev_path.c \
+                 gateway/dev/dev_relay.c gateway/symbols_dwarf.c
 CORE_SRCS     += $(DEV_SRCS_$(PROFILE))
 LIBS_dev      := -lmicrohttpd -ldw
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
 MAIN_OBJS := $(MAIN_SRCS:%.c=$(BUILD)/obj/%.o)
 # libunwind-ptrace walks a slow worker's stack from the master (trace.c).
-LIBS       = -lconfig -lsystemd -ldl -lunwind-ptrace -lunwind-generic -lunwind $(LIBS_$(PROFILE))
+# libseccomp: the workers' optional system call allow-list (sandbox.c).
+LIBS       = -lconfig -lsystemd -ldl -lunwind-ptrace -lunwind-generic -lunwind -lseccomp \
+             $(LIBS_$(PROFILE))
 
 # Sample modules and test fixture modules, one .so per .c.
 APPS         := hello echo routes notes
@@ -79,14 +84,14 @@ FIXTURE_SOS  += $(FIXTURE_CXX_SRCS:tests/fixtures/%.cc=$(BUILD)/fixtures/%.so)
 # The one test binary: every unit and integration suite.
 TEST_SRCS := $(wildcard tests/unit/*.c) $(wildcard tests/integration/*.c) tests/harness.c tests/fcgi_client.c tests/scenarios.c \
              tests/load.c tests/logscan.c tests/uwsgi_packet.c \
-             tests/modules_conf.c
+             tests/modules_conf.c tests/netns.c
 TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/obj/%.o)
 # The fuzz harnesses that the fuzz_corpus suite replays the corpus
 # through, with the project's compiler (tests/unit/test_fuzz_corpus.c);
 # the dev listener's path code they reach is pure, and goes in too.
 FUZZ_REPLAYED := query form cookie multipart escape header router devpath config
 TEST_OBJS += $(FUZZ_REPLAYED:%=$(BUILD)/obj/tests/fuzz/%.o) \
-             $(if $(filter gateway/dev_path.c,$(CORE_SRCS)),,$(BUILD)/obj/gateway/dev_path.o)
+             $(if $(filter gateway/dev/dev_path.c,$(CORE_SRCS)),,$(BUILD)/obj/gateway/dev/dev_path.o)
 # The test client (sluice_test.h): not in the daemon, but in the test
 # binary and in libsluice-test.a with the daemon's objects, so that a
 # module's own tests run its handlers through sluice's request code.
@@ -99,12 +104,58 @@ TESTCLIENT_LDLIBS = -Wl,--whole-archive -lsluice-test -Wl,--no-whole-archive \
 TEST_BIN  := $(BUILD)/sluice-tests
 TEST_LIBS := -lcriterion -lcurl
 
+# libsluice.a: the daemon's objects, for programs that are their own
+# sluice (sluice_serve.h).  A program links it like the test client,
+# with the daemon's libraries; the profile's objects go in, so only the
+# dev build of the library has development mode.  Single-binary samples,
+# apps/single/NAME.c, are built against it as a user would.
+# Both link with pkg-config, from $(BUILD)/pkgconfig: the files `make
+# install` writes, naming this tree.  The archive is linked whole and
+# the sl_* symbols exported (libsluice.exports), so that modules loaded
+# from files find the whole API, as in the daemon.  The dev profile's
+# Libs carry its sanitizers, which its objects need.
+SERVE_LIB     := $(BUILD)/libsluice.a
+SERVE_EXPORTS := $(BUILD)/libsluice.exports
+SERVE_LDLIBS   = -Wl,--whole-archive -lsluice -Wl,--no-whole-archive \
+                 -Wl,--dynamic-list=\$${libdir}/libsluice.exports $(LIBS) $(LDFLAGS_$(PROFILE))
+SERVE_PC      := $(BUILD)/pkgconfig/sluice-serve.pc
+SINGLE_APPS   := hello
+SINGLE_BINS   := $(SINGLE_APPS:%=$(BUILD)/single/%)
+
+# The pkg-config files of the header and of libsluice.a: $(1) the
+# includedir, $(2) the libdir.
+define sluice_pc
+printf '%s\n' 'includedir=$(1)' '' 'Name: sluice' \
+  'Description: module API of the sluice application server' \
+  'Version: $(VERSION)' 'Cflags: -I$${includedir}'
+endef
+define serve_pc
+printf '%s\n' 'libdir=$(2)' 'includedir=$(1)' '' 'Name: sluice-serve' \
+  'Description: programs that are their own sluice (sluice_serve.h)' \
+  'Version: $(VERSION)' 'Requires: sluice' \
+  "Libs: -L\$${libdir} $(SERVE_LDLIBS)"
+endef
+# The test client's, for a module's own tests: linked whole, its sl_*
+# symbols exported by the same list as libsluice.a's (a '*' in a .pc's
+# Libs would reach the linker escaped).
+TESTCLIENT_PC_LIBS = -Wl,--whole-archive -lsluice-test -Wl,--no-whole-archive \
+                     -Wl,--dynamic-list=\$${libdir}/libsluice.exports $(LIBS) $(LDFLAGS_$(PROFILE))
+define test_pc
+printf '%s\n' 'libdir=$(2)' 'includedir=$(1)' '' 'Name: sluice-test' \
+  'Description: test client for sluice modules (sluice_test.h)' \
+  'Version: $(VERSION)' 'Requires: sluice' \
+  "Libs: -L\$${libdir} $(TESTCLIENT_PC_LIBS)"
+endef
+# Unchanged libfcgi programs that the supervised-program suite runs.
+PROGRAMS  := $(patsubst tests/programs/%.c,$(BUILD)/programs/%,$(wildcard tests/programs/*.c))
+
 BENCH_BIN := $(BUILD)/bench/fcgi-floor
 BENCH_LIBFCGI := $(BUILD)/bench/libfcgi-hello
 
 .PHONY: all run dev test tests bench check-prod install deps-run deps-test deps-dev deps-bench clean \
         test-fresh test-arm64 deps-arm64 fuzz fuzz-build fuzz-smoke deps-fuzz deb deps-deb test-deb
-all: $(BUILD)/sluice $(APP_SOS) $(BUILD)/man/sluice.conf.5
+all: $(BUILD)/sluice $(APP_SOS) $(SERVE_LIB) $(SERVE_EXPORTS) $(SERVE_PC) $(SINGLE_BINS) $(BUILD)/man/sluice.conf.5
+all: $(BUILD)/sluice $(APP_SOS) $(BUILD)/man/sluice.conf.5 $(FCGI2_LIB)
 
 # Modules resolve the sl_* API against the executable: export exactly
 # those symbols, not the daemon's internals.
@@ -130,6 +181,10 @@ $(BUILD)/fixtures/%.so: tests/fixtures/%.c include/sluice.h
 # still be exported.
 $(BUILD)/fixtures/hidden.so: CFLAGS += -fvisibility=hidden
 
+# What `sluice audit` flags in a module: no stack protector, no RELRO.
+$(BUILD)/fixtures/unhardened.so: CFLAGS += -fno-stack-protector
+$(BUILD)/fixtures/unhardened.so: LDFLAGS += -Wl,-z,norelro,-z,lazy
+
 CXX      ?= g++
 CXXFLAGS += -std=c++20 -g -Wall -Wextra -Werror -Wshadow -fvisibility=hidden \
             $(CFLAGS_$(PROFILE))
@@ -137,6 +192,24 @@ CXXFLAGS += -std=c++20 -g -Wall -Wextra -Werror -Wshadow -fvisibility=hidden \
 $(BUILD)/fixtures/%.so: tests/fixtures/%.cc include/sluice.h
 	@mkdir -p $(@D)
 	$(CXX) -Iinclude $(CXXFLAGS) -fPIC -shared $(LDFLAGS) -o $@ $<
+
+$(SERVE_LIB): $(CORE_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(SERVE_EXPORTS): gateway/libsluice.exports
+	cp $< $@
+
+$(SERVE_PC): Makefile
+	@mkdir -p $(@D)
+	$(call sluice_pc,$(abspath include)) >$(@D)/sluice.pc
+	$(call test_pc,$(abspath include),$(abspath $(BUILD))) >$(@D)/sluice-test.pc
+	$(call serve_pc,$(abspath include),$(abspath $(BUILD))) >$@
+
+$(BUILD)/single/%: apps/single/%.c include/sluice.h include/sluice_serve.h $(SERVE_LIB) \
+                   $(SERVE_EXPORTS) $(SERVE_PC)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< \
+	  $$(PKG_CONFIG_PATH=$(BUILD)/pkgconfig pkg-config --cflags --libs sluice-serve)
 
 $(TEST_BIN): $(TEST_OBJS) $(CORE_OBJS) $(TESTCLIENT_OBJS)
 	$(CC) $(CFLAGS) -pie $(LDFLAGS) $(EXPORTS) -o $@ $^ $(LIBS) $(TEST_LIBS)
@@ -151,21 +224,61 @@ $(BENCH_BIN): tests/bench/fcgi-floor.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $<
 
+# They stand for programs built elsewhere: the same plain build in both
+# profiles, without the dev profile's sanitizers.
+$(BUILD)/programs/%: tests/programs/%.c
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -O2 -g $(WARN) -Wno-missing-prototypes -o $@ $< -lfcgi
+
 # The libfcgi program the keep-alive case compares against.
 $(BENCH_LIBFCGI): tests/bench/libfcgi-hello.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< -lfcgi
+
+# sluice-fcgi: fcgi2's API (include/fcgi2/) on sluice's FastCGI reader,
+# for fcgi2 programs relinked with `pkg-config --libs sluice-fcgi`.  Its
+# own objects, apart from the daemon's CORE_SRCS.
+FCGI2_SRCS := gateway/fcgi2/wire.c gateway/fcgi2/stream.c gateway/fcgi2/accept.c \
+              gateway/fcgi2/stdio.c
+FCGI2_OBJS := $(FCGI2_SRCS:%.c=$(BUILD)/obj/%.o)
+FCGI2_LIB  := $(BUILD)/libsluice-fcgi.a
+$(FCGI2_OBJS): CPPFLAGS += -iquote include/fcgi2
+
+$(FCGI2_LIB): $(FCGI2_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+# Its unit suite (tests/unit/test_fcgi2.c) runs in the test binary.
+$(TEST_BIN): $(FCGI2_OBJS)
+
+# fcgi2 programs (tests/fcgi2/), written against fcgi2's headers only and
+# built as their users build them, twice: against Debian's libfcgi into
+# BUILD/fcgi2/NAME-libfcgi, and against sluice-fcgi into NAME-sluice.
+FCGI2_PROGS := stdio_app fcgx_app
+FCGI2_BINS  := $(FCGI2_PROGS:%=$(BUILD)/fcgi2/%-libfcgi) $(FCGI2_PROGS:%=$(BUILD)/fcgi2/%-sluice)
+
+$(BUILD)/fcgi2/%-libfcgi: tests/fcgi2/%.c tests/fcgi2/route.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -pthread -o $@ $< -lfcgi
+
+$(BUILD)/fcgi2/%-sluice: tests/fcgi2/%.c tests/fcgi2/route.h $(FCGI2_LIB) \
+                         $(wildcard include/fcgi2/*.h)
+	@mkdir -p $(@D)
+	$(CC) -Iinclude/fcgi2 $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -pthread -o $@ $< \
+	  $(FCGI2_LIB)
 
 # ---- Installing what is missing -----------------------------------------
 # Debian 12 package names.  Only what is absent is installed, as root or
 # through sudo, so a machine that has everything is left untouched.
 # `gcc` installed without recommends does not bring the C library's
 # headers (libc6-dev); `make test-fresh` proves these lists complete.
-DEPS_BUILD := gcc libc6-dev make pkg-config libconfig-dev libsystemd-dev libunwind-dev
+DEPS_BUILD := gcc libc6-dev make pkg-config libconfig-dev libsystemd-dev libunwind-dev \
+              libseccomp-dev
 # The notes sample stores in SQLite and parses JSON with jansson.
 DEPS_BUILD += libsqlite3-dev libjansson-dev
 DEPS_RUN   := $(DEPS_BUILD) nginx-light curl
 DEPS_TEST  := $(DEPS_RUN) libcriterion-dev libcurl4-openssl-dev libfcgi-bin g++
+# The fcgi2 test programs are built against libfcgi too (tests/fcgi2/).
+DEPS_TEST  += libfcgi-dev
 DEPS_TEST  += libmicrohttpd-dev libdw-dev binutils procps apache2 libapache2-mod-fcgid systemd supervisor \
               logrotate prometheus jq python3-prometheus-client tmux iproute2 groff-base
 DEPS_DEV   := $(DEPS_BUILD) libmicrohttpd-dev libdw-dev curl
@@ -215,7 +328,7 @@ test: deps-test
 	$(call run_tests,$(BUILDROOT)/prod/sluice-tests)
 	$(call run_tests,LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp $(BUILDROOT)/dev/sluice-tests)
 
-tests: $(TEST_BIN) $(FIXTURE_SOS) $(TESTCLIENT_LIB) lint-man
+tests: $(TEST_BIN) $(FIXTURE_SOS) $(PROGRAMS) $(TESTCLIENT_LIB) $(FCGI2_BINS) lint-man
 
 # sluice.conf(5) is made from README.md's configuration table, so that the
 # two cannot drift; both pages must render without a groff warning.
@@ -254,6 +367,8 @@ check-prod:
 	@$(MAKE) --no-print-directory PROFILE=prod all
 	@$(MAKE) --no-print-directory PROFILE=dev $(DEV_OBJS)
 	tests/check-prod.sh $(BUILDROOT)/prod/sluice $(BUILDROOT)/prod/obj $(DEV_OBJS)
+	@for b in $(SINGLE_APPS:%=$(BUILDROOT)/prod/single/%); do \
+	  tests/check-prod.sh $$b $(BUILDROOT)/prod/obj $(DEV_OBJS) || exit 1; done
 
 # The development loop: dev build, --dev, direct HTTP on :8081, auto-reload.
 dev: deps-dev
@@ -292,8 +407,9 @@ BINFMT        := /proc/sys/fs/binfmt_misc
 ARM64_UNPACK  := libcriterion3:arm64 libcriterion-dev:arm64 libnanomsg5:arm64
 DEPS_ARM64    := gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static \
                  libconfig-dev:arm64 libsystemd-dev:arm64 libcurl4-openssl-dev:arm64 \
+                 libseccomp-dev:arm64 \
                  libffi8:arm64 libgit2-1.5:arm64 libunwind-dev:arm64 \
-                 libsqlite3-dev:arm64 libjansson-dev:arm64 libstdc++6:arm64
+                 libsqlite3-dev:arm64 libjansson-dev:arm64 libstdc++6:arm64 libfcgi-dev:arm64
 # trace's suite is left out: it ptraces a child, which qemu-user cannot do.
 ARM64_SUITES  := $(filter-out trace,$(sort $(shell sed -n 's/^Test.\([a-z_]*\),.*/\1/p' tests/unit/*.c)))
 ARM64_FILTER  := @($(subst $() ,|,$(ARM64_SUITES)))/*
@@ -373,7 +489,7 @@ FUZZ_LSAN_config := tests/fuzz/config.supp
 
 # The dev listener's path code is pure and has no production stub.
 FUZZ_CORE_SRCS := $(filter-out $(DEV_SRCS_prod) $(DEV_SRCS_dev),$(CORE_SRCS)) $(DEV_SRCS_prod) \
-                  gateway/dev_path.c
+                  gateway/dev/dev_path.c
 FUZZ_CORE_OBJS := $(FUZZ_CORE_SRCS:%.c=$(FUZZ_DIR)/obj/%.o)
 FUZZ_CORE_LIB  := $(FUZZ_DIR)/libcore.a
 
@@ -436,6 +552,11 @@ TMPFILESDIR   ?= $(PREFIX)/lib/tmpfiles.d
 # so the pkg-config file is architecture-independent.
 PKGCONFIGDIR  ?= $(DATADIR)/pkgconfig
 MANDIR        ?= $(DATADIR)/man
+# The static libraries (libsluice.a, the test client) are this machine's
+# code, so they and their pkg-config files are architecture-dependent:
+# the package puts them under /usr/lib/TRIPLET (debian/rules).
+ARCH_LIBDIR       ?= $(LIBDIR)
+ARCH_PKGCONFIGDIR ?= $(PKGCONFIGDIR)
 
 # The compiled-in default config follows SYSCONFDIR.  The stamp changes
 # only when SYSCONFDIR does, and main.o depends on it, so that
@@ -463,9 +584,7 @@ install: all $(TESTCLIENT_LIB)
 	  $(DESTDIR)$(MANDIR)/man3
 	install -m 0755 $(BUILD)/sluice $(DESTDIR)$(SBINDIR)/sluice
 	install -m 0644 include/sluice.h $(DESTDIR)$(INCLUDEDIR)/sluice.h
-	printf '%s\n' 'includedir=$(INCLUDEDIR)' '' 'Name: sluice' \
-	  'Description: module API of the sluice application server' \
-	  'Version: $(VERSION)' 'Cflags: -I$${includedir}' >$(DESTDIR)$(PKGCONFIGDIR)/sluice.pc
+	$(call sluice_pc,$(INCLUDEDIR)) >$(DESTDIR)$(PKGCONFIGDIR)/sluice.pc
 	install -m 0644 $(APP_SOS) $(DESTDIR)$(LIBDIR)/sluice/
 	$(call install_subst,conf/apache/sluice-fcgid.sh,0755,$(DESTDIR)$(LIBDIR)/sluice/sluice-fcgid.sh)
 	$(call install_subst,conf/sluice.conf,0644,$(DESTDIR)$(SYSCONFDIR)/sluice/sluice.conf)
@@ -475,12 +594,21 @@ install: all $(TESTCLIENT_LIB)
 	$(call install_subst,conf/sluice.8,0644,$(DESTDIR)$(MANDIR)/man8/sluice.8)
 	install -m 0644 $(BUILD)/man/sluice.conf.5 $(DESTDIR)$(MANDIR)/man5/sluice.conf.5
 	install -m 0644 conf/sluice.3 $(DESTDIR)$(MANDIR)/man3/sluice.3
+	install -m 0644 include/sluice_serve.h $(DESTDIR)$(INCLUDEDIR)/sluice_serve.h
+	install -d $(DESTDIR)$(ARCH_LIBDIR) $(DESTDIR)$(ARCH_PKGCONFIGDIR)
+	install -m 0644 $(SERVE_LIB) $(DESTDIR)$(ARCH_LIBDIR)/libsluice.a
+	install -m 0644 $(SERVE_EXPORTS) $(DESTDIR)$(ARCH_LIBDIR)/libsluice.exports
+	$(call serve_pc,$(INCLUDEDIR),$(ARCH_LIBDIR)) >$(DESTDIR)$(ARCH_PKGCONFIGDIR)/sluice-serve.pc
 	install -m 0644 include/sluice_test.h $(DESTDIR)$(INCLUDEDIR)/sluice_test.h
-	install -m 0644 $(TESTCLIENT_LIB) $(DESTDIR)$(LIBDIR)/libsluice-test.a
-	printf '%s\n' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' 'Name: sluice-test' \
-	  'Description: test client for sluice modules (sluice_test.h)' \
-	  'Version: $(VERSION)' 'Requires: sluice' \
-	  "Libs: -L\$${libdir} $(TESTCLIENT_LDLIBS)" >$(DESTDIR)$(PKGCONFIGDIR)/sluice-test.pc
+	install -m 0644 $(TESTCLIENT_LIB) $(DESTDIR)$(ARCH_LIBDIR)/libsluice-test.a
+	$(call test_pc,$(INCLUDEDIR),$(ARCH_LIBDIR)) >$(DESTDIR)$(ARCH_PKGCONFIGDIR)/sluice-test.pc
+	install -d $(DESTDIR)$(INCLUDEDIR)/sluice-fcgi
+	install -m 0644 include/fcgi2/*.h $(DESTDIR)$(INCLUDEDIR)/sluice-fcgi/
+	install -m 0644 $(FCGI2_LIB) $(DESTDIR)$(ARCH_LIBDIR)/libsluice-fcgi.a
+	printf '%s\n' 'libdir=$(ARCH_LIBDIR)' 'includedir=$(INCLUDEDIR)' '' 'Name: sluice-fcgi' \
+	  'Description: fcgi2 (libfcgi) API on sluice'"'"'s FastCGI reader' \
+	  'Version: $(VERSION)' 'Cflags: -I$${includedir}/sluice-fcgi' \
+	  'Libs: -L$${libdir} -lsluice-fcgi' >$(DESTDIR)$(ARCH_PKGCONFIGDIR)/sluice-fcgi.pc
 	install -m 0644 conf/sysusers/sluice.conf $(DESTDIR)$(SYSUSERSDIR)/sluice.conf
 	install -m 0644 conf/tmpfiles/sluice.conf $(DESTDIR)$(TMPFILESDIR)/sluice.conf
 	for f in conf/nginx/*.conf; do \

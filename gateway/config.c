@@ -32,6 +32,7 @@
 #include "config_include.h"
 #include "config_value.h"
 #include "header.h"
+#include "sandbox.h"
 
 /*
  * Bounds the parser accepts where defaults.h has none.  They are wide: they
@@ -66,7 +67,7 @@ struct loader {
 	size_t errlen;
 };
 
-enum { KS_TOP, KS_LISTEN, KS_PM, KS_LIMITS, KS_MODULE, KS_REQUEST_ID, KS_STATUS };
+enum { KS_TOP, KS_LISTEN, KS_PM, KS_LIMITS, KS_MODULE, KS_REQUEST_ID, KS_STATUS, KS_PROGRAM };
 
 /* The keys each level accepts, for unknown-key errors and suggestions. */
 static const char *const top_keys[] = {
@@ -74,10 +75,11 @@ static const char *const top_keys[] = {
 	"modules", "request_terminate_timeout", "request_slowlog_timeout",
 	"slowlog", "emergency_restart_threshold", "emergency_restart_interval",
 	"access_log", "access_format", "request_id", "status", "pid", "clear_env",
-	"env", "chdir", "rlimit_files", "rlimit_core", NULL
+	"env", "chdir", "rlimit_files", "rlimit_core", "program", "seccomp", "seccomp_allow",
+	NULL
 };
 static const char *const listen_keys[] = {
-	"address", "protocol", "backlog", "mode", "owner", "group", NULL
+	"address", "protocol", "backlog", "mode", "owner", "group", "allowed_clients", NULL
 };
 static const char *const pm_keys[] = {
 	"mode", "max_children", "start_servers", "min_spare_servers",
@@ -94,6 +96,7 @@ static const char *const limits_keys[] = {
 static const char *const module_keys[] = { "path", "mount", "settings", NULL };
 static const char *const request_id_keys[] = { "param", "header", NULL };
 static const char *const status_keys[] = { "listen", "mode", "owner", "group", NULL };
+static const char *const program_keys[] = { "path", "args", "max_lifetime", NULL };
 
 static const struct config_keyset keysets[] = {
 	[KS_TOP] = { "", top_keys },
@@ -103,9 +106,18 @@ static const struct config_keyset keysets[] = {
 	[KS_MODULE] = { NULL, module_keys },	/* only suggested inside a module */
 	[KS_REQUEST_ID] = { "request_id", request_id_keys },
 	[KS_STATUS] = { "status", status_keys },
+	[KS_PROGRAM] = { "program", program_keys },
 };
 
 #define NKEYSETS	(sizeof(keysets) / sizeof(keysets[0]))
+
+/* What the program gives in code (sl_serve); zero: a plain sluice. */
+static struct config_builtin builtin;
+
+void config_set_builtin(const struct config_builtin *b)
+{
+	builtin = *b;
+}
 
 /* ---- Reporting ------------------------------------------------------- */
 
@@ -143,6 +155,9 @@ static int fail(struct loader *ld, const config_setting_t *s, const char *fmt, .
 	if (ld->errlen == 0)
 		return -1;
 	file = source_path(ld, s ? config_setting_source_file(s) : NULL, buf, sizeof(buf));
+	/* Only a setting added from the program's code has no line. */
+	if (s && config_setting_source_line(s) == 0)
+		file = CONFIG_IN_CODE;
 	if (s && config_setting_source_line(s) > 0)
 		n = snprintf(ld->err, ld->errlen, "%s:%u: ", file,
 			     (unsigned)config_setting_source_line(s));
@@ -172,12 +187,14 @@ static int note_origin(struct loader *ld, const config_setting_t *s, char **at)
 	if (!s)
 		return 0;
 	free(*at);
-	if (asprintf(at, "%s:%u", source_path(ld, config_setting_source_file(s), buf,
-					       sizeof(buf)),
-		     (unsigned)config_setting_source_line(s)) < 0) {
+	if (config_setting_source_line(s) == 0)
+		*at = strdup(CONFIG_IN_CODE);
+	else if (asprintf(at, "%s:%u", source_path(ld, config_setting_source_file(s), buf,
+						    sizeof(buf)),
+			  (unsigned)config_setting_source_line(s)) < 0)
 		*at = NULL;
+	if (!*at)
 		return fail_nomem(ld, s);
-	}
 	return 0;
 }
 
@@ -590,6 +607,33 @@ static int parse_protocol(struct loader *ld, const config_setting_t *group, cons
 }
 
 /*
+ * listen.allowed_clients, php-fpm's list of the addresses a TCP listener
+ * serves.  A unix socket has no peer address to compare: who may connect
+ * to it is its mode, owner and group, so the key is refused there rather
+ * than ignored.
+ */
+static int parse_allowed(struct loader *ld, const config_setting_t *group, const char *key,
+			 struct listen_config *lc)
+{
+	const config_setting_t *s = member(group, key);
+	const char *list;
+	char why[256];
+
+	if (!s)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return fail(ld, s, "%s must be a string of addresses, such as "
+			    "\"127.0.0.1, ::1\", not %s", key, type_name(s));
+	list = config_setting_get_string(s);
+	if (lc->address[0] == '/')
+		return fail(ld, s, "%s applies to TCP listeners; %s is a unix socket, "
+			    "whose mode, owner and group say who may connect", key, lc->address);
+	if (allow_parse(list, &lc->allowed, why, sizeof(why)) < 0)
+		return fail(ld, s, "%s %s", key, why);
+	return 0;
+}
+
+/*
  * One listener: an address string, or a group.  `name` is how messages
  * call it: "listen", or "listen[1]" inside a list.
  */
@@ -597,7 +641,7 @@ static int parse_listener(struct loader *ld, const config_setting_t *s, const ch
 {
 	struct listen_config *lc = &ld->cfg->listen[ld->cfg->nlisten++];
 	const config_setting_t *addr;
-	char key[6][48];
+	char key[7][48];
 
 	lc->backlog = DEFAULT_BACKLOG;
 	lc->mode = 0660;
@@ -615,6 +659,7 @@ static int parse_listener(struct loader *ld, const config_setting_t *s, const ch
 	snprintf(key[3], sizeof(key[3]), "%s.owner", name);
 	snprintf(key[4], sizeof(key[4]), "%s.group", name);
 	snprintf(key[5], sizeof(key[5]), "%s.protocol", name);
+	snprintf(key[6], sizeof(key[6]), "%s.allowed_clients", name);
 	addr = member(s, key[0]);
 	if (!addr)
 		return fail(ld, s, "%s is missing", key[0]);
@@ -623,7 +668,8 @@ static int parse_listener(struct loader *ld, const config_setting_t *s, const ch
 	    || get_int(ld, s, key[1], 1, MAX_BACKLOG, &lc->backlog) < 0
 	    || parse_mode(ld, s, key[2], lc) < 0
 	    || get_string(ld, s, key[3], &lc->owner) < 0
-	    || get_string(ld, s, key[4], &lc->group) < 0)
+	    || get_string(ld, s, key[4], &lc->group) < 0
+	    || parse_allowed(ld, s, key[6], lc) < 0)
 		return -1;
 	return 0;
 }
@@ -1007,6 +1053,32 @@ static int parse_settings(struct loader *ld, const config_setting_t *entry, int 
 	return 0;
 }
 
+/* The index of the entry that is the program's own module, or -1. */
+static int builtin_entry(const struct loader *ld)
+{
+	for (int i = 0; i < ld->cfg->nmodules; i++)
+		if (ld->cfg->modules[i].builtin)
+			return i;
+	return -1;
+}
+
+/*
+ * A program that serves itself and whose config has no `modules`: its
+ * own module, alone, at "/", without settings.
+ */
+static int builtin_alone(struct loader *ld)
+{
+	struct module_config *mc = &ld->cfg->modules[0];
+
+	mc->builtin = 1;
+	mc->path = strdup(builtin.module);
+	mc->mount = strdup("/");
+	if (!mc->path || !mc->mount)
+		return fail_nomem(ld, NULL);
+	ld->cfg->nmodules = 1;
+	return 0;
+}
+
 static int parse_module(struct loader *ld, const config_setting_t *s, int i)
 {
 	struct module_config *mc = &ld->cfg->modules[i];
@@ -1024,13 +1096,18 @@ static int parse_module(struct loader *ld, const config_setting_t *s, int i)
 
 	snprintf(key, sizeof(key), "modules[%d].path", i);
 	p = member(s, key);
-	if (!p)
+	if (!p && !builtin.module)
 		return fail(ld, s, "%s is missing", key);
-	if (string_value(ld, p, key, &str) < 0)
+	if (!p && builtin_entry(ld) >= 0)
+		return fail(ld, s, "%s is missing: modules[%d] is already the program's own "
+			    "module (the entry without path), and there is only one",
+			    key, builtin_entry(ld));
+	if (p && string_value(ld, p, key, &str) < 0)
 		return -1;
-	mc->path = resolve(ld, str);
+	mc->builtin = !p;
+	mc->path = p ? resolve(ld, str) : strdup(builtin.module);
 	if (!mc->path)
-		return fail_nomem(ld, p);
+		return fail_nomem(ld, p ? p : s);
 
 	snprintf(key, sizeof(key), "modules[%d].mount", i);
 	p = member(s, key);
@@ -1050,9 +1127,18 @@ static int parse_modules(struct loader *ld, const config_setting_t *root)
 	const config_setting_t *list = member(root, "modules");
 	int n;
 
+	if (!list && builtin.module)
+		return builtin_alone(ld);
+	if (!list && ld->cfg->program.path)
+		return 0;
 	if (!list)
 		return fail(ld, NULL, "modules is missing: at least one module is "
-			    "required, e.g. modules = ( { path = \"hello.so\"; } );");
+			    "required, e.g. modules = ( { path = \"hello.so\"; } ); (or a "
+			    "program = { path = \"...\"; } to supervise)");
+	if (ld->cfg->program.path)
+		return fail(ld, list, "modules and program are two kinds of pool, and one "
+			    "config runs one pool: keep one of them (a second sluice, with "
+			    "its own config and socket, runs the other)");
 	if (!config_setting_is_list(list))
 		return fail(ld, list, "modules must be a list of groups, "
 			    "( { path = \"...\"; }, ... ), not %s", type_name(list));
@@ -1067,6 +1153,9 @@ static int parse_modules(struct loader *ld, const config_setting_t *root)
 			return -1;
 		ld->cfg->nmodules = i + 1;
 	}
+	if (builtin.module && builtin_entry(ld) < 0)
+		return fail(ld, list, "modules names no entry for the program's own module: "
+			    "add one without path, e.g. { mount = \"/\"; }");
 	return 0;
 }
 
@@ -1268,6 +1357,173 @@ static int parse_workers(struct loader *ld, const config_setting_t *root)
 	return 0;
 }
 
+/* ---- A supervised program ------------------------------------------ */
+
+/* program.args: a list or an array of strings, argv[1] onwards. */
+static int parse_program_args(struct loader *ld, const config_setting_t *g)
+{
+	struct program_config *pc = &ld->cfg->program;
+	const config_setting_t *s = member(g, "program.args");
+	int n;
+
+	if (!s)
+		return 0;
+	if (!config_setting_is_aggregate(s) || config_setting_is_group(s))
+		return fail(ld, s, "program.args must be a list of strings, such as "
+			    "[ \"-c\", \"app.ini\" ], not %s", type_name(s));
+	n = config_setting_length(s);
+	if (n > MAX_PROGRAM_ARGS)
+		return fail(ld, s, "program.args has %d arguments; at most %d can be given",
+			    n, MAX_PROGRAM_ARGS);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *a = config_setting_get_elem(s, (unsigned)i);
+
+		if (config_setting_type(a) != CONFIG_TYPE_STRING)
+			return fail(ld, a, "program.args[%d] must be a string, not %s", i,
+				    type_name(a));
+		pc->argv[i + 1] = strdup(config_setting_get_string(a));
+		if (!pc->argv[i + 1])
+			return fail_nomem(ld, a);
+	}
+	return 0;
+}
+
+/*
+ * What a program pool cannot do, refused rather than ignored: sluice
+ * does not see a program's requests (it accepts on descriptor 0
+ * itself), so nothing that counts, times or logs requests applies, and
+ * a pool sized by idle workers cannot be either.  A program has one
+ * descriptor 0: one FastCGI listener.
+ */
+static int check_program_pool(struct loader *ld, const config_setting_t *root)
+{
+	const struct sl_config *cfg = ld->cfg;
+	const config_setting_t *pm = member(root, "pm");
+	static const char *const unseen[] = {
+		"request_terminate_timeout", "request_slowlog_timeout", "slowlog",
+		"access_log", "access_format", "request_id",
+	};
+	const config_setting_t *limits = member(root, "limits");
+
+	if (cfg->pm.mode != PM_STATIC)
+		return fail(ld, member(pm, "pm.mode"), "pm.mode must be \"static\" with a "
+			    "program: sluice cannot see which copies are idle enough to size "
+			    "the pool by them (pm.max_children copies run)");
+	if (cfg->pm.max_requests > 0)
+		return fail(ld, member(pm, "pm.max_requests"), "pm.max_requests cannot "
+			    "apply to a program, which accepts its connections itself: sluice "
+			    "never sees its requests to count them; recycle it with "
+			    "pm.reload_on_rss or program.max_lifetime");
+	for (size_t i = 0; i < sizeof(unseen) / sizeof(unseen[0]); i++)
+		if (member(root, unseen[i]))
+			return fail(ld, member(root, unseen[i]), "%s does not apply to a "
+				    "program: sluice does not see the requests of a program, "
+				    "which accepts its connections itself", unseen[i]);
+	/* limits.shutdown_timeout is how long copies get to leave; the rest
+	 * bound what sluice's own codec reads and writes. */
+	for (int i = 0; limits && i < config_setting_length(limits); i++) {
+		const config_setting_t *s = config_setting_get_elem(limits, (unsigned)i);
+
+		if (strcmp(config_setting_name(s), "shutdown_timeout") != 0)
+			return fail(ld, s, "limits.%s does not apply to a program, which "
+				    "reads and writes its connections itself (only "
+				    "limits.shutdown_timeout does)", config_setting_name(s));
+	}
+	if (cfg->nlisten > 1)
+		return fail(ld, member(root, "listen"), "a program has one listening "
+			    "socket, its descriptor 0: give listen one address");
+	if (cfg->nlisten == 1 && cfg->listen[0].protocol != LISTEN_FASTCGI)
+		return fail(ld, member(root, "listen"), "a program speaks FastCGI on its "
+			    "descriptor 0: listen.protocol must be \"fastcgi\"");
+	if (cfg->nlisten == 1 && cfg->listen[0].allowed.n > 0)
+		return fail(ld, member(root, "listen"), "listen.allowed_clients cannot "
+			    "apply to a program, which accepts its connections itself: "
+			    "sluice never sees who connects (let the firewall or a unix "
+			    "socket decide)");
+	if (member(root, "seccomp") || member(root, "seccomp_allow"))
+		return fail(ld, member(root, member(root, "seccomp") ? "seccomp" : "seccomp_allow"),
+			    "seccomp applies to sluice's workers, not to a program it "
+			    "starts: a program's own system calls are its own");
+	return 0;
+}
+
+/*
+ * program = { path = "/usr/lib/cgi-bin/app.fcgi"; args = [ ... ];
+ * max_lifetime = "1h"; }: a FastCGI program to supervise, started as
+ * spawn-fcgi and mod_fcgid start one (program.c).
+ */
+static int parse_program(struct loader *ld, const config_setting_t *root)
+{
+	struct program_config *pc = &ld->cfg->program;
+	const config_setting_t *g, *p;
+	const char *str;
+
+	if (get_group(ld, root, "program", &g) < 0)
+		return -1;
+	if (!g)
+		return 0;
+	if (check_keys(ld, g, &keysets[KS_PROGRAM], "program") < 0)
+		return -1;
+	p = member(g, "program.path");
+	if (!p)
+		return fail(ld, g, "program.path is missing: name the executable to run");
+	if (string_value(ld, p, "program.path", &str) < 0
+	    || note_origin(ld, p, &ld->cfg->at[AT_PROGRAM]) < 0)
+		return -1;
+	pc->path = resolve(ld, str);
+	if (!pc->path)
+		return fail_nomem(ld, p);
+	pc->argv[0] = strdup(pc->path);
+	if (!pc->argv[0])
+		return fail_nomem(ld, p);
+	if (parse_program_args(ld, g) < 0
+	    || get_seconds(ld, g, "program.max_lifetime", 0, &pc->max_lifetime) < 0)
+		return -1;
+	return check_program_pool(ld, root);
+}
+
+/*
+ * `seccomp = true;` and `seccomp_allow = [ "name", ... ];`: the workers'
+ * allow-list (sandbox.h).  A name libseccomp does not know is refused
+ * here, with its line, rather than skipped by every worker.
+ */
+static int parse_seccomp(struct loader *ld, const config_setting_t *root)
+{
+	struct sl_config *cfg = ld->cfg;
+	const config_setting_t *s = member(root, "seccomp"), *list = member(root, "seccomp_allow");
+	int n = list ? config_setting_length(list) : 0;
+
+	if (s && config_setting_type(s) != CONFIG_TYPE_BOOL)
+		return fail(ld, s, "seccomp must be true or false, not %s", type_name(s));
+	if (s)
+		cfg->seccomp = config_setting_get_bool(s);
+	if (list && config_setting_type(list) != CONFIG_TYPE_ARRAY &&
+	    config_setting_type(list) != CONFIG_TYPE_LIST)
+		return fail(ld, list, "seccomp_allow must be a list of system call names, "
+			    "such as [ \"ptrace\" ], not %s", type_name(list));
+	if (n > MAX_SECCOMP_ALLOW)
+		return fail(ld, list, "seccomp_allow names %d system calls; at most %d", n,
+			    MAX_SECCOMP_ALLOW);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
+		const char *name;
+
+		if (string_value(ld, e, "seccomp_allow", &name) < 0)
+			return -1;
+		if (!sandbox_known(name))
+			return fail(ld, e, "seccomp_allow: \"%s\" is not a system call on this "
+				    "machine", name);
+		cfg->seccomp_allow[i] = strdup(name);
+		if (!cfg->seccomp_allow[i])
+			return fail_nomem(ld, e);
+		cfg->nseccomp_allow = i + 1;
+	}
+	if (n && !cfg->seccomp)
+		return fail(ld, list, "seccomp_allow without seccomp = true; allows nothing: "
+			    "every system call already is");
+	return 0;
+}
+
 /* ---- Loading --------------------------------------------------------- */
 
 /* Every default, from defaults.h; the strings are owned like parsed ones. */
@@ -1397,9 +1653,36 @@ static int read_error(struct loader *ld, const config_t *lc, const char *path)
 	return fail(ld, NULL, "cannot open: %s", strerror(errno));
 }
 
-static int parse_root(struct loader *ld, const config_setting_t *root)
+/*
+ * The program's in-code settings, added to the parsed tree where the file
+ * has no such key, so that they are checked like written ones (their
+ * errors name CONFIG_IN_CODE: an added setting has no line).
+ */
+static int add_builtin(struct loader *ld, config_setting_t *root)
 {
-	if (check_keys(ld, root, &keysets[KS_TOP], "") < 0
+	config_setting_t *s, *pm = config_setting_get_member(root, "pm");
+
+	if (builtin.listen && !config_setting_get_member(root, "listen")) {
+		s = config_setting_add(root, "listen", CONFIG_TYPE_STRING);
+		if (!s || !config_setting_set_string(s, builtin.listen))
+			return fail_nomem(ld, NULL);
+	}
+	if (builtin.workers == 0 || (pm && !config_setting_is_group(pm)))
+		return 0;
+	if (!pm)
+		pm = config_setting_add(root, "pm", CONFIG_TYPE_GROUP);
+	if (pm && config_setting_get_member(pm, "max_children"))
+		return 0;
+	s = pm ? config_setting_add(pm, "max_children", CONFIG_TYPE_INT) : NULL;
+	if (!s || !config_setting_set_int(s, builtin.workers))
+		return fail_nomem(ld, NULL);
+	return 0;
+}
+
+static int parse_root(struct loader *ld, config_setting_t *root)
+{
+	if (add_builtin(ld, root) < 0
+	    || check_keys(ld, root, &keysets[KS_TOP], "") < 0
 	    || parse_process(ld, root) < 0
 	    || parse_listen(ld, root) < 0
 	    || parse_status(ld, root) < 0
@@ -1408,6 +1691,8 @@ static int parse_root(struct loader *ld, const config_setting_t *root)
 	    || parse_limits(ld, root) < 0
 	    || parse_access(ld, root) < 0
 	    || parse_workers(ld, root) < 0
+	    || parse_program(ld, root) < 0
+	    || parse_seccomp(ld, root) < 0
 	    || parse_modules(ld, root) < 0)
 		return -1;
 	return 0;
@@ -1415,7 +1700,7 @@ static int parse_root(struct loader *ld, const config_setting_t *root)
 
 /*
  * Read `path` into `cfg`: defaults first, then every key of the file,
- * checked.  `cfg` is always left fit for config_free, and on failure it
+ * checked; without a file (NULL), the in-code settings alone.  `cfg` is always left fit for config_free, and on failure it
  * holds nothing (everything is already freed).  Includes (@include) are
  * looked up in the config file's folder, and must name regular files
  * (config_include.h says why).
@@ -1428,12 +1713,14 @@ int config_load(const char *path, struct sl_config *cfg, char *err, size_t errle
 
 	if (errlen)
 		err[0] = '\0';
-	if (set_defaults(cfg, path) < 0) {
-		snprintf(err, errlen, "%s: out of memory", path);
+	if (set_defaults(cfg, path ? path : CONFIG_IN_CODE) < 0) {
+		snprintf(err, errlen, "%s: out of memory", path ? path : CONFIG_IN_CODE);
 		config_free(cfg);
 		return -1;
 	}
-	ld.dir = folder_of(path);
+	cfg->no_file = !path;
+	/* Without a file, relative paths are taken from the working folder. */
+	ld.dir = folder_of(path ? path : "./");
 	if (!ld.dir) {
 		fail(&ld, NULL, "cannot open: %s", strerror(errno));
 		config_free(cfg);
@@ -1446,7 +1733,7 @@ int config_load(const char *path, struct sl_config *cfg, char *err, size_t errle
 	}
 	config_init(&lc);
 	config_set_include_dir(&lc, ld.dir);
-	if (!config_read_file(&lc, path))
+	if (path ? !config_read_file(&lc, path) : !config_read_string(&lc, ""))
 		read_error(&ld, &lc, path);
 	else
 		rc = parse_root(&ld, config_root_setting(&lc));
@@ -1500,9 +1787,14 @@ void config_free(struct sl_config *cfg)
 	}
 	for (int i = 0; i < AT_COUNT; i++)
 		free(cfg->at[i]);
+	for (int i = 0; i < MAX_SECCOMP_ALLOW; i++)
+		free(cfg->seccomp_allow[i]);
 	for (int i = 0; i < MAX_LISTEN; i++)
 		free_listen(&cfg->listen[i]);
 	free_listen(&cfg->status);
+	free(cfg->program.path);
+	for (int i = 0; i < MAX_PROGRAM_ARGS + 2; i++)
+		free(cfg->program.argv[i]);
 	for (int i = 0; i < MAX_MODULES; i++) {
 		free(cfg->modules[i].path);
 		free(cfg->modules[i].mount);

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "allow.h"
 #include "defaults.h"
 #include "log.h"
 
@@ -27,6 +28,7 @@ struct listen_config {
 	mode_t mode;		/* unix sockets only */
 	char *owner;		/* unix sockets only, NULL: leave as created */
 	char *group;
+	struct allow_list allowed;	/* TCP only; empty: every client */
 	char *at;		/* "FILE:LINE" of the address, for config_check */
 };
 
@@ -52,6 +54,7 @@ struct module_setting {
 
 struct module_config {
 	char *path;		/* resolved against the config file's folder */
+	int builtin;		/* the program's own module (sl_serve): path is the program */
 	char *mount;		/* URL prefix the module's routes live under, "/" by default */
 	int line;		/* where it was declared, for load errors */
 	struct module_setting *settings;	/* in file order, malloc'ed */
@@ -66,6 +69,17 @@ struct env_config {
 	int pass;
 };
 
+/*
+ * A FastCGI program that sluice supervises instead of running modules
+ * (program.c): an unchanged libfcgi or spawn-fcgi program, started
+ * pm.max_children times with the listening socket as descriptor 0.
+ */
+struct program_config {
+	char *path;		/* the executable, absolute; NULL: a module pool */
+	char *argv[MAX_PROGRAM_ARGS + 2];	/* path, program.args..., NULL */
+	int max_lifetime;	/* seconds a copy serves before it is replaced; 0: off */
+};
+
 /* A limit that is written "unlimited"; -1 (CONFIG_RLIMIT_KEEP): as the master's. */
 #define CONFIG_RLIMIT_KEEP	(-1LL)
 #define CONFIG_RLIMIT_NONE	LLONG_MAX
@@ -77,11 +91,12 @@ struct env_config {
  */
 enum config_at {
 	AT_USER, AT_GROUP, AT_ERROR_LOG, AT_ACCESS_LOG, AT_SLOWLOG, AT_PID,
-	AT_CHDIR, AT_RLIMIT_FILES, AT_RLIMIT_CORE, AT_COUNT
+	AT_CHDIR, AT_RLIMIT_FILES, AT_RLIMIT_CORE, AT_PROGRAM, AT_COUNT
 };
 
 struct sl_config {
-	char *file;		/* the config file, as given */
+	char *file;		/* the config file, as given, or CONFIG_IN_CODE */
+	int no_file;		/* in-code settings only: a reload reads no file */
 	char *user;		/* workers drop to this user, NULL: stay */
 	char *group;
 	char *error_log;	/* "stderr" or a file path */
@@ -95,6 +110,9 @@ struct sl_config {
 	char *chdir;		/* absolute; "/" by default */
 	long long rlimit_files;	/* RLIMIT_NOFILE, or CONFIG_RLIMIT_KEEP */
 	long long rlimit_core;	/* RLIMIT_CORE in bytes, _KEEP or _NONE */
+	int seccomp;		/* workers install sandbox.h's allow-list */
+	char *seccomp_allow[MAX_SECCOMP_ALLOW];	/* system calls it adds */
+	int nseccomp_allow;
 
 	struct listen_config listen[MAX_LISTEN];	/* in config order */
 	int nlisten;					/* 0 when the file has no listen */
@@ -143,12 +161,34 @@ struct sl_config {
 
 	struct module_config modules[MAX_MODULES];
 	int nmodules;
+	struct program_config program;	/* path NULL: none, modules serve */
 
 	char *at[AT_COUNT];
 };
 
+/* How messages name the settings a program gives sl_serve in code. */
+#define CONFIG_IN_CODE "in-code settings"
+
 /*
- * Parse `path` into `cfg`.  On failure returns -1 and writes one line
+ * What a program that serves itself (sl_serve) says in code.  They fill
+ * in what the config file leaves out, key by key: the file wins.
+ */
+struct config_builtin {
+	const char *listen;	/* `listen` where the file has none; NULL: none */
+	int workers;		/* pm.max_children where the file has none; 0: none */
+	const char *module;	/* the program's path: its own module is built in; NULL: none */
+};
+
+/*
+ * Set, once at start-up, what every later config_load fills in.  With a
+ * built-in module, `modules` may be left out (the program's module then
+ * serves at "/"), and the one entry without `path` is the program's own.
+ */
+void config_set_builtin(const struct config_builtin *b);
+
+/*
+ * Parse `path` into `cfg`; a NULL `path` reads no file, only what
+ * config_set_builtin gave.  On failure returns -1 and writes one line
  * "FILE:LINE: what is wrong" into `err`.  The struct owns its strings;
  * config_free releases them.
  */

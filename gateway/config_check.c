@@ -191,6 +191,53 @@ static int check_chdir(const struct sl_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * May the workers' user run `st`?  The owner's, the group's or the
+ * others' execute bit, as the kernel picks them (root needs any one).
+ */
+static int can_execute(const struct sl_config *cfg, const struct stat *st)
+{
+	struct passwd *pw = cfg->user ? getpwnam(cfg->user) : NULL;
+	struct group *gr = cfg->group ? getgrnam(cfg->group) : NULL;
+	uid_t uid = pw ? pw->pw_uid : geteuid();
+	gid_t gid = gr ? gr->gr_gid : pw ? pw->pw_gid : getegid();
+
+	if (uid == 0)
+		return (st->st_mode & (S_IXUSR | S_IXGRP | S_IXOTH)) != 0;
+	if (st->st_uid == uid)
+		return (st->st_mode & S_IXUSR) != 0;
+	if (st->st_gid == gid)
+		return (st->st_mode & S_IXGRP) != 0;
+	return (st->st_mode & S_IXOTH) != 0;
+}
+
+/*
+ * program.path: a regular file the workers' user may execute, which
+ * nobody but its owners can change (the same rule as a module's file),
+ * so that a copy never fails at exec, at every start, in a loop.
+ */
+static int check_program(const struct sl_config *cfg, char *err, size_t errlen)
+{
+	const char *path = cfg->program.path, *at = cfg->at[AT_PROGRAM];
+	char why[4200];
+	struct stat st;
+
+	if (!path)
+		return 0;
+	if (stat(path, &st) < 0)
+		return say(cfg, at, err, errlen, "program.path %s: %s", path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return say(cfg, at, err, errlen, "program.path %s: not a regular file", path);
+	if (!can_execute(cfg, &st))
+		return say(cfg, at, err, errlen, "program.path %s (mode %04o): %s cannot "
+			   "execute it", path, (unsigned)(st.st_mode & 07777),
+			   cfg->user ? cfg->user : "sluice's own user");
+	if (perm_check_file(path, &st, why, sizeof(why))
+	    || perm_check_folders(path, why, sizeof(why)))
+		return say(cfg, at, err, errlen, "program.path: %s", why);
+	return 0;
+}
+
 /* Under mod_fcgid the socket is descriptor 0 and the listen addresses go unused. */
 static int listeners_used = 1;
 
@@ -207,6 +254,7 @@ int config_check(const struct sl_config *cfg, char *err, size_t errlen)
 	    || check_file(cfg, AT_SLOWLOG, "slowlog", cfg->slowlog, err, errlen) < 0
 	    || check_file(cfg, AT_PID, "pid", cfg->pid_file, err, errlen) < 0
 	    || check_chdir(cfg, err, errlen) < 0
+	    || check_program(cfg, err, errlen) < 0
 	    || check_rlimit(cfg, AT_RLIMIT_FILES, "rlimit_files", RLIMIT_NOFILE,
 			    cfg->rlimit_files, err, errlen) < 0
 	    || check_rlimit(cfg, AT_RLIMIT_CORE, "rlimit_core", RLIMIT_CORE,

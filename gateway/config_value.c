@@ -342,10 +342,8 @@ const char *config_value_suggest(const struct config_keyset *sets, size_t nsets,
 static const struct {
 	const char *key, *hint;
 } phpfpm_hints[] = {
-	{ "listen.allowed_clients", "sluice has no client list: the socket's "
-	  "mode, owner and group (listen = { mode = \"0660\"; owner = ...; }) say "
-	  "who may connect; a TCP port is bound to one address, 127.0.0.1 for the "
-	  "local web server" },
+	{ "listen.allowed_clients", "write listen = { address = \"...\"; "
+	  "allowed_clients = \"127.0.0.1, ::1\"; }" },
 	{ "listen.acl_users", "write listen = { owner = \"...\"; mode = \"0660\"; }" },
 	{ "listen.acl_groups", "write listen = { group = \"...\"; mode = \"0660\"; }" },
 	{ "pm.status_path", "the status page has its own socket here: status = "

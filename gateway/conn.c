@@ -480,14 +480,20 @@ int conn_send(struct conn *c, const struct iovec *iov, int iovcnt)
 		return -1;
 again:
 	while (i < iovcnt && conn_pending(c) == 0) {
-		struct iovec v[64];
-		int nv = 0;
+		struct iovec part[64];
+		const struct iovec *v = iov + i;
+		int nv = iovcnt - i;
 		ssize_t n;
 
-		for (int k = i; k < iovcnt && nv < 64; k++) {
-			v[nv].iov_base = (char *)iov[k].iov_base + (k == i ? skip : 0);
-			v[nv].iov_len = iov[k].iov_len - (k == i ? skip : 0);
-			nv++;
+		/* The caller's vector as it is, unless a write stopped inside
+		 * one of its pieces, or it is longer than one writev takes. */
+		if (skip || nv > 64) {
+			nv = nv > 64 ? 64 : nv;
+			for (int k = 0; k < nv; k++)
+				part[k] = iov[i + k];
+			part[0].iov_base = (char *)part[0].iov_base + skip;
+			part[0].iov_len -= skip;
+			v = part;
 		}
 		n = writev(c->fd, v, nv);
 		if (n < 0) {

@@ -11,7 +11,7 @@
 
 #include "conn.h"
 #include "crash.h"
-#include "dev.h"
+#include "dev/dev.h"
 #include "handoff.h"
 #include "io.h"
 #include "log.h"
@@ -19,6 +19,7 @@
 #include "proto.h"
 #include "request.h"
 #include "safefmt.h"
+#include "sandbox.h"
 #include "scoreboard.h"
 #include "symbols.h"
 
@@ -44,6 +45,7 @@ static const char *signame(int sig)
 	case SIGFPE: return "SIGFPE";
 	case SIGILL: return "SIGILL";
 	case SIGABRT: return "SIGABRT";
+	case SIGSYS: return "SIGSYS";
 	default: return "a signal";
 	}
 }
@@ -195,9 +197,16 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
 	char line[LINE_MAX_BYTES];
 	size_t at;
 
-	(void)si;
-	at = sf_str(line, sizeof(line), 0, "crashed on ");
-	at = sf_str(line, sizeof(line), at, signame(sig));
+	if (sandbox_trapped(sig, si->si_code)) {
+		at = sf_str(line, sizeof(line), 0, "stopped by seccomp: system call ");
+		at = sf_str(line, sizeof(line), at, sandbox_syscall_name(si->si_syscall));
+		at = sf_str(line, sizeof(line), at, " (");
+		at = sf_uint(line, sizeof(line), at, (unsigned long long)si->si_syscall, 0);
+		at = sf_str(line, sizeof(line), at, ") is not in the allow-list (seccomp_allow adds it)");
+	} else {
+		at = sf_str(line, sizeof(line), 0, "crashed on ");
+		at = sf_str(line, sizeof(line), at, signame(sig));
+	}
 	at = put_where(line, sizeof(line), at, r);
 	put_backtrace(line, sizeof(line), at, interrupted_pc(uc));
 	log_signal_safe(-1, LOG_ERROR, line);
@@ -234,10 +243,11 @@ static void on_terminate(int sig, siginfo_t *si, void *uc)
 }
 
 /*
- * A runtime checker (AddressSanitizer in the dev profile) found an error
- * and is about to end the worker: `summary` (one line) is logged with the
- * request in hand, which is answered with 502 and, in development mode,
- * a page holding the whole `report`.  The checker then exits by itself.
+ * A runtime checker (AddressSanitizer or UndefinedBehaviorSanitizer in
+ * the dev profile) found an error and is about to end the worker:
+ * `summary` (one line) is logged with the request in hand, which is
+ * answered with 502 and, in development mode, a page holding the whole
+ * `report`.  The checker then exits by itself.
  */
 void crash_last_words(const char *summary, const char *report)
 {
@@ -263,7 +273,7 @@ static int install(int sig, void (*fn)(int, siginfo_t *, void *), int flags)
 
 int crash_init(int score_index, int ctl_fd)
 {
-	static const int fatal[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
+	static const int fatal[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGSYS };
 	void *warm[1];
 	stack_t ss = { .ss_size = ALT_STACK_SIZE };
 

@@ -2,7 +2,7 @@
  * crash.h - a worker's last words, and the master's requests for them.
  *
  * In a worker, the fatal signals (SIGSEGV, SIGBUS, SIGFPE, SIGILL,
- * SIGABRT) are caught on an alternate stack, so that even a stack
+ * SIGABRT, and SIGSYS, which the seccomp filter of sandbox.h sends) are caught on an alternate stack, so that even a stack
  * overflow is reported.  The handler writes one log line with the signal,
  * the worker, the route, the request id and a symbolized backtrace,
  * answers the request in hand with a clean 502 when nothing was sent yet,

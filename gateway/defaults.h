@@ -117,14 +117,14 @@
  * A handler running longer than this gives up its worker's idle kept-alive
  * connections: the master takes them and hands them to a worker that is
  * free, so that a slow handler delays no other request by more than about
- * this much.  The master looks this often while the pool is in use.
+ * this much.  While the pool is in use the master looks when the soonest
+ * running handler passes it, or this long after a look that found none.
  */
 #define STEAL_AFTER_MS			20
-#define STEAL_CHECK_MS			10
 
 /*
  * After this long with no request started or running, the master stops
- * looking every STEAL_CHECK_MS and dozes until its maintenance tick; the
+ * looking for slow handlers and dozes until its maintenance tick; the
  * first request that starts then, in a worker holding other kept-alive
  * connections, wakes it (worker.c).  So an idle pool costs no wake-ups,
  * and a busy one no system call per request.
@@ -278,6 +278,40 @@
 
 /* Listening sockets one sluice serves (one per protocol is the usual case). */
 #define MAX_LISTEN			8
+
+/*
+ * Arguments a supervised program (program.c) may be given: spawn-fcgi
+ * and mod_fcgid command lines carry a few; more is a script's job.
+ */
+#define MAX_PROGRAM_ARGS		32
+
+/*
+ * How often the master looks, in /proc, at what a program copy is doing
+ * while that matters at once: a copy starting (is it waiting in accept
+ * yet?) or asked to leave (is it between requests, so that it can be
+ * told to go without cutting one?).  Otherwise every MAINTENANCE_TICK_MS.
+ */
+#define PROGRAM_WATCH_MS		10
 #define MAX_ROUTE_CAPTURES		16
+
+/*
+ * listen.allowed_clients names web servers, not a network: php-fpm's
+ * lists hold a handful of addresses.  16 per listener covers a balancer
+ * pair per site with room to spare, and keeps the check a short loop.
+ */
+#define MAX_ALLOWED_CLIENTS		16
+
+/*
+ * A client that is not allowed and keeps connecting (a scanner, a
+ * misrouted balancer) must not flood the error log: each worker writes
+ * at most one line per this many milliseconds, counting the rest.
+ */
+#define REFUSED_LOG_MS			10000
+
+/*
+ * System calls seccomp_allow may add to the default list: a module that
+ * needs more than a few beyond it wants a list of its own, or none.
+ */
+#define MAX_SECCOMP_ALLOW		64
 
 #endif

@@ -16,6 +16,12 @@
  * Replacing a worker (recycling, a reload) always starts the new one
  * first and stops the old one only once the new one is ready, so capacity
  * never dips; stopping is graceful (the worker finishes what it holds).
+ *
+ * A pool of supervised programs (program.h) lives in the same table: its
+ * copies are exec'ed instead of running worker_main, the master writes
+ * their scoreboard entries from what /proc shows, and stop_program asks
+ * them to leave between two requests; backoff, recycling and reloads are
+ * the workers'.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,7 +38,7 @@
 #include "access.h"
 #include "config.h"
 #include "crash.h"
-#include "dev.h"
+#include "dev/dev.h"
 #include "handoff.h"
 #include "holder.h"
 #include "io.h"
@@ -41,6 +47,7 @@
 #include "master.h"
 #include "output.h"
 #include "proctitle.h"
+#include "program.h"
 #include "scoreboard.h"
 #include "stats.h"
 #include "status.h"
@@ -67,6 +74,9 @@ struct slot {
 	long long terminate_ms;		/* SIGUSR2 sent at; 0: not */
 	long long taken_for;		/* req_start_ms of the long request its connections were taken for */
 	char slow_id[REQUEST_ID_SIZE];	/* the request already reported to the slow log */
+	long long leave_by_ms;		/* a program copy told to stop: killed past this */
+	int asked;			/* a program copy was asked to leave (program.h) */
+	long long lifetime_ms;		/* a program copy: replaced once this old; 0: never */
 };
 
 static int sigpipe_fds[2] = { -1, -1 };
@@ -148,6 +158,16 @@ struct generation *master_load(const char *file, const struct generation *prev,
 		return NULL;
 	}
 	if (config_check(&g->cfg, err, errlen) < 0) {
+		config_free(&g->cfg);
+		free(g);
+		return NULL;
+	}
+	/* Workers accept on a non-blocking socket, programs on a blocking
+	 * one, and the two cannot share it for the length of a reload. */
+	if (prev && !prev->cfg.program.path != !g->cfg.program.path) {
+		snprintf(err, errlen, "%s: the pool changes from %s: that takes a restart",
+			 file, prev->cfg.program.path ? "a program to modules"
+			 : "modules to a program");
 		config_free(&g->cfg);
 		free(g);
 		return NULL;
@@ -272,6 +292,18 @@ static void child_setup(const struct sl_config *cfg, int i)
 }
 
 /*
+ * A program copy's age limit: program.max_lifetime plus up to a tenth
+ * more, so that copies started together are not all replaced together.
+ * 0: none (module workers, or no max_lifetime).
+ */
+static long long program_lifetime_ms(const struct sl_config *cfg)
+{
+	long long ms = cfg->program.max_lifetime * 1000LL;
+
+	return ms ? ms + random() % (ms / 10 + 1) : 0;
+}
+
+/*
  * Fork a worker of generation `g`.  Signals are blocked across fork so
  * that the child never runs the master's handler; the child resets them.
  * Returns the slot index, or -1.
@@ -279,16 +311,17 @@ static void child_setup(const struct sl_config *cfg, int i)
 static int spawn(struct generation *g)
 {
 	struct worker_args args = { .gen = g, .listeners = m.listeners,
-				    .nlisteners = m.nlisteners,
+				    .nlisteners = m.nlisteners, .ctl_fd = -1,
 				    .master = getpid(), .notify_fd = m.notify_fds[1] };
-	int i = free_slot();
+	int i = free_slot(), program = g->cfg.program.path != NULL;
 	struct score *sc;
 	pid_t pid;
 
 	if (i < 0)
 		return -1;
 	args.index = i;
-	if (holder_attach(i, &args.ctl_fd) < 0) {
+	/* A program keeps no connection of sluice's: no control channel. */
+	if (!program && holder_attach(i, &args.ctl_fd) < 0) {
 		log_msg(LOG_ERROR, "cannot make a control channel for a worker: %s", strerror(errno));
 		m.next_spawn_ms = io_now_ms() + 1000;
 		return -1;
@@ -300,29 +333,40 @@ static int spawn(struct generation *g)
 	memset(sc, 0, sizeof(*sc));
 	sc->state = SCORE_STARTING;
 	sc->generation = g->number;
+	sc->program = program;
 	pid = fork_child();
 	if (pid == 0) {
-		holder_in_child(i);
+		if (!program)
+			holder_in_child(i);
 		output_in_child(i);
 		child_setup(&g->cfg, i);
+		if (program)
+			program_exec(&g->cfg, m.listeners[0].fd, args.master, i);
 		worker_main(&args);
 	}
 	sigprocmask(SIG_SETMASK, &fork_mask, NULL);
-	close(args.ctl_fd);
+	if (args.ctl_fd >= 0)
+		close(args.ctl_fd);
 	output_after_fork(i, pid > 0);
 	if (pid < 0) {
 		log_msg(LOG_ERROR, "fork: %s", strerror(errno));
-		holder_detach(i);
+		if (!program)
+			holder_detach(i);
 		sc->state = SCORE_FREE;
 		m.next_spawn_ms = io_now_ms() + 1000;
 		return -1;
 	}
 	sc->pid = pid;
-	m.slots[i] = (struct slot){ .pid = pid, .gen = g, .started_ms = io_now_ms() };
+	m.slots[i] = (struct slot){ .pid = pid, .gen = g, .started_ms = io_now_ms(),
+				    .lifetime_ms = program_lifetime_ms(&g->cfg) };
 	if (i >= m.top)
 		m.top = i + 1;
-	log_msg(LOG_NOTICE, "worker %d (pid %d) started (generation %d)", i + 1, (int)pid,
-		g->number);
+	if (program)
+		log_msg(LOG_NOTICE, "worker %d (pid %d) started (generation %d): program %s",
+			i + 1, (int)pid, g->number, g->cfg.program.path);
+	else
+		log_msg(LOG_NOTICE, "worker %d (pid %d) started (generation %d)", i + 1,
+			(int)pid, g->number);
 	return i;
 }
 
@@ -338,6 +382,8 @@ static int ready(int i)
  * serving worker it is replaced (it finishes what it holds and lets its
  * kept-alive connections go gently); one still starting gets SIGTERM.
  */
+static void stop_program(int i, long long grace_ms);
+
 static void stop_worker(int i, const char *why)
 {
 	struct slot *s = &m.slots[i];
@@ -345,6 +391,10 @@ static void stop_worker(int i, const char *why)
 	if (!s->pid || s->stopping)
 		return;
 	log_msg(LOG_INFO, "worker %d (pid %d): stopping (%s)", i + 1, (int)s->pid, why);
+	if (scoreboard_slot(i)->program) {
+		stop_program(i, s->gen->cfg.limits.shutdown_timeout * 1000LL);
+		return;
+	}
 	s->stopping = 1;
 	if (!ready(i)) {
 		kill(s->pid, SIGTERM);
@@ -389,22 +439,35 @@ static int pick_worker(void)
 }
 
 /*
+ * When worker `i`'s handler is to lose the worker's idle connections: in
+ * how many ms it passes STEAL_AFTER_MS (0: now), or -1 if it will not
+ * (not busy, on its way out, or already taken from for this request).
+ */
+static long long steal_due(int i, long long now)
+{
+	const struct slot *s = &m.slots[i];
+	const struct score *sc = scoreboard_slot(i);
+	long long left;
+
+	if (!s->pid || s->stopping || sc->state != SCORE_BUSY || sc->program ||
+	    s->taken_for == sc->req_start_ms)
+		return -1;
+	left = sc->req_start_ms + STEAL_AFTER_MS - now;
+	return left > 0 ? left : 0;
+}
+
+/*
  * A handler past STEAL_AFTER_MS holds its worker: the idle kept-alive
  * connections of that worker go to others, once per long request, so
  * that requests the web server writes to them are not stuck behind it.
  */
 static void take_from_stuck(long long now)
 {
-	for (int i = 0; i < m.top; i++) {
-		struct slot *s = &m.slots[i];
-		const struct score *sc = scoreboard_slot(i);
-
-		if (!s->pid || s->stopping || sc->state != SCORE_BUSY ||
-		    now - sc->req_start_ms < STEAL_AFTER_MS || s->taken_for == sc->req_start_ms)
-			continue;
-		s->taken_for = sc->req_start_ms;
-		holder_take(i);
-	}
+	for (int i = 0; i < m.top; i++)
+		if (steal_due(i, now) == 0) {
+			m.slots[i].taken_for = scoreboard_slot(i)->req_start_ms;
+			holder_take(i);
+		}
 }
 
 /* Workers of generation `g` that are not on their way out. */
@@ -611,8 +674,11 @@ static void reap(void)
 			if (s->pid != pid)
 				continue;
 			note_exit(s, i, status, now);
+			/* A program without libfcgi's handler leaves on the
+			 * SIGUSR1 that asked it to: not a crash. */
 			if (WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL &&
-			    WTERMSIG(status) != SIGTERM) {
+			    WTERMSIG(status) != SIGTERM &&
+			    !(s->asked && WTERMSIG(status) == SIGUSR1)) {
 				scoreboard_pool()->crashes++;
 				count_crash(now);
 			}
@@ -845,6 +911,113 @@ static void check_rss(long long now)
 	}
 }
 
+/* ---- Program copies (program.h) ------------------------------------- */
+
+/*
+ * Stop program copy `i` without cutting its request: it is asked to
+ * leave once a thread of it waits in accept, which watch_programs looks
+ * for every PROGRAM_WATCH_MS, and killed if still there after
+ * `grace_ms` (a program that ignores SIGUSR1, or one stuck in a request).
+ */
+static void stop_program(int i, long long grace_ms)
+{
+	struct slot *s = &m.slots[i];
+
+	if (s->stopping && s->leave_by_ms && s->leave_by_ms <= io_now_ms() + grace_ms)
+		return;		/* already leaving, and sooner */
+	s->stopping = 1;
+	s->leave_by_ms = io_now_ms() + grace_ms;
+	scoreboard_slot(i)->state = SCORE_STOPPING;
+	if (!s->asked && program_ask_to_leave(s->pid) == 0)
+		s->asked = 1;
+}
+
+/*
+ * The scoreboard entry of program copy `i`, which the master writes for
+ * it from what /proc shows: starting until a thread of it first waits
+ * in accept, then idle while one waits there and busy while none does.
+ * Where /proc will not say (program.h), a copy alive for
+ * FAST_EXIT_SECONDS is taken as ready, and that is logged once.
+ */
+static void observe_program(int i, long long now)
+{
+	static int warned;
+	struct slot *s = &m.slots[i];
+	struct score *sc = scoreboard_slot(i);
+	enum program_seen seen = program_look(s->pid, NULL);
+
+	if (seen == PROGRAM_ACCEPTING) {
+		if (sc->state == SCORE_STARTING) {
+			log_msg(LOG_INFO, "worker %d (pid %d): the program waits in accept, "
+				"ready %lld ms after its start", i + 1, (int)s->pid,
+				now - s->started_ms);
+			m.fast_exits = 0;	/* a copy got going: no crash loop */
+		}
+		if (sc->state != SCORE_IDLE)
+			sc->idle_since_ms = now;
+		sc->state = SCORE_IDLE;
+	} else if (seen == PROGRAM_BUSY && sc->state != SCORE_STARTING) {
+		sc->state = SCORE_BUSY;
+	} else if (seen == PROGRAM_UNKNOWN && sc->state == SCORE_STARTING &&
+		   now - s->started_ms >= FAST_EXIT_SECONDS * 1000LL) {
+		if (!warned++)
+			log_msg(LOG_WARNING, "cannot read /proc/%d/task/*/syscall: %s; program "
+				"copies are taken as ready %d s after their start, and asked to "
+				"leave without waiting for the end of a request", (int)s->pid,
+				strerror(errno), FAST_EXIT_SECONDS);
+		sc->state = SCORE_IDLE;
+	}
+}
+
+/*
+ * Every loop: copies starting are looked at (a restart is ready as soon
+ * as the program accepts), copies told to stop are asked to leave or
+ * killed; on the maintenance tick (`all`) every copy is looked at, for
+ * the status and for reloads.  Returns how soon to look again, or -1.
+ */
+static int watch_programs(long long now, int all)
+{
+	int again = -1;
+
+	for (int i = 0; i < m.top; i++) {
+		struct slot *s = &m.slots[i];
+		const struct score *sc = scoreboard_slot(i);
+
+		if (!s->pid || !sc->program)
+			continue;
+		if (s->stopping && !s->asked && program_ask_to_leave(s->pid) == 0) {
+			s->asked = 1;
+			log_msg(LOG_INFO, "worker %d (pid %d): asked to leave (SIGUSR1), "
+				"between two requests", i + 1, (int)s->pid);
+		}
+		if (s->stopping && s->leave_by_ms && now >= s->leave_by_ms) {
+			log_msg(LOG_WARNING, "worker %d (pid %d): the program did not leave "
+				"within limits.shutdown_timeout; killing it", i + 1, (int)s->pid);
+			kill(s->pid, SIGKILL);
+			s->leave_by_ms = 0;
+		}
+		if (!s->stopping && (all || sc->state == SCORE_STARTING))
+			observe_program(i, now);
+		if ((s->stopping && !s->asked) || sc->state == SCORE_STARTING)
+			again = PROGRAM_WATCH_MS;
+	}
+	return again;
+}
+
+/* program.max_lifetime: copies past their age are replaced, new one first. */
+static void recycle(int i, const char *why, long long now);
+
+static void check_lifetimes(long long now)
+{
+	for (int i = 0; i < m.top; i++) {
+		const struct slot *s = &m.slots[i];
+
+		if (s->pid && !s->stopping && s->gen == m.gen && s->lifetime_ms &&
+		    now - s->started_ms > s->lifetime_ms)
+			recycle(i, "past program.max_lifetime", now);
+	}
+}
+
 /* ---- Request timeouts ----------------------------------------------- */
 
 /*
@@ -982,7 +1155,7 @@ static void master_reload(const char *why)
 	/* systemd waits for READY=1 after RELOADING=1, whatever the outcome. */
 	systemd_reloading();
 	m.told_ready = 0;
-	g = master_load(m.gen->cfg.file, m.gen, err, sizeof(err));
+	g = master_load(m.gen->cfg.no_file ? NULL : m.gen->cfg.file, m.gen, err, sizeof(err));
 	dev_reload_result(g ? NULL : err);
 	if (!g) {
 		log_msg(LOG_ERROR, "reload failed, still serving generation %d: %s",
@@ -1058,7 +1231,9 @@ static void begin_stop(int sig)
 	m.stop_deadline = io_now_ms() + grace;
 	systemd_stopping();
 	for (int i = 0; i < m.top; i++)
-		if (m.slots[i].pid) {
+		if (m.slots[i].pid && scoreboard_slot(i)->program) {
+			stop_program(i, grace);
+		} else if (m.slots[i].pid) {
 			m.slots[i].stopping = 1;
 			kill(m.slots[i].pid, SIGTERM);
 		}
@@ -1217,37 +1392,47 @@ static void retitle(void)
 }
 
 /*
- * How soon to look again for a handler past STEAL_AFTER_MS: every
- * STEAL_CHECK_MS while the pool is in use (a request running, or one
- * served within DOZE_AFTER_MS), else not at all (-1): the master dozes,
- * and says so in the scoreboard, so that the next request to start wakes
- * it.  The flag is set before the last look at the workers and a worker
- * marks itself busy before it looks at the flag (both with full
- * barriers), so a request that starts meanwhile is seen by one or the
- * other.
+ * How soon to look again for a handler past STEAL_AFTER_MS.  While the
+ * pool is in use (a request running, or one served within
+ * DOZE_AFTER_MS): when the soonest running handler passes it, or, with
+ * none running, STEAL_AFTER_MS from now, since a handler that starts
+ * later cannot pass it sooner.  Each look is a wake-up of the master,
+ * which costs about what a few requests do, so they are not spent at a
+ * fixed rate.  Otherwise not at all (-1): the master dozes, and says so
+ * in the scoreboard, so that the next request to start wakes it.  The
+ * flag is set before the last look at the workers and a worker marks
+ * itself busy before it looks at the flag (both with full barriers), so
+ * a request that starts meanwhile is seen by one or the other.
  */
 static int steal_timeout(long long now)
 {
 	struct pool_score *p = scoreboard_pool();
 	unsigned long long served = 0;
+	long long soonest = STEAL_AFTER_MS;
 	int busy = 0;
 
+	/* A program's connections are its own: nothing to take from it. */
 	for (int i = 0; i < m.top; i++)
-		if (m.slots[i].pid) {
+		if (m.slots[i].pid && !scoreboard_slot(i)->program) {
+			long long due = steal_due(i, now);
+
 			busy |= scoreboard_slot(i)->state == SCORE_BUSY;
 			served += scoreboard_slot(i)->requests;
+			if (due > 0 && due < soonest)
+				soonest = due;
 		}
 	if (busy || served != m.served_seen) {
 		m.served_seen = served;
 		m.in_use_until_ms = now + DOZE_AFTER_MS;
 	}
 	if (now < m.in_use_until_ms)
-		return STEAL_CHECK_MS;
+		return (int)soonest;
 	__atomic_store_n(&p->master_dozing, 1, __ATOMIC_SEQ_CST);
 	for (int i = 0; i < m.top; i++)
-		if (m.slots[i].pid && scoreboard_slot(i)->state == SCORE_BUSY) {
+		if (m.slots[i].pid && scoreboard_slot(i)->state == SCORE_BUSY &&
+		    !scoreboard_slot(i)->program) {
 			__atomic_store_n(&p->master_dozing, 0, __ATOMIC_SEQ_CST);
-			return STEAL_CHECK_MS;
+			return (int)soonest;
 		}
 	return -1;
 }
@@ -1256,17 +1441,19 @@ static int steal_timeout(long long now)
 static int tick(long long *last_tick)
 {
 	long long now = io_now_ms();
-	int timeout;
+	int timeout, tick_due = now - *last_tick >= MAINTENANCE_TICK_MS;
+	int watch = watch_programs(now, tick_due);
 
 	if (m.stopping) {
 		long long left = m.stop_deadline - now;
 
 		if (left <= 0)
 			kill_remaining();
-		return left <= 0 ? 1000 : (int)left;
+		return min_timeout(left <= 0 ? 1000 : (int)left, watch);
 	}
-	if (now - *last_tick >= MAINTENANCE_TICK_MS) {
+	if (tick_due) {
 		*last_tick = now;
+		check_lifetimes(now);
 		if (at_max_children)
 			at_max_children--;
 		note_max_active();
@@ -1286,6 +1473,7 @@ static int tick(long long *last_tick)
 	retitle();
 	spawn_status(now);
 	timeout = min_timeout(top_up(now), MAINTENANCE_TICK_MS);
+	timeout = min_timeout(timeout, watch);
 	for (int i = 0; i < m.top; i++)
 		if (m.slots[i].pid && m.slots[i].replacing > 0)
 			timeout = min_timeout(timeout, READY_POLL_MS);

@@ -34,8 +34,8 @@ int master_run(struct generation *gen, const struct listener *ls, int nls,
 	       const struct listener *status);
 
 /*
- * Load a config file and its modules into a new generation, for start-up
- * and reloads.  `prev` is the generation in service (NULL at start-up).
+ * Load a config file (NULL: the in-code settings alone) and its modules
+ * into a new generation, for start-up and reloads.  `prev` is the generation in service (NULL at start-up).
  * Returns the generation, or NULL with one line in `err`.
  */
 struct generation *master_load(const char *file, const struct generation *prev,

@@ -25,6 +25,14 @@ static const struct modset *active;
 /* The module whose init or fini runs now, for sl_log(NULL, ...); -1: none. */
 static int running = -1;
 
+/* The program's own module (sl_serve), NULL: none. */
+static const struct sl_module *builtin;
+
+void module_set_builtin(const struct sl_module *m)
+{
+	builtin = m;
+}
+
 /* The descriptor as ABI 1 spelled it: no context, no reserved slots. */
 struct sl_module_v1 {
 	unsigned abi;
@@ -179,6 +187,35 @@ fail:
 	return NULL;
 }
 
+/*
+ * The program's own module into slot ms->n: linked in, so there is
+ * nothing to open, and nothing for unload_own to close (it counts as
+ * shared).  It was compiled against this very header, so only the
+ * current ABI is its own.
+ */
+static int take_builtin(const struct module_config *mc, struct modset *ms,
+			struct router *rt, char *why, size_t whylen)
+{
+	const char *bad;
+
+	ms->shared[ms->n] = 1;
+	ms->conf[ms->n] = mc;
+	ms->n++;
+	if (!builtin || builtin->abi != SLUICE_ABI_VERSION) {
+		snprintf(why, whylen, "the program's own module must say .abi = "
+			 "SLUICE_ABI_VERSION (%u)", SLUICE_ABI_VERSION);
+		return -1;
+	}
+	bad = check_descriptor(builtin, why, whylen);
+	if (bad) {
+		if (bad != why)
+			snprintf(why, whylen, "%s", bad);
+		return -1;
+	}
+	ms->mods[ms->n - 1] = builtin;
+	return add_routes(mc, builtin, ms->n - 1, rt, why, whylen);
+}
+
 /* Load one module into slot ms->n; 0, or -1 with the reason in `why`. */
 static int load_one(const struct module_config *mc, const struct modset *prev,
 		    struct modset *ms, struct router *rt, char *why, size_t whylen)
@@ -188,6 +225,8 @@ static int load_one(const struct module_config *mc, const struct modset *prev,
 	struct stat st;
 	void *h, *sym;
 
+	if (mc->builtin)
+		return take_builtin(mc, ms, rt, why, whylen);
 	if (stat(mc->path, &st) < 0) {
 		snprintf(why, whylen, "cannot load: %s", strerror(errno));
 		return -1;
@@ -242,13 +281,18 @@ int module_load_all(const struct sl_config *cfg, const struct modset *prev,
 		const struct module_config *mc = &cfg->modules[i];
 
 		if (load_one(mc, prev, ms, rt, why, sizeof(why)) < 0) {
-			snprintf(err, errlen, "%s:%d: module %s: %s", cfg->file, mc->line,
-				 mc->path, why);
+			/* The built-in module alone has no entry, hence no line. */
+			if (mc->line > 0)
+				snprintf(err, errlen, "%s:%d: module %s: %s", cfg->file,
+					 mc->line, mc->path, why);
+			else
+				snprintf(err, errlen, "%s: module built into %s: %s",
+					 cfg->file, mc->path, why);
 			unload_own(ms);
 			return -1;
 		}
-		log_msg(LOG_INFO, "module %s loaded from %s, mounted at %s",
-			ms->mods[i]->name, mc->path, mc->mount);
+		log_msg(LOG_INFO, "module %s %s %s, mounted at %s", ms->mods[i]->name,
+			mc->builtin ? "built into" : "loaded from", mc->path, mc->mount);
 	}
 	return 0;
 }

@@ -75,6 +75,12 @@ int module_load_all(const struct sl_config *cfg, const struct modset *prev,
 int module_init_all(struct modset *ms);
 void module_fini_all(struct modset *ms);
 
+/*
+ * The program's own module, linked in (sl_serve): what a config entry
+ * marked `builtin` serves.  Set once, before the first load.
+ */
+void module_set_builtin(const struct sl_module *m);
+
 /* The descriptor's name of module `i` of the worker's set. Async-signal-safe. */
 const char *module_name(int i);
 

@@ -1,43 +1,28 @@
 /*
  * request.c - one request from its decoded parameters to the end of its
- * response, and the public sl_* API that handlers call on it.
- *
- * The response is laid out as pieces (status line, header lines, body)
- * and handed to the connection's codec, which frames it; small responses
- * therefore leave in one writev at the end, and large ones in pieces of
- * one record as they are written, with bounded memory.
+ * response: parameters, checks, routing, the handler, the body's drain;
+ * and the public sl_* API that reads the request.  The response itself
+ * is response.c's.
  */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdint.h>
-#include <strings.h>
 #include <unistd.h>
 #include <sys/random.h>
 
 #include "config.h"
 #include "conn.h"
-#include "dev.h"
+#include "dev/dev.h"
 #include "header.h"
-#include "headlines.h"
 #include "log.h"
 #include "module.h"
 #include "proctitle.h"
 #include "proto.h"
 #include "request.h"
-#include "safefmt.h"
+#include "response.h"
 #include "stats.h"
-
-/*
- * Room kept in the head for what sluice adds to the application's
- * headers: the status line, a default Content-Type, a Content-Length and
- * the blank line.
- */
-#define HEAD_RESERVE 160
-
-static const char default_type[] = "Content-Type: text/plain; charset=utf-8\r\n";
 
 /* The request whose handler runs now, for the signal handlers in crash.c. */
 static struct sl_request *volatile current;
@@ -89,7 +74,8 @@ int request_init(struct sl_request *r, const struct sl_config *cfg,
 	hex8(id_prefix, seed);
 	if (arena_init(&r->arena, ARENA_BLOCK_SIZE, (size_t)cfg->limits.max_request_memory) < 0)
 		return -1;
-	r->params = malloc((size_t)cfg->limits.max_params * sizeof(*r->params));
+	r->params_cap = (size_t)cfg->limits.max_params;
+	r->params = malloc(r->params_cap * sizeof(*r->params));
 	r->head = malloc(cfg->limits.max_header_bytes);
 	r->out = malloc(OUTBUF_SIZE);
 	if (!r->params || !r->head || !r->out) {
@@ -239,23 +225,44 @@ static void note_known(struct request_known *k, const struct param *p)
 	}
 }
 
+int request_params_full(struct sl_request *r)
+{
+	log_msg(LOG_WARNING, "request %s has more than limits.max_params (%d) "
+		"parameters; answering 431", r->id, r->cfg->limits.max_params);
+	r->early_status = 431;
+	return -1;
+}
+
+int request_param_nul(struct sl_request *r)
+{
+	log_msg(LOG_WARNING, "request %s: a parameter holds a NUL byte; answering 400", r->id);
+	r->early_status = 400;
+	return -1;
+}
+
+void request_note_params(struct sl_request *r, size_t from)
+{
+	const struct param *p = r->params + from, *end = r->params + r->nparams;
+	size_t id_len = r->id_param_len;
+
+	for (; p < end; p++) {
+		note_known(&r->known, p);
+		if (p->name_len == id_len && id_len &&
+		    memcmp(p->name, r->cfg->request_id_param, id_len) == 0)
+			adopt_id(r, p->value, p->value_len);
+	}
+}
+
 int request_add_param(struct sl_request *r, const char *name, size_t name_len,
 		      const char *value, size_t value_len)
 {
 	struct param *p;
 	char *s;
 
-	if (r->nparams == (size_t)r->cfg->limits.max_params) {
-		log_msg(LOG_WARNING, "request %s has more than limits.max_params (%d) "
-			"parameters; answering 431", r->id, r->cfg->limits.max_params);
-		r->early_status = 431;
-		return -1;
-	}
-	if (holds_nul(name, name_len, value, value_len)) {
-		log_msg(LOG_WARNING, "request %s: a parameter holds a NUL byte; answering 400", r->id);
-		r->early_status = 400;
-		return -1;
-	}
+	if (r->nparams == r->params_cap)
+		return request_params_full(r);
+	if (holds_nul(name, name_len, value, value_len))
+		return request_param_nul(r);
 	/* Name and value in one piece of room: parameters are most of a
 	 * request's parsing cost. */
 	s = param_room(r, name_len + value_len + 2);
@@ -271,161 +278,8 @@ int request_add_param(struct sl_request *r, const char *name, size_t name_len,
 	s[name_len + 1 + value_len] = '\0';
 	p = &r->params[r->nparams++];
 	*p = (struct param){ s, s + name_len + 1, name_len, value_len };
-	note_known(&r->known, p);
-	if (name_len == r->id_param_len && r->id_param_len &&
-	    memcmp(name, r->cfg->request_id_param, name_len) == 0)
-		adopt_id(r, value, value_len);
+	request_note_params(r, r->nparams - 1);
 	return 0;
-}
-
-/* ---- Sending -------------------------------------------------------- */
-
-/*
- * "X-Request-Id: ID\r\n" (request_id.header) into `buf`, which has room
- * for the longest (REQUEST_ID_HEADER_MAX, REQUEST_ID_MAX); its length.
- * Every response carries it, so it is copied, not formatted.
- */
-static size_t id_header(const struct sl_request *r, char *buf)
-{
-	size_t n = r->id_header_len, id_len = strlen(r->id);
-
-	memcpy(buf, r->cfg->request_id_header, n);
-	memcpy(buf + n, ": ", 2);
-	memcpy(buf + n + 2, r->id, id_len);
-	memcpy(buf + n + 2 + id_len, "\r\n", 2);
-	return n + id_len + 4;
-}
-
-/* "Content-Length: N\r\n" and the blank line into `buf` (48 bytes); its length. */
-static size_t length_line(char *buf, unsigned long long len)
-{
-	static const char name[] = "Content-Length: ";
-	size_t n;
-
-	memcpy(buf, name, sizeof(name) - 1);
-	n = sf_uint(buf, 44, sizeof(name) - 1, len, 0);	/* 20 digits at most */
-	memcpy(buf + n, "\r\n\r\n", 4);
-	return n + 4;
-}
-
-/*
- * A 204 or a 304 has no body, nor anything that describes one (RFC 9110
- * sections 15.3.5 and 15.4.5): whatever the handler wrote or set for it
- * is dropped before the head leaves.
- */
-static int bodiless(int status)
-{
-	return status == 204 || status == 304;
-}
-
-static void strip_body(struct sl_request *r)
-{
-	r->head_len = headlines_remove(r->head, r->head_len, "Content-Type");
-	r->head_len = headlines_remove(r->head, r->head_len, "Content-Length");
-	r->has_content_type = r->has_content_length = 0;
-	r->no_body = 1;
-	r->out_len = 0;
-}
-
-/*
- * Hand everything pending to the codec: the head if it has not left yet,
- * the buffered body, and `extra` (a large write passed through without
- * copying).  `last` ends the response.  A peer that cannot be written to
- * marks the request so that later writes fail fast with EPIPE.
- */
-static int emit(struct sl_request *r, const void *extra, size_t extra_len, int last)
-{
-	struct iovec iov[7];
-	char status[64], length[48], idline[REQUEST_ID_HEADER_MAX + REQUEST_ID_SIZE + 4];
-	size_t total = 0;
-	int n = 0;
-
-	if (r->client_gone) {
-		errno = EPIPE;
-		return -1;
-	}
-	if (!r->head_sent) {
-		const char *reason = http_reason(r->status);
-		int sl = r->conn->proto->status_line(status, sizeof(status), r->status, reason);
-
-		if (bodiless(r->status)) {
-			strip_body(r);
-			extra_len = 0;
-		}
-
-		iov[n++] = (struct iovec){ status, (size_t)sl };
-		iov[n++] = (struct iovec){ r->head, r->head_len };
-		if (r->cfg->request_id_header && !r->has_id_header)
-			iov[n++] = (struct iovec){ idline, id_header(r, idline) };
-		if (!r->has_content_type && !bodiless(r->status))
-			iov[n++] = (struct iovec){ (char *)(uintptr_t)default_type,
-						   sizeof(default_type) - 1 };
-		/* A response that ends before its first byte leaves has a
-		 * known length: say it, so nginx need not chunk it.  A HEAD
-		 * response says the length the GET's content would have had
-		 * (RFC 9110 sections 8.6 and 9.3.2). */
-		if (last && !r->has_content_length && !bodiless(r->status)) {
-			iov[n++] = (struct iovec){ length, length_line(length, r->no_body ? r->head_only
-								: r->out_len + extra_len) };
-		} else {
-			iov[n++] = (struct iovec){ (char *)(uintptr_t)"\r\n", 2 };
-		}
-		r->head_sent = 1;
-	}
-	if (!r->no_body)
-		r->body_bytes += r->out_len + extra_len;
-	if (r->out_len)
-		iov[n++] = (struct iovec){ r->out, r->out_len };
-	if (extra_len)
-		iov[n++] = (struct iovec){ (void *)(uintptr_t)extra, extra_len };
-	for (int i = 0; i < n; i++)
-		total += iov[i].iov_len;
-	r->out_len = 0;
-	r->ended = last;
-	if (r->conn->proto->send(r->conn, r, iov, n, total, last) < 0) {
-		if (errno == ETIMEDOUT)
-			log_msg(LOG_WARNING, "request %s: response taken slower than "
-				"limits.min_rate with limits.max_temp_file_size (%lld bytes) "
-				"queued; closing the connection", r->id,
-				r->conn->cfg->limits.max_temp_file_size);
-		else
-			log_msg(LOG_INFO, "request %s: client gone while sending the response "
-				"(%s)", r->id, strerror(errno));
-		r->client_gone = 1;
-		r->must_close = 1;
-		errno = EPIPE;
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * Make the response an error response (it leaves with the request's end).
- * In production it is terse: status line, a generic message and the
- * request id, nothing about modules, routes, paths or versions (CWE-209);
- * `detail` goes nowhere, the log has it under the same id.  In
- * development mode the seam may build a verbose page from it.
- */
-static void error_response(struct sl_request *r, int status, const char *allow,
-			   const char *detail)
-{
-	const char *type = NULL;
-	size_t len;
-
-	r->status = status;
-	r->head_len = 0;
-	r->out_len = 0;
-	r->has_content_type = r->has_content_length = r->has_id_header = 0;
-	if (allow)
-		sl_add_header(r, "Allow", allow);
-	len = dev_error_page(r, status, detail, (char *)r->out, OUTBUF_SIZE, &type);
-	if (len > 0)
-		sl_add_header(r, "Content-Type", type);
-	else
-		len = (size_t)snprintf((char *)r->out, OUTBUF_SIZE, "%d %s\nrequest id: %s\n",
-				       status, http_reason(status), r->id);
-	r->out_len = r->no_body ? 0 : len;
-	r->head_only = r->no_body ? len : 0;
 }
 
 /* printf into the arena, for error details; a fixed text if memory is short. */
@@ -554,11 +408,11 @@ static int route(struct sl_request *r)
 		r->method, r->path, res == ROUTER_BAD_METHOD ? " for this method; allowed: " : "",
 		res == ROUTER_BAD_METHOD ? allow : "", res == ROUTER_BAD_METHOD ? 405 : 404);
 	if (res == ROUTER_BAD_METHOD) {
-		error_response(r, 405, allow, detail(r, "%s is not allowed on %s; the routes "
+		response_error(r, 405, allow, detail(r, "%s is not allowed on %s; the routes "
 						     "for this path take: %s", r->method, r->path, allow));
 		return 405;
 	}
-	error_response(r, 404, NULL, detail(r, "no route matches %s %s", r->method, r->path));
+	response_error(r, 404, NULL, detail(r, "no route matches %s %s", r->method, r->path));
 	return 404;
 }
 
@@ -589,7 +443,7 @@ static void handler_failed(struct sl_request *r, int err)
 		r->must_close = 1;
 		return;
 	}
-	error_response(r, status, NULL,
+	response_error(r, status, NULL,
 		       detail(r, "the handler of route %s %s (module %s) returned -1; errno "
 			      "was %d (%s)%s%s; it did not crash, so there is no backtrace",
 			      rt->method ? rt->method : "*", rt->pattern, module_name(rt->module),
@@ -647,7 +501,7 @@ void request_run(struct sl_request *r)
 
 	r->served++;
 	if (status) {
-		error_response(r, status, NULL, detail(r, "the request was refused before "
+		response_error(r, status, NULL, detail(r, "the request was refused before "
 						       "routing: see the error log for request %s", r->id));
 		r->must_close = 1;
 	} else {
@@ -658,7 +512,7 @@ void request_run(struct sl_request *r)
 	if (r->body_errno && !r->head_sent && !r->aborted) {
 		/* The body turned out bad after the handler was done with it:
 		 * its answer must not stand for a request that was not whole. */
-		error_response(r, body_failure_status(r->body_errno), NULL,
+		response_error(r, body_failure_status(r->body_errno), NULL,
 			       detail(r, "the request body was bad: %s", strerror(r->body_errno)));
 		r->must_close = 1;
 	}
@@ -674,7 +528,7 @@ void request_run(struct sl_request *r)
 	 * finds it in the status and metrics. */
 	stats_end(r);
 	if (!r->client_gone && !r->ended)
-		emit(r, NULL, 0, 1);
+		response_emit(r, NULL, 0, 1);
 }
 
 struct sl_request *request_current(void)
@@ -761,141 +615,6 @@ ssize_t sl_read(struct sl_request *r, void *buf, size_t len)
 void *sl_alloc(struct sl_request *r, size_t size)
 {
 	return arena_alloc(&r->arena, size);
-}
-
-int sl_set_status(struct sl_request *r, int status)
-{
-	if (status < 100 || status > 599) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (r->head_sent) {
-		errno = EALREADY;
-		return -1;
-	}
-	r->status = status;
-	return 0;
-}
-
-int sl_add_header(struct sl_request *r, const char *name, const char *value)
-{
-	size_t nlen, vlen, old = 0;
-
-	if (!name || !value || !header_name_ok(name) ||
-	    !header_value_ok(value, vlen = strlen(value))) {
-		log_msg(LOG_WARNING, "request %s: refused an invalid response header "
-			"(the name must be a token, the value free of CR, LF and NUL)", r->id);
-		errno = EINVAL;
-		return -1;
-	}
-	if (headlines_reserved(name)) {
-		log_msg(LOG_WARNING, "request %s: refused response header %s: sluice and the "
-			"web server write it themselves (set the status with sl_set_status)",
-			r->id, name);
-		errno = EINVAL;
-		return -1;
-	}
-	if (r->head_sent) {
-		errno = EALREADY;
-		return -1;
-	}
-	nlen = strlen(name);
-	if (headlines_single(name))
-		headlines_find(r->head, r->head_len, name, &old);	/* the line replaced */
-	if (r->head_len - old + nlen + vlen + 4 + HEAD_RESERVE > r->cfg->limits.max_header_bytes) {
-		log_msg(LOG_WARNING, "request %s: response head exceeds limits.max_header_bytes "
-			"(%zu); header %s dropped", r->id, r->cfg->limits.max_header_bytes, name);
-		errno = ENOSPC;
-		return -1;
-	}
-	if (old)
-		r->head_len = headlines_remove(r->head, r->head_len, name);
-	if (strcasecmp(name, "Content-Type") == 0)
-		r->has_content_type = 1;
-	if (strcasecmp(name, "Content-Length") == 0)
-		r->has_content_length = 1;
-	if (r->cfg->request_id_header && strcasecmp(name, r->cfg->request_id_header) == 0)
-		r->has_id_header = 1;	/* the module's own: ours is not added */
-	memcpy(r->head + r->head_len, name, nlen);
-	r->head_len += nlen;
-	memcpy(r->head + r->head_len, ": ", 2);
-	memcpy(r->head + r->head_len + 2, value, vlen);
-	r->head_len += 2 + vlen;
-	memcpy(r->head + r->head_len, "\r\n", 2);
-	r->head_len += 2;
-	return 0;
-}
-
-int sl_write(struct sl_request *r, const void *data, size_t len)
-{
-	if (r->client_gone) {
-		errno = EPIPE;
-		return -1;
-	}
-	if (r->no_body) {
-		r->head_only += len;	/* counted for HEAD's Content-Length, not sent */
-		return 0;
-	}
-	if (len <= OUTBUF_SIZE - r->out_len) {
-		memcpy(r->out + r->out_len, data, len);
-		r->out_len += len;
-		return 0;
-	}
-	return emit(r, data, len, 0);
-}
-
-int sl_puts(struct sl_request *r, const char *s)
-{
-	return sl_write(r, s, strlen(s));
-}
-
-int sl_vprintf(struct sl_request *r, const char *fmt, va_list ap)
-{
-	size_t room = OUTBUF_SIZE - r->out_len;
-	va_list copy;
-	char *big;
-	int n;
-
-	if (r->client_gone) {
-		errno = EPIPE;
-		return -1;
-	}
-	/* Format straight into the output buffer when it fits: the usual case. */
-	va_copy(copy, ap);
-	n = vsnprintf((char *)r->out + r->out_len, room, fmt, copy);
-	va_end(copy);
-	if (n < 0)
-		return -1;
-	if ((size_t)n < room) {
-		if (!r->no_body)
-			r->out_len += (size_t)n;
-		else
-			r->head_only += (size_t)n;
-		return 0;
-	}
-	big = arena_alloc(&r->arena, (size_t)n + 1);
-	if (!big)
-		return -1;
-	vsnprintf(big, (size_t)n + 1, fmt, ap);
-	return sl_write(r, big, (size_t)n);
-}
-
-int sl_printf(struct sl_request *r, const char *fmt, ...)
-{
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	rc = sl_vprintf(r, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
-int sl_flush(struct sl_request *r)
-{
-	if (r->no_body && r->head_sent)
-		return 0;
-	return emit(r, NULL, 0, 0);
 }
 
 void sl_log(const struct sl_request *r, enum sl_log_level level, const char *fmt, ...)

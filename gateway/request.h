@@ -49,6 +49,7 @@ struct sl_request {
 
 	struct param *params;
 	size_t nparams;
+	size_t params_cap;		/* limits.max_params */
 	char *strings;			/* room reserved for parameter strings, */
 	size_t strings_left;		/* in the arena (request_reserve_params) */
 	struct request_known known;
@@ -116,6 +117,29 @@ void request_reserve_params(struct sl_request *r, size_t bytes);
  */
 int request_add_param(struct sl_request *r, const char *name, size_t name_len,
 		      const char *value, size_t value_len);
+
+/*
+ * Parameters without a copy: a codec that NUL-terminates its own buffer
+ * in place, and keeps it until the next request is decoded, saves a copy
+ * of every pair (FastCGI does).  It fills one slot per pair, having
+ * checked that neither string holds a NUL (request_param_nul), then
+ * calls request_note_params.  The slot is NULL past limits.max_params:
+ * request_params_full then refuses the request.  Inline, because it runs
+ * for every parameter of every request.
+ */
+static inline struct param *request_param_slot(struct sl_request *r)
+{
+	return r->nparams < r->params_cap ? &r->params[r->nparams++] : NULL;
+}
+
+/* Note what the parameters from index `from` on tell sluice (known, id). */
+void request_note_params(struct sl_request *r, size_t from);
+
+/* More parameters than limits.max_params: log it, refuse with 431; -1. */
+int request_params_full(struct sl_request *r);
+
+/* A parameter holds a NUL byte: log it, refuse the request with 400; -1. */
+int request_param_nul(struct sl_request *r);
 
 /*
  * Run the request the codec has just decoded: check it, route it, call

@@ -6,10 +6,12 @@
  * pattern), checked once by router_add.  Matching walks that string and
  * the request path side by side, a segment at a time, so it neither
  * copies nor allocates: captures point into the pattern (their names)
- * and into the path (their values).  The table is a plain array in
- * declaration order and is scanned linearly; with tens of routes that is
- * cheaper than any index, and every route costs at most one pass over
- * the path.
+ * and into the path (their values).  The table is an array in
+ * declaration order, with an index of pattern segments (router.h) that
+ * finds the few routes a path can match, so that neither a request nor
+ * the check for duplicates scans the whole table: ten thousand routes
+ * cost a request about what ten do.  The ranking of the routes found is
+ * the same as over the whole table (router_match_all, kept for tests).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -152,28 +154,6 @@ static int pattern_check(const char *full, const char *what, char *err,
 	return nnames ? ROUTE_CAPTURE : ROUTE_EXACT;
 }
 
-/*
- * 1 if two checked patterns match exactly the same paths: equal segment
- * by segment, where any capture equals any other capture whatever its
- * name ("/users/:id" and "/users/:name" shadow each other just as two
- * identical patterns do).
- */
-static int same_shape(const char *a, const char *b)
-{
-	while (*a == '/' && *b == '/') {
-		size_t na = strcspn(a + 1, "/"), nb = strcspn(b + 1, "/");
-		int capa = a[1] == ':', capb = b[1] == ':';
-
-		if (capa != capb)
-			return 0;
-		if (!capa && (na != nb || memcmp(a + 1, b + 1, na) != 0))
-			return 0;
-		a += 1 + na;
-		b += 1 + nb;
-	}
-	return *a == '\0' && *b == '\0';
-}
-
 static int same_method(const char *a, const char *b)
 {
 	if (!a || !b)
@@ -183,21 +163,24 @@ static int same_method(const char *a, const char *b)
 
 /*
  * Refuse a route that an earlier one makes unreachable: same method
- * (both NULL counts) and same full pattern, up to capture names.  The
- * message names the new route and the one already there.
+ * (both NULL counts) and same full pattern, up to capture names
+ * ("/users/:id" and "/users/:name" shadow each other just as two
+ * identical patterns do): the routes the index keeps in the same list.
+ * The message names the new route and the one already there.
  */
+static struct rlist *shape_list(const struct router *rt, const char *full);
+
 static int duplicate_check(const struct router *rt, const char *method,
 			   const char *full, const char *what, char *err,
 			   size_t errlen)
 {
+	const struct rlist *same = shape_list(rt, full);
 	char old[256];
-	int i;
 
-	for (i = 0; i < rt->nroutes; i++) {
-		const struct route *r = &rt->routes[i];
+	for (int i = 0; same && i < same->n; i++) {
+		const struct route *r = &rt->routes[same->at[i]];
 
-		if (!same_method(r->method, method) ||
-		    !same_shape(r->pattern, full))
+		if (!same_method(r->method, method))
 			continue;
 		describe(old, sizeof old, r->method, r->pattern, NULL, NULL);
 		return fail(err, errlen, what,
@@ -246,18 +229,23 @@ static char *with_slash(const char *full)
 static int append(struct router *rt, const char *method, char *full,
 		  int kind, sl_handler handler, int module, int order)
 {
-	struct route *routes, *r;
+	struct route *r;
 	char *m = NULL;
 
 	if (method && !(m = strdup(method)))
 		return -1;
-	routes = realloc(rt->routes, (size_t)(rt->nroutes + 1) * sizeof *routes);
-	if (!routes) {
-		free(m);
-		return -1;
+	if (rt->nroutes == rt->caproutes) {
+		int cap = rt->caproutes ? rt->caproutes * 2 : 16;
+		struct route *routes = realloc(rt->routes, (size_t)cap * sizeof *routes);
+
+		if (!routes) {
+			free(m);
+			return -1;
+		}
+		rt->routes = routes;
+		rt->caproutes = cap;
 	}
-	rt->routes = routes;
-	r = &routes[rt->nroutes++];
+	r = &rt->routes[rt->nroutes++];
 	r->method = m;
 	r->pattern = full;
 	r->handler = handler;
@@ -265,6 +253,152 @@ static int append(struct router *rt, const char *method, char *full,
 	r->kind = kind;
 	r->order = order;
 	return 0;
+}
+
+/* ---- The index ---------------------------------------------------------- */
+
+static int grow(void **p, int *cap, int need, size_t size)
+{
+	void *q;
+	int n = *cap ? *cap : 4;
+
+	if (need <= *cap)
+		return 0;
+	while (n < need)
+		n *= 2;
+	if (!(q = realloc(*p, (size_t)n * size)))
+		return -1;
+	*p = q;
+	*cap = n;
+	return 0;
+}
+
+static int list_add(struct rlist *l, int route)
+{
+	if (grow((void **)&l->at, &l->cap, l->n + 1, sizeof(*l->at)) < 0)
+		return -1;
+	l->at[l->n++] = route;
+	return 0;
+}
+
+static int node_new(struct router *rt)
+{
+	if (grow((void **)&rt->nodes, &rt->capnodes, rt->nnodes + 1, sizeof(*rt->nodes)) < 0)
+		return -1;
+	memset(&rt->nodes[rt->nnodes], 0, sizeof(*rt->nodes));
+	return rt->nnodes++;
+}
+
+static int seg_cmp(const char *a, size_t an, const char *b, size_t bn)
+{
+	int c = memcmp(a, b, an < bn ? an : bn);
+
+	return c ? c : (an > bn) - (an < bn);
+}
+
+/* The literal child `seg` of `node`: its index in kids, or -(where it goes) - 1. */
+static int kid_find(const struct rnode *node, const char *seg, size_t len)
+{
+	int lo = 0, hi = node->nkids;
+
+	while (lo < hi) {
+		int mid = (lo + hi) / 2, c = seg_cmp(node->kids[mid].seg, node->kids[mid].len,
+						     seg, len);
+
+		if (c == 0)
+			return mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -lo - 1;
+}
+
+/* The child of node `n` for the segment at `seg` (`len` bytes), made if missing. */
+static int child(struct router *rt, int n, const char *seg, size_t len)
+{
+	struct rnode *node;
+	int k, made;
+
+	if (seg[0] == ':') {
+		if (!rt->nodes[n].capture) {
+			if ((made = node_new(rt)) < 0)
+				return -1;
+			rt->nodes[n].capture = made;
+		}
+		return rt->nodes[n].capture;
+	}
+	if ((k = kid_find(&rt->nodes[n], seg, len)) >= 0)
+		return rt->nodes[n].kids[k].node;
+	if ((made = node_new(rt)) < 0)
+		return -1;
+	node = &rt->nodes[n];
+	if (grow((void **)&node->kids, &node->capkids, node->nkids + 1, sizeof(*node->kids)) < 0)
+		return -1;
+	k = -k - 1;
+	memmove(&node->kids[k + 1], &node->kids[k], (size_t)(node->nkids - k) * sizeof(*node->kids));
+	node->kids[k] = (struct rchild){ seg, len, made };
+	node->nkids++;
+	return made;
+}
+
+/* Is `p` the last segment of a prefix pattern, a "*"? */
+static int at_star(const char *p)
+{
+	return p[0] == '/' && p[1] == '*' && p[2] == '\0';
+}
+
+/* The literal or capture child of node `n` for the segment at `seg`; -1 if none. */
+static int child_of(const struct router *rt, int n, const char *seg, size_t len)
+{
+	int k;
+
+	if (seg[0] == ':')
+		return rt->nodes[n].capture ? rt->nodes[n].capture : -1;
+	k = kid_find(&rt->nodes[n], seg, len);
+	return k >= 0 ? rt->nodes[n].kids[k].node : -1;
+}
+
+/*
+ * The routes of the same shape as checked pattern `p` (router_add's
+ * duplicates): the list of the node it leads to, NULL if there is none.
+ */
+static struct rlist *shape_list(const struct router *rt, const char *p)
+{
+	int n = rt->nnodes ? 0 : -1;
+
+	for (; n >= 0 && !at_star(p) && *p; p += 1 + strcspn(p + 1, "/"))
+		n = child_of(rt, n, p + 1, strcspn(p + 1, "/"));
+	if (n < 0)
+		return NULL;
+	return at_star(p) ? &rt->nodes[n].prefixes : &rt->nodes[n].ends;
+}
+
+/* Route `route` into the index, making the nodes its pattern needs. */
+static int index_add(struct router *rt, int route)
+{
+	const char *p = rt->routes[route].pattern;
+	int n = 0;
+
+	if (!rt->nnodes && node_new(rt) < 0)
+		return -1;
+	for (; !at_star(p) && *p; p += 1 + strcspn(p + 1, "/"))
+		if ((n = child(rt, n, p + 1, strcspn(p + 1, "/"))) < 0)
+			return -1;
+	return list_add(at_star(p) ? &rt->nodes[n].prefixes : &rt->nodes[n].ends, route);
+}
+
+static void index_free(struct router *rt)
+{
+	for (int i = 0; i < rt->nnodes; i++) {
+		free(rt->nodes[i].kids);
+		free(rt->nodes[i].ends.at);
+		free(rt->nodes[i].prefixes.at);
+	}
+	free(rt->nodes);
+	rt->nodes = NULL;
+	rt->nnodes = rt->capnodes = 0;
 }
 
 /*
@@ -316,13 +450,30 @@ static int args_check(const char *method, const char *mount,
  * leaves the table as it was.  (A route is owned by the table: method
  * and pattern are copies, freed by router_free.)
  */
+/*
+ * Take back the routes from `first` on, of which those before `indexed`
+ * are in the index already (each is the last of its list, being the
+ * newest): what a router_add that failed half-way had added.
+ */
+static void drop_since(struct router *rt, int first, int indexed)
+{
+	for (int i = first; i < indexed; i++) {
+		shape_list(rt, rt->routes[i].pattern)->n--;
+	}
+	while (rt->nroutes > first) {
+		rt->nroutes--;
+		free(rt->routes[rt->nroutes].method);
+		free(rt->routes[rt->nroutes].pattern);
+	}
+}
+
 int router_add(struct router *rt, const char *method, const char *mount,
 	       const char *pattern, sl_handler handler, int module,
 	       char *err, size_t errlen)
 {
 	char what[512];
 	char *full = NULL, *slash = NULL;
-	int kind, order;
+	int kind, order, first;
 
 	if (!mount)
 		mount = "/";
@@ -343,15 +494,20 @@ int router_add(struct router *rt, const char *method, const char *mount,
 			goto fail;
 	}
 	order = rt->nroutes ? rt->routes[rt->nroutes - 1].order + 1 : 0;
+	first = rt->nroutes;
 	if (append(rt, method, full, kind, handler, module, order) < 0)
 		goto nomem;
 	full = NULL;
 	if (slash && append(rt, method, slash, kind, handler, module, order) < 0) {
-		rt->nroutes--;
-		free(rt->routes[rt->nroutes].method);
-		free(rt->routes[rt->nroutes].pattern);
+		drop_since(rt, first, first);
 		goto nomem;
 	}
+	slash = NULL;
+	for (int i = first; i < rt->nroutes; i++)
+		if (index_add(rt, i) < 0) {
+			drop_since(rt, first, i);
+			goto nomem;
+		}
 	return 0;
 nomem:
 	fail(err, errlen, what, "out of memory");
@@ -363,15 +519,11 @@ fail:
 
 void router_free(struct router *rt)
 {
-	int i;
-
-	for (i = 0; i < rt->nroutes; i++) {
-		free(rt->routes[i].method);
-		free(rt->routes[i].pattern);
-	}
+	drop_since(rt, 0, 0);
 	free(rt->routes);
 	rt->routes = NULL;
-	rt->nroutes = 0;
+	rt->caproutes = 0;
+	index_free(rt);
 }
 
 /* ---- Matching ---------------------------------------------------------- */
@@ -514,15 +666,18 @@ static void allow_add(char *allow, size_t allowlen, int *full,
  * route fits both, i.e. for ROUTER_BAD_METHOD, and is "" otherwise.
  * `m` is filled on ROUTER_FOUND; its route is NULL otherwise.
  */
-enum router_result router_match(const struct router *rt, const char *method,
-				const char *path, struct match *m,
-				char *allow, size_t allowlen)
+/*
+ * Rank routes `at[0..n)` (indices in declaration order; all of them when
+ * `at` is NULL) for (method, path): the first of the best kind wins.
+ */
+static enum router_result rank_routes(const struct router *rt, const int *at, int n,
+				      const char *method, const char *path, struct match *m,
+				      char *allow, size_t allowlen)
 {
 	struct match cand;
 	struct rank best = { 0, 0, 0 }, rank;
 	int head = strcmp(method, "HEAD") == 0;
 	int found = 0, path_seen = 0, allow_full = 0;
-	int i;
 
 	if (allow && allowlen)
 		allow[0] = '\0';
@@ -530,8 +685,8 @@ enum router_result router_match(const struct router *rt, const char *method,
 	m->ncaptures = 0;
 	if (path[0] != '/')
 		return ROUTER_NOT_FOUND;
-	for (i = 0; i < rt->nroutes; i++) {
-		const struct route *r = &rt->routes[i];
+	for (int i = 0; i < n; i++) {
+		const struct route *r = &rt->routes[at ? at[i] : i];
 
 		if (!route_fits(r, path, &cand, &rank.prefix_len))
 			continue;
@@ -556,4 +711,86 @@ enum router_result router_match(const struct router *rt, const char *method,
 		return ROUTER_FOUND;
 	}
 	return path_seen ? ROUTER_BAD_METHOD : ROUTER_NOT_FOUND;
+}
+
+enum router_result router_match_all(const struct router *rt, const char *method,
+				    const char *path, struct match *m,
+				    char *allow, size_t allowlen)
+{
+	return rank_routes(rt, NULL, rt->nroutes, method, path, m, allow, allowlen);
+}
+
+/* Room for the routes one path meets in the index; past it, every route is ranked. */
+#define CANDIDATES_MAX 64
+/* Tables this small are ranked whole: a walk down the index costs more. */
+#define INDEX_MIN_ROUTES 8
+
+struct candidates {
+	int at[CANDIDATES_MAX];
+	int n;
+	int overflow;
+};
+
+static void take_list(struct candidates *c, const struct rlist *l)
+{
+	for (int i = 0; i < l->n; i++) {
+		if (c->n == CANDIDATES_MAX) {
+			c->overflow = 1;
+			return;
+		}
+		c->at[c->n++] = l->at[i];
+	}
+}
+
+/*
+ * The routes whose pattern can match the path from `s` on, below node
+ * `n`: prefix routes met on the way, and the routes that end where the
+ * path does.  `s` is at a '/' or at the end.  Both a literal child and
+ * the capture child are followed, as a pattern of either can match.
+ */
+static void gather(const struct router *rt, int n, const char *s, struct candidates *c)
+{
+	const struct rnode *node = &rt->nodes[n];
+	size_t len;
+	int k;
+
+	take_list(c, &node->prefixes);
+	if (*s == '\0') {
+		take_list(c, &node->ends);
+		return;
+	}
+	len = strcspn(s + 1, "/");
+	if ((k = kid_find(node, s + 1, len)) >= 0)
+		gather(rt, node->kids[k].node, s + 1 + len, c);
+	if (len > 0 && node->capture)
+		gather(rt, node->capture, s + 1 + len, c);
+}
+
+static void sort_ints(int *a, int n)
+{
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && a[j - 1] > a[j]; j--) {
+			int t = a[j];
+
+			a[j] = a[j - 1];
+			a[j - 1] = t;
+		}
+}
+
+enum router_result router_match(const struct router *rt, const char *method,
+				const char *path, struct match *m,
+				char *allow, size_t allowlen)
+{
+	struct candidates c;
+
+	if (rt->nroutes <= INDEX_MIN_ROUTES)
+		return rank_routes(rt, NULL, rt->nroutes, method, path, m, allow, allowlen);
+	c.n = c.overflow = 0;
+	if (path[0] == '/' && rt->nnodes)
+		gather(rt, 0, path, &c);
+	if (c.overflow)
+		return router_match_all(rt, method, path, m, allow, allowlen);
+	/* Ranked in declaration order, as over the whole table. */
+	sort_ints(c.at, c.n);
+	return rank_routes(rt, c.at, c.n, method, path, m, allow, allowlen);
 }

@@ -26,9 +26,39 @@ struct route {
 
 enum { ROUTE_EXACT, ROUTE_CAPTURE, ROUTE_PREFIX };
 
+/*
+ * The index: a tree of pattern segments.  A node's literal children are
+ * sorted for a binary search, all captures of a position share one
+ * child, and a node lists the routes whose pattern ends there and the
+ * prefix routes whose "*" segment follows it.  Matching walks the path
+ * down it and ranks only the routes it meets, so a request costs about
+ * the same with ten routes or ten thousand.  Nodes are kept by index
+ * (the array moves).
+ */
+struct rlist {
+	int *at;		/* route indices, in declaration order */
+	int n, cap;
+};
+
+struct rchild {
+	const char *seg;	/* points into the first pattern that made it */
+	size_t len;
+	int node;
+};
+
+struct rnode {
+	struct rchild *kids;
+	int nkids, capkids;
+	int capture;		/* the child for ":name", 0 if none (0 is the root) */
+	struct rlist ends;	/* patterns that end here */
+	struct rlist prefixes;	/* prefix patterns that end here, "*" after */
+};
+
 struct router {
 	struct route *routes;
-	int nroutes;
+	int nroutes, caproutes;
+	struct rnode *nodes;	/* nodes[0] is the root, once a route is added */
+	int nnodes, capnodes;
 };
 
 struct capture {
@@ -66,6 +96,15 @@ int router_add(struct router *rt, const char *method, const char *mount,
 enum router_result router_match(const struct router *rt, const char *method,
 				const char *path, struct match *m,
 				char *allow, size_t allowlen);
+
+/*
+ * router_match without the index: every route in turn.  What the index
+ * must agree with, for the tests; and what a path that meets more
+ * candidates than one match keeps room for falls back on.
+ */
+enum router_result router_match_all(const struct router *rt, const char *method,
+				    const char *path, struct match *m,
+				    char *allow, size_t allowlen);
 
 void router_free(struct router *rt);
 

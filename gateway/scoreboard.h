@@ -41,11 +41,15 @@ struct score {
 	int generation;			/* written by the master at fork */
 	int route;			/* stats.h entry of the request in hand or the last one */
 	long long last_us;		/* how long the last request took */
+	int program;			/* written by the master at fork: a supervised
+					 * program (program.h), whose entry the master
+					 * writes, from what /proc shows; it counts no
+					 * requests and names no route */
 };
 
 /*
  * The pool as a whole, written only by the master (but for
- * master_dozing), read by the status responder (status.h).  Counters
+ * master_dozing and refused_clients), read by the status responder (status.h).  Counters
  * only grow.
  */
 struct pool_score {
@@ -60,8 +64,10 @@ struct pool_score {
 	unsigned long long recycles;	/* workers replaced (pm.max_requests, reload_on_rss) */
 	unsigned long long max_children_reached;	/* times the pool wanted more than pm.max_children */
 	unsigned long long slow_requests;	/* requests past request_slowlog_timeout */
+	unsigned long long refused_clients;	/* connections closed by listen.allowed_clients:
+					 * bumped atomically by the workers */
 	int master_dozing;		/* set by the master before it sleeps past
-					 * STEAL_CHECK_MS; cleared by whoever wakes it
+					 * STEAL_AFTER_MS; cleared by whoever wakes it
 					 * (DOZE_AFTER_MS) */
 };
 

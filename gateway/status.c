@@ -70,6 +70,7 @@ struct worker_view {
 	long long duration_ms;		/* of the request in hand, else of the last one */
 	double cpu_s;
 	long long rss;			/* bytes; -1: unknown */
+	int program;			/* a supervised program: its requests are unseen */
 };
 
 struct queue_view {
@@ -135,6 +136,7 @@ static void view_worker(struct view *v, int i, const struct score *sc, long long
 	w->requests = sc->requests;
 	w->route = sc->requests == 0 && w->state != SCORE_BUSY ? "-" : e ? e->name : "-";
 	w->duration_ms = w->state == SCORE_BUSY ? now - sc->req_start_ms : sc->last_us / 1000;
+	w->program = sc->program;
 	proc_usage(sc->pid, &w->cpu_s, &w->rss);
 }
 
@@ -232,13 +234,14 @@ static void text_pool(struct sl_request *r, const struct view *v)
 		  "reloads:              %llu\n"
 		  "crashes:              %llu\n"
 		  "terminate timeouts:   %llu\n"
-		  "recycles:             %llu\n",
+		  "recycles:             %llu\n"
+		  "refused clients:      %llu\n",
 		  name, pm_name(v->pool.pm_mode), started,
 		  (long long)time(NULL) - v->pool.start_time, v->accepted, q[0], q[1], q[2],
 		  v->idle, v->active, v->total, v->pool.max_active,
 		  v->pool.max_children_reached, v->pool.slow_requests, v->pool.generation,
 		  v->pool.reloads, v->pool.crashes, v->pool.terminate_timeouts,
-		  v->pool.recycles);
+		  v->pool.recycles, v->pool.refused_clients);
 }
 
 static void text_workers(struct sl_request *r, const struct view *v)
@@ -248,6 +251,13 @@ static void text_workers(struct sl_request *r, const struct view *v)
 	for (int i = 0; i < v->nw; i++) {
 		const struct worker_view *w = &v->w[i];
 
+		/* A program accepts its own connections: what it served is unseen. */
+		if (w->program) {
+			sl_printf(r, "%-6d %-8d %-4d %-8s %10s %10s %7.2fs %8lldkB  %s\n",
+				  w->index + 1, (int)w->pid, w->generation, state_names[w->state],
+				  "-", "-", w->cpu_s, w->rss < 0 ? -1 : w->rss >> 10, "(program)");
+			continue;
+		}
 		sl_printf(r, "%-6d %-8d %-4d %-8s %10llu %8lldms %7.2fs %8lldkB  %s\n",
 			  w->index + 1, (int)w->pid, w->generation, state_names[w->state],
 			  w->requests, w->duration_ms, w->cpu_s, w->rss < 0 ? -1 : w->rss >> 10,
@@ -286,13 +296,13 @@ static void json_pool(struct sl_request *r, const struct view *v)
 		  "\"total processes\":%d,\"max active processes\":%d,"
 		  "\"max children reached\":%llu,\"slow requests\":%llu,\"generation\":%d,"
 		  "\"reloads\":%llu,\"crashes\":%llu,\"terminate timeouts\":%llu,"
-		  "\"recycles\":%llu,\"ready\":%s",
+		  "\"recycles\":%llu,\"refused clients\":%llu,\"ready\":%s",
 		  pm_name(v->pool.pm_mode), v->pool.start_time,
 		  (long long)time(NULL) - v->pool.start_time, v->accepted, q[0], q[1], q[2],
 		  v->idle, v->active, v->total, v->pool.max_active,
 		  v->pool.max_children_reached, v->pool.slow_requests, v->pool.generation,
 		  v->pool.reloads, v->pool.crashes, v->pool.terminate_timeouts,
-		  v->pool.recycles, v->ready ? "true" : "false");
+		  v->pool.recycles, v->pool.refused_clients, v->ready ? "true" : "false");
 }
 
 static void json_workers(struct sl_request *r, const struct view *v)
@@ -301,12 +311,18 @@ static void json_workers(struct sl_request *r, const struct view *v)
 	for (int i = 0; i < v->nw; i++) {
 		const struct worker_view *w = &v->w[i];
 
-		sl_printf(r, "%s{\"worker\":%d,\"pid\":%d,\"generation\":%d,\"state\":\"%s\","
-			  "\"requests\":%llu,\"route\":", i ? "," : "", w->index + 1, (int)w->pid,
-			  w->generation, state_names[w->state], w->requests);
-		json_string(r, w->route);
-		sl_printf(r, ",\"request duration ms\":%lld,\"cpu seconds\":%.2f,"
-			  "\"rss bytes\":%lld}", w->duration_ms, w->cpu_s, w->rss);
+		sl_printf(r, "%s{\"worker\":%d,\"pid\":%d,\"generation\":%d,\"state\":\"%s\",",
+			  i ? "," : "", w->index + 1, (int)w->pid, w->generation,
+			  state_names[w->state]);
+		if (w->program) {
+			sl_puts(r, "\"program\":true,\"requests\":null,\"route\":null,"
+				"\"request duration ms\":null");
+		} else {
+			sl_printf(r, "\"requests\":%llu,\"route\":", w->requests);
+			json_string(r, w->route);
+			sl_printf(r, ",\"request duration ms\":%lld", w->duration_ms);
+		}
+		sl_printf(r, ",\"cpu seconds\":%.2f,\"rss bytes\":%lld}", w->cpu_s, w->rss);
 	}
 	sl_puts(r, "]}\n");
 }
@@ -472,6 +488,8 @@ static void metrics_pool(struct sl_request *r, const struct view *v)
 	metric(r, "sluice_max_children_reached", "counter", NULL,
 	       "Times the pool wanted a worker more than pm.max_children allows.",
 	       v->pool.max_children_reached);
+	metric(r, "sluice_refused_clients", "counter", NULL,
+	       "Connections closed by listen.allowed_clients.", v->pool.refused_clients);
 }
 
 /*

@@ -110,7 +110,8 @@ static void buf_add(struct buf *b, const void *data, size_t n)
 			abort();
 		b->cap = cap;
 	}
-	memcpy(b->p + b->len, data, n);
+	if (n)		/* data may be NULL when there is nothing */
+		memcpy(b->p + b->len, data, n);
 	b->len += n;
 	b->p[b->len] = 0;
 }
@@ -199,6 +200,7 @@ static void release(struct slt *t)
 		request_free(&t->req);
 		router_free(&t->gen->router);
 		config_free(&t->gen->cfg);
+		free(t->gen->route_stats);
 		free(t->gen);
 	}
 	remove_dir(t);

@@ -41,6 +41,7 @@ struct top_worker {
 	long long duration_ms;
 	double cpu_s;
 	long long rss;
+	int program;		/* a supervised program: requests and route unseen */
 };
 
 struct top_sample {
@@ -129,6 +130,7 @@ static void read_worker(struct top_worker *w, const char *from, const char *to)
 	w->duration_ms = json_ll(from, to, "request duration ms");
 	w->cpu_s = json_double(from, to, "cpu seconds");
 	w->rss = json_ll(from, to, "rss bytes");
+	w->program = json_at(from, to, "program") != NULL;
 }
 
 /* Fill `t` from the JSON `js`; -1 when it is not the status object. */
@@ -266,15 +268,21 @@ static void draw_worker(struct frame *f, const struct top_worker *w,
 			const struct top_sample *t, const struct top_sample *prev)
 {
 	const struct top_worker *was = same_worker(prev, w);
-	char dur[32], rss[32], share[32] = "-";
+	char dur[32], rss[32], share[32] = "-", reqs[24] = "-";
 
-	human_ms(dur, sizeof(dur), w->duration_ms);
+	if (w->program)
+		snprintf(dur, sizeof(dur), "-");
+	else
+		human_ms(dur, sizeof(dur), w->duration_ms);
+	if (!w->program)
+		snprintf(reqs, sizeof(reqs), "%llu", w->requests);
 	human_bytes(rss, sizeof(rss), w->rss);
 	if (was && t->at_ms > prev->at_ms && w->cpu_s >= was->cpu_s)
 		snprintf(share, sizeof(share), "%.0f", (w->cpu_s - was->cpu_s) * 100000.0 /
 			 (double)(t->at_ms - prev->at_ms));
-	put(f, "%6d %8d %3d %-8s %9llu %-30.30s %9s %5s %7.2fs %7s", w->worker, w->pid,
-	    w->generation, w->state, w->requests, w->route, dur, share, w->cpu_s, rss);
+	put(f, "%6d %8d %3d %-8s %9s %-30.30s %9s %5s %7.2fs %7s", w->worker, w->pid,
+	    w->generation, w->state, reqs, w->program ? "(program)" : w->route, dur, share,
+	    w->cpu_s, rss);
 }
 
 /*

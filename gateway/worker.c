@@ -42,10 +42,11 @@
 #include <unistd.h>
 
 #include "access.h"
+#include "allow.h"
 #include "config.h"
 #include "conn.h"
 #include "crash.h"
-#include "dev.h"
+#include "dev/dev.h"
 #include "handoff.h"
 #include "io.h"
 #include "listen.h"
@@ -55,6 +56,7 @@
 #include "proctitle.h"
 #include "proto.h"
 #include "request.h"
+#include "sandbox.h"
 #include "scoreboard.h"
 #include "stats.h"
 #include "worker.h"
@@ -190,6 +192,23 @@ int worker_drop_privileges(const struct sl_config *cfg)
 	}
 	if (initgroups(cfg->user, gid) < 0 || setgid(gid) < 0 || setuid(pw->pw_uid) < 0) {
 		log_msg(LOG_ERROR, "cannot become user %s: %s", cfg->user, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The seccomp allow-list, after the privileges are dropped and the crash
+ * handler is in place (it reports a forbidden call), and before any
+ * module's init: module code never runs unfiltered.
+ */
+static int install_sandbox(const struct sl_config *cfg)
+{
+	char err[256];
+
+	if (sandbox_install((const char *const *)cfg->seccomp_allow, cfg->nseccomp_allow, err,
+			    sizeof(err)) < 0) {
+		log_msg(LOG_ERROR, "%s", err);
 		return -1;
 	}
 	return 0;
@@ -785,15 +804,38 @@ static void at_cap(void)
 	}
 }
 
+/*
+ * listen.allowed_clients: a peer the listener's list does not name is
+ * closed before a byte of it is read, logged (rate-limited) and counted
+ * in the pool's status.  Listeners line up with the config's listen list;
+ * mod_fcgid's inherited socket has no entry and no list.
+ */
+static int admitted(const struct listener *l, const struct sockaddr *peer)
+{
+	int i = (int)(l - w.args->listeners);
+
+	if (i >= w.cfg->nlisten || allow_match(&w.cfg->listen[i].allowed, peer))
+		return 1;
+	allow_log_refused(l->address, peer);
+	__atomic_add_fetch(&scoreboard_pool()->refused_clients, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
 static void accept_one(const struct listener *l)
 {
+	struct sockaddr_storage peer;
+	socklen_t plen = sizeof(peer);
 	struct conn *c;
-	int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	int fd = accept4(l->fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 	if (fd < 0) {
 		/* EAGAIN: another worker took it. */
 		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 			accept_failed();
+		return;
+	}
+	if (!admitted(l, (struct sockaddr *)&peer)) {
+		close(fd);
 		return;
 	}
 	c = conn_get(fd, l->proto, w.cfg);
@@ -1037,6 +1079,8 @@ void worker_main(const struct worker_args *args)
 		log_msg(LOG_ERROR, "cannot start: %s", strerror(errno));
 		exit(2);
 	}
+	if (cfg->seccomp && install_sandbox(cfg) < 0)
+		exit(2);
 	/* In development mode a failed init leaves the worker serving a page
 	 * that says why (dev.h); otherwise it exits, and the master backs off. */
 	dev_init_begin();

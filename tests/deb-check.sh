@@ -19,7 +19,10 @@
 #      user's supplementary groups) and UMask=, then nginx with those
 #      examples, and curl must get the sample module's page through them.
 #      This runs in a network namespace of its own, so that ports 80,
-#      8080 and 8081 of this machine are left alone.
+#      8080 and 8081 of this machine are left alone;
+#   5. `apt install ./sluice-dev_*.deb` with a compiler and Criterion:
+#      `sluice new demo demo && cd demo && make test`, the module's own
+#      test through the packaged test client (pkg-config sluice-test).
 #
 # Each step is reported with its time.  Exit status 0 only if all passed.
 # Needs root (it re-runs itself through sudo otherwise).
@@ -159,6 +162,23 @@ if [ $served -eq 1 ] && grep -q '^socket /run/sluice/sluice.sock sluice:sluice 6
 	ok "served through nginx with the packaged config, socket and log" "$t"
 else
 	fail "sluice as the unit starts it did not serve the page through nginx"
+fi
+
+# ---- 5. A module's test against sluice-dev -----------------------------
+
+dev=$(ls "$debs"/sluice-dev_*.deb 2>/dev/null | head -1)
+step "apt install ./${dev##*/}; sluice new demo demo; make test"
+t=$(date +%s)
+cp "$dev" "$root/root/debs/"
+if "${in_root[@]}" sh -c 'cd /root/debs &&
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		./sluice-dev_*.deb gcc libc6-dev make pkg-config libcriterion-dev &&
+	cd /root && sluice new demo demo && cd demo && make test' >"$work/dev.log" 2>&1; then
+	tail -1 "$work/dev.log"
+	ok "a new module's test passed against the packaged test client" "$t"
+else
+	fail "sluice new demo && make test failed with sluice-dev; its last lines:"
+	tail -20 "$work/dev.log"
 fi
 
 step "deb check: $([ $failed -eq 0 ] && echo passed || echo FAILED) in $(($(date +%s) - started))s"

@@ -8,9 +8,12 @@
  * peer that closes in the middle of one, is seen as such (FC_R_TORN)
  * rather than mistaken for the end of the stream.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,6 +168,26 @@ int fcgi_client_open(struct fcgi_conn *c, const char *path)
 	memset(c, 0, sizeof(*c));
 	c->fd = harness_connect_unix(path);
 	if (c->fd < 0)
+		return -1;
+	return fcntl(c->fd, F_SETFL, O_NONBLOCK);
+}
+
+int fcgi_client_open_tcp(struct fcgi_conn *c, const char *from, int port)
+{
+	struct sockaddr_in src = { .sin_family = AF_INET };
+	struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+
+	memset(c, 0, sizeof(*c));
+	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->fd < 0)
+		return -1;
+	if (inet_pton(AF_INET, from, &src.sin_addr) != 1) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (bind(c->fd, (struct sockaddr *)&src, sizeof(src)) < 0 ||
+	    connect(c->fd, (struct sockaddr *)&dst, sizeof(dst)) < 0)
 		return -1;
 	return fcntl(c->fd, F_SETFL, O_NONBLOCK);
 }

@@ -108,6 +108,13 @@ int fcgi_client_open(struct fcgi_conn *c, const char *path);
 void fcgi_client_close(struct fcgi_conn *c);
 
 /*
+ * Connect to loopback TCP `port` on 127.0.0.1 from source address `from`
+ * (any 127.x.y.z works on Linux's loopback), non-blocking: 0, or -1 with
+ * errno set.  How a suite plays a client at another address.
+ */
+int fcgi_client_open_tcp(struct fcgi_conn *c, const char *from, int port);
+
+/*
  * Wait up to `ms` for bytes from the peer.  Returns 1 when some came,
  * 0 when the peer closed, -1 when nothing came in time.
  */

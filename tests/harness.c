@@ -173,7 +173,8 @@ static int make_dir(char *dir, size_t len)
  * appended to `out`.  The child leads its own process group, so that
  * kill(-pid) reaches everything it forks, and gets SIGTERM if the test
  * process dies first.  `in_child`, when not NULL, runs in the child just
- * before exec.  Returns the child's pid, or -1.
+ * before exec, after the redirections, so that it may put a listening
+ * socket on fd 0 as spawn-fcgi does.  Returns the child's pid, or -1.
  */
 pid_t harness_spawn(char *const argv[], const char *out,
 		    void (*in_child)(void *), void *arg)
@@ -188,8 +189,6 @@ pid_t harness_spawn(char *const argv[], const char *out,
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != parent)
 		_exit(127);
-	if (in_child != NULL)
-		in_child(arg);
 	fd = open("/dev/null", O_RDONLY);
 	if (fd >= 0)
 		dup2(fd, 0);
@@ -198,6 +197,8 @@ pid_t harness_spawn(char *const argv[], const char *out,
 		dup2(fd, 1);
 		dup2(fd, 2);
 	}
+	if (in_child != NULL)
+		in_child(arg);
 	execv(argv[0], argv);
 	fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
 	_exit(127);

@@ -211,7 +211,8 @@ int harness_free_port(void);
  * wrapper): fork and exec `argv` in its own process group, stdin on
  * /dev/null, stdout and stderr appended to `out`, with SIGTERM when the
  * test process dies; `in_child` (if not NULL) runs in the child just
- * before exec, to set its environment for one.  Returns the pid, or -1.
+ * before exec, after those redirections, to set its environment or its
+ * fd 0 (a listening socket, as spawn-fcgi gives one).  Returns the pid, or -1.
  */
 pid_t harness_spawn(char *const argv[], const char *out,
 		    void (*in_child)(void *), void *arg);

@@ -1,6 +1,7 @@
 /*
  * logscan.c - lines of a log, as logscan.h describes.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,18 @@ char *logscan_wait(const struct sluice_proc *sp, const char *a, const char *b, l
 	}
 }
 
+int logscan_reload(const struct sluice_proc *sp, int g, long ms)
+{
+	char needle[64], *line;
+
+	if (kill(sp->pid, SIGHUP) != 0)
+		return -1;
+	snprintf(needle, sizeof(needle), "generation %d serves", g);
+	line = logscan_wait(sp, needle, NULL, ms);
+	free(line);
+	return line != NULL ? 0 : -1;
+}
+
 const char *logscan_tail(const struct sluice_proc *sp, size_t max)
 {
 	static char tail[16384];
@@ -101,7 +114,9 @@ int logscan_workers(const struct sluice_proc *sp, pid_t *out, int max)
 	char *log = harness_sluice_log(sp), tag[48];
 
 	for (int i = 0; i < n && k < max; i++) {
-		snprintf(tag, sizeof(tag), "(pid %d) started", (int)kids[i]);
+		/* "worker 1 (pid N) started (generation 1)"; the status
+		 * responder's line goes on "started on". */
+		snprintf(tag, sizeof(tag), "(pid %d) started (generation", (int)kids[i]);
 		if (strstr(log, tag) != NULL)
 			out[k++] = kids[i];
 	}

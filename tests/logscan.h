@@ -20,12 +20,18 @@ char *logscan_line(const char *text, const char *a, const char *b);
  */
 char *logscan_wait(const struct sluice_proc *sp, const char *a, const char *b, long ms);
 
+/*
+ * A reload as operators see it: SIGHUP to the master, then up to `ms`
+ * for "generation `g` serves" in its log.  0, or -1 if it did not come.
+ */
+int logscan_reload(const struct sluice_proc *sp, int g, long ms);
+
 /* The last `max` bytes of sluice's error log, for failure messages; static storage. */
 const char *logscan_tail(const struct sluice_proc *sp, size_t max);
 
 /*
  * The master's live children that its log shows started as workers
- * ("(pid N) started"), at most `max`, into `out` sorted by pid; how
+ * ("(pid N) started (generation G)"), at most `max`, into `out` sorted by pid; how
  * many.  A helper process of the master is never taken for a worker.
  */
 int logscan_workers(const struct sluice_proc *sp, pid_t *out, int max);

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "dev_path.h"
+#include "dev/dev_path.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -124,19 +124,6 @@ static void assert_workers(int n, pid_t *out)
 	cr_assert_eq(k, n, "%d workers, not %d:\n%s", k, n, logscan_tail(&sp, 4000));
 }
 
-/* SIGHUP, then wait for "generation `g` serves": 0, or -1 if it did not. */
-static int reload(int g, long ms)
-{
-	char needle[64], *line;
-
-	if (kill(sp.pid, SIGHUP) != 0)
-		return -1;
-	snprintf(needle, sizeof(needle), "generation %d serves", g);
-	line = logscan_wait(&sp, needle, NULL, ms);
-	free(line);
-	return line != NULL ? 0 : -1;
-}
-
 /* ---- Load ----------------------------------------------------------------- */
 
 static void load_paced(struct load *l, const char *method, const char *path, int clients,
@@ -410,7 +397,7 @@ Test(blast_radius, twenty_reloads_and_recycling_during_post_load_lose_nothing,
 	load_begin(&posts, "POST", "/sink", CLIENTS, 20000, 150000);
 	harness_sleep_ms(2000);
 	for (int g = 2; g <= RELOADS + 1; g++) {
-		if (reload(g, 3000) != 0)
+		if (logscan_reload(&sp, g, 3000) != 0)
 			break;
 		reloads++;
 		harness_sleep_ms(150 + random() % 101);
@@ -512,7 +499,7 @@ Test(blast_radius, apache_reuse_five_reloads_under_get_and_post_load_lose_nothin
 	cr_assert_eq(load_start(&posts, &o), 0);
 	harness_sleep_ms(700);
 	for (int g = 2; g <= 6; g++) {
-		if (reload(g, 3000) != 0)
+		if (logscan_reload(&sp, g, 3000) != 0)
 			break;
 		reloads++;
 		harness_sleep_ms(400);
@@ -689,7 +676,8 @@ Test(blast_radius, reload_leaves_a_4s_nanosleep_whole, .init = setup, .fini = te
 	assert_workers(2, NULL);
 	job_start(&j, "/nap?ms=4000");
 	harness_sleep_ms(1000);
-	cr_assert_eq(reload(2, 5000), 0, "generation 2 never served:\n%s", logscan_tail(&sp, 4000));
+	cr_assert_eq(logscan_reload(&sp, 2, 5000), 0, "generation 2 never served:\n%s",
+		     logscan_tail(&sp, 4000));
 	job_join(&j);
 	n = nap_result(&j);
 	assert_full_nap(&n, "with a SIGHUP to sluice 1 s in");

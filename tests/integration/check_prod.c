@@ -13,7 +13,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#define DEV_OBJS BUILD_ROOT "/dev/obj/gateway/dev.o " BUILD_ROOT "/dev/obj/gateway/dev_http.o"
+#define DEV_OBJS BUILD_ROOT "/dev/obj/gateway/dev/dev.o " BUILD_ROOT "/dev/obj/gateway/dev/dev_http.o"
 
 /* Run the check on `bin`; its output goes to `out`; returns its exit status. */
 static int check(const char *bin, char *out, size_t len)
@@ -46,6 +46,7 @@ Test(check_prod, production_binary_passes)
 Test(check_prod, fails_on_a_binary_with_development_mode)
 {
 	static const char *const leaks[] = {
+		"is built from sources of gateway/dev/:",
 		"contains the debug endpoint prefix /_sluice/",
 		"contains the development error page templates",
 		"contains functions of the development sources:",
@@ -59,4 +60,7 @@ Test(check_prod, fails_on_a_binary_with_development_mode)
 		cr_assert(strstr(out, leaks[i]), "expected \"%s\" in:\n%s", leaks[i], out);
 	/* A function only dev.c defines is named among the leaks. */
 	cr_assert(strstr(out, "show_workers"), "%s", out);
+	/* The dev folder's own files are named, the production stubs are not. */
+	cr_assert(strstr(out, "gateway/dev/dev_http.c"), "%s", out);
+	cr_assert_null(strstr(out, "dev_none.c"), "%s", out);
 }

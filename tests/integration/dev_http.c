@@ -27,7 +27,7 @@
 #include <criterion/criterion.h>
 
 #include "check.h"
-#include "dev_http.h"
+#include "dev/dev_http.h"
 #include "harness.h"
 #include "log.h"
 #include "scenarios.h"

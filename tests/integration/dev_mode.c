@@ -1373,6 +1373,106 @@ Test(dev_mode, kept_request_memory_is_use_after_poison, .init = start_truth,
 	http_reply_free(&r);
 }
 
+/* ---- UndefinedBehaviorSanitizer ----------------------------------------- */
+
+/* The ub fixture (a signed overflow at GET /ub/overflow) and hello. */
+static void ub_conf(char *out, size_t cap)
+{
+	static const char *const mods[][2] = {
+		{ "/ub", "fixtures/ub.so" },
+		{ "/hello", "apps/hello.so" },
+		{ NULL, NULL },
+	};
+
+	modules_conf(out, cap, mods);
+}
+
+static void start_ub(void)
+{
+	char conf[8192];
+
+	ub_conf(conf, sizeof(conf));
+	cr_assert_eq(harness_sluice_start(&sp, conf), 0, "sluice did not start");
+}
+
+static void start_dev_ub(void)
+{
+	char conf[8192];
+
+	need_dev_build();
+	ub_conf(conf, sizeof(conf));
+	start_dev_with(conf);
+}
+
+#define UB_SUMMARY	"SUMMARY: UndefinedBehaviorSanitizer: signed-integer-overflow"
+#define UB_WHERE	"tests/fixtures/ub.c:([0-9]+):[0-9]+"
+
+/*
+ * The dev build halts on undefined behaviour as it does on a memory
+ * error: the page of the request shows UndefinedBehaviorSanitizer's
+ * report, with the file and line of the overflow, the log has its summary
+ * under the page's request id, and the pool serves on.
+ */
+Test(dev_mode, ubsan_report_on_the_page_and_in_the_log, .init = start_dev_ub,
+     .fini = stop_sluice, .timeout = 60)
+{
+	const char *const needles[] = { UB_SUMMARY, "tests/fixtures/ub.c:",
+					"route GET /ub/overflow of module ub", NULL };
+	struct http_reply r;
+	char id[17], line[16];
+
+	for (int html = 0; html <= 1; html++) {
+		dev_get("/ub/overflow?who=tester", html, &r);
+		assert_verbose(&r, 502, "Bad Gateway", html);
+		assert_has(r.body, "runtime error: signed integer overflow: 2147483647 + 1");
+		assert_has(r.body, UB_SUMMARY);
+		cr_assert_eq(regex_find(r.body, UB_WHERE, line, sizeof(line)), 0,
+			     "no file:line of the overflow on the page:\n%s", r.body);
+		cr_assert_gt(atoi(line), 0);
+		assert_has(r.body, "/ub/overflow");
+		assert_lacks(r.body, "sum ");
+		if (!html) {
+			page_request_id(r.body, id);
+			assert_logged_under(id, needles);
+		}
+		http_reply_free(&r);
+	}
+	dev_get("/hello", 0, &r);
+	cr_assert_eq(r.status, 200, "after the report: %ld\n%s", r.status, r.body);
+	http_reply_free(&r);
+}
+
+/*
+ * Without --dev: the dev binary halts all the same, with the terse page
+ * and the summary in the log only; the production binary, which has no
+ * sanitizer, computes the overflow silently.  Neither leaks a word of it.
+ */
+Test(dev_mode, prod_ubsan_leaks_nothing, .init = start_ub, .fini = stop_sluice,
+     .timeout = 30)
+{
+	struct fcgi_reply r;
+	char id[17];
+	char *log;
+
+	fcgi_get(sp.sock, "/ub/overflow?who=tester", probe, &r);
+	if (dev_build()) {
+		assert_terse(&r, 502, "Bad Gateway", id);
+		assert_logged_under(id, (const char *const[]){ UB_SUMMARY, "tests/fixtures/ub.c:",
+			"route GET /ub/overflow of module ub", NULL });
+	} else {
+		cr_assert_eq(r.status, 200, "status %d:\n%s", r.status, r.out);
+		assert_has(r.body, "sum ");
+	}
+	assert_lacks(r.body, "Sanitizer");
+	assert_lacks(r.body, "runtime error");
+	assert_lacks(r.body, "ub.c");
+	log = harness_sluice_log(&sp);
+	assert_lacks(log, "development mode");
+	free(log);
+	fcgi_get(sp.sock, "/ub/ok", probe, &r);
+	cr_assert_eq(r.status, 200, "after the overflow: %d\n%s", r.status, r.out);
+}
+
 static char *bin(void)
 {
 	static char path[] = BUILD_DIR "/sluice";

@@ -520,6 +520,126 @@ Test(fcgi_wire, long_length_form_for_short_pair, .init = setup_echo, .fini = tea
 }
 
 /*
+ * Pairs are made C strings where they arrive (fcgi.c's decode_params):
+ * each name moves into its own length bytes and each value ends on the
+ * next pair's first length byte.  Every edge of that: empty names and
+ * values, 4-byte lengths, one-letter names, a value ending the stream,
+ * on one kept connection twice, so that the second request decodes into
+ * the buffer the first one's strings were in.
+ */
+static void put_edge_pairs(struct fcgi_buf *pb, const char *round)
+{
+	char big[300];
+
+	memset(big, 'b', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	big[0] = round[0];
+	fcgi_client_params(pb, "GET", "/wire", NULL);
+	fcgi_client_pair(pb, "HTTP_X_EMPTY", "");
+	fcgi_client_pair(pb, "", "nameless");
+	fcgi_client_pair(pb, "Z", round);
+	fcgi_client_len(pb, strlen("HTTP_X_LONG"), 1);
+	fcgi_client_len(pb, strlen(round), 1);
+	fcgi_client_buf_str(pb, "HTTP_X_LONG");
+	fcgi_client_buf_str(pb, round);
+	fcgi_client_pair(pb, "HTTP_X_BIG", big);
+	/* Names either side of terminate_name's word moves (8 to 16). */
+	fcgi_client_pair(pb, "HTTP_X7", round);
+	fcgi_client_pair(pb, "HTTP_X_8", round);
+	fcgi_client_pair(pb, "HTTP_X_SIXTEEN_1", round);
+	fcgi_client_pair(pb, "HTTP_X_SEVENTEEN1", round);
+	fcgi_client_pair(pb, "", "");
+	fcgi_client_pair(pb, "HTTP_X_LAST", round);
+}
+
+static void assert_edge_pairs(const struct fcgi_resp *rs, const char *round)
+{
+	char want[400];
+
+	assert_ok(rs, 1);
+	cr_assert(resp_has(rs, "\"HTTP_X_EMPTY\":\"\","), "%s", describe(rs));
+	cr_assert(resp_has(rs, "\"\":\"nameless\""), "%s", describe(rs));
+	cr_assert(resp_has(rs, "\"\":\"\""), "%s", describe(rs));
+	snprintf(want, sizeof(want), "\"Z\":\"%s\"", round);
+	cr_assert(resp_has(rs, want), "%s", describe(rs));
+	snprintf(want, sizeof(want), "\"HTTP_X_LONG\":\"%s\"", round);
+	cr_assert(resp_has(rs, want), "%s", describe(rs));
+	for (size_t i = 0; i < 4; i++) {
+		static const char *const names[] = { "HTTP_X7", "HTTP_X_8", "HTTP_X_SIXTEEN_1",
+						     "HTTP_X_SEVENTEEN1" };
+
+		snprintf(want, sizeof(want), "\"%s\":\"%s\"", names[i], round);
+		cr_assert(resp_has(rs, want), "%s", describe(rs));
+	}
+	snprintf(want, sizeof(want), "\"HTTP_X_LAST\":\"%s\"}", round);
+	cr_assert(resp_has(rs, want), "%s", describe(rs));
+	snprintf(want, sizeof(want), "\"HTTP_X_BIG\":\"%c%0298d\"", round[0], 0);
+	memset(want + 15, 'b', 298);
+	cr_assert(resp_has(rs, want), "%s", describe(rs));
+}
+
+Test(fcgi_wire, pairs_decoded_in_place_keep_every_edge, .init = setup_echo,
+     .fini = teardown, .timeout = 10)
+{
+	static const char *const rounds[] = { "first", "2nd" };
+	struct fcgi_conn c;
+
+	conn_open(&c);
+	for (size_t i = 0; i < 2; i++) {
+		struct fcgi_buf b = { 0 }, pb = { 0 };
+		struct fcgi_resp rs;
+
+		put_edge_pairs(&pb, rounds[i]);
+		fcgi_client_request(&b, 1, FC_KEEP_CONN, &pb, NULL, 0);
+		conn_send_buf(&c, &b);
+		fcgi_client_read_response(&c, 1, &rs, REPLY_MS);
+		assert_edge_pairs(&rs, rounds[i]);
+		fcgi_client_resp_free(&rs);
+		fcgi_client_buf_free(&b);
+		fcgi_client_buf_free(&pb);
+	}
+	fcgi_client_close(&c);
+}
+
+/*
+ * A whole response up to 1 KiB leaves as one copied piece (fcgi.c's
+ * send_small), a larger one as a vector: responses either side of that
+ * size, on one kept connection, each framed whole (records read back where
+ * their headers say, padding included) and with
+ * every byte of the body in place.
+ */
+Test(fcgi_wire, responses_either_side_of_one_piece, .init = setup_echo, .fini = teardown,
+     .timeout = 20)
+{
+	struct fcgi_conn c;
+	char body[1200], want[1300];
+
+	conn_open(&c);
+	for (size_t len = 700; len <= 1100; len += 13) {
+		struct fcgi_buf b = { 0 }, pb = { 0 };
+		struct fcgi_resp rs;
+		char clen[16];
+
+		for (size_t i = 0; i < len; i++)
+			body[i] = (char)('a' + (i + len) % 26);
+		snprintf(clen, sizeof(clen), "%zu", len);
+		fcgi_client_params(&pb, "POST", "/wire", clen);
+		fcgi_client_request(&b, 1, FC_KEEP_CONN, &pb, body, len);
+		conn_send_buf(&c, &b);
+		fcgi_client_read_response(&c, 1, &rs, REPLY_MS);
+		assert_ok(&rs, 1);
+		snprintf(want, sizeof(want), "\"body\":\"%.*s\"}\n", (int)len, body);
+		cr_assert(rs.out.len >= strlen(want) &&
+			  memcmp(rs.out.p + rs.out.len - strlen(want), want, strlen(want)) == 0,
+			  "a %zu-byte body did not come back whole: %s", len, describe(&rs));
+		fcgi_client_resp_free(&rs);
+		fcgi_client_buf_free(&b);
+		fcgi_client_buf_free(&pb);
+	}
+	fcgi_client_close(&c);
+}
+
+/*
  * A 150 000-byte body (STDIN records of 32 KiB, as nginx sends) comes
  * back in several STDOUT records, in order, all for request 1.
  */
@@ -1330,6 +1450,14 @@ static const struct malformed malformed_cases[] = {
 	  BYTES("\x10" "\x01" "CONTENT_LENGTH\0x" "5"), 0, 1, NUL_IN_PARAM },
 	{ "nul_in_a_parameter_value", build_std_params_and,
 	  BYTES("\x0c" "\x03" "HTTP_X_THING" "a\0b"), 0, 1, NUL_IN_PARAM },
+	/* NULs in length bytes are fine, and the search goes on past them. */
+	{ "nul_in_a_value_after_an_empty_one", build_std_params_and,
+	  BYTES("\x0c" "\x00" "HTTP_X_EMPTY" "\x0c" "\x03" "HTTP_X_THING" "a\0b"), 0, 1,
+	  NUL_IN_PARAM },
+	{ "nul_ending_the_last_value", build_std_params_and,
+	  BYTES("\x0c" "\x03" "HTTP_X_THING" "ab\0"), 0, 1, NUL_IN_PARAM },
+	{ "nul_starting_a_name_after_4_byte_length", build_std_params_and,
+	  BYTES("\x80\x00\x00\x0c" "\x01" "\0TTP_X_THING" "v"), 0, 1, NUL_IN_PARAM },
 
 	{ "params_over_max_params_bytes", build_big_param, NULL, 0, 0, 1,
 	  { REFUSED, 431, "exceed limits.max_params_bytes (1024)" } },

@@ -41,6 +41,7 @@
 #include "defaults.h"
 #include "fcgi_client.h"
 #include "harness.h"
+#include "logscan.h"
 
 #define PARAMS		"/etc/nginx/fastcgi_params"
 #define MAX_KIDS	64
@@ -1640,7 +1641,7 @@ Test(pool, twenty_reloads_under_load_lose_no_request, .init = setup, .fini = tea
 	static struct loader loaders[LOAD_CLIENTS];
 	atomic_int stop = 0;
 	long requests = 0, failures = 0, t0;
-	char needle[64], *line;
+	char needle[64];
 
 	start_pool(STATIC_2, crash_only);
 	assert_workers(2, 3000, NULL);
@@ -1653,17 +1654,8 @@ Test(pool, twenty_reloads_under_load_lose_no_request, .init = setup, .fini = tea
 	t0 = harness_now_ms();
 	for (int g = 2; g <= RELOADS + 1; g++) {
 		harness_sleep_ms(300);
-		if (kill(sp.pid, SIGHUP) != 0)
+		if (logscan_reload(&sp, g, 5000) != 0)
 			break;
-		snprintf(needle, sizeof(needle), "generation %d serves", g);
-		line = log_line(needle, NULL);
-		for (long deadline = harness_now_ms() + 5000;
-		     line == NULL && harness_now_ms() < deadline;
-		     line = log_line(needle, NULL))
-			harness_sleep_ms(10);
-		if (line == NULL)
-			break;
-		free(line);
 	}
 	harness_sleep_ms(300);
 	atomic_store(&stop, 1);

@@ -903,3 +903,137 @@ Test(router, empty_and_freed_tables_match_nothing)
 	cr_expect_eq(router_match(&rt, "GET", "/", &m, NULL, 0), ROUTER_NOT_FOUND);
 	router_free(&rt);
 }
+
+/* ---- The index against the whole table -------------------------------- */
+
+/*
+ * The index only narrows the routes ranked: what it answers must be what
+ * ranking every route answers.  Random tables over a small alphabet of
+ * segments (so that literals, captures and prefixes collide often), with
+ * random methods and mounts, and random paths over the same segments.
+ * Each table has more routes than router.c ranks whole without the index
+ * (INDEX_MIN_ROUTES, 8), some refused as duplicates.
+ */
+static const char *const segs[] = { "a", "b", "ab", ":x", ":y", "c" };
+static const char *const methods[] = { NULL, "GET", "POST", "HEAD", "PUT" };
+
+static void random_pattern(char *buf, size_t len, unsigned *seed)
+{
+	int depth = rand_r(seed) % 4, n = 0, names = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < depth; i++) {
+		const char *s = segs[rand_r(seed) % 6];
+
+		if (s[0] == ':')	/* capture names unique in a pattern */
+			s = names++ ? ":z" : s;
+		n += snprintf(buf + n, len - (size_t)n, "/%s", s);
+	}
+	if (rand_r(seed) % 4 == 0)
+		n += snprintf(buf + n, len - (size_t)n, "/*");
+	if (n == 0)
+		snprintf(buf, len, "/");
+}
+
+static void random_path(char *buf, size_t len, unsigned *seed)
+{
+	static const char *const parts[] = { "a", "b", "ab", "c", "zz", "" };
+	int depth = rand_r(seed) % 5, n = 0;
+
+	for (int i = 0; i < depth; i++)
+		n += snprintf(buf + n, len - (size_t)n, "/%s", parts[rand_r(seed) % 6]);
+	if (n == 0 || rand_r(seed) % 8 == 0)
+		snprintf(buf + n, len - (size_t)n, "/");
+}
+
+static void assert_same_match(const struct router *rt, const char *method, const char *path)
+{
+	struct match a, b;
+	char allow_a[256], allow_b[256];
+	enum router_result ra = router_match(rt, method, path, &a, allow_a, sizeof allow_a);
+	enum router_result rb = router_match_all(rt, method, path, &b, allow_b, sizeof allow_b);
+
+	cr_assert_eq(ra, rb, "%s %s: %d with the index, %d over every route", method, path,
+		     ra, rb);
+	cr_assert_eq(a.route, b.route, "%s %s: route %s with the index, %s over every route",
+		     method, path, a.route ? a.route->pattern : "none",
+		     b.route ? b.route->pattern : "none");
+	cr_assert_str_eq(allow_a, allow_b, "%s %s: Allow", method, path);
+	cr_assert_eq(a.ncaptures, b.ncaptures);
+	for (int i = 0; i < a.ncaptures; i++)
+		cr_assert(a.captures[i].value == b.captures[i].value &&
+			  a.captures[i].value_len == b.captures[i].value_len);
+}
+
+Test(router, index_answers_as_ranking_every_route)
+{
+	unsigned seed = 12345;
+	long compared = 0;
+
+	for (int table = 0; table < 300; table++) {
+		struct router rt;
+		char pattern[64], err[512];
+		int n = 12 + rand_r(&seed) % 40;
+
+		memset(&rt, 0, sizeof rt);
+		for (int i = 0; i < n; i++) {
+			const char *mount = rand_r(&seed) % 3 ? "/" : "/ab";
+
+			random_pattern(pattern, sizeof pattern, &seed);
+			/* Duplicates and bad patterns are refused; the rest stay. */
+			router_add(&rt, methods[rand_r(&seed) % 5], mount, pattern, handler, i,
+				   err, sizeof err);
+		}
+		cr_assert_gt(rt.nroutes, 8, "table %d has only %d routes", table, rt.nroutes);
+		for (int q = 0; q < 60; q++) {
+			char path[64];
+
+			random_path(path, sizeof path, &seed);
+			assert_same_match(&rt, methods[1 + rand_r(&seed) % 4], path);
+			compared++;
+		}
+		router_free(&rt);
+	}
+	cr_assert_eq(compared, 300 * 60);
+}
+
+/* More candidates for one path than the index keeps room for: every route is ranked. */
+Test(router, many_routes_of_one_path_fall_back_to_ranking_all)
+{
+	struct router rt;
+	char method[16], err[512];
+	struct match m;
+
+	memset(&rt, 0, sizeof rt);
+	for (int i = 0; i < 100; i++) {
+		snprintf(method, sizeof method, "M%d", i);
+		cr_assert_eq(router_add(&rt, method, "/", "/same", handler, i, err, sizeof err), 0,
+			     "%s", err);
+	}
+	cr_assert_eq(router_match(&rt, "M77", "/same", &m, NULL, 0), ROUTER_FOUND);
+	cr_assert_eq(m.route->module, 77);
+	assert_same_match(&rt, "M99", "/same");
+	assert_same_match(&rt, "X", "/same");
+	router_free(&rt);
+}
+
+/* Ten thousand routes: found by the index, duplicates still refused. */
+Test(router, ten_thousand_routes)
+{
+	struct router rt;
+	char pattern[64], err[512];
+	struct match m;
+
+	memset(&rt, 0, sizeof rt);
+	for (int i = 0; i < 10000; i++) {
+		snprintf(pattern, sizeof pattern, "/r/%d/:id", i);
+		cr_assert_eq(router_add(&rt, "GET", "/", pattern, handler, i, err, sizeof err), 0,
+			     "%s", err);
+	}
+	cr_assert_eq(router_match(&rt, "GET", "/r/9876/42", &m, NULL, 0), ROUTER_FOUND);
+	cr_assert_eq(m.route->module, 9876);
+	cr_assert_eq(router_add(&rt, "GET", "/", "/r/5000/:other", handler, 0, err, sizeof err),
+		     -1);
+	cr_assert(strstr(err, "duplicates route \"GET /r/5000/:id\"") != NULL, "%s", err);
+	router_free(&rt);
+}

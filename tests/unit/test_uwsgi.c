@@ -104,6 +104,14 @@ static void reopen(void)
 	open_conn();
 }
 
+/* limits.max_params changed: the request sizes its table at init. */
+static void set_max_params(int n)
+{
+	cfg.limits.max_params = n;
+	request_free(&req);
+	cr_assert_eq(request_init(&req, &cfg, &router), 0);
+}
+
 static void setup(void)
 {
 	char err[256];
@@ -505,7 +513,7 @@ Test(uwsgi, more_than_max_params_is_431)
 {
 	struct uwsgi_packet p;
 
-	cfg.limits.max_params = 4;
+	set_max_params(4);
 	uwsgi_packet_begin(&p);
 	uwsgi_packet_str(&p, "A", "1");
 	uwsgi_packet_str(&p, "B", "2");
@@ -790,7 +798,7 @@ Test(uwsgi, refused_block_is_answered_raw)
 	struct uwsgi_packet p;
 	char got[1024];
 
-	cfg.limits.max_params = 2;
+	set_max_params(2);
 	uwsgi_packet_request(&p, "GET", "/hello", "");
 	assert_uwsgi_end(&p, 0, 0);
 	run_packet(&p, got, sizeof(got));

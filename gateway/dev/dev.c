@@ -9,6 +9,7 @@
  * endpoints only read.  Error pages are built with the signal-safe
  * appenders, because crash.c builds them inside a signal handler.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <sanitizer/asan_interface.h>
 #include <signal.h>
@@ -110,6 +111,63 @@ static void on_sanitizer_report(const char *report)
 	memcpy(summary, s, n);
 	summary[n] = '\0';
 	crash_last_words(summary, report);
+}
+
+/*
+ * UndefinedBehaviorSanitizer's monitor interface (compiler-rt's
+ * ubsan_monitor, in GCC's libubsan too): the runtime calls
+ * __ubsan_on_report, a weak symbol that this definition replaces, with
+ * each report before it prints it, and hands out the report's parts.
+ */
+void __ubsan_on_report(void);
+void __ubsan_get_current_report_data(const char **kind, const char **message,
+				     const char **file, unsigned *line, unsigned *column,
+				     char **address);
+
+/*
+ * Kinds whose faulting instruction comes right after the report: the
+ * signal is answered by crash.c, with its backtrace, as in production, so
+ * the dev binary keeps the same outcome (SIGSEGV, SIGFPE on x86).
+ */
+static int faults_anyway(const char *kind)
+{
+	return strcmp(kind, "null-pointer-use") == 0 ||
+	       strcmp(kind, "integer-divide-by-zero") == 0;
+}
+
+/*
+ * Every other report made while a request is in hand ends the worker, as
+ * AddressSanitizer's do (the runtime's own halt_on_error would also end
+ * it for the two kinds above, before their signal): the summary goes to
+ * the log with the request and the report ("file:line:column: runtime
+ * error: ...") to that request's page, the way on_sanitizer_report
+ * passes AddressSanitizer's; exit status 1 is the sanitizers' own.  The
+ * dev binary without --dev halts too, with the production page: like
+ * AddressSanitizer, the check is the build's, not the mode's.  Outside a
+ * request (a module's init, the event loop, the master) no page can show
+ * it: the runtime prints its line to the log and the process goes on.
+ */
+void __ubsan_on_report(void)
+{
+	char summary[SUMMARY_MAX], report[SUMMARY_MAX], *address;
+	const char *kind = "", *message = "", *file = "";
+	unsigned line = 0, column = 0;
+	size_t at;
+
+	__ubsan_get_current_report_data(&kind, &message, &file, &line, &column, &address);
+	if (faults_anyway(kind) || request_current() == NULL)
+		return;
+	snprintf(summary, sizeof(summary), "SUMMARY: UndefinedBehaviorSanitizer: %s %s:%u:%u",
+		 kind, file, line, column);
+	/* As the runtime prints it: its data starts the message with a capital. */
+	at = (size_t)snprintf(report, sizeof(report), "%s:%u:%u: runtime error: ", file, line,
+			      column);
+	if (at < sizeof(report)) {
+		snprintf(report + at, sizeof(report) - at, "%s\n", message);
+		report[at] = (char)tolower((unsigned char)report[at]);
+	}
+	crash_last_words(summary, report);
+	_exit(1);
 }
 
 /* ---- Worker: a module's init that fails ------------------------------ */
