@@ -39,7 +39,7 @@ CFLAGS   += -std=c11 -g $(WARN) $(CFLAGS_$(PROFILE))
 LDFLAGS  += $(LDFLAGS_$(PROFILE))
 
 # The daemon.  main.c is left out of CORE so that the tests link the rest.
-CORE_SRCS := gateway/config.c gateway/log.c gateway/arena.c gateway/router.c \
+CORE_SRCS := gateway/config.c gateway/config_include.c gateway/log.c gateway/arena.c gateway/router.c \
              gateway/header.c gateway/module.c gateway/listen.c gateway/master.c \
              gateway/worker.c gateway/conn.c gateway/request.c gateway/response.c gateway/fcgi.c \
              gateway/io.c gateway/scoreboard.c gateway/crash.c gateway/symbols.c \
@@ -59,7 +59,8 @@ MAIN_SRCS := gateway/main.c gateway/scaffold.c
 # The same holds for source lines in backtraces (symbols.h): libdw reads
 # DWARF in the dev profile only.
 DEV_SRCS_prod := gateway/dev/dev_none.c gateway/symbols_none.c
-DEV_SRCS_dev  := gateway/dev/dev.c gateway/dev/dev_http.c gateway/dev/dev_relay.c gateway/symbols_dwarf.c
+DEV_SRCS_dev  := gateway/dev/dev.c gateway/dev/dev_http.c gateway/dev/dev_path.c \
+                 gateway/dev/dev_relay.c gateway/symbols_dwarf.c
 CORE_SRCS     += $(DEV_SRCS_$(PROFILE))
 LIBS_dev      := -lmicrohttpd -ldw
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -86,6 +87,12 @@ TEST_SRCS := $(wildcard tests/unit/*.c) $(wildcard tests/integration/*.c) tests/
              tests/load.c tests/logscan.c tests/uwsgi_packet.c \
              tests/modules_conf.c tests/netns.c
 TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/obj/%.o)
+# The fuzz harnesses that the fuzz_corpus suite replays the corpus
+# through, with the project's compiler (tests/unit/test_fuzz_corpus.c);
+# the dev listener's path code they reach is pure, and goes in too.
+FUZZ_REPLAYED := query form cookie multipart escape header router devpath config
+TEST_OBJS += $(FUZZ_REPLAYED:%=$(BUILD)/obj/tests/fuzz/%.o) \
+             $(if $(filter gateway/dev/dev_path.c,$(CORE_SRCS)),,$(BUILD)/obj/gateway/dev/dev_path.o)
 # The test client (sluice_test.h): not in the daemon, but in the test
 # binary and in libsluice-test.a with the daemon's objects, so that a
 # module's own tests run its handlers through sluice's request code.
@@ -153,7 +160,7 @@ BENCH_SOS := $(BUILD)/bench/work.so $(BUILD)/bench/symcall-work.so \
 BENCH_TOOLS := $(BUILD)/bench/notify-wait
 
 .PHONY: all run dev test tests bench check-prod install deps-run deps-test deps-dev deps-bench clean \
-        test-fresh test-arm64 deps-arm64 fuzz fuzz-run fuzz-smoke deps-fuzz deb deps-deb test-deb
+        test-fresh test-arm64 deps-arm64 fuzz fuzz-build fuzz-smoke deps-fuzz deb deps-deb test-deb
 all: $(BUILD)/sluice $(APP_SOS) $(SERVE_LIB) $(SERVE_EXPORTS) $(SERVE_PC) $(SINGLE_BINS) $(BUILD)/man/sluice.conf.5
 
 # Modules resolve the sl_* API against the executable: export exactly
@@ -216,6 +223,8 @@ $(TEST_BIN): $(TEST_OBJS) $(CORE_OBJS) $(TESTCLIENT_OBJS)
 $(BUILD)/obj/tests/%.o: CFLAGS += -Wno-missing-prototypes
 $(BUILD)/obj/tests/%.o: CPPFLAGS += -iquote tests -DBUILD_DIR='"$(BUILD)"' \
                                      -DBUILD_ROOT='"$(BUILDROOT)"'
+$(BUILD)/obj/tests/fuzz/%.o: CPPFLAGS += -iquote tests/fuzz \
+                                          -DLLVMFuzzerTestOneInput=fuzz_replay_$(notdir $*)
 
 $(BENCH_BIN): tests/bench/fcgi-floor.c
 	@mkdir -p $(@D)
@@ -461,61 +470,85 @@ test-arm64: deps-arm64
 	  $(ARM64_ROOT)/prod/sluice-tests --jobs=2 --filter='$(ARM64_FILTER)'
 
 # ---- Fuzzing ---------------------------------------------------------------
-# libFuzzer harnesses for the request parsers (tests/fuzz/), built with
-# clang and the address and undefined-behaviour sanitizers against the
-# pure parser files only.  `make fuzz-run` runs each FUZZ_RUNS times from
-# the seeds in tests/fuzz/seeds/ (with tests/fuzz/NAME.dict when there is
-# one); what it finds goes to build/fuzz/.  `make fuzz-smoke` runs each
-# for FUZZ_SECONDS instead, for CI: the seeds are replayed first, so a
-# crash once found and kept as a seed fails it at once.
+# libFuzzer harnesses (tests/fuzz/NAME.c), built with clang and the
+# address and undefined-behaviour sanitizers against the daemon's core,
+# compiled again with clang into build/fuzz/obj (the daemon's own build
+# is not touched) and linked from an archive, so that each harness takes
+# only the files it calls.  The codec harnesses and `helpers` drive a
+# connection through the worker's read path (codec.h).
+#
+# `make fuzz` runs each from its corpus (tests/fuzz/corpus/NAME/, with
+# tests/fuzz/NAME.dict) for FUZZ_SECONDS_NAME seconds, or FUZZ_SECONDS
+# for all when set, and prints executions, crashes and leaks per
+# harness; what it finds goes to build/fuzz/crashes-NAME/.
+# `make fuzz-smoke` runs each for FUZZ_SMOKE_SECONDS, for CI; the corpus
+# is replayed first, so a crash once found and kept there fails it at
+# once.  The corpus is also replayed by the `fuzz_corpus` suite of `make
+# test`, built with the project's compiler: no clang needed there.
 FUZZ_DIR     := $(BUILDROOT)/fuzz
 FUZZ_CODECS  := fcgi uwsgi
-FUZZERS      := query form cookie multipart $(FUZZ_CODECS)
-FUZZ_SRCS    := gateway/kv.c gateway/escape.c gateway/arena.c gateway/multipart.c
+FUZZERS      := query form cookie multipart escape header router devpath config helpers \
+                $(FUZZ_CODECS)
 FUZZ_CFLAGS  := -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=undefined $(WARN) -Wno-missing-prototypes
-FUZZ_RUNS    ?= 1000000
-FUZZ_SECONDS ?= 30
+FUZZ_SMOKE_SECONDS ?= 30
 FUZZ_MAX_LEN ?= 4096
+FUZZ_MAX_LEN_fcgi    := 16384
+FUZZ_MAX_LEN_uwsgi   := 16384
+FUZZ_MAX_LEN_helpers := 8192
+# Seconds per harness: what a 1-million run (10 million for a codec)
+# took at the rates measured on the 2-core build machine while other
+# builds shared it (README.md, "Security"), with some room.
+FUZZ_SECONDS_query     ?= 180
+FUZZ_SECONDS_form      ?= 180
+FUZZ_SECONDS_cookie    ?= 180
+FUZZ_SECONDS_multipart ?= 180
+FUZZ_SECONDS_escape    ?= 300
+FUZZ_SECONDS_header    ?= 120
+FUZZ_SECONDS_router    ?= 180
+FUZZ_SECONDS_devpath   ?= 60
+FUZZ_SECONDS_config    ?= 900
+FUZZ_SECONDS_helpers   ?= 240
+FUZZ_SECONDS_fcgi      ?= 2400
+FUZZ_SECONDS_uwsgi     ?= 2100
+# libconfig's own leak on syntax errors, and nothing else (config.c).
+FUZZ_LSAN_config := tests/fuzz/config.supp
 
-# The codec harnesses drive a connection through the worker's read path
-# (conn.c, the codec, request.c and the encoder), so they link the
-# daemon's core with the production seam, compiled again with clang into
-# build/fuzz/obj: the daemon's own build is not touched.  Their inputs
-# hold several requests, hence the longer -max_len.
-FUZZ_CORE_SRCS := $(filter-out $(DEV_SRCS_prod) $(DEV_SRCS_dev),$(CORE_SRCS)) $(DEV_SRCS_prod)
+# The dev listener's path code is pure and has no production stub.
+FUZZ_CORE_SRCS := $(filter-out $(DEV_SRCS_prod) $(DEV_SRCS_dev),$(CORE_SRCS)) $(DEV_SRCS_prod) \
+                  gateway/dev/dev_path.c
 FUZZ_CORE_OBJS := $(FUZZ_CORE_SRCS:%.c=$(FUZZ_DIR)/obj/%.o)
-FUZZ_MAX_LEN_fcgi  := 16384
-FUZZ_MAX_LEN_uwsgi := 16384
+FUZZ_CORE_LIB  := $(FUZZ_DIR)/libcore.a
 
-fuzz: deps-fuzz
+fuzz-build: deps-fuzz
 	@$(MAKE) --no-print-directory $(FUZZERS:%=$(FUZZ_DIR)/fuzz-%)
-
-$(FUZZ_DIR)/fuzz-%: tests/fuzz/%.c tests/fuzz/fuzz.h $(FUZZ_SRCS)
-	@mkdir -p $(@D)
-	clang $(CPPFLAGS) -iquote tests/fuzz $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS)
 
 $(FUZZ_DIR)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	clang $(CPPFLAGS) $(subst -fsanitize=fuzzer,-fsanitize=fuzzer-no-link,$(FUZZ_CFLAGS)) \
 	  -MMD -MP -c -o $@ $<
 
-$(FUZZ_CODECS:%=$(FUZZ_DIR)/fuzz-%): $(FUZZ_DIR)/fuzz-%: tests/fuzz/%.c tests/fuzz/codec.h \
-                                     $(FUZZ_CORE_OBJS)
-	clang $(CPPFLAGS) -iquote tests/fuzz $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_CORE_OBJS) $(LIBS)
+$(FUZZ_CORE_LIB): $(FUZZ_CORE_OBJS)
+	rm -f $@ && ar rcs $@ $^
 
-# One fuzzer's run from its seeds: $(1) its name, $(2) when to stop.
-fuzz_one = mkdir -p $(FUZZ_DIR)/corpus-$(1) $(FUZZ_DIR)/crashes-$(1) && \
-	$(FUZZ_DIR)/fuzz-$(1) $(2) -max_len=$(or $(FUZZ_MAX_LEN_$(1)),$(FUZZ_MAX_LEN)) \
-	  $(if $(wildcard tests/fuzz/$(1).dict),-dict=tests/fuzz/$(1).dict) \
-	  -artifact_prefix=$(FUZZ_DIR)/crashes-$(1)/ \
-	  $(FUZZ_DIR)/corpus-$(1) tests/fuzz/seeds/$(1)
+$(FUZZ_DIR)/fuzz-%: tests/fuzz/%.c tests/fuzz/fuzz.h tests/fuzz/codec.h $(FUZZ_CORE_LIB)
+	clang $(CPPFLAGS) -iquote tests/fuzz $(FUZZ_CFLAGS) -MMD -MP -o $@ $< $(FUZZ_CORE_LIB) \
+	  $(FUZZ_LDFLAGS) $(LIBS)
 
-fuzz-run: fuzz
-	@$(foreach f,$(FUZZERS),$(call fuzz_one,$(f),-runs=$(FUZZ_RUNS)) &&) true
+# The connection's system calls are served in memory (codec.h).
+$(FUZZ_CODECS:%=$(FUZZ_DIR)/fuzz-%) $(FUZZ_DIR)/fuzz-helpers: \
+  FUZZ_LDFLAGS := -Wl,--wrap=read,--wrap=write,--wrap=writev,--wrap=sendfile,--wrap=poll
 
-fuzz-smoke: fuzz
-	@$(foreach f,$(FUZZERS),$(call fuzz_one,$(f),-max_total_time=$(FUZZ_SECONDS)) &&) true
+# NAME:SECONDS:MAX_LEN:LSAN_SUPPRESSIONS for each harness, for run.sh;
+# $(1), when given, is the seconds for all.
+fuzz_plan = $(foreach f,$(FUZZERS),$(f):$(or $(1),$(FUZZ_SECONDS),$(FUZZ_SECONDS_$(f))):$(or \
+            $(FUZZ_MAX_LEN_$(f)),$(FUZZ_MAX_LEN)):$(FUZZ_LSAN_$(f)))
+
+fuzz: fuzz-build
+	tests/fuzz/run.sh $(FUZZ_DIR) $(call fuzz_plan)
+
+fuzz-smoke: fuzz-build
+	tests/fuzz/run.sh $(FUZZ_DIR) $(call fuzz_plan,$(FUZZ_SMOKE_SECONDS))
 
 # ---- Installing ----------------------------------------------------------
 # The production build and everything a deployment needs, where a system

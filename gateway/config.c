@@ -29,6 +29,7 @@
 
 #include "access.h"
 #include "config.h"
+#include "config_include.h"
 #include "config_value.h"
 #include "header.h"
 #include "sandbox.h"
@@ -1701,7 +1702,8 @@ static int parse_root(struct loader *ld, config_setting_t *root)
  * Read `path` into `cfg`: defaults first, then every key of the file,
  * checked; without a file (NULL), the in-code settings alone.  `cfg` is always left fit for config_free, and on failure it
  * holds nothing (everything is already freed).  Includes (@include) are
- * looked up in the config file's folder.
+ * looked up in the config file's folder, and must name regular files
+ * (config_include.h says why).
  */
 int config_load(const char *path, struct sl_config *cfg, char *err, size_t errlen)
 {
@@ -1721,6 +1723,11 @@ int config_load(const char *path, struct sl_config *cfg, char *err, size_t errle
 	ld.dir = folder_of(path ? path : "./");
 	if (!ld.dir) {
 		fail(&ld, NULL, "cannot open: %s", strerror(errno));
+		config_free(cfg);
+		return -1;
+	}
+	if (config_include_check(path, ld.dir, err, errlen) < 0) {
+		free(ld.dir);
 		config_free(cfg);
 		return -1;
 	}

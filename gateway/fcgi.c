@@ -361,8 +361,10 @@ static char *terminate_name(unsigned char *name, size_t nlen)
 	} else {
 		memmove(name - 1, name, nlen);
 	}
-	name[nlen - 1] = '\0';
-	return (char *)name - 1;
+	/* Indexed from the new start: name[nlen - 1] overflows for nlen 0. */
+	name--;
+	name[nlen] = '\0';
+	return (char *)name;
 }
 
 /*

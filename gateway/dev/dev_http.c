@@ -41,6 +41,7 @@
 #include "config_value.h"
 #include "defaults.h"
 #include "dev_http.h"
+#include "dev_path.h"
 #include "dev_relay.h"
 #include "log.h"
 
@@ -308,80 +309,7 @@ static void send_params(struct relay *r, struct MHD_Connection *c, const char *v
 	dev_relay_end_params(fc);
 }
 
-/* ---- The request's path and framing ----------------------------------- */
-
-static int hex_value(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/*
- * The path part of `uri` (up to '?'), %-decoded into `out`, which has
- * room for `uri`.  A malformed escape or an encoded NUL is refused, as
- * nginx refuses them: -1.
- */
-static int decode_path(const char *uri, char *out)
-{
-	for (; *uri != '\0' && *uri != '?'; uri++) {
-		if (*uri == '%') {
-			int hi = hex_value(uri[1]);
-			int lo = hi < 0 ? -1 : hex_value(uri[2]);
-
-			if (lo < 0 || (hi | lo) == 0)
-				return -1;
-			*out++ = (char)(hi << 4 | lo);
-			uri += 2;
-		} else {
-			*out++ = *uri;
-		}
-	}
-	*out = '\0';
-	return 0;
-}
-
-/*
- * Normalize a decoded path in place as nginx does for $uri (which the
- * router takes from DOCUMENT_URI): "//" becomes "/", "." segments go,
- * ".." removes the segment before it, and a trailing "/" stays.  A path
- * that does not start with '/' or whose ".." climbs above the root is
- * refused: -1.
- */
-static int normalize_path(char *p)
-{
-	const char *rd = p;
-	char *wr = p;
-
-	if (p[0] != '/')
-		return -1;
-	while (*rd != '\0') {
-		const char *seg = rd + 1, *end = strchrnul(seg, '/');
-		size_t n = (size_t)(end - seg);
-
-		if (n == 0 || (n == 1 && seg[0] == '.')) {
-			if (*end == '\0')
-				*wr++ = '/';
-		} else if (n == 2 && seg[0] == '.' && seg[1] == '.') {
-			if (wr == p)
-				return -1;
-			while (wr > p && *--wr != '/')
-				;
-			if (*end == '\0')
-				*wr++ = '/';
-		} else {
-			*wr++ = '/';
-			memmove(wr, seg, n);
-			wr += n;
-		}
-		rd = end;
-	}
-	if (wr == p)
-		*wr++ = '/';
-	*wr = '\0';
-	return 0;
-}
+/* ---- The request's framing (its path and Host: dev_path.c) ----------- */
 
 struct framing {
 	int lengths;		/* Content-Length headers */
@@ -422,39 +350,16 @@ static int check_framing(struct MHD_Connection *c)
  * then read and dropped and the error answered once it is in, since
  * libmicrohttpd takes a response only before or after the body.
  */
-/*
- * The listener is on loopback, but a page the developer's browser opened
- * elsewhere can point a name of its own at 127.0.0.1 (DNS rebinding) and
- * then read /_sluice/ as same-origin.  Its requests carry that name in
- * Host: only loopback names are served (no Host, an HTTP/1.0 tool's
- * request, is).  The port is not looked at.
- */
-static int loopback_host(const char *host)
-{
-	static const char *const names[] = { "localhost", "[::1]", NULL };
-	size_t n;
-
-	if (!host)
-		return 1;
-	n = host[0] == '[' ? strcspn(host, "]") + 1 : strcspn(host, ":");
-	for (int i = 0; names[i]; i++)
-		if (n == strlen(names[i]) && strncasecmp(host, names[i], n) == 0)
-			return 1;
-	if (n > 4 && strncmp(host, "127.", 4) == 0 && strspn(host, "0123456789.") >= n)
-		return 1;
-	return n > 10 && strncasecmp(host + n - 10, ".localhost", 10) == 0;
-}
-
 static void relay_begin(struct relay *r, struct MHD_Connection *c, const char *version)
 {
 	char *path = malloc(strlen(r->fc.uri) + 1);
 
-	if (!loopback_host(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host")))
+	if (!dev_path_loopback_host(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host")))
 		dev_relay_fail(&r->fc, 421, "this listener answers loopback names only "
 			       "(localhost, 127.0.0.1, [::1]), not the Host this request names");
 	else if (path == NULL)
 		dev_relay_fail(&r->fc, 502, "out of memory");
-	else if (decode_path(r->fc.uri, path) < 0 || normalize_path(path) < 0)
+	else if (dev_path_decode(r->fc.uri, path) < 0 || dev_path_normalize(path) < 0)
 		dev_relay_fail(&r->fc, 400, "malformed path, or one that climbs above the root");
 	else if (check_framing(c) < 0)
 		dev_relay_fail(&r->fc, 400, "Content-Length twice, or beside Transfer-Encoding");

@@ -5,20 +5,27 @@
  *
  * Input layout: byte 0 gives how many chunk sizes follow (1 to 8, in its
  * low 3 bits); each of those bytes is a size (1 to 256); the rest is the
- * byte stream a web server sent, cut into chunks of those sizes in turn.
- * The chunks go into a SOCK_SEQPACKET socketpair, so that each read(2)
- * the connection does (conn_fill) takes exactly one chunk, then the
- * sending side is shut: a read past the input sees the peer gone and
- * never waits.  A chunk is at most MOVE_TO_SHARED-sized (conn.c), the
- * least room conn_fill reads into, so none is ever cut short.
+ * byte stream a web server sent, cut into chunks of those sizes in turn
+ * (after FUZZ_CHUNKS of them, the rest in FUZZ_CHUNK_MAX pieces).
+ *
+ * The connection is a real descriptor (a socketpair's end, dup'ed for
+ * each input, since conn_put closes it), but its reads and writes are
+ * served in memory: the harness is linked with --wrap for read, write,
+ * writev, sendfile and poll (Makefile), and the wrappers answer for
+ * that one descriptor as a stream socket would: each read(2) gives at
+ * most the next chunk (less when the connection's buffer has less room,
+ * the rest coming next), a read past the input sees the peer gone (0),
+ * every write is taken whole and dropped, and the socket is always
+ * ready.  So conn_fill, the codec and the encoder run unchanged, without
+ * the two system calls a chunk would otherwise cost, which in a virtual
+ * machine are most of the time an input takes.
  *
  * Between reads the connection's leftover is parked (conn_park) as the
  * worker parks it between events.  Every parsed request is run by
- * request_run: a route per method reads the body through the codec's
- * read_body in small pieces and answers through the real encoder with
- * a head and part of the body, so the response framing runs too; its
- * bytes are read off the peer's end and dropped.  A kept connection
- * goes on to the next request until the input is spent.
+ * request_run: the handler reads the body through the codec's read_body
+ * and answers through the real encoder, so the response framing runs
+ * too.  A kept connection goes on to the next request until the input
+ * is spent.
  */
 #ifndef SLUICE_FUZZ_CODEC_H
 #define SLUICE_FUZZ_CODEC_H
@@ -29,7 +36,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <poll.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "config.h"
 #include "conn.h"
@@ -41,14 +51,14 @@
 #include "router.h"
 #include "sluice.h"
 
-/* The largest chunk: conn_fill always has this much room (conn.c). */
+/* The chunk the rest of the input goes in, as a web server's larger writes. */
 #define FUZZ_CHUNK_MAX 4096
 
 /* Chunks of the chosen sizes before the rest goes in FUZZ_CHUNK_MAX pieces. */
 #define FUZZ_CHUNKS 64
 
 /* Reads the whole body in 7-byte pieces, then answers with some of it. */
-static int fuzz_handler(struct sl_request *r)
+static inline int fuzz_handler(struct sl_request *r)
 {
 	char buf[7], keep[64];
 	size_t kept = 0;
@@ -73,8 +83,11 @@ struct fuzz_codec {
 	struct sl_request req;
 };
 
-/* Once per process: limits as shipped, a route for every method, quiet logs. */
-static inline struct fuzz_codec *fuzz_codec(void)
+/*
+ * Once per process: limits as shipped, `handler` on a route for every
+ * method and path, quiet logs.
+ */
+static inline struct fuzz_codec *fuzz_codec(sl_handler handler)
 {
 	static struct fuzz_codec f;
 	static int ready;
@@ -95,48 +108,111 @@ static inline struct fuzz_codec *fuzz_codec(void)
 	f.cfg.limits.write_timeout = 1;
 	f.cfg.limits.idle_timeout = DEFAULT_IDLE_TIMEOUT;
 	f.cfg.pm.max_children = 1;
-	if (router_add(&f.router, NULL, "/", "/*", fuzz_handler, 0, err, sizeof(err)) < 0 ||
+	if (router_add(&f.router, NULL, "/", "/*", handler, 0, err, sizeof(err)) < 0 ||
 	    request_init(&f.req, &f.cfg, &f.router) < 0)
 		abort();
 	ready = 1;
 	return &f;
 }
 
-/* Cut `data` into chunks as its prefix says and queue them on `fd`; -1: skip. */
-static int fuzz_send_chunks(int fd, const uint8_t *data, size_t size)
+/* ---- The connection's other end, in memory ---------------------------- */
+
+struct fuzz_wire {
+	int fd;			/* the connection's descriptor; -1 between inputs */
+	const uint8_t *sizes, *data;
+	size_t nsizes, chunks, left;
+	size_t chunk_left;	/* what the current chunk still holds */
+	size_t sent;		/* response bytes the codec wrote */
+};
+
+static struct fuzz_wire wire = { .fd = -1 };
+
+ssize_t __real_read(int fd, void *buf, size_t len);
+ssize_t __real_write(int fd, const void *buf, size_t len);
+ssize_t __real_writev(int fd, const struct iovec *iov, int n);
+ssize_t __real_sendfile(int out, int in, off_t *off, size_t len);
+int __real_poll(struct pollfd *p, nfds_t n, int ms);
+ssize_t __wrap_read(int fd, void *buf, size_t len);
+ssize_t __wrap_write(int fd, const void *buf, size_t len);
+ssize_t __wrap_writev(int fd, const struct iovec *iov, int n);
+ssize_t __wrap_sendfile(int out, int in, off_t *off, size_t len);
+int __wrap_poll(struct pollfd *p, nfds_t n, int ms);
+
+ssize_t __wrap_read(int fd, void *buf, size_t len)
 {
-	size_t nsizes, i = 0, chunks = 0;
-	const uint8_t *sizes;
+	size_t n;
+
+	if (fd < 0 || fd != wire.fd)
+		return __real_read(fd, buf, len);
+	if (wire.chunk_left == 0 && wire.left > 0) {
+		n = wire.chunks < FUZZ_CHUNKS
+		    ? (size_t)wire.sizes[wire.chunks % wire.nsizes] + 1 : FUZZ_CHUNK_MAX;
+		wire.chunk_left = n < wire.left ? n : wire.left;
+		wire.chunks++;
+	}
+	n = wire.chunk_left < len ? wire.chunk_left : len;
+	memcpy(buf, wire.data, n);
+	wire.data += n;
+	wire.left -= n;
+	wire.chunk_left -= n;
+	return (ssize_t)n;
+}
+
+ssize_t __wrap_write(int fd, const void *buf, size_t len)
+{
+	if (fd < 0 || fd != wire.fd)
+		return __real_write(fd, buf, len);
+	wire.sent += len;
+	return (ssize_t)len;
+}
+
+ssize_t __wrap_writev(int fd, const struct iovec *iov, int n)
+{
+	size_t total = 0;
+
+	if (fd < 0 || fd != wire.fd)
+		return __real_writev(fd, iov, n);
+	for (int i = 0; i < n; i++)
+		total += iov[i].iov_len;
+	wire.sent += total;
+	return (ssize_t)total;
+}
+
+/* The file's bytes are not read: only the offset moves, as it would. */
+ssize_t __wrap_sendfile(int out, int in, off_t *off, size_t len)
+{
+	if (out < 0 || out != wire.fd)
+		return __real_sendfile(out, in, off, len);
+	if (off)
+		*off += (off_t)len;
+	wire.sent += len;
+	return (ssize_t)len;
+}
+
+int __wrap_poll(struct pollfd *p, nfds_t n, int ms)
+{
+	if (n != 1 || p->fd < 0 || p->fd != wire.fd)
+		return __real_poll(p, n, ms);
+	p->revents = p->events;
+	return 1;
+}
+
+/* Take the chunk prefix off `data`; -1 when the input is too short to have one. */
+static int fuzz_wire_load(const uint8_t *data, size_t size)
+{
+	size_t nsizes;
 
 	if (size < 2)
 		return -1;
 	nsizes = (size_t)(data[0] & 7) + 1;
 	if (size < 1 + nsizes)
 		return -1;
-	sizes = data + 1;
-	data += 1 + nsizes;
-	size -= 1 + nsizes;
-	while (size > 0) {
-		size_t n = chunks < FUZZ_CHUNKS ? (size_t)sizes[i++ % nsizes] + 1 : FUZZ_CHUNK_MAX;
-
-		if (n > size)
-			n = size;
-		if (write(fd, data, n) != (ssize_t)n)
-			return -1;
-		data += n;
-		size -= n;
-		chunks++;
-	}
-	return shutdown(fd, SHUT_WR);
-}
-
-/* Drop what the codec wrote to the peer, so that its sends never queue for long. */
-static void fuzz_drain(int fd)
-{
-	char buf[4096];
-
-	while (read(fd, buf, sizeof(buf)) > 0)
-		;
+	wire.sizes = data + 1;
+	wire.nsizes = nsizes;
+	wire.data = data + 1 + nsizes;
+	wire.left = size - 1 - nsizes;
+	wire.chunks = wire.chunk_left = wire.sent = 0;
+	return 0;
 }
 
 /*
@@ -144,7 +220,7 @@ static void fuzz_drain(int fd)
  * worker.c's process() does: parse, run each request, ask the codec
  * what becomes of the connection.  Returns the requests run.
  */
-static int fuzz_serve(struct fuzz_codec *f, struct conn *c, int peer)
+static int fuzz_serve(struct fuzz_codec *f, struct conn *c)
 {
 	int served = 0;
 
@@ -154,50 +230,43 @@ static int fuzz_serve(struct fuzz_codec *f, struct conn *c, int peer)
 		if (rc == PROTO_CLOSE)
 			break;
 		if (rc == PROTO_AGAIN) {
-			ssize_t n;
-
-			if (conn_park(c) < 0)
-				break;
-			n = conn_fill(c);
-			if (n <= 0)
-				break;	/* input spent (or EAGAIN: nothing more comes) */
+			if (conn_park(c) < 0 || conn_fill(c) <= 0)
+				break;	/* input spent */
 			continue;
 		}
 		conn_xfer_start(c, c->rx, io_now_ms());
 		c->requests++;
 		request_run(&f->req);
 		served++;
-		fuzz_drain(peer);
 		if (f->req.client_gone || c->proto->finish(c, &f->req) != END_KEEP)
 			break;
 	}
-	fuzz_drain(peer);
 	return served;
 }
 
-/* One input on a fresh connection speaking `proto`. */
-static inline int fuzz_codec_input(const struct proto *proto, const uint8_t *data, size_t size)
+/* One input on a fresh connection speaking `proto`, each request run by `handler`. */
+static inline int fuzz_codec_input(const struct proto *proto, sl_handler handler,
+				   const uint8_t *data, size_t size)
 {
-	struct fuzz_codec *f = fuzz_codec();
+	static int sv[2] = { -1, -1 };
+	struct fuzz_codec *f = fuzz_codec(handler);
 	struct conn *c;
-	int sv[2];
 
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+	if (sv[0] < 0 && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		abort();
-	if (fuzz_send_chunks(sv[1], data, size) < 0 ||
-	    fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0 || fcntl(sv[1], F_SETFL, O_NONBLOCK) < 0) {
-		close(sv[0]);
-		close(sv[1]);
+	if (fuzz_wire_load(data, size) < 0)
 		return 0;
-	}
-	c = conn_get(sv[0], proto, &f->cfg);
+	wire.fd = fcntl(sv[0], F_DUPFD_CLOEXEC, 0);
+	if (wire.fd < 0)
+		abort();
+	c = conn_get(wire.fd, proto, &f->cfg);
 	if (!c)
 		abort();
 	if (conn_fill(c) > 0)
-		fuzz_serve(f, c, sv[1]);
-	conn_put(c);
+		fuzz_serve(f, c);
+	conn_put(c);		/* closes wire.fd */
 	conn_bury();
-	close(sv[1]);
+	wire.fd = -1;
 	return 0;
 }
 

@@ -10,5 +10,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	return fuzz_codec_input(&proto_fcgi, data, size);
+	return fuzz_codec_input(&proto_fcgi, fuzz_handler, data, size);
 }

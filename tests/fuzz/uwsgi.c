@@ -9,5 +9,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	return fuzz_codec_input(&proto_uwsgi, data, size);
+	return fuzz_codec_input(&proto_uwsgi, fuzz_handler, data, size);
 }
