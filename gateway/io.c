@@ -10,12 +10,20 @@
 
 #include "io.h"
 
+static long long last_ms;
+
 long long io_now_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	last_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return last_ms;
+}
+
+long long io_last_ms(void)
+{
+	return last_ms;
 }
 
 /* Wait for `events` on fd until deadline; 0 when ready, -1 with errno. */

@@ -17,6 +17,14 @@
 long long io_now_ms(void);
 
 /*
+ * What io_now_ms last returned, without reading the clock again: for code
+ * that runs right after a call to it with nothing slow in between (the
+ * worker's loop reads the clock once when epoll_wait returns, and once
+ * after each request).
+ */
+long long io_last_ms(void);
+
+/*
  * Read at most `len` bytes, waiting until `deadline_ms` for the first one.
  * Returns the count, 0 at end of stream, or -1 with errno (ETIMEDOUT when
  * the deadline passed).

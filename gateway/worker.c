@@ -476,7 +476,7 @@ static void wait_conn(struct conn *c)
 {
 	const struct sl_config *cfg = w.cfg;
 	enum proto_phase ph = c->proto->phase(c);
-	long long now = io_now_ms();
+	long long now = io_last_ms();	/* as in serve */
 
 	if (ph == PHASE_IDLE && (w.draining || w.score->retiring) && c->requests > 0) {
 		if (w.stop == SIGWINCH || (w.score->retiring && !w.draining))
@@ -652,7 +652,7 @@ static int after_response(struct conn *c, enum proto_end end)
 /* Run the request the codec has made ready; what becomes of the connection. */
 static enum proto_end serve(struct conn *c)
 {
-	long long now = io_now_ms();
+	long long now = io_last_ms();	/* read when epoll_wait returned, or after the last request */
 	enum proto_end end;
 
 	if (c->timer != TIMER_RATE)
@@ -861,7 +861,7 @@ static void accept_one(const struct listener *l)
 /* Milliseconds until `deadline` or the next timer, whichever is first; -1: none. */
 static int next_timeout(long long deadline)
 {
-	long long next = deadline, now = io_now_ms();
+	long long next = deadline, now = io_last_ms();	/* after the last events */
 
 	if (w.accept_resume_ms && (next < 0 || w.accept_resume_ms < next))
 		next = w.accept_resume_ms;
@@ -898,7 +898,7 @@ static void rate_expired(struct conn *c)
 
 static void expire_timers(void)
 {
-	long long now = io_now_ms();
+	long long now = io_last_ms();
 	struct conn *c, *next;
 
 	while ((c = conn_timer_first(TIMER_IDLE)) && c->deadline_ms <= now)
@@ -936,6 +936,10 @@ static void run_once(long long deadline)
 		log_msg(LOG_ERROR, "epoll_wait: %s", strerror(errno));
 		exit(1);
 	}
+	/* The one clock read of a round that serves nothing: what runs
+	 * below takes its time from here, or from the end of the last
+	 * request served (score_idle), never from before the wait. */
+	io_now_ms();
 	for (int i = 0; i < n; i++) {
 		void *p = ev[i].data.ptr;
 
