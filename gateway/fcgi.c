@@ -957,7 +957,7 @@ static int fcgi_reusable(const struct conn *c, const struct sl_request *r)
 
 static int fcgi_status_line(char *buf, size_t len, int status, const char *reason)
 {
-	return (int)header_status_line(buf, len, FCGI_STATUS_PREFIX, status, reason);
+	return (int)header_status_line_kept(buf, len, FCGI_STATUS_PREFIX, status, reason);
 }
 
 const struct proto proto_fcgi = {

@@ -203,6 +203,32 @@ size_t header_status_line(char *buf, size_t size, const char *prefix, int status
 	return put(buf, size, n, "\r\n", 2);
 }
 
+size_t header_status_line_kept(char *buf, size_t size, const char *prefix, int status,
+			       const char *reason)
+{
+	static struct {
+		const char *prefix;
+		int status;
+		char reason[40];
+		char line[64];
+		size_t len;
+	} kept;
+
+	if (prefix == kept.prefix && status == kept.status && kept.len < size &&
+	    strcmp(reason, kept.reason) == 0) {
+		memcpy(buf, kept.line, kept.len + 1);
+		return kept.len;
+	}
+	kept.prefix = NULL;	/* a reason too long to keep is made each time */
+	if (strlen(reason) < sizeof(kept.reason)) {
+		strcpy(kept.reason, reason);
+		kept.len = header_status_line(kept.line, sizeof(kept.line), prefix, status, reason);
+		kept.prefix = prefix;
+		kept.status = status;
+	}
+	return header_status_line(buf, size, prefix, status, reason);
+}
+
 size_t header_canned_head(char *buf, size_t size, const char *prefix, int status,
 			  const char *reason, const char *type, size_t body_len)
 {

@@ -39,6 +39,15 @@ size_t header_status_line(char *buf, size_t size, const char *prefix, int status
 			  const char *reason);
 
 /*
+ * The same, for every response a worker sends: the last line made is
+ * kept, and a response with the same prefix, status and reason (most are
+ * "200 OK") copies it.  Not async-signal-safe (the kept line); the crash
+ * handlers use header_status_line.
+ */
+size_t header_status_line_kept(char *buf, size_t size, const char *prefix, int status,
+			       const char *reason);
+
+/*
  * A whole head for a canned answer: the status line, Content-Type,
  * Content-Length and the blank line.  Returns its length, or 0 when it
  * does not fit `size`.  Async-signal-safe (the crash handlers use it).

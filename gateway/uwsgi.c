@@ -309,7 +309,7 @@ static int uwsgi_reusable(const struct conn *c, const struct sl_request *r)
 
 static int uwsgi_status_line(char *buf, size_t len, int status, const char *reason)
 {
-	return (int)header_status_line(buf, len, UWSGI_STATUS_PREFIX, status, reason);
+	return (int)header_status_line_kept(buf, len, UWSGI_STATUS_PREFIX, status, reason);
 }
 
 /* The whole last-word response, raw.  Signal-safe appenders only. */

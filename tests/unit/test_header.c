@@ -264,3 +264,26 @@ Test(header, status_line_numbers)
 		cr_expect_str_eq(buf, want);
 	}
 }
+
+/* The kept line is the line header_status_line makes, whatever came before. */
+Test(header, kept_status_line_matches_a_fresh_one)
+{
+	static const struct { const char *prefix; int status; const char *reason; } seq[] = {
+		{ "Status: ", 200, "OK" }, { "Status: ", 200, "OK" }, { "Status: ", 404, "Not Found" },
+		{ "Status: ", 200, "Fine" }, { "Status: ", 200, "OK" }, { "HTTP/1.1 ", 200, "OK" },
+		{ "Status: ", 200, "a reason far too long to be kept by the status line cache" },
+		{ "Status: ", 200, "a reason far too long to be kept by the status line cache" },
+		{ "Status: ", 200, "OK" },
+	};
+
+	for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
+		char want[128], got[128];
+		size_t wn = header_status_line(want, sizeof(want), seq[i].prefix, seq[i].status,
+					       seq[i].reason);
+		size_t gn = header_status_line_kept(got, sizeof(got), seq[i].prefix, seq[i].status,
+						    seq[i].reason);
+
+		cr_assert_eq(gn, wn, "line %zu: length %zu, not %zu", i, gn, wn);
+		cr_assert_str_eq(got, want, "line %zu", i);
+	}
+}
