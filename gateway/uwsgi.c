@@ -156,7 +156,7 @@ static enum proto_rc start_request(struct conn *c, struct sl_request *r)
 		log_msg(LOG_WARNING, "request variables exceed limits.max_params_bytes (%zu); "
 			"answering 431", c->cfg->limits.max_params_bytes);
 		r->early_status = 431;
-	} else {
+	} else if (c->params_len > 0) {	/* an empty block left params NULL */
 		request_reserve_params(r, c->params_len);
 		decode_vars(r, c->params, c->params_len);
 	}
