@@ -810,6 +810,22 @@ static void *read_fast(void *arg)
 	return NULL;
 }
 
+/* Drain what is queued to the reader of `r`, then check it got every byte in order. */
+static void finish_fast_reader(struct conn *c, int peer, struct reader *r, pthread_t th)
+{
+	for (int i = 0; conn_pending(c) > 0; i++) {
+		cr_assert_lt(i, 100000, "the queue never drained");
+		cr_assert_eq(conn_drain(c), 0, "conn_drain: %s", strerror(errno));
+		if (conn_pending(c) > 0)
+			usleep(100);
+	}
+	pthread_join(th, NULL);
+	cr_assert_eq(r->got, r->want);
+	cr_assert_eq(r->bad, 0, "the reader got a wrong byte at offset %d", r->bad - 1);
+	conn_put(c);
+	close(peer);
+}
+
 /*
  * One big response to a reader at memory speed; every byte must arrive.
  * Returns 1 when it went out without a spill file.
@@ -826,17 +842,7 @@ static int send_to_fast_reader(size_t total)
 	cr_assert_eq(pthread_create(&th, NULL, read_fast, &r), 0);
 	send_one(c, 0, total);
 	spilled = c->out.file >= 0;
-	for (int i = 0; conn_pending(c) > 0; i++) {
-		cr_assert_lt(i, 100000, "the queue never drained");
-		cr_assert_eq(conn_drain(c), 0, "conn_drain: %s", strerror(errno));
-		if (conn_pending(c) > 0)
-			usleep(100);
-	}
-	pthread_join(th, NULL);
-	cr_assert_eq(r.got, total);
-	cr_assert_eq(r.bad, 0, "the reader got a wrong byte at offset %d", r.bad - 1);
-	conn_put(c);
-	close(peer);
+	finish_fast_reader(c, peer, &r, th);
 	return !spilled;
 }
 
@@ -859,17 +865,7 @@ static int send_records_to_fast_reader(size_t total)
 		send_one(c, off, 32768);
 		spilled |= c->out.file >= 0;
 	}
-	for (int i = 0; conn_pending(c) > 0; i++) {
-		cr_assert_lt(i, 100000, "the queue never drained");
-		cr_assert_eq(conn_drain(c), 0, "conn_drain: %s", strerror(errno));
-		if (conn_pending(c) > 0)
-			usleep(100);
-	}
-	pthread_join(th, NULL);
-	cr_assert_eq(r.got, total);
-	cr_assert_eq(r.bad, 0, "the reader got a wrong byte at offset %d", r.bad - 1);
-	conn_put(c);
-	close(peer);
+	finish_fast_reader(c, peer, &r, th);
 	return !spilled;
 }
 
