@@ -539,7 +539,13 @@ static void linger(struct conn *c)
 		close_conn(c);
 }
 
-/* Read and drop what a lingering connection's peer still sends. */
+/*
+ * Read and drop what a lingering connection's peer still sends.  At most
+ * 16 reads per wake-up, so that one peer's upload does not hold up the
+ * other connections; the rest is read on the next wake-up, never left
+ * unread behind a close (which would reset the peer before it has read
+ * the answer).
+ */
 static void discard(struct conn *c)
 {
 	static unsigned char sink[16384];
@@ -551,9 +557,9 @@ static void discard(struct conn *c)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
-		break;
+		close_conn(c);	/* the peer has closed, or the connection failed */
+		return;
 	}
-	close_conn(c);
 }
 
 /* ---- Serving -------------------------------------------------------- */

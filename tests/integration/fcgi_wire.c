@@ -21,10 +21,13 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 
 #include "fcgi_client.h"
 #include "harness.h"
@@ -1590,6 +1593,68 @@ ParameterizedTest(size_t *i, fcgi_wire, content_length, .init = setup_small,
 	run_malformed(l->name, &b, 1, &l->want);
 	fcgi_client_buf_free(&b);
 	fcgi_client_buf_free(&pb);
+}
+
+/*
+ * A body refused before it is read is still read to its end: the
+ * worker answers 413, then drops what the peer goes on sending until it
+ * closes.  Were it to close with input unread, the peer's next write
+ * would fail (EPIPE) and nginx would answer 502 instead of the 413.
+ * The worker is stopped while more than one wake-up's worth of body
+ * (16 reads of 16 KiB) is queued for it, and the rest is sent after it
+ * has run: so this is tested every time, not when the scheduler happens
+ * to let the peer run ahead.
+ */
+Test(fcgi_wire, refused_body_is_read_to_its_end, .init = setup_small, .fini = teardown,
+     .timeout = 15)
+{
+	enum { BODY = 1 << 20 };
+	struct fcgi_buf b = { 0 }, pb = { 0 }, body = { 0 };
+	struct fcgi_resp rs;
+	struct fcgi_conn c;
+	struct pollfd answered;
+	pid_t worker = the_worker();
+	int sndbuf = BODY;
+	size_t queued = 0;
+	char *data = malloc(BODY);
+
+	cr_assert_not_null(data);
+	memset(data, 'b', BODY);
+	std_params(&pb, "POST", "1048576");
+	fcgi_client_begin(&b, 1, FC_RESPONDER, 0);
+	fcgi_client_stream(&b, FC_PARAMS, 1, pb.p, pb.len, 65535);
+	fcgi_client_stream(&body, FC_STDIN, 1, data, BODY, 65535);
+	conn_open(&c);
+	cr_assert_eq(setsockopt(c.fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)), 0);
+	conn_send_buf(&c, &b);
+
+	/* The 413 is on its way: the worker lingers now. */
+	answered = (struct pollfd){ .fd = c.fd, .events = POLLIN };
+	cr_assert_eq(poll(&answered, 1, REPLY_MS), 1, "no answer to a declared 1 MB body");
+	cr_assert_eq(kill(worker, SIGSTOP), 0);
+	while (queued < body.len / 2) {
+		ssize_t n = send(c.fd, body.p + queued, body.len / 2 - queued, MSG_NOSIGNAL);
+
+		if (n <= 0)
+			break;
+		queued += (size_t)n;
+	}
+	cr_assert_eq(kill(worker, SIGCONT), 0);
+	cr_assert_gt(queued, 16 * 16384, "only %zu bytes could be queued", queued);
+
+	cr_assert_eq(fcgi_client_send(&c, body.p + queued, body.len - queued), 0,
+		     "the rest of the body could not be sent after %zu bytes: the worker "
+		     "closed with input unread", queued);
+	fcgi_client_read_response(&c, 1, &rs, REPLY_MS);
+	cr_assert_eq(rs.end, FC_R_END, "%s", describe(&rs));
+	cr_assert_eq(resp_code(&rs), 413, "%s", describe(&rs));
+	fcgi_client_close(&c);
+	assert_worker_serves(worker, "a refused body read to its end");
+	fcgi_client_resp_free(&rs);
+	fcgi_client_buf_free(&body);
+	fcgi_client_buf_free(&pb);
+	fcgi_client_buf_free(&b);
+	free(data);
 }
 
 /* ---- Malformed input that needs its own test ---------------------------- */
