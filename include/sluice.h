@@ -187,6 +187,17 @@ const char *sl_path(const struct sl_request *req);
 const char *sl_mount(const struct sl_request *req);
 const char *sl_path_info(const struct sl_request *req);
 
+/*
+ * A path under the module's mount, for links and Location headers: the
+ * mount (nothing for "/") followed by `fmt` formatted as printf does,
+ * in per-request memory.  Mounted at /notes, sl_link(req, "/notes/%lld",
+ * id) is "/notes/notes/7"; mounted at /, "/notes/7".  Nothing is
+ * escaped: pass a segment that may hold any byte through sl_url_encode.
+ * NULL (ENOMEM) when memory is short.
+ */
+char *sl_link(struct sl_request *req, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 /* The raw query string without '?', "" when there is none. */
 const char *sl_query(const struct sl_request *req);
 
@@ -467,6 +478,12 @@ int sl_redirect(struct sl_request *req, int status, const char *location);
 int sl_error(struct sl_request *req, int status);
 
 /* ---- Request helpers: encoding and escaping ------------------------- */
+
+/*
+ * Every function of this part fails with EINVAL when `s` is NULL, so
+ * that another helper's NULL (memory was short) is passed on as an
+ * error, not a crash: sl_write_html(req, sl_link(req, "/x")) is safe.
+ */
 
 /* For sl_url_decode and sl_url_encode: '+' stands for a space (forms). */
 #define SL_URL_PLUS 1u

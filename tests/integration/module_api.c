@@ -83,9 +83,9 @@ Test(module_api, settings_mount_logging_cxx_hidden_and_abi1, .fini = teardown, .
 	start(mods);
 
 	expect_body("/conf/a/b", "api-1", "db=/x.db page_size=20 ratio=0.25 debug=1 "
-		    "name=settings\nmount=/conf path=/conf/a/b path_info=/a/b\n");
+		    "name=settings\nmount=/conf path=/conf/a/b path_info=/a/b link=/conf/x/7\n");
 	expect_body("/conf", "api-2", "db=/x.db page_size=20 ratio=0.25 debug=1 "
-		    "name=settings\nmount=/conf path=/conf path_info=\n");
+		    "name=settings\nmount=/conf path=/conf path_info= link=/conf/x/7\n");
 	expect_body("/cxx/bob", "api-3", "cxx: hello bob under /cxx\n");
 	expect_body("/hidden/x", "api-4", "hidden visibility, still loaded\n");
 	expect_body("/old", "api-5", "abi1 init 1 fini 0\n");

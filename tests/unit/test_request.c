@@ -6,6 +6,7 @@
  * noted as they come, the first of each winning.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -197,4 +198,26 @@ Test(request, wire_block_nul_in_a_later_value)
 	cr_expect_eq(add_wire(pairs, 5), -1);
 	cr_expect_eq(req.early_status, 400);
 	cr_expect_eq(sl_param_count(&req), 3);
+}
+
+/* A link under the root mount is the formatted path alone. */
+Test(request, link_under_the_root_mount)
+{
+	cr_expect_str_eq(sl_link(&req, "/notes/%lld", 7LL), "/notes/7");
+	cr_expect_str_eq(sl_link(&req, "%s", ""), "");
+}
+
+/* Another helper's NULL (memory was short) is an error, not a crash. */
+Test(request, escapers_refuse_null)
+{
+	errno = 0;
+	cr_expect_null(sl_html_escape(&req, NULL));
+	cr_expect_eq(errno, EINVAL);
+	cr_expect_null(sl_json_escape(&req, NULL));
+	cr_expect_null(sl_url_encode(&req, NULL, 0));
+	cr_expect_null(sl_url_decode(&req, NULL, 0));
+	cr_expect_eq(sl_write_html(&req, NULL), -1);
+	cr_expect_eq(sl_write_json_string(&req, NULL), -1);
+	cr_expect_eq(errno, EINVAL);
+	cr_expect_eq(req.out_len, 0, "something was written");
 }

@@ -63,11 +63,25 @@ Test(testclient, settings_and_mount_reach_the_module)
 	cr_assert_not_null(r, "%s", slt_error());
 	cr_expect_eq(r->status, 200);
 	cr_expect_str_eq(r->body, "db=/x.db page_size=7 ratio=0.5 debug=1 name=settings\n"
-			 "mount=/app path=/app/some where path_info=/some where\n");
+			 "mount=/app path=/app/some where path_info=/some where link=/app/x/7\n");
 	cr_expect_eq(r->body_len, strlen(r->body));
 	cr_expect_str_eq(slt_response_header(t, "content-type", 0), "text/plain; charset=utf-8");
 	cr_expect_not_null(strstr(slt_log(t), "init read db=/x.db page_size=7, mounted at /app"));
 	cr_expect_not_null(strstr(slt_log(t), "serving /app/some where"));
+	slt_close(t);
+}
+
+/* Mounted at /, a link is the path alone, not "//x/7". */
+Test(testclient, link_under_the_root_mount)
+{
+	struct slt *t = slt_open(FIXTURE("settings"), "/", NULL);
+	const struct slt_response *r;
+
+	cr_assert_not_null(t, "%s", slt_error());
+	r = slt_get(t, "/a");
+	cr_assert_not_null(r, "%s", slt_error());
+	cr_expect_not_null(strstr(r->body, "mount=/ path=/a path_info=/a link=/x/7\n"), "%s",
+			   r->body);
 	slt_close(t);
 }
 
