@@ -1,10 +1,9 @@
 /*
  * notes.c - a small notes service: a JSON API and an HTML page over one
  * SQLite database, written with sluice's request helpers, so that it
- * holds no parser and no escaper of its own.
- *
- * Routes are relative to the mount point (`make run` mounts it at /notes,
- * so the page is /notes and the list /notes/notes):
+ * holds no parser and no escaper of its own.  Routes are relative to the
+ * mount (`make run` mounts it at /notes: the page is /notes, the list
+ * /notes/notes):
  *
  *	GET    /		the page: the newest notes and a form to add one
  *	GET    /notes?limit=N	the newest N notes as JSON (1 to MAX_LIMIT)
@@ -15,41 +14,30 @@
  *	DELETE /notes/:id	remove one: 204
  *
  * Settings, from the module's `settings` group in sluice.conf:
- *
  *	db = "/var/lib/sluice/notes.db";	required; created if missing
  *	page_size = 20;				list length when no limit is given
  *	max_body = 16384;			a larger POST gets 413
  *
- *	cc -shared -fPIC -I include -o notes.so apps/notes.c -lsqlite3 -ljansson
+ * It links with -lsqlite3 -ljansson (README, "Writing a module").
  */
 #include <errno.h>
-#include <stdio.h>
-#include <string.h>
 
 #include <jansson.h>
 #include <sqlite3.h>
 #include <sluice.h>
 
-/* The longest list one request gets: a page, never a dump of the table. */
-#define MAX_LIMIT 100
-/* How long a worker waits for another worker's write to end, in ms. */
-#define BUSY_MS 2000
-/* The author cookie lasts a month: a returning writer is still known. */
-#define AUTHOR_MAX_AGE (30LL * 24 * 3600)
-
-#define JSON "application/json"
+#define MAX_LIMIT 100				/* a list is a page, never a dump */
+#define BUSY_MS 2000				/* wait for another worker's write */
+#define AUTHOR_MAX_AGE (30LL * 24 * 3600)	/* a returning writer is known */
 
 static const char schema[] =
-	"CREATE TABLE IF NOT EXISTS notes ("
-	" id INTEGER PRIMARY KEY,"
-	" author TEXT NOT NULL,"
-	" text TEXT NOT NULL,"
-	" created INTEGER NOT NULL DEFAULT (unixepoch()))";
+	"CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, author TEXT NOT NULL,"
+	" text TEXT NOT NULL, created INTEGER NOT NULL DEFAULT (unixepoch()))";
 
 /*
- * Every statement is prepared once per worker, in init.  The ids from the
- * path are bound as text: SQLite compares them with the integer column
- * after converting them, so "abc" or "" simply finds nothing.
+ * Each worker is its own process with its own handle on the file and its
+ * own statements, prepared once in init.  SQLite's locks keep workers that
+ * write at once apart; the busy timeout makes one wait rather than fail.
  */
 enum { LIST, GET, ADD, DEL, NSTMT };
 static const char *const sql[NSTMT] = {
@@ -58,12 +46,6 @@ static const char *const sql[NSTMT] = {
 	[ADD] = "INSERT INTO notes (author, text) VALUES (?, ?)",
 	[DEL] = "DELETE FROM notes WHERE id = ?",
 };
-
-/*
- * Each worker is its own process with its own handle on the file;
- * SQLite's locks keep workers that write at once apart, and the busy
- * timeout makes one wait for the other rather than fail.
- */
 static sqlite3 *db;
 static sqlite3_stmt *stmt[NSTMT];
 static long long page_size, max_body;
@@ -114,10 +96,9 @@ static int notes_init(struct sl_context *ctx)
 }
 
 /*
- * Step `s`: 1 with a row, 0 when done, -1 on an error, logged.  Unless
- * it gave a row, `s` is reset, which ends its read or write; a caller
- * that got a row resets it when it is done with it, so that no worker
- * keeps a lock between requests.
+ * Step `s`: 1 with a row, 0 when done, -1 on an error, logged.  Unless it
+ * gave a row, `s` is reset, ending its read or write; a caller given a row
+ * resets it when done, so that no worker keeps a lock between requests.
  */
 static int step(struct sl_request *req, sqlite3_stmt *s)
 {
@@ -149,25 +130,18 @@ static int write_note(struct sl_request *req, sqlite3_stmt *s)
 }
 
 /*
- * An error of the JSON API, in JSON whatever the Accept header says (a
- * script rarely sends one), and saying what was wrong, which sl_error's
- * body, made for any module, cannot.
+ * An error of the JSON API, in JSON whatever Accept says (a script rarely
+ * sends one), saying what was wrong, which sl_error's body cannot.
  */
 static int api_error(struct sl_request *req, int status, const char *why)
 {
 	sl_set_status(req, status);
-	sl_add_header(req, "Content-Type", JSON);
+	sl_add_header(req, "Content-Type", "application/json");
 	sl_printf(req, "{\"status\":%d,\"error\":", status);
 	sl_write_json_string(req, why);
 	sl_puts(req, ",\"request_id\":");
 	sl_write_json_string(req, sl_request_id(req));
 	return sl_puts(req, "}\n");
-}
-
-/* The mount as a prefix for links: "" for "/", so that "/notes" stays one slash. */
-static const char *base(struct sl_request *req)
-{
-	return strcmp(sl_mount(req), "/") == 0 ? "" : sl_mount(req);
 }
 
 static int list(struct sl_request *req)
@@ -179,7 +153,7 @@ static int list(struct sl_request *req)
 	if (limit < 1 || limit > MAX_LIMIT)
 		return api_error(req, 400, "limit must be a number from 1 to 100");
 	sqlite3_bind_int64(s, 1, limit);
-	sl_add_header(req, "Content-Type", JSON);
+	sl_add_header(req, "Content-Type", "application/json");
 	sl_puts(req, "{\"notes\":[");
 	while ((rc = step(req, s)) == 1) {
 		sl_puts(req, n++ ? "," : "");
@@ -188,7 +162,7 @@ static int list(struct sl_request *req)
 	return rc < 0 ? -1 : sl_puts(req, "]}\n");
 }
 
-/* Statement `i` with the path's :id bound; valid until the handler returns. */
+/* Statement `i` with the path's :id bound, as text: "abc" or "" matches no row. */
 static sqlite3_stmt *by_id(struct sl_request *req, int i)
 {
 	sqlite3_bind_text(stmt[i], 1, sl_capture(req, "id"), -1, SQLITE_STATIC);
@@ -202,7 +176,7 @@ static int show(struct sl_request *req, sqlite3_stmt *s)
 
 	if (rc <= 0)
 		return rc < 0 ? -1 : api_error(req, 404, "no such note");
-	sl_add_header(req, "Content-Type", JSON);
+	sl_add_header(req, "Content-Type", "application/json");
 	rc = write_note(req, s);
 	sqlite3_reset(s);
 	return rc < 0 ? -1 : sl_puts(req, "\n");
@@ -235,12 +209,10 @@ static long long insert(struct sl_request *req, const char *author, const char *
 /* 201 with the new note, and its address in Location. */
 static int created(struct sl_request *req, long long id)
 {
-	size_t len = strlen(base(req)) + 32;
-	char *location = sl_alloc(req, len);
+	const char *location = sl_link(req, "/notes/%lld", id);
 
 	if (!location)
 		return -1;
-	snprintf(location, len, "%s/notes/%lld", base(req), id);
 	sl_set_status(req, 201);
 	sl_add_header(req, "Location", location);
 	sqlite3_bind_int64(stmt[GET], 1, id);
@@ -271,10 +243,9 @@ static int create_from_json(struct sl_request *req, const char *body, size_t len
 }
 
 /*
- * The page's form: the note is stored, the author remembered in a cookie
- * scoped to the mount (URL-encoded, as a cookie value cannot hold every
- * byte a name may), and the browser sent back to the page with a 303, so
- * that reloading it does not post the note twice.
+ * The page's form: the note is stored, the author kept in a cookie scoped
+ * to the mount (URL-encoded: a cookie value cannot hold every byte), and
+ * the browser sent back with a 303, so that a reload does not post twice.
  */
 static int create_from_form(struct sl_request *req)
 {
@@ -290,10 +261,7 @@ static int create_from_form(struct sl_request *req)
 	return sl_redirect(req, 303, sl_mount(req));
 }
 
-/*
- * The body is read here first, with this module's limit; the form
- * helpers then parse that same body instead of reading their own.
- */
+/* The body is read with this module's limit; the form helpers parse that same body. */
 static int create(struct sl_request *req)
 {
 	size_t len;
@@ -319,8 +287,8 @@ static int page(struct sl_request *req)
 	sl_add_header(req, "Content-Type", "text/html; charset=utf-8");
 	sl_puts(req, "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>Notes</title>"
 		"</head>\n<body>\n<h1>Notes</h1>\n<form method=\"post\" action=\"");
-	sl_write_html(req, base(req));
-	sl_puts(req, "/notes\">\n<input name=\"author\" placeholder=\"your name\" value=\"");
+	sl_write_html(req, sl_link(req, "/notes"));
+	sl_puts(req, "\">\n<input name=\"author\" placeholder=\"your name\" value=\"");
 	sl_write_html(req, author ? author : "");
 	sl_puts(req, "\">\n<textarea name=\"text\" required></textarea>\n"
 		"<button>Add</button>\n</form>\n<ul>\n");
