@@ -286,6 +286,29 @@ int conn_park(struct conn *c)
 	return 0;
 }
 
+int conn_grow(unsigned char **buf, size_t *cap, size_t need, size_t max)
+{
+	size_t want = *cap ? *cap : OWN_MIN;
+	unsigned char *p;
+
+	if (need > max) {
+		errno = EFBIG;
+		return -1;
+	}
+	if (need <= *cap)
+		return 0;
+	while (want < need)
+		want *= 2;
+	if (want > max)
+		want = max;
+	p = realloc(*buf, want);
+	if (!p)
+		return -1;
+	*buf = p;
+	*cap = want;
+	return 0;
+}
+
 int conn_append(unsigned char **buf, size_t *len, size_t *cap, const void *data,
 		size_t n, size_t max)
 {
@@ -293,20 +316,8 @@ int conn_append(unsigned char **buf, size_t *len, size_t *cap, const void *data,
 		errno = EFBIG;
 		return -1;
 	}
-	if (*len + n > *cap) {
-		size_t want = *cap ? *cap : OWN_MIN;
-		unsigned char *p;
-
-		while (want < *len + n)
-			want *= 2;
-		if (want > max)
-			want = max;
-		p = realloc(*buf, want);
-		if (!p)
-			return -1;
-		*buf = p;
-		*cap = want;
-	}
+	if (conn_grow(buf, cap, *len + n, max) < 0)
+		return -1;
 	memcpy(*buf + *len, data, n);
 	*len += n;
 	return 0;

@@ -151,6 +151,12 @@ int conn_reserve(struct conn *c, size_t need);
  */
 int conn_park(struct conn *c);
 
+/*
+ * Make a growing buffer (doubling, capped at `max`) hold at least `need`
+ * bytes: 0, or -1 (ENOMEM, EFBIG).
+ */
+int conn_grow(unsigned char **buf, size_t *cap, size_t need, size_t max);
+
 /* Append `n` bytes to a growing buffer, capped at `max`: 0, or -1 (ENOMEM, EFBIG). */
 int conn_append(unsigned char **buf, size_t *len, size_t *cap, const void *data,
 		size_t n, size_t max);

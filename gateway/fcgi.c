@@ -6,7 +6,9 @@
  * kept-alive connection.  This codec is strict (a peer that breaks the
  * protocol loses its connection, with a log line, and nothing else) and
  * works on a connection's input buffer in place: the buffer holds one
- * whole record, so a record is only looked at once it is complete.
+ * whole record, so a record is only looked at once it is complete (the
+ * body gathered before the handler starts is the exception: its records
+ * are taken as they arrive, see gather_stdin).
  *
  * A connection goes through four phases per request:
  *   IDLE    waiting for BEGIN_REQUEST (management records answered);
@@ -43,8 +45,8 @@ struct fcgi_state {
 	unsigned params_over : 1;	/* the cap was hit: gathering stopped */
 	unsigned stdin_end : 1;		/* the empty STDIN record has been read */
 	unsigned broken : 1;		/* the stream can no longer be trusted */
-	size_t body_left;		/* content bytes left in the current STDIN record */
-	size_t pad_left;		/* padding bytes left after it */
+	size_t body_left;		/* content bytes left in the current STDIN record, */
+	size_t pad_left;		/* and padding after it (gathered or streamed) */
 	long long body_seen;		/* body bytes handed to the handler */
 };
 
@@ -83,16 +85,16 @@ static size_t pad_for(size_t len)
 }
 
 /*
- * Look at the record at the front of the buffer without consuming it.
- * Returns 1 when a whole record (header, content, padding) is buffered,
- * 0 when more bytes are needed, -1 on a header that is not FastCGI 1.0.
+ * Look at the header of the record at the front of the buffer without
+ * consuming it.  Returns 1 when the header is buffered (its content may
+ * not be yet), 0 when more bytes are needed, -1 on a header that is not
+ * FastCGI 1.0.
  */
-static int peek_record(const struct conn *c, struct rec *rec)
+static int peek_header(const struct conn *c, struct rec *rec)
 {
 	const unsigned char *h = c->in + c->start;
-	size_t avail = c->end - c->start;
 
-	if (avail < FCGI_HEADER_LEN)
+	if (c->end - c->start < FCGI_HEADER_LEN)
 		return 0;
 	if (h[0] != FCGI_VERSION_1) {
 		log_msg(LOG_WARNING, "fastcgi protocol error: record version %u, expected 1; "
@@ -103,10 +105,18 @@ static int peek_record(const struct conn *c, struct rec *rec)
 	rec->id = (unsigned)h[2] << 8 | h[3];
 	rec->len = (size_t)h[4] << 8 | h[5];
 	rec->pad = h[6];
-	if (avail < FCGI_HEADER_LEN + rec->len + rec->pad)
-		return 0;
 	rec->content = h + FCGI_HEADER_LEN;
 	return 1;
+}
+
+/* As peek_header, but 1 only once the whole record (content, padding) is buffered. */
+static int peek_record(const struct conn *c, struct rec *rec)
+{
+	int rc = peek_header(c, rec);
+
+	if (rc == 1 && c->end - c->start < FCGI_HEADER_LEN + rec->len + rec->pad)
+		return 0;
+	return rc;
 }
 
 static void consume(struct conn *c, const struct rec *rec)
@@ -443,24 +453,77 @@ static enum proto_rc ready(struct conn *c, struct sl_request *r)
 }
 
 /*
- * A STDIN record met before the handler starts: gather its content while
- * it fits limits.body_buffer_size.  Returns 1 when the request is ready
- * (the body ended, or the rest will stream), 0 to go on.
+ * Take what has come of the STDIN record being gathered: its content into
+ * the body (room for all of it was made with its header), then its
+ * padding.  Returns 1 when the record is all taken, 0 when the rest is
+ * still to be read.
  */
-static int gather_stdin(struct conn *c, const struct rec *rec)
+static int take_gathered(struct conn *c)
 {
-	size_t cap = c->cfg->limits.body_buffer_size;
+	struct fcgi_state *s = st(c);
+	size_t n = c->end - c->start;
 
-	if (rec->len == 0) {
-		consume(c, rec);
-		st(c)->stdin_end = 1;
-		return 1;
+	if (n > s->body_left)
+		n = s->body_left;
+	if (n > 0) {
+		memcpy(c->body + c->body_len, c->in + c->start, n);
+		c->body_len += n;
+		c->start += n;
+		s->body_left -= n;
 	}
-	if (c->body_len + rec->len > cap)
-		return 1;	/* too big to gather: this record starts the stream */
-	if (conn_append(&c->body, &c->body_len, &c->body_cap, rec->content, rec->len, cap) < 0)
-		return 1;
-	consume(c, rec);
+	n = c->end - c->start;
+	if (n > s->pad_left)
+		n = s->pad_left;
+	c->start += n;
+	s->pad_left -= n;
+	return s->body_left == 0 && s->pad_left == 0;
+}
+
+/*
+ * STDIN met before the handler starts: gather the body while it fits
+ * limits.body_buffer_size.  A record is taken as far as it has come, not
+ * once it is whole: nginx writes a body as records of up to 32 KiB right
+ * behind the head, so a read that fills the shared buffer mostly ends
+ * inside one.  Left there, that half record was copied to a buffer of
+ * the connection's own while it waited (conn_park), which the next read
+ * grew to a whole record and the close freed: for a 64 KiB body, as many
+ * bytes copied again as the body has, and 128 KiB freed per request with
+ * the body's buffer, enough for glibc to trim the heap and grow it again
+ * on every request (brk, page faults, a TLB flush).  Taken as it comes,
+ * what waits is at most a piece of a header, as with uwsgi's raw body.
+ *
+ * Returns 1 when the request is ready (the body ended, or the next record
+ * does not fit and starts the stream), 0 when more input is needed, 2
+ * when the next record is not this request's STDIN (the caller takes it
+ * whole), -1 on a header that is not FastCGI 1.0.
+ */
+static int gather_stdin(struct conn *c)
+{
+	struct fcgi_state *s = st(c);
+	size_t cap = c->cfg->limits.body_buffer_size;
+	struct rec rec;
+	int rc;
+
+	while (take_gathered(c)) {
+		if ((rc = peek_header(c, &rec)) != 1)
+			return rc;
+		if (rec.type != FCGI_STDIN || rec.id != s->req_id)
+			return 2;
+		if (rec.len == 0) {
+			if (peek_record(c, &rec) == 0)
+				return 0;	/* its padding is still to come */
+			consume(c, &rec);
+			s->stdin_end = 1;
+			return 1;
+		}
+		/* Too big to gather, or no memory: this record starts the stream. */
+		if (c->body_len + rec.len > cap ||
+		    conn_grow(&c->body, &c->body_cap, c->body_len + rec.len, cap) < 0)
+			return 1;
+		c->start += FCGI_HEADER_LEN;
+		s->body_left = rec.len;
+		s->pad_left = rec.pad;
+	}
 	return 0;
 }
 
@@ -526,6 +589,7 @@ static int params_end(struct conn *c)
 	if (!worth_gathering(c))
 		return 1;
 	s->phase = PH_STDIN;
+	s->body_left = s->pad_left = 0;
 	return 0;
 }
 
@@ -548,12 +612,14 @@ static enum proto_rc fcgi_parse(struct conn *c, struct sl_request *r)
 	struct rec rec;
 	int rc;
 
-	while ((rc = peek_record(c, &rec)) == 1) {
-		if (s->phase == PH_STDIN && rec.type == FCGI_STDIN && rec.id == s->req_id) {
-			if (gather_stdin(c, &rec))
+	for (;;) {
+		if (s->phase == PH_STDIN && (rc = gather_stdin(c)) != 2) {
+			if (rc == 1)
 				return ready(c, r);
-			continue;
+			return rc < 0 ? PROTO_CLOSE : PROTO_AGAIN;
 		}
+		if ((rc = peek_record(c, &rec)) != 1)
+			break;
 		consume(c, &rec);
 		if (rec.id == 0) {
 			rc = management(c, &rec);

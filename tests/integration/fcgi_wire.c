@@ -673,6 +673,59 @@ Test(fcgi_wire, large_body_spans_stdout_records, .init = setup_echo, .fini = tea
 	fcgi_client_close(&c);
 }
 
+/*
+ * A body small enough to be gathered before the handler starts, whose
+ * STDIN records come in pieces cut inside a header, inside content and
+ * inside padding (nginx's 64 KiB body ends one read inside its second
+ * record): the handler gets it whole and in order, and the kept
+ * connection then serves the next request.
+ */
+Test(fcgi_wire, gathered_body_in_pieces_arrives_whole, .init = setup_echo, .fini = teardown,
+     .timeout = 15)
+{
+	size_t n = 40000, half = 24000, head, cuts[6];
+	char *body = malloc(n), clen[32];
+	struct fcgi_buf b = { 0 }, pb = { 0 };
+	struct fcgi_conn c;
+	struct fcgi_resp rs;
+	size_t from = 0;
+
+	cr_assert_not_null(body);
+	for (size_t i = 0; i < n; i++)
+		body[i] = (char)('a' + i % 26);
+	snprintf(clen, sizeof(clen), "%zu", n);
+	std_params(&pb, "POST", clen);
+	fcgi_client_begin(&b, 1, FC_RESPONDER, FC_KEEP_CONN);
+	fcgi_client_stream(&b, FC_PARAMS, 1, pb.p, pb.len, 65535);
+	head = b.len;
+	fcgi_client_record_pad(&b, FC_STDIN, 1, body, half, 200);
+	fcgi_client_record_pad(&b, FC_STDIN, 1, body + half, n - half, 7);
+	fcgi_client_record(&b, FC_STDIN, 1, NULL, 0);
+	cuts[0] = head + 3;			/* inside the first header */
+	cuts[1] = head + 8 + 1000;		/* inside its content */
+	cuts[2] = head + 8 + half + 100;	/* inside its padding */
+	cuts[3] = head + 8 + half + 200 + 5;	/* inside the second header */
+	cuts[4] = b.len - 8 - 4;		/* inside the second's padding */
+	cuts[5] = b.len;
+	conn_open(&c);
+	for (int i = 0; i < 6; i++) {
+		cr_assert_eq(fcgi_client_send(&c, b.p + from, cuts[i] - from), 0,
+			     "sluice stopped reading a well-formed request");
+		from = cuts[i];
+		usleep(30000);	/* each piece is a read of its own */
+	}
+	fcgi_client_read_response(&c, 1, &rs, REPLY_MS);
+	assert_ok(&rs, 1);
+	cr_assert_not_null(memmem(rs.out.p, rs.out.len, body, n),
+			   "the body did not come back whole and in order");
+	exchange_ok(&c, 2, FC_KEEP_CONN, "next");
+	fcgi_client_resp_free(&rs);
+	fcgi_client_buf_free(&b);
+	fcgi_client_buf_free(&pb);
+	free(body);
+	fcgi_client_close(&c);
+}
+
 Test(fcgi_wire, keep_conn_serves_requests_in_sequence, .init = setup_echo, .fini = teardown,
      .timeout = 10)
 {

@@ -24,7 +24,7 @@
  *     and in order once the peer reads; a peer that reads at memory
  *     speed gets a big response without a file; a gone peer is EPIPE,
  *     not a signal.
- *   - The min_rate deadline arithmetic, and conn_append's cap.
+ *   - The min_rate deadline arithmetic, and conn_append's and conn_grow's cap.
  *
  * The connection is one end of a socketpair, non-blocking as a worker's
  * sockets are; the test holds the other end as the peer.  Criterion runs
@@ -966,5 +966,24 @@ Test(conn, append_caps_at_max_with_efbig)
 	cr_assert_eq(len, 5000, "a refused append changed the length");
 	cr_assert_eq(pattern_mismatch(buf, 0, 3000), 3000);
 	cr_assert_eq(pattern_mismatch(buf + 3000, 0, 2000), 2000);
+	free(buf);
+}
+
+Test(conn, grow_makes_room_keeps_content_and_caps_at_max)
+{
+	unsigned char *buf = NULL, data[1500];
+	size_t len = 0, cap = 0;
+
+	fill_pattern(data, 0, sizeof(data));
+	cr_assert_eq(conn_append(&buf, &len, &cap, data, sizeof(data), 5000), 0);
+	cr_assert_eq(conn_grow(&buf, &cap, 4000, 5000), 0);
+	cr_assert_geq(cap, 4000, "conn_grow left less room than asked");
+	cr_assert_leq(cap, 5000, "the buffer grew past max");
+	cr_assert_eq(len, sizeof(data), "conn_grow changed the length");
+	cr_assert_eq(pattern_mismatch(buf, 0, sizeof(data)), sizeof(data));
+	errno = 0;
+	cr_assert_eq(conn_grow(&buf, &cap, 5001, 5000), -1);
+	cr_assert_eq(errno, EFBIG);
+	cr_assert_leq(cap, 5000, "a refused growth changed the buffer");
 	free(buf);
 }
