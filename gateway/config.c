@@ -1257,13 +1257,15 @@ static int parse_env(struct loader *ld, const config_setting_t *root)
 static int parse_rlimit_core(struct loader *ld, const config_setting_t *root)
 {
 	const config_setting_t *s = member(root, "rlimit_core");
+	const struct config_key *k;
 
 	if (s && config_setting_type(s) == CONFIG_TYPE_STRING
 	    && strcmp(config_setting_get_string(s), "unlimited") == 0) {
 		ld->cfg->rlimit_core = CONFIG_RLIMIT_NONE;
 		return 0;
 	}
-	return get_size(ld, root, "rlimit_core", 0, MAX_BYTES, &ld->cfg->rlimit_core);
+	k = config_keys_find("", "rlimit_core");
+	return get_size(ld, root, "rlimit_core", k->min, k->max, &ld->cfg->rlimit_core);
 }
 
 /*
@@ -1274,10 +1276,11 @@ static int parse_rlimit_core(struct loader *ld, const config_setting_t *root)
 static int parse_workers(struct loader *ld, const config_setting_t *root)
 {
 	struct sl_config *cfg = ld->cfg;
+	const struct config_key *k = config_keys_find("", "rlimit_files");
 	int files = -1;
 
 	if (parse_env(ld, root) < 0
-	    || get_int(ld, root, "rlimit_files", 1, MAX_CONNS, &files) < 0
+	    || get_int(ld, root, "rlimit_files", k->min, k->max, &files) < 0
 	    || parse_rlimit_core(ld, root) < 0)
 		return -1;
 	if (files > 0)

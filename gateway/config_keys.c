@@ -54,6 +54,7 @@ static const struct config_key table[] = {
 	{ "", "env", CK_ENV, NOWHERE, 0, 0, 0, NULL, "variables for the workers; \"$NAME\": the master's" },
 	{ "", "chdir", CK_STRING, CFG(chdir), 0, 0, 0, "/", "the folder workers run in" },
 	{ "", "rlimit_files", CK_RLIMIT, CFG(rlimit_files), 1, MAX_CONNS, CONFIG_RLIMIT_KEEP, NULL, "workers' open file limit" },
+	/* No core by default: a worker's core holds requests' secrets. */
 	{ "", "rlimit_core", CK_RLIMIT, CFG(rlimit_core), 0, MAX_BYTES, 0, NULL, "workers' core file size, or \"unlimited\"" },
 	{ "", "program", CK_GROUP, NOWHERE, 0, 0, 0, NULL, "a FastCGI program to supervise instead of modules" },
 	{ "", "seccomp", CK_BOOL, CFG(seccomp), 0, 1, 0, NULL, "workers install a system call allow-list" },
@@ -126,6 +127,14 @@ const struct config_key *config_keys(size_t *n)
 {
 	*n = NKEYS;
 	return table;
+}
+
+const struct config_key *config_keys_find(const char *group, const char *name)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strcmp(table[i].group, group) == 0 && strcmp(table[i].name, name) == 0)
+			return &table[i];
+	return NULL;
 }
 
 int config_keys_plain(const struct config_key *k)
@@ -276,12 +285,17 @@ static void emit(struct shower *sh, const struct config_key *k)
 	sh->len = 0;
 }
 
+/* `s` as libconfig reads a string: quoted, its quotes and backslashes escaped. */
 static void add_string(struct shower *sh, const char *s, const char *none)
 {
-	if (s)
-		add(sh, "\"%s\"", s);
-	else
+	if (!s) {
 		add(sh, "%s", none);
+		return;
+	}
+	add(sh, "\"");
+	for (; *s; s++)
+		add(sh, "%s%c", *s == '"' || *s == '\\' ? "\\" : "", *s);
+	add(sh, "\"");
 }
 
 /* A NULL-ended array of strings as [ "a", "b" ]. */

@@ -86,6 +86,9 @@ struct config_key {
 /* The table, in the order keys are read and suggested; `*n` rows. */
 const struct config_key *config_keys(size_t *n);
 
+/* The row of `group`'s key `name`; NULL when there is none. */
+const struct config_key *config_keys_find(const char *group, const char *name);
+
 /* Whether config.c's loop reads `k` (else a function of its own does). */
 int config_keys_plain(const struct config_key *k);
 
