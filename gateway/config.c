@@ -570,6 +570,24 @@ static int parse_key(struct loader *ld, const config_setting_t *group, const cha
 }
 
 /*
+ * Keep where each key of `keys` that config_check looks at was written,
+ * for its errors (config.h, enum config_at).
+ */
+static int note_origins(struct loader *ld, const config_setting_t *group, const char *keys)
+{
+	const struct config_key *table;
+	size_t n;
+
+	table = config_keys(&n);
+	for (size_t i = 0; i < n; i++)
+		if (table[i].at != AT_NONE && strcmp(table[i].group, keys) == 0
+		    && note_origin(ld, config_setting_get_member(group, table[i].name),
+				   &ld->cfg->at[table[i].at]) < 0)
+			return -1;
+	return 0;
+}
+
+/*
  * Every plain key the table gives `keys` ("pm", "" at the top), from the
  * libconfig group `group` into `base`, in the table's order.  `path` is
  * how messages name the group: "pm", "listen[1]", "" at the top.
@@ -589,7 +607,7 @@ static int parse_keys(struct loader *ld, const config_setting_t *group, const ch
 		if (parse_key(ld, group, key, &table[i], base) < 0)
 			return -1;
 	}
-	return 0;
+	return note_origins(ld, group, keys);
 }
 
 /* ---- listen ---------------------------------------------------------- */
@@ -904,7 +922,8 @@ static int parse_pm(struct loader *ld, const config_setting_t *root)
 /* ---- The request watchdog -------------------------------------------- */
 
 /*
- * php-fpm's top-level request_*_timeout, slowlog and emergency_restart_*.
+ * The rules of php-fpm's top-level request_*_timeout, slowlog and
+ * emergency_restart_*, read with the other plain keys (parse_process).
  * A slowlog timeout at or past the terminate timeout would never fire, so
  * php-fpm's warning is an error here.
  */
@@ -912,8 +931,6 @@ static int parse_watchdog(struct loader *ld, const config_setting_t *root)
 {
 	struct sl_config *cfg = ld->cfg;
 
-	if (note_origin(ld, member(root, "slowlog"), &cfg->at[AT_SLOWLOG]) < 0)
-		return -1;
 	if (cfg->slowlog && strcmp(cfg->slowlog, "stderr") == 0)
 		return fail(ld, member(root, "slowlog"), "slowlog must be a file; leave it "
 			    "unset to write slow-request reports to error_log");
@@ -1149,17 +1166,15 @@ static int parse_request_id(struct loader *ld, const config_setting_t *root)
 }
 
 /*
- * access_log (a file; unset: no access log) and access_format, checked
- * here so that a bad format is refused at start with its line, not met
- * by the first request.
+ * access_log (a file; unset: no access log) and access_format, read with
+ * the other plain keys and checked here, so that a bad format is refused
+ * at start with its line, not met by the first request.
  */
 static int parse_access(struct loader *ld, const config_setting_t *root)
 {
 	struct sl_config *cfg = ld->cfg;
 	char why[256];
 
-	if (note_origin(ld, member(root, "access_log"), &cfg->at[AT_ACCESS_LOG]) < 0)
-		return -1;
 	if (cfg->access_log && strcmp(cfg->access_log, "stderr") == 0)
 		return fail(ld, member(root, "access_log"), "access_log must be a file; "
 			    "leave it unset for no access log");
@@ -1169,8 +1184,9 @@ static int parse_access(struct loader *ld, const config_setting_t *root)
 }
 
 /*
- * The plain top-level keys, all read here (config_keys.h), then the
- * rules of user and group and the log level; the other plain keys' rules
+ * The plain top-level keys, all read here (config_keys.h), with where
+ * those config_check looks at were written; then the rule between user
+ * and group, and the log level.  The rules of the other top-level keys
  * come with their concern below.
  */
 static int parse_process(struct loader *ld, const config_setting_t *root)
@@ -1180,10 +1196,7 @@ static int parse_process(struct loader *ld, const config_setting_t *root)
 	const char *str;
 	int level;
 
-	if (parse_keys(ld, root, "", "", cfg) < 0
-	    || note_origin(ld, member(root, "user"), &cfg->at[AT_USER]) < 0
-	    || note_origin(ld, member(root, "group"), &cfg->at[AT_GROUP]) < 0
-	    || note_origin(ld, member(root, "error_log"), &cfg->at[AT_ERROR_LOG]) < 0)
+	if (parse_keys(ld, root, "", "", cfg) < 0)
 		return -1;
 	/* Workers switch to `user`, taking `group` as its group: alone, a
 	 * group would be ignored. */
@@ -1270,8 +1283,9 @@ static int parse_rlimit_core(struct loader *ld, const config_setting_t *root)
 
 /*
  * php-fpm's clear_env, env, chdir, rlimit_files and rlimit_core: what
- * each worker process starts with.  The master applies them in the
- * child, between fork and the worker's start.
+ * each worker process starts with (clear_env and chdir are plain keys,
+ * read in parse_process).  The master applies them in the child, between
+ * fork and the worker's start.
  */
 static int parse_workers(struct loader *ld, const config_setting_t *root)
 {
@@ -1290,11 +1304,6 @@ static int parse_workers(struct loader *ld, const config_setting_t *root)
 			    "not \"%s\"", cfg->chdir);
 	if (cfg->pid_file && strcmp(cfg->pid_file, "stderr") == 0)
 		return fail(ld, member(root, "pid"), "pid must be a file path");
-	if (note_origin(ld, member(root, "chdir"), &cfg->at[AT_CHDIR]) < 0
-	    || note_origin(ld, member(root, "pid"), &cfg->at[AT_PID]) < 0
-	    || note_origin(ld, member(root, "rlimit_files"), &cfg->at[AT_RLIMIT_FILES]) < 0
-	    || note_origin(ld, member(root, "rlimit_core"), &cfg->at[AT_RLIMIT_CORE]) < 0)
-		return -1;
 	return 0;
 }
 
@@ -1408,8 +1417,7 @@ static int parse_program(struct loader *ld, const config_setting_t *root)
 	p = member(g, "program.path");
 	if (!p)
 		return fail(ld, g, "program.path is missing: name the executable to run");
-	if (string_value(ld, p, "program.path", &str) < 0
-	    || note_origin(ld, p, &ld->cfg->at[AT_PROGRAM]) < 0)
+	if (string_value(ld, p, "program.path", &str) < 0)
 		return -1;
 	pc->path = resolve(ld, str);
 	if (!pc->path)

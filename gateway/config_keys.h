@@ -81,6 +81,7 @@ struct config_key {
 	long long def;
 	const char *def_str;
 	const char *doc;
+	enum config_at at;	/* the cfg->at slot of where it was written, or AT_NONE */
 };
 
 /* The table, in the order keys are read and suggested; `*n` rows. */
