@@ -12,9 +12,12 @@
  * belongs to the whole file (it cannot be read, a required key is
  * missing) has no line: "FILE: what is wrong".
  *
- * The syntax of single values (sizes, durations, addresses, modes) and
- * the "did you mean" guesses live in config_value.c; this file walks the
- * settings and holds the rules between keys, php-fpm's among them.
+ * Every key is a row of the table in config_keys.c: its type, range and
+ * default.  The keys of plain types are read by one loop over it
+ * (parse_keys); the rest by a function each, below.  The syntax of single
+ * values (sizes, durations, addresses, modes) and the "did you mean"
+ * guesses live in config_value.c; this file walks the settings and holds
+ * the rules between keys, php-fpm's among them.
  */
 #include <errno.h>
 #include <limits.h>
@@ -174,7 +177,7 @@ static int check_keys(struct loader *ld, const config_setting_t *group,
 {
 	const struct config_keyset *ks = config_keys_set(keys);
 	char hint[160] = "";
-	const struct config_keyset *where, *sets = NULL;
+	const struct config_keyset *where, *sets;
 	const config_setting_t *s;
 	const char *name, *want, *prefix;
 	size_t nsets;
