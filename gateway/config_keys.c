@@ -114,8 +114,9 @@ static const struct config_key table[] = {
 #define NKEYS	(sizeof(table) / sizeof(table[0]))
 
 /*
- * The groups, in the order of enum-free lookup by name.  A group whose
- * keys are only suggested inside it (a module's) has no prefix.
+ * The table's groups: each a level of the file, with the keys it accepts.
+ * A module's keys have no prefix in their set: they are suggested only
+ * inside a module, never for a key written elsewhere.
  */
 static const char *const groups[] = { "", "listen", "pm", "limits", "modules",
 				      "request_id", "status", "program" };
