@@ -1,33 +1,44 @@
 /*
  * test_config_keys.c - the table of config keys: README.md's configuration
  * table (from which sluice.conf(5) is made) names exactly the table's
- * keys, and the effective config shows every one of them.
+ * keys, with the table's defaults, and the effective config shows every
+ * one of them.
  */
 #include <criterion/criterion.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
 #include "config_keys.h"
+#include "config_value.h"
 #include "harness.h"
 
 #define MAX_DOCUMENTED	128
 
-/* The keys README.md's configuration table documents, by dotted name. */
+/*
+ * The keys README.md's configuration table documents, by dotted name, each
+ * with its default cell as written (`"64K"`, unset, ...).
+ */
 static char documented[MAX_DOCUMENTED][64];
+static char defaults[MAX_DOCUMENTED][128];
 static int ndocumented;
 
 /* The key names written in backquotes in the first cell of `row`. */
 static void read_row(const char *row)
 {
-	const char *end = strstr(row + 1, " | "), *p = row, *q;
+	const char *end = strstr(row + 1, " | "), *p = row, *q, *cell_end;
 
 	cr_assert_not_null(end, "a row without cells: %.60s", row);
+	cell_end = strstr(end + 3, " | ");
+	cr_assert_not_null(cell_end, "a row without a default: %.60s", row);
 	while ((p = strchr(p, '`')) && p < end) {
 		q = strchr(p + 1, '`');
 		cr_assert(q && q < end, "an unclosed ` in: %.60s", row);
 		cr_assert_lt(ndocumented, MAX_DOCUMENTED);
+		snprintf(defaults[ndocumented], sizeof(defaults[0]), "%.*s",
+			 (int)(cell_end - end - 3), end + 3);
 		snprintf(documented[ndocumented++], sizeof(documented[0]), "%.*s",
 			 (int)(q - p - 1), p + 1);
 		p = q + 1;
@@ -139,6 +150,89 @@ Test(config_keys, known_keys_come_from_the_table)
 	cr_assert_null(config_keys_set("modules")->prefix, "a module's keys are "
 		       "suggested only inside a module");
 	cr_assert_null(config_keys_set("nosuch"));
+}
+
+/*
+ * A README default cell as the value it stands for: backquotes and
+ * libconfig's quotes off, \" and \\ unescaped; "unset" is NULL.
+ */
+static const char *readme_value(const char *cell, char *buf, size_t size)
+{
+	size_t len = strlen(cell), j = 0;
+
+	if (strcmp(cell, "unset") == 0)
+		return NULL;
+	if (len >= 2 && cell[0] == '`' && cell[len - 1] == '`') {
+		cell++;
+		len -= 2;
+	}
+	if (len >= 2 && cell[0] == '"' && cell[len - 1] == '"') {
+		cell++;
+		len -= 2;
+	}
+	for (size_t i = 0; i < len && j + 1 < size; i++) {
+		if (cell[i] == '\\' && i + 1 < len)
+			i++;
+		buf[j++] = cell[i];
+	}
+	buf[j] = '\0';
+	return buf;
+}
+
+/* The number `value` stands for as a key of type `type`; -1 if none. */
+static long long readme_number(int type, const char *value)
+{
+	long long v;
+	char *end;
+
+	if (type == CK_SIZE)
+		return config_value_size(value, LLONG_MAX, &v) == CONFIG_VALUE_OK ? v : -1;
+	if (type == CK_MS || type == CK_SECONDS) {
+		if (config_value_duration(value, LLONG_MAX, &v) != CONFIG_VALUE_OK)
+			return -1;
+		return type == CK_MS ? v : v / 1000;
+	}
+	if (type == CK_BOOL)
+		return strcmp(value, "true") == 0 ? 1 : strcmp(value, "false") == 0 ? 0 : -1;
+	v = strtoll(value, &end, type == CK_MODE ? 8 : 10);
+	return *end ? -1 : v;
+}
+
+/*
+ * README.md says the default the table gives each plain key, so that the
+ * documentation (and sluice.conf(5), made from it) cannot drift from it.
+ */
+Test(config_keys, readme_defaults_are_the_table_defaults)
+{
+	const struct config_key *keys;
+	char name[64], buf[128];
+	const char *value;
+	size_t n;
+	int d;
+
+	keys = config_keys(&n);
+	for (size_t i = 0; i < n; i++) {
+		/* start_servers' default is php-fpm's formula, not a number. */
+		if (!config_keys_plain(&keys[i]) || strcmp(keys[i].name, "start_servers") == 0)
+			continue;
+		dotted(&keys[i], name, sizeof(name));
+		for (d = 0; d < ndocumented && strcmp(documented[d], name) != 0; d++)
+			;
+		if (d == ndocumented)
+			continue;	/* every_key_is_in_the_readme says so */
+		value = readme_value(defaults[d], buf, sizeof(buf));
+		if (keys[i].type == CK_STRING || keys[i].type == CK_PATH
+		    || keys[i].type == CK_NAME_OR_OFF) {
+			cr_expect((!value && !keys[i].def_str) || (value && keys[i].def_str
+				  && strcmp(value, keys[i].def_str) == 0),
+				  "%s: README.md's default is %s, the table's \"%s\"", name,
+				  defaults[d], keys[i].def_str ? keys[i].def_str : "(unset)");
+			continue;
+		}
+		cr_expect(value && readme_number(keys[i].type, value) == keys[i].def,
+			  "%s: README.md's default is %s, the table's %lld", name, defaults[d],
+			  keys[i].def);
+	}
 }
 
 struct shown {
