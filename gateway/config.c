@@ -704,7 +704,7 @@ static int parse_listener(struct loader *ld, const config_setting_t *s, const ch
 	const config_setting_t *addr;
 	char key[3][48];
 
-	if (config_keys_defaults("listen", lc) < 0)
+	if (config_keys_listener_defaults("listen", lc) < 0)
 		return fail_nomem(ld, s);
 	if (config_setting_type(s) == CONFIG_TYPE_STRING)
 		return parse_address(ld, s, name, lc);
@@ -768,7 +768,7 @@ static int parse_status(struct loader *ld, const config_setting_t *root)
 	/* The status socket has no backlog or protocol key: a listener's defaults. */
 	lc->backlog = DEFAULT_BACKLOG;
 	lc->protocol = LISTEN_FASTCGI;
-	if (config_keys_defaults("status", lc) < 0)
+	if (config_keys_listener_defaults("status", lc) < 0)
 		return fail_nomem(ld, s);
 	if (!s)
 		return 0;
@@ -1480,16 +1480,11 @@ static int parse_seccomp(struct loader *ld, const config_setting_t *root)
  */
 static int set_defaults(struct sl_config *cfg, const char *path)
 {
-	static const char *const groups[] = { "", "pm", "limits", "request_id", "program" };
-
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->file = strdup(path);
 	if (!cfg->file)
 		return -1;
-	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
-		if (config_keys_defaults(groups[i], cfg) < 0)
-			return -1;
-	return 0;
+	return config_keys_defaults(cfg);
 }
 
 /* The absolute folder of `path`, malloc'ed; NULL with errno on failure. */

@@ -227,13 +227,23 @@ static const char *string_of(const struct config_key *k, const void *base)
 	return s;
 }
 
-int config_keys_defaults(const char *group, void *base)
+/* Whether the keys of `group` are fields of a struct listen_config. */
+static int of_listener(const char *group)
+{
+	return strcmp(group, "listen") == 0 || strcmp(group, "status") == 0;
+}
+
+/*
+ * The default of every key that is one field of `base` and whose group
+ * `want` accepts (`want` NULL: every group whose keys are sl_config's).
+ */
+static int defaults(const char *want, void *base)
 {
 	for (size_t i = 0; i < NKEYS; i++) {
 		const struct config_key *k = &table[i];
 		char **s = (char **)(void *)((char *)base + k->offset);
 
-		if (strcmp(k->group, group) != 0 || k->width == 0)
+		if (k->width == 0 || (want ? strcmp(k->group, want) != 0 : of_listener(k->group)))
 			continue;
 		if (!is_string(k)) {
 			store(k, base, k->def);
@@ -245,6 +255,16 @@ int config_keys_defaults(const char *group, void *base)
 		}
 	}
 	return 0;
+}
+
+int config_keys_defaults(struct sl_config *cfg)
+{
+	return defaults(NULL, cfg);
+}
+
+int config_keys_listener_defaults(const char *group, struct listen_config *lc)
+{
+	return defaults(group, lc);
 }
 
 /* ---- The effective config, as text ------------------------------------ */

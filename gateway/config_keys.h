@@ -101,11 +101,13 @@ const struct config_keyset *config_keys_sets(size_t *n);
 const struct config_keyset *config_keys_set(const char *group);
 
 /*
- * Set the default of every key of `group` that is one field of `base`
- * (an sl_config, or a listen_config for listen and status).  Strings are
- * strdup'ed; returns -1 when out of memory.
+ * Set the default of every key that is one field of `cfg`, of any group
+ * but a listener's; strings are strdup'ed.  Returns -1 when out of memory.
  */
-int config_keys_defaults(const char *group, void *base);
+int config_keys_defaults(struct sl_config *cfg);
+
+/* The same for one listener, of group "listen" or "status". */
+int config_keys_listener_defaults(const char *group, struct listen_config *lc);
 
 /*
  * Call `line` once for each key of `cfg` with its effective value, as
