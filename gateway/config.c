@@ -12,9 +12,12 @@
  * belongs to the whole file (it cannot be read, a required key is
  * missing) has no line: "FILE: what is wrong".
  *
- * The syntax of single values (sizes, durations, addresses, modes) and
- * the "did you mean" guesses live in config_value.c; this file walks the
- * settings and holds the rules between keys, php-fpm's among them.
+ * Every key is a row of the table in config_keys.c: its type, range and
+ * default.  The keys of plain types are read by one loop over it
+ * (parse_keys); the rest by a function each, below.  The syntax of single
+ * values (sizes, durations, addresses, modes) and the "did you mean"
+ * guesses live in config_value.c; this file walks the settings and holds
+ * the rules between keys, php-fpm's among them.
  */
 #include <errno.h>
 #include <limits.h>
@@ -30,26 +33,10 @@
 #include "access.h"
 #include "config.h"
 #include "config_include.h"
+#include "config_keys.h"
 #include "config_value.h"
 #include "header.h"
 #include "sandbox.h"
-
-/*
- * Bounds the parser accepts where defaults.h has none.  They are wide: they
- * only catch values that can only be typos, and keep the arithmetic done
- * on them later (sums of sizes, seconds * 1000) far from overflow.
- */
-#define MAX_BACKLOG	65535		/* the kernel caps it at somaxconn anyway */
-#define MAX_BYTES	(1LL << 40)	/* 1 TiB for one request's body or memory */
-#define MAX_CONNS	(1 << 20)	/* the kernel's default fs.nr_open */
-#define MAX_SECONDS	86400		/* a timeout over a day is a mistake */
-#define MAX_MS		(MAX_SECONDS * 1000LL)
-
-/*
- * An extra arena block is never smaller than ARENA_BLOCK_SIZE, so a
- * smaller max_request_memory would refuse every request that needs one.
- */
-#define MIN_REQUEST_MEMORY	ARENA_BLOCK_SIZE
 
 /*
  * A worker's own resident memory is a megabyte or more, so a smaller
@@ -66,50 +53,6 @@ struct loader {
 	char *err;
 	size_t errlen;
 };
-
-enum { KS_TOP, KS_LISTEN, KS_PM, KS_LIMITS, KS_MODULE, KS_REQUEST_ID, KS_STATUS, KS_PROGRAM };
-
-/* The keys each level accepts, for unknown-key errors and suggestions. */
-static const char *const top_keys[] = {
-	"error_log", "log_level", "user", "group", "listen", "pm", "limits",
-	"modules", "request_terminate_timeout", "request_slowlog_timeout",
-	"slowlog", "emergency_restart_threshold", "emergency_restart_interval",
-	"access_log", "access_format", "request_id", "status", "pid", "clear_env",
-	"env", "chdir", "rlimit_files", "rlimit_core", "program", "seccomp", "seccomp_allow",
-	NULL
-};
-static const char *const listen_keys[] = {
-	"address", "protocol", "backlog", "mode", "owner", "group", "allowed_clients", NULL
-};
-static const char *const pm_keys[] = {
-	"mode", "max_children", "start_servers", "min_spare_servers",
-	"max_spare_servers", "max_spawn_rate", "process_idle_timeout",
-	"max_requests", "max_requests_jitter", "min_recycle_interval",
-	"reload_on_rss", NULL
-};
-static const char *const limits_keys[] = {
-	"max_params_bytes", "max_params", "max_header_bytes", "max_body_bytes",
-	"max_request_memory", "max_conns", "read_timeout", "write_timeout",
-	"idle_timeout", "shutdown_timeout", "min_rate", "body_buffer_size",
-	"max_temp_file_size", NULL
-};
-static const char *const module_keys[] = { "path", "mount", "settings", NULL };
-static const char *const request_id_keys[] = { "param", "header", NULL };
-static const char *const status_keys[] = { "listen", "mode", "owner", "group", NULL };
-static const char *const program_keys[] = { "path", "args", "max_lifetime", NULL };
-
-static const struct config_keyset keysets[] = {
-	[KS_TOP] = { "", top_keys },
-	[KS_LISTEN] = { "listen", listen_keys },
-	[KS_PM] = { "pm", pm_keys },
-	[KS_LIMITS] = { "limits", limits_keys },
-	[KS_MODULE] = { NULL, module_keys },	/* only suggested inside a module */
-	[KS_REQUEST_ID] = { "request_id", request_id_keys },
-	[KS_STATUS] = { "status", status_keys },
-	[KS_PROGRAM] = { "program", program_keys },
-};
-
-#define NKEYSETS	(sizeof(keysets) / sizeof(keysets[0]))
 
 /* What the program gives in code (sl_serve); zero: a plain sluice. */
 static struct config_builtin builtin;
@@ -225,16 +168,19 @@ static int known(const char *const *names, const char *name)
 }
 
 /*
- * Refuse any member of `group` that is not in `ks`.  `path` is the
- * group's dotted name as the user sees it ("" at the top, "modules[2]").
+ * Refuse any member of `group` that the table (config_keys.h) does not
+ * give to `keys`, the group's name there ("" at the top, "modules").
+ * `path` is the group's dotted name as the user sees it ("modules[2]").
  */
 static int check_keys(struct loader *ld, const config_setting_t *group,
-		      const struct config_keyset *ks, const char *path)
+		      const char *keys, const char *path)
 {
+	const struct config_keyset *ks = config_keys_set(keys);
 	char hint[160] = "";
-	const struct config_keyset *where;
+	const struct config_keyset *where, *sets;
 	const config_setting_t *s;
 	const char *name, *want, *prefix;
+	size_t nsets;
 
 	for (int i = 0; i < config_setting_length(group); i++) {
 		s = config_setting_get_elem(group, (unsigned)i);
@@ -246,7 +192,8 @@ static int check_keys(struct loader *ld, const config_setting_t *group,
 			return fail(ld, s, "unknown key \"%s\": %s", hint,
 				    config_value_hint(hint));
 		hint[0] = '\0';
-		want = config_value_suggest(keysets, NKEYSETS, ks, name, &where);
+		sets = config_keys_sets(&nsets);
+		want = config_value_suggest(sets, nsets, ks, name, &where);
 		if (want) {
 			prefix = where == ks ? path : where->prefix;
 			snprintf(hint, sizeof(hint), " (did you mean \"%s%s%s\"?)",
@@ -520,6 +467,152 @@ static int get_path(struct loader *ld, const config_setting_t *group, const char
 	return 0;
 }
 
+/*
+ * A string that `false` turns off: *out keeps its default when the key is
+ * absent, and becomes NULL for false.
+ */
+static int get_string_or_off(struct loader *ld, const config_setting_t *group,
+			     const char *key, char **out)
+{
+	const config_setting_t *s = member(group, key);
+
+	if (s && config_setting_type(s) == CONFIG_TYPE_BOOL) {
+		if (config_setting_get_bool(s))
+			return fail(ld, s, "%s is a name, or false to turn it off; "
+				    "true means nothing", key);
+		free(*out);
+		*out = NULL;
+		return 0;
+	}
+	return get_string(ld, group, key, out);
+}
+
+/* An optional true or false; *out keeps its default when absent. */
+static int get_bool(struct loader *ld, const config_setting_t *group, const char *key,
+		    int *out)
+{
+	const config_setting_t *s = member(group, key);
+
+	if (!s)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+		return fail(ld, s, "%s must be true or false, not %s", key, type_name(s));
+	*out = config_setting_get_bool(s);
+	return 0;
+}
+
+/*
+ * The socket's permission bits: a string of octal digits ("0660"), or an
+ * integer written as chmod takes it (660 and 0660 both mean rw-rw----,
+ * since libconfig has no octal literals) or in hex (0x1b0).
+ */
+static int get_mode(struct loader *ld, const config_setting_t *group, const char *key,
+		    mode_t *out)
+{
+	const config_setting_t *s = member(group, key);
+	const char *str;
+	char digits[32];
+	long long v;
+
+	if (!s)
+		return 0;
+	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+		str = config_setting_get_string(s);
+	} else {
+		if (integer(ld, s, key, &v) < 0)
+			return -1;
+		if (config_setting_get_format(s) == CONFIG_FORMAT_HEX)
+			snprintf(digits, sizeof(digits), "%llo", v);
+		else
+			snprintf(digits, sizeof(digits), "%lld", v);
+		str = digits;
+	}
+	if (config_value_mode(str, out) < 0)
+		return fail(ld, s, "%s must be permission bits in octal, such "
+			    "as \"0660\", not \"%s\"", key, str);
+	return 0;
+}
+
+/*
+ * One plain key (config_keys_plain) of `group` into its field of `base`,
+ * which keeps the default when the key is absent.  Numbers of 8 bytes
+ * are long long or size_t fields, read and written as long long.
+ */
+static int parse_key(struct loader *ld, const config_setting_t *group, const char *key,
+		     const struct config_key *k, void *base)
+{
+	char *at = (char *)base + k->offset;
+	long long v;
+	int rc;
+
+	switch (k->type) {
+	case CK_INT:
+		return get_int(ld, group, key, k->min, k->max, (int *)(void *)at);
+	case CK_SIZE:
+		memcpy(&v, at, sizeof(v));
+		rc = get_size(ld, group, key, k->min, k->max, &v);
+		memcpy(at, &v, sizeof(v));
+		return rc;
+	case CK_SECONDS:
+		return get_seconds(ld, group, key, (int)k->min, (int *)(void *)at);
+	case CK_MS:
+		return get_ms(ld, group, key, (int *)(void *)at);
+	case CK_STRING:
+		return get_string(ld, group, key, (char **)(void *)at);
+	case CK_PATH:
+		return get_path(ld, group, key, (char **)(void *)at);
+	case CK_NAME_OR_OFF:
+		return get_string_or_off(ld, group, key, (char **)(void *)at);
+	case CK_BOOL:
+		return get_bool(ld, group, key, (int *)(void *)at);
+	case CK_MODE:
+		return get_mode(ld, group, key, (mode_t *)(void *)at);
+	default:
+		return 0;	/* read by a function of its own */
+	}
+}
+
+/*
+ * Keep where each key of `keys` that config_check looks at was written,
+ * for its errors (config.h, enum config_at).
+ */
+static int note_origins(struct loader *ld, const config_setting_t *group, const char *keys)
+{
+	const struct config_key *table;
+	size_t n;
+
+	table = config_keys(&n);
+	for (size_t i = 0; i < n; i++)
+		if (table[i].at != AT_NONE && strcmp(table[i].group, keys) == 0
+		    && note_origin(ld, config_setting_get_member(group, table[i].name),
+				   &ld->cfg->at[table[i].at]) < 0)
+			return -1;
+	return 0;
+}
+
+/*
+ * Every plain key the table gives `keys` ("pm", "" at the top), from the
+ * libconfig group `group` into `base`, in the table's order.  `path` is
+ * how messages name the group: "pm", "listen[1]", "" at the top.
+ */
+static int parse_keys(struct loader *ld, const config_setting_t *group, const char *keys,
+		      const char *path, void *base)
+{
+	const struct config_key *table;
+	char key[96];
+	size_t n;
+
+	table = config_keys(&n);
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(table[i].group, keys) != 0 || !config_keys_plain(&table[i]))
+			continue;
+		snprintf(key, sizeof(key), "%s%s%s", path, *path ? "." : "", table[i].name);
+		if (parse_key(ld, group, key, &table[i], base) < 0)
+			return -1;
+	}
+	return note_origins(ld, group, keys);
+}
+
 /* ---- listen ---------------------------------------------------------- */
 
 /*
@@ -552,38 +645,6 @@ static int parse_address(struct loader *ld, const config_setting_t *s, const cha
 	for (int i = 0; i < ld->cfg->nlisten; i++)
 		if (&ld->cfg->listen[i] != lc && strcmp(ld->cfg->listen[i].address, lc->address) == 0)
 			return fail(ld, s, "%s: %s is already a listen address", key, lc->address);
-	return 0;
-}
-
-/*
- * The socket's permission bits: a string of octal digits ("0660"), or an
- * integer written as chmod takes it (660 and 0660 both mean rw-rw----,
- * since libconfig has no octal literals) or in hex (0x1b0).
- */
-static int parse_mode(struct loader *ld, const config_setting_t *group, const char *key,
-		      struct listen_config *lc)
-{
-	const config_setting_t *s = member(group, key);
-	const char *str;
-	char digits[32];
-	long long v;
-
-	if (!s)
-		return 0;
-	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
-		str = config_setting_get_string(s);
-	} else {
-		if (integer(ld, s, key, &v) < 0)
-			return -1;
-		if (config_setting_get_format(s) == CONFIG_FORMAT_HEX)
-			snprintf(digits, sizeof(digits), "%llo", v);
-		else
-			snprintf(digits, sizeof(digits), "%lld", v);
-		str = digits;
-	}
-	if (config_value_mode(str, &lc->mode) < 0)
-		return fail(ld, s, "%s must be permission bits in octal, such "
-			    "as \"0660\", not \"%s\"", key, str);
 	return 0;
 }
 
@@ -641,35 +702,27 @@ static int parse_listener(struct loader *ld, const config_setting_t *s, const ch
 {
 	struct listen_config *lc = &ld->cfg->listen[ld->cfg->nlisten++];
 	const config_setting_t *addr;
-	char key[7][48];
+	char key[3][48];
 
-	lc->backlog = DEFAULT_BACKLOG;
-	lc->mode = 0660;
-	lc->protocol = LISTEN_FASTCGI;
+	if (config_keys_listener_defaults("listen", lc) < 0)
+		return fail_nomem(ld, s);
 	if (config_setting_type(s) == CONFIG_TYPE_STRING)
 		return parse_address(ld, s, name, lc);
 	if (!config_setting_is_group(s))
 		return fail(ld, s, "%s must be an address string or a group, not %s",
 			    name, type_name(s));
-	if (check_keys(ld, s, &keysets[KS_LISTEN], name) < 0)
+	if (check_keys(ld, s, "listen", name) < 0)
 		return -1;
 	snprintf(key[0], sizeof(key[0]), "%s.address", name);
-	snprintf(key[1], sizeof(key[1]), "%s.backlog", name);
-	snprintf(key[2], sizeof(key[2]), "%s.mode", name);
-	snprintf(key[3], sizeof(key[3]), "%s.owner", name);
-	snprintf(key[4], sizeof(key[4]), "%s.group", name);
-	snprintf(key[5], sizeof(key[5]), "%s.protocol", name);
-	snprintf(key[6], sizeof(key[6]), "%s.allowed_clients", name);
+	snprintf(key[1], sizeof(key[1]), "%s.protocol", name);
+	snprintf(key[2], sizeof(key[2]), "%s.allowed_clients", name);
 	addr = member(s, key[0]);
 	if (!addr)
 		return fail(ld, s, "%s is missing", key[0]);
 	if (parse_address(ld, addr, key[0], lc) < 0
-	    || parse_protocol(ld, s, key[5], lc) < 0
-	    || get_int(ld, s, key[1], 1, MAX_BACKLOG, &lc->backlog) < 0
-	    || parse_mode(ld, s, key[2], lc) < 0
-	    || get_string(ld, s, key[3], &lc->owner) < 0
-	    || get_string(ld, s, key[4], &lc->group) < 0
-	    || parse_allowed(ld, s, key[6], lc) < 0)
+	    || parse_protocol(ld, s, key[1], lc) < 0
+	    || parse_keys(ld, s, "listen", name, lc) < 0
+	    || parse_allowed(ld, s, key[2], lc) < 0)
 		return -1;
 	return 0;
 }
@@ -712,24 +765,24 @@ static int parse_status(struct loader *ld, const config_setting_t *root)
 	const config_setting_t *s = member(root, "status"), *addr;
 	struct listen_config *lc = &ld->cfg->status;
 
+	/* The status socket has no backlog or protocol key: a listener's defaults. */
 	lc->backlog = DEFAULT_BACKLOG;
-	lc->mode = 0660;
 	lc->protocol = LISTEN_FASTCGI;
+	if (config_keys_listener_defaults("status", lc) < 0)
+		return fail_nomem(ld, s);
 	if (!s)
 		return 0;
 	if (!config_setting_is_group(s))
 		return fail(ld, s, "status must be a group, such as status = { listen = "
 			    "\"/run/sluice/status.sock\"; }, not %s", type_name(s));
-	if (check_keys(ld, s, &keysets[KS_STATUS], "status") < 0)
+	if (check_keys(ld, s, "status", "status") < 0)
 		return -1;
 	addr = member(s, "status.listen");
 	if (!addr)
 		return fail(ld, s, "status.listen is missing: say where the status "
 			    "responder accepts connections");
 	if (parse_address(ld, addr, "status.listen", lc) < 0
-	    || parse_mode(ld, s, "status.mode", lc) < 0
-	    || get_string(ld, s, "status.owner", &lc->owner) < 0
-	    || get_string(ld, s, "status.group", &lc->group) < 0)
+	    || parse_keys(ld, s, "status", "status", lc) < 0)
 		return -1;
 	return 0;
 }
@@ -759,40 +812,14 @@ static int parse_pm_mode(struct loader *ld, const config_setting_t *pm)
 }
 
 /*
- * The pool's size and pace.  Like php-fpm, keys of another mode (spare
- * servers in a static pool) are accepted and range-checked, then ignored.
+ * The rules between the keys that replace workers by fresh ones.  Like
+ * php-fpm, keys of another mode (spare servers in a static pool) are
+ * accepted and range-checked, then ignored.
  */
-static int parse_pm_pool(struct loader *ld, const config_setting_t *pm)
+static int check_recycling(struct loader *ld, const config_setting_t *pm)
 {
 	struct sl_config *cfg = ld->cfg;
 
-	if (get_int(ld, pm, "pm.max_children", 1, MAX_MAX_CHILDREN,
-		    &cfg->pm.max_children) < 0
-	    || get_int(ld, pm, "pm.start_servers", 1, MAX_MAX_CHILDREN,
-		       &cfg->pm.start_servers) < 0
-	    || get_int(ld, pm, "pm.min_spare_servers", 1, MAX_MAX_CHILDREN,
-		       &cfg->pm.min_spare_servers) < 0
-	    || get_int(ld, pm, "pm.max_spare_servers", 1, MAX_MAX_CHILDREN,
-		       &cfg->pm.max_spare_servers) < 0
-	    || get_int(ld, pm, "pm.max_spawn_rate", 1, MAX_MAX_CHILDREN,
-		       &cfg->pm.max_spawn_rate) < 0
-	    || get_seconds(ld, pm, "pm.process_idle_timeout", 1,
-			   &cfg->pm.process_idle_timeout) < 0)
-		return -1;
-	return 0;
-}
-
-/* When and how often workers are replaced by fresh ones. */
-static int parse_pm_recycling(struct loader *ld, const config_setting_t *pm)
-{
-	struct sl_config *cfg = ld->cfg;
-
-	if (get_int(ld, pm, "pm.max_requests", 0, INT_MAX, &cfg->pm.max_requests) < 0
-	    || get_int(ld, pm, "pm.max_requests_jitter", 0, INT_MAX,
-		       &cfg->pm.max_requests_jitter) < 0
-	    || get_ms(ld, pm, "pm.min_recycle_interval", &cfg->pm.min_recycle_interval_ms) < 0
-	    || get_size(ld, pm, "pm.reload_on_rss", 0, MAX_BYTES, &cfg->pm.reload_on_rss) < 0)
-		return -1;
 	if (cfg->pm.max_requests_jitter > INT_MAX - cfg->pm.max_requests)
 		return fail(ld, member(pm, "pm.max_requests_jitter"), "pm.max_requests (%d) "
 			    "plus pm.max_requests_jitter (%d) must be at most %d",
@@ -884,10 +911,10 @@ static int parse_pm(struct loader *ld, const config_setting_t *root)
 
 	if (get_group(ld, root, "pm", &pm) < 0)
 		return -1;
-	if (pm && (check_keys(ld, pm, &keysets[KS_PM], "pm") < 0
+	if (pm && (check_keys(ld, pm, "pm", "pm") < 0
 		   || parse_pm_mode(ld, pm) < 0
-		   || parse_pm_pool(ld, pm) < 0
-		   || parse_pm_recycling(ld, pm) < 0))
+		   || parse_keys(ld, pm, "pm", "pm", ld->cfg) < 0
+		   || check_recycling(ld, pm) < 0))
 		return -1;
 	pm_defaults(ld->cfg, pm);
 	if (ld->cfg->pm.mode == PM_DYNAMIC)
@@ -898,7 +925,8 @@ static int parse_pm(struct loader *ld, const config_setting_t *root)
 /* ---- The request watchdog -------------------------------------------- */
 
 /*
- * php-fpm's top-level request_*_timeout, slowlog and emergency_restart_*.
+ * The rules of php-fpm's top-level request_*_timeout, slowlog and
+ * emergency_restart_*, read with the other plain keys (parse_process).
  * A slowlog timeout at or past the terminate timeout would never fire, so
  * php-fpm's warning is an error here.
  */
@@ -906,18 +934,6 @@ static int parse_watchdog(struct loader *ld, const config_setting_t *root)
 {
 	struct sl_config *cfg = ld->cfg;
 
-	if (get_seconds(ld, root, "request_terminate_timeout", 0,
-			&cfg->request_terminate_timeout) < 0
-	    || get_seconds(ld, root, "request_slowlog_timeout", 0,
-			   &cfg->request_slowlog_timeout) < 0
-	    || get_path(ld, root, "slowlog", &cfg->slowlog) < 0
-	    || get_int(ld, root, "emergency_restart_threshold", 0,
-		       MAX_EMERGENCY_RESTART_THRESHOLD, &cfg->emergency_restart_threshold) < 0
-	    || get_seconds(ld, root, "emergency_restart_interval", 1,
-			   &cfg->emergency_restart_interval) < 0)
-		return -1;
-	if (note_origin(ld, member(root, "slowlog"), &cfg->at[AT_SLOWLOG]) < 0)
-		return -1;
 	if (cfg->slowlog && strcmp(cfg->slowlog, "stderr") == 0)
 		return fail(ld, member(root, "slowlog"), "slowlog must be a file; leave it "
 			    "unset to write slow-request reports to error_log");
@@ -933,48 +949,18 @@ static int parse_watchdog(struct loader *ld, const config_setting_t *root)
 
 /* ---- limits and modules ---------------------------------------------- */
 
+/* limits = { ... }: every key plain, with no rule between them. */
 static int parse_limits(struct loader *ld, const config_setting_t *root)
 {
-	struct sl_config *cfg = ld->cfg;
-	long long params_bytes = (long long)cfg->limits.max_params_bytes;
-	long long header_bytes = (long long)cfg->limits.max_header_bytes;
-	long long body_buffer = (long long)cfg->limits.body_buffer_size;
-	long long min_rate = cfg->limits.min_rate;
 	const config_setting_t *g;
 
 	if (get_group(ld, root, "limits", &g) < 0)
 		return -1;
 	if (!g)
 		return 0;
-	if (check_keys(ld, g, &keysets[KS_LIMITS], "limits") < 0)
+	if (check_keys(ld, g, "limits", "limits") < 0
+	    || parse_keys(ld, g, "limits", "limits", ld->cfg) < 0)
 		return -1;
-	if (get_size(ld, g, "limits.max_params_bytes", 1, MAX_MAX_PARAMS_BYTES,
-		     &params_bytes) < 0
-	    || get_int(ld, g, "limits.max_params", 1, MAX_MAX_PARAMS,
-		       &cfg->limits.max_params) < 0
-	    || get_size(ld, g, "limits.max_header_bytes", 1, MAX_MAX_HEADER_BYTES,
-			&header_bytes) < 0
-	    || get_size(ld, g, "limits.max_body_bytes", 1, MAX_BYTES,
-			&cfg->limits.max_body_bytes) < 0
-	    || get_size(ld, g, "limits.max_request_memory", MIN_REQUEST_MEMORY,
-			MAX_BYTES, &cfg->limits.max_request_memory) < 0
-	    || get_int(ld, g, "limits.max_conns", 1, MAX_CONNS,
-		       &cfg->limits.max_conns) < 0
-	    || get_seconds(ld, g, "limits.read_timeout", 1, &cfg->limits.read_timeout) < 0
-	    || get_seconds(ld, g, "limits.write_timeout", 1, &cfg->limits.write_timeout) < 0
-	    || get_seconds(ld, g, "limits.idle_timeout", 1, &cfg->limits.idle_timeout) < 0
-	    || get_seconds(ld, g, "limits.shutdown_timeout", 1,
-			   &cfg->limits.shutdown_timeout) < 0
-	    || get_size(ld, g, "limits.min_rate", 0, MAX_MIN_RATE, &min_rate) < 0
-	    || get_size(ld, g, "limits.body_buffer_size", 0, MAX_BODY_BUFFER_SIZE,
-			&body_buffer) < 0
-	    || get_size(ld, g, "limits.max_temp_file_size", 0, MAX_BYTES,
-			&cfg->limits.max_temp_file_size) < 0)
-		return -1;
-	cfg->limits.min_rate = min_rate;
-	cfg->limits.body_buffer_size = (size_t)body_buffer;
-	cfg->limits.max_params_bytes = (size_t)params_bytes;
-	cfg->limits.max_header_bytes = (size_t)header_bytes;
 	return 0;
 }
 
@@ -1090,7 +1076,7 @@ static int parse_module(struct loader *ld, const config_setting_t *s, int i)
 	if (!config_setting_is_group(s))
 		return fail(ld, s, "%s must be a group ({ path = \"...\"; }), not %s",
 			    where, type_name(s));
-	if (check_keys(ld, s, &keysets[KS_MODULE], where) < 0)
+	if (check_keys(ld, s, "modules", where) < 0)
 		return -1;
 	mc->line = (int)config_setting_source_line(s);
 
@@ -1160,26 +1146,6 @@ static int parse_modules(struct loader *ld, const config_setting_t *root)
 }
 
 /*
- * A string that `false` turns off: *out keeps its default when the key is
- * absent, and becomes NULL for false.
- */
-static int get_string_or_off(struct loader *ld, const config_setting_t *group,
-			     const char *key, char **out)
-{
-	const config_setting_t *s = member(group, key);
-
-	if (s && config_setting_type(s) == CONFIG_TYPE_BOOL) {
-		if (config_setting_get_bool(s))
-			return fail(ld, s, "%s is a name, or false to turn it off; "
-				    "true means nothing", key);
-		free(*out);
-		*out = NULL;
-		return 0;
-	}
-	return get_string(ld, group, key, out);
-}
-
-/*
  * request_id = { param = "HTTP_X_REQUEST_ID"; header = "X-Request-Id"; }:
  * the parameter an incoming id is taken from, and the response header it
  * is sent back in; false turns either off.
@@ -1191,9 +1157,8 @@ static int parse_request_id(struct loader *ld, const config_setting_t *root)
 
 	if (get_group(ld, root, "request_id", &g) < 0 || !g)
 		return 0;
-	if (check_keys(ld, g, &keysets[KS_REQUEST_ID], "request_id") < 0
-	    || get_string_or_off(ld, g, "request_id.param", &cfg->request_id_param) < 0
-	    || get_string_or_off(ld, g, "request_id.header", &cfg->request_id_header) < 0)
+	if (check_keys(ld, g, "request_id", "request_id") < 0
+	    || parse_keys(ld, g, "request_id", "request_id", cfg) < 0)
 		return -1;
 	if (cfg->request_id_header && (!header_name_ok(cfg->request_id_header) ||
 				       strlen(cfg->request_id_header) > REQUEST_ID_HEADER_MAX))
@@ -1204,19 +1169,15 @@ static int parse_request_id(struct loader *ld, const config_setting_t *root)
 }
 
 /*
- * access_log (a file; unset: no access log) and access_format, checked
- * here so that a bad format is refused at start with its line, not met
- * by the first request.
+ * access_log (a file; unset: no access log) and access_format, read with
+ * the other plain keys and checked here, so that a bad format is refused
+ * at start with its line, not met by the first request.
  */
 static int parse_access(struct loader *ld, const config_setting_t *root)
 {
 	struct sl_config *cfg = ld->cfg;
 	char why[256];
 
-	if (get_path(ld, root, "access_log", &cfg->access_log) < 0
-	    || get_string(ld, root, "access_format", &cfg->access_format) < 0
-	    || note_origin(ld, member(root, "access_log"), &cfg->at[AT_ACCESS_LOG]) < 0)
-		return -1;
 	if (cfg->access_log && strcmp(cfg->access_log, "stderr") == 0)
 		return fail(ld, member(root, "access_log"), "access_log must be a file; "
 			    "leave it unset for no access log");
@@ -1225,7 +1186,12 @@ static int parse_access(struct loader *ld, const config_setting_t *root)
 	return parse_request_id(ld, root);
 }
 
-/* error_log, log_level, user and group: the top-level scalars. */
+/*
+ * The plain top-level keys, all read here (config_keys.h), with where
+ * those config_check looks at were written; then the rule between user
+ * and group, and the log level.  The rules of the other top-level keys
+ * come with their concern below.
+ */
 static int parse_process(struct loader *ld, const config_setting_t *root)
 {
 	struct sl_config *cfg = ld->cfg;
@@ -1233,12 +1199,7 @@ static int parse_process(struct loader *ld, const config_setting_t *root)
 	const char *str;
 	int level;
 
-	if (get_string(ld, root, "user", &cfg->user) < 0
-	    || get_string(ld, root, "group", &cfg->group) < 0
-	    || get_path(ld, root, "error_log", &cfg->error_log) < 0
-	    || note_origin(ld, member(root, "user"), &cfg->at[AT_USER]) < 0
-	    || note_origin(ld, member(root, "group"), &cfg->at[AT_GROUP]) < 0
-	    || note_origin(ld, member(root, "error_log"), &cfg->at[AT_ERROR_LOG]) < 0)
+	if (parse_keys(ld, root, "", "", cfg) < 0)
 		return -1;
 	/* Workers switch to `user`, taking `group` as its group: alone, a
 	 * group would be ignored. */
@@ -1312,35 +1273,32 @@ static int parse_env(struct loader *ld, const config_setting_t *root)
 static int parse_rlimit_core(struct loader *ld, const config_setting_t *root)
 {
 	const config_setting_t *s = member(root, "rlimit_core");
+	const struct config_key *k;
 
 	if (s && config_setting_type(s) == CONFIG_TYPE_STRING
 	    && strcmp(config_setting_get_string(s), "unlimited") == 0) {
 		ld->cfg->rlimit_core = CONFIG_RLIMIT_NONE;
 		return 0;
 	}
-	return get_size(ld, root, "rlimit_core", 0, MAX_BYTES, &ld->cfg->rlimit_core);
+	k = config_keys_find("", "rlimit_core");
+	return get_size(ld, root, "rlimit_core", k->min, k->max, &ld->cfg->rlimit_core);
 }
 
 /*
  * php-fpm's clear_env, env, chdir, rlimit_files and rlimit_core: what
- * each worker process starts with.  The master applies them in the
- * child, between fork and the worker's start.
+ * each worker process starts with (clear_env and chdir are plain keys,
+ * read in parse_process).  The master applies them in the child, between
+ * fork and the worker's start.
  */
 static int parse_workers(struct loader *ld, const config_setting_t *root)
 {
 	struct sl_config *cfg = ld->cfg;
-	const config_setting_t *s = member(root, "clear_env");
+	const struct config_key *k = config_keys_find("", "rlimit_files");
 	int files = -1;
 
-	if (s && config_setting_type(s) != CONFIG_TYPE_BOOL)
-		return fail(ld, s, "clear_env must be true or false, not %s", type_name(s));
-	if (s)
-		cfg->clear_env = config_setting_get_bool(s);
 	if (parse_env(ld, root) < 0
-	    || get_string(ld, root, "chdir", &cfg->chdir) < 0
-	    || get_int(ld, root, "rlimit_files", 1, MAX_CONNS, &files) < 0
-	    || parse_rlimit_core(ld, root) < 0
-	    || get_path(ld, root, "pid", &cfg->pid_file) < 0)
+	    || get_int(ld, root, "rlimit_files", k->min, k->max, &files) < 0
+	    || parse_rlimit_core(ld, root) < 0)
 		return -1;
 	if (files > 0)
 		cfg->rlimit_files = files;
@@ -1349,11 +1307,6 @@ static int parse_workers(struct loader *ld, const config_setting_t *root)
 			    "not \"%s\"", cfg->chdir);
 	if (cfg->pid_file && strcmp(cfg->pid_file, "stderr") == 0)
 		return fail(ld, member(root, "pid"), "pid must be a file path");
-	if (note_origin(ld, member(root, "chdir"), &cfg->at[AT_CHDIR]) < 0
-	    || note_origin(ld, member(root, "pid"), &cfg->at[AT_PID]) < 0
-	    || note_origin(ld, member(root, "rlimit_files"), &cfg->at[AT_RLIMIT_FILES]) < 0
-	    || note_origin(ld, member(root, "rlimit_core"), &cfg->at[AT_RLIMIT_CORE]) < 0)
-		return -1;
 	return 0;
 }
 
@@ -1462,13 +1415,12 @@ static int parse_program(struct loader *ld, const config_setting_t *root)
 		return -1;
 	if (!g)
 		return 0;
-	if (check_keys(ld, g, &keysets[KS_PROGRAM], "program") < 0)
+	if (check_keys(ld, g, "program", "program") < 0)
 		return -1;
 	p = member(g, "program.path");
 	if (!p)
 		return fail(ld, g, "program.path is missing: name the executable to run");
-	if (string_value(ld, p, "program.path", &str) < 0
-	    || note_origin(ld, p, &ld->cfg->at[AT_PROGRAM]) < 0)
+	if (string_value(ld, p, "program.path", &str) < 0)
 		return -1;
 	pc->path = resolve(ld, str);
 	if (!pc->path)
@@ -1477,7 +1429,7 @@ static int parse_program(struct loader *ld, const config_setting_t *root)
 	if (!pc->argv[0])
 		return fail_nomem(ld, p);
 	if (parse_program_args(ld, g) < 0
-	    || get_seconds(ld, g, "program.max_lifetime", 0, &pc->max_lifetime) < 0)
+	    || parse_keys(ld, g, "program", "program", ld->cfg) < 0)
 		return -1;
 	return check_program_pool(ld, root);
 }
@@ -1490,13 +1442,9 @@ static int parse_program(struct loader *ld, const config_setting_t *root)
 static int parse_seccomp(struct loader *ld, const config_setting_t *root)
 {
 	struct sl_config *cfg = ld->cfg;
-	const config_setting_t *s = member(root, "seccomp"), *list = member(root, "seccomp_allow");
+	const config_setting_t *list = member(root, "seccomp_allow");
 	int n = list ? config_setting_length(list) : 0;
 
-	if (s && config_setting_type(s) != CONFIG_TYPE_BOOL)
-		return fail(ld, s, "seccomp must be true or false, not %s", type_name(s));
-	if (s)
-		cfg->seccomp = config_setting_get_bool(s);
 	if (list && config_setting_type(list) != CONFIG_TYPE_ARRAY &&
 	    config_setting_type(list) != CONFIG_TYPE_LIST)
 		return fail(ld, list, "seccomp_allow must be a list of system call names, "
@@ -1526,46 +1474,17 @@ static int parse_seccomp(struct loader *ld, const config_setting_t *root)
 
 /* ---- Loading --------------------------------------------------------- */
 
-/* Every default, from defaults.h; the strings are owned like parsed ones. */
+/*
+ * Every default of the table (config_keys.h), whose strings are owned
+ * like parsed ones.  Listeners take theirs as they are read.
+ */
 static int set_defaults(struct sl_config *cfg, const char *path)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->file = strdup(path);
-	cfg->error_log = strdup("stderr");
-	cfg->access_format = strdup(DEFAULT_ACCESS_FORMAT);
-	cfg->request_id_param = strdup(DEFAULT_REQUEST_ID_PARAM);
-	cfg->request_id_header = strdup(DEFAULT_REQUEST_ID_HEADER);
-	cfg->chdir = strdup("/");
-	if (!cfg->file || !cfg->error_log || !cfg->access_format || !cfg->request_id_param
-	    || !cfg->request_id_header || !cfg->chdir)
+	if (!cfg->file)
 		return -1;
-	cfg->clear_env = 1;
-	cfg->rlimit_files = CONFIG_RLIMIT_KEEP;
-	cfg->rlimit_core = 0;	/* a worker's core holds requests' secrets: only when asked */
-	cfg->log_level = LOG_NOTICE;
-	cfg->pm.mode = PM_STATIC;
-	cfg->pm.max_children = DEFAULT_MAX_CHILDREN;
-	cfg->pm.min_spare_servers = DEFAULT_MIN_SPARE;
-	cfg->pm.max_spare_servers = DEFAULT_MAX_SPARE;
-	cfg->pm.max_spawn_rate = DEFAULT_MAX_SPAWN_RATE;
-	cfg->pm.process_idle_timeout = DEFAULT_PROCESS_IDLE_TIMEOUT;
-	cfg->pm.max_requests_jitter = DEFAULT_MAX_REQUESTS_JITTER;
-	cfg->pm.min_recycle_interval_ms = DEFAULT_MIN_RECYCLE_INTERVAL_MS;
-	cfg->emergency_restart_interval = DEFAULT_EMERGENCY_RESTART_INTERVAL;
-	cfg->limits.max_params_bytes = DEFAULT_MAX_PARAMS_BYTES;
-	cfg->limits.max_params = DEFAULT_MAX_PARAMS;
-	cfg->limits.max_header_bytes = DEFAULT_MAX_HEADER_BYTES;
-	cfg->limits.max_body_bytes = DEFAULT_MAX_BODY_BYTES;
-	cfg->limits.max_request_memory = DEFAULT_MAX_REQUEST_MEMORY;
-	cfg->limits.max_conns = DEFAULT_MAX_CONNS;
-	cfg->limits.read_timeout = DEFAULT_READ_TIMEOUT;
-	cfg->limits.write_timeout = DEFAULT_WRITE_TIMEOUT;
-	cfg->limits.idle_timeout = DEFAULT_IDLE_TIMEOUT;
-	cfg->limits.shutdown_timeout = DEFAULT_SHUTDOWN_TIMEOUT;
-	cfg->limits.min_rate = DEFAULT_MIN_RATE;
-	cfg->limits.body_buffer_size = DEFAULT_BODY_BUFFER_SIZE;
-	cfg->limits.max_temp_file_size = DEFAULT_MAX_TEMP_FILE_SIZE;
-	return 0;
+	return config_keys_defaults(cfg);
 }
 
 /* The absolute folder of `path`, malloc'ed; NULL with errno on failure. */
@@ -1682,7 +1601,7 @@ static int add_builtin(struct loader *ld, config_setting_t *root)
 static int parse_root(struct loader *ld, config_setting_t *root)
 {
 	if (add_builtin(ld, root) < 0
-	    || check_keys(ld, root, &keysets[KS_TOP], "") < 0
+	    || check_keys(ld, root, "", "") < 0
 	    || parse_process(ld, root) < 0
 	    || parse_listen(ld, root) < 0
 	    || parse_status(ld, root) < 0

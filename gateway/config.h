@@ -88,9 +88,11 @@ struct program_config {
  * Where a key that config_check looks at was written, as "FILE:LINE"
  * (NULL when it was not written): the system is asked about it only
  * after the file is parsed, and the error must still name the line.
+ * AT_NONE, the unused slot 0, is what the keys config_check does not
+ * look at have in the table of keys (config_keys.h).
  */
 enum config_at {
-	AT_USER, AT_GROUP, AT_ERROR_LOG, AT_ACCESS_LOG, AT_SLOWLOG, AT_PID,
+	AT_NONE, AT_USER, AT_GROUP, AT_ERROR_LOG, AT_ACCESS_LOG, AT_SLOWLOG, AT_PID,
 	AT_CHDIR, AT_RLIMIT_FILES, AT_RLIMIT_CORE, AT_PROGRAM, AT_COUNT
 };
 

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "config_keys.h"
 #include "crash.h"
 #include "dev.h"
 #include "dev_http.h"
@@ -558,38 +559,26 @@ static void show_modules(struct page *p, const struct sl_request *r)
 	put(p, p->html ? "</pre>\n" : "");
 }
 
+/* One line of config_keys_show, escaped for the page. */
+static void config_line(void *arg, const char *text)
+{
+	struct page *p = arg;
+
+	put_text(p, text);
+	put(p, "\n");
+}
+
+/*
+ * Every key the config table knows (config_keys.h), with the value this
+ * sluice runs with, written or default: the table drives the page, so a
+ * new key shows up here without a line of this file.
+ */
 static void show_config(struct page *p, const struct sl_config *c)
 {
-	static const char *const modes[] = { "static", "dynamic", "ondemand" };
-	char line[4096];
-
 	heading(p, "Effective configuration");
-	snprintf(line, sizeof(line),
-		 "file = %s\nerror_log = %s\nuser = %s\ngroup = %s\n"
-		 "listen = { address = %s; backlog = %d; mode = %04o; }\n"
-		 "pm = { mode = %s; max_children = %d; start_servers = %d; "
-		 "min_spare_servers = %d; max_spare_servers = %d; max_requests = %d; }\n"
-		 "request_terminate_timeout = %d\nrequest_slowlog_timeout = %d\n"
-		 "limits = { max_params_bytes = %zu; max_params = %d; max_header_bytes = %zu; "
-		 "max_body_bytes = %lld; max_request_memory = %lld; max_conns = %d; "
-		 "read_timeout = %d; write_timeout = %d; idle_timeout = %d; "
-		 "shutdown_timeout = %d; }\n",
-		 c->file, c->error_log, c->user ? c->user : "(unset)",
-		 c->group ? c->group : "(unset)", c->listen[0].address, c->listen[0].backlog,
-		 (unsigned)c->listen[0].mode, modes[c->pm.mode], c->pm.max_children,
-		 c->pm.start_servers, c->pm.min_spare_servers, c->pm.max_spare_servers,
-		 c->pm.max_requests, c->request_terminate_timeout, c->request_slowlog_timeout,
-		 c->limits.max_params_bytes, c->limits.max_params, c->limits.max_header_bytes,
-		 c->limits.max_body_bytes, c->limits.max_request_memory, c->limits.max_conns,
-		 c->limits.read_timeout, c->limits.write_timeout, c->limits.idle_timeout,
-		 c->limits.shutdown_timeout);
-	preformatted(p, line);
-	heading(p, "Modules");
-	for (int i = 0; i < c->nmodules; i++) {
-		snprintf(line, sizeof(line), "%s mounted at %s", c->modules[i].path,
-			 c->modules[i].mount);
-		preformatted(p, line);
-	}
+	put(p, p->html ? "<pre>" : "");
+	config_keys_show(c, config_line, p);
+	put(p, p->html ? "</pre>\n" : "");
 }
 
 /* The request as sluice parsed it, with the body's length (read to its end). */

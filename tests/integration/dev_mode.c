@@ -767,6 +767,33 @@ Test(dev_mode, debug_config_shows_file_and_pm, .init = start_dev_errors, .fini =
 	http_reply_free(&r);
 }
 
+/*
+ * The page shows the whole effective config, from the table of keys: the
+ * keys the file leaves out too, with their defaults, and each module
+ * with its mount.
+ */
+Test(dev_mode, debug_config_shows_every_key, .init = start_dev_errors, .fini = stop_sluice,
+     .timeout = 30)
+{
+	struct http_reply r;
+
+	dev_get("/_sluice/config", 0, &r);
+	cr_assert_eq(r.status, 200);
+	assert_has(r.body, "\npm.mode = \"static\"");
+	assert_has(r.body, "\npm.max_spawn_rate = 32");
+	assert_has(r.body, "\npm.min_recycle_interval = \"1000ms\"");
+	assert_has(r.body, "\nlimits.min_rate = 500");
+	assert_has(r.body, "\nlimits.body_buffer_size = 65536");
+	assert_has(r.body, "\nlimits.max_temp_file_size = 1073741824");
+	assert_has(r.body, "\nlisten.protocol = \"fastcgi\"");
+	assert_has(r.body, "\nclear_env = true");
+	assert_has(r.body, "\nrlimit_files = (the master's)");
+	assert_has(r.body, "\nrequest_id.header = \"X-Request-Id\"");
+	assert_has(r.body, "\nseccomp = false");
+	assert_has(r.body, "mount = \"/c\"");
+	http_reply_free(&r);
+}
+
 /* The debug pages are under /_sluice exactly: /_sluiceconfig is a module's path. */
 Test(dev_mode, debug_pages_only_under_their_exact_prefix, .init = start_dev_errors,
      .fini = stop_sluice, .timeout = 30)
