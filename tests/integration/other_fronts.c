@@ -595,3 +595,41 @@ Test(other_fronts, caddy_passes_the_status_line_on, .init = start_caddy, .fini =
 	cr_assert(harness_has_header_line(r.headers, "Status: 404"), "headers:\n%s", r.headers);
 	http_reply_free(&r);
 }
+
+/* Writes until `limit` bytes have come, then makes curl give up. */
+static size_t take_until(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	long long *left = arg;
+
+	(void)ptr;
+	*left -= (long long)(size * nmemb);
+	return *left > 0 ? size * nmemb : 0;
+}
+
+/*
+ * A client that leaves in the middle of a 100 MB response: HAProxy
+ * closes its connection to sluice at once ("CD" in its log), the write
+ * fails and the handler stops.  That is the client's doing, logged at
+ * info, not a module error; the next requests are served.
+ */
+Test(other_fronts, haproxy_client_leaving_mid_response_is_no_error, .init = start_haproxy,
+     .fini = stop_all, .timeout = 60)
+{
+	CURL *h = curl_easy_init();
+	long long left = 1 << 20;
+	char *log;
+
+	cr_assert_not_null(h);
+	curl_easy_setopt(h, CURLOPT_URL, url("/big?n=100000000"));
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, take_until);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &left);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
+	cr_assert_eq(curl_easy_perform(h), CURLE_WRITE_ERROR);
+	curl_easy_cleanup(h);
+	cr_assert_eq(harness_log_wait(&sp, "the client went away", 20000), 0,
+		     "the handler's end after the client left was not logged");
+	log = harness_sluice_log(&sp);
+	assert_lacks(log, "[error]");
+	free(log);
+	scenario_hello(&front, "/hello");
+}
