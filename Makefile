@@ -306,6 +306,13 @@ DEPS_TEST  := $(DEPS_RUN) libcriterion-dev libcurl4-openssl-dev libfcgi-bin g++
 DEPS_TEST  += libfcgi-dev
 DEPS_TEST  += libmicrohttpd-dev libdw-dev binutils procps apache2 libapache2-mod-fcgid systemd supervisor \
               logrotate prometheus jq python3-prometheus-client tmux iproute2 groff-base
+# The other FastCGI fronts users put sluice behind (suite other_fronts).
+# Their maintainer scripts start the daemons (invoke-rc.d,
+# deb-systemd-invoke), which policy-rc.d forbids in a chroot
+# (tests/debian-root.sh); elsewhere a daemon that cannot start (port 80
+# taken) does not fail the install.  The suite runs its own instances on
+# private ports and never needs the system's.
+DEPS_TEST  += haproxy lighttpd caddy
 DEPS_DEV   := $(DEPS_BUILD) libmicrohttpd-dev libdw-dev curl
 DEPS_BENCH := $(DEPS_RUN) wrk strace valgrind libfcgi-dev
 # The peers of the workloads, and the chart.

@@ -431,6 +431,19 @@ static void handler_failed(struct sl_request *r, int err)
 	const struct route *rt = r->match.route;
 	int status = r->body_errno ? body_failure_status(r->body_errno) : 500;
 
+	if (r->client_gone) {
+		/* The handler gave up because its output could no longer be
+		 * delivered: the web server closed the connection (HAProxy
+		 * does as soon as its client leaves).  That was logged, at
+		 * info, where the write failed; it is not the module's
+		 * failure, and an error line would send its author looking
+		 * for a bug.  Nothing more can be sent. */
+		log_msg(LOG_INFO, "request %s: route %s %s of module %s stopped: the client "
+			"went away", r->id, rt->method ? rt->method : "*", rt->pattern,
+			module_name(rt->module));
+		r->must_close = 1;
+		return;
+	}
 	log_msg(LOG_ERROR, "request %s: handler failed in route %s %s of module %s%s",
 		r->id, rt->method ? rt->method : "*", rt->pattern,
 		module_name(rt->module),
