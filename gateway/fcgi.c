@@ -1028,6 +1028,7 @@ static int fcgi_status_line(char *buf, size_t len, int status, const char *reaso
 
 const struct proto proto_fcgi = {
 	.name = "fastcgi",
+	.body_framed = 1,
 	.parse = fcgi_parse,
 	.phase = fcgi_phase,
 	.read_body = fcgi_read_body,

@@ -42,6 +42,14 @@ struct proto {
 	const char *name;
 
 	/*
+	 * The protocol marks the body's end itself (FastCGI's empty STDIN
+	 * record), so CONTENT_LENGTH is not what frames it.  There a length
+	 * of -1, what Caddy 2.6 sends for a chunked upload, means "not
+	 * given"; elsewhere (uwsgi) it stays malformed.
+	 */
+	unsigned body_framed : 1;
+
+	/*
 	 * Consume the connection's buffered input.  Records that need no
 	 * handler (management records, refused roles) are answered here.
 	 * A body up to limits.body_buffer_size is received whole before

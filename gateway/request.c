@@ -364,6 +364,12 @@ static const char *request_path(struct sl_request *r, const struct request_known
 		 : k->request_uri;
 }
 
+/* CONTENT_LENGTH "-1" where the protocol frames the body (proto.h): no length. */
+static int length_not_given(const struct sl_request *r, const char *length)
+{
+	return r->conn && r->conn->proto->body_framed && strcmp(length, "-1") == 0;
+}
+
 /* Check what the request says about itself; 0, or an HTTP status to refuse with. */
 static int check_request(struct sl_request *r)
 {
@@ -373,7 +379,8 @@ static int check_request(struct sl_request *r)
 		log_msg(LOG_WARNING, "request %s: duplicate CONTENT_LENGTH; answering 400", r->id);
 		return 400;
 	}
-	if (k->length && request_parse_length(k->length, strlen(k->length), &r->content_length) < 0) {
+	if (k->length && !length_not_given(r, k->length) &&
+	    request_parse_length(k->length, strlen(k->length), &r->content_length) < 0) {
 		log_msg(LOG_WARNING, "request %s: malformed CONTENT_LENGTH \"%.40s\"; answering 400",
 			r->id, k->length);
 		return 400;

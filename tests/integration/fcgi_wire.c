@@ -1610,8 +1610,8 @@ struct length_case {
 static const struct length_case length_cases[] = {
 	{ "content_length_trailing_garbage", "12abc", NULL, "",
 	  { ANSWERED, 400, "malformed CONTENT_LENGTH \"12abc\"" } },
-	{ "content_length_negative", "-1", NULL, "",
-	  { ANSWERED, 400, "malformed CONTENT_LENGTH \"-1\"" } },
+	{ "content_length_negative", "-2", NULL, "",
+	  { ANSWERED, 400, "malformed CONTENT_LENGTH \"-2\"" } },
 	{ "content_length_leading_space", " 5", NULL, "",
 	  { ANSWERED, 400, "malformed CONTENT_LENGTH \" 5\"" } },
 	{ "content_length_overflows", "99999999999999999999", NULL, "",
@@ -1646,6 +1646,43 @@ ParameterizedTest(size_t *i, fcgi_wire, content_length, .init = setup_small,
 	run_malformed(l->name, &b, 1, &l->want);
 	fcgi_client_buf_free(&b);
 	fcgi_client_buf_free(&pb);
+}
+
+/*
+ * CONTENT_LENGTH "-1" (Caddy 2.6, for a chunked upload) means "no length
+ * given" over FastCGI, whose empty STDIN ends the body: it is read to
+ * that end, under limits.max_body_bytes like any undeclared body.
+ */
+static void minus_one_length(const char *body, size_t len, struct fcgi_resp *rs)
+{
+	struct fcgi_buf b = { 0 }, pb = { 0 };
+	struct fcgi_conn c;
+
+	std_params(&pb, "POST", "-1");
+	fcgi_client_request(&b, 1, 0, &pb, body, len);
+	conn_open(&c);
+	conn_send_buf(&c, &b);
+	fcgi_client_read_response(&c, 1, rs, REPLY_MS);
+	fcgi_client_close(&c);
+	fcgi_client_buf_free(&pb);
+	fcgi_client_buf_free(&b);
+}
+
+Test(fcgi_wire, content_length_minus_one_is_no_length, .init = setup_small, .fini = teardown,
+     .timeout = 10)
+{
+	static char big[5000];
+	struct fcgi_resp rs;
+
+	minus_one_length("pingpong", 8, &rs);
+	assert_ok(&rs, 1);
+	cr_assert(resp_has(&rs, "\"body\":\"pingpong\"}"), "%s", describe(&rs));
+	fcgi_client_resp_free(&rs);
+
+	memset(big, 'b', sizeof(big));
+	minus_one_length(big, sizeof(big), &rs);
+	cr_assert_eq(resp_code(&rs), 413, "%s", describe(&rs));
+	fcgi_client_resp_free(&rs);
 }
 
 /*
