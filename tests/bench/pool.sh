@@ -100,20 +100,8 @@ pool_write_nginx_conf() {
 	local PARAMS
 	PARAMS=$(fastcgi_params)
 	{
-		[ "$(id -u)" -eq 0 ] && echo "user root;"
+		nginx_preamble pool-nginx
 		cat <<-EOF
-		worker_processes 1;
-		pid $DIR/pool-nginx.pid;
-		error_log $DIR/pool-nginx-error.log warn;
-		events { worker_connections 1024; }
-		http {
-		    access_log off;
-		    default_type text/plain;
-		    client_body_temp_path $DIR/tmp/client_body;
-		    proxy_temp_path $DIR/tmp/proxy;
-		    fastcgi_temp_path $DIR/tmp/fastcgi;
-		    uwsgi_temp_path $DIR/tmp/uwsgi;
-		    scgi_temp_path $DIR/tmp/scgi;
 		    keepalive_requests 1000000;
 		    log_format statuses '\$status \$upstream_status';
 		EOF

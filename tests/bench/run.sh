@@ -252,26 +252,35 @@ fastcgi_params() {
 	fi
 }
 
+# nginx_preamble NAME: what every nginx of the bench starts with (pid and
+# error log named NAME, temporary files in $DIR), up to inside its http
+# block, which the caller goes on with and closes.
+nginx_preamble() {
+	# Started as root, nginx would run its worker as "nobody", which
+	# cannot reach the sockets inside our private 0700 directory.
+	[ "$(id -u)" -eq 0 ] && echo "user root;"
+	cat <<-EOF
+	worker_processes 1;
+	pid $DIR/$1.pid;
+	error_log $DIR/$1-error.log warn;
+	events { worker_connections 1024; }
+	http {
+	    access_log off;
+	    default_type text/plain;
+	    client_body_temp_path $DIR/tmp/client_body;
+	    proxy_temp_path $DIR/tmp/proxy;
+	    fastcgi_temp_path $DIR/tmp/fastcgi;
+	    uwsgi_temp_path $DIR/tmp/uwsgi;
+	    scgi_temp_path $DIR/tmp/scgi;
+	EOF
+}
+
 write_nginx_conf() {
 	local params
 	params=$(fastcgi_params)
 	{
-		# Started as root, nginx would run its worker as "nobody", which
-		# cannot reach the sockets inside our private 0700 directory.
-		[ "$(id -u)" -eq 0 ] && echo "user root;"
+		nginx_preamble nginx
 		cat <<-EOF
-		worker_processes 1;
-		pid $DIR/nginx.pid;
-		error_log $DIR/nginx-error.log warn;
-		events { worker_connections 1024; }
-		http {
-		    access_log off;
-		    default_type text/plain;
-		    client_body_temp_path $DIR/tmp/client_body;
-		    proxy_temp_path $DIR/tmp/proxy;
-		    fastcgi_temp_path $DIR/tmp/fastcgi;
-		    uwsgi_temp_path $DIR/tmp/uwsgi;
-		    scgi_temp_path $DIR/tmp/scgi;
 		    # wrk's connections, and the upstream ones, stay up for the
 		    # whole run instead of being cycled every 1000 requests.
 		    keepalive_requests 1000000;

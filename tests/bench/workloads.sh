@@ -175,20 +175,8 @@ wl_write_nginx_conf() {
 	local PARAMS size
 	PARAMS="$(fastcgi_params) fastcgi_param SCRIPT_FILENAME $DIR/work.php;"
 	{
-		[ "$(id -u)" -eq 0 ] && echo "user root;"
+		nginx_preamble wl-nginx
 		cat <<-EOF
-		worker_processes 1;
-		pid $DIR/wl-nginx.pid;
-		error_log $DIR/wl-nginx-error.log warn;
-		events { worker_connections 1024; }
-		http {
-		    access_log off;
-		    default_type text/plain;
-		    client_body_temp_path $DIR/tmp/client_body;
-		    proxy_temp_path $DIR/tmp/proxy;
-		    fastcgi_temp_path $DIR/tmp/fastcgi;
-		    uwsgi_temp_path $DIR/tmp/uwsgi;
-		    scgi_temp_path $DIR/tmp/scgi;
 		    keepalive_requests 1000000;
 		    # Bodies are held in memory and sent whole.  Answers are
 		    # buffered as nginx does by default (memory, then its
