@@ -33,6 +33,7 @@
 #include "access.h"
 #include "config.h"
 #include "config_include.h"
+#include "config_pools.h"
 #include "config_keys.h"
 #include "config_value.h"
 #include "header.h"
@@ -56,6 +57,14 @@ struct loader {
 
 /* What the program gives in code (sl_serve); zero: a plain sluice. */
 static struct config_builtin builtin;
+
+/* The pool config_load reads from a file with pools; NULL: the top level. */
+static const char *selected_pool;
+
+void config_select_pool(const char *name)
+{
+	selected_pool = name;
+}
 
 void config_set_builtin(const struct config_builtin *b)
 {
@@ -1122,9 +1131,9 @@ static int parse_modules(struct loader *ld, const config_setting_t *root)
 			    "required, e.g. modules = ( { path = \"hello.so\"; } ); (or a "
 			    "program = { path = \"...\"; } to supervise)");
 	if (ld->cfg->program.path)
-		return fail(ld, list, "modules and program are two kinds of pool, and one "
-			    "config runs one pool: keep one of them (a second sluice, with "
-			    "its own config and socket, runs the other)");
+		return fail(ld, list, "modules and program are two kinds of pool, and a "
+			    "pool runs one of them: keep one, or run each in a pool of its own "
+			    "(pools = { app = { modules = ...; }; legacy = { program = ...; }; })");
 	if (!config_setting_is_list(list))
 		return fail(ld, list, "modules must be a list of groups, "
 			    "( { path = \"...\"; }, ... ), not %s", type_name(list));
@@ -1598,8 +1607,47 @@ static int add_builtin(struct loader *ld, config_setting_t *root)
 	return 0;
 }
 
+/*
+ * A file with pools: the pool asked for, laid over the top level, or with
+ * none asked for, the top level alone (what the master itself reads).
+ */
+static int apply_pools(struct loader *ld, config_setting_t *root)
+{
+	char why[512];
+	const config_setting_t *bad = config_pools_apply(root, selected_pool,
+							 &ld->cfg->pools, why, sizeof(why));
+
+	if (bad)
+		return fail(ld, bad == root ? NULL : bad, "%s", why);
+	if (selected_pool) {
+		ld->cfg->pool = strdup(selected_pool);
+		if (!ld->cfg->pool)
+			return fail_nomem(ld, NULL);
+	}
+	return 0;
+}
+
+/* The top level of a file with pools, read by the master: no pool's keys. */
+static int parse_top_of_pools(struct loader *ld, config_setting_t *root)
+{
+	if (check_keys(ld, root, "", "") < 0
+	    || parse_process(ld, root) < 0
+	    || parse_pm(ld, root) < 0
+	    || parse_watchdog(ld, root) < 0
+	    || parse_limits(ld, root) < 0
+	    || parse_access(ld, root) < 0
+	    || parse_workers(ld, root) < 0
+	    || parse_seccomp(ld, root) < 0)
+		return -1;
+	return 0;
+}
+
 static int parse_root(struct loader *ld, config_setting_t *root)
 {
+	if (apply_pools(ld, root) < 0)
+		return -1;
+	if (ld->cfg->pools.n && !ld->cfg->pool)
+		return parse_top_of_pools(ld, root);
 	if (add_builtin(ld, root) < 0
 	    || check_keys(ld, root, "", "") < 0
 	    || parse_process(ld, root) < 0
@@ -1690,6 +1738,7 @@ static void free_listen(struct listen_config *lc)
 void config_free(struct sl_config *cfg)
 {
 	free(cfg->file);
+	free(cfg->pool);
 	free(cfg->user);
 	free(cfg->group);
 	free(cfg->error_log);

@@ -96,8 +96,19 @@ enum config_at {
 	AT_CHDIR, AT_RLIMIT_FILES, AT_RLIMIT_CORE, AT_PROGRAM, AT_COUNT
 };
 
+/* A pool's name (config_pools.h) shows in logs and process titles. */
+#define POOL_NAME_MAX	32
+#define MAX_POOLS	16
+
+struct pool_names {
+	char name[MAX_POOLS][POOL_NAME_MAX + 1];
+	int n;
+};
+
 struct sl_config {
 	char *file;		/* the config file, as given, or CONFIG_IN_CODE */
+	char *pool;		/* the pool these keys are of (config_select_pool), NULL: none */
+	struct pool_names pools;	/* the file's pools; n = 0: it has none */
 	int no_file;		/* in-code settings only: a reload reads no file */
 	char *user;		/* workers drop to this user, NULL: stay */
 	char *group;
@@ -187,6 +198,13 @@ struct config_builtin {
  * serves at "/"), and the one entry without `path` is the program's own.
  */
 void config_set_builtin(const struct config_builtin *b);
+
+/*
+ * Which pool of a file with `pools` every later config_load reads: the
+ * top level with that pool's keys laid over it.  NULL (the default): a
+ * file with pools yields the top-level keys and the pools' names alone.
+ */
+void config_select_pool(const char *name);
 
 /*
  * Parse `path` into `cfg`; a NULL `path` reads no file, only what

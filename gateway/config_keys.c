@@ -59,6 +59,7 @@ static const struct config_key table[] = {
 	{ "", "program", CK_GROUP, NOWHERE, 0, 0, 0, NULL, "a FastCGI program to supervise instead of modules", AT_NONE },
 	{ "", "seccomp", CK_BOOL, CFG(seccomp), 0, 1, 0, NULL, "workers install a system call allow-list", AT_NONE },
 	{ "", "seccomp_allow", CK_SYSCALLS, CFGX(seccomp_allow), 0, 0, 0, NULL, "system calls added to the allow-list", AT_NONE },
+	{ "", "pools", CK_POOLS, NOWHERE, 0, 0, 0, NULL, "several pools, each its own keys over the top level's", AT_NONE },
 
 	{ "listen", "address", CK_ADDRESS, LC(address), 0, 0, 0, NULL, "unix:PATH, a path with a '/', or host:port", AT_NONE },
 	{ "listen", "protocol", CK_PROTOCOL, LC(protocol), 0, 0, LISTEN_FASTCGI, NULL, "fastcgi or uwsgi", AT_NONE },
@@ -447,6 +448,19 @@ static void show_modules(struct shower *sh, const struct config_key *k)
 	}
 }
 
+/* The file's pools, and which of them these keys are. */
+static void show_pools(struct shower *sh, const struct config_key *k)
+{
+	const struct sl_config *c = sh->cfg;
+
+	add(sh, "pools = %s", c->pools.n ? "" : "(none)");
+	for (int i = 0; i < c->pools.n; i++)
+		add(sh, "%s%s", i ? ", " : "", c->pools.name[i]);
+	if (c->pool)
+		add(sh, " (these keys are pool %s's)", c->pool);
+	emit(sh, k);
+}
+
 static void show_listen(struct shower *sh, const struct config_key *k)
 {
 	const struct sl_config *c = sh->cfg;
@@ -476,6 +490,8 @@ static void show_compound(struct shower *sh, const struct config_key *k)
 		show_modules(sh, k);
 	else if (k->type == CK_ENV)
 		show_env(sh, k);
+	else if (k->type == CK_POOLS)
+		show_pools(sh, k);
 	else if (strcmp(k->name, "status") == 0 && sh->cfg->status.address)
 		show_group(sh, "status", "status.", &sh->cfg->status);
 	else if (strcmp(k->name, "status") == 0) {
@@ -496,7 +512,7 @@ static void show_group(struct shower *sh, const char *group, const char *prefix,
 		if (strcmp(k->group, group) != 0)
 			continue;
 		if (k->type == CK_GROUP || k->type == CK_LISTEN || k->type == CK_ENV
-		    || k->type == CK_MODULES) {
+		    || k->type == CK_MODULES || k->type == CK_POOLS) {
 			show_compound(sh, k);
 			continue;
 		}

@@ -63,6 +63,7 @@ enum config_key_type {
 	CK_EXECUTABLE,	/* program.path */
 	CK_ARGS,	/* program.args */
 	CK_MODULES,	/* the modules list, and each entry's keys */
+	CK_POOLS,	/* pools, a group per pool (config_pools.h) */
 };
 
 /*
