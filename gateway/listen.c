@@ -243,13 +243,66 @@ static int give_back(struct listener *ls, int n)
 	return -1;
 }
 
+/*
+ * The sockets this process was handed: by systemd (socket activation), or,
+ * in a pool's own master, by the master of all pools (pools.c), which
+ * binds each pool's sockets once so that they outlive a restart of the
+ * pool's master.  Read once; each is adopted at most once.
+ */
+static struct {
+	int read;
+	int n;			/* -1: malformed */
+	int from_master;
+	int fd[MAX_LISTEN + 1];
+	int used[MAX_LISTEN + 1];
+} passed;
+
+static int read_passed(void)
+{
+	if (!passed.read) {
+		passed.read = 1;
+		passed.n = systemd_listen_fds(passed.fd, MAX_LISTEN + 1);
+	}
+	return passed.n;
+}
+
+void listen_take_from_master(const struct listener *ls, int n)
+{
+	memset(&passed, 0, sizeof(passed));
+	passed.read = 1;
+	passed.from_master = 1;
+	for (int i = 0; i < n && i < MAX_LISTEN + 1; i++)
+		passed.fd[passed.n++] = ls[i].fd;
+}
+
+/* Adopt the handed-over socket bound to `lc`'s address, if there is one. */
+static int adopt(const struct listen_config *lc, struct listener *l)
+{
+	for (int j = 0; j < passed.n; j++)
+		if (!passed.used[j] && bound_to(passed.fd[j], lc)) {
+			passed.used[j] = 1;
+			l->fd = passed.fd[j];
+			l->from_systemd = 1;
+			fcntl(l->fd, F_SETFL, fcntl(l->fd, F_GETFL) | O_NONBLOCK);
+			fcntl(l->fd, F_SETFD, FD_CLOEXEC);
+			return 1;
+		}
+	return 0;
+}
+
+static void start_listener(const struct listen_config *lc, struct listener *l)
+{
+	snprintf(l->address, sizeof(l->address), "%s", lc->address);
+	l->proto = proto_for(lc->protocol);
+	l->fd = -1;
+	l->owns_path = 0;
+	l->from_systemd = 0;
+}
+
 int listen_open_all(const struct sl_config *cfg, struct listener *out, char *err,
 		    size_t errlen)
 {
-	int passed[MAX_LISTEN], npassed = systemd_listen_fds(passed, MAX_LISTEN);
-	int used[MAX_LISTEN] = { 0 };
-
-	if (npassed < 0) {
+	if (read_passed() < 0) {
 		snprintf(err, errlen, "LISTEN_FDS from systemd is malformed");
 		return -1;
 	}
@@ -257,25 +310,14 @@ int listen_open_all(const struct sl_config *cfg, struct listener *out, char *err
 		const struct listen_config *lc = &cfg->listen[i];
 		struct listener *l = &out[i];
 
-		snprintf(l->address, sizeof(l->address), "%s", lc->address);
-		l->proto = proto_for(lc->protocol);
-		l->fd = -1;
-		l->owns_path = 0;
-		l->from_systemd = 0;
-		for (int j = 0; j < npassed && l->fd < 0; j++)
-			if (!used[j] && bound_to(passed[j], lc)) {
-				used[j] = 1;
-				l->fd = passed[j];
-				l->from_systemd = 1;
-				fcntl(l->fd, F_SETFL, fcntl(l->fd, F_GETFL) | O_NONBLOCK);
-				fcntl(l->fd, F_SETFD, FD_CLOEXEC);
-			}
-		if (l->fd >= 0)
+		start_listener(lc, l);
+		if (adopt(lc, l))
 			continue;
-		if (npassed > 0) {
-			snprintf(err, errlen, "listen %s: systemd passed %d socket(s), none bound "
-				 "to this address (check the socket unit's ListenStream=)",
-				 lc->address, npassed);
+		if (passed.n > 0) {
+			snprintf(err, errlen, "listen %s: %s passed %d socket(s), none bound "
+				 "to this address%s", lc->address,
+				 passed.from_master ? "the master" : "systemd", passed.n,
+				 passed.from_master ? "" : " (check the socket unit's ListenStream=)");
 			return give_back(out, i);
 		}
 		l->fd = open_one(lc, err, errlen);
@@ -284,6 +326,12 @@ int listen_open_all(const struct sl_config *cfg, struct listener *out, char *err
 		l->owns_path = unix_path(lc->address) != NULL;
 	}
 	return cfg->nlisten;
+}
+
+int listen_passed_by_master(void)
+{
+	read_passed();
+	return passed.from_master;
 }
 
 void listen_cleanup(const struct listener *ls, int n)
@@ -300,9 +348,9 @@ void listen_cleanup(const struct listener *ls, int n)
 int listen_open_one(const struct listen_config *lc, struct listener *out, char *err,
 		    size_t errlen)
 {
-	snprintf(out->address, sizeof(out->address), "%s", lc->address);
-	out->proto = proto_for(lc->protocol);
-	out->from_systemd = 0;
+	start_listener(lc, out);
+	if (read_passed() > 0 && adopt(lc, out))
+		return 0;
 	out->fd = open_one(lc, err, errlen);
 	out->owns_path = out->fd >= 0 && unix_path(lc->address) != NULL;
 	return out->fd < 0 ? -1 : 0;

@@ -44,6 +44,16 @@ int listen_open_one(const struct listen_config *lc, struct listener *out, char *
  */
 int listen_queue(int fd, unsigned *queued, unsigned *backlog);
 
+/*
+ * In a pool's own master, forked by the master of several pools (pools.c):
+ * the `n` sockets that master bound for the pool are the ones to adopt,
+ * as systemd's would be, instead of binding.
+ */
+void listen_take_from_master(const struct listener *ls, int n);
+
+/* Whether this process's sockets were handed over by the master of pools. */
+int listen_passed_by_master(void);
+
 /* Remove the unix socket files this process created. */
 void listen_cleanup(const struct listener *ls, int n);
 

@@ -517,7 +517,6 @@ static int running(void)
  * slot, no generation and no part in the counts above.  One that dies is
  * started again, at most once a second.
  */
-static void describe_exit(int status, char *buf, size_t len);
 
 static void spawn_status(long long now)
 {
@@ -554,7 +553,7 @@ static int reap_status(pid_t pid, int status)
 		return 0;
 	m.status_pid = 0;
 	if (!m.stopping) {
-		describe_exit(status, how, sizeof(how));
+		master_describe_exit(status, how, sizeof(how));
 		log_msg(LOG_WARNING, "status responder (pid %d) %s; starting it again",
 			(int)pid, how);
 	}
@@ -572,7 +571,7 @@ static void stop_status(void)
 
 /* ---- Exits ---------------------------------------------------------- */
 
-static void describe_exit(int status, char *buf, size_t len)
+void master_describe_exit(int status, char *buf, size_t len)
 {
 	if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_TERMINATED)
 		snprintf(buf, len, "was stopped by request_terminate_timeout");
@@ -630,7 +629,7 @@ static void note_exit(struct slot *s, int i, int status, long long now)
 	int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 	char how[96];
 
-	describe_exit(status, how, sizeof(how));
+	master_describe_exit(status, how, sizeof(how));
 	if (fast) {
 		long long delay = 100LL << (m.fast_exits < 6 ? m.fast_exits : 6);
 
@@ -1503,6 +1502,16 @@ static void raise_fd_limit(void)
 	setrlimit(RLIMIT_NOFILE, &rl);
 }
 
+/* "sluice: ", or in a pool of several, "sluice: www ". */
+static void title_prefix(const struct sl_config *cfg)
+{
+	char prefix[POOL_NAME_MAX + 16];
+
+	snprintf(prefix, sizeof(prefix), "sluice: %s%s", cfg->pool ? cfg->pool : "",
+		 cfg->pool ? " " : "");
+	proctitle_prefix(prefix);
+}
+
 int master_run(struct generation *gen, const struct listener *ls, int nls,
 	       const struct listener *status)
 {
@@ -1530,7 +1539,7 @@ int master_run(struct generation *gen, const struct listener *ls, int nls,
 	publish_pool(gen);
 	m.dev_fd = dev_master_watch(gen);
 	m.watchdog_ms = systemd_watchdog_interval_ms();
-	proctitle_prefix("sluice: ");
+	title_prefix(&gen->cfg);
 	while (!m.stopping || running() > 0) {
 		struct pollfd p[5 + MAX_LISTEN] = {
 			{ .fd = sigpipe_fds[0], .events = POLLIN },

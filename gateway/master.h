@@ -41,4 +41,7 @@ int master_run(struct generation *gen, const struct listener *ls, int nls,
 struct generation *master_load(const char *file, const struct generation *prev,
 			       char *err, size_t errlen);
 
+/* "exited with status 1", "killed by signal 9 (SIGKILL)", ... into `buf`. */
+void master_describe_exit(int status, char *buf, size_t len);
+
 #endif

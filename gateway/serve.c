@@ -28,6 +28,7 @@
 #include "master.h"
 #include "module.h"
 #include "pidfile.h"
+#include "pools.h"
 #include "proctitle.h"
 #include "proto.h"
 #include "scoreboard.h"
@@ -58,6 +59,7 @@ struct cmdline {
 	const char *delay;	/* -d SECS */
 	const char *verb;	/* "status", "top", or NULL: serve */
 	const char *target;	/* status's URL */
+	const char *pool;	/* --pool NAME: the pool status and top ask */
 	int dev;
 	int test;
 };
@@ -72,6 +74,7 @@ static void usage(FILE *f, const char *prog, int plain, const char *file)
 		"usage: %s [-t] [-c FILE]\n"
 		"       %s status [-c FILE] [/status?json | /metrics | /ping | /ready]\n"
 		"       %s top [-c FILE] [-d SECONDS]\n"
+		"  (with several pools, status and top take --pool NAME)\n"
 		"%s"
 		"  -c, --config FILE  configuration file (default %s)\n"
 		"  -t, --test         check the configuration and the modules, then exit\n"
@@ -151,15 +154,26 @@ static int refuse(const struct sl_config *cfg, const char *what,
  * status socket's address; the running pool answers.  `interval_ms` > 0
  * asks for the live view.
  */
-static int ask_pool(const char *file, const char *target, long interval_ms)
+static int ask_pool(const char *file, const char *pool, const char *target,
+		    long interval_ms)
 {
 	static struct sl_config cfg;
-	char err[1024];
+	char err[1024], names[MAX_POOLS * (POOL_NAME_MAX + 2)] = "";
 	int rc;
 
+	config_select_pool(pool);
 	if (config_load(file, &cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "sluice: %s\n", err);
 		return 1;
+	}
+	if (cfg.pools.n && !pool) {
+		for (int i = 0; i < cfg.pools.n; i++)
+			snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
+				 i ? ", " : "", cfg.pools.name[i]);
+		fprintf(stderr, "sluice: %s has several pools (%s): say which with --pool NAME\n",
+			file, names);
+		config_free(&cfg);
+		return 2;
 	}
 	rc = interval_ms > 0 ? top_run(&cfg, interval_ms) : status_print(&cfg, target);
 	config_free(&cfg);
@@ -197,12 +211,13 @@ static int parse_options(int argc, char **argv, int plain, struct cmdline *cl)
 		{ "dev", no_argument, NULL, 'D' },
 		{ "http", required_argument, NULL, 'H' },
 		{ "delay", required_argument, NULL, 'd' },
+		{ "pool", required_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *prog = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "c:tvhd:", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:tvhd:p:", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': cl->file = optarg; break;
 		case 't': cl->test = 1; break;
@@ -211,6 +226,7 @@ static int parse_options(int argc, char **argv, int plain, struct cmdline *cl)
 		case 'D': cl->dev = 1; break;
 		case 'H': cl->http = optarg; break;
 		case 'd': cl->delay = optarg; break;
+		case 'p': cl->pool = optarg; break;
 		default: usage(stderr, prog, plain, cl->file); return 2;
 		}
 	}
@@ -243,6 +259,10 @@ static int check_options(struct cmdline *cl)
 	}
 	if (cl->delay && (!cl->verb || strcmp(cl->verb, "top") != 0)) {
 		fprintf(stderr, "sluice: -d goes with top\n");
+		return 2;
+	}
+	if (cl->pool && !cl->verb) {
+		fprintf(stderr, "sluice: --pool goes with status or top\n");
 		return 2;
 	}
 	return -1;
@@ -280,7 +300,8 @@ static void announce(const struct generation *gen, const struct listener *ls, in
 {
 	for (int i = 0; i < nls; i++)
 		log_msg(LOG_NOTICE, "listening on %s (%s%s)", ls[i].address, ls[i].proto->name,
-			ls[i].from_systemd ? ", socket from systemd" : "");
+			!ls[i].from_systemd ? "" : listen_passed_by_master()
+			? ", socket from the master" : ", socket from systemd");
 	log_msg(LOG_NOTICE, "sluice %s (%s profile%s) with up to %d workers (pm %s)",
 		SLUICE_VERSION, SLUICE_PROFILE, dev ? ", development mode" : "",
 		gen->cfg.pm.max_children,
@@ -306,7 +327,9 @@ static int run_pool(struct generation *gen, int fcgid, int dev)
 	}
 	if (fcgid)
 		return serve_fcgid(gen);
-	if (gen->cfg.pid_file && pidfile_claim(gen->cfg.pid_file, err, sizeof(err)) < 0)
+	/* In a pool of several, the pid file is the master of pools'. */
+	if (gen->cfg.pid_file && !gen->cfg.pool &&
+	    pidfile_claim(gen->cfg.pid_file, err, sizeof(err)) < 0)
 		return fail(&gen->cfg, err);
 	nls = listen_open_all(&gen->cfg, listeners, err, sizeof(err));
 	if (nls < 0)
@@ -322,11 +345,71 @@ static int run_pool(struct generation *gen, int fcgid, int dev)
 	return rc;
 }
 
-/* Load the config and the modules, then -t's answer or the pool. */
-static int start(const struct cmdline *cl)
+/*
+ * A pool's own master, in a child of the master of pools (pools.h): its
+ * keys are the pool's, its sockets handed over, its log lines named.
+ */
+static int serve_one_pool(const char *file, const char *pool)
 {
 	/* Static: it lives as long as the process (leak checkers agree). */
 	static struct generation *gen;
+	char err[1024], ident[POOL_NAME_MAX + 8];
+
+	snprintf(ident, sizeof(ident), "%s master", pool);
+	log_set_ident(ident);
+	config_select_pool(pool);
+	gen = master_load(file, NULL, err, sizeof(err));
+	if (!gen) {
+		log_msg(LOG_ERROR, "cannot start: %s", err);
+		fprintf(stderr, "sluice: pool %s: %s\n", pool, err);
+		return 1;
+	}
+	return run_pool(gen, 0, 0);
+}
+
+/*
+ * A file with pools: -t checks each pool (modules too), and a start binds
+ * every pool's sockets and runs a master for each (pools.c).
+ */
+static int start_pools(const struct cmdline *cl, struct sl_config *top, int fcgid)
+{
+	char err[1024];
+	int rc;
+
+	if (fcgid || cl->dev) {
+		fprintf(stderr, "sluice: %s has pools: %s runs one pool; give it a config "
+			"without pools\n", top->file, fcgid ? "under mod_fcgid, sluice"
+			: "development mode (--dev)");
+		return 1;
+	}
+	if (pools_check(top, cl->test, err, sizeof(err)) < 0) {
+		fprintf(stderr, "sluice: %s\n", err);
+		return 1;
+	}
+	if (cl->test) {
+		printf("sluice: configuration file %s test is successful (%d pools)\n",
+		       top->file, top->pools.n);
+		return 0;
+	}
+	if (log_open(top->error_log, top->log_level) < 0) {
+		fprintf(stderr, "sluice: error_log %s: cannot open: %m\n", top->error_log);
+		return 1;
+	}
+	if (top->pid_file && pidfile_claim(top->pid_file, err, sizeof(err)) < 0)
+		return fail(top, err);
+	log_msg(LOG_NOTICE, "sluice %s (%s profile) with %d pools from %s", SLUICE_VERSION,
+		SLUICE_PROFILE, top->pools.n, top->file);
+	rc = pools_run(top, serve_one_pool);
+	pidfile_release();
+	return rc;
+}
+
+/* Load the config and the modules, then -t's answer or the pool. */
+static int start(const struct cmdline *cl)
+{
+	/* Static: they live as long as the process (leak checkers agree). */
+	static struct generation *gen;
+	static struct sl_config top;
 	const char *name = cl->file ? cl->file : CONFIG_IN_CODE;
 	char err[1024];
 	int fcgid;
@@ -334,6 +417,14 @@ static int start(const struct cmdline *cl)
 	log_set_ident("master");
 	fcgid = !cl->dev && !cl->test && started_by_fcgid();
 	config_check_listeners(!fcgid);
+	/* The top level first: whether the file has pools. */
+	if (config_load(cl->file, &top, err, sizeof(err)) < 0) {
+		fprintf(stderr, "sluice: %s\n", err);
+		return 1;
+	}
+	if (top.pools.n)
+		return start_pools(cl, &top, fcgid);
+	config_free(&top);
 	gen = master_load(cl->file, NULL, err, sizeof(err));
 	if (!gen) {
 		fprintf(stderr, "sluice: %s\n", err);
@@ -381,9 +472,9 @@ int sl_serve(const struct sl_module *app, int argc, char **argv,
 	}
 	if (cl.verb && strcmp(cl.verb, "top") == 0) {
 		ms = parse_delay(cl.delay ? cl.delay : "1");
-		return ms < 0 ? 2 : ask_pool(cl.file, NULL, ms);
+		return ms < 0 ? 2 : ask_pool(cl.file, cl.pool, NULL, ms);
 	}
 	if (cl.verb)
-		return ask_pool(cl.file, cl.target, 0);
+		return ask_pool(cl.file, cl.pool, cl.target, 0);
 	return start(&cl);
 }

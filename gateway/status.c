@@ -181,12 +181,19 @@ static const char *pm_name(int mode)
 	return mode == PM_DYNAMIC ? "dynamic" : mode == PM_ONDEMAND ? "ondemand" : "static";
 }
 
-/* The pool's name: the config file's name without folder or extension. */
+/*
+ * The pool's name: its own in a file with pools, else the config file's
+ * name without folder or extension.
+ */
 static void pool_name(char *buf, size_t len)
 {
 	const char *f = strrchr(s.args->cfg->file, '/');
 	char *dot;
 
+	if (s.args->cfg->pool) {
+		snprintf(buf, len, "%s", s.args->cfg->pool);
+		return;
+	}
 	snprintf(buf, len, "%s", f ? f + 1 : s.args->cfg->file);
 	if ((dot = strrchr(buf, '.')) && dot != buf)
 		*dot = '\0';

@@ -1064,10 +1064,15 @@ void worker_main(const struct worker_args *args)
 	const struct sl_config *cfg = &args->gen->cfg;
 	char ident[64];
 
-	snprintf(ident, sizeof(ident), "worker %d (pid %d)", args->index + 1, (int)getpid());
+	const char *pool = cfg->pool ? cfg->pool : "";
+	const char *sep = cfg->pool ? " " : "";
+
+	snprintf(ident, sizeof(ident), "%s%sworker %d (pid %d)", pool, sep, args->index + 1,
+		 (int)getpid());
 	log_set_ident(ident);
 	if (args->master) {
-		snprintf(ident, sizeof(ident), "sluice: worker %d ", args->index + 1);
+		snprintf(ident, sizeof(ident), "sluice: %s%sworker %d ", pool, sep,
+			 args->index + 1);
 		proctitle_prefix(ident);
 	}
 	proctitle_set("starting", NULL);
