@@ -25,6 +25,7 @@ void audit_add(struct audit *a, const char *rule, enum audit_severity sev, const
 {
 	struct audit_finding *f;
 	va_list ap;
+	int n;
 
 	if (a->n == a->cap) {
 		int cap = a->cap ? 2 * a->cap : 32;
@@ -40,8 +41,11 @@ void audit_add(struct audit *a, const char *rule, enum audit_severity sev, const
 	f->severity = sev;
 	snprintf(f->why, sizeof(f->why), "%s", why);
 	snprintf(f->fix, sizeof(f->fix), "%s", fix);
+	n = a->pool ? snprintf(f->what, sizeof(f->what), "pool %s: ", a->pool) : 0;
+	if (n < 0 || (size_t)n >= sizeof(f->what))
+		n = 0;
 	va_start(ap, fmt);
-	vsnprintf(f->what, sizeof(f->what), fmt, ap);
+	vsnprintf(f->what + n, sizeof(f->what) - (size_t)n, fmt, ap);
 	va_end(ap);
 }
 
@@ -198,11 +202,41 @@ static int parse_args(int argc, char **argv, struct audit_args *o)
 	return 0;
 }
 
+/*
+ * The config and module rules over each pool of a file with pools, each
+ * finding named after its pool; the host's rules then see the first.
+ * Returns -1 when a pool's part of the file cannot be read.
+ */
+static int run_pool_rules(struct audit *a, const struct sl_config *top)
+{
+	static struct sl_config pools[MAX_POOLS];
+	char err[1024];
+
+	for (int i = 0; i < top->pools.n; i++) {
+		config_select_pool(top->pools.name[i]);
+		if (config_load(top->file, &pools[i], err, sizeof(err)) < 0) {
+			config_select_pool(NULL);
+			fprintf(stderr, "sluice audit: pool %s: %s\n", top->pools.name[i], err);
+			return -1;
+		}
+		config_select_pool(NULL);
+		a->cfg = &pools[i];
+		a->pool = pools[i].pool;
+		audit_rules_config(a);
+		audit_rules_modules(a);
+	}
+	a->cfg = &pools[0];
+	a->pool = NULL;
+	return 0;
+}
+
 /* Run every rule over what was given; the findings sorted, worst first. */
 static void run_rules(struct audit *a)
 {
-	audit_rules_config(a);
-	audit_rules_modules(a);
+	if (!a->cfg->pools.n) {
+		audit_rules_config(a);
+		audit_rules_modules(a);
+	}
 	audit_rules_host(a);
 	if (!a->offline_packages)
 		audit_rules_packages(a);
@@ -246,6 +280,10 @@ int audit_main(int argc, char **argv, const char *default_config)
 		return AUDIT_FAILED;
 	}
 	a.offline_packages = o.no_packages;
+	if (cfg.pools.n && run_pool_rules(&a, &cfg) < 0) {
+		config_free(&cfg);
+		return AUDIT_FAILED;
+	}
 	run_rules(&a);
 	(o.json ? print_json : print_text)(&a, stdout);
 	w = worst(&a);

@@ -44,6 +44,7 @@ struct audit_proc {
 
 struct audit {
 	const struct sl_config *cfg;
+	const char *pool;		/* the pool cfg is (a file with pools); NULL: none */
 	const char *self;		/* this binary, for its profile note */
 	const struct audit_unit *unit;	/* NULL: none given */
 	const struct audit_proc *proc;	/* NULL: none running, or none found */

@@ -174,13 +174,22 @@ static void rule_limits(struct audit *a)
 {
 	const struct sl_config *c = a->cfg;
 
-	if (c->request_terminate_timeout == 0)
+	/* A supervised program's requests are its own: neither key applies. */
+	if (c->program.path) {
+		if (c->program.max_lifetime == 0 && c->pm.reload_on_rss == 0)
+			audit_add(a, "no-recycling", AUDIT_LOW,
+				  "a program that leaks memory or file descriptors grows without "
+				  "bound until the machine runs out",
+				  "set program = { max_lifetime = 3600; ... }; or pm.reload_on_rss",
+				  "program.max_lifetime and pm.reload_on_rss are 0: the program's "
+				  "copies are never replaced");
+	} else if (c->request_terminate_timeout == 0)
 		audit_add(a, "no-terminate-timeout", AUDIT_MEDIUM,
 			  "a handler that never returns holds its worker forever; a few such "
 			  "requests take the whole pool",
 			  "set request_terminate_timeout = 60; (seconds, above your slowest "
 			  "legitimate request)", "request_terminate_timeout is 0 (off)");
-	if (c->pm.max_requests == 0 && c->pm.reload_on_rss == 0)
+	if (!c->program.path && c->pm.max_requests == 0 && c->pm.reload_on_rss == 0)
 		audit_add(a, "no-recycling", AUDIT_LOW,
 			  "a module that leaks memory or file descriptors grows without bound "
 			  "until the machine runs out",

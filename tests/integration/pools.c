@@ -599,3 +599,44 @@ Test(pools, a_module_pool_and_a_program_pool_side_by_side)
 	cr_assert_not_null(strstr(out, "pid "), "pool app:\n%s", out);
 	free(out);
 }
+
+/* What `cmd` printed (stdout and stderr), malloc'ed; its exit status in *rc. */
+static char *run(const char *cmd, int *rc)
+{
+	char *out = calloc(1, 16384);
+	FILE *p = popen(cmd, "r");
+	size_t n;
+
+	cr_assert_not_null(p);
+	n = fread(out, 1, 16383, p);
+	out[n] = '\0';
+	*rc = WEXITSTATUS(pclose(p));
+	return out;
+}
+
+/* sluice audit looks at every pool, and names the pool in each finding. */
+Test(pools, audit_reports_each_pool)
+{
+	char a[4096], b[4096], prog[512], text[16384], conf[256], cmd[512], *out;
+	int rc;
+
+	pool_text(a, sizeof(a), "a", "fixtures/whoami.so", "request_terminate_timeout = 30;");
+	pool_text(b, sizeof(b), "b", "fixtures/whoami.so", "rlimit_core = \"unlimited\";");
+	assert_built(prog, sizeof(prog), "programs/report");
+	snprintf(text, sizeof(text), "pools = {\n%s%s"
+		 "  legacy = { listen = \"%s/legacy.sock\"; program = { path = \"%s\"; }; };\n};\n",
+		 a, b, dir, prog);
+	write_conf(text);
+	in_dir(conf, sizeof(conf), "sluice.conf");
+	snprintf(cmd, sizeof(cmd), BUILD_DIR "/sluice audit --no-packages -c %s 2>&1", conf);
+	out = run(cmd, &rc);
+	cr_assert_not_null(strstr(out, "core-dumps: pool b: rlimit_core"), "%s", out);
+	cr_assert_null(strstr(out, "pool a: rlimit_core"), "%s", out);
+	cr_assert_not_null(strstr(out, "no-terminate-timeout: pool b:"), "%s", out);
+	cr_assert_null(strstr(out, "no-terminate-timeout: pool a:"), "%s", out);
+	/* A supervised program has neither key: no advice to set them. */
+	cr_assert_null(strstr(out, "no-terminate-timeout: pool legacy"), "%s", out);
+	cr_assert_not_null(strstr(out, "pool legacy: program.max_lifetime"), "%s", out);
+	cr_assert_eq(rc, 2, "worst is medium:\n%s", out);
+	free(out);
+}
