@@ -48,6 +48,7 @@ struct pool {
 	pid_t pid;			/* its master; 0: not running */
 	int ready;			/* said READY=1 since its start or last reload */
 	int removed;			/* gone from the file: stopped, not restarted */
+	int back;			/* start again as soon as its master has left */
 	long long started_ms;
 	long long restart_ms;		/* start it again then; 0: none due */
 	int fast_deaths;		/* in a row, each soon after its start */
@@ -67,7 +68,7 @@ static struct {
 	char notify_name[64];
 	int starting;			/* the first start: a pool that fails fails all */
 	int reload_due;			/* SIGHUP during the start: reload after it */
-	long long start_ms;
+	long long wait_ms;		/* the start or reload READY=1 is owed for */
 	int told_ready;
 	char told_status[256];
 	int stopping;
@@ -262,40 +263,48 @@ static void read_notify(void)
 
 /* ---- Starting and stopping pools ------------------------------------ */
 
-/* Bind pool `p`'s sockets, from its config; -1 with the error logged. */
-static int bind_pool(struct pool *p)
+/* A pool's mistake: in the log, and on stderr while starting. */
+static void pool_error(const struct pool *p, const char *err)
 {
-	struct sl_config cfg;
-	char err[1024];
-	int rc = -1;
+	log_msg(LOG_ERROR, "pool %s: %s", p->name, err);
+	if (t.starting)
+		fprintf(stderr, "sluice: pool %s: %s\n", p->name, err);
+}
 
-	if (load_pool(t.file, p->name, 0, &cfg, err, sizeof(err)) < 0) {
-		log_msg(LOG_ERROR, "pool %s: %s", p->name, err);
-		if (t.starting)
-			fprintf(stderr, "sluice: pool %s: %s\n", p->name, err);
-		return -1;
-	}
-	p->nls = listen_open_all(&cfg, p->ls, err, sizeof(err));
-	if (p->nls >= 0 && cfg.status.address &&
-	    listen_open_one(&cfg.status, &p->ls[p->nls], err, sizeof(err)) == 0)
+/* Bind the sockets `cfg` names for pool `p`; -1 with the error logged. */
+static int bind_pool(struct pool *p, const struct sl_config *cfg)
+{
+	char err[1024];
+
+	p->nls = listen_open_all(cfg, p->ls, err, sizeof(err));
+	if (p->nls >= 0 && cfg->status.address &&
+	    listen_open_one(&cfg->status, &p->ls[p->nls], err, sizeof(err)) == 0)
 		p->nls++;
-	else if (p->nls >= 0 && cfg.status.address) {
+	else if (p->nls >= 0 && cfg->status.address) {
 		listen_cleanup(p->ls, p->nls);
 		for (int i = 0; i < p->nls; i++)
-			close(p->ls[i].fd);
+			if (!p->ls[i].from_systemd)
+				close(p->ls[i].fd);
 		p->nls = -1;
 	}
 	if (p->nls < 0) {
 		p->nls = 0;
-		log_msg(LOG_ERROR, "pool %s: %s", p->name, err);
-		if (t.starting)
-			fprintf(stderr, "sluice: pool %s: %s\n", p->name, err);
-	} else {
-		p->grace_ms = cfg.limits.shutdown_timeout * 1000LL;
-		rc = 0;
+		pool_error(p, err);
+		return -1;
 	}
-	config_free(&cfg);
-	return rc;
+	return 0;
+}
+
+/* Whether `cfg` names the very sockets pool `p` has bound, in order. */
+static int same_sockets(const struct pool *p, const struct sl_config *cfg)
+{
+	if (p->nls != cfg->nlisten + (cfg->status.address != NULL))
+		return 0;
+	for (int i = 0; i < cfg->nlisten; i++)
+		if (strcmp(p->ls[i].address, cfg->listen[i].address) != 0)
+			return 0;
+	return !cfg->status.address || strcmp(p->ls[cfg->nlisten].address,
+					       cfg->status.address) == 0;
 }
 
 static void unbind_pool(struct pool *p)
@@ -337,13 +346,36 @@ static void become_pool(struct pool *p)
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 }
 
+static void retry_later(struct pool *p, long long now);
+
+/*
+ * Start pool `p`'s master, on the sockets the file names for it now:
+ * those bound before if they are the same (a restart keeps them, and the
+ * connections waiting in them), else bound anew.
+ */
 static void start_pool(struct pool *p, long long now)
 {
+	struct sl_config cfg;
+	char err[1024];
 	sigset_t all, old;
 	pid_t pid;
+	int bound;
 
-	if (p->nls == 0 && bind_pool(p) < 0) {
-		p->restart_ms = 0;
+	if (load_pool(t.file, p->name, 0, &cfg, err, sizeof(err)) < 0) {
+		pool_error(p, err);
+		retry_later(p, now);
+		return;
+	}
+	if (p->nls > 0 && !same_sockets(p, &cfg)) {
+		log_msg(LOG_NOTICE, "pool %s: its listen changed: binding its sockets again",
+			p->name);
+		unbind_pool(p);
+	}
+	bound = p->nls > 0 || bind_pool(p, &cfg) == 0;
+	p->grace_ms = cfg.limits.shutdown_timeout * 1000LL;
+	config_free(&cfg);
+	if (!bound) {
+		retry_later(p, now);
 		return;
 	}
 	sigfillset(&all);
@@ -356,7 +388,7 @@ static void start_pool(struct pool *p, long long now)
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid < 0) {
 		log_msg(LOG_ERROR, "pool %s: cannot start its master: %s", p->name, strerror(errno));
-		p->restart_ms = now + RESTART_DELAY_MS;
+		retry_later(p, now);
 		return;
 	}
 	p->pid = pid;
@@ -374,12 +406,12 @@ static void drop_pool(struct pool *p)
 	*p = t.pools[--t.n];
 }
 
-/* Pool `p`'s master died: start it again, sooner if it had lived a while. */
-static void schedule_restart(struct pool *p, pid_t pid, const char *how, long long now)
+/* The next start of pool `p`, later each time it fails soon after a start. */
+static long long backoff(struct pool *p, long long now)
 {
 	long long delay = 0;
 
-	if (now - p->started_ms < FAST_DEATH_MS) {
+	if (p->started_ms == 0 || now - p->started_ms < FAST_DEATH_MS) {
 		delay = RESTART_DELAY_MS << (p->fast_deaths < 6 ? p->fast_deaths : 6);
 		if (delay > MAX_RESTART_DELAY_MS)
 			delay = MAX_RESTART_DELAY_MS;
@@ -387,6 +419,25 @@ static void schedule_restart(struct pool *p, pid_t pid, const char *how, long lo
 	} else {
 		p->fast_deaths = 0;
 	}
+	return delay;
+}
+
+/* Pool `p` could not be started (logged): at the first start that fails
+ * the start, afterwards it is tried again. */
+static void retry_later(struct pool *p, long long now)
+{
+	if (t.starting) {
+		t.starting = -1;
+		return;
+	}
+	p->restart_ms = now + backoff(p, now);
+}
+
+/* Pool `p`'s master died: start it again, sooner if it had lived a while. */
+static void schedule_restart(struct pool *p, pid_t pid, const char *how, long long now)
+{
+	long long delay = backoff(p, now);
+
 	log_msg(LOG_ERROR, "pool %s: its master (pid %d) %s; starting it again in %lld ms "
 		"(the other pools serve on)", p->name, (int)pid, how, delay);
 	p->restart_ms = now + delay;
@@ -410,6 +461,13 @@ static void reap(long long now)
 			log_msg(LOG_NOTICE, "pool %s: its master %s", p->name, how);
 			if (p->removed)
 				drop_pool(p);
+			continue;
+		}
+		if (p->back) {
+			log_msg(LOG_NOTICE, "pool %s: its old master %s; starting it again", p->name,
+				how);
+			p->back = 0;
+			p->restart_ms = now;
 			continue;
 		}
 		if (t.starting) {
@@ -478,6 +536,20 @@ static int listed(const struct pool_names *names, const char *name)
 	return 0;
 }
 
+/* Whether the file now names other sockets for pool `p` (not when unreadable). */
+static int sockets_changed(const struct pool *p)
+{
+	struct sl_config cfg;
+	char err[1024];
+	int changed;
+
+	if (load_pool(t.file, p->name, 0, &cfg, err, sizeof(err)) < 0)
+		return 0;	/* its own master says what is wrong */
+	changed = !same_sockets(p, &cfg);
+	config_free(&cfg);
+	return changed;
+}
+
 /*
  * SIGHUP: read which pools the file has now.  A pool that stays reloads
  * itself (and on a mistake in its part serves on as it was); a new one
@@ -491,6 +563,7 @@ static void reload(long long now)
 
 	systemd_reloading();
 	t.told_ready = 0;
+	t.wait_ms = now;
 	if (config_load(t.file, &top, err, sizeof(err)) < 0) {
 		log_msg(LOG_ERROR, "reload failed, every pool serves on as it was: %s", err);
 		return;
@@ -507,7 +580,22 @@ static void reload(long long now)
 		struct pool *p = &t.pools[i];
 
 		if (listed(&top.pools, p->name)) {
-			if (p->pid) {
+			/* Removed by an earlier reload, back before its master left:
+			 * started again once it has. */
+			if (p->removed) {
+				p->removed = 0;
+				p->fast_deaths = 0;
+				p->back = 1;
+				continue;
+			}
+			if (p->pid && sockets_changed(p)) {
+				/* New sockets need a new master: the old one leaves
+				 * gracefully, and the pool starts again on them. */
+				log_msg(LOG_NOTICE, "pool %s: its listen changed: its master is "
+					"replaced", p->name);
+				p->back = 1;
+				kill(p->pid, SIGQUIT);
+			} else if (p->pid) {
 				p->ready = 0;
 				kill(p->pid, SIGHUP);
 			}
@@ -530,10 +618,7 @@ static void reload(long long now)
 		memset(p, 0, sizeof(*p));
 		snprintf(p->name, sizeof(p->name), "%s", top.pools.name[i]);
 		log_msg(LOG_NOTICE, "pool %s added", p->name);
-		start_pool(p, now);
-		if (!p->pid && !p->restart_ms) {
-			t.n--;		/* its sockets could not be had: logged */
-		}
+		start_pool(p, now);	/* or tried again later: logged */
 	}
 	config_free(&top);
 }
@@ -585,9 +670,10 @@ static void tell_systemd(long long now)
 			 *status ? "; " : "", p->name, p->pid ? (*p->status ? p->status
 			 : "starting") : "down, restarting");
 	}
-	if (!ready && t.starting > 0 && now - t.start_ms >= READY_WAIT_MS) {
-		log_msg(LOG_WARNING, "not every pool serves %d ms after the start (%s); "
-			"telling systemd the service is up", READY_WAIT_MS, status);
+	if (!ready && !t.told_ready && now - t.wait_ms >= READY_WAIT_MS) {
+		log_msg(LOG_WARNING, "not every pool serves %d ms after the %s (%s); "
+			"telling systemd the service is up", READY_WAIT_MS,
+			t.starting ? "start" : "reload", status);
 		ready = 1;
 	}
 	if (ready && !t.told_ready) {
@@ -665,17 +751,12 @@ int pools_run(const struct sl_config *top, pool_main_fn pool_main)
 	}
 	t.watchdog_ms = systemd_watchdog_interval_ms();
 	t.starting = 1;
-	t.start_ms = now;
-	for (int i = 0; i < top->pools.n; i++) {
+	t.wait_ms = now;
+	for (int i = 0; i < top->pools.n && t.starting > 0; i++) {
 		snprintf(t.pools[i].name, sizeof(t.pools[i].name), "%s", top->pools.name[i]);
 		t.n++;
-		if (bind_pool(&t.pools[i]) < 0) {
-			t.starting = -1;
-			break;
-		}
-	}
-	for (int i = 0; i < t.n && t.starting > 0; i++)
 		start_pool(&t.pools[i], now);
+	}
 	snprintf(title, sizeof(title), "master (%d pools) -c ", t.n);
 	proctitle_prefix("sluice: ");
 	proctitle_set(title, t.file, NULL);

@@ -117,6 +117,16 @@ else
 	exit 1
 fi
 
+# The pools example the package ships checks as the unit's user too.
+step "sluice -t -c /usr/share/sluice/sluice-pools.conf (as $user)"
+t=$(date +%s)
+if out=$("${in_root[@]}" "${as_unit[@]}" /usr/sbin/sluice -t -c /usr/share/sluice/sluice-pools.conf 2>&1); then
+	ok "sluice -t: $out" "$t"
+else
+	fail "sluice -t on the packaged pools example: $out"
+	exit 1
+fi
+
 # ---- 3. The nginx examples, copied together -----------------------------
 
 step "cp /usr/share/sluice/nginx/sluice.conf sluice-uwsgi.conf /etc/nginx/conf.d/; nginx -t"

@@ -640,3 +640,33 @@ Test(pools, audit_reports_each_pool)
 	cr_assert_eq(rc, 2, "worst is medium:\n%s", out);
 	free(out);
 }
+
+/* A reload that moves one pool to a new socket replaces its master there. */
+Test(pools, a_reload_moves_a_pool_to_its_new_socket)
+{
+	char text[16384], a[4096], b[4096], sock[256], *moved, *out;
+	struct stat st;
+
+	pool_text(a, sizeof(a), "a", "fixtures/whoami.so", NULL);
+	pool_text(b, sizeof(b), "b", "fixtures/whoami.so", NULL);
+	snprintf(text, sizeof(text), "pools = {\n%s%s};\n", a, b);
+	write_conf(text);
+	start();
+	wait_pool("a");
+	wait_pool("b");
+	cr_assert(log_has("2 pools serve", 5000), "not ready:\n%s", log_text());
+	moved = harness_replace(b, "/b.sock", "/b2.sock");
+	snprintf(text, sizeof(text), "pools = {\n%s%s};\n", a, moved);
+	free(moved);
+	write_conf(text);
+	cr_assert_eq(kill(master, SIGHUP), 0);
+	wait_pool("b2");
+	out = ask("b2", "/");
+	cr_assert_not_null(strstr(out, "pid "), "pool b on b2.sock:\n%s", out);
+	free(out);
+	in_dir(sock, sizeof(sock), "b.sock");
+	cr_assert_neq(stat(sock, &st), 0, "the old b.sock is left");
+	out = ask("a", "/");
+	cr_assert_not_null(strstr(out, "pid "), "pool a:\n%s", out);
+	free(out);
+}
