@@ -27,6 +27,7 @@ struct object {
 	size_t nsyms;
 	char *pool;
 	struct symbols_lines *lines;	/* file:line, in the dev profile */
+	struct stat st;			/* the file's, to know it again */
 };
 
 #define MAX_OBJECTS 64
@@ -176,11 +177,48 @@ void symbols_load_range(const struct dl_phdr_info *info, uintptr_t *lo, uintptr_
 	}
 }
 
+/* The table before a reload, whose objects still mapped are kept. */
+static struct object old[MAX_OBJECTS];
+static int nold;
+
+/* The same file, unchanged: device, inode, size and modification time. */
+static int same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/*
+ * The old entry for the same file, unchanged, mapped at the same range,
+ * taken out of `old`: its symbols need not be read again (the libraries,
+ * the executable and the modules a reload keeps).
+ */
+static int take_old(uintptr_t lo, uintptr_t hi, const struct stat *st, struct object *o)
+{
+	for (int i = 0; i < nold; i++)
+		if (old[i].file && old[i].lo == lo && old[i].hi == hi &&
+		    same_file(&old[i].st, st)) {
+			*o = old[i];
+			old[i].file = NULL;
+			return 1;
+		}
+	return 0;
+}
+
+static void free_object(struct object *o)
+{
+	free(o->syms);
+	free(o->pool);
+	free((char *)(uintptr_t)o->file);
+	symbols_lines_free(o->lines);
+}
+
 static int add_object(struct dl_phdr_info *info, size_t size, void *data)
 {
 	struct object *o;
 	const char *path = info->dlpi_name;
 	uintptr_t lo, hi;
+	struct stat st = { 0 };
 
 	(void)size;
 	(void)data;
@@ -193,7 +231,9 @@ static int add_object(struct dl_phdr_info *info, size_t size, void *data)
 	if (!path || !*path)
 		path = "/proc/self/exe";
 	o = &objects[nobjects++];
-	*o = (struct object){ .lo = lo, .hi = hi };
+	if (stat(path, &st) == 0 && take_old(lo, hi, &st, o))
+		return 0;
+	*o = (struct object){ .lo = lo, .hi = hi, .st = st };
 	o->file = display_name(info->dlpi_name);
 	load_file(o, path, info->dlpi_addr);
 	o->lines = symbols_lines_load(path, info->dlpi_addr);
@@ -202,14 +242,14 @@ static int add_object(struct dl_phdr_info *info, size_t size, void *data)
 
 void symbols_load(void)
 {
-	for (int i = 0; i < nobjects; i++) {
-		free(objects[i].syms);
-		free(objects[i].pool);
-		free((char *)(uintptr_t)objects[i].file);
-		symbols_lines_free(objects[i].lines);
-	}
+	memcpy(old, objects, sizeof(old));
+	nold = nobjects;
 	nobjects = 0;
 	dl_iterate_phdr(add_object, NULL);
+	for (int i = 0; i < nold; i++)
+		if (old[i].file)
+			free_object(&old[i]);
+	nold = 0;
 }
 
 /* The last symbol at or below addr, if addr lies inside it (or it has no size). */

@@ -587,6 +587,19 @@ static void wake_dozing_master(void)
 }
 
 /*
+ * Wake the master once this worker serves: a reload or a replacement
+ * waiting for it goes on at once instead of at the master's next look.
+ */
+static void tell_master_ready(void)
+{
+	static const int wake = NOTIFY_WAKE;
+
+	if (w.args->notify_fd >= 0 && write(w.args->notify_fd, &wake, sizeof(wake)) < 0) {
+		/* The pipe is full: the master has plenty to wake it. */
+	}
+}
+
+/*
  * The scoreboard sees every request start and end: plain stores, no
  * system call.  The busy title is set once the route is known
  * (request.c), which is before anything that can take time.
@@ -1110,6 +1123,7 @@ void worker_main(const struct worker_args *args)
 	set_accepting(1);
 	w.score->idle_since_ms = io_now_ms();
 	w.score->state = SCORE_IDLE;
+	tell_master_ready();
 	proctitle_set("idle", NULL);
 	loop();
 	drain();
