@@ -233,6 +233,7 @@ static int run_pool_rules(struct audit *a, const struct sl_config *top)
 /* Run every rule over what was given; the findings sorted, worst first. */
 static void run_rules(struct audit *a)
 {
+	audit_rules_binary(a);
 	if (!a->cfg->pools.n) {
 		audit_rules_config(a);
 		audit_rules_modules(a);

@@ -68,6 +68,8 @@ void audit_add(struct audit *a, const char *rule, enum audit_severity sev, const
 int audit_main(int argc, char **argv, const char *default_config);
 
 /* audit_rules.c: the config, this binary and every module. */
+/* The binary's profile, and --dev in the unit: once, whatever the pools. */
+void audit_rules_binary(struct audit *a);
 void audit_rules_config(struct audit *a);
 void audit_rules_modules(struct audit *a);
 

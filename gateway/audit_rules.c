@@ -46,7 +46,7 @@ static void check_profile(struct audit *a, const char *what, const char *path)
 			  "%s is a \"%s\" build, not \"prod\"", what, f.profile[0] ? f.profile : "unknown");
 }
 
-static void rule_dev(struct audit *a)
+void audit_rules_binary(struct audit *a)
 {
 	check_profile(a, "this sluice", a->self);
 	if (a->proc && a->proc->exe[0])
@@ -209,7 +209,6 @@ static void rule_limits(struct audit *a)
 
 void audit_rules_config(struct audit *a)
 {
-	rule_dev(a);
 	rule_root(a);
 	rule_listeners(a);
 	rule_limits(a);

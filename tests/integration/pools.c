@@ -637,7 +637,13 @@ Test(pools, audit_reports_each_pool)
 	/* A supervised program has neither key: no advice to set them. */
 	cr_assert_null(strstr(out, "no-terminate-timeout: pool legacy"), "%s", out);
 	cr_assert_not_null(strstr(out, "pool legacy: program.max_lifetime"), "%s", out);
-	cr_assert_eq(rc, 2, "worst is medium:\n%s", out);
+	/* A dev build is one high finding, said once, not per pool. */
+	if (strcmp(SLUICE_PROFILE, "dev") == 0) {
+		cr_assert_eq(rc, 3, "worst is high:\n%s", out);
+		cr_assert_null(strstr(out, "dev-build: pool"), "%s", out);
+	} else {
+		cr_assert_eq(rc, 2, "worst is medium:\n%s", out);
+	}
 	free(out);
 }
 
@@ -668,5 +674,23 @@ Test(pools, a_reload_moves_a_pool_to_its_new_socket)
 	cr_assert_neq(stat(sock, &st), 0, "the old b.sock is left");
 	out = ask("a", "/");
 	cr_assert_not_null(strstr(out, "pid "), "pool a:\n%s", out);
+	free(out);
+}
+
+/* The development mode runs one pool: a file with pools is refused. */
+Test(pools, dev_mode_refuses_a_file_with_pools)
+{
+	char a[4096], text[8192], conf[256], cmd[512], *out;
+	int rc;
+
+	pool_text(a, sizeof(a), "a", "fixtures/whoami.so", NULL);
+	snprintf(text, sizeof(text), "pools = {\n%s};\n", a);
+	write_conf(text);
+	in_dir(conf, sizeof(conf), "sluice.conf");
+	snprintf(cmd, sizeof(cmd), "timeout 10 " BUILD_DIR "/sluice --dev -c %s 2>&1", conf);
+	out = run(cmd, &rc);
+	cr_assert_neq(rc, 0, "--dev started on pools:\n%s", out);
+	if (strcmp(SLUICE_PROFILE, "dev") == 0)
+		cr_assert_not_null(strstr(out, "development mode (--dev) runs one pool"), "%s", out);
 	free(out);
 }
