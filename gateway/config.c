@@ -1627,40 +1627,28 @@ static int apply_pools(struct loader *ld, config_setting_t *root)
 	return 0;
 }
 
-/* The top level of a file with pools, read by the master: no pool's keys. */
-static int parse_top_of_pools(struct loader *ld, config_setting_t *root)
-{
-	if (check_keys(ld, root, "", "") < 0
-	    || parse_process(ld, root) < 0
-	    || parse_pm(ld, root) < 0
-	    || parse_watchdog(ld, root) < 0
-	    || parse_limits(ld, root) < 0
-	    || parse_access(ld, root) < 0
-	    || parse_workers(ld, root) < 0
-	    || parse_seccomp(ld, root) < 0)
-		return -1;
-	return 0;
-}
-
 static int parse_root(struct loader *ld, config_setting_t *root)
 {
+	int whole;
+
 	if (apply_pools(ld, root) < 0)
 		return -1;
-	if (ld->cfg->pools.n && !ld->cfg->pool)
-		return parse_top_of_pools(ld, root);
-	if (add_builtin(ld, root) < 0
+	/* The top level of a file with pools, which its master reads, has
+	 * none of a pool's own keys. */
+	whole = !ld->cfg->pools.n || ld->cfg->pool;
+	if ((whole && add_builtin(ld, root) < 0)
 	    || check_keys(ld, root, "", "") < 0
 	    || parse_process(ld, root) < 0
-	    || parse_listen(ld, root) < 0
-	    || parse_status(ld, root) < 0
+	    || (whole && parse_listen(ld, root) < 0)
+	    || (whole && parse_status(ld, root) < 0)
 	    || parse_pm(ld, root) < 0
 	    || parse_watchdog(ld, root) < 0
 	    || parse_limits(ld, root) < 0
 	    || parse_access(ld, root) < 0
 	    || parse_workers(ld, root) < 0
-	    || parse_program(ld, root) < 0
+	    || (whole && parse_program(ld, root) < 0)
 	    || parse_seccomp(ld, root) < 0
-	    || parse_modules(ld, root) < 0)
+	    || (whole && parse_modules(ld, root) < 0))
 		return -1;
 	return 0;
 }

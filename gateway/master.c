@@ -105,10 +105,7 @@ static struct {
 	unsigned long long served_seen;	/* requests the workers had served at the last look */
 	long long in_use_until_ms;	/* look for stuck handlers often until then */
 	int dev_fd;			/* development mode's module watch, -1: none */
-	int told_ready;			/* READY=1 sent to systemd for the generation in service */
-	long long watchdog_ms;		/* systemd's watchdog period / 2; 0: off */
-	long long last_watchdog_ms;
-	char status[160];		/* the last STATUS= sent */
+	struct systemd_told sd;		/* READY=1 for the generation in service, ... */
 	const struct listener *status_sock;	/* NULL: no status responder */
 	pid_t status_pid;		/* the status responder, 0: none running */
 	long long status_spawn_ms;	/* no restart of it before this */
@@ -1153,7 +1150,7 @@ static void master_reload(const char *why)
 	log_msg(LOG_NOTICE, "reloading (%s): reading %s", why, m.gen->cfg.file);
 	/* systemd waits for READY=1 after RELOADING=1, whatever the outcome. */
 	systemd_reloading();
-	m.told_ready = 0;
+	m.sd.ready = 0;
 	g = master_load(m.gen->cfg.no_file ? NULL : m.gen->cfg.file, m.gen, err, sizeof(err));
 	dev_reload_result(g ? NULL : err);
 	if (!g) {
@@ -1195,7 +1192,7 @@ static void finish_reload(void)
 		m.next = NULL;
 		m.fast_exits = 0;
 		m.next_spawn_ms = 0;
-		m.told_ready = 0;	/* READY=1 again: the old generation serves on */
+		m.sd.ready = 0;	/* READY=1 again: the old generation serves on */
 		return;
 	}
 	if (ok < want)
@@ -1344,7 +1341,7 @@ static void note_max_active(void)
 static void tell_systemd(long long now)
 {
 	int idle = 0, busy = 0;
-	char status[sizeof(m.status)];
+	char status[sizeof(m.sd.status)];
 
 	for (int i = 0; i < m.top; i++) {
 		int st = scoreboard_slot(i)->state;
@@ -1356,18 +1353,7 @@ static void tell_systemd(long long now)
 	}
 	snprintf(status, sizeof(status), "generation %d: %d workers, %d idle, %d busy",
 		 m.gen->number, running(), idle, busy);
-	if (!m.told_ready && !m.next && idle + busy >= initial_workers(&m.gen->cfg)) {
-		systemd_ready(status);
-		m.told_ready = 1;
-		snprintf(m.status, sizeof(m.status), "%s", status);
-	} else if (m.told_ready && strcmp(status, m.status) != 0) {
-		systemd_status(status);
-		snprintf(m.status, sizeof(m.status), "%s", status);
-	}
-	if (m.watchdog_ms && now - m.last_watchdog_ms >= m.watchdog_ms) {
-		systemd_watchdog_ping();
-		m.last_watchdog_ms = now;
-	}
+	systemd_tell(&m.sd, !m.next && idle + busy >= initial_workers(&m.gen->cfg), status, now);
 }
 
 /*
@@ -1476,14 +1462,11 @@ static int tick(long long *last_tick)
 	for (int i = 0; i < m.top; i++)
 		if (m.slots[i].pid && m.slots[i].replacing > 0)
 			timeout = min_timeout(timeout, READY_POLL_MS);
-	if (m.next || !m.told_ready)
+	if (m.next || !m.sd.ready)
 		timeout = min_timeout(timeout, READY_POLL_MS);
 	timeout = min_timeout(timeout, steal_timeout(now));
-	if (m.watchdog_ms) {
-		long long due = m.last_watchdog_ms + m.watchdog_ms - now;
-
-		timeout = min_timeout(timeout, due > 0 ? (int)due : 0);
-	}
+	if (systemd_watchdog_due(&m.sd, now) >= 0)
+		timeout = min_timeout(timeout, (int)systemd_watchdog_due(&m.sd, now));
 	return timeout;
 }
 
@@ -1538,7 +1521,7 @@ int master_run(struct generation *gen, const struct listener *ls, int nls,
 	scoreboard_pool()->start_time = (long long)time(NULL);
 	publish_pool(gen);
 	m.dev_fd = dev_master_watch(gen);
-	m.watchdog_ms = systemd_watchdog_interval_ms();
+	m.sd.watchdog_ms = systemd_watchdog_interval_ms();
 	title_prefix(&gen->cfg);
 	while (!m.stopping || running() > 0) {
 		struct pollfd p[5 + MAX_LISTEN] = {

@@ -69,11 +69,9 @@ static struct {
 	int starting;			/* the first start: a pool that fails fails all */
 	int reload_due;			/* SIGHUP during the start: reload after it */
 	long long wait_ms;		/* the start or reload READY=1 is owed for */
-	int told_ready;
-	char told_status[256];
+	struct systemd_told sd;
 	int stopping;
 	long long kill_ms;		/* SIGKILL what is left then; 0: not stopping */
-	long long watchdog_ms, last_watchdog_ms;
 	struct generation *checked[MAX_POOLS];	/* -t's, kept until it exits */
 	int nchecked;
 } t = { .sig_fds = { -1, -1 }, .notify_fd = -1 };
@@ -562,7 +560,7 @@ static void reload(long long now)
 	char err[1024];
 
 	systemd_reloading();
-	t.told_ready = 0;
+	t.sd.ready = 0;
 	t.wait_ms = now;
 	if (config_load(t.file, &top, err, sizeof(err)) < 0) {
 		log_msg(LOG_ERROR, "reload failed, every pool serves on as it was: %s", err);
@@ -657,7 +655,7 @@ static void handle_signals(long long now)
 /* READY=1 once every running pool serves; STATUS= their statuses. */
 static void tell_systemd(long long now)
 {
-	char status[sizeof(t.told_status)] = "";
+	char status[sizeof(t.sd.status)] = "";
 	int ready = 1;
 
 	for (int i = 0; i < t.n; i++) {
@@ -670,26 +668,15 @@ static void tell_systemd(long long now)
 			 *status ? "; " : "", p->name, p->pid ? (*p->status ? p->status
 			 : "starting") : "down, restarting");
 	}
-	if (!ready && !t.told_ready && now - t.wait_ms >= READY_WAIT_MS) {
+	if (!ready && !t.sd.ready && now - t.wait_ms >= READY_WAIT_MS) {
 		log_msg(LOG_WARNING, "not every pool serves %d ms after the %s (%s); "
 			"telling systemd the service is up", READY_WAIT_MS,
 			t.starting ? "start" : "reload", status);
 		ready = 1;
 	}
-	if (ready && !t.told_ready) {
-		systemd_ready(status);
-		t.told_ready = 1;
-		if (t.starting)
-			log_msg(LOG_NOTICE, "%d pool%s serve", t.n, t.n == 1 ? "" : "s");
+	if (systemd_tell(&t.sd, ready, status, now) && t.starting) {
+		log_msg(LOG_NOTICE, "%d pool%s serve", t.n, t.n == 1 ? "" : "s");
 		t.starting = 0;
-		snprintf(t.told_status, sizeof(t.told_status), "%s", status);
-	} else if (t.told_ready && strcmp(status, t.told_status) != 0) {
-		systemd_status(status);
-		snprintf(t.told_status, sizeof(t.told_status), "%s", status);
-	}
-	if (t.watchdog_ms && now - t.last_watchdog_ms >= t.watchdog_ms) {
-		systemd_watchdog_ping();
-		t.last_watchdog_ms = now;
 	}
 }
 
@@ -714,13 +701,10 @@ static int restarts(long long now)
 static int timeout(long long now)
 {
 	int ms = restarts(now);
+	long long w = systemd_watchdog_due(&t.sd, now);
 
-	if (t.watchdog_ms) {
-		long long w = t.last_watchdog_ms + t.watchdog_ms - now;
-
-		if (ms < 0 || w < ms)
-			ms = w < 0 ? 0 : (int)w;
-	}
+	if (w >= 0 && (ms < 0 || w < ms))
+		ms = (int)w;
 	/* While stopping or starting, look every second. */
 	if ((t.stopping || t.starting > 0) && (ms < 0 || ms > 1000))
 		ms = 1000;
@@ -749,7 +733,7 @@ int pools_run(const struct sl_config *top, pool_main_fn pool_main)
 		log_msg(LOG_ERROR, "master: cannot start: %s", strerror(errno));
 		return 1;
 	}
-	t.watchdog_ms = systemd_watchdog_interval_ms();
+	t.sd.watchdog_ms = systemd_watchdog_interval_ms();
 	t.starting = 1;
 	t.wait_ms = now;
 	for (int i = 0; i < top->pools.n && t.starting > 0; i++) {

@@ -3,6 +3,7 @@
  * See systemd.h.
  */
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include <systemd/sd-daemon.h>
@@ -60,4 +61,32 @@ long long systemd_watchdog_interval_ms(void)
 void systemd_watchdog_ping(void)
 {
 	sd_notify(0, "WATCHDOG=1");
+}
+
+int systemd_tell(struct systemd_told *t, int ready, const char *status, long long now)
+{
+	int sent = 0;
+
+	if (!t->ready && ready) {
+		systemd_ready(status);
+		t->ready = sent = 1;
+		snprintf(t->status, sizeof(t->status), "%s", status);
+	} else if (t->ready && strcmp(status, t->status) != 0) {
+		systemd_status(status);
+		snprintf(t->status, sizeof(t->status), "%s", status);
+	}
+	if (t->watchdog_ms && now - t->last_watchdog_ms >= t->watchdog_ms) {
+		systemd_watchdog_ping();
+		t->last_watchdog_ms = now;
+	}
+	return sent;
+}
+
+long long systemd_watchdog_due(const struct systemd_told *t, long long now)
+{
+	long long due = t->last_watchdog_ms + t->watchdog_ms - now;
+
+	if (!t->watchdog_ms)
+		return -1;
+	return due > 0 ? due : 0;
 }

@@ -36,4 +36,25 @@ void systemd_status(const char *status);
 long long systemd_watchdog_interval_ms(void);
 void systemd_watchdog_ping(void);
 
+/*
+ * What a master has told systemd: READY=1 (cleared for the next one by a
+ * reload), the last STATUS=, and the watchdog's period and last ping.
+ */
+struct systemd_told {
+	int ready;
+	char status[256];
+	long long watchdog_ms;		/* half of WatchdogSec=; 0: off */
+	long long last_watchdog_ms;
+};
+
+/*
+ * Tell systemd `status`: with READY=1 when `ready` and it was not yet
+ * told, as a plain STATUS= when it changed since; and ping the watchdog
+ * when due.  Returns 1 when READY=1 was sent now.
+ */
+int systemd_tell(struct systemd_told *t, int ready, const char *status, long long now);
+
+/* Milliseconds until the watchdog's next ping is due (0: now), or -1: off. */
+long long systemd_watchdog_due(const struct systemd_told *t, long long now);
+
 #endif

@@ -798,3 +798,101 @@ Test(systemd, units_pass_systemd_analyze_verify)
 	cr_assert_str_eq(said, "", "systemd-analyze verify complained:\n%s", said);
 	free(said);
 }
+
+/* ---- Several pools ------------------------------------------------------ */
+
+/*
+ * A config with pools a (on `sock`) and b (on dir/b.sock), both hello,
+ * written beside and renamed like write_conf's.
+ */
+static void write_pools_conf(void)
+{
+	char so[PATH_MAX], tmp[300];
+	FILE *f;
+
+	built(so, "apps/hello.so");
+	snprintf(tmp, sizeof(tmp), "%s.new", conf);
+	f = fopen(tmp, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "error_log = \"%s\";\nlog_level = \"info\";\npm = { max_children = 2; };\n"
+		"pools = {\n"
+		"  a = { listen = { address = \"%s\"; mode = \"0666\"; };\n"
+		"        modules = ( { path = \"%s\"; } ); };\n"
+		"  b = { listen = { address = \"%s/b.sock\"; mode = \"0666\"; };\n"
+		"        modules = ( { path = \"%s\"; } ); };\n"
+		"};\n", log_path, sock, so, dir, so);
+	cr_assert_eq(fclose(f), 0);
+	cr_assert_eq(rename(tmp, conf), 0);
+}
+
+/*
+ * With pools, systemd hears the master alone: READY=1 once both pools
+ * serve, with each pool's counts in STATUS=, and RELOADING=1 then READY=1
+ * around a reload of both.
+ */
+Test(systemd, pools_are_ready_together_and_reload_together)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char bin[PATH_MAX], o_c[] = "-c", status[512], b_sock[300];
+	char *argv[] = { bin, o_c, conf, NULL };
+	struct note n;
+
+	built(bin, "sluice");
+	write_pools_conf();
+	notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	cr_assert_geq(notify_fd, 0);
+	memcpy(sa.sun_path, notify_path, strlen(notify_path) + 1);
+	cr_assert_eq(bind(notify_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	pid = harness_spawn(argv, out_path, notify_env, NULL);
+	cr_assert_gt(pid, 0);
+	wait_note("READY=1", "STOPPING=1", 5000, &n);
+	cr_assert_not_null(field(n.text, "STATUS=", status, sizeof(status)), "[%s]", n.text);
+	cr_assert(strstr(status, "a: generation 1: 2 workers") &&
+		  strstr(status, "b: generation 1: 2 workers"),
+		  "STATUS=%s: expected both pools with 2 workers each", status);
+	snprintf(b_sock, sizeof(b_sock), "%s/b.sock", dir);
+	get_ok(sock, "/", "Hello from sluice!");
+	get_ok(b_sock, "/", "Hello from sluice!");
+
+	cr_assert_eq(kill(pid, SIGHUP), 0);
+	wait_note("RELOADING=1", "READY=1", 3000, &n);
+	wait_note("READY=1", "STOPPING=1", 5000, &n);
+	cr_assert_not_null(field(n.text, "STATUS=", status, sizeof(status)), "[%s]", n.text);
+	cr_assert(strstr(status, "a: generation 2") && strstr(status, "b: generation 2"),
+		  "STATUS=%s: expected both pools at generation 2", status);
+	get_ok(b_sock, "/", "Hello from sluice!");
+}
+
+/*
+ * Socket activation with pools: the socket unit lists every pool's
+ * address, and each passed socket goes to the pool it is bound for.
+ */
+Test(systemd, pools_adopt_the_sockets_systemd_passes)
+{
+	struct file_id a_id, b_id;
+	char bin[PATH_MAX], act[] = ACTIVATE, o_l[] = "-l", o_l2[] = "-l", o_c[] = "-c";
+	char a[256], b[300];
+	char *argv[] = { act, o_l, a, o_l2, b, bin, o_c, conf, NULL };
+
+	write_pools_conf();
+	built(bin, "sluice");
+	snprintf(a, sizeof(a), "%s", sock);
+	snprintf(b, sizeof(b), "%s/b.sock", dir);
+	pid = harness_spawn(argv, out_path, activation_env, NULL);
+	cr_assert_gt(pid, 0);
+	/* Once systemd-socket-activate has made both (and set their modes). */
+	socket_id(a);
+	socket_id(b);
+	harness_sleep_ms(200);
+	a_id = socket_id(a);
+	b_id = socket_id(b);
+	get_ok(b, "/", "Hello from sluice!");
+	get_ok(a, "/", "Hello from sluice!");
+	cr_assert(same_file(socket_id(a), a_id) && same_file(socket_id(b), b_id),
+		  "a pool made its own socket instead of adopting systemd's");
+	cr_assert_eq(log_wait("b master: listening on", 1000), 0);
+	cr_assert_eq(kill(pid, SIGTERM), 0);
+	cr_assert(harness_wait_exit(pid, 5000) != -1, "sluice did not stop");
+	pid = 0;
+	cr_assert(same_file(socket_id(a), a_id), "the master removed systemd's socket file");
+}
