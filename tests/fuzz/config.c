@@ -7,6 +7,7 @@
  * file).  Whatever the input: a refused config says why, naming the
  * file, and a loaded one frees cleanly, and the process lives on (an
  * @include naming a folder once made libconfig exit, config_include.c).
+ * A file with pools is loaded once more per pool (config_pools.h).
  * An input with an @include whose name holds a '/' is skipped: it could
  * reach any file on the machine, and an outcome that depends on the
  * machine's files is no finding the fuzzer could reproduce.
@@ -24,6 +25,27 @@
 #include <unistd.h>
 
 #include "config.h"
+
+/* A refused config's message names the file (or the folder an @include is read from). */
+static void refused(const char *p, const char *err)
+{
+	if (err[0] == '\0' || strncmp(err, p, (size_t)(strrchr(p, '/') - p)) != 0)
+		abort();
+}
+
+static void load_pool(const char *p, const char *name)
+{
+	static struct sl_config pool;
+	char err[1024];
+
+	memset(&pool, 0, sizeof(pool));
+	config_select_pool(name);
+	if (config_load(p, &pool, err, sizeof(err)) < 0)
+		refused(p, err);
+	else
+		config_free(&pool);
+	config_select_pool(NULL);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -100,11 +122,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memset(&cfg, 0, sizeof(cfg));
 	if (config_load(p, &cfg, err, sizeof(err)) < 0) {
-		/* The message names the file (or the folder an @include is read from). */
-		if (err[0] == '\0' || strncmp(err, p, strrchr(p, '/') - p) != 0)
-			abort();
+		refused(p, err);
 		return 0;
 	}
+	/* A file with pools: each pool's keys laid over the top level's too. */
+	for (int i = 0; i < cfg.pools.n; i++)
+		load_pool(p, cfg.pools.name[i]);
 	config_free(&cfg);
 	return 0;
 }
