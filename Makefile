@@ -43,7 +43,7 @@ CORE_SRCS := gateway/config.c gateway/config_include.c gateway/log.c gateway/are
              gateway/header.c gateway/module.c gateway/listen.c gateway/master.c \
              gateway/worker.c gateway/conn.c gateway/request.c gateway/response.c gateway/fcgi.c \
              gateway/io.c gateway/scoreboard.c gateway/crash.c gateway/symbols.c \
-             gateway/config_value.c gateway/config_keys.c gateway/config_pools.c gateway/pools.c gateway/uwsgi.c gateway/systemd.c gateway/trace.c \
+             gateway/config_value.c gateway/config_keys.c gateway/config_pools.c gateway/pools.c gateway/selfpipe.c gateway/uwsgi.c gateway/systemd.c gateway/trace.c \
              gateway/handoff.c gateway/holder.c gateway/access.c \
              gateway/proctitle.c gateway/output.c gateway/stats.c gateway/status.c \
              gateway/status_cli.c gateway/top.c gateway/headlines.c gateway/escape.c \

@@ -49,6 +49,7 @@
 #include "proctitle.h"
 #include "program.h"
 #include "scoreboard.h"
+#include "selfpipe.h"
 #include "stats.h"
 #include "status.h"
 #include "symbols.h"
@@ -79,7 +80,6 @@ struct slot {
 	long long lifetime_ms;		/* a program copy: replaced once this old; 0: never */
 };
 
-static int sigpipe_fds[2] = { -1, -1 };
 static struct rlimit fd_limit;	/* as the master was started: what workers get */
 
 static struct {
@@ -111,30 +111,10 @@ static struct {
 	long long status_spawn_ms;	/* no restart of it before this */
 } m;
 
-static void on_signal(int sig)
-{
-	int saved = errno;
-	unsigned char b = (unsigned char)sig;
-
-	if (write(sigpipe_fds[1], &b, 1) < 0) {
-		/* The pipe is full: enough signals are already queued. */
-	}
-	errno = saved;
-}
-
 static int setup_signals(void)
 {
-	static const int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1 };
-	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
-
-	if (pipe2(sigpipe_fds, O_NONBLOCK | O_CLOEXEC) < 0 ||
-	    pipe2(m.notify_fds, O_NONBLOCK | O_CLOEXEC) < 0)
+	if (selfpipe_init() < 0 || pipe2(m.notify_fds, O_NONBLOCK | O_CLOEXEC) < 0)
 		return -1;
-	sigemptyset(&sa.sa_mask);
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		sigaction(sigs[i], &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
 	return 0;
 }
 
@@ -222,8 +202,7 @@ static pid_t fork_child(void)
 	sigprocmask(SIG_BLOCK, &all, &fork_mask);
 	pid = fork();
 	if (pid == 0) {
-		close(sigpipe_fds[0]);
-		close(sigpipe_fds[1]);
+		selfpipe_close();
 		close(m.notify_fds[0]);
 	}
 	return pid;
@@ -1294,20 +1273,18 @@ static void reopen_logs(void)
 
 static void handle_signals(void)
 {
-	unsigned char buf[64];
-	ssize_t n;
+	int sig;
 
-	while ((n = read(sigpipe_fds[0], buf, sizeof(buf))) > 0)
-		for (ssize_t i = 0; i < n; i++) {
-			if (buf[i] == SIGCHLD)
-				reap();
-			else if (buf[i] == SIGHUP)
-				master_reload("SIGHUP");
-			else if (buf[i] == SIGUSR1)
-				reopen_logs();
-			else
-				begin_stop(buf[i]);
-		}
+	while ((sig = selfpipe_next()) > 0) {
+		if (sig == SIGCHLD)
+			reap();
+		else if (sig == SIGHUP)
+			master_reload("SIGHUP");
+		else if (sig == SIGUSR1)
+			reopen_logs();
+		else
+			begin_stop(sig);
+	}
 }
 
 /* ---- The loop ------------------------------------------------------- */
@@ -1525,7 +1502,7 @@ int master_run(struct generation *gen, const struct listener *ls, int nls,
 	title_prefix(&gen->cfg);
 	while (!m.stopping || running() > 0) {
 		struct pollfd p[5 + MAX_LISTEN] = {
-			{ .fd = sigpipe_fds[0], .events = POLLIN },
+			{ .fd = selfpipe_fd(), .events = POLLIN },
 			{ .fd = m.notify_fds[0], .events = POLLIN },
 			{ .fd = m.stopping ? -1 : m.dev_fd, .events = POLLIN },
 			{ .fd = holder_fd(), .events = POLLIN },

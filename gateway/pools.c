@@ -26,6 +26,7 @@
 #include "master.h"
 #include "pools.h"
 #include "proctitle.h"
+#include "selfpipe.h"
 #include "systemd.h"
 
 /* A pool master that lived less than this before dying died at start. */
@@ -63,7 +64,6 @@ static struct {
 	pool_main_fn pool_main;
 	struct pool pools[MAX_POOLS];
 	int n;
-	int sig_fds[2];
 	int notify_fd;			/* the pool masters' NOTIFY_SOCKET */
 	char notify_name[64];
 	int starting;			/* the first start: a pool that fails fails all */
@@ -74,7 +74,7 @@ static struct {
 	long long kill_ms;		/* SIGKILL what is left then; 0: not stopping */
 	struct generation *checked[MAX_POOLS];	/* -t's, kept until it exits */
 	int nchecked;
-} t = { .sig_fds = { -1, -1 }, .notify_fd = -1 };
+} t = { .notify_fd = -1 };
 
 /* ---- Checking -------------------------------------------------------- */
 
@@ -166,32 +166,6 @@ int pools_check(const struct sl_config *top, int load, char *err, size_t errlen)
 }
 
 /* ---- Signals and the notify socket ---------------------------------- */
-
-static void on_signal(int sig)
-{
-	int saved = errno;
-	unsigned char b = (unsigned char)sig;
-
-	if (write(t.sig_fds[1], &b, 1) < 0) {
-		/* Full: enough signals are queued. */
-	}
-	errno = saved;
-}
-
-static int setup_signals(void)
-{
-	static const int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1 };
-	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
-
-	if (pipe2(t.sig_fds, O_NONBLOCK | O_CLOEXEC) < 0)
-		return -1;
-	sigemptyset(&sa.sa_mask);
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		sigaction(sigs[i], &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-	return 0;
-}
 
 /*
  * A datagram socket in the abstract namespace, named after this pid, on
@@ -329,8 +303,7 @@ static void become_pool(struct pool *p)
 		sigaction(s, &sa, NULL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	close(t.sig_fds[0]);
-	close(t.sig_fds[1]);
+	selfpipe_close();
 	close(t.notify_fd);
 	for (int i = 0; i < t.n; i++)
 		if (&t.pools[i] != p)
@@ -625,9 +598,9 @@ static void reload(long long now)
 
 static void handle_signals(long long now)
 {
-	unsigned char sig;
+	int sig;
 
-	while (read(t.sig_fds[0], &sig, 1) == 1) {
+	while ((sig = selfpipe_next()) > 0) {
 		switch (sig) {
 		case SIGCHLD:
 			reap(now);
@@ -729,7 +702,7 @@ int pools_run(const struct sl_config *top, pool_main_fn pool_main)
 
 	t.file = top->file;
 	t.pool_main = pool_main;
-	if (setup_signals() < 0 || open_notify() < 0) {
+	if (selfpipe_init() < 0 || open_notify() < 0) {
 		log_msg(LOG_ERROR, "master: cannot start: %s", strerror(errno));
 		return 1;
 	}
@@ -746,7 +719,7 @@ int pools_run(const struct sl_config *top, pool_main_fn pool_main)
 	proctitle_set(title, t.file, NULL);
 	while (!t.stopping || running() > 0) {
 		struct pollfd p[2] = {
-			{ .fd = t.sig_fds[0], .events = POLLIN },
+			{ .fd = selfpipe_fd(), .events = POLLIN },
 			{ .fd = t.notify_fd, .events = POLLIN },
 		};
 
