@@ -93,6 +93,21 @@ static void start(void)
 }
 
 static char *log_text(void);
+static void wait_pool(const char *name);
+static int log_has(const char *needle, int ms);
+
+/* Start on `pools`, the text of the pools a and b, and wait until both serve. */
+static void start_ab(const char *a, const char *b, const char *top)
+{
+	char text[16384];
+
+	snprintf(text, sizeof(text), "%spools = {\n%s%s};\n", top ? top : "", a, b);
+	write_conf(text);
+	start();
+	wait_pool("a");
+	wait_pool("b");
+	cr_assert(log_has("2 pools serve", 5000), "not ready:\n%s", log_text());
+}
 
 /* Wait for pool `name`'s socket to accept. */
 static void wait_pool(const char *name)
@@ -223,7 +238,7 @@ static int load_b(void)
 
 Test(pools, each_pool_has_its_own_socket_module_pm_and_user)
 {
-	char text[16384], a[4096], b[4096], pidf[256], *out, *pid;
+	char a[4096], b[4096], pidf[256], *out, *pid;
 	int root = geteuid() == 0;
 	pid_t am, bm, kids[16];
 
@@ -231,13 +246,7 @@ Test(pools, each_pool_has_its_own_socket_module_pm_and_user)
 	pool_text(b, sizeof(b), "b", "fixtures/environ.so",
 		  root ? "pm = { max_children = 1; }; env = { POOL = \"b\"; }; user = \"nobody\";"
 		       : "pm = { max_children = 1; }; env = { POOL = \"b\"; };");
-	snprintf(text, sizeof(text), "pm = { max_children = 3; };\n"
-		 "pools = {\n%s%s};\n", a, b);
-	write_conf(text);
-	start();
-	wait_pool("a");
-	wait_pool("b");
-	cr_assert(log_has("2 pools serve", 5000), "not ready:\n%s", log_text());
+	start_ab(a, b, "pm = { max_children = 3; };\n");
 
 	out = ask("a", "/");
 	cr_assert_not_null(strstr(out, "pid "), "pool a is not whoami:\n%s", out);
@@ -291,19 +300,14 @@ Test(pools, a_crash_loop_in_one_pool_leaves_the_other_serving)
  */
 Test(pools, a_killed_pool_master_restarts_on_the_same_socket)
 {
-	char text[16384], a[4096], b[4096], *out;
+	char a[4096], b[4096], *out;
 	pid_t am;
 
 	pool_text(a, sizeof(a), "a", "fixtures/whoami.so", NULL);
 	pool_text(b, sizeof(b), "b", "fixtures/whoami.so", NULL);
-	snprintf(text, sizeof(text), "pools = {\n%s%s};\n", a, b);
-	write_conf(text);
-	start();
-	wait_pool("a");
-	wait_pool("b");
-	start_nginx();
 	/* Once started: a pool that dies during the start fails the start. */
-	cr_assert(log_has("2 pools serve", 5000), "not ready:\n%s", log_text());
+	start_ab(a, b, NULL);
+	start_nginx();
 	am = pool_master("a");
 	cr_assert_eq(kill(am, SIGKILL), 0);
 	/* At once: the socket is the master of pools', so this waits, then is served. */
@@ -327,12 +331,7 @@ Test(pools, a_failed_reload_in_one_pool_leaves_it_and_the_others_serving)
 
 	pool_text(a, sizeof(a), "a", "fixtures/whoami.so", NULL);
 	pool_text(b, sizeof(b), "b", "fixtures/environ.so", "env = { V = \"1\"; };");
-	snprintf(text, sizeof(text), "pools = {\n%s%s};\n", a, b);
-	write_conf(text);
-	start();
-	wait_pool("a");
-	wait_pool("b");
-	cr_assert(log_has("2 pools serve", 5000), "not ready:\n%s", log_text());
+	start_ab(a, b, NULL);
 
 	{
 		/* Pool a's own modules line, replaced by one naming a missing file. */
@@ -371,11 +370,7 @@ Test(pools, a_reload_adds_and_removes_pools)
 	pool_text(a, sizeof(a), "a", "fixtures/whoami.so", NULL);
 	pool_text(b, sizeof(b), "b", "fixtures/whoami.so", NULL);
 	pool_text(c, sizeof(c), "c", "fixtures/whoami.so", NULL);
-	snprintf(text, sizeof(text), "pools = {\n%s%s};\n", a, b);
-	write_conf(text);
-	start();
-	wait_pool("a");
-	wait_pool("b");
+	start_ab(a, b, NULL);
 	bm = pool_master("b");
 	snprintf(text, sizeof(text), "pools = {\n%s%s};\n", a, c);
 	write_conf(text);
@@ -395,17 +390,13 @@ Test(pools, a_reload_adds_and_removes_pools)
 
 Test(pools, sigterm_stops_every_pool_and_removes_the_sockets)
 {
-	char text[16384], a[4096], b[4096], path[256];
+	char a[4096], b[4096], path[256];
 	struct stat st;
 	int status;
 
 	pool_text(a, sizeof(a), "a", "fixtures/whoami.so", NULL);
 	pool_text(b, sizeof(b), "b", "fixtures/whoami.so", NULL);
-	snprintf(text, sizeof(text), "pools = {\n%s%s};\n", a, b);
-	write_conf(text);
-	start();
-	wait_pool("a");
-	wait_pool("b");
+	start_ab(a, b, NULL);
 	status = harness_stop_pid(master, SIGTERM);
 	master = 0;
 	cr_assert(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
@@ -441,9 +432,23 @@ static void refused(const char *text, const char *want)
 	cr_expect_not_null(strstr(out, want), "-t said \"%s\", not \"%s\"", out, want);
 }
 
+/* Pools a and b, with `from` replaced by `to` in b's text: -t names pool b and `want`. */
+static void refused_b(const char *a, const char *from, const char *to, const char *want)
+{
+	char b[4096], text[16384], *changed;
+
+	pool_text(b, sizeof(b), "b", "fixtures/whoami.so", NULL);
+	changed = harness_replace(b, from, to);
+	cr_assert_not_null(changed);
+	snprintf(text, sizeof(text), "pools = {\n%s%s};\n", a, changed);
+	free(changed);
+	refused(text, "pool b: ");
+	refused(text, want);
+}
+
 Test(pools, test_flag_names_each_mistake_with_file_and_line)
 {
-	char a[4096], b[4096], text[16384], want[512], out[2048];
+	char a[4096], b[4096], text[16384], want[512], out[2048], mod[512];
 
 	pool_text(a, sizeof(a), "a", "fixtures/whoami.so", NULL);
 	pool_text(b, sizeof(b), "b", "fixtures/whoami.so", NULL);
@@ -461,42 +466,17 @@ Test(pools, test_flag_names_each_mistake_with_file_and_line)
 	/* Two pools on one socket: the second's line, and the first's. */
 	snprintf(text, sizeof(text), "pools = {\n%s%s};\n", a, a);
 	refused(text, "sluice.conf:10: duplicate setting name");
-	pool_text(b, sizeof(b), "b", "fixtures/whoami.so", NULL);
-	{
-		char *same = harness_replace(b, "/b.sock", "/a.sock");
-
-		snprintf(text, sizeof(text), "pools = {\n%s%s};\n", a, same);
-		free(same);
-	}
-	refused(text, "pool b: ");
-	refused(text, "sluice.conf:11: ");
+	refused_b(a, "/b.sock", "/a.sock", "sluice.conf:11: ");
 	/* A pool's unknown key, with its line. */
 	pool_text(b, sizeof(b), "b", "fixtures/whoami.so", "pm = { max_childs = 2; };");
 	snprintf(text, sizeof(text), "pools = {\n%s%s};\n", a, b);
 	refused(text, "pool b: ");
 	refused(text, "sluice.conf:13: unknown key \"pm.max_childs\"");
 	/* A module that does not load, in one pool. */
-	pool_text(b, sizeof(b), "b", "fixtures/whoami.so", NULL);
-	{
-		char mod[512], *bad;
-
-		built(mod, sizeof(mod), "fixtures/whoami.so");
-		bad = harness_replace(b, mod, "nothere.so");
-		snprintf(text, sizeof(text), "pools = {\n%s%s};\n", a, bad);
-		free(bad);
-	}
-	refused(text, "pool b: ");
-	refused(text, "nothere.so");
+	built(mod, sizeof(mod), "fixtures/whoami.so");
+	refused_b(a, mod, "nothere.so", "nothere.so");
 	/* A pool without listen, a pool that is not a group, none at all. */
-	pool_text(b, sizeof(b), "b", "fixtures/whoami.so", NULL);
-	{
-		char *nolisten = harness_replace(b, "listen", "#listen");
-
-		snprintf(text, sizeof(text), "pools = {\n%s%s};\n", a, nolisten);
-		free(nolisten);
-	}
-	refused(text, "pool b: ");
-	refused(text, "listen is missing");
+	refused_b(a, "listen", "#listen", "listen is missing");
 	refused("pools = { a = 5; };", "sluice.conf:4: pools.a: want a group");
 	refused("pools = { };", "sluice.conf:4: pools: want a group with a group per pool");
 	refused("pool = { a = { }; };", "did you mean \"pools\"");
@@ -505,17 +485,14 @@ Test(pools, test_flag_names_each_mistake_with_file_and_line)
 /* `sluice status` asks one pool: the one --pool names. */
 Test(pools, status_asks_the_pool_named)
 {
-	char a[4096], b[4096], text[16384], conf[256], cmd[512], out[4096];
+	char a[4096], b[4096], conf[256], cmd[512], out[4096];
 	FILE *p;
 	size_t n;
 
 	pool_text(a, sizeof(a), "a", "fixtures/whoami.so",
 		  "status = { listen = \"unix:a-status.sock\"; };");
 	pool_text(b, sizeof(b), "b", "fixtures/whoami.so", NULL);
-	snprintf(text, sizeof(text), "pools = {\n%s%s};\n", a, b);
-	write_conf(text);
-	start();
-	wait_pool("a");
+	start_ab(a, b, NULL);
 	in_dir(conf, sizeof(conf), "a-status.sock");
 	cr_assert_eq(harness_wait_socket(master, conf), 0);
 	in_dir(conf, sizeof(conf), "sluice.conf");
@@ -655,12 +632,7 @@ Test(pools, a_reload_moves_a_pool_to_its_new_socket)
 
 	pool_text(a, sizeof(a), "a", "fixtures/whoami.so", NULL);
 	pool_text(b, sizeof(b), "b", "fixtures/whoami.so", NULL);
-	snprintf(text, sizeof(text), "pools = {\n%s%s};\n", a, b);
-	write_conf(text);
-	start();
-	wait_pool("a");
-	wait_pool("b");
-	cr_assert(log_has("2 pools serve", 5000), "not ready:\n%s", log_text());
+	start_ab(a, b, NULL);
 	moved = harness_replace(b, "/b.sock", "/b2.sock");
 	snprintf(text, sizeof(text), "pools = {\n%s%s};\n", a, moved);
 	free(moved);

@@ -23,6 +23,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,23 +121,34 @@ static void built(char *out, const char *rel)
  * BUILD_DIR/`module`.so mounted at "/", two workers, and `extra`.
  * Written beside and renamed, so that a reload never reads half a file.
  */
-static void write_conf(const char *listen, const char *module, const char *extra)
+/* Write `fmt` as the config, beside it first and renamed into place. */
+static void __attribute__((format(printf, 1, 2))) put_conf(const char *fmt, ...)
 {
-	char so[PATH_MAX], rel[256], tmp[300];
+	char tmp[300];
+	va_list ap;
 	FILE *f;
 
-	snprintf(rel, sizeof(rel), "%s.so", module);
-	built(so, rel);
 	snprintf(tmp, sizeof(tmp), "%s.new", conf);
 	f = fopen(tmp, "w");
 	cr_assert_not_null(f);
-	fprintf(f, "listen = { address = \"%s\";%s };\n"
-		"error_log = \"%s\";\nlog_level = \"info\";\n"
-		"pm = { max_children = 2; };\n"
-		"modules = ( { path = \"%s\"; mount = \"/\"; } );\n%s\n",
-		listen, listen[0] == '/' ? " mode = \"0666\";" : "", log_path, so, extra);
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
 	cr_assert_eq(fclose(f), 0);
 	cr_assert_eq(rename(tmp, conf), 0);
+}
+
+static void write_conf(const char *listen, const char *module, const char *extra)
+{
+	char so[PATH_MAX], rel[256];
+
+	snprintf(rel, sizeof(rel), "%s.so", module);
+	built(so, rel);
+	put_conf("listen = { address = \"%s\";%s };\n"
+		 "error_log = \"%s\";\nlog_level = \"info\";\n"
+		 "pm = { max_children = 2; };\n"
+		 "modules = ( { path = \"%s\"; mount = \"/\"; } );\n%s\n",
+		 listen, listen[0] == '/' ? " mode = \"0666\";" : "", log_path, so, extra);
 }
 
 /* GET `uri` over FastCGI must answer 200 with `body` in it. */
@@ -176,15 +188,14 @@ static void notify_env(void *arg)
 	}
 }
 
-/* Bind the notify socket, then start sluice with `module` and `extra`. */
-static void start_notified(const char *module, const char *extra)
+/* Bind "systemd's" end of the notify socket, then start sluice on conf. */
+static void start_on_conf(void)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char bin[PATH_MAX], o_c[] = "-c";
 	char *argv[] = { bin, o_c, conf, NULL };
 
 	built(bin, "sluice");
-	write_conf(sock, module, extra);
 	notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	cr_assert_geq(notify_fd, 0);
 	cr_assert_lt(strlen(notify_path), sizeof(sa.sun_path));
@@ -192,6 +203,13 @@ static void start_notified(const char *module, const char *extra)
 	cr_assert_eq(bind(notify_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	pid = harness_spawn(argv, out_path, notify_env, NULL);
 	cr_assert_gt(pid, 0);
+}
+
+/* The notify socket, then sluice with `module` and `extra`. */
+static void start_notified(const char *module, const char *extra)
+{
+	write_conf(sock, module, extra);
+	start_on_conf();
 }
 
 struct note {
@@ -807,22 +825,16 @@ Test(systemd, units_pass_systemd_analyze_verify)
  */
 static void write_pools_conf(void)
 {
-	char so[PATH_MAX], tmp[300];
-	FILE *f;
+	char so[PATH_MAX];
 
 	built(so, "apps/hello.so");
-	snprintf(tmp, sizeof(tmp), "%s.new", conf);
-	f = fopen(tmp, "w");
-	cr_assert_not_null(f);
-	fprintf(f, "error_log = \"%s\";\nlog_level = \"info\";\npm = { max_children = 2; };\n"
-		"pools = {\n"
-		"  a = { listen = { address = \"%s\"; mode = \"0666\"; };\n"
-		"        modules = ( { path = \"%s\"; } ); };\n"
-		"  b = { listen = { address = \"%s/b.sock\"; mode = \"0666\"; };\n"
-		"        modules = ( { path = \"%s\"; } ); };\n"
-		"};\n", log_path, sock, so, dir, so);
-	cr_assert_eq(fclose(f), 0);
-	cr_assert_eq(rename(tmp, conf), 0);
+	put_conf("error_log = \"%s\";\nlog_level = \"info\";\npm = { max_children = 2; };\n"
+		 "pools = {\n"
+		 "  a = { listen = { address = \"%s\"; mode = \"0666\"; };\n"
+		 "        modules = ( { path = \"%s\"; } ); };\n"
+		 "  b = { listen = { address = \"%s/b.sock\"; mode = \"0666\"; };\n"
+		 "        modules = ( { path = \"%s\"; } ); };\n"
+		 "};\n", log_path, sock, so, dir, so);
 }
 
 /*
@@ -832,19 +844,11 @@ static void write_pools_conf(void)
  */
 Test(systemd, pools_are_ready_together_and_reload_together)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char bin[PATH_MAX], o_c[] = "-c", status[512], b_sock[300];
-	char *argv[] = { bin, o_c, conf, NULL };
+	char status[512], b_sock[300];
 	struct note n;
 
-	built(bin, "sluice");
 	write_pools_conf();
-	notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	cr_assert_geq(notify_fd, 0);
-	memcpy(sa.sun_path, notify_path, strlen(notify_path) + 1);
-	cr_assert_eq(bind(notify_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	pid = harness_spawn(argv, out_path, notify_env, NULL);
-	cr_assert_gt(pid, 0);
+	start_on_conf();
 	wait_note("READY=1", "STOPPING=1", 5000, &n);
 	cr_assert_not_null(field(n.text, "STATUS=", status, sizeof(status)), "[%s]", n.text);
 	cr_assert(strstr(status, "a: generation 1: 2 workers") &&
