@@ -359,8 +359,9 @@ static const unsigned char *params_stop(const struct conn *c)
  */
 static char *terminate_name(unsigned char *name, size_t nlen)
 {
-	/* Most CGI names are 8 to 16 bytes: two overlapping words, both
-	 * loaded before either is stored, move them without a call. */
+	/* Most CGI names are 8 to 32 bytes (HTTP_ and a header's name): two
+	 * overlapping pieces, both loaded before either is stored, move them
+	 * without a call. */
 	if (nlen >= 8 && nlen <= 16) {
 		uint64_t head, tail;
 
@@ -368,6 +369,13 @@ static char *terminate_name(unsigned char *name, size_t nlen)
 		memcpy(&tail, name + nlen - 8, 8);
 		memcpy(name - 1, &head, 8);
 		memcpy(name + nlen - 9, &tail, 8);
+	} else if (nlen > 16 && nlen <= 32) {
+		unsigned char head[16], tail[16];
+
+		memcpy(head, name, 16);
+		memcpy(tail, name + nlen - 16, 16);
+		memcpy(name - 1, head, 16);
+		memcpy(name + nlen - 17, tail, 16);
 	} else {
 		memmove(name - 1, name, nlen);
 	}

@@ -546,11 +546,14 @@ static void put_edge_pairs(struct fcgi_buf *pb, const char *round)
 	fcgi_client_buf_str(pb, "HTTP_X_LONG");
 	fcgi_client_buf_str(pb, round);
 	fcgi_client_pair(pb, "HTTP_X_BIG", big);
-	/* Names either side of terminate_name's word moves (8 to 16). */
+	/* Names either side of terminate_name's moves (8 to 16, 17 to 32). */
 	fcgi_client_pair(pb, "HTTP_X7", round);
 	fcgi_client_pair(pb, "HTTP_X_8", round);
 	fcgi_client_pair(pb, "HTTP_X_SIXTEEN_1", round);
 	fcgi_client_pair(pb, "HTTP_X_SEVENTEEN1", round);
+	fcgi_client_pair(pb, "HTTP_X_THIRTY_ONE_BYTES_NAME_31", round);
+	fcgi_client_pair(pb, "HTTP_X_THIRTY_TWO_BYTES_NAME__32", round);
+	fcgi_client_pair(pb, "HTTP_X_THIRTY_THREE_BYTES_NAME_33", round);
 	fcgi_client_pair(pb, "", "");
 	fcgi_client_pair(pb, "HTTP_X_LAST", round);
 }
@@ -567,9 +570,12 @@ static void assert_edge_pairs(const struct fcgi_resp *rs, const char *round)
 	cr_assert(resp_has(rs, want), "%s", describe(rs));
 	snprintf(want, sizeof(want), "\"HTTP_X_LONG\":\"%s\"", round);
 	cr_assert(resp_has(rs, want), "%s", describe(rs));
-	for (size_t i = 0; i < 4; i++) {
+	for (size_t i = 0; i < 7; i++) {
 		static const char *const names[] = { "HTTP_X7", "HTTP_X_8", "HTTP_X_SIXTEEN_1",
-						     "HTTP_X_SEVENTEEN1" };
+						     "HTTP_X_SEVENTEEN1",
+						     "HTTP_X_THIRTY_ONE_BYTES_NAME_31",
+						     "HTTP_X_THIRTY_TWO_BYTES_NAME__32",
+						     "HTTP_X_THIRTY_THREE_BYTES_NAME_33" };
 
 		snprintf(want, sizeof(want), "\"%s\":\"%s\"", names[i], round);
 		cr_assert(resp_has(rs, want), "%s", describe(rs));
