@@ -301,7 +301,8 @@ Test(pools, a_crash_loop_in_one_pool_leaves_the_other_serving)
 Test(pools, a_killed_pool_master_restarts_on_the_same_socket)
 {
 	char a[4096], b[4096], *out;
-	pid_t am;
+	pid_t am, workers[16];
+	int n;
 
 	pool_text(a, sizeof(a), "a", "fixtures/whoami.so", NULL);
 	pool_text(b, sizeof(b), "b", "fixtures/whoami.so", NULL);
@@ -309,8 +310,15 @@ Test(pools, a_killed_pool_master_restarts_on_the_same_socket)
 	start_ab(a, b, NULL);
 	start_nginx();
 	am = pool_master("a");
+	n = harness_children(am, workers, 16, 0);
+	cr_assert_gt(n, 0);
 	cr_assert_eq(kill(am, SIGKILL), 0);
-	/* At once: the socket is the master of pools', so this waits, then is served. */
+	/* Once the old master and its workers are gone, and before the new
+	 * master is up (it starts 0.5 s after a death this soon): only the
+	 * socket, the master of pools', holds this connection until then. */
+	cr_assert(harness_wait_gone(am, 5000), "pool a's master did not die");
+	for (int i = 0; i < n; i++)
+		cr_assert(harness_wait_gone(workers[i], 5000), "an old worker of pool a stayed");
 	out = ask("a", "/");
 	cr_assert_not_null(strstr(out, "pid "), "pool a did not answer after its master "
 			   "died:\n%s", out);
