@@ -585,6 +585,13 @@ static void reload(long long now)
 
 		if (pool_named(top.pools.name[i]))
 			continue;
+		/* Pools a reload removed count until their masters have left. */
+		if (t.n == MAX_POOLS) {
+			log_msg(LOG_ERROR, "pool %s not started: %d pools are running or still "
+				"leaving, the most there can be; reload again once the removed "
+				"ones have left", top.pools.name[i], MAX_POOLS);
+			continue;
+		}
 		p = &t.pools[t.n++];
 		memset(p, 0, sizeof(*p));
 		snprintf(p->name, sizeof(p->name), "%s", top.pools.name[i]);

@@ -674,3 +674,50 @@ Test(pools, dev_mode_refuses_a_file_with_pools)
 		cr_assert_not_null(strstr(out, "development mode (--dev) runs one pool"), "%s", out);
 	free(out);
 }
+
+/*
+ * Pools a reload removes count until their masters have left: with 16
+ * (the most) still leaving, a pool the reload adds is refused with a log
+ * line, not written past the table; once they have left, the next reload
+ * starts it.  The old masters are held with SIGSTOP so that they cannot
+ * leave before the reload has looked.
+ */
+Test(pools, a_reload_past_the_most_pools_waits_for_the_leaving_ones, .timeout = 90)
+{
+	char text[65536], one[4096], name[8], *out;
+	pid_t old[16];
+	size_t len = 0;
+
+	len += (size_t)snprintf(text + len, sizeof(text) - len, "pm = { max_children = 1; };\n"
+				"pools = {\n");
+	for (int i = 0; i < 16; i++) {
+		snprintf(name, sizeof(name), "p%d", i);
+		pool_text(one, sizeof(one), name, "fixtures/whoami.so", NULL);
+		len += (size_t)snprintf(text + len, sizeof(text) - len, "%s", one);
+	}
+	snprintf(text + len, sizeof(text) - len, "};\n");
+	write_conf(text);
+	start();
+	cr_assert(log_has("16 pools serve", 15000), "not ready:\n%s", log_text());
+	for (int i = 0; i < 16; i++) {
+		snprintf(name, sizeof(name), "p%d", i);
+		old[i] = pool_master(name);
+		cr_assert_eq(kill(old[i], SIGSTOP), 0);
+	}
+	pool_text(one, sizeof(one), "q", "fixtures/whoami.so", NULL);
+	snprintf(text, sizeof(text), "pools = {\n%s};\n", one);
+	write_conf(text);
+	cr_assert_eq(kill(master, SIGHUP), 0);
+	cr_assert(log_has("pool q not started: 16 pools are running or still leaving", 5000),
+		  "%s", log_text());
+	for (int i = 0; i < 16; i++)
+		cr_assert_eq(kill(old[i], SIGCONT), 0);
+	for (int i = 0; i < 16; i++)
+		cr_assert(harness_wait_gone(old[i], 10000), "an old pool master stayed");
+	cr_assert(log_has("pool p15 removed", 5000), "%s", log_text());
+	cr_assert_eq(kill(master, SIGHUP), 0);
+	wait_pool("q");
+	out = ask("q", "/");
+	cr_assert_not_null(strstr(out, "pid "), "pool q:\n%s", out);
+	free(out);
+}
