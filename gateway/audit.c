@@ -213,13 +213,11 @@ static int run_pool_rules(struct audit *a, const struct sl_config *top)
 	char err[1024];
 
 	for (int i = 0; i < top->pools.n; i++) {
-		config_select_pool(top->pools.name[i]);
-		if (config_load(top->file, &pools[i], err, sizeof(err)) < 0) {
-			config_select_pool(NULL);
+		if (config_load_pool(top->file, top->pools.name[i], &pools[i], err,
+				     sizeof(err)) < 0) {
 			fprintf(stderr, "sluice audit: pool %s: %s\n", top->pools.name[i], err);
 			return -1;
 		}
-		config_select_pool(NULL);
 		a->cfg = &pools[i];
 		a->pool = pools[i].pool;
 		audit_rules_config(a);

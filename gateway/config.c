@@ -1699,6 +1699,18 @@ int config_load(const char *path, struct sl_config *cfg, char *err, size_t errle
 	return rc;
 }
 
+int config_load_pool(const char *path, const char *pool, struct sl_config *cfg, char *err,
+		     size_t errlen)
+{
+	const char *was = selected_pool;
+	int rc;
+
+	selected_pool = pool;
+	rc = config_load(path, cfg, err, errlen);
+	selected_pool = was;
+	return rc;
+}
+
 static void free_settings(struct module_config *mc)
 {
 	for (int i = 0; i < mc->nsettings; i++) {

@@ -213,6 +213,13 @@ void config_select_pool(const char *name);
  * config_free releases them.
  */
 int config_load(const char *path, struct sl_config *cfg, char *err, size_t errlen);
+
+/* config_load of pool `pool` of `path` alone, whatever config_select_pool set. */
+int config_load_pool(const char *path, const char *pool, struct sl_config *cfg, char *err,
+		     size_t errlen);
+
+/* The pools' names, joined with ", " into `buf`. */
+void config_pool_names(const struct pool_names *names, char *buf, size_t len);
 void config_free(struct sl_config *cfg);
 
 /*

@@ -151,12 +151,21 @@ static const config_setting_t *check_pools(const config_setting_t *root,
 	return NULL;
 }
 
+void config_pool_names(const struct pool_names *names, char *buf, size_t len)
+{
+	size_t at = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < names->n && at < len; i++)
+		at += (size_t)snprintf(buf + at, len - at, "%s%s", i ? ", " : "", names->name[i]);
+}
+
 const config_setting_t *config_pools_apply(config_setting_t *root, const char *pool,
 					   struct pool_names *out, char *why, size_t whylen)
 {
 	config_setting_t *pools = config_setting_get_member(root, "pools");
 	const config_setting_t *bad, *mine;
-	char names[MAX_POOLS * (POOL_NAME_MAX + 2)] = "";
+	char names[MAX_POOLS * (POOL_NAME_MAX + 2)];
 
 	out->n = 0;
 	if (!pools) {
@@ -171,9 +180,7 @@ const config_setting_t *config_pools_apply(config_setting_t *root, const char *p
 	if (pool) {
 		mine = config_setting_get_member(pools, pool);
 		if (!mine) {
-			for (int i = 0; i < out->n; i++)
-				snprintf(names + strlen(names), sizeof(names) - strlen(names),
-					 "%s%s", i ? ", " : "", out->name[i]);
+			config_pool_names(out, names, sizeof(names));
 			snprintf(why, whylen, "pools: no pool \"%s\" (there are: %s)", pool, names);
 			return pools;
 		}

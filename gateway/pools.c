@@ -84,8 +84,9 @@ static int load_pool(const char *file, const char *name, int load, struct sl_con
 {
 	struct generation *g;
 
-	config_select_pool(name);
 	if (load) {
+		/* master_load reads the pool config_select_pool names. */
+		config_select_pool(name);
 		g = master_load(file, NULL, err, errlen);
 		config_select_pool(NULL);
 		if (!g)
@@ -95,11 +96,8 @@ static int load_pool(const char *file, const char *name, int load, struct sl_con
 		*cfg = g->cfg;
 		return 0;
 	}
-	if (config_load(file, cfg, err, errlen) < 0) {
-		config_select_pool(NULL);
+	if (config_load_pool(file, name, cfg, err, errlen) < 0)
 		return -1;
-	}
-	config_select_pool(NULL);
 	if (config_check(cfg, err, errlen) < 0) {
 		config_free(cfg);
 		return -1;
@@ -243,6 +241,15 @@ static void pool_error(const struct pool *p, const char *err)
 		fprintf(stderr, "sluice: pool %s: %s\n", p->name, err);
 }
 
+static void unbind_pool(struct pool *p)
+{
+	listen_cleanup(p->ls, p->nls);
+	for (int i = 0; i < p->nls; i++)
+		if (!p->ls[i].from_systemd)
+			close(p->ls[i].fd);
+	p->nls = 0;
+}
+
 /* Bind the sockets `cfg` names for pool `p`; -1 with the error logged. */
 static int bind_pool(struct pool *p, const struct sl_config *cfg)
 {
@@ -253,10 +260,7 @@ static int bind_pool(struct pool *p, const struct sl_config *cfg)
 	    listen_open_one(&cfg->status, &p->ls[p->nls], err, sizeof(err)) == 0)
 		p->nls++;
 	else if (p->nls >= 0 && cfg->status.address) {
-		listen_cleanup(p->ls, p->nls);
-		for (int i = 0; i < p->nls; i++)
-			if (!p->ls[i].from_systemd)
-				close(p->ls[i].fd);
+		unbind_pool(p);
 		p->nls = -1;
 	}
 	if (p->nls < 0) {
@@ -277,15 +281,6 @@ static int same_sockets(const struct pool *p, const struct sl_config *cfg)
 			return 0;
 	return !cfg->status.address || strcmp(p->ls[cfg->nlisten].address,
 					       cfg->status.address) == 0;
-}
-
-static void unbind_pool(struct pool *p)
-{
-	listen_cleanup(p->ls, p->nls);
-	for (int i = 0; i < p->nls; i++)
-		if (!p->ls[i].from_systemd)
-			close(p->ls[i].fd);
-	p->nls = 0;
 }
 
 /*

@@ -158,18 +158,15 @@ static int ask_pool(const char *file, const char *pool, const char *target,
 		    long interval_ms)
 {
 	static struct sl_config cfg;
-	char err[1024], names[MAX_POOLS * (POOL_NAME_MAX + 2)] = "";
+	char err[1024], names[MAX_POOLS * (POOL_NAME_MAX + 2)];
 	int rc;
 
-	config_select_pool(pool);
-	if (config_load(file, &cfg, err, sizeof(err)) < 0) {
+	if (config_load_pool(file, pool, &cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "sluice: %s\n", err);
 		return 1;
 	}
 	if (cfg.pools.n && !pool) {
-		for (int i = 0; i < cfg.pools.n; i++)
-			snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
-				 i ? ", " : "", cfg.pools.name[i]);
+		config_pool_names(&cfg.pools, names, sizeof(names));
 		fprintf(stderr, "sluice: %s has several pools (%s): say which with --pool NAME\n",
 			file, names);
 		config_free(&cfg);

@@ -564,6 +564,16 @@ static void discard(struct conn *c)
 
 /* ---- Serving -------------------------------------------------------- */
 
+/* Wake the master: NOTIFY_WAKE on the pipe it reads workers' requests from. */
+static void wake_master(void)
+{
+	static const int wake = NOTIFY_WAKE;
+
+	if (w.args->notify_fd >= 0 && write(w.args->notify_fd, &wake, sizeof(wake)) < 0) {
+		/* The pipe is full: the master has plenty to wake it. */
+	}
+}
+
 /*
  * The master looks for stuck handlers often only while the pool is in
  * use (DOZE_AFTER_MS).  A request that starts while it dozes, in a worker
@@ -573,30 +583,14 @@ static void discard(struct conn *c)
  */
 static void wake_dozing_master(void)
 {
-	static const int wake = NOTIFY_WAKE;
 	int *dozing = &scoreboard_pool()->master_dozing;
 
 	if (conn_count() < 2 || w.args->notify_fd < 0)
 		return;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);	/* SCORE_BUSY, then the flag: master.c */
 	if (__atomic_load_n(dozing, __ATOMIC_RELAXED) &&
-	    __atomic_exchange_n(dozing, 0, __ATOMIC_SEQ_CST) &&
-	    write(w.args->notify_fd, &wake, sizeof(wake)) < 0) {
-		/* The pipe is full: the master has plenty to wake it. */
-	}
-}
-
-/*
- * Wake the master once this worker serves: a reload or a replacement
- * waiting for it goes on at once instead of at the master's next look.
- */
-static void tell_master_ready(void)
-{
-	static const int wake = NOTIFY_WAKE;
-
-	if (w.args->notify_fd >= 0 && write(w.args->notify_fd, &wake, sizeof(wake)) < 0) {
-		/* The pipe is full: the master has plenty to wake it. */
-	}
+	    __atomic_exchange_n(dozing, 0, __ATOMIC_SEQ_CST))
+		wake_master();
 }
 
 /*
@@ -1123,7 +1117,9 @@ void worker_main(const struct worker_args *args)
 	set_accepting(1);
 	w.score->idle_since_ms = io_now_ms();
 	w.score->state = SCORE_IDLE;
-	tell_master_ready();
+	/* Ready: a reload or a replacement waiting for this worker goes on
+	 * at once instead of at the master's next look. */
+	wake_master();
 	proctitle_set("idle", NULL);
 	loop();
 	drain();

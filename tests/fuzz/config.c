@@ -39,12 +39,10 @@ static void load_pool(const char *p, const char *name)
 	char err[1024];
 
 	memset(&pool, 0, sizeof(pool));
-	config_select_pool(name);
-	if (config_load(p, &pool, err, sizeof(err)) < 0)
+	if (config_load_pool(p, name, &pool, err, sizeof(err)) < 0)
 		refused(p, err);
 	else
 		config_free(&pool);
-	config_select_pool(NULL);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
