@@ -1402,7 +1402,7 @@ static int steal_timeout(long long now)
 /* Everything time-driven; returns how long the loop may sleep. */
 static int tick(long long *last_tick)
 {
-	long long now = io_now_ms();
+	long long now = io_now_ms(), watchdog;
 	int timeout, tick_due = now - *last_tick >= MAINTENANCE_TICK_MS;
 	int watch = watch_programs(now, tick_due);
 
@@ -1442,8 +1442,9 @@ static int tick(long long *last_tick)
 	if (m.next || !m.sd.ready)
 		timeout = min_timeout(timeout, READY_POLL_MS);
 	timeout = min_timeout(timeout, steal_timeout(now));
-	if (systemd_watchdog_due(&m.sd, now) >= 0)
-		timeout = min_timeout(timeout, (int)systemd_watchdog_due(&m.sd, now));
+	watchdog = systemd_watchdog_due(&m.sd, now);
+	if (watchdog >= 0)
+		timeout = min_timeout(timeout, (int)watchdog);
 	return timeout;
 }
 

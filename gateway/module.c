@@ -112,9 +112,7 @@ static int add_routes(const struct module_config *mc, const struct sl_module *m,
 static void *unchanged_in(const struct modset *prev, const struct stat *st)
 {
 	for (int i = 0; prev && i < prev->n; i++)
-		if (prev->files[i].dev == st->st_dev && prev->files[i].ino == st->st_ino &&
-		    prev->files[i].size == st->st_size &&
-		    prev->files[i].mtime_ns == st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec)
+		if (file_id_same(&prev->files[i], st))
 			return prev->handles[i];
 	return NULL;
 }
@@ -248,10 +246,7 @@ static int load_one(const struct module_config *mc, const struct modset *prev,
 	if (!h)
 		return -1;
 	ms->handles[ms->n] = h;
-	ms->files[ms->n].dev = st.st_dev;
-	ms->files[ms->n].ino = st.st_ino;
-	ms->files[ms->n].size = st.st_size;
-	ms->files[ms->n].mtime_ns = st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+	ms->files[ms->n] = file_id_of(&st);
 	ms->n++;
 	sym = dlsym(h, "sluice_module");
 	if (!sym) {

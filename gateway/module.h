@@ -26,6 +26,7 @@
 #include <sys/types.h>
 
 #include "defaults.h"
+#include "fileid.h"
 #include "sluice.h"
 
 struct sl_config;
@@ -44,12 +45,7 @@ struct modset {
 	struct sl_module v1[MAX_MODULES];		/* ABI 1 descriptors, reshaped */
 	struct module_v1_calls v1_calls[MAX_MODULES];
 	void *handles[MAX_MODULES];
-	struct {			/* the file each was loaded from, to see it change */
-		dev_t dev;
-		ino_t ino;
-		long long mtime_ns;
-		off_t size;
-	} files[MAX_MODULES];
+	struct file_id files[MAX_MODULES];	/* the file each was loaded from, to see it change */
 	unsigned char shared[MAX_MODULES];	/* handle taken over from the previous set */
 	int n;
 	int ninited;

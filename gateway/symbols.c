@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fileid.h"
 #include "safefmt.h"
 #include "symbols.h"
 
@@ -27,7 +28,7 @@ struct object {
 	size_t nsyms;
 	char *pool;
 	struct symbols_lines *lines;	/* file:line, in the dev profile */
-	struct stat st;			/* the file's, to know it again */
+	struct file_id id;		/* its file's, to know it again */
 };
 
 #define MAX_OBJECTS 64
@@ -181,13 +182,6 @@ void symbols_load_range(const struct dl_phdr_info *info, uintptr_t *lo, uintptr_
 static struct object old[MAX_OBJECTS];
 static int nold;
 
-/* The same file, unchanged: device, inode, size and modification time. */
-static int same_file(const struct stat *a, const struct stat *b)
-{
-	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
-	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
-}
-
 /*
  * The old entry for the same file, unchanged, mapped at the same range,
  * taken out of `old`: its symbols need not be read again (the libraries,
@@ -197,7 +191,7 @@ static int take_old(uintptr_t lo, uintptr_t hi, const struct stat *st, struct ob
 {
 	for (int i = 0; i < nold; i++)
 		if (old[i].file && old[i].lo == lo && old[i].hi == hi &&
-		    same_file(&old[i].st, st)) {
+		    file_id_same(&old[i].id, st)) {
 			*o = old[i];
 			old[i].file = NULL;
 			return 1;
@@ -233,7 +227,7 @@ static int add_object(struct dl_phdr_info *info, size_t size, void *data)
 	o = &objects[nobjects++];
 	if (stat(path, &st) == 0 && take_old(lo, hi, &st, o))
 		return 0;
-	*o = (struct object){ .lo = lo, .hi = hi, .st = st };
+	*o = (struct object){ .lo = lo, .hi = hi, .id = file_id_of(&st) };
 	o->file = display_name(info->dlpi_name);
 	load_file(o, path, info->dlpi_addr);
 	o->lines = symbols_lines_load(path, info->dlpi_addr);
