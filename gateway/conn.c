@@ -483,34 +483,42 @@ static int wait_for_room(struct conn *c)
 }
 
 /*
- * Output is still queued from an earlier write: give a peer that reads
- * at memory speed (nginx) SPILL_WAIT_MS to take it, before more is queued
- * behind it and spills past OUTQ_MEM_MAX (defaults.h).  A peer that lets
- * that pass is slow: for the rest of this request it is not waited for
- * again, and the queue takes its pace.  0, or -1 with errno.
+ * The socket is full: give a peer that reads at memory speed (nginx)
+ * SPILL_WAIT_MS to make room, rather than queue what it has not taken
+ * and spill past OUTQ_MEM_MAX (defaults.h).  A peer that lets that pass
+ * is slow: for the rest of this request it is not waited for again, and
+ * the queue takes its pace.  0 when the socket takes more; -1 with errno
+ * (ETIMEDOUT: slow, now or before).
  */
-static int wait_for_reader(struct conn *c)
+static int wait_briefly(struct conn *c)
 {
 	struct outq *q = &c->out;
-	long long deadline;
 
-	if (q->slow_req == c->requests + 1)
+	if (q->slow_req == c->requests + 1) {
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	if (io_wait_writable(c->fd, io_now_ms() + SPILL_WAIT_MS) == 0)
 		return 0;
-	deadline = io_now_ms() + SPILL_WAIT_MS;
+	if (errno == ETIMEDOUT)
+		q->slow_req = c->requests + 1;
+	return -1;
+}
+
+/* Output is still queued from an earlier write: wait_briefly for the
+ * peer to take it.  0 (taken, or the peer is slow), or -1 with errno. */
+static int wait_for_reader(struct conn *c)
+{
 	while (conn_pending(c) > 0) {
-		if (io_wait_writable(c->fd, deadline) < 0) {
-			if (errno != ETIMEDOUT)
-				return -1;
-			q->slow_req = c->requests + 1;
-			return 0;
-		}
+		if (wait_briefly(c) < 0)
+			return errno == ETIMEDOUT ? 0 : -1;
 		if (conn_drain(c) < 0)
 			return -1;
 	}
 	return 0;
 }
 
-int conn_send(struct conn *c, const struct iovec *iov, int iovcnt)
+int conn_send(struct conn *c, const struct iovec *iov, int iovcnt, int more)
 {
 	int i = 0;
 	size_t skip = 0;	/* bytes of iov[i] already written */
@@ -538,8 +546,11 @@ again:
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno == EAGAIN && rest_of(iov + i, iovcnt - i, skip) > OUTQ_MEM_MAX &&
-			    io_wait_writable(c->fd, io_now_ms() + SPILL_WAIT_MS) == 0)
+			/* Full: wait rather than copy what more is coming
+			 * after, or what would spill past memory. */
+			if (errno == EAGAIN &&
+			    (more || rest_of(iov + i, iovcnt - i, skip) > OUTQ_MEM_MAX) &&
+			    wait_briefly(c) == 0)
 				continue;
 			if (errno == EAGAIN || errno == ETIMEDOUT)
 				break;

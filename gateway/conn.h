@@ -163,10 +163,14 @@ int conn_append(unsigned char **buf, size_t *len, size_t *cap, const void *data,
 
 /*
  * Send `iov`: what the socket takes now is written, the rest is queued
- * (and anything already queued goes first).  Returns 0, or -1 with errno
- * when the peer is gone or the queue cannot grow.
+ * (and anything already queued goes first).  `more`: the response goes
+ * on after these bytes, so a full socket is waited for (SPILL_WAIT_MS,
+ * as the next call would wait anyway) rather than the rest copied to the
+ * queue; the last bytes of a response are queued, so that the worker is
+ * free at once.  Returns 0, or -1 with errno when the peer is gone or the
+ * queue cannot grow.
  */
-int conn_send(struct conn *c, const struct iovec *iov, int iovcnt);
+int conn_send(struct conn *c, const struct iovec *iov, int iovcnt, int more);
 
 /* Write what is queued, as far as the socket takes it: 0, or -1 with errno. */
 int conn_drain(struct conn *c);

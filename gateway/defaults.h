@@ -17,11 +17,16 @@
 #define CONN_INBUF_SIZE		(FCGI_HEADER_LEN + FCGI_MAX_CONTENT + FCGI_MAX_PADDING)
 
 /*
- * Response bytes gathered before a STDOUT record leaves.  A whole record
- * (65535 bytes) keeps large bodies at one writev per 64 KiB; small
- * responses go out in one writev at the end anyway.
+ * Response bytes gathered before they leave: small responses go out in
+ * one writev at the end, large ones in writevs of 256 KiB or more.  Each
+ * writev wakes the web server, and on a shared 2-core machine a response
+ * written in 64 KiB pieces (the size of one FastCGI record, which this
+ * used to be) costs a fifth to two fifths more CPU per megabyte than in
+ * 256 KiB ones, far more than copying it into this buffer does (README,
+ * benchmark, resp1m).  A write this size or larger is not copied.  The
+ * buffer is resident only as far as a response has filled it.
  */
-#define OUTBUF_SIZE		FCGI_MAX_CONTENT
+#define OUTBUF_SIZE		(256 * 1024)
 
 /*
  * nginx builds PARAMS as a single record and refuses anything above

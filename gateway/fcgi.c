@@ -124,11 +124,6 @@ static void consume(struct conn *c, const struct rec *rec)
 	c->start += FCGI_HEADER_LEN + rec->len + rec->pad;
 }
 
-static int write_all(struct conn *c, struct iovec *iov, int n)
-{
-	return conn_send(c, iov, n);
-}
-
 /* Send one record with the given content (section 3.3). */
 static int send_record(struct conn *c, unsigned type, unsigned id,
 		       const void *content, size_t len)
@@ -142,7 +137,7 @@ static int send_record(struct conn *c, unsigned type, unsigned id,
 	};
 
 	fcgi_put_header(h, type, id, len, pad);
-	return write_all(c, iov, 3);
+	return conn_send(c, iov, 3, 0);
 }
 
 static int send_end_request(struct conn *c, unsigned id, unsigned status)
@@ -912,7 +907,7 @@ static int send_small(struct conn *c, const struct iovec *iov, size_t total)
 	put_tail(buf + n, id);
 	st(c)->phase = PH_IDLE;
 	one = (struct iovec){ buf, n + FCGI_HEADER_LEN * 2 + 8 };
-	return write_all(c, &one, 1);
+	return conn_send(c, &one, 1, 0);
 }
 
 static int fcgi_send(struct conn *c, struct sl_request *r, struct iovec *iov,
@@ -923,6 +918,7 @@ static int fcgi_send(struct conn *c, struct sl_request *r, struct iovec *iov,
 	struct iovec out[SEND_BATCH_RECORDS * 3 + 8 + 1];
 	size_t off = 0;		/* offset into iov[0] */
 	unsigned id = st(c)->req_id;
+	int ends = 0;		/* this batch ends the response */
 
 	(void)r;
 	(void)iovcnt;	/* `total` bounds the walk over iov */
@@ -965,9 +961,10 @@ static int fcgi_send(struct conn *c, struct sl_request *r, struct iovec *iov,
 			put_tail(tail, id);
 			out[n++] = (struct iovec){ tail, sizeof(tail) };
 			last = 0;
+			ends = 1;
 			st(c)->phase = PH_IDLE;
 		}
-		if (write_all(c, out, n) < 0)
+		if (conn_send(c, out, n, !ends) < 0)
 			return -1;
 	}
 	return 0;

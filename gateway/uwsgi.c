@@ -288,7 +288,7 @@ static int uwsgi_send(struct conn *c, struct sl_request *r, struct iovec *iov,
 	(void)total;
 	if (last)
 		st(c)->phase = PH_DONE;
-	return conn_send(c, iov, iovcnt);
+	return conn_send(c, iov, iovcnt, !last);
 }
 
 /* nginx opens a connection per uwsgi request: this one is done. */

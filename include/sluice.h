@@ -239,7 +239,7 @@ long long sl_content_length(const struct sl_request *req);
  * sluice holds at most one record of it.
  *
  * Read the body before writing a large response: once the head of the
- * response leaves (when more than about 64 KiB has been written, or at
+ * response leaves (when more than about 256 KiB has been written, or at
  * sl_flush), nginx stops sending the rest of the request body, and a
  * handler still waiting for it would stall until the read timeout.
  */

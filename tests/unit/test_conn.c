@@ -702,7 +702,7 @@ static void send_pattern(struct conn *c, size_t from, size_t n)
 		};
 
 		fill_pattern(buf, from + off, len);
-		cr_assert_eq(conn_send(c, iov, 3), 0, "conn_send: %s", strerror(errno));
+		cr_assert_eq(conn_send(c, iov, 3, 0), 0, "conn_send: %s", strerror(errno));
 		cr_assert_leq(c->out.cap, OUTQ_MEM_MAX, "the memory queue grew to %zu bytes", c->out.cap);
 	}
 }
@@ -717,8 +717,8 @@ static void deliver(struct conn *c, int peer, size_t *got, size_t total)
 	}
 }
 
-/* Send [from, from + n) of the pattern as one iovec; how long conn_send took. */
-static long long send_one(struct conn *c, size_t from, size_t n)
+/* Send [from, from + n) of the pattern as one iovec (`more` as conn_send's); how long it took. */
+static long long send_one(struct conn *c, size_t from, size_t n, int more)
 {
 	unsigned char *buf = malloc(n);
 	struct iovec iov = { buf, n };
@@ -726,7 +726,7 @@ static long long send_one(struct conn *c, size_t from, size_t n)
 
 	fill_pattern(buf, from, n);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	cr_assert_eq(conn_send(c, &iov, 1), 0, "conn_send: %s", strerror(errno));
+	cr_assert_eq(conn_send(c, &iov, 1, more), 0, "conn_send: %s", strerror(errno));
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	free(buf);
 	cr_assert_leq(c->out.cap, OUTQ_MEM_MAX, "the memory queue grew to %zu bytes", c->out.cap);
@@ -754,7 +754,7 @@ Test(conn, slow_reader_spills_to_a_file_and_gets_every_byte)
 	cr_assert_gt(conn_pending(c), 0, "a stalled peer took %zu bytes (is SO_SNDBUF honoured?)", half);
 	cr_assert_lt(c->out.file, 0, "spilled before OUTQ_MEM_MAX");
 
-	ms = send_one(c, total, big);
+	ms = send_one(c, total, big, 0);
 	total += big;
 	cr_assert_lt(ms, 20 * SPILL_WAIT_MS, "conn_send waited %lld ms for a reader that does not read", ms);
 	cr_assert_geq(c->out.file, 0, "%lld bytes queued, none in a file", conn_pending(c));
@@ -840,7 +840,7 @@ static int send_to_fast_reader(size_t total)
 	r.fd = peer;
 	small_sndbuf(c->fd);	/* the socket fills many times over: each time, wait or spill */
 	cr_assert_eq(pthread_create(&th, NULL, read_fast, &r), 0);
-	send_one(c, 0, total);
+	send_one(c, 0, total, 0);
 	spilled = c->out.file >= 0;
 	finish_fast_reader(c, peer, &r, th);
 	return !spilled;
@@ -848,10 +848,12 @@ static int send_to_fast_reader(size_t total)
 
 /*
  * The same response as codecs send it: one record's worth per conn_send
- * (32 KiB), each finding the one before still queued.  Returns 1 when it
- * went out without a spill file.
+ * (32 KiB), the last with `more` 0.  With `more` 0 throughout, each finds
+ * the one before still queued.  Returns 1 when it went out without a
+ * spill file (and, with `more`, without the memory queue: nothing but
+ * the end copied).
  */
-static int send_records_to_fast_reader(size_t total)
+static int send_records_to_fast_reader(size_t total, int more)
 {
 	struct reader r = { .want = total };
 	pthread_t th;
@@ -862,8 +864,8 @@ static int send_records_to_fast_reader(size_t total)
 	small_sndbuf(c->fd);
 	cr_assert_eq(pthread_create(&th, NULL, read_fast, &r), 0);
 	for (size_t off = 0; off < total; off += 32768) {
-		send_one(c, off, 32768);
-		spilled |= c->out.file >= 0;
+		send_one(c, off, 32768, more && off + 32768 < total);
+		spilled |= c->out.file >= 0 || (more && off + 32768 < total && c->out.cap > 0);
 	}
 	finish_fast_reader(c, peer, &r, th);
 	return !spilled;
@@ -891,11 +893,52 @@ Test(conn, fast_reader_gets_a_response_sent_by_records_without_a_file)
 {
 	int tries = 0;
 
-	while (tries < 3 && !send_records_to_fast_reader(64 * OUTQ_MEM_MAX))
+	while (tries < 3 && !send_records_to_fast_reader(64 * OUTQ_MEM_MAX, 0))
 		tries++;
 	cr_assert_lt(tries, 3, "a reader at memory speed got a spill file %d times out of %d", tries, tries);
 	if (tries > 0)
 		cr_log_warn("the fast reader was spilled %d times (a loaded machine?)", tries);
+}
+
+/*
+ * The same with `more` until the end, as codecs send a response the
+ * handler is still writing: a full socket is waited for in place, so
+ * nothing is copied to the queue (a copy costs as much as the write).
+ */
+Test(conn, records_with_more_to_come_are_not_copied_to_the_queue)
+{
+	int tries = 0;
+
+	while (tries < 3 && !send_records_to_fast_reader(64 * OUTQ_MEM_MAX, 1))
+		tries++;
+	cr_assert_lt(tries, 3, "a reader at memory speed got its records queued %d times out of %d",
+		     tries, tries);
+	if (tries > 0)
+		cr_log_warn("the fast reader was queued for %d times (a loaded machine?)", tries);
+}
+
+/*
+ * A peer that does not read, with more to come: the first send waits
+ * SPILL_WAIT_MS and queues; the peer is slow from then on, so the next
+ * send of the same request queues at once.
+ */
+Test(conn, a_stalled_peer_is_waited_for_once_per_request)
+{
+	long long first, second;
+	int peer;
+	struct conn *c = open_conn(&peer, NULL);
+
+	small_sndbuf(c->fd);
+	first = send_one(c, 0, OUTQ_MEM_MAX / 4, 1);
+	cr_assert_gt(conn_pending(c), 0, "a stalled peer took %d bytes", OUTQ_MEM_MAX / 4);
+	cr_assert_geq(first, SPILL_WAIT_MS - 1, "conn_send gave the peer %lld ms, not SPILL_WAIT_MS",
+		      first);
+	second = send_one(c, OUTQ_MEM_MAX / 4, OUTQ_MEM_MAX / 4, 1);
+	cr_assert_lt(second, SPILL_WAIT_MS, "a peer already found slow was waited for %lld ms",
+		     second);
+	cr_assert_eq(c->sent + conn_pending(c), OUTQ_MEM_MAX / 2, "bytes were lost or doubled");
+	conn_put(c);
+	close(peer);
 }
 
 /* A gone peer: conn_send and conn_drain say EPIPE (workers ignore SIGPIPE). */
@@ -910,7 +953,7 @@ Test(conn, send_to_a_closed_peer_is_epipe)
 	c = open_conn(&peer, NULL);
 	close(peer);
 	errno = 0;
-	cr_assert_eq(conn_send(c, &iov, 1), -1);
+	cr_assert_eq(conn_send(c, &iov, 1, 0), -1);
 	cr_assert_eq(errno, EPIPE, "errno %d (%s)", errno, strerror(errno));
 	conn_put(c);
 
@@ -923,7 +966,7 @@ Test(conn, send_to_a_closed_peer_is_epipe)
 	cr_assert_eq(conn_drain(c), -1);
 	cr_assert(errno == EPIPE || errno == ECONNRESET, "errno %d (%s)", errno, strerror(errno));
 	errno = 0;
-	cr_assert_eq(conn_send(c, &iov, 1), -1, "a send behind a failed queue succeeded");
+	cr_assert_eq(conn_send(c, &iov, 1, 0), -1, "a send behind a failed queue succeeded");
 	conn_put(c);
 }
 
