@@ -24,6 +24,9 @@
 /* Exit status of a worker stopped by request_terminate_timeout. */
 #define EXIT_TERMINATED 70
 
+/* Make backtraces ready, so that a handler need not (the master, once). */
+void crash_warm(void);
+
 /*
  * Install the handlers in worker `score_index` (its scoreboard entry);
  * `ctl_fd` is its end of the master's control pair (-1: none), over which

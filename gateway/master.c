@@ -193,6 +193,62 @@ static int free_slot(void)
  */
 static sigset_t fork_mask;
 
+/*
+ * Workers started together (at start, at a reload) are forked behind a
+ * gate: each waits, before it does anything, until the master has forked
+ * the last of them and closed the gate's write end.  Let go at once, the
+ * first ones take the CPUs from the master while it forks the rest.  And
+ * while the gate is shut the master writes as little as it can between
+ * forks (closing the workers' ends, the log lines wait for the gate to
+ * open): after a fork, each page it writes is first copied, with a TLB
+ * shootdown.  On 2 cores, SIGHUP to "generation N serves" with 16
+ * workers took 65 to 74 ms (medians of 15 reloads) without the gate and
+ * 55 to 58 with it; the master's CPU per reload went from 33-37 ms to
+ * 29-30 with the deferral.  A master that dies opens the gate too.
+ */
+static int gate[2] = { -1, -1 };
+
+/* Forked behind the gate, not yet done with by the master (spawn_done). */
+static struct started { int slot, ctl_fd; } batch[SCOREBOARD_SLOTS];
+static int nbatch;
+
+static void spawn_done(int i, int ctl_fd);
+
+/* Before forking `n` workers in a row: a gate, if they are several. */
+static void gate_shut(int n)
+{
+	if (n > 1 && gate[0] < 0 && pipe2(gate, O_CLOEXEC) < 0)
+		gate[0] = gate[1] = -1;		/* no gate: they start at once */
+}
+
+/* Let the batch go, and finish what the master deferred for it. */
+static void gate_open(void)
+{
+	if (gate[0] < 0)
+		return;
+	close(gate[0]);
+	close(gate[1]);
+	gate[0] = gate[1] = -1;
+	for (int k = 0; k < nbatch; k++)
+		spawn_done(batch[k].slot, batch[k].ctl_fd);
+	nbatch = 0;
+}
+
+/* In a new child: wait at the gate (end of file once the master opens it). */
+static void gate_wait(void)
+{
+	char b;
+
+	if (gate[0] < 0)
+		return;
+	close(gate[1]);
+	while (read(gate[0], &b, 1) < 0 && errno == EINTR)
+		;
+	close(gate[0]);
+	gate[0] = gate[1] = -1;
+	nbatch = 0;
+}
+
 static pid_t fork_child(void)
 {
 	sigset_t all;
@@ -202,6 +258,7 @@ static pid_t fork_child(void)
 	sigprocmask(SIG_BLOCK, &all, &fork_mask);
 	pid = fork();
 	if (pid == 0) {
+		gate_wait();
 		selfpipe_close();
 		close(m.notify_fds[0]);
 	}
@@ -321,11 +378,11 @@ static int spawn(struct generation *g)
 		worker_main(&args);
 	}
 	sigprocmask(SIG_SETMASK, &fork_mask, NULL);
-	if (args.ctl_fd >= 0)
-		close(args.ctl_fd);
-	output_after_fork(i, pid > 0);
 	if (pid < 0) {
 		log_msg(LOG_ERROR, "fork: %s", strerror(errno));
+		if (args.ctl_fd >= 0)
+			close(args.ctl_fd);
+		output_after_fork(i, 0);
 		if (!program)
 			holder_detach(i);
 		sc->state = SCORE_FREE;
@@ -337,13 +394,27 @@ static int spawn(struct generation *g)
 				    .lifetime_ms = program_lifetime_ms(&g->cfg) };
 	if (i >= m.top)
 		m.top = i + 1;
-	if (program)
+	if (gate[0] >= 0)
+		batch[nbatch++] = (struct started){ i, args.ctl_fd };
+	else
+		spawn_done(i, args.ctl_fd);
+	return i;
+}
+
+/* After worker `i`'s fork: let go of its ends of the pipes, and say it started. */
+static void spawn_done(int i, int ctl_fd)
+{
+	const struct slot *s = &m.slots[i];
+
+	if (ctl_fd >= 0)
+		close(ctl_fd);
+	output_after_fork(i, 1);
+	if (s->gen->cfg.program.path)
 		log_msg(LOG_NOTICE, "worker %d (pid %d) started (generation %d): program %s",
-			i + 1, (int)pid, g->number, g->cfg.program.path);
+			i + 1, (int)s->pid, s->gen->number, s->gen->cfg.program.path);
 	else
 		log_msg(LOG_NOTICE, "worker %d (pid %d) started (generation %d)", i + 1,
-			(int)pid, g->number);
-	return i;
+			(int)s->pid, s->gen->number);
 }
 
 static int ready(int i)
@@ -680,17 +751,24 @@ static void reap(void)
 static int top_up(long long now)
 {
 	struct generation *g = m.next ? m.next : m.gen;
-	int want = m.next ? initial_workers(&g->cfg) : m.want;
+	int want = m.next ? initial_workers(&g->cfg) : m.want, rc = -1;
 
+	if (now >= m.next_spawn_ms && m.fast_exits == 0)
+		gate_shut(want - serving(g));
 	while (!m.stopping && serving(g) < want) {
-		if (now < m.next_spawn_ms)
-			return (int)(m.next_spawn_ms - now);
-		if (spawn(g) < 0)
-			return 1000;
+		if (now < m.next_spawn_ms) {
+			rc = (int)(m.next_spawn_ms - now);
+			break;
+		}
+		if (spawn(g) < 0) {
+			rc = 1000;
+			break;
+		}
 		if (m.fast_exits > 0)
 			m.next_spawn_ms = now + 1;	/* one at a time while it keeps failing */
 	}
-	return -1;
+	gate_open();
+	return rc;
 }
 
 /*
@@ -1496,6 +1574,7 @@ int master_run(struct generation *gen, const struct listener *ls, int nls,
 		log_msg(LOG_ERROR, "master: cannot start: %s", strerror(errno));
 		return 1;
 	}
+	crash_warm();	/* once here, not in every worker */
 	scoreboard_pool()->start_time = (long long)time(NULL);
 	publish_pool(gen);
 	m.dev_fd = dev_master_watch(gen);

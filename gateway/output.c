@@ -118,10 +118,18 @@ void output_in_child(int i)
 {
 	struct catcher *c = o.c[i];
 
+	/* The other workers' pipes are closed, so that their ends see the
+	 * close when those workers go; the child's copy of the table is
+	 * left as it is, since freeing it would only copy pages it shares
+	 * with the master (copy-on-write). */
 	close(o.epfd);
 	for (int j = 0; j < SCOREBOARD_SLOTS; j++)
 		if (o.c[j] && j != i)
-			forget(j);
+			for (int k = 0; k < 2; k++) {
+				close(o.c[j]->s[k].rd);
+				if (o.c[j]->s[k].wr >= 0)
+					close(o.c[j]->s[k].wr);
+			}
 	if (!c)
 		return;
 	/* The worker's own log lines must not come back through the pipe. */
