@@ -274,7 +274,7 @@ static int install(int sig, void (*fn)(int, siginfo_t *, void *), int flags)
 /*
  * The first backtrace() loads the unwinder, which allocates, binds its
  * symbols and clears a 256 KiB cache: done once, before the first
- * fork, every worker inherits it ready, with nothing to fault in (64 of
+ * fork, every worker inherits it ready, with nothing to fault in (77 of
  * a new worker's 156 page faults were this).
  */
 void crash_warm(void)

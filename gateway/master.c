@@ -234,19 +234,27 @@ static void gate_open(void)
 	nbatch = 0;
 }
 
-/* In a new child: wait at the gate (end of file once the master opens it). */
+/*
+ * In a new child: let go of the control channels of the workers forked
+ * before it in the batch, which the master has not closed yet (a worker
+ * holding another's would keep it open after that one died, and could
+ * speak on it), then wait at the gate (end of file once it opens).
+ */
 static void gate_wait(void)
 {
 	char b;
 
 	if (gate[0] < 0)
 		return;
+	for (int k = 0; k < nbatch; k++)
+		if (batch[k].ctl_fd >= 0)
+			close(batch[k].ctl_fd);
+	nbatch = 0;
 	close(gate[1]);
 	while (read(gate[0], &b, 1) < 0 && errno == EINTR)
 		;
 	close(gate[0]);
 	gate[0] = gate[1] = -1;
-	nbatch = 0;
 }
 
 static pid_t fork_child(void)

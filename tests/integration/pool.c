@@ -1430,6 +1430,45 @@ static void assert_all_gone(const pid_t *set, int n, long ms)
 	}
 }
 
+/*
+ * Workers started together hold the same descriptors: none holds the
+ * control channel of a sibling forked before it (the master closes its
+ * copies of those only once the whole batch is forked), at start and
+ * after a reload.  A worker that held a sibling's would keep it open
+ * after that sibling died, and could speak on it.
+ */
+static void assert_same_sockets(const pid_t *kids, int n)
+{
+	int first = sockets_of(kids[0]);
+
+	cr_assert_gt(first, 0, "worker %d holds no socket", (int)kids[0]);
+	for (int i = 1; i < n; i++)
+		cr_assert_eq(sockets_of(kids[i]), first,
+			     "worker %d holds %d sockets, worker %d holds %d", (int)kids[i],
+			     sockets_of(kids[i]), (int)kids[0], first);
+}
+
+Test(pool, workers_started_together_hold_no_sibling_channel, .init = setup,
+     .fini = teardown, .timeout = 20)
+{
+	pid_t before[MAX_KIDS], after[MAX_KIDS];
+	struct http_reply r;
+	char *line;
+
+	start_pool("pm = { mode = \"static\"; max_children = 6; };", whoami_only);
+	assert_workers(6, 3000, before);
+	assert_same_sockets(before, 6);
+	cr_assert_eq(kill(sp.pid, SIGHUP), 0);
+	line = wait_line("generation 2 serves", NULL, 5000);
+	free(line);
+	assert_all_gone(before, 6, 3000);
+	assert_workers(6, 1000, after);
+	assert_same_sockets(after, 6);
+	get("/fresh/", &r);
+	cr_assert_eq(r.status, 200, "GET /fresh/: %ld", r.status);
+	http_reply_free(&r);
+}
+
 Test(pool, sighup_loads_a_new_module_in_a_new_generation, .init = setup, .fini = teardown,
      .timeout = 20)
 {
