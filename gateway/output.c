@@ -66,14 +66,20 @@ int output_fd(void)
 	return o.epfd;
 }
 
-static void close_stream(struct stream *s)
+/* Close both ends of a stream's pipe that are open here. */
+static void close_ends(const struct stream *s)
 {
-	if (s->rd >= 0) {
-		epoll_ctl(o.epfd, EPOLL_CTL_DEL, s->rd, NULL);
+	if (s->rd >= 0)
 		close(s->rd);
-	}
 	if (s->wr >= 0)
 		close(s->wr);
+}
+
+static void close_stream(struct stream *s)
+{
+	if (s->rd >= 0)
+		epoll_ctl(o.epfd, EPOLL_CTL_DEL, s->rd, NULL);
+	close_ends(s);
 	s->rd = s->wr = -1;
 }
 
@@ -124,12 +130,10 @@ void output_in_child(int i)
 	 * with the master (copy-on-write). */
 	close(o.epfd);
 	for (int j = 0; j < SCOREBOARD_SLOTS; j++)
-		if (o.c[j] && j != i)
-			for (int k = 0; k < 2; k++) {
-				close(o.c[j]->s[k].rd);
-				if (o.c[j]->s[k].wr >= 0)
-					close(o.c[j]->s[k].wr);
-			}
+		if (o.c[j] && j != i) {
+			close_ends(&o.c[j]->s[0]);
+			close_ends(&o.c[j]->s[1]);
+		}
 	if (!c)
 		return;
 	/* The worker's own log lines must not come back through the pipe. */

@@ -450,10 +450,14 @@ static long wait_master(long ms, int *status, int kill_group)
 	return -1;
 }
 
-/* Sockets `pid` holds open, from its /proc/PID/fd links. */
-static int sockets_of(pid_t pid)
+/*
+ * Sockets `pid` holds open, from its /proc/PID/fd links: all of them, or
+ * only those whose inode is one of `only` (`nonly` of them) if given.
+ */
+static int sockets_among(pid_t pid, const unsigned long *only, int nonly)
 {
 	char path[64], link[320], target[128];
+	unsigned long ino;
 	struct dirent *e;
 	DIR *d;
 	int n = 0;
@@ -468,11 +472,28 @@ static int sockets_of(pid_t pid)
 			continue;
 		snprintf(link, sizeof(link), "%s/%s", path, e->d_name);
 		k = readlink(link, target, sizeof(target) - 1);
-		if (k > 0 && strncmp(target, "socket:", 7) == 0)
+		if (k <= 0)
+			continue;
+		target[k] = '\0';
+		if (sscanf(target, "socket:[%lu]", &ino) != 1)
+			continue;
+		if (!only) {
 			n++;
+			continue;
+		}
+		for (int x = 0; x < nonly; x++)
+			if (only[x] == ino) {
+				n++;
+				break;
+			}
 	}
 	closedir(d);
 	return n;
+}
+
+static int sockets_of(pid_t pid)
+{
+	return sockets_among(pid, NULL, 0);
 }
 
 /* ---- 1. A static pool --------------------------------------------------- */
@@ -1437,41 +1458,20 @@ static void assert_all_gone(const pid_t *set, int n, long ms)
  */
 static int channels_of(pid_t pid)
 {
-	char path[64], link[320], target[128], line[512];
-	unsigned long inodes[4096], ino;
+	static unsigned long inodes[4096];
+	char line[512];
+	unsigned long ino;
 	unsigned type;
-	int ninodes = 0, n = 0;
-	struct dirent *e;
+	int ninodes = 0;
 	FILE *f = fopen("/proc/net/unix", "r");
-	DIR *d;
-	ssize_t k;
 
 	cr_assert_not_null(f);
 	while (fgets(line, sizeof(line), f) && ninodes < 4096)
 		if (sscanf(line, "%*s %*s %*s %*s %x %*s %lu", &type, &ino) == 2 && type == 5)
 			inodes[ninodes++] = ino;
 	fclose(f);
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	d = opendir(path);
-	cr_assert_not_null(d, "%s", path);
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(link, sizeof(link), "%s/%s", path, e->d_name);
-		k = readlink(link, target, sizeof(target) - 1);
-		if (k <= 0)
-			continue;
-		target[k] = '\0';
-		if (sscanf(target, "socket:[%lu]", &ino) != 1)
-			continue;
-		for (int x = 0; x < ninodes; x++)
-			if (inodes[x] == ino) {
-				n++;
-				break;
-			}
-	}
-	closedir(d);
-	return n;
+	cr_assert(kill(pid, 0) == 0, "worker %d is gone", (int)pid);
+	return sockets_among(pid, inodes, ninodes);
 }
 
 /*
