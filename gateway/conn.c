@@ -26,7 +26,7 @@
 /* A connection's own buffers start at this size and double. */
 #define OWN_MIN 1024
 
-static unsigned char *shared;	/* CONN_INBUF_SIZE bytes, the worker's read buffer */
+static unsigned char *shared;	/* CONN_READ_SIZE bytes, the worker's read buffer */
 static int nopen;
 static struct conn *all;
 static struct conn *graveyard;	/* let go of, freed by conn_bury */
@@ -37,7 +37,7 @@ static struct conn *heads[TIMER_COUNT], *tails[TIMER_COUNT];
 int conn_init(void)
 {
 	if (!shared)
-		shared = malloc(CONN_INBUF_SIZE);
+		shared = malloc(CONN_READ_SIZE);
 	return shared ? 0 : -1;
 }
 
@@ -164,19 +164,24 @@ struct conn *conn_timer_first(enum conn_timer t)
 
 static size_t cap_of(const struct conn *c)
 {
-	return c->in == shared ? CONN_INBUF_SIZE : c->own_cap;
+	return c->in == shared ? CONN_READ_SIZE : c->own_cap;
 }
 
-/* Grow the connection's own buffer to at least `need` bytes. */
+/*
+ * Grow the connection's own buffer towards `need` bytes: up to one whole
+ * record, never smaller than it is (conn_park may have made it bigger, to
+ * keep what a read of the shared buffer left).
+ */
 static int grow_own(struct conn *c, size_t need)
 {
 	size_t cap = c->own_cap ? c->own_cap : OWN_MIN;
+	size_t max = c->own_cap > CONN_INBUF_SIZE ? c->own_cap : CONN_INBUF_SIZE;
 	unsigned char *p;
 
 	while (cap < need)
 		cap *= 2;
-	if (cap > CONN_INBUF_SIZE)
-		cap = CONN_INBUF_SIZE;
+	if (cap > max)
+		cap = max;
 	p = realloc(c->own, cap);
 	if (!p)
 		return -1;
@@ -225,7 +230,7 @@ ssize_t conn_fill(struct conn *c)
 		c->start = 0;
 		c->end = pending;
 	} else if (c->in == shared) {
-		if (c->end > CONN_INBUF_SIZE / 2)
+		if (c->end > CONN_READ_SIZE / 2)
 			compact(c);
 	} else {
 		compact(c);

@@ -17,6 +17,17 @@
 #define CONN_INBUF_SIZE		(FCGI_HEADER_LEN + FCGI_MAX_CONTENT + FCGI_MAX_PADDING)
 
 /*
+ * The worker's read buffer, shared by its connections.  nginx writes a
+ * request's head and a body it holds in memory in one writev, so a read
+ * this size takes a request with a body of 64 KiB (limits.body_buffer_size)
+ * whole, and the body is handed to the handler from here, uncopied until
+ * then; a body that streams is read in pieces this size.  A connection's
+ * own buffer (conn.c) still holds one record.  Resident only as far as
+ * reads have filled it.
+ */
+#define CONN_READ_SIZE		(256 * 1024)
+
+/*
  * Response bytes gathered before they leave: small responses go out in
  * one writev at the end, large ones in writevs of 256 KiB or more.  Each
  * writev wakes the web server, and on a shared 2-core machine a response

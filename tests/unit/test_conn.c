@@ -427,6 +427,48 @@ Test(conn, park_frees_when_everything_was_consumed)
 	close(peer);
 }
 
+/*
+ * A read of the shared buffer can leave more than one record unread (a
+ * peer that writes requests back to back).  Parked, it gets a buffer of
+ * its own bigger than a record; reads that follow must keep every byte,
+ * and a full buffer must say so, not shrink under what it holds.
+ */
+Test(conn, parked_remainder_bigger_than_a_record_keeps_every_byte)
+{
+	enum { PENDING = CONN_INBUF_SIZE + 4000, MORE = 80000, PIECE = 4096 };
+	unsigned char *src = malloc(PENDING + MORE);
+	size_t sent = PENDING;
+	int peer, full = 0;
+	struct conn *c;
+
+	cr_assert_eq(conn_init(), 0);
+	c = open_conn(&peer, NULL);
+	fill_pattern(src, 0, PENDING + MORE);
+	write_all(peer, src, PENDING);
+	cr_assert_eq(fill_all(c), PENDING);
+	cr_assert_eq(conn_park(c), 0);
+	cr_assert_eq(c->in, c->own);
+	cr_assert_geq(c->own_cap, (size_t)PENDING);
+	while (sent < PENDING + MORE && !full) {
+		size_t k = PENDING + MORE - sent < PIECE ? PENDING + MORE - sent : PIECE;
+		ssize_t n;
+
+		write_all(peer, src + sent, k);
+		sent += k;
+		while ((n = conn_fill(c)) > 0)
+			;
+		cr_assert(n < 0 && (errno == EAGAIN || errno == ENOBUFS), "conn_fill: %zd (%s)",
+			  n, n < 0 ? strerror(errno) : "end of stream");
+		full = errno == ENOBUFS;
+		cr_assert_leq(c->end, c->own_cap);
+		cr_assert_eq(pattern_mismatch(c->in, 0, c->end), c->end, "a byte was lost");
+	}
+	cr_assert_geq(c->end, (size_t)PENDING + PIECE);
+	conn_put(c);
+	close(peer);
+	free(src);
+}
+
 /* A leftover is kept, intact, in a buffer sized to it; the next read follows it. */
 Test(conn, park_keeps_a_leftover_in_a_small_buffer)
 {
@@ -547,8 +589,9 @@ Test(conn, stream_survives_any_leftover)
  */
 Test(conn, read_after_a_full_buffer_keeps_a_partial_header)
 {
-	enum { TOTAL = CONN_INBUF_SIZE + 5000, TAIL = 3 };
+	enum { TOTAL = CONN_READ_SIZE + 5000, TAIL = 3, PIECE = 32768 };
 	unsigned char *src = malloc(TOTAL);
+	size_t sent = 0;
 	ssize_t n;
 	int peer;
 	struct conn *c;
@@ -556,17 +599,23 @@ Test(conn, read_after_a_full_buffer_keeps_a_partial_header)
 	cr_assert_eq(conn_init(), 0);
 	c = open_conn(&peer, NULL);
 	fill_pattern(src, 0, TOTAL);
-	write_all(peer, src, TOTAL);
-	while (c->end < CONN_INBUF_SIZE)
+	/* Fed in pieces: the whole would not fit in the socket's buffer. */
+	while (c->end < CONN_READ_SIZE) {
+		size_t k = TOTAL - sent < PIECE ? TOTAL - sent : PIECE;
+
+		write_all(peer, src + sent, k);
+		sent += k;
 		cr_assert_gt(conn_fill(c), 0, "the shared buffer did not fill");
+	}
 	cr_assert_eq(c->start, 0);
+	write_all(peer, src + sent, TOTAL - sent);
 	c->start = c->end - TAIL;
 	n = conn_fill(c);
 	cr_assert_gt(n, 0, "no room to read after %d bytes at the end of a full buffer: %s",
 		     TAIL, n < 0 ? strerror(errno) : "end of stream");
 	fill_all(c);
 	cr_assert_eq(c->end - c->start, TAIL + 5000);
-	cr_assert_eq(pattern_mismatch(c->in + c->start, CONN_INBUF_SIZE - TAIL, TAIL + 5000), TAIL + 5000);
+	cr_assert_eq(pattern_mismatch(c->in + c->start, CONN_READ_SIZE - TAIL, TAIL + 5000), TAIL + 5000);
 	conn_put(c);
 	close(peer);
 	free(src);
