@@ -5,16 +5,17 @@
  * records, has no deadlines or caps, and pins a process to every idle
  * kept-alive connection.  This codec is strict (a peer that breaks the
  * protocol loses its connection, with a log line, and nothing else) and
- * works on a connection's input buffer in place: the buffer holds one
- * whole record, so a record is only looked at once it is complete (the
- * body gathered before the handler starts is the exception: its records
- * are taken as they arrive, see gather_stdin).
+ * works on a connection's input buffer in place: the buffer holds at
+ * least one whole record, so a record is only looked at once it is
+ * complete (the body gathered before the handler starts is the
+ * exception: its records are taken as they arrive, see gather_stdin).
  *
  * A connection goes through four phases per request:
  *   IDLE    waiting for BEGIN_REQUEST (management records answered);
  *   PARAMS  gathering the PARAMS stream until its empty record;
  *   STDIN   gathering the body, up to limits.body_buffer_size, before
- *           the handler starts: a slow body holds memory, not a worker;
+ *           the handler starts: a slow body holds memory, not a worker
+ *           (one that came whole with the head stays where it is);
  *   RUN     the handler runs and pulls the body through fcgi_read_body,
  *           the gathered bytes first, then what is left from the socket.
  * Section numbers below refer to the FastCGI 1.0 specification.
@@ -456,6 +457,34 @@ static enum proto_rc ready(struct conn *c, struct sl_request *r)
 }
 
 /*
+ * Is the rest of this request's STDIN, to its empty record, in the
+ * buffer?  Then no byte of it waits on the peer.  Any other record on
+ * the way (a management one) makes it no.
+ */
+static int stdin_buffered(const struct conn *c)
+{
+	const struct fcgi_state *s = cst(c);
+	size_t at = c->start + s->body_left + s->pad_left;
+
+	for (;;) {
+		const unsigned char *h = c->in + at;
+		size_t len;
+
+		if (at + FCGI_HEADER_LEN > c->end)
+			return 0;
+		if (h[0] != FCGI_VERSION_1 || h[1] != FCGI_STDIN ||
+		    ((unsigned)h[2] << 8 | h[3]) != s->req_id)
+			return 0;
+		len = (size_t)h[4] << 8 | h[5];
+		at += FCGI_HEADER_LEN + len + h[6];
+		if (at > c->end)
+			return 0;
+		if (len == 0)
+			return 1;
+	}
+}
+
+/*
  * Take what has come of the STDIN record being gathered: its content into
  * the body (room for all of it was made with its header), then its
  * padding.  Returns 1 when the record is all taken, 0 when the rest is
@@ -494,6 +523,9 @@ static int take_gathered(struct conn *c)
  * the body's buffer, enough for glibc to trim the heap and grow it again
  * on every request (brk, page faults, a TLB flush).  Taken as it comes,
  * what waits is at most a piece of a header, as with uwsgi's raw body.
+ * A body whose every record came with the head (the read buffer takes a
+ * 64 KiB one whole) is not gathered at all: the handler's reads copy it
+ * straight out of the read buffer, one copy instead of two.
  *
  * Returns 1 when the request is ready (the body ended, or the next record
  * does not fit and starts the stream), 0 when more input is needed, 2
@@ -507,6 +539,8 @@ static int gather_stdin(struct conn *c)
 	struct rec rec;
 	int rc;
 
+	if (c->body_len == 0 && s->body_left == 0 && s->pad_left == 0 && stdin_buffered(c))
+		return 1;
 	while (take_gathered(c)) {
 		if ((rc = peek_header(c, &rec)) != 1)
 			return rc;
@@ -1014,7 +1048,8 @@ static enum proto_end fcgi_finish(struct conn *c, const struct sl_request *r)
 		c->body_len = c->body_off = 0;
 		return END_KEEP;
 	}
-	return s->stdin_end || r->body_done || r->client_gone ? END_CLOSE : END_LINGER;
+	return s->stdin_end || r->body_done || r->client_gone || stdin_buffered(c) ?
+	       END_CLOSE : END_LINGER;
 }
 
 /* After an emergency answer: at a request boundary, with nothing unread? */

@@ -8,7 +8,8 @@
  * then the body, raw, whose length comes only from CONTENT_LENGTH (one
  * length, one source: request.c's strict parser reads it for both).  A
  * body up to limits.body_buffer_size is received whole before the
- * handler starts; the rest streams under limits.min_rate.  The response is
+ * handler starts (one that came with the head stays in the read buffer);
+ * a bigger one streams under limits.min_rate.  The response is
  * written raw, an HTTP status line first; nginx opens a connection per
  * uwsgi request, so the connection is closed after each response.
  *
@@ -167,17 +168,22 @@ static enum proto_rc start_request(struct conn *c, struct sl_request *r)
 	return PROTO_REQUEST;
 }
 
-/* Body bytes gathered before the handler starts: up to limits.body_buffer_size. */
+/*
+ * A body of up to limits.body_buffer_size is gathered before the handler
+ * starts; a bigger one streams, and one over limits.max_body_bytes is
+ * refused with 413 unread.  One already whole in the buffer stays there.
+ */
 static int gathered_enough(struct conn *c)
 {
 	const struct uwsgi_state *s = cst(c);
 	long long want = s->length > 0 ? s->length : 0;
 	size_t have = c->end - c->start;
 
-	if (want > (long long)c->cfg->limits.body_buffer_size)
-		want = (long long)c->cfg->limits.body_buffer_size;
-	if (want > (long long)c->cfg->limits.max_body_bytes)
-		want = 0;	/* refused with 413 anyway */
+	if (want > (long long)c->cfg->limits.body_buffer_size ||
+	    want > c->cfg->limits.max_body_bytes)
+		want = 0;
+	if (c->body_len == 0 && (long long)have >= want)
+		return 1;
 	if ((long long)c->body_len < want && have > 0) {
 		size_t n = (size_t)(want - (long long)c->body_len);
 
@@ -294,7 +300,12 @@ static int uwsgi_send(struct conn *c, struct sl_request *r, struct iovec *iov,
 /* nginx opens a connection per uwsgi request: this one is done. */
 static enum proto_end uwsgi_finish(struct conn *c, const struct sl_request *r)
 {
-	return r->body_done || r->client_gone || cst(c)->length <= 0 ? END_CLOSE : END_LINGER;
+	const struct uwsgi_state *s = cst(c);
+	size_t held = c->end - c->start + c->body_len - c->body_off;
+
+	/* Nothing of the body still in the socket: no need to linger. */
+	return r->body_done || r->client_gone || s->length <= 0 ||
+	       (long long)held >= s->length - s->body_seen ? END_CLOSE : END_LINGER;
 }
 
 static int uwsgi_reusable(const struct conn *c, const struct sl_request *r)

@@ -732,6 +732,46 @@ Test(fcgi_wire, gathered_body_in_pieces_arrives_whole, .init = setup_echo, .fini
 	fcgi_client_close(&c);
 }
 
+/*
+ * A body that comes whole with its head (as nginx sends one it holds in
+ * memory) is left in the read buffer for the handler.  A handler that
+ * never reads it must not leave it to be taken for the next request on
+ * a kept connection, nor be reset on a closing one before its answer is
+ * read.
+ */
+static void send_unread_body(struct fcgi_conn *c, unsigned id, unsigned flags, size_t n)
+{
+	char *body = malloc(n);
+	struct fcgi_buf b = { 0 };
+	struct fcgi_resp rs;
+
+	cr_assert_not_null(body);
+	memset(body, 'x', n);
+	put_request(&b, id, flags, body, n);
+	conn_send_buf(c, &b);
+	fcgi_client_read_response(c, id, &rs, REPLY_MS);
+	assert_ok(&rs, id);
+	cr_assert(resp_has(&rs, "Hello"), "%s", describe(&rs));
+	fcgi_client_resp_free(&rs);
+	fcgi_client_buf_free(&b);
+	free(body);
+}
+
+Test(fcgi_wire, unread_body_whole_with_its_head_is_skipped, .init = setup_hello,
+     .fini = teardown, .timeout = 10)
+{
+	struct fcgi_conn c;
+
+	conn_open(&c);
+	send_unread_body(&c, 1, FC_KEEP_CONN, 60000);
+	exchange_ok(&c, 2, FC_KEEP_CONN, NULL);
+	send_unread_body(&c, 3, FC_KEEP_CONN, 100);
+	exchange_ok(&c, 4, FC_KEEP_CONN, NULL);
+	send_unread_body(&c, 5, 0, 60000);
+	assert_closed(&c, REPLY_MS);
+	fcgi_client_close(&c);
+}
+
 Test(fcgi_wire, keep_conn_serves_requests_in_sequence, .init = setup_echo, .fini = teardown,
      .timeout = 10)
 {
