@@ -291,6 +291,66 @@ int conn_park(struct conn *c)
 	return 0;
 }
 
+/* ---- Parameter buffers ---------------------------------------------- */
+
+/* The first size of a parameter buffer: nginx's usual set fits in it. */
+#define PARAMS_FIRST_CAP 4096
+
+/*
+ * Parameter buffers are decoded in place (fcgi.c, uwsgi.c), so the one of
+ * the request being served is held until the next request is decoded,
+ * when it becomes the spare: a worker serves one request after another,
+ * and a malloc and a free for each were a visible part of their cost.
+ * Only one spare, and no larger one, so that idle connections and a rare
+ * large request pin nothing.
+ */
+struct params_buf {
+	unsigned char *buf;
+	size_t cap;
+};
+static struct params_buf spare, held;
+
+static void to_spare(struct params_buf b)
+{
+	if (!spare.buf && b.cap <= PARAMS_FIRST_CAP)
+		spare = b;
+	else
+		free(b.buf);
+}
+
+int conn_params_room(struct conn *c, size_t need, size_t max)
+{
+	size_t cap;
+	unsigned char *p;
+
+	if (!c->params && spare.buf) {
+		c->params = spare.buf;
+		c->params_cap = spare.cap;
+		spare.buf = NULL;
+	}
+	if (need < c->params_cap)
+		return 0;
+	cap = c->params_cap ? c->params_cap : PARAMS_FIRST_CAP;
+	while (cap <= need)
+		cap *= 2;
+	if (cap > max + 1)
+		cap = max + 1;
+	p = realloc(c->params, cap);
+	if (!p)
+		return -1;
+	c->params = p;
+	c->params_cap = cap;
+	return 0;
+}
+
+void conn_hold_params(struct conn *c)
+{
+	to_spare(held);
+	held = (struct params_buf){ c->params, c->params_cap };
+	c->params = NULL;
+	c->params_len = c->params_cap = 0;
+}
+
 int conn_grow(unsigned char **buf, size_t *cap, size_t need, size_t max)
 {
 	size_t want = *cap ? *cap : OWN_MIN;

@@ -152,6 +152,18 @@ int conn_reserve(struct conn *c, size_t need);
 int conn_park(struct conn *c);
 
 /*
+ * Room in c->params for `need` bytes of a request's parameters and one
+ * more, for the NUL that decoding in place writes after the last value;
+ * `max` (limits.max_params_bytes) bounds it.  The worker's spare buffer
+ * is taken first.  0, or -1 when memory is short.
+ */
+int conn_params_room(struct conn *c, size_t need, size_t max);
+
+/* c->params now backs the strings of the request being served: it is
+ * held (and c->params emptied) until the next request is decoded. */
+void conn_hold_params(struct conn *c);
+
+/*
  * Make a growing buffer (doubling, capped at `max`) hold at least `need`
  * bytes: 0, or -1 (ENOMEM, EFBIG).
  */

@@ -259,40 +259,6 @@ static int begin_request(struct conn *c, const struct rec *rec)
 	return 0;
 }
 
-/* The first size of a parameter buffer: nginx's usual set fits in it. */
-#define PARAMS_FIRST_CAP 4096
-
-/*
- * Parameter buffers are decoded in place (decode_params), so the one of
- * the request being served is held until the next request is decoded,
- * when it becomes the spare: a worker serves one request after another,
- * and a malloc and a free for each were a visible part of their cost.
- * Only one spare, and no larger one, so that idle connections and a rare
- * large request pin nothing.
- */
-struct params_buf {
-	unsigned char *buf;
-	size_t cap;
-};
-static struct params_buf spare, held;
-
-static void to_spare(struct params_buf b)
-{
-	if (!spare.buf && b.cap <= PARAMS_FIRST_CAP)
-		spare = b;
-	else
-		free(b.buf);
-}
-
-/* The connection's buffer now backs the request's parameters. */
-static void hold_params(struct conn *c)
-{
-	to_spare(held);
-	held = (struct params_buf){ c->params, c->params_cap };
-	c->params = NULL;
-	c->params_len = c->params_cap = 0;
-}
-
 /* Append PARAMS content, growing the buffer up to limits.max_params_bytes. */
 static void gather_params(struct conn *c, const struct rec *rec)
 {
@@ -307,29 +273,10 @@ static void gather_params(struct conn *c, const struct rec *rec)
 		st(c)->params_over = 1;
 		return;
 	}
-	if (!c->params && spare.buf) {
-		c->params = spare.buf;
-		c->params_cap = spare.cap;
-		spare.buf = NULL;
-	}
-	/* One byte more than the pairs: decode_params ends the last value
-	 * with a NUL there. */
-	if (need >= c->params_cap) {
-		size_t cap = c->params_cap ? c->params_cap : PARAMS_FIRST_CAP;
-		unsigned char *p;
-
-		while (cap <= need)
-			cap *= 2;
-		if (cap > cfg->limits.max_params_bytes + 1)
-			cap = cfg->limits.max_params_bytes + 1;
-		p = realloc(c->params, cap);
-		if (!p) {
-			log_msg(LOG_ERROR, "out of memory for request parameters; answering 431");
-			st(c)->params_over = 1;
-			return;
-		}
-		c->params = p;
-		c->params_cap = cap;
+	if (conn_params_room(c, need, cfg->limits.max_params_bytes) < 0) {
+		log_msg(LOG_ERROR, "out of memory for request parameters; answering 431");
+		st(c)->params_over = 1;
+		return;
 	}
 	memcpy(c->params + c->params_len, rec->content, rec->len);
 	c->params_len = need;
@@ -384,7 +331,7 @@ static char *terminate_name(unsigned char *name, size_t nlen)
 /*
  * The request is ready: start it and decode the gathered pairs into it,
  * in one pass, in place: the strings stay in the parameter buffer, which
- * the request holds (hold_params).  A malformed stream becomes a 400, an
+ * the request holds (conn_hold_params).  A malformed stream becomes a 400, an
  * oversized one a 431; either way the connection is closed after the
  * answer, since its framing can no longer be trusted.
  */
@@ -440,7 +387,7 @@ static void decode_params(struct conn *c, struct sl_request *r)
 	}
 done:
 	request_note_params(r, 0);
-	hold_params(c);
+	conn_hold_params(c);
 }
 
 /* The request goes to its handler: body bytes gathered so far go first. */

@@ -105,8 +105,6 @@ void request_begin(struct sl_request *r, struct conn *c)
 	memcpy(r->id + 8, id_counter, 8);
 	r->id[16] = '\0';
 	r->nparams = 0;
-	r->strings = NULL;
-	r->strings_left = 0;
 	memset(&r->known, 0, sizeof(r->known));
 	r->method = "";
 	r->path = "";
@@ -153,36 +151,6 @@ static void adopt_id(struct sl_request *r, const char *v, size_t len)
 	}
 	memcpy(r->id, v, len);
 	r->id[len] = '\0';
-}
-
-void request_reserve_params(struct sl_request *r, size_t bytes)
-{
-	r->strings = arena_alloc(&r->arena, bytes);
-	r->strings_left = r->strings ? bytes : 0;
-}
-
-/* Room for `n` bytes of parameter strings: the reserved room, else its own. */
-static char *param_room(struct sl_request *r, size_t n)
-{
-	char *s = r->strings;
-
-	if (n > r->strings_left)
-		return arena_alloc(&r->arena, n);
-	r->strings += n;
-	r->strings_left -= n;
-	return s;
-}
-
-/*
- * Parameters are C strings to modules: a NUL inside one would make two
- * readers see two different names or values.  FastCGI puts a value right
- * after its name, so one scan usually covers both.
- */
-static int holds_nul(const char *name, size_t name_len, const char *value, size_t value_len)
-{
-	if (value == name + name_len)
-		return memchr(name, '\0', name_len + value_len) != NULL;
-	return memchr(name, '\0', name_len) || memchr(value, '\0', value_len);
 }
 
 /* Is parameter `p` named `lit` (a literal)?  Only called once the lengths match. */
@@ -251,35 +219,6 @@ void request_note_params(struct sl_request *r, size_t from)
 		    memcmp(p->name, r->cfg->request_id_param, id_len) == 0)
 			adopt_id(r, p->value, p->value_len);
 	}
-}
-
-int request_add_param(struct sl_request *r, const char *name, size_t name_len,
-		      const char *value, size_t value_len)
-{
-	struct param *p;
-	char *s;
-
-	if (r->nparams == r->params_cap)
-		return request_params_full(r);
-	if (holds_nul(name, name_len, value, value_len))
-		return request_param_nul(r);
-	/* Name and value in one piece of room: parameters are most of a
-	 * request's parsing cost. */
-	s = param_room(r, name_len + value_len + 2);
-	if (!s) {
-		log_msg(LOG_ERROR, "request %s: parameters exceed limits.max_request_memory; "
-			"answering 431", r->id);
-		r->early_status = 431;
-		return -1;
-	}
-	memcpy(s, name, name_len);
-	s[name_len] = '\0';
-	memcpy(s + name_len + 1, value, value_len);
-	s[name_len + 1 + value_len] = '\0';
-	p = &r->params[r->nparams++];
-	*p = (struct param){ s, s + name_len + 1, name_len, value_len };
-	request_note_params(r, r->nparams - 1);
-	return 0;
 }
 
 /* printf into the arena, for error details; a fixed text if memory is short. */

@@ -50,8 +50,6 @@ struct sl_request {
 	struct param *params;
 	size_t nparams;
 	size_t params_cap;		/* limits.max_params */
-	char *strings;			/* room reserved for parameter strings, */
-	size_t strings_left;		/* in the arena (request_reserve_params) */
 	struct request_known known;
 	const char *method;
 	const char *path;
@@ -100,28 +98,10 @@ int request_init(struct sl_request *r, const struct sl_config *cfg,
 void request_begin(struct sl_request *r, struct conn *c);
 
 /*
- * Reserve room in the arena for the strings of parameters whose wire
- * form takes `bytes`, so that adding them costs one allocation, not one
- * each.  Optional: without it, or past it, each parameter is allocated
- * alone.  Both codecs spend at least two bytes of a pair's wire form on
- * its lengths, which become the two NULs, so `bytes` is enough.
- */
-void request_reserve_params(struct sl_request *r, size_t bytes);
-
-/*
- * Add one request parameter, copied into the arena with a terminating
- * NUL (codecs decode their wire format and call this per pair).  Returns
- * 0, or -1 (logged) with early_status set: 400 for a name or value
- * holding a NUL byte, 431 past limits.max_params or when the request's
- * memory is exhausted.
- */
-int request_add_param(struct sl_request *r, const char *name, size_t name_len,
-		      const char *value, size_t value_len);
-
-/*
- * Parameters without a copy: a codec that NUL-terminates its own buffer
- * in place, and keeps it until the next request is decoded, saves a copy
- * of every pair (FastCGI does).  It fills one slot per pair, having
+ * Parameters without a copy: a codec NUL-terminates its own buffer in
+ * place, and keeps it until the next request is decoded
+ * (conn_hold_params), which saves a copy of every pair (FastCGI and
+ * uwsgi both do).  It fills one slot per pair, having
  * checked that neither string holds a NUL (request_param_nul), then
  * calls request_note_params.  The slot is NULL past limits.max_params:
  * request_params_full then refuses the request.  Inline, because it runs

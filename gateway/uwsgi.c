@@ -61,29 +61,54 @@ static unsigned le16(const unsigned char *p)
 }
 
 /*
- * Decode the variables block into the request.  Every size is checked
- * against what is left of the block, and the block must be consumed
- * exactly.  Returns 0, or -1 (logged) when it is malformed.
+ * Decode the variables block into the request, in place: each name ends
+ * with a NUL over the first byte of its value's length, read before, and
+ * each value over the first length byte of the next name, read before
+ * too (the last one in the byte past the block, conn_params_room).  The
+ * strings stay in the block, which the request then holds.  Every size
+ * is checked against what is left of the block, and the block must be
+ * consumed exactly.  Returns 0, or -1 (logged) when it is malformed.
  */
-static int decode_vars(struct sl_request *r, const unsigned char *p, size_t len)
+static int decode_vars(struct sl_request *r, unsigned char *p, size_t len)
 {
-	const unsigned char *end = p + len;
+	unsigned char *end = p + len, *vend = NULL;
+	const unsigned char *zero = memchr(p, '\0', len);
 
 	while (p < end) {
-		const unsigned char *name, *value;
+		unsigned char *name, *value;
+		struct param *slot;
 		size_t nlen, vlen;
 
 		if (end - p < 2 || (nlen = le16(p)) > (size_t)(end - p) - 2)
 			goto bad;
+		if (vend)		/* the previous value: its next byte was read */
+			*vend = '\0';
 		name = p + 2;
 		p = name + nlen;
 		if (end - p < 2 || (vlen = le16(p)) > (size_t)(end - p) - 2)
 			goto bad;
 		value = p + 2;
 		p = value + vlen;
-		if (request_add_param(r, (const char *)name, nlen, (const char *)value, vlen) < 0)
-			return -1;
+		/* The first NUL ahead, taken up again past each one met in
+		 * length bytes: one in a name or value refuses the request. */
+		if (zero && zero < p) {
+			if (zero < name)
+				zero = memchr(name, '\0', (size_t)(end - name));
+			if (zero && zero < name + nlen)
+				return request_param_nul(r);
+			if (zero && zero < value)
+				zero = memchr(value, '\0', (size_t)(end - value));
+			if (zero && zero < p)
+				return request_param_nul(r);
+		}
+		if (!(slot = request_param_slot(r)))
+			return request_params_full(r);
+		name[nlen] = '\0';
+		vend = p;
+		*slot = (struct param){ (const char *)name, (const char *)value, nlen, vlen };
 	}
+	if (vend)
+		*vend = '\0';
 	return 0;
 bad:
 	log_msg(LOG_WARNING, "uwsgi protocol error: a variable's size runs past the "
@@ -138,16 +163,20 @@ static enum proto_rc head_done(struct conn *c, const unsigned char *vars, size_t
 	s->vars_over = size > c->cfg->limits.max_params_bytes;
 	c->body_len = c->body_off = 0;
 	c->params_len = 0;
-	if (!s->vars_over && size > 0 &&
-	    conn_append(&c->params, &c->params_len, &c->params_cap, vars, size,
-			c->cfg->limits.max_params_bytes) < 0)
-		s->vars_over = 1;	/* out of memory: refused like an oversized block */
+	if (!s->vars_over && size > 0) {
+		if (conn_params_room(c, size, c->cfg->limits.max_params_bytes) < 0) {
+			s->vars_over = 1;	/* out of memory: refused like an oversized block */
+		} else {
+			memcpy(c->params, vars, size);
+			c->params_len = size;
+		}
+	}
 	c->start += UWSGI_HEADER_LEN + size;
 	s->phase = PH_BODY;
 	return PROTO_AGAIN;
 }
 
-/* The request runs now: decode its variables into `r`, and let the block go. */
+/* The request runs now: decode its variables into `r`, which holds the block. */
 static enum proto_rc start_request(struct conn *c, struct sl_request *r)
 {
 	struct uwsgi_state *s = st(c);
@@ -158,12 +187,10 @@ static enum proto_rc start_request(struct conn *c, struct sl_request *r)
 			"answering 431", c->cfg->limits.max_params_bytes);
 		r->early_status = 431;
 	} else if (c->params_len > 0) {	/* an empty block left params NULL */
-		request_reserve_params(r, c->params_len);
 		decode_vars(r, c->params, c->params_len);
+		request_note_params(r, 0);
 	}
-	free(c->params);
-	c->params = NULL;
-	c->params_len = c->params_cap = 0;
+	conn_hold_params(c);
 	s->phase = PH_RUN;
 	return PROTO_REQUEST;
 }

@@ -311,6 +311,45 @@ Test(uwsgi, nul_in_a_variable_value_is_400)
 	cr_assert_eq(req.early_status, 400);
 }
 
+/*
+ * The block is decoded in place, each string ended over a length byte
+ * already read.  Empty values put NUL bytes in the lengths, which are in
+ * no string; a NUL in a value after them is still found.
+ */
+Test(uwsgi, nul_in_a_value_after_empty_ones_is_400)
+{
+	struct uwsgi_packet p;
+
+	uwsgi_packet_begin(&p);
+	uwsgi_packet_str(&p, "QUERY_STRING", "");
+	uwsgi_packet_str(&p, "CONTENT_TYPE", "");
+	uwsgi_packet_str(&p, "REQUEST_METHOD", "GET");
+	uwsgi_packet_var(&p, "HTTP_X", 6, "ab\0", 3);
+	assert_uwsgi_end(&p, 0, 0);
+	cr_assert_eq(send_and_parse(p.b, p.len), PROTO_REQUEST);
+	cr_assert_eq(req.early_status, 400);
+}
+
+Test(uwsgi, empty_values_and_names_end_where_they_lie)
+{
+	struct uwsgi_packet p;
+
+	uwsgi_packet_begin(&p);
+	uwsgi_packet_str(&p, "QUERY_STRING", "");
+	uwsgi_packet_var(&p, "", 0, "x", 1);
+	uwsgi_packet_str(&p, "CONTENT_TYPE", "");
+	uwsgi_packet_str(&p, "REQUEST_METHOD", "GET");
+	assert_uwsgi_end(&p, 0, 0);
+	cr_assert_eq(send_and_parse(p.b, p.len), PROTO_REQUEST);
+	cr_assert_eq(req.early_status, 0);
+	cr_assert_eq(req.nparams, 4);
+	assert_param(0, "QUERY_STRING", 12, "", 0);
+	assert_param(1, "", 0, "x", 1);
+	assert_param(2, "CONTENT_TYPE", 12, "", 0);
+	assert_param(3, "REQUEST_METHOD", 14, "GET", 3);
+	cr_assert_str_eq(sl_param(&req, "REQUEST_METHOD"), "GET");
+}
+
 Test(uwsgi, largest_block_decodes)
 {
 	static char value[65535 - 4 - 1];
