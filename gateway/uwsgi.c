@@ -72,35 +72,30 @@ static unsigned le16(const unsigned char *p)
 static int decode_vars(struct sl_request *r, unsigned char *p, size_t len)
 {
 	unsigned char *end = p + len, *vend = NULL;
-	const unsigned char *zero = memchr(p, '\0', len);
 
 	while (p < end) {
 		unsigned char *name, *value;
-		struct param *slot;
 		size_t nlen, vlen;
+		struct param *slot;
 
-		if (end - p < 2 || (nlen = le16(p)) > (size_t)(end - p) - 2)
+		/* Both lengths and the name within the block, then the value. */
+		if (end - p < 4)
 			goto bad;
+		nlen = le16(p);
+		name = p + 2;
+		if (nlen > (size_t)(end - name) - 2)
+			goto bad;
+		vlen = le16(name + nlen);
+		value = name + nlen + 2;
+		if (vlen > (size_t)(end - value))
+			goto bad;
+		p = value + vlen;
 		if (vend)		/* the previous value: its next byte was read */
 			*vend = '\0';
-		name = p + 2;
-		p = name + nlen;
-		if (end - p < 2 || (vlen = le16(p)) > (size_t)(end - p) - 2)
-			goto bad;
-		value = p + 2;
-		p = value + vlen;
-		/* The first NUL ahead, taken up again past each one met in
-		 * length bytes: one in a name or value refuses the request. */
-		if (zero && zero < p) {
-			if (zero < name)
-				zero = memchr(name, '\0', (size_t)(end - name));
-			if (zero && zero < name + nlen)
-				return request_param_nul(r);
-			if (zero && zero < value)
-				zero = memchr(value, '\0', (size_t)(end - value));
-			if (zero && zero < p)
-				return request_param_nul(r);
-		}
+		/* Lengths under 256 put a NUL in nearly every pair's length
+		 * bytes, so each string is scanned on its own. */
+		if (memchr(name, '\0', nlen) || memchr(value, '\0', vlen))
+			return request_param_nul(r);
 		if (!(slot = request_param_slot(r)))
 			return request_params_full(r);
 		name[nlen] = '\0';
