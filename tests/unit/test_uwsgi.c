@@ -285,49 +285,39 @@ Test(uwsgi, decodes_every_variable_exactly)
 /*
  * A NUL inside a name or value would make the wire name and the C string
  * a module reads differ ("CONTENT_LENGTH\0x" is CONTENT_LENGTH to
- * strcmp): refused with 400.
+ * strcmp): refused with 400.  The block is decoded in place, each string
+ * ended over a length byte already read; `empties` empty values first
+ * put NUL bytes in the lengths, which are in no string.
  */
-Test(uwsgi, nul_in_a_variable_name_is_400)
+static void assert_nul_refused(int empties, const char *name, size_t nlen,
+			       const char *value, size_t vlen)
 {
+	static const char *const empty[] = { "QUERY_STRING", "CONTENT_TYPE" };
 	struct uwsgi_packet p;
 
 	uwsgi_packet_begin(&p);
+	for (int i = 0; i < empties; i++)
+		uwsgi_packet_str(&p, empty[i], "");
 	uwsgi_packet_str(&p, "REQUEST_METHOD", "GET");
-	uwsgi_packet_var(&p, "CONTENT_LENGTH\0x", 16, "5", 1);
+	uwsgi_packet_var(&p, name, nlen, value, vlen);
 	assert_uwsgi_end(&p, 0, 0);
 	cr_assert_eq(send_and_parse(p.b, p.len), PROTO_REQUEST);
 	cr_assert_eq(req.early_status, 400);
+}
+
+Test(uwsgi, nul_in_a_variable_name_is_400)
+{
+	assert_nul_refused(0, "CONTENT_LENGTH\0x", 16, "5", 1);
 }
 
 Test(uwsgi, nul_in_a_variable_value_is_400)
 {
-	struct uwsgi_packet p;
-
-	uwsgi_packet_begin(&p);
-	uwsgi_packet_str(&p, "REQUEST_METHOD", "GET");
-	uwsgi_packet_var(&p, "HTTP_X", 6, "a\0b", 3);
-	assert_uwsgi_end(&p, 0, 0);
-	cr_assert_eq(send_and_parse(p.b, p.len), PROTO_REQUEST);
-	cr_assert_eq(req.early_status, 400);
+	assert_nul_refused(0, "HTTP_X", 6, "a\0b", 3);
 }
 
-/*
- * The block is decoded in place, each string ended over a length byte
- * already read.  Empty values put NUL bytes in the lengths, which are in
- * no string; a NUL in a value after them is still found.
- */
 Test(uwsgi, nul_in_a_value_after_empty_ones_is_400)
 {
-	struct uwsgi_packet p;
-
-	uwsgi_packet_begin(&p);
-	uwsgi_packet_str(&p, "QUERY_STRING", "");
-	uwsgi_packet_str(&p, "CONTENT_TYPE", "");
-	uwsgi_packet_str(&p, "REQUEST_METHOD", "GET");
-	uwsgi_packet_var(&p, "HTTP_X", 6, "ab\0", 3);
-	assert_uwsgi_end(&p, 0, 0);
-	cr_assert_eq(send_and_parse(p.b, p.len), PROTO_REQUEST);
-	cr_assert_eq(req.early_status, 400);
+	assert_nul_refused(2, "HTTP_X", 6, "ab\0", 3);
 }
 
 Test(uwsgi, empty_values_and_names_end_where_they_lie)
