@@ -640,6 +640,14 @@ static void maybe_ask_retire(void)
 /* Output waits for the peer: drain it from the loop, under limits.min_rate. */
 static void start_drain(struct conn *c, enum proto_end after)
 {
+	/* What the peer sent behind (a request, a body left unread) is
+	 * kept with the connection: while it drains, the read buffer is
+	 * the other connections'. */
+	if (c->end > c->start && conn_park(c) < 0) {
+		log_msg(LOG_ERROR, "out of memory for a connection's input; closing it");
+		close_conn(c);
+		return;
+	}
 	c->after = (int)after;
 	conn_xfer_start(c, c->sent, io_now_ms());
 	conn_timer_set(c, TIMER_RATE, conn_xfer_deadline(c, c->sent, w.cfg->limits.write_timeout));

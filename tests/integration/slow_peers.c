@@ -547,6 +547,80 @@ Test(slow_peers, unread_and_slowly_read_responses_hold_no_worker, .fini = teardo
 	assert_fresh("2 peers not reading, 2 reading at 11 KB/s", &f);
 }
 
+/*
+ * A kept connection whose peer is slow to read an answer still owns the
+ * request it sent right behind it.  While that answer drains, the worker
+ * serves other connections through the same read buffer; the request
+ * waiting behind must come out as it was sent, not as the bytes another
+ * peer sent meanwhile.
+ */
+static void exchange_on_fresh(unsigned id, const char *uri)
+{
+	struct fcgi_buf w = { 0 }, params = { 0 };
+	struct fcgi_conn c;
+	struct fcgi_resp rs;
+
+	fcgi_client_params(&params, "GET", uri, NULL);
+	fcgi_client_request(&w, id, 0, &params, NULL, 0);
+	cr_assert_eq(fcgi_client_open(&c, sp.sock), 0, "connect: %s", strerror(errno));
+	cr_assert_eq(fcgi_client_send(&c, w.p, w.len), 0);
+	fcgi_client_read_response(&c, id, &rs, 5000);
+	cr_assert_eq(rs.end, FC_R_END, "a fresh request went unanswered");
+	fcgi_client_resp_free(&rs);
+	fcgi_client_close(&c);
+	fcgi_client_buf_free(&w);
+	fcgi_client_buf_free(&params);
+}
+
+/* The body of a response from big.c: `n` bytes after the head. */
+static void assert_big_body(const struct fcgi_resp *rs, unsigned id, size_t n)
+{
+	const char *body = memmem(rs->out.p, rs->out.len, "\r\n\r\n", 4);
+
+	cr_assert_eq(rs->end, FC_R_END, "request %u behind a draining answer got no END_REQUEST", id);
+	cr_assert_not_null(body, "request %u: no response head", id);
+	body += 4;
+	cr_assert_eq(rs->out.len - (size_t)(body - (const char *)rs->out.p), n,
+		     "request %u: %zu body bytes, not %zu", id,
+		     rs->out.len - (size_t)(body - (const char *)rs->out.p), n);
+}
+
+Test(slow_peers, request_behind_a_draining_answer_is_its_own, .fini = teardown, .timeout = 30)
+{
+	static const char *const mods[] = { "big /big", NULL };
+	struct fcgi_buf w = { 0 }, p1 = { 0 }, p2 = { 0 };
+	struct fcgi_conn a;
+	struct fcgi_resp rs;
+	char uri[1024];
+
+	start("pm = { mode = \"static\"; max_children = 1; };\n", mods, 0);
+	fcgi_client_params(&p1, "GET", "/big?n=3000000", NULL);
+	fcgi_client_params(&p2, "GET", "/big?n=100", NULL);
+	fcgi_client_request(&w, 1, FC_KEEP_CONN, &p1, NULL, 0);
+	fcgi_client_request(&w, 2, FC_KEEP_CONN, &p2, NULL, 0);
+	cr_assert_eq(fcgi_client_open(&a, sp.sock), 0, "connect: %s", strerror(errno));
+	cr_assert_eq(fcgi_client_send(&a, w.p, w.len), 0);
+	/* The first answer is queued, the second request waits behind it.
+	 * The fresh requests are longer than both, so that their bytes
+	 * cover where it lay in the read buffer. */
+	harness_sleep_ms(300);
+	memset(uri, 'p', sizeof(uri) - 1);
+	memcpy(uri, "/big?n=7&", 9);
+	uri[sizeof(uri) - 1] = '\0';
+	for (unsigned i = 0; i < 5; i++)
+		exchange_on_fresh(9 + i, uri);
+	fcgi_client_read_response(&a, 1, &rs, 10000);
+	assert_big_body(&rs, 1, 3000000);
+	fcgi_client_resp_free(&rs);
+	fcgi_client_read_response(&a, 2, &rs, 5000);
+	assert_big_body(&rs, 2, 100);
+	fcgi_client_resp_free(&rs);
+	fcgi_client_close(&a);
+	fcgi_client_buf_free(&w);
+	fcgi_client_buf_free(&p1);
+	fcgi_client_buf_free(&p2);
+}
+
 #define FLOODERS 2
 
 /*
