@@ -8,7 +8,7 @@
  * buffer shared by the whole worker, and only what is left over (part of
  * a record) is copied to a buffer of the connection's own, sized to it
  * and freed as soon as it is consumed.  So 1,000 half-sent requests cost
- * about what they sent, not 1,000 times 64 KiB.
+ * about what they sent, not 1,000 read buffers (CONN_READ_SIZE).
  *
  * Output that the peer does not take at once is queued here, in memory
  * up to OUTQ_MEM_MAX and then in an unlinked temporary file, and drained
@@ -147,7 +147,10 @@ int conn_reserve(struct conn *c, size_t need);
 /*
  * The event is handled: whatever input is left moves out of the shared
  * buffer into the connection's own (sized to it), or the own buffer is
- * freed when nothing is left.  0, or -1 on ENOMEM.
+ * freed when nothing is left.  The worker calls it before it turns to
+ * other connections, which read into the shared buffer: when this one
+ * waits for input, and when its output is left to drain.  0, or -1 on
+ * ENOMEM.
  */
 int conn_park(struct conn *c);
 
