@@ -641,9 +641,11 @@ static void maybe_ask_retire(void)
 static void start_drain(struct conn *c, enum proto_end after)
 {
 	/* What the peer sent behind (a request, a body left unread) is
-	 * kept with the connection: while it drains, the read buffer is
-	 * the other connections'. */
-	if (c->end > c->start && conn_park(c) < 0) {
+	 * kept with a connection that goes on: while it drains, the read
+	 * buffer is the other connections'.  One that ends needs none of it. */
+	if (after != END_KEEP)
+		c->start = c->end;
+	else if (c->end > c->start && conn_park(c) < 0) {
 		log_msg(LOG_ERROR, "out of memory for a connection's input; closing it");
 		close_conn(c);
 		return;
