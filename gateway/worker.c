@@ -465,6 +465,20 @@ static int in_epoll(struct conn *c, unsigned events)
 }
 
 /*
+ * Before the worker turns to other connections, which read into the
+ * shared buffer: this one's unparsed input moves to its own (conn_park).
+ * -1 when memory for it is short, and the connection is closed.
+ */
+static int park(struct conn *c)
+{
+	if (conn_park(c) == 0)
+		return 0;
+	log_msg(LOG_ERROR, "out of memory for a connection's input; closing it");
+	close_conn(c);
+	return -1;
+}
+
+/*
  * A connection with nothing to do now waits on epoll under the timer its
  * phase calls for: between requests, the idle timeout (a new connection:
  * the head deadline from its accept); a head, its deadline from its first
@@ -485,11 +499,8 @@ static void wait_conn(struct conn *c)
 			close_conn(c);
 		return;
 	}
-	if (conn_park(c) < 0) {
-		log_msg(LOG_ERROR, "out of memory for a connection's input; closing it");
-		close_conn(c);
+	if (park(c) < 0)
 		return;
-	}
 	if (ph == PHASE_IDLE && c->requests > 0) {
 		conn_timer_set(c, TIMER_IDLE, now + cfg->limits.idle_timeout * 1000LL);
 	} else if (ph != PHASE_BODY) {
@@ -645,11 +656,8 @@ static void start_drain(struct conn *c, enum proto_end after)
 	 * buffer is the other connections'.  One that ends needs none of it. */
 	if (after != END_KEEP)
 		c->start = c->end;
-	else if (c->end > c->start && conn_park(c) < 0) {
-		log_msg(LOG_ERROR, "out of memory for a connection's input; closing it");
-		close_conn(c);
+	else if (c->end > c->start && park(c) < 0)
 		return;
-	}
 	c->after = (int)after;
 	conn_xfer_start(c, c->sent, io_now_ms());
 	conn_timer_set(c, TIMER_RATE, conn_xfer_deadline(c, c->sent, w.cfg->limits.write_timeout));
