@@ -61,17 +61,47 @@ static unsigned le16(const unsigned char *p)
 }
 
 /*
- * Decode the variables block into the request, in place: each name ends
- * with a NUL over the first byte of its value's length, read before, and
- * each value over the first length byte of the next name, read before
- * too (the last one in the byte past the block, conn_params_room).  The
- * strings stay in the block, which the request then holds.  Every size
- * is checked against what is left of the block, and the block must be
- * consumed exactly.  Returns 0, or -1 (logged) when it is malformed.
+ * The pairs decoded from `first` on lie in block[0, upto), their length
+ * bytes marked: end their strings with NULs, and keep those that lie
+ * before the first NUL byte of block[0, upto), if there is one.  Returns
+ * 1 if there is (a name or a value holds it), else 0.
  */
-static int decode_vars(struct sl_request *r, unsigned char *p, size_t len)
+static int end_strings(struct sl_request *r, unsigned char *block, size_t first, size_t upto)
 {
-	unsigned char *end = p + len, *vend = NULL;
+	const unsigned char *zero = memchr(block, '\0', upto);
+	size_t stop = zero ? (size_t)(zero - block) : upto, i;
+
+	for (i = first; i < r->nparams; i++) {
+		const struct param *q = &r->params[i];
+		size_t name = (size_t)((const unsigned char *)q->name - block);
+		size_t value = (size_t)((const unsigned char *)q->value - block);
+
+		if (value + q->value_len > stop)
+			break;
+		block[name + q->name_len] = '\0';
+		block[value + q->value_len] = '\0';
+	}
+	r->nparams = i;
+	return zero != NULL;
+}
+
+/*
+ * Decode the variables block into the request, in place.  Every size is
+ * checked against what is left of the block, which must be consumed
+ * exactly; each length byte is marked once read, so that one scan of the
+ * whole block (end_strings) finds a NUL only inside a name or a value:
+ * uwsgi's 16-bit lengths hold a NUL in nearly every pair, and a scan per
+ * string costs more than the strings.  Each name then ends with a NUL
+ * over the first byte of its value's length, and each value over the
+ * first length byte of the next name (the last one in the byte past the
+ * block, conn_params_room).  The strings stay in the block, which the
+ * request then holds.  Returns 0, or -1 (logged) when it is refused: the
+ * pairs before the fault are kept, as the log and error page see them.
+ */
+static int decode_vars(struct sl_request *r, unsigned char *block, size_t len)
+{
+	unsigned char *p = block, *end = block + len;
+	size_t first = r->nparams;
 
 	while (p < end) {
 		unsigned char *name, *value;
@@ -89,23 +119,20 @@ static int decode_vars(struct sl_request *r, unsigned char *p, size_t len)
 		value = name + nlen + 2;
 		if (vlen > (size_t)(end - value))
 			goto bad;
-		p = value + vlen;
-		if (vend)		/* the previous value: its next byte was read */
-			*vend = '\0';
-		/* Lengths under 256 put a NUL in nearly every pair's length
-		 * bytes, so each string is scanned on its own. */
-		if (memchr(name, '\0', nlen) || memchr(value, '\0', vlen))
-			return request_param_nul(r);
-		if (!(slot = request_param_slot(r)))
+		if (!(slot = request_param_slot(r))) {
+			if (end_strings(r, block, first, (size_t)(p - block)))
+				return request_param_nul(r);
 			return request_params_full(r);
-		name[nlen] = '\0';
-		vend = p;
+		}
 		*slot = (struct param){ (const char *)name, (const char *)value, nlen, vlen };
+		memset(p, 0xff, 2);
+		memset(name + nlen, 0xff, 2);
+		p = value + vlen;
 	}
-	if (vend)
-		*vend = '\0';
-	return 0;
+	return end_strings(r, block, first, len) ? request_param_nul(r) : 0;
 bad:
+	if (end_strings(r, block, first, (size_t)(p - block)))
+		return request_param_nul(r);
 	log_msg(LOG_WARNING, "uwsgi protocol error: a variable's size runs past the "
 		"%zu-byte block; answering 400", len);
 	r->early_status = 400;
@@ -115,28 +142,27 @@ bad:
 /*
  * CONTENT_LENGTH from the variables block, parsed as request.c will parse
  * it, so that the body the codec gathers is the body the request has.
- * A malformed or repeated one gathers nothing: request.c refuses it.
+ * The first one found decides, as for FastCGI (worth_gathering): the
+ * walk ends there, and a repeated one is refused by request.c anyway.  A
+ * malformed one, or a malformed block before it, gathers nothing.
  */
 static long long announced_length(const unsigned char *p, size_t len)
 {
 	static const char name[] = "CONTENT_LENGTH";
 	const unsigned char *end = p + len;
 	long long v = -1;
-	int seen = 0;
 
 	while (end - p >= 2) {
 		size_t nlen = le16(p), vlen;
 		const unsigned char *n = p + 2;
 
-		if (nlen > (size_t)(end - n) - 0 || end - (n + nlen) < 2)
+		if (nlen > (size_t)(end - n) || end - (n + nlen) < 2)
 			return -1;
 		vlen = le16(n + nlen);
 		if (vlen > (size_t)(end - (n + nlen + 2)))
 			return -1;
-		if (nlen == sizeof(name) - 1 && memcmp(n, name, nlen) == 0) {
-			if (seen++ || request_parse_length((const char *)n + nlen + 2, vlen, &v) < 0)
-				return -1;
-		}
+		if (nlen == sizeof(name) - 1 && memcmp(n, name, nlen) == 0)
+			return request_parse_length((const char *)n + nlen + 2, vlen, &v) < 0 ? -1 : v;
 		p = n + nlen + 2 + vlen;
 	}
 	return v;

@@ -220,6 +220,20 @@ static int fuzz_wire_load(const uint8_t *data, size_t size)
  * worker.c's process() does: parse, run each request, ask the codec
  * what becomes of the connection.  Returns the requests run.
  */
+/*
+ * What a decoder promises the request, refused or not: every parameter it
+ * kept is a C string of exactly its length, no NUL inside, a NUL after.
+ */
+static inline void fuzz_check_params(const struct sl_request *r)
+{
+	for (size_t i = 0; i < r->nparams; i++) {
+		const struct param *p = &r->params[i];
+
+		if (strlen(p->name) != p->name_len || strlen(p->value) != p->value_len)
+			abort();
+	}
+}
+
 static int fuzz_serve(struct fuzz_codec *f, struct conn *c)
 {
 	int served = 0;
@@ -234,6 +248,7 @@ static int fuzz_serve(struct fuzz_codec *f, struct conn *c)
 				break;	/* input spent */
 			continue;
 		}
+		fuzz_check_params(&f->req);
 		conn_xfer_start(c, c->rx, io_now_ms());
 		c->requests++;
 		request_run(&f->req);

@@ -303,6 +303,10 @@ static void assert_nul_refused(int empties, const char *name, size_t nlen,
 	assert_uwsgi_end(&p, 0, 0);
 	cr_assert_eq(send_and_parse(p.b, p.len), PROTO_REQUEST);
 	cr_assert_eq(req.early_status, 400);
+	assert_log("NUL byte");
+	/* The pairs before it are kept whole, as the log and error page see them. */
+	cr_assert_eq(req.nparams, (size_t)empties + 1);
+	assert_param((size_t)empties, "REQUEST_METHOD", 14, "GET", 3);
 }
 
 Test(uwsgi, nul_in_a_variable_name_is_400)
@@ -497,6 +501,28 @@ ParameterizedTest(size_t *i, uwsgi, malformed_block_is_400)
 	uwsgi_packet_raw(&p, k->bytes, k->len);
 	assert_uwsgi_end(&p, 0, 0);
 	assert_400(&p, k->what);
+	if (k->len >= sizeof(METHOD_GET) - 1 &&
+	    memcmp(k->bytes, METHOD_GET, sizeof(METHOD_GET) - 1) == 0) {
+		cr_assert_eq(req.nparams, 1, "%s: %zu pairs kept", k->what, req.nparams);
+		assert_param(0, "REQUEST_METHOD", 14, "GET", 3);
+	} else {
+		cr_assert_eq(req.nparams, 0, "%s: %zu pairs kept", k->what, req.nparams);
+	}
+}
+
+/* A NUL ahead of a size that runs past the block is what is reported. */
+Test(uwsgi, nul_before_a_bad_size_is_the_nul)
+{
+	struct uwsgi_packet p;
+
+	uwsgi_packet_begin(&p);
+	uwsgi_packet_raw(&p, BYTES(METHOD_GET "\x01\x00" "X" "\x02\x00" "a\0" "\xc8\x00" "ABCD"));
+	assert_uwsgi_end(&p, 0, 0);
+	cr_assert_eq(send_and_parse(p.b, p.len), PROTO_REQUEST);
+	cr_assert_eq(req.early_status, 400);
+	assert_log("NUL byte");
+	cr_assert_eq(req.nparams, 1);
+	assert_param(0, "REQUEST_METHOD", 14, "GET", 3);
 }
 
 /* After a refused block the next bytes on the connection are not parsed. */
@@ -564,6 +590,26 @@ Test(uwsgi, more_than_max_params_is_431)
 	cr_assert_eq(send_and_parse(p.b, p.len), PROTO_REQUEST);
 	cr_assert_eq(req.early_status, 431);
 	assert_log("limits.max_params");
+	cr_assert_eq(req.nparams, 4);
+	assert_param(3, "D", 1, "4", 1);
+}
+
+/* A NUL within the first max_params pairs is found before their count is. */
+Test(uwsgi, nul_among_too_many_pairs_is_400)
+{
+	struct uwsgi_packet p;
+
+	set_max_params(2);
+	uwsgi_packet_begin(&p);
+	uwsgi_packet_str(&p, "A", "1");
+	uwsgi_packet_var(&p, "B", 1, "2\0", 2);
+	uwsgi_packet_str(&p, "C", "3");
+	assert_uwsgi_end(&p, 0, 0);
+	cr_assert_eq(send_and_parse(p.b, p.len), PROTO_REQUEST);
+	cr_assert_eq(req.early_status, 400);
+	assert_log("NUL byte");
+	cr_assert_eq(req.nparams, 1);
+	assert_param(0, "A", 1, "1", 1);
 }
 
 /* Anything after the request on the same connection is an error. */
