@@ -40,6 +40,19 @@
 #define OUTBUF_SIZE		(256 * 1024)
 
 /*
+ * Body bytes written by reference (sl_write_ref) wait, unsent, until
+ * RESPONSE_REF_BATCH bytes or RESPONSE_REFS pieces are pending: a writev
+ * of a megabyte fills the socket as often as its buffer allows, with no
+ * copy, as the floor's does; 64 KiB pieces sent one by one would wake
+ * the web server for each.  A piece of up to RESPONSE_REF_COPY bytes is
+ * copied instead, when nothing is pending by reference: a vector entry
+ * costs the kernel more than copying that little.
+ */
+#define RESPONSE_REFS		32
+#define RESPONSE_REF_BATCH	(1024 * 1024)
+#define RESPONSE_REF_COPY	4096
+
+/*
  * nginx builds PARAMS as a single record and refuses anything above
  * 65535 bytes, Apache similarly; 64 KiB lets every real web server
  * through and stops a peer that streams parameters without end.

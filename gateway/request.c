@@ -118,7 +118,8 @@ void request_begin(struct sl_request *r, struct conn *c)
 	r->status = 200;
 	r->head_sent = r->has_content_type = r->has_content_length = r->has_id_header = 0;
 	r->no_body = r->client_gone = r->aborted = r->ended = r->must_close = 0;
-	r->head_len = r->out_len = 0;
+	r->head_len = 0;
+	request_drop_body(r);
 	r->body_bytes = r->head_only = 0;
 	r->lazy = NULL;
 }
@@ -479,7 +480,7 @@ void request_run(struct sl_request *r)
 		/* The web server gave up on this request: end it without
 		 * more output (FastCGI 1.0 section 5.4). */
 		r->no_body = 1;
-		r->out_len = 0;
+		request_drop_body(r);
 	}
 	if (r->body_errno)
 		r->must_close = 1;

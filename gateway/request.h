@@ -76,8 +76,11 @@ struct sl_request {
 	int must_close;			/* the request ended so that its connection cannot go on */
 	char *head;			/* header lines, "Name: value\r\n" each */
 	size_t head_len;
-	unsigned char *out;		/* body bytes not yet sent */
+	unsigned char *out;		/* body bytes not yet sent, copied (sl_write) */
 	size_t out_len;
+	struct iovec refs[RESPONSE_REFS];	/* then those not copied (sl_write_ref) */
+	int nrefs;
+	size_t refs_len;
 	unsigned long long body_bytes;	/* body bytes handed to the codec so far */
 	unsigned long long head_only;	/* HEAD: body bytes written and not sent */
 	size_t id_param_len;		/* strlen(cfg->request_id_param), 0: none */
@@ -85,6 +88,14 @@ struct sl_request {
 	unsigned long long served;	/* requests this worker has served */
 	struct lazy *lazy;		/* what sl_query_*, sl_form_*, sl_cookie parsed (lazy.c) */
 };
+
+/* Forget the body written and not sent yet, copied or by reference. */
+static inline void request_drop_body(struct sl_request *r)
+{
+	r->out_len = 0;
+	r->nrefs = 0;
+	r->refs_len = 0;
+}
 
 /* Allocate the request's buffers once per worker; -1 on ENOMEM. */
 int request_init(struct sl_request *r, const struct sl_config *cfg,

@@ -126,7 +126,7 @@ int sl_error(struct sl_request *r, int status)
 	}
 	if (sl_set_status(r, status) < 0)
 		return -1;
-	r->out_len = 0;		/* the body so far is not sent: nothing left yet */
+	request_drop_body(r);	/* the body so far is not sent: nothing left yet */
 	r->head_only = 0;	/* nor counted, for HEAD */
 	if (sl_add_header(r, "Content-Type", json ? "application/json"
 			  : "text/html; charset=utf-8") < 0)

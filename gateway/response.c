@@ -77,20 +77,21 @@ static void strip_body(struct sl_request *r)
 	r->head_len = headlines_remove(r->head, r->head_len, "Content-Length");
 	r->has_content_type = r->has_content_length = 0;
 	r->no_body = 1;
-	r->out_len = 0;
+	request_drop_body(r);
 }
 
 /*
  * Hand everything pending to the codec: the head if it has not left yet,
- * the buffered body, and `extra` (a large write passed through without
- * copying).  `last` ends the response.  A peer that cannot be written to
- * marks the request so that later writes fail fast with EPIPE.
+ * the copied body, the body written by reference, and `extra` (a large
+ * write passed through without copying).  `last` ends the response.  A
+ * peer that cannot be written to marks the request so that later writes
+ * fail fast with EPIPE.
  */
 int response_emit(struct sl_request *r, const void *extra, size_t extra_len, int last)
 {
-	struct iovec iov[7];
+	struct iovec iov[7 + RESPONSE_REFS];
 	char status[64], length[48], idline[REQUEST_ID_HEADER_MAX + REQUEST_ID_SIZE + 4];
-	size_t total = 0;
+	size_t total = 0, pending = r->out_len + r->refs_len + extra_len;
 	int n = 0;
 
 	if (r->client_gone) {
@@ -119,21 +120,23 @@ int response_emit(struct sl_request *r, const void *extra, size_t extra_len, int
 		 * (RFC 9110 sections 8.6 and 9.3.2). */
 		if (last && !r->has_content_length && !bodiless(r->status)) {
 			iov[n++] = (struct iovec){ length, length_line(length, r->no_body ? r->head_only
-								: r->out_len + extra_len) };
+								: pending) };
 		} else {
 			iov[n++] = (struct iovec){ (char *)(uintptr_t)"\r\n", 2 };
 		}
 		r->head_sent = 1;
 	}
 	if (!r->no_body)
-		r->body_bytes += r->out_len + extra_len;
+		r->body_bytes += pending;
 	if (r->out_len)
 		iov[n++] = (struct iovec){ r->out, r->out_len };
+	for (int i = 0; i < r->nrefs; i++)
+		iov[n++] = r->refs[i];
 	if (extra_len)
 		iov[n++] = (struct iovec){ (void *)(uintptr_t)extra, extra_len };
 	for (int i = 0; i < n; i++)
 		total += iov[i].iov_len;
-	r->out_len = 0;
+	request_drop_body(r);
 	r->ended = last;
 	if (r->conn->proto->send(r->conn, r, iov, n, total, last) < 0) {
 		if (errno == ETIMEDOUT)
@@ -161,7 +164,7 @@ void response_error(struct sl_request *r, int status, const char *allow,
 
 	r->status = status;
 	r->head_len = 0;
-	r->out_len = 0;
+	request_drop_body(r);
 	r->has_content_type = r->has_content_length = r->has_id_header = 0;
 	if (allow)
 		sl_add_header(r, "Allow", allow);
@@ -240,6 +243,15 @@ int sl_add_header(struct sl_request *r, const char *name, const char *value)
 	return 0;
 }
 
+/*
+ * Copied bytes go after any pending by reference: those leave first, so
+ * that the body keeps the order it was written in.
+ */
+static int after_refs(struct sl_request *r)
+{
+	return r->nrefs > 0 ? response_emit(r, NULL, 0, 0) : 0;
+}
+
 int sl_write(struct sl_request *r, const void *data, size_t len)
 {
 	if (r->client_gone) {
@@ -250,12 +262,40 @@ int sl_write(struct sl_request *r, const void *data, size_t len)
 		r->head_only += len;	/* counted for HEAD's Content-Length, not sent */
 		return 0;
 	}
+	if (after_refs(r) < 0)
+		return -1;
 	if (len <= OUTBUF_SIZE - r->out_len) {
 		memcpy(r->out + r->out_len, data, len);
 		r->out_len += len;
 		return 0;
 	}
 	return response_emit(r, data, len, 0);
+}
+
+int sl_write_ref(struct sl_request *r, const void *data, size_t len)
+{
+	if (r->client_gone) {
+		errno = EPIPE;
+		return -1;
+	}
+	if (r->no_body) {
+		r->head_only += len;
+		return 0;
+	}
+	if (len == 0)
+		return 0;
+	if (r->nrefs == 0 && len <= RESPONSE_REF_COPY && len <= OUTBUF_SIZE - r->out_len) {
+		memcpy(r->out + r->out_len, data, len);
+		r->out_len += len;
+		return 0;
+	}
+	if (r->nrefs == RESPONSE_REFS && response_emit(r, NULL, 0, 0) < 0)
+		return -1;
+	r->refs[r->nrefs++] = (struct iovec){ (void *)(uintptr_t)data, len };
+	r->refs_len += len;
+	if (r->out_len + r->refs_len >= RESPONSE_REF_BATCH)
+		return response_emit(r, NULL, 0, 0);
+	return 0;
 }
 
 int sl_puts(struct sl_request *r, const char *s)
@@ -274,6 +314,8 @@ int sl_vprintf(struct sl_request *r, const char *fmt, va_list ap)
 		errno = EPIPE;
 		return -1;
 	}
+	if (!r->no_body && after_refs(r) < 0)
+		return -1;
 	/* Format straight into the output buffer when it fits: the usual case. */
 	va_copy(copy, ap);
 	n = vsnprintf((char *)r->out + r->out_len, room, fmt, copy);

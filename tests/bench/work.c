@@ -7,10 +7,14 @@
  *	/hello		the hello line (also the 100-header workload)
  *	/body		reads the request body to its end, answers its size
  *	/resp/N		answers N bytes of 'x' (N a multiple of 64 KiB or less)
+ *	/respcopy/N	the same, through sl_write
  *
  * The body is read through a fixed buffer, never kept whole: a 16 MB
  * upload must not make the worker 16 MB bigger.  The response is written
- * from one constant 64 KiB block for the same reason.
+ * from one constant 64 KiB block for the same reason, by reference
+ * (sl_write_ref), as the block outlives the request: the floor and
+ * uWSGI's handler send theirs without a copy too.  /respcopy/N writes the
+ * same bytes through sl_write, for comparing the two by hand.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +38,8 @@ static int body(struct sl_request *req)
 	return sl_printf(req, "read %lld bytes\n", total);
 }
 
-static int resp(struct sl_request *req, const char *size)
+static int resp(struct sl_request *req, const char *size,
+		int (*write)(struct sl_request *, const void *, size_t))
 {
 	long long left = strtoll(size, NULL, 10);
 
@@ -44,7 +49,7 @@ static int resp(struct sl_request *req, const char *size)
 	while (left > 0) {
 		size_t n = left < CHUNK ? (size_t)left : CHUNK;
 
-		if (sl_write(req, block, n) == -1)
+		if (write(req, block, n) == -1)
 			return -1;
 		left -= (long long)n;
 	}
@@ -58,7 +63,9 @@ static int work(struct sl_request *req)
 	if (strcmp(path, "/body") == 0)
 		return body(req);
 	if (strncmp(path, "/resp/", 6) == 0)
-		return resp(req, path + 6);
+		return resp(req, path + 6, sl_write_ref);
+	if (strncmp(path, "/respcopy/", 10) == 0)
+		return resp(req, path + 10, sl_write);
 	return sl_puts(req, "Hello from sluice!\n");
 }
 
