@@ -130,6 +130,8 @@ int response_emit(struct sl_request *r, const void *extra, size_t extra_len, int
 		r->body_bytes += pending;
 	if (r->out_len)
 		iov[n++] = (struct iovec){ r->out, r->out_len };
+	if (r->nrefs)
+		dev_refs_leaving(r);
 	for (int i = 0; i < r->nrefs; i++)
 		iov[n++] = r->refs[i];
 	if (extra_len)
@@ -293,6 +295,7 @@ int sl_write_ref(struct sl_request *r, const void *data, size_t len)
 		return -1;
 	r->refs[r->nrefs++] = (struct iovec){ (void *)(uintptr_t)data, len };
 	r->refs_len += len;
+	dev_ref_written(r, r->nrefs - 1);
 	if (r->out_len + r->refs_len >= RESPONSE_REF_BATCH)
 		return response_emit(r, NULL, 0, 0);
 	return 0;

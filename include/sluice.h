@@ -305,7 +305,9 @@ int sl_vprintf(struct sl_request *req, const char *fmt, va_list ap)
  * memory from sl_alloc, a mapping the module keeps.  A buffer on the
  * stack, or one the handler reuses for the next piece, must go through
  * sl_write.  Worth it for big bodies (a file mapped once, a table built
- * at init): a 1 MB response sent this way costs no copy in sluice.
+ * at init): a 1 MB response sent this way costs no copy in sluice.  In
+ * development mode (--dev), a piece whose bytes changed before it left is
+ * logged as an error with its request id.
  */
 int sl_write_ref(struct sl_request *req, const void *data, size_t len);
 

@@ -55,6 +55,9 @@ static struct {
 	const struct generation *gen;
 } dev = { .inotify_fd = -1 };
 
+/* What each piece pending by reference held when it was written (FNV-1a). */
+static uint64_t ref_sums[RESPONSE_REFS];
+
 /* In a worker whose modules' init failed: what to say on every page. */
 static struct {
 	int failed;
@@ -752,4 +755,35 @@ int dev_route(struct sl_request *r)
 	sl_add_header(r, "Cache-Control", "no-store");
 	sl_write(r, body, p.at);
 	return 1;
+}
+
+/* ---- Pieces written by reference ------------------------------------ */
+
+static uint64_t fnv1a(const struct iovec *v)
+{
+	const unsigned char *p = v->iov_base;
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < v->iov_len; i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	return h;
+}
+
+void dev_ref_written(const struct sl_request *r, int i)
+{
+	if (dev.enabled)
+		ref_sums[i] = fnv1a(&r->refs[i]);
+}
+
+void dev_refs_leaving(const struct sl_request *r)
+{
+	if (!dev.enabled)
+		return;
+	for (int i = 0; i < r->nrefs; i++)
+		if (fnv1a(&r->refs[i]) != ref_sums[i])
+			log_msg(LOG_ERROR, "request %s: %zu bytes written with sl_write_ref changed "
+				"before they were sent; the client got the new bytes. Memory "
+				"passed to sl_write_ref must stay unchanged until the handler "
+				"returns: write a buffer that is reused, or on the stack, with "
+				"sl_write", r->id, r->refs[i].iov_len);
 }

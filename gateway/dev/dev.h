@@ -76,6 +76,16 @@ int dev_init_end(const struct modset *ms, int rc);
 int dev_route(struct sl_request *r);
 
 /*
+ * A handler wrote piece `i` of r->refs by reference (sl_write_ref), and
+ * r's pieces are about to leave: in development mode, a piece whose bytes
+ * changed in between is logged as an error naming the request, since the
+ * handler broke sl_write_ref's promise (a buffer on its stack, or one it
+ * reused for the next piece) and the client got other bytes than written.
+ */
+void dev_ref_written(const struct sl_request *r, int i);
+void dev_refs_leaving(const struct sl_request *r);
+
+/*
  * Build the body of a verbose error page for `status` into `buf`, with
  * `detail` saying what went wrong.  Returns the length, or 0 to send the
  * terse production page.  Async-signal-safe: crash.c calls it.

@@ -66,6 +66,17 @@ int dev_route(struct sl_request *r)
 	return 0;
 }
 
+void dev_ref_written(const struct sl_request *r, int i)
+{
+	(void)r;
+	(void)i;
+}
+
+void dev_refs_leaving(const struct sl_request *r)
+{
+	(void)r;
+}
+
 size_t dev_error_page(const struct sl_request *r, int status, const char *detail,
 		      char *buf, size_t cap, const char **content_type)
 {

@@ -119,6 +119,7 @@ static void errors_conf(char *out, size_t cap)
 		{ "/h", "fixtures/hang.so" },
 		{ "/fail", "fixtures/fail.so" },
 		{ "/hello", "apps/hello.so" },
+		{ "/refs", "fixtures/refs.so" },
 		{ NULL, NULL },
 	};
 	size_t n = (size_t)snprintf(out, cap, "request_terminate_timeout = 1;\n"
@@ -704,6 +705,31 @@ Test(dev_mode, dev_failing_handler_page_explains, .init = start_dev_errors,
 		assert_lacks(r.body, "PARTIAL-OUTPUT-MUST-NOT-LEAK");
 		http_reply_free(&r);
 	}
+}
+
+/*
+ * A piece written by reference that changes before it leaves is logged
+ * with its request; pieces kept as promised are not.
+ */
+Test(dev_mode, dev_logs_a_broken_sl_write_ref, .init = start_dev_errors, .fini = stop_sluice,
+     .timeout = 30)
+{
+	static const char line[] = "changed before they were sent";
+	struct http_reply r;
+	char *log;
+
+	dev_get("/refs/mixed", 0, &r);
+	cr_assert_eq(r.status, 200);
+	http_reply_free(&r);
+	dev_get("/refs/stack", 0, &r);
+	cr_assert_eq(r.status, 200);
+	http_reply_free(&r);
+	cr_assert_eq(harness_log_wait(&sp, line, 3000), 0, "no error for a changed piece");
+	log = harness_read_file(sp.log);
+	cr_assert_not_null(log);
+	assert_has(log, "8192 bytes written with sl_write_ref");
+	cr_assert_null(strstr(strstr(log, line) + 1, line), "more than one piece logged:\n%s", log);
+	free(log);
 }
 
 Test(dev_mode, dev_not_found_page_explains, .init = start_dev_errors, .fini = stop_sluice,
