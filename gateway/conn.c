@@ -27,6 +27,7 @@
 #define OWN_MIN 1024
 
 static unsigned char *shared;	/* CONN_READ_SIZE bytes, the worker's read buffer */
+static struct conn *holder;	/* the connection whose input it holds, or NULL */
 static int nopen;
 static struct conn *all;
 static struct conn *graveyard;	/* let go of, freed by conn_bury */
@@ -78,6 +79,8 @@ void conn_forget(struct conn *c)
 		all = c->all_next;
 	if (c->all_next)
 		c->all_next->all_prev = c->all_prev;
+	if (holder == c)
+		holder = NULL;
 	free(c->own);
 	free(c->params);
 	free(c->body);
@@ -216,11 +219,31 @@ int conn_reserve(struct conn *c, size_t need)
 	return grow_own(c, need);
 }
 
+/*
+ * `c` is about to read into the shared buffer: unread input another
+ * connection left there moves to that one's own buffer first.  The
+ * worker parks a connection before it turns from it (conn_park), so this
+ * is the guard for a path that forgets: a request made of another peer's
+ * bytes is far worse than a copy.  -1 (ENOMEM) when it cannot move them.
+ */
+static int take_shared(struct conn *c)
+{
+	struct conn *h = holder;
+
+	if (h && h != c && h->in == shared && h->end > h->start && conn_park(h) < 0)
+		return -1;
+	holder = c;
+	return 0;
+}
+
 ssize_t conn_fill(struct conn *c)
 {
 	size_t pending = c->end - c->start;
 	ssize_t n;
 
+	/* Every case but the last below reads into the shared buffer. */
+	if ((pending == 0 || c->in == shared || pending <= MOVE_TO_SHARED) && take_shared(c) < 0)
+		return -1;
 	if (pending == 0) {
 		c->in = shared;
 		c->start = c->end = 0;

@@ -150,7 +150,9 @@ int conn_reserve(struct conn *c, size_t need);
  * freed when nothing is left.  The worker calls it before it turns to
  * other connections, which read into the shared buffer: when this one
  * waits for input, and when its output is left to drain.  0, or -1 on
- * ENOMEM.
+ * ENOMEM.  conn_fill parks the connection whose input the shared buffer
+ * still holds before another reads into it, as a guard for a path that
+ * forgets.
  */
 int conn_park(struct conn *c);
 

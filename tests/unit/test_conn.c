@@ -469,6 +469,43 @@ Test(conn, parked_remainder_bigger_than_a_record_keeps_every_byte)
 	free(src);
 }
 
+/*
+ * A connection left with unread input in the shared buffer, unparked,
+ * keeps it when another one reads: it is moved out first.  And one let go
+ * of while it held the buffer is not touched again.
+ */
+Test(conn, unparked_input_survives_another_connections_read)
+{
+	enum { A_LEN = 3000, B_LEN = 5000 };
+	unsigned char *src = malloc(B_LEN);
+	int pa, pb;
+	struct conn *a, *b;
+
+	cr_assert_eq(conn_init(), 0);
+	a = open_conn(&pa, NULL);
+	b = open_conn(&pb, NULL);
+	fill_pattern(src, 0, B_LEN);
+	write_all(pa, src, A_LEN);
+	cr_assert_eq(fill_all(a), A_LEN);
+	a->start = 100;			/* a codec took a little of it */
+	memset(src, 0xee, B_LEN);	/* other bytes, over where a's lie */
+	write_all(pb, src, B_LEN);
+	cr_assert_eq(fill_all(b), B_LEN);
+	cr_assert_neq(a->in, b->in, "both read into one buffer");
+	cr_assert_eq(a->end - a->start, (size_t)A_LEN - 100);
+	cr_assert_eq(pattern_mismatch(a->in + a->start, 100, A_LEN - 100), A_LEN - 100,
+		     "a's unread input was overwritten");
+
+	conn_put(b);			/* b held the buffer */
+	conn_bury();
+	close(pb);
+	write_all(pa, src, 10);
+	cr_assert_eq(conn_fill(a), 10);
+	conn_put(a);
+	close(pa);
+	free(src);
+}
+
 /* A leftover is kept, intact, in a buffer sized to it; the next read follows it. */
 Test(conn, park_keeps_a_leftover_in_a_small_buffer)
 {
