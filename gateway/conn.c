@@ -320,12 +320,19 @@ int conn_park(struct conn *c)
 #define PARAMS_FIRST_CAP 4096
 
 /*
+ * The largest buffer kept as the spare: a request with a hundred headers
+ * (8 KiB of parameters) then reuses one instead of a malloc and a free
+ * each time, and a worker pins at most two such buffers.
+ */
+#define PARAMS_SPARE_MAX (16 * 1024)
+
+/*
  * Parameter buffers are decoded in place (fcgi.c, uwsgi.c), so the one of
  * the request being served is held until the next request is decoded,
  * when it becomes the spare: a worker serves one request after another,
  * and a malloc and a free for each were a visible part of their cost.
- * Only one spare, and no larger one, so that idle connections and a rare
- * large request pin nothing.
+ * Only one spare, of up to PARAMS_SPARE_MAX, so that idle connections and
+ * a rare large request pin nothing.
  */
 struct params_buf {
 	unsigned char *buf;
@@ -335,7 +342,7 @@ static struct params_buf spare, held;
 
 static void to_spare(struct params_buf b)
 {
-	if (!spare.buf && b.cap <= PARAMS_FIRST_CAP)
+	if (!spare.buf && b.cap <= PARAMS_SPARE_MAX)
 		spare = b;
 	else
 		free(b.buf);

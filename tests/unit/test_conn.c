@@ -506,6 +506,44 @@ Test(conn, unparked_input_survives_another_connections_read)
 	free(src);
 }
 
+/*
+ * The parameter buffer of a request with a hundred headers (8 KiB) is
+ * the spare of the request after next: held while its request runs, then
+ * kept, not freed and taken anew.  One of 64 KiB is not kept.
+ */
+Test(conn, params_buffer_of_a_hundred_headers_is_reused)
+{
+	static const char mark[] = "kept across requests";
+	unsigned char *first;
+	int peer;
+	struct conn *c;
+
+	cr_assert_eq(conn_init(), 0);
+	c = open_conn(&peer, NULL);
+	cr_assert_eq(conn_params_room(c, 8000, 65536), 0);
+	first = c->params;
+	memcpy(first, mark, sizeof(mark));
+	conn_hold_params(c);			/* request 1 runs */
+	cr_assert_eq(conn_params_room(c, 8000, 65536), 0);
+	cr_assert_neq(c->params, first, "the held buffer was taken while held");
+	conn_hold_params(c);			/* request 2 runs; 1's buffer is spare */
+	cr_assert_eq(conn_params_room(c, 8000, 65536), 0);
+	cr_assert_eq(c->params, first, "request 3 did not get request 1's buffer");
+	cr_assert_eq(memcmp(c->params, mark, sizeof(mark)), 0);
+	conn_hold_params(c);
+
+	cr_assert_eq(conn_params_room(c, 60000, 65536), 0);
+	cr_assert_geq(c->params_cap, (size_t)60001);
+	conn_hold_params(c);
+	cr_assert_eq(conn_params_room(c, 100, 65536), 0);
+	conn_hold_params(c);
+	cr_assert_eq(conn_params_room(c, 100, 65536), 0);
+	cr_assert_leq(c->params_cap, (size_t)16384, "a 64 KiB buffer was kept as the spare");
+	conn_hold_params(c);
+	conn_put(c);
+	close(peer);
+}
+
 /* A leftover is kept, intact, in a buffer sized to it; the next read follows it. */
 Test(conn, park_keeps_a_leftover_in_a_small_buffer)
 {
