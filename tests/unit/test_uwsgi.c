@@ -289,6 +289,19 @@ Test(uwsgi, decodes_every_variable_exactly)
  * ended over a length byte already read; `empties` empty values first
  * put NUL bytes in the lengths, which are in no string.
  */
+/*
+ * The block in `p` ends here; the request is refused with `status` and a
+ * log line holding `line`, and the `kept` pairs before the fault are kept.
+ */
+static void assert_refused(struct uwsgi_packet *p, int status, const char *line, size_t kept)
+{
+	assert_uwsgi_end(p, 0, 0);
+	cr_assert_eq(send_and_parse(p->b, p->len), PROTO_REQUEST);
+	cr_assert_eq(req.early_status, status);
+	assert_log(line);
+	cr_assert_eq(req.nparams, kept, "%zu pairs kept, not %zu", req.nparams, kept);
+}
+
 static void assert_nul_refused(int empties, const char *name, size_t nlen,
 			       const char *value, size_t vlen)
 {
@@ -300,12 +313,8 @@ static void assert_nul_refused(int empties, const char *name, size_t nlen,
 		uwsgi_packet_str(&p, empty[i], "");
 	uwsgi_packet_str(&p, "REQUEST_METHOD", "GET");
 	uwsgi_packet_var(&p, name, nlen, value, vlen);
-	assert_uwsgi_end(&p, 0, 0);
-	cr_assert_eq(send_and_parse(p.b, p.len), PROTO_REQUEST);
-	cr_assert_eq(req.early_status, 400);
-	assert_log("NUL byte");
 	/* The pairs before it are kept whole, as the log and error page see them. */
-	cr_assert_eq(req.nparams, (size_t)empties + 1);
+	assert_refused(&p, 400, "NUL byte", (size_t)empties + 1);
 	assert_param((size_t)empties, "REQUEST_METHOD", 14, "GET", 3);
 }
 
@@ -517,11 +526,7 @@ Test(uwsgi, nul_before_a_bad_size_is_the_nul)
 
 	uwsgi_packet_begin(&p);
 	uwsgi_packet_raw(&p, BYTES(METHOD_GET "\x01\x00" "X" "\x02\x00" "a\0" "\xc8\x00" "ABCD"));
-	assert_uwsgi_end(&p, 0, 0);
-	cr_assert_eq(send_and_parse(p.b, p.len), PROTO_REQUEST);
-	cr_assert_eq(req.early_status, 400);
-	assert_log("NUL byte");
-	cr_assert_eq(req.nparams, 1);
+	assert_refused(&p, 400, "NUL byte", 1);
 	assert_param(0, "REQUEST_METHOD", 14, "GET", 3);
 }
 
@@ -586,11 +591,7 @@ Test(uwsgi, more_than_max_params_is_431)
 	uwsgi_packet_str(&p, "C", "3");
 	uwsgi_packet_str(&p, "D", "4");
 	uwsgi_packet_str(&p, "E", "5");
-	assert_uwsgi_end(&p, 0, 0);
-	cr_assert_eq(send_and_parse(p.b, p.len), PROTO_REQUEST);
-	cr_assert_eq(req.early_status, 431);
-	assert_log("limits.max_params");
-	cr_assert_eq(req.nparams, 4);
+	assert_refused(&p, 431, "limits.max_params", 4);
 	assert_param(3, "D", 1, "4", 1);
 }
 
@@ -604,11 +605,7 @@ Test(uwsgi, nul_among_too_many_pairs_is_400)
 	uwsgi_packet_str(&p, "A", "1");
 	uwsgi_packet_var(&p, "B", 1, "2\0", 2);
 	uwsgi_packet_str(&p, "C", "3");
-	assert_uwsgi_end(&p, 0, 0);
-	cr_assert_eq(send_and_parse(p.b, p.len), PROTO_REQUEST);
-	cr_assert_eq(req.early_status, 400);
-	assert_log("NUL byte");
-	cr_assert_eq(req.nparams, 1);
+	assert_refused(&p, 400, "NUL byte", 1);
 	assert_param(0, "A", 1, "1", 1);
 }
 
