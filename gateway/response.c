@@ -264,18 +264,21 @@ int sl_write(struct sl_request *r, const void *data, size_t len)
 		r->head_only += len;	/* counted for HEAD's Content-Length, not sent */
 		return 0;
 	}
+	/* Too big to copy: it leaves now, uncopied, after all that is pending. */
+	if (len > OUTBUF_SIZE - r->out_len)
+		return response_emit(r, data, len, 0);
 	if (after_refs(r) < 0)
 		return -1;
-	if (len <= OUTBUF_SIZE - r->out_len) {
-		memcpy(r->out + r->out_len, data, len);
-		r->out_len += len;
-		return 0;
-	}
-	return response_emit(r, data, len, 0);
+	memcpy(r->out + r->out_len, data, len);
+	r->out_len += len;
+	return 0;
 }
 
 int sl_write_ref(struct sl_request *r, const void *data, size_t len)
 {
+	/* A small piece costs less copied than as one more vector entry. */
+	if (r->nrefs == 0 && len <= RESPONSE_REF_COPY)
+		return sl_write(r, data, len);
 	if (r->client_gone) {
 		errno = EPIPE;
 		return -1;
@@ -286,11 +289,6 @@ int sl_write_ref(struct sl_request *r, const void *data, size_t len)
 	}
 	if (len == 0)
 		return 0;
-	if (r->nrefs == 0 && len <= RESPONSE_REF_COPY && len <= OUTBUF_SIZE - r->out_len) {
-		memcpy(r->out + r->out_len, data, len);
-		r->out_len += len;
-		return 0;
-	}
 	if (r->nrefs == RESPONSE_REFS && response_emit(r, NULL, 0, 0) < 0)
 		return -1;
 	r->refs[r->nrefs++] = (struct iovec){ (void *)(uintptr_t)data, len };

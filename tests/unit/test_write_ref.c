@@ -78,6 +78,20 @@ Test(write_ref, copied_and_referenced_bytes_keep_their_order, .init = setup, .fi
 	cr_assert_eq(memcmp(p, "end 2\n", 6), 0);
 }
 
+Test(write_ref, a_write_too_big_to_copy_leaves_after_the_pending_pieces, .init = setup,
+     .fini = teardown)
+{
+	const struct slt_response *r = slt_get(t, "/thenbig");
+
+	cr_assert_not_null(r, "%s", slt_error());
+	cr_assert_eq(r->status, 200);
+	cr_assert_eq(r->body_len, 100000 + 300000 + 4, "body of %zu bytes", r->body_len);
+	cr_assert_eq(table_mismatch(r->body, 0, 100000), -1);
+	for (size_t j = 0; j < 300000; j++)
+		cr_assert_eq(r->body[100000 + j], 'Z', "the big write differs at byte %zu", j);
+	cr_assert_eq(memcmp(r->body + 400000, "end\n", 4), 0);
+}
+
 Test(write_ref, more_pieces_than_are_kept_pending, .init = setup, .fini = teardown)
 {
 	const struct slt_response *r = slt_get(t, "/many");
