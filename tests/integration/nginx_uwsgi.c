@@ -606,21 +606,29 @@ Test(nginx_uwsgi, failing_handler_is_500_without_its_output, .init = start_two,
 	http_reply_free(&r);
 }
 
-/* A response streamed in pieces, without a length: uwsgi ends it by closing. */
+/*
+ * A response streamed in pieces, without a length: uwsgi ends it by
+ * closing.  Copied (sl_write) and by reference (sl_write_ref).
+ */
 Test(nginx_uwsgi, ten_megabytes_streamed, .init = start_two, .fini = stop_all)
 {
+	static const char *const paths[] = { "/big?n=10485760", "/big?n=10485760&ref=1" };
 	const long long total = 10LL << 20;
-	struct http_reply r;
-	long long bad = -1;
 
-	request(&nu, "GET", "/big?n=10485760", NULL, 0, NULL, &r);
-	cr_assert_eq(r.status, 200);
-	cr_assert_eq((long long)r.body_len, total, "received %zu bytes", r.body_len);
-	for (long long i = 0; i < total && bad < 0; i++)
-		if (r.body[i] != (char)('a' + (i % 65536) % 26))
-			bad = i;
-	cr_assert_eq(bad, -1, "byte %lld is wrong", bad);
-	http_reply_free(&r);
+	for (size_t k = 0; k < sizeof(paths) / sizeof(paths[0]); k++) {
+		struct http_reply r;
+		long long bad = -1;
+
+		request(&nu, "GET", paths[k], NULL, 0, NULL, &r);
+		cr_assert_eq(r.status, 200, "%s", paths[k]);
+		cr_assert_eq((long long)r.body_len, total, "%s: received %zu bytes", paths[k],
+			     r.body_len);
+		for (long long i = 0; i < total && bad < 0; i++)
+			if (r.body[i] != (char)('a' + (i % 65536) % 26))
+				bad = i;
+		cr_assert_eq(bad, -1, "%s: byte %lld is wrong", paths[k], bad);
+		http_reply_free(&r);
+	}
 	assert_no_log_errors();
 }
 
